@@ -1,0 +1,704 @@
+"""The command line: parse, call the store and the policy, render. Errors are caught here, once."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__, policy
+from .errors import ReturnsError, Violation
+from .store import Now, Store
+
+app = typer.Typer(
+    name="speco-returns",
+    help="Run Speco product returns from first call to closed case: standard, over the counter, "
+    "advanced replacement and virtual.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals hold customer data
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+serial_app = typer.Typer(help="Record serial numbers and find the returns that hold one.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The product catalog: categories and list prices.", no_args_is_help=True)
+export_app = typer.Typer(help="CSV for accounting (RFC 4180, UTF-8).", no_args_is_help=True)
+app.add_typer(serial_app, name="serial")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(export_app, name="export")
+
+
+# --- the edge: session, clock, errors, output ------------------------------------------
+
+
+@dataclass
+class Session:
+    db_path: Path
+    agent: str
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    def now(self) -> Now:
+        """The one place the clock is read. SPECO_RETURNS_TODAY pins "today" (tests, back-filling)."""
+        pinned = os.environ.get("SPECO_RETURNS_TODAY")
+        today = policy.parse_date(pinned) if pinned else date.today()
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return Now(today=today, stamp=stamp, agent=self.agent)
+
+
+_current: Session | None = None  # set by the root callback for the command that follows
+
+
+def _session() -> Session:
+    assert _current is not None, "the root callback sets the session"
+    return _current
+
+
+def fail(problems: list[Violation]) -> None:
+    """One line per problem on stderr, never wrapped; exit 1."""
+    for p in problems:
+        sys.stderr.write(f"error: {p.line()}\n")
+    raise typer.Exit(code=1)
+
+
+def command(group: typer.Typer, name: str | None = None, **kwargs):
+    """Register a command whose ReturnsError and database errors become one clear line."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kw):
+            try:
+                return fn(*args, **kw)
+            except ReturnsError as e:
+                fail(e.problems)
+            except sqlite3.OperationalError as e:
+                if "locked" in str(e) or "busy" in str(e):
+                    fail([Violation(None, "database busy: another process is writing to it; try again")])
+                fail([Violation(None, f"database error: {e}")])
+            except sqlite3.DatabaseError as e:
+                fail([Violation(None, f"database error: {e} ({_session().db_path})")])
+            finally:
+                if _current is not None and _current._store is not None:
+                    _current._store.close()
+                    _current._store = None
+
+        group.command(name, **kwargs)(wrapper)
+        return fn
+
+    return decorate
+
+
+def emit_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _out_format(as_json: bool, as_csv: bool = False) -> str:
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --json and --csv")
+    return "json" if as_json else "csv" if as_csv else "human"
+
+
+def _date(text: str | None, today: date) -> date:
+    return policy.parse_date(text) if text else today
+
+
+def _past(text: str | None, now: Now, what: str = "date") -> date:
+    day = _date(text, now.today)
+    if day > now.today:
+        raise ReturnsError(f"{what} {day} is in the future")
+    return day
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout (RFC 4180).")]
+OnOpt = Annotated[Optional[str], typer.Option("--on", help="The date it happened (default today; never in the future).")]
+RaArg = Annotated[str, typer.Argument(help="RA number (any letter case) or a counter return's ticket ID.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"speco-returns {__version__}")
+        raise typer.Exit()
+
+
+def _default_db() -> Path:
+    return Path(typer.get_app_dir("speco-returns")) / "returns.db"
+
+
+def _login() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        return "unknown"
+
+
+@app.callback()
+def main(
+    db: Annotated[Optional[Path], typer.Option("--db", envvar="SPECO_RETURNS_DB", show_envvar=True,
+                                               help="The database file (default: returns.db in the user's application folder).")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", envvar="SPECO_RETURNS_AGENT", show_envvar=True,
+                                                 help="Who is recording (default: the login name).")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Speco returns: open an RA, check it against the policy, move it through its life."""
+    try:
+        name = policy.clean_text("agent", agent if agent is not None else _login()) or "unknown"
+    except ReturnsError as e:
+        fail(e.problems)
+    global _current
+    _current = Session(db_path=db.expanduser() if db else _default_db(), agent=name)
+
+
+# --- policy and check -----------------------------------------------------------------
+
+
+@command(app, "policy")
+def policy_cmd(
+    return_type: Annotated[Optional[str], typer.Argument(metavar="[TYPE]", help="standard, counter (otc), advanced (ar) or virtual; all when left out.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The return types, their rules and the next steps, as an agent reads them."""
+    types = [policy.parse_type(return_type)] if return_type else list(policy.TYPES)
+    if as_json:
+        emit_json([{"type": t, "title": policy.TYPE_TITLES[t],
+                    "rules": [{"rule": r, "text": policy.RULE_TEXT[r]} for r in policy.RULES[t]],
+                    "next_steps": policy.NEXT_STEPS[t]} for t in types])
+        return
+    from . import render
+
+    render.policy_view(types)
+
+
+TypeOpt = Annotated[Optional[str], typer.Option("--type", "-t", help="standard, counter (otc), advanced (ar) or virtual.")]
+ItemOpt = Annotated[Optional[list[str]], typer.Option("--item", "-i", help="MODEL or MODEL:QTY; repeat for several models.")]
+SerialOpt = Annotated[Optional[list[str]], typer.Option("--serial", "-s", help="A serial number, or MODEL=SERIAL when the RA has several models; repeat per unit.")]
+ApproverOpt = Annotated[Optional[str], typer.Option("--approved-by", help="Virtual: the supervisor who approved it (VR-1).")]
+ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Virtual: why it was approved (VR-1).")]
+TicketOpt = Annotated[Optional[str], typer.Option("--ticket", help="Counter: the Tech Ticket ID given to the customer (OTC-1).")]
+DistributorOpt = Annotated[Optional[str], typer.Option("--distributor", help="Counter: the distributor the customer returns through (OTC-1).")]
+
+
+def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> policy.Request:
+    return policy.Request(
+        type=policy.parse_type(type_) if type_ else "",
+        customer=policy.clean_text("customer", customer),
+        items=tuple(policy.merge_items(policy.parse_item(i) for i in items or [])),
+        serials=tuple(policy.parse_serial_arg(s) for s in serials or []),
+        approved_by=policy.clean_text("approver", approved_by),
+        reason=policy.clean_text("reason", reason),
+        ticket=policy.parse_ticket(ticket) if ticket and ticket.strip() else None,
+        distributor=policy.clean_text("distributor", distributor),
+    )
+
+
+@command(app, "check")
+def check_cmd(
+    return_type: TypeOpt = None,
+    item: ItemOpt = None,
+    serial: SerialOpt = None,
+    approved_by: ApproverOpt = None,
+    reason: ReasonOpt = None,
+    customer: Annotated[Optional[str], typer.Option("--customer", help="Virtual: warn when this customer's recent virtual returns pass 3 units (VR-2).")] = None,
+    ticket: TicketOpt = None,
+    distributor: DistributorOpt = None,
+    on: Annotated[Optional[str], typer.Option("--on", help="The day to check as of (default today).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Eligibility only, writes nothing: exit 0 eligible, 1 not, with every broken rule."""
+    if not return_type:
+        raise ReturnsError("missing --type: standard, counter (otc), advanced (ar) or virtual")
+    if not item:
+        raise ReturnsError("missing --item: at least one MODEL[:QTY]")
+    session = _session()
+    req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
+    result = session.store.check(req, _date(on, session.now().today))
+    if as_json:
+        emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
+                   "warnings": [w.as_json() for w in result.warnings]})
+    else:
+        from . import render
+
+        render.check_view(result)
+    if not result.eligible:
+        raise typer.Exit(code=1)
+
+
+# --- open -------------------------------------------------------------------------------
+
+
+def _interactive(as_json: bool) -> bool:
+    """Ask only a person at a terminal; never a pipe, a cron job or a script asking for JSON."""
+    return not as_json and sys.stdin.isatty()
+
+
+def _ask(label: str, parse, default=None):
+    def proc(text: str):
+        try:
+            return parse(text)
+        except ReturnsError as e:
+            raise typer.BadParameter(e.problems[0].message) from None
+
+    return typer.prompt(label, default=default, value_proc=proc)
+
+
+def _prompt_missing(req: policy.Request) -> policy.Request:
+    """At a terminal: ask for each field the type needs and the agent left out."""
+    changes: dict = {}
+    if not req.type:
+        changes["type"] = _ask("Return type (standard, counter, advanced, virtual)", policy.parse_type)
+    if not req.customer:
+        changes["customer"] = _ask("Customer", _required("customer"))
+    if not req.items:
+        changes["items"] = _ask("Items (MODEL[:QTY], comma-separated)", _items_line)
+    req = policy.Request(**{**req.__dict__, **changes})
+    t = req.type
+    if t == "counter":
+        if not req.ticket:
+            req = policy.Request(**{**req.__dict__, "ticket": _ask("Tech Ticket ID (OTC-1)", policy.parse_ticket)})
+        if not req.distributor:
+            req = policy.Request(**{**req.__dict__, "distributor": _ask("Distributor (OTC-1)", _required("distributor"))})
+    if t == "virtual":
+        if not req.approved_by:
+            req = policy.Request(**{**req.__dict__, "approved_by": _ask("Approved by (VR-1)", _required("approver"))})
+        if not req.reason:
+            req = policy.Request(**{**req.__dict__, "reason": _ask("Reason (VR-1)", _required("reason"))})
+    if t in policy.SERIAL_RULE:
+        assigned = policy.assign_serials(req.items, req.serials)
+        serials = list(req.serials)
+        for model, qty in req.items:
+            for n in range(len(assigned[model]) + 1, qty + 1):
+                serials.append((model, _ask(f"Serial of {model}, unit {n} of {qty} ({policy.SERIAL_RULE[t]})", policy.parse_serial)))
+        req = policy.Request(**{**req.__dict__, "serials": tuple(serials)})
+    return req
+
+
+def _items_line(text: str) -> tuple:
+    items = tuple(policy.merge_items(policy.parse_item(p) for p in text.split(",") if p.strip()))
+    if not items:
+        raise ReturnsError("give at least one MODEL[:QTY]")
+    return items
+
+
+def _required(label: str):
+    def parse(text: str) -> str:
+        value = policy.clean_text(label, text)
+        if not value:
+            raise ReturnsError(f"{label} is required")
+        return value
+
+    return parse
+
+
+@command(app, "open")
+def open_cmd(
+    return_type: TypeOpt = None,
+    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="The customer's name (or company).")] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="The customer's email.")] = None,
+    phone: Annotated[Optional[str], typer.Option("--phone", help="The customer's phone number.")] = None,
+    item: ItemOpt = None,
+    serial: SerialOpt = None,
+    ticket: TicketOpt = None,
+    distributor: DistributorOpt = None,
+    approved_by: ApproverOpt = None,
+    reason: ReasonOpt = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="A note for the history.")] = None,
+    on: Annotated[Optional[str], typer.Option("--on", help="The day the return was opened (default today; never in the future).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check, then record the return; print its RA number (counter: its ticket ID) and the next steps."""
+    session = _session()
+    now = session.now()
+    day = _past(on, now)
+    contact = {"email": policy.clean_text("email", email), "phone": policy.clean_text("phone", phone)}
+    note = policy.clean_text("note", note)
+    req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
+    interactive = _interactive(as_json)
+    missing = ([Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual")]
+               if not req.type else []) + policy.missing_fields(req)
+    if missing and not interactive:
+        fail(missing)
+    if missing:
+        req = _prompt_missing(req)
+    store = session.store
+    result = store.check(req, day)
+    if result.violations:
+        raise ReturnsError(*result.violations)
+    if interactive and not yes:
+        from . import render
+
+        render.warnings(result.warnings)
+        summary = ", ".join(f"{m} x{q}" for m, q in req.items)
+        if not typer.confirm(f"Open a {req.type} return for {req.customer}: {summary}?", default=True):
+            fail([Violation(None, "not confirmed: nothing was written")])
+    key, warnings = store.open_return(req, contact, note, day, now)
+    doc = store.get(key)
+    doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
+    if as_json:
+        emit_json(doc)
+        return
+    from . import render
+
+    render.return_view(doc, opened=True)
+
+
+# --- finding returns ----------------------------------------------------------------------
+
+
+@command(app, "show")
+def show_cmd(ra: RaArg, as_json: JsonOpt = False) -> None:
+    """One return: items, serials, money, timeline, due date and the next step."""
+    doc = _session().store.get(ra)
+    if as_json:
+        emit_json(doc)
+        return
+    from . import render
+
+    render.return_view(doc)
+
+
+LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on"]
+
+
+@command(app, "list")
+def list_cmd(
+    return_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this type.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only this state (closed states included).")] = None,
+    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer name contains this text (any case).")] = None,
+    include_all: Annotated[bool, typer.Option("--all", "-a", help="Closed returns too.")] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Open returns, newest first (--all for closed ones too)."""
+    fmt = _out_format(as_json, as_csv)
+    type_ = policy.parse_type(return_type) if return_type else None
+    if status is not None:
+        known = {s for t in policy.TYPES for s in policy.states(t)}
+        if status.strip().lower() not in known:
+            raise ReturnsError(f"unknown status '{policy._clip(status)}': one of {', '.join(sorted(known))}")
+        status = status.strip().lower()
+    rows = _session().store.list_returns(type_, status, customer, include_all)
+    _listing(fmt, rows, LIST_COLUMNS)
+
+
+def _listing(fmt: str, rows: list[dict], columns: list[str], title: str | None = None) -> None:
+    if fmt == "json":
+        emit_json(rows)
+    elif fmt == "csv":
+        from .export import write_dicts
+
+        write_dicts(sys.stdout, columns, rows)
+    else:
+        from . import render
+
+        render.returns_table(rows, title)
+
+
+@command(serial_app, "add")
+def serial_add(
+    ra: RaArg,
+    serials: Annotated[list[str], typer.Argument(help="SERIAL or MODEL=SERIAL, one per unit.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model these serials belong to (RAs with several models).")] = None,
+) -> None:
+    """Record serial numbers on an open return."""
+    parsed = [policy.parse_serial_arg(s) for s in serials]
+    if model:
+        m = policy.normalize_model(model)
+        parsed = [(given or m, s) for given, s in parsed]
+    session = _session()
+    key = session.store.add_serials(ra, parsed, session.now())
+    typer.echo(f"{key}: added {', '.join(s for _, s in parsed)}")
+
+
+@command(serial_app, "remove")
+def serial_remove(ra: RaArg, serial: Annotated[str, typer.Argument(help="The serial to take off the return.")]) -> None:
+    """Take a serial number off an open return (to correct a typo)."""
+    session = _session()
+    s = policy.parse_serial(serial)
+    key = session.store.remove_serial(ra, s, session.now())
+    typer.echo(f"{key}: removed {s}")
+
+
+@command(serial_app, "find")
+def serial_find(serial: Annotated[str, typer.Argument(help="The serial number.")], as_json: JsonOpt = False) -> None:
+    """Every return, open or closed, that holds this serial."""
+    rows = _session().store.find_serial(policy.parse_serial(serial))
+    _listing("json" if as_json else "human", rows, LIST_COLUMNS + ["model"], f"Serial {policy.parse_serial(serial)}")
+
+
+# --- events (SPEC §3) -------------------------------------------------------------------
+
+
+def _record(ra: str, event: str, on: str | None, as_json: bool, **detail) -> None:
+    session = _session()
+    now = session.now()
+    day = _past(on, now)
+    key = session.store.record(ra, event, day, now, **detail)
+    doc = session.store.get(key)
+    if as_json:
+        emit_json(doc)
+    else:
+        typer.echo(f"{key}: {event} on {day}: now {doc['status']}. Next: {doc['next_step']}")
+
+
+@command(app, "link")
+def link_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Advanced: the e-biz link was sent to the customer (AR-2)."""
+    _record(ra, "link", on, as_json)
+
+
+@command(app, "hold")
+def hold_cmd(
+    ra: RaArg,
+    ref: Annotated[str, typer.Option("--ref", help="The payment processor's reference for the hold (never a card number).")],
+    expires: Annotated[Optional[str], typer.Option("--expires", help="The day the authorization lapses (may be in the future).")] = None,
+    on: OnOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Advanced: the card hold was authorized; run again to re-authorize (AR-2, AR-3)."""
+    reference = policy.clean_text("hold reference", ref)
+    if not reference:
+        raise ReturnsError("--ref is empty: give the processor's reference for the hold")
+    expiry = policy.parse_date(expires) if expires else None
+    _record(ra, "hold", on, as_json, ref=reference, expires=expiry)
+
+
+@command(app, "ship")
+def ship_cmd(ra: RaArg, tracking: Annotated[Optional[str], typer.Option("--tracking", help="The carrier's tracking number.")] = None,
+             on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Speco shipped the repaired or replacement unit (STD-1, AR-2, VR-5)."""
+    _record(ra, "ship", on, as_json, tracking=_tracking(tracking))
+
+
+@command(app, "deliver")
+def deliver_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Advanced: the customer received the replacement; the 30-day clock starts (AR-4)."""
+    _record(ra, "deliver", on, as_json)
+
+
+@command(app, "unit-shipped")
+def unit_shipped_cmd(ra: RaArg, tracking: Annotated[Optional[str], typer.Option("--tracking", help="The carrier's tracking number.")] = None,
+                     on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """The customer shipped the defective unit to Speco."""
+    _record(ra, "unit-shipped", on, as_json, tracking=_tracking(tracking))
+
+
+@command(app, "receive")
+def receive_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Speco received the customer's unit (advanced: completes the return and releases the hold)."""
+    _record(ra, "receive", on, as_json)
+
+
+@command(app, "charge")
+def charge_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Advanced: charge the card the hold amount; only once the unit is overdue (AR-4)."""
+    _record(ra, "charge", on, as_json)
+
+
+@command(app, "complete")
+def complete_cmd(
+    ra: RaArg,
+    note: Annotated[Optional[str], typer.Option("--note", help="The outcome (a late return needs the supervisor's refund decision).")] = None,
+    on: OnOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counter: the distributor handled it. Late return: the supervisor decided on a refund."""
+    _record(ra, "complete", on, as_json, note=policy.clean_text("note", note))
+
+
+@command(app, "cancel")
+def cancel_cmd(ra: RaArg, reason: Annotated[str, typer.Option("--reason", help="Why the return is cancelled.")],
+               on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Cancel a return that has not shipped (an authorized hold is released)."""
+    text = policy.clean_text("reason", reason)
+    if not text:
+        raise ReturnsError("--reason is empty: say why the return is cancelled")
+    _record(ra, "cancel", on, as_json, reason=text)
+
+
+@command(app, "note")
+def note_cmd(ra: RaArg, text: Annotated[str, typer.Argument(help="The note.")], on: OnOpt = None) -> None:
+    """Add a note to a return's history."""
+    session = _session()
+    now = session.now()
+    body = policy.clean_text("note", text)
+    if not body:
+        raise ReturnsError("the note is empty")
+    key = session.store.note(ra, body, _past(on, now), now)
+    typer.echo(f"{key}: note added")
+
+
+def _tracking(text: str | None) -> str | None:
+    """Tracking numbers are exempt from the card check (SPEC §6) but kept tidy."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if len(value) > 64 or not value.isprintable():
+        raise ReturnsError("tracking number is not valid: at most 64 printable characters")
+    return value
+
+
+# --- the nightly check ---------------------------------------------------------------------
+
+OVERDUE_COLUMNS = ["ra", "customer", "state", "delivered_on", "due_on", "days_overdue", "hold_amount",
+                   "email", "phone", "shipped_on", "unit_shipped_on", "hold_expires"]
+
+
+@command(app, "overdue")
+def overdue_cmd(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Report as of this day (default today; may be past or future).")] = None,
+    within: Annotated[Optional[int], typer.Option("--within", min=0, max=3650, help="Also list returns due within this many days (due-soon).")] = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 3 when a return is overdue (for cron).")] = False,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Advanced replacements overdue, due soon, with unknown delivery, stalled, or with a lapsing hold."""
+    fmt = _out_format(as_json, as_csv)
+    session = _session()
+    day = _date(as_of, session.now().today)
+    rows = session.store.overdue(day, within)
+    if fmt == "json":
+        emit_json(rows)
+    elif fmt == "csv":
+        from .export import write_dicts
+
+        write_dicts(sys.stdout, OVERDUE_COLUMNS, rows)
+    else:
+        from . import render
+
+        render.overdue_table(rows)
+    if check and any(r["state"] == "overdue" for r in rows):
+        raise typer.Exit(code=3)
+
+
+# --- accounting -----------------------------------------------------------------------------
+
+FromOpt = Annotated[Optional[str], typer.Option("--from", help="First day, inclusive (default: the beginning).")]
+ToOpt = Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: no end).")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file (complete or not at all) instead of stdout.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")]
+BomOpt = Annotated[bool, typer.Option("--bom", help="Start with a UTF-8 byte-order mark (for spreadsheets that need it).")]
+
+
+def _export(kind: str, start: str | None, end: str | None, output: Path | None, force: bool, bom: bool) -> None:
+    from . import export
+
+    first = policy.parse_date(start) if start else None
+    last = policy.parse_date(end) if end else None
+    if first and last and first > last:
+        raise ReturnsError(f"--from {first} is after --to {last}")
+    store = _session().store
+    header, rows = ((export.LEDGER_COLUMNS, store.ledger_rows(first, last)) if kind == "ledger"
+                    else (export.RETURNS_COLUMNS, store.return_rows(first, last)))
+    with export.output(output, force=force, bom=bom) as stream:
+        count = export.write_csv(stream, header, rows)
+    if output:
+        sys.stderr.write(f"wrote {count} row(s) to {output}\n")
+
+
+@command(export_app, "ledger")
+def export_ledger(start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+                  bom: BomOpt = False) -> None:
+    """Money events dated in the range: holds, releases, charges, late returns to review."""
+    _export("ledger", start, end, output, force, bom)
+
+
+@command(export_app, "returns")
+def export_returns(start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+                   bom: BomOpt = False) -> None:
+    """One row per item of every return opened in the range."""
+    _export("returns", start, end, output, force, bom)
+
+
+# --- catalog --------------------------------------------------------------------------------
+
+
+def _product(model: str, category: str, list_price: str | None, description: str | None) -> policy.Product:
+    return policy.Product(
+        model=policy.normalize_model(model),
+        category=policy.parse_category(category),
+        list_price=policy.parse_money(list_price) if list_price and list_price.strip() else None,
+        description=policy.clean_text("description", description),
+    )
+
+
+@command(catalog_app, "add")
+def catalog_add(
+    model: Annotated[str, typer.Argument(help="The model name (stored upper-case).")],
+    category: Annotated[str, typer.Option("--category", help="camera, ptz, specialty, recorder or other.")],
+    list_price: Annotated[Optional[str], typer.Option("--list-price", help="The non-discounted list price: 1299, 1,299.00 or $1,299.00.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", help="What the model is.")] = None,
+) -> None:
+    """Add a model, or update it (opened returns keep their snapshot)."""
+    session = _session()
+    product = _product(model, category, list_price, description)
+    session.store.upsert_products([product], session.now())
+    typer.echo(f"{product.model}: {product.category}, list price {policy.format_usd(product.list_price) or 'none'}")
+
+
+@command(catalog_app, "import")
+def catalog_import(file: Annotated[Path, typer.Argument(help="CSV with header model,category,list_price[,description].")]) -> None:
+    """Add or update models from a CSV file; the whole file is checked before anything is written."""
+    import csv
+
+    try:
+        handle = file.open(newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise ReturnsError(f"cannot read {file}: {e.strerror}") from None
+    products: dict[str, policy.Product] = {}
+    problems: list[str] = []
+    with handle:
+        try:
+            reader = csv.DictReader(handle)
+            header = [h.strip().lower() for h in reader.fieldnames or []]
+            if not {"model", "category", "list_price"} <= set(header):
+                raise ReturnsError(f"{file}: the header must be model,category,list_price[,description]")
+            reader.fieldnames = header
+            for row in reader:
+                try:
+                    p = _product(row.get("model") or "", row.get("category") or "", row.get("list_price"), row.get("description"))
+                    products[p.model] = p
+                except ReturnsError as e:
+                    problems.append(f"{file}, line {reader.line_num}: {e.problems[0].message}")
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise ReturnsError(f"{file}: not a UTF-8 CSV file ({e})") from None
+    if problems:
+        raise ReturnsError(*problems[:20], *([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+    session = _session()
+    count = session.store.upsert_products(list(products.values()), session.now())
+    typer.echo(f"imported {count} model(s)")
+
+
+@command(catalog_app, "list")
+def catalog_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """The catalog: model, category, list price."""
+    fmt = _out_format(as_json, as_csv)
+    rows = [{"model": r["model"], "category": r["category"],
+             "list_price": None if r["list_price_cents"] is None else policy.format_amount(r["list_price_cents"]),
+             "description": r["description"], "updated_at": r["updated_at"]}
+            for r in _session().store.products()]
+    if fmt == "json":
+        emit_json(rows)
+    elif fmt == "csv":
+        from .export import write_dicts
+
+        write_dicts(sys.stdout, ["model", "category", "list_price", "description"], rows)
+    else:
+        from . import render
+
+        render.catalog_table(rows)

@@ -1,0 +1,91 @@
+"""CSV for accounting and scripts (SPEC §5): RFC 4180, UTF-8, streamed, formula-safe."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from .errors import ReturnsError
+
+LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent"]
+RETURNS_COLUMNS = [
+    "ra", "type", "status", "customer", "opened_on", "model", "category", "qty", "list_price",
+    "serials", "due_on", "closed_on",
+]
+# The exports' text cells are defused in SQL (`sql_defuse`, used by store.py) so rows stream
+# straight from the cursor to the writer; amounts, dates and fixed words never need it.
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula is prefixed with `'`."""
+    if isinstance(cell, str) and cell.startswith(TRIGGERS):
+        return "'" + cell
+    return cell
+
+
+def sql_defuse(column: str) -> str:
+    """`defuse` as an SQL expression, so SQLite does the work while it reads."""
+    return (
+        f"CASE WHEN substr({column}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13))"
+        f" THEN '''' || {column} ELSE {column} END"
+    )
+
+
+def write_csv(stream: IO[str], header: list[str], rows: Iterable[Iterable]) -> int:
+    """Header always, then the rows as they come; returns how many rows were written."""
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(header)
+    count = 0
+    for count, row in enumerate(rows, 1):  # noqa: B007 - count is the result
+        writer.writerow(row)
+    return count
+
+
+def write_dicts(stream: IO[str], header: list[str], rows: Iterable[dict]) -> int:
+    """Listings (`list --csv`, `overdue --csv`): every text cell defused."""
+    return write_csv(stream, header, ([defuse(r.get(c)) for c in header] for r in rows))
+
+
+@contextmanager
+def output(path: Path | None, *, force: bool, bom: bool) -> Iterator[IO[str]]:
+    """stdout, or a temporary file beside `path` renamed into place only when complete."""
+    if path is None:
+        stream = sys.stdout
+        if bom:
+            stream.write("\ufeff")
+        yield stream
+        stream.flush()
+        return
+    path = path.expanduser()
+    if path.exists() and not force:
+        raise ReturnsError(f"{path} already exists: pass --force to overwrite it")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ReturnsError(f"folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+            if bom:
+                stream.write("\ufeff")
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # fails rather than overwrite a file that appeared meanwhile
+            except FileExistsError:
+                raise ReturnsError(f"{path} already exists: pass --force to overwrite it") from None
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

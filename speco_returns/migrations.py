@@ -1,0 +1,132 @@
+"""Numbered schema migrations, applied by `store.Store` on first use of a newer version.
+
+An applied migration is never edited: a schema change is a new `mNNN_` function, and
+`store.SCHEMA_VERSION` counts them. Only imported when the database is behind, since
+sqlite-utils costs startup time.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("speco-returns")
+
+
+def _run(db: Database, *statements: str) -> None:
+    # Not executescript(): it COMMITs first, breaking the BEGIN IMMEDIATE we run under.
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
+def m001_catalog(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE catalog (
+            model TEXT PRIMARY KEY COLLATE NOCASE,
+            description TEXT,
+            category TEXT NOT NULL
+                CHECK (category IN ('camera', 'ptz', 'specialty', 'recorder', 'other')),
+            list_price_cents INTEGER CHECK (list_price_cents >= 0),
+            updated_at TEXT NOT NULL
+        )""",
+    )
+
+
+@migrations()
+def m002_returns(db: Database) -> None:
+    # No column anywhere holds a card number: a hold is an amount and a reference.
+    _run(
+        db,
+        """CREATE TABLE returns (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- RA-000042; AUTOINCREMENT: never reused
+            type TEXT NOT NULL CHECK (type IN ('standard', 'counter', 'advanced', 'virtual')),
+            status TEXT NOT NULL,
+            customer TEXT NOT NULL,
+            email TEXT,
+            phone TEXT,
+            ticket TEXT UNIQUE COLLATE NOCASE,    -- a counter return's key
+            distributor TEXT,
+            approved_by TEXT,
+            reason TEXT,
+            hold_amount_cents INTEGER CHECK (hold_amount_cents >= 0),
+            hold_ref TEXT,
+            hold_expires TEXT,
+            hold_active INTEGER NOT NULL DEFAULT 0,
+            opened_on TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            opened_by TEXT NOT NULL,
+            last_event_on TEXT NOT NULL,          -- the latest state-changing event's date
+            shipped_on TEXT,
+            delivered_on TEXT,
+            due_on TEXT,
+            unit_shipped_on TEXT,
+            received_on TEXT,
+            charged_on TEXT,
+            closed_on TEXT
+        )""",
+        "CREATE INDEX returns_customer ON returns (customer COLLATE NOCASE)",
+        "CREATE INDEX returns_opened_on ON returns (opened_on)",
+        """CREATE TABLE items (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            model TEXT NOT NULL,
+            description TEXT,
+            category TEXT,                        -- snapshot of the catalog at opening
+            qty INTEGER NOT NULL CHECK (qty >= 1),
+            list_price_cents INTEGER CHECK (list_price_cents >= 0)
+        )""",
+        "CREATE INDEX items_return ON items (return_id)",
+        """CREATE TABLE serials (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            item_id INTEGER NOT NULL REFERENCES items (id),
+            serial TEXT NOT NULL,
+            UNIQUE (return_id, serial)
+        )""",
+        "CREATE INDEX serials_serial ON serials (serial)",
+        "CREATE INDEX serials_item ON serials (item_id)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            event TEXT NOT NULL,
+            happened_on TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            status TEXT NOT NULL,                 -- the state after the event
+            detail TEXT                           -- JSON: ref, expires, tracking, reason, note
+        )""",
+        "CREATE INDEX events_return ON events (return_id, happened_on)",
+        """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END""",
+        """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END""",
+        """CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            happened_on TEXT NOT NULL,
+            event TEXT NOT NULL
+                CHECK (event IN ('hold-authorized', 'hold-released', 'charged', 'late-return')),
+            amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+            hold_ref TEXT,
+            agent TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX ledger_happened_on ON ledger (happened_on)",
+        """CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
+        """CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
+    )
+
+
+@migrations()
+def m003_overdue_indexes(db: Database) -> None:
+    # The nightly check reads open advanced returns (and those closed after its as-of
+    # date, for a re-run of a past night) through these, never the whole table.
+    _run(
+        db,
+        """CREATE INDEX returns_advanced_open ON returns (id)
+            WHERE type = 'advanced' AND status NOT IN ('completed', 'cancelled', 'charged')""",
+        "CREATE INDEX returns_advanced_closed ON returns (closed_on) WHERE type = 'advanced'",
+    )

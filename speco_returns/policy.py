@@ -1,0 +1,629 @@
+"""Speco's return policy as pure code: no I/O, no clock (``today`` is always a parameter).
+
+Every rule ID below is one of SPEC §2; the article in ``shared/source`` is the source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from .errors import ReturnsError, Violation
+
+# --- return types and categories -------------------------------------------------
+
+TYPES = ("standard", "counter", "advanced", "virtual")
+ALIASES = {"otc": "counter", "ar": "advanced"}
+TYPE_TITLES = {
+    "standard": "Standard return (repair/replacement)",
+    "counter": "Over the counter return (through a distributor)",
+    "advanced": "Advanced replacement",
+    "virtual": "Virtual return",
+}
+CATEGORIES = ("camera", "ptz", "specialty", "recorder", "other")
+
+MAX_QTY = 9_999
+MAX_CENTS = 99_999_999_999  # $999,999,999.99: keeps price x quantity inside SQLite's integer
+MAX_VIRTUAL_UNITS = 3
+RETURN_WINDOW_DAYS = 30  # AR-4
+DELIVERY_UNKNOWN_DAYS = 10
+STALLED_DAYS = 14
+HOLD_WARNING_DAYS = 3
+MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def parse_type(text: str) -> str:
+    key = text.strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in TYPES:
+        raise ReturnsError(
+            f"unknown return type '{_clip(text)}': use standard, counter (otc), advanced (ar) or virtual"
+        )
+    return key
+
+
+def parse_category(text: str) -> str:
+    key = text.strip().lower()
+    if key not in CATEGORIES:
+        raise ReturnsError(f"unknown category '{_clip(text)}': use one of {', '.join(CATEGORIES)}")
+    return key
+
+
+# --- parsing what agents type --------------------------------------------------------
+
+_MONEY = re.compile(r"\$?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?")
+_SERIAL = re.compile(r"[A-Z0-9-]{4,32}")
+_QTY = re.compile(r"[0-9]+")
+
+
+def _clip(text: str, width: int = 40) -> str:
+    text = text.replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def parse_money(text: str) -> int:
+    """`1299`, `1,299.00` or `$1,299.00` -> integer cents. Never a float."""
+    s = text.strip()
+    if s.startswith(("-", "$-", "(")):
+        raise ReturnsError(f"amount '{_clip(s)}' is negative: amounts are never negative")
+    m = _MONEY.fullmatch(s)
+    if not m:
+        raise ReturnsError(f"amount '{_clip(s)}' is not money: write 1299, 1,299.00 or $1,299.00")
+    whole, frac = m.group(1).replace(",", ""), (m.group(2) or "").ljust(2, "0")
+    cents = int(whole) * 100 + int(frac)
+    if cents > MAX_CENTS:
+        raise ReturnsError(f"amount '{_clip(s)}' is too large")
+    return cents
+
+
+def format_amount(cents: int) -> str:
+    """Two decimals, no grouping: what JSON and CSV carry (`1299.00`)."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def format_usd(cents: int | None) -> str:
+    return "" if cents is None else f"${cents // 100:,}.{cents % 100:02d}"
+
+
+def parse_serial(text: str) -> str:
+    s = text.strip().upper()
+    if not _SERIAL.fullmatch(s):
+        raise ReturnsError(
+            f"serial '{_clip(s)}' is not valid: use 4 to 32 letters, digits or '-'"
+        )
+    return s
+
+
+def normalize_model(text: str) -> str:
+    s = text.strip().upper()
+    if not s:
+        raise ReturnsError("model is empty")
+    if len(s) > 64 or any(not ch.isprintable() for ch in s):
+        raise ReturnsError(f"model '{_clip(s)}' is not valid: at most 64 printable characters")
+    return s
+
+
+def parse_serial_arg(text: str) -> tuple[str | None, str]:
+    """`SERIAL` or `MODEL=SERIAL` -> (model or None, serial)."""
+    if "=" in text:
+        model, serial = text.split("=", 1)
+        return normalize_model(model), parse_serial(serial)
+    return None, parse_serial(text)
+
+
+def parse_qty(text: str) -> int:
+    s = text.strip()
+    if not _QTY.fullmatch(s) or not 1 <= int(s) <= MAX_QTY:
+        raise ReturnsError(f"quantity '{_clip(s)}' must be a whole number from 1 to {MAX_QTY}")
+    return int(s)
+
+
+def parse_item(text: str) -> tuple[str, int]:
+    """`MODEL` or `MODEL:QTY` -> (model, qty)."""
+    model, sep, qty = text.rpartition(":")
+    if not sep:
+        return normalize_model(text), 1
+    return normalize_model(model), parse_qty(qty)
+
+
+def merge_items(items: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The same model named twice is one line with the quantities added."""
+    merged: dict[str, int] = {}
+    for model, qty in items:
+        merged[model] = merged.get(model, 0) + qty
+        if merged[model] > MAX_QTY:
+            raise ReturnsError(f"quantity of {model} must be at most {MAX_QTY}")
+    return list(merged.items())
+
+
+def parse_date(text: str) -> date:
+    """ISO (`2026-11-26`) or the usual US forms (`11/26/2026`, `Nov 26 2026`).
+
+    A date missing its year, month or day is refused rather than filled in from the
+    clock: it is parsed against two different defaults and must give the same day.
+    """
+    s = text.strip()
+    try:
+        day = date.fromisoformat(s)
+    except ValueError:
+        day = _parse_loose_date(s)
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ReturnsError(f"date '{_clip(s)}' is out of range ({MIN_DATE} to {MAX_DATE})")
+    return day
+
+
+def _parse_loose_date(s: str) -> date:
+    from dateutil import parser  # imported here: most commands never parse a date
+
+    try:
+        a = parser.parse(s, default=datetime(2000, 1, 1))
+        b = parser.parse(s, default=datetime(2001, 2, 2))
+    except (ValueError, OverflowError):
+        raise ReturnsError(f"date '{_clip(s)}' is not a date: write 2026-11-26, 11/26/2026 or Nov 26 2026") from None
+    if a.date() != b.date():
+        raise ReturnsError(f"date '{_clip(s)}' is incomplete: give a year, a month and a day")
+    return a.date()
+
+
+# --- payment card numbers (SPEC §6) ----------------------------------------------------
+
+_DIGIT_GROUPS = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def contains_card_number(text: str) -> bool:
+    """Any run of whole digit groups (joined by single spaces or hyphens), 13-19 digits
+    long, that passes the Luhn check."""
+    for match in _DIGIT_GROUPS.finditer(text):
+        groups = re.split(r"[ -]", match.group())
+        for start in range(len(groups)):
+            digits = ""
+            for group in groups[start:]:
+                digits += group
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 13 and luhn_ok(digits):
+                    return True
+    return False
+
+
+MAX_TEXT = 2_000
+
+
+def clean_text(label: str, value: str | None) -> str | None:
+    """Trim a free-text field; refuse it when it holds a card number (never echoed)."""
+    if value is None:
+        return None
+    s = value.strip()
+    if not s:
+        return None
+    if contains_card_number(s):
+        raise ReturnsError(
+            f"{label} looks like it holds a payment card number; card numbers are never "
+            "stored: remove it and try again"
+        )
+    if len(s) > MAX_TEXT:
+        raise ReturnsError(f"{label} is too long (at most {MAX_TEXT} characters)")
+    if "\x00" in s:
+        raise ReturnsError(f"{label} holds a NUL character")
+    return s
+
+
+def parse_ticket(text: str) -> str:
+    ticket = clean_text("ticket", text)
+    if ticket is None:
+        raise ReturnsError(Violation("OTC-1", "the Tech Ticket ID is empty"))
+    if ticket.upper().startswith("RA-"):
+        raise ReturnsError(
+            Violation("OTC-1", f"ticket ID '{_clip(ticket)}' may not start with RA- (RA numbers are Speco's)")
+        )
+    if len(ticket) > 64:
+        raise ReturnsError(Violation("OTC-1", "ticket ID is too long (at most 64 characters)"))
+    return ticket
+
+
+# --- eligibility (check) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Product:
+    """What the catalog knows of a model (list price in cents, or None)."""
+
+    model: str
+    category: str | None
+    list_price: int | None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    type: str
+    items: tuple[tuple[str, int], ...]
+    serials: tuple[tuple[str | None, str], ...] = ()
+    approved_by: str | None = None
+    reason: str | None = None
+    ticket: str | None = None
+    distributor: str | None = None
+    customer: str | None = None
+
+
+@dataclass
+class Facts:
+    """What the store knows that the rules need; gathered in the same transaction."""
+
+    catalog: Mapping[str, Product] = field(default_factory=dict)
+    serial_owners: Mapping[str, str] = field(default_factory=dict)  # serial -> open RA
+    ticket_owner: str | None = None  # the return already using this ticket
+    recent_virtual_units: int = 0  # same customer's virtual units, last 30 days
+
+
+@dataclass
+class CheckResult:
+    violations: list[Violation]
+    warnings: list[Violation]
+    serials: dict[str, list[str]]  # model -> serials
+
+    @property
+    def eligible(self) -> bool:
+        return not self.violations
+
+
+SERIAL_RULE = {"advanced": "AR-1", "virtual": "VR-4"}
+
+
+def assign_serials(
+    items: Iterable[tuple[str, int]], serials: Iterable[tuple[str | None, str]]
+) -> dict[str, list[str]]:
+    """Map each serial to its model: plain serials need a single-model RA, else MODEL=SERIAL."""
+    qty = dict(items)
+    out: dict[str, list[str]] = {model: [] for model in qty}
+    seen: set[str] = set()
+    problems = []
+    for model, serial in serials:
+        if model is None:
+            if len(qty) != 1:
+                problems.append(
+                    f"serial {serial}: this return has several models, give it as MODEL={serial}"
+                )
+                continue
+            model = next(iter(qty))
+        if model not in qty:
+            problems.append(f"serial {serial} names model {model}, which is not on this return")
+            continue
+        if serial in seen:
+            problems.append(f"serial {serial} is given twice")
+            continue
+        seen.add(serial)
+        out[model].append(serial)
+    for model, found in out.items():
+        if len(found) > qty[model]:
+            problems.append(f"{len(found)} serials given for {model}, which has {qty[model]} unit(s)")
+    if problems:
+        raise ReturnsError(*problems)
+    return out
+
+
+def missing_fields(req: Request) -> list[Violation]:
+    """Fields `open` needs before it can run the rules, each with the rule that needs it."""
+    missing = []
+    if not req.customer:
+        missing.append(Violation(None, "missing --customer: the customer's name"))
+    if not req.items:
+        missing.append(Violation(None, "missing --item: at least one MODEL[:QTY]"))
+    if req.type == "counter":
+        if not req.ticket:
+            missing.append(Violation("OTC-1", "missing --ticket: the Tech Ticket ID given to the customer"))
+        if not req.distributor:
+            missing.append(Violation("OTC-1", "missing --distributor: the distributor the customer returns through"))
+    if req.type == "virtual":
+        if not req.approved_by:
+            missing.append(Violation("VR-1", "missing --approved-by: the supervisor who approved this virtual return"))
+        if not req.reason:
+            missing.append(Violation("VR-1", "missing --reason: why a virtual return was approved"))
+    rule = SERIAL_RULE.get(req.type)
+    if rule and req.items:
+        given = len(req.serials)
+        needed = sum(q for _, q in req.items)
+        if given < needed:
+            missing.append(Violation(rule, f"missing --serial: one serial number per unit ({needed} needed, {given} given)"))
+    return missing
+
+
+def check(req: Request, facts: Facts) -> CheckResult:
+    """Every rule the request breaks (not just the first), plus the VR-2 split warning."""
+    v: list[Violation] = []
+    warnings: list[Violation] = []
+    serials = assign_serials(req.items, req.serials)
+    t = req.type
+    if t == "counter":
+        if not req.ticket:
+            v.append(Violation("OTC-1", "a counter return needs the Tech Ticket ID Speco gave the customer (--ticket)"))
+        elif facts.ticket_owner:
+            v.append(Violation("OTC-1", f"ticket {req.ticket} is already used by another counter return"))
+        if not req.distributor:
+            v.append(Violation("OTC-1", "a counter return needs the distributor the customer returns through (--distributor)"))
+    if t in SERIAL_RULE:
+        rule = SERIAL_RULE[t]
+        for model, qty in req.items:
+            have = len(serials[model])
+            if have < qty:
+                v.append(Violation(rule, f"one serial number per unit is required: {model} has {qty} unit(s) and {have} serial(s)"))
+    if t == "advanced":
+        for model, _ in req.items:
+            product = facts.catalog.get(model)
+            if product is None or product.list_price is None:
+                v.append(Violation("AR-3", f"{model} has no list price in the catalog, so the card hold cannot be set; add it to the catalog first"))
+    if t == "virtual":
+        if not req.approved_by:
+            v.append(Violation("VR-1", "virtual returns are case by case: name the approving supervisor (--approved-by)"))
+        if not req.reason:
+            v.append(Violation("VR-1", "virtual returns are case by case: give the reason (--reason)"))
+        total = sum(q for _, q in req.items)
+        if total > MAX_VIRTUAL_UNITS:
+            v.append(Violation("VR-2", f"virtual returns are for {MAX_VIRTUAL_UNITS} cameras or fewer; this one has {total} units"))
+        for model, _ in req.items:
+            product = facts.catalog.get(model)
+            category = product.category if product else None
+            if category in ("ptz", "specialty"):
+                kind = "PTZ" if category == "ptz" else "specialty"
+                v.append(Violation("VR-3", f"{model} is a {kind} camera: virtual returns are never offered for PTZ or specialty cameras"))
+            elif category is None:
+                v.append(Violation("VR-2", f"{model} is not in the catalog, so it cannot be confirmed as a camera eligible for a virtual return"))
+            elif category != "camera":
+                v.append(Violation("VR-2", f"{model} is a {category}: virtual returns are for cameras only"))
+        recent = facts.recent_virtual_units
+        if req.customer and recent and recent + total > MAX_VIRTUAL_UNITS:
+            warnings.append(Violation("VR-2", (
+                f"{req.customer} already has {recent} unit(s) on virtual returns opened in the last 30 days; with this one "
+                f"that is {recent + total}, more than {MAX_VIRTUAL_UNITS}: the approving supervisor decides"
+            )))
+    for serial in (s for found in serials.values() for s in found):
+        owner = facts.serial_owners.get(serial)
+        if owner:
+            v.append(Violation("SER-1", f"serial {serial} is already on open return {owner}"))
+    return CheckResult(v, warnings, serials)
+
+
+def hold_amount(items: Iterable[tuple[int | None, int]]) -> int:
+    """AR-3: non-discounted list price x quantity, summed (cents)."""
+    return sum(price * qty for price, qty in items if price is not None)
+
+
+# --- life of a return (SPEC §3) ----------------------------------------------------------
+
+INITIAL = {"standard": "authorized", "counter": "ticket-issued", "advanced": "authorized", "virtual": "authorized"}
+CLOSED = frozenset({"completed", "cancelled", "charged"})
+_HOLDING = ("hold-authorized", "replacement-shipped", "replacement-delivered", "unit-in-transit")
+
+# (type, event) -> {state it may happen in: state after}. The only way states change.
+MACHINE: dict[tuple[str, str], dict[str, str]] = {
+    ("standard", "unit-shipped"): {"authorized": "unit-in-transit"},
+    ("standard", "receive"): {"authorized": "unit-received", "unit-in-transit": "unit-received"},
+    ("standard", "ship"): {"unit-received": "completed"},
+    ("standard", "cancel"): {"authorized": "cancelled"},
+    ("counter", "complete"): {"ticket-issued": "completed"},
+    ("counter", "cancel"): {"ticket-issued": "cancelled"},
+    ("advanced", "link"): {"authorized": "link-sent"},
+    # a second `hold` re-authorizes (new reference and expiry) and keeps the state
+    ("advanced", "hold"): {"link-sent": "hold-authorized", **{s: s for s in _HOLDING}},
+    ("advanced", "ship"): {"hold-authorized": "replacement-shipped"},
+    ("advanced", "deliver"): {"replacement-shipped": "replacement-delivered"},
+    ("advanced", "unit-shipped"): {"replacement-delivered": "unit-in-transit"},
+    ("advanced", "receive"): {
+        "replacement-shipped": "completed",
+        "replacement-delivered": "completed",
+        "unit-in-transit": "completed",
+        "charged": "late-return",
+    },
+    ("advanced", "charge"): {"replacement-delivered": "charged", "unit-in-transit": "charged"},
+    ("advanced", "complete"): {"late-return": "completed"},
+    ("advanced", "cancel"): {"authorized": "cancelled", "link-sent": "cancelled", "hold-authorized": "cancelled"},
+    ("virtual", "ship"): {"authorized": "completed"},
+    ("virtual", "cancel"): {"authorized": "cancelled"},
+}
+EVENTS = ("link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "complete", "cancel")
+
+
+def states(type_: str) -> list[str]:
+    seen = [INITIAL[type_]]
+    for (t, _), moves in MACHINE.items():
+        if t == type_:
+            for state in (*moves, *moves.values()):
+                if state not in seen:
+                    seen.append(state)
+    return seen
+
+
+def is_open(status: str) -> bool:
+    return status not in CLOSED
+
+
+def _refusal(type_: str, status: str, event: str) -> Violation:
+    """Why `event` cannot happen now, naming the rule where one applies."""
+    if type_ == "standard" and event == "ship":
+        return Violation("STD-1", "the replacement ships only after Speco receives the customer's unit; record `receive` first")
+    if type_ == "advanced" and event in ("ship", "hold") and status in ("authorized", "link-sent"):
+        first = "send the e-biz link (`link`)" if status == "authorized" else "record the authorized card hold (`hold`)"
+        return Violation("AR-2", f"before the replacement ships the customer needs the e-biz link and an authorized card hold: {first}")
+    if type_ == "advanced" and event == "charge":
+        return Violation("AR-4", f"the card can be charged only when the unit is not back within {RETURN_WINDOW_DAYS} days of delivery; this return is {status}")
+    if type_ == "virtual" and event in ("receive", "unit-shipped"):
+        return Violation("VR-5", "nothing comes back on a virtual return")
+    if type_ == "counter" and event != "cancel":
+        return Violation("OTC-2", "the distributor handles a counter return under its own policy: record `complete` when it is done")
+    if event == "complete":
+        return Violation(None, "`complete` serves only counter returns and late returns")
+    allowed = [e for e in EVENTS if status in MACHINE.get((type_, e), {})]
+    hint = f"; next: {', '.join(allowed)}" if allowed else ""
+    article = "an" if type_ == "advanced" else "a"
+    return Violation(None, f"cannot {event} {article} {type_} return that is {status}{hint}")
+
+
+def transition(type_: str, status: str, event: str) -> str:
+    """The state after `event`, or ReturnsError naming the rule that refuses it."""
+    moves = MACHINE.get((type_, event), {})
+    if status not in moves:
+        raise ReturnsError(_refusal(type_, status, event))
+    return moves[status]
+
+
+def check_event_date(on: date, today: date, last_event_on: date) -> None:
+    if on > today:
+        raise ReturnsError(f"date {on} is in the future")
+    if on < last_event_on:
+        raise ReturnsError(f"date {on} is before this return's last event ({last_event_on})")
+    if on < MIN_DATE:
+        raise ReturnsError(f"date {on} is out of range")
+
+
+# --- the 30-day clock (AR-4) -----------------------------------------------------------
+
+
+def due_date(delivered_on: date) -> date:
+    return delivered_on + timedelta(days=RETURN_WINDOW_DAYS)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What an advanced replacement's events dated on or before a day say."""
+
+    shipped_on: date | None = None
+    delivered_on: date | None = None
+    unit_shipped_on: date | None = None
+    received_on: date | None = None
+    charged_on: date | None = None
+    cancelled_on: date | None = None
+    hold_active: bool = False
+    hold_expires: date | None = None
+
+    @property
+    def due_on(self) -> date | None:
+        return due_date(self.delivered_on) if self.delivered_on else None
+
+    def returned_in_time(self) -> bool:
+        """Received, or shipped back, on or before the due date (in transit is not late)."""
+        due = self.due_on
+        return due is not None and any(
+            d is not None and d <= due for d in (self.received_on, self.unit_shipped_on)
+        )
+
+    def is_overdue(self, as_of: date) -> bool:
+        due = self.due_on
+        return due is not None and as_of > due and not self.returned_in_time() and self.received_on is None
+
+
+def charge_refusal(clock: Clock, on: date) -> Violation | None:
+    """AR-4: None when the card may be charged on `on`, else why not."""
+    if clock.delivered_on is None:
+        return Violation("AR-4", "no delivery is recorded, so the 30-day clock has not started; record `deliver` first")
+    if clock.returned_in_time():
+        return Violation("AR-4", f"the customer shipped the unit back on {clock.unit_shipped_on}, within {RETURN_WINDOW_DAYS} days of delivery: the card is not charged")
+    if not clock.is_overdue(on):
+        return Violation("AR-4", f"the unit is due back by {clock.due_on}; the card can be charged from {clock.due_on + timedelta(days=1)}")
+    return None
+
+
+OVERDUE_STATES = ("overdue", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring")
+
+
+def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list[tuple[str, int | None]]:
+    """The nightly check's rows for one advanced replacement: (state, days overdue or None)."""
+    if clock.cancelled_on or clock.received_on or clock.charged_on:
+        return []
+    rows: list[tuple[str, int | None]] = []
+    due = clock.due_on
+    if due is not None:
+        if clock.is_overdue(as_of):
+            rows.append(("overdue", (as_of - due).days))
+        elif within is not None and not clock.returned_in_time() and (due - as_of).days <= within:
+            rows.append(("due-soon", None))
+    elif clock.shipped_on and (as_of - clock.shipped_on).days > DELIVERY_UNKNOWN_DAYS:
+        rows.append(("delivery-unknown", None))
+    if clock.unit_shipped_on and (as_of - clock.unit_shipped_on).days >= STALLED_DAYS:
+        rows.append(("return-stalled", None))
+    if clock.hold_active and clock.hold_expires and clock.hold_expires <= as_of + timedelta(days=HOLD_WARNING_DAYS):
+        rows.append(("hold-expiring", None))
+    return rows
+
+
+# --- what the agent reads to the customer ------------------------------------------------
+
+NEXT_STEPS = {
+    "standard": [
+        "Give the customer the RA number; it goes on the outside of the package.",
+        "The customer ships the product to Speco.",
+        "When the unit arrives, Speco repairs or replaces it and ships it back (not before the unit is received).",
+    ],
+    "counter": [
+        "Give the customer the Tech Ticket ID to take to their distributor.",
+        "The distributor's own return policy and guidelines govern the return: make sure the customer understands them.",
+        "The distributor may take time to send the item back to Speco.",
+    ],
+    "advanced": [
+        "Give the customer the RA number.",
+        "Speco sends an e-biz link; through it the customer authorizes a hold on a credit card for the non-discounted list price of the returned items.",
+        "The hold may be more than the customer paid, because of discounts.",
+        "Speco ships the replacement once the hold is authorized, before the defective unit comes back.",
+        "The customer returns the defective unit within 30 days of receiving the replacement; otherwise the card is charged.",
+    ],
+    "virtual": [
+        "Virtual returns are case by case, approved by a supervisor.",
+        "Speco ships the replacement camera; the defective unit is not sent back.",
+        "The return is complete once the replacement ships.",
+    ],
+}
+
+RULES = {
+    "standard": ["STD-1", "SER-1"],
+    "counter": ["OTC-1", "OTC-2", "SER-1"],
+    "advanced": ["AR-1", "AR-2", "AR-3", "AR-4", "SER-1"],
+    "virtual": ["VR-1", "VR-2", "VR-3", "VR-4", "VR-5", "SER-1"],
+}
+RULE_TEXT = {
+    "STD-1": "Speco issues an RA; the customer ships the product to Speco; Speco repairs or replaces it and ships it back after the unit arrives.",
+    "OTC-1": "Speco gives the customer a Tech Ticket ID to take to their distributor; the record needs the ticket and the distributor. No RA number is issued.",
+    "OTC-2": "The distributor's own return policy governs, and the distributor may take time to send the item to Speco.",
+    "AR-1": "One serial number per unit is required.",
+    "AR-2": "Before the replacement ships, the customer gets an e-biz link and authorizes a hold on a credit card.",
+    "AR-3": "The hold is for the non-discounted list price of every unit; it can exceed what the customer paid.",
+    "AR-4": "The card is charged only if the defective unit is not returned within 30 days of the customer receiving the replacement.",
+    "VR-1": "Case by case: needs the approving supervisor and a reason.",
+    "VR-2": "Cameras only, 3 units or fewer on the RA.",
+    "VR-3": "Never for PTZ or specialty cameras.",
+    "VR-4": "One serial number per unit is required.",
+    "VR-5": "Nothing comes back; the RA completes when the replacement ships.",
+    "SER-1": "A serial already on another open return is refused.",
+}
+
+_NEXT_STEP = {
+    ("standard", "authorized"): "Waiting for the customer to ship the unit to Speco (`unit-shipped`, or `receive` when it arrives).",
+    ("standard", "unit-in-transit"): "The unit is on its way to Speco: `receive` when it arrives.",
+    ("standard", "unit-received"): "Repair or replace the unit and ship it back (`ship`).",
+    ("counter", "ticket-issued"): "The distributor handles the return under its own policy; `complete` when it is done.",
+    ("advanced", "authorized"): "Send the customer the e-biz link (`link`).",
+    ("advanced", "link-sent"): "Waiting for the customer to authorize the card hold (`hold --ref`).",
+    ("advanced", "hold-authorized"): "Ship the replacement (`ship`).",
+    ("advanced", "replacement-shipped"): "Record when the customer receives the replacement (`deliver`): that starts the 30-day clock.",
+    ("advanced", "replacement-delivered"): "Waiting for the defective unit: due back by {due}. `unit-shipped` when it is sent, `receive` when it arrives.",
+    ("advanced", "unit-in-transit"): "The defective unit is on its way back: `receive` when it arrives (the hold is then released).",
+    ("advanced", "charged"): "The card was charged. If the unit still arrives, `receive` flags it for a supervisor.",
+    ("advanced", "late-return"): "The unit arrived after the card was charged: a supervisor decides on a refund, then `complete --note`.",
+    ("virtual", "authorized"): "Ship the replacement camera (`ship`); nothing comes back.",
+}
+
+
+def next_step(type_: str, status: str, due_on: date | None = None) -> str:
+    if status in ("completed", "cancelled"):
+        return f"Nothing: the return is {status}."
+    return _NEXT_STEP.get((type_, status), "").format(due=due_on or "30 days after delivery")

@@ -1,0 +1,137 @@
+"""Human output: rich tables and panels. Imported only by commands that print for people.
+
+rich drops colour by itself when stdout is not a terminal or NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from . import policy
+
+
+
+class _Console:
+    """A console made when printing, so it sees the stdout of the moment (tests swap it).
+
+    At a terminal rich fits the window; in a pipe or a file it would cut tables at 80
+    columns, so there it gets COLUMNS or 160.
+    """
+
+    def print(self, *objects) -> None:
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
+        Console(highlight=False, width=width).print(*objects)
+
+
+console = _Console()
+
+
+def _money(amount: str | None) -> str:
+    return "" if amount is None else policy.format_usd(policy.parse_money(amount))
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    table = Table(*columns, title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    return table
+
+
+def policy_view(types: list[str]) -> None:
+    for t in types:
+        rules = Table.grid(padding=(0, 2))
+        for rule in policy.RULES[t]:
+            rules.add_row(Text(rule, style="bold"), policy.RULE_TEXT[rule])
+        steps = Text("\n".join(f"{n}. {s}" for n, s in enumerate(policy.NEXT_STEPS[t], 1)))
+        aliases = [a for a, full in policy.ALIASES.items() if full == t]
+        name = t + (f" (alias {', '.join(aliases)})" if aliases else "")
+        console.print(Panel(Group(rules, Text("\nNext steps", style="bold"), steps),
+                            title=f"{policy.TYPE_TITLES[t]}: {name}", title_align="left", expand=False))
+
+
+def check_view(result: policy.CheckResult) -> None:
+    if result.eligible:
+        console.print(Text("Eligible: no rule is broken.", style="bold green"))
+    else:
+        table = _table("rule", "why not", title="Not eligible")
+        for v in result.violations:
+            table.add_row(v.rule or "", v.message)
+        console.print(table)
+    warnings(result.warnings)
+
+
+def warnings(items: list) -> None:
+    for w in items:
+        rule = w.rule if hasattr(w, "rule") else w["rule"]
+        message = w.message if hasattr(w, "message") else w["message"]
+        console.print(Text(f"Warning {rule}: {message}", style="yellow"))
+
+
+def return_view(doc: dict, *, opened: bool = False) -> None:
+    if opened:
+        label = "Ticket" if doc["type"] == "counter" else "RA number"
+        console.print(Text(f"{label}: {doc['ra']}", style="bold reverse"))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_row("type", policy.TYPE_TITLES[doc["type"]])
+    facts.add_row("status", Text(doc["status"], style="bold"))
+    for key in ("customer", "email", "phone", "ticket", "distributor", "approved_by", "reason", "opened_on"):
+        if doc.get(key):
+            facts.add_row(key.replace("_", " "), doc[key])
+    if doc["hold_amount"] is not None:
+        hold = _money(doc["hold_amount"])
+        if doc["hold_ref"]:
+            state = "active" if doc["hold_active"] else "not active"
+            hold += f"  (ref {doc['hold_ref']}, {state}"
+            hold += f", expires {doc['hold_expires']})" if doc["hold_expires"] else ")"
+        facts.add_row("card hold", hold)
+    if doc["due_on"]:
+        facts.add_row("unit due back by", Text(doc["due_on"], style="bold"))
+    items = _table("model", "category", "qty", "list price", "serials")
+    for i in doc["items"]:
+        items.add_row(i["model"], i["category"] or "", str(i["qty"]), _money(i["list_price"]), ", ".join(i["serials"]))
+    history = _table("on", "event", "status", "agent", "detail")
+    for e in doc["events"]:
+        detail = "; ".join(f"{k}: {v}" for k, v in e.items() if k not in ("event", "on", "agent", "recorded_at", "status"))
+        history.add_row(e["on"], e["event"], e["status"], e["agent"], detail)
+    parts = [facts, items, history, Text(f"Next: {doc['next_step']}", style="bold")]
+    if opened:
+        steps = policy.NEXT_STEPS[doc["type"]]
+        parts.append(Text("\nTell the customer:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(steps, 1))))
+    console.print(Panel(Group(*parts), title=doc["ra"], title_align="left", expand=False))
+    warnings(doc["warnings"])
+
+
+def returns_table(rows: list[dict], title: str | None = None) -> None:
+    columns = ["ra", "type", "status", "customer", "opened_on"] + (["model"] if rows and "model" in rows[0] else [])
+    table = _table(*columns, title=title)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in columns))
+    console.print(table if rows else Text("No returns."))
+
+
+def overdue_table(rows: list[dict]) -> None:
+    if not rows:
+        console.print(Text("Nothing overdue."))
+        return
+    table = _table("state", "ra", "customer", "contact", "delivered", "due", "days overdue", "hold")
+    # People read the worst first: overdue rows most overdue first (JSON/CSV keep SPEC order).
+    ordered = sorted(rows, key=lambda r: (policy.OVERDUE_STATES.index(r["state"]), -(r["days_overdue"] or 0)))
+    for r in ordered:
+        contact = " ".join(x for x in (r["phone"], r["email"]) if x)
+        style = "bold red" if r["state"] == "overdue" else None
+        table.add_row(Text(r["state"], style=style), r["ra"], r["customer"], contact, r["delivered_on"] or "",
+                      r["due_on"] or "", "" if r["days_overdue"] is None else str(r["days_overdue"]),
+                      _money(r["hold_amount"]))
+    console.print(table)
+
+
+def catalog_table(rows: list[dict]) -> None:
+    table = _table("model", "category", "list price", "description", "updated")
+    for r in rows:
+        table.add_row(r["model"], r["category"], _money(r["list_price"]), r["description"] or "", r["updated_at"])
+    console.print(table if rows else Text("The catalog is empty: add models with `catalog add` or `catalog import`."))

@@ -1,0 +1,546 @@
+"""The local SQLite store: connection, migrations, and every read and write.
+
+Each write is one `BEGIN IMMEDIATE` transaction (`Store.write`): it takes the write lock
+before it reads, so concurrent agents queue on the busy timeout instead of failing with
+"database is locked", and a crash leaves a return recorded whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from . import policy
+from .errors import DatabaseBusy, ReturnsError
+from .policy import Clock, Product, Request
+
+SCHEMA_VERSION = 3  # the number of migrations in migrations.py (a test keeps them equal)
+MIGRATION_SET = "speco-returns"
+BUSY_TIMEOUT_MS = 5000
+OPEN_SQL = "status NOT IN ('completed', 'cancelled', 'charged')"
+_RA = re.compile(r"RA-([0-9]{1,18})", re.IGNORECASE)
+
+
+def ra_number(return_id: int) -> str:
+    return f"RA-{return_id:06d}"
+
+
+def _key(row: sqlite3.Row) -> str:
+    """What an agent calls a return: its RA number, or a counter return's ticket ID."""
+    return row["ticket"] if row["type"] == "counter" else ra_number(row["id"])
+
+
+def _d(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class Now:
+    """The CLI's clock reading, passed down: nothing below the CLI reads the time."""
+
+    today: date
+    stamp: str  # when recorded, ISO 8601 UTC
+    agent: str
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as e:
+            raise ReturnsError(f"cannot open database {self.path}: {e}") from None
+        self.conn.row_factory = sqlite3.Row
+        for pragma in (
+            f"busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the others may wait on a lock
+            "journal_mode = WAL",
+            "synchronous = FULL",
+            "foreign_keys = ON",
+            "secure_delete = ON",
+        ):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- transactions and migrations --------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One `BEGIN IMMEDIATE` transaction, committed or rolled back whole."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise DatabaseBusy() from None
+            raise
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for reads that take several queries."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        try:
+            (n,) = self.conn.execute(
+                "SELECT count(*) FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET]
+            ).fetchone()
+        except sqlite3.OperationalError:  # no migrations table yet: a new database
+            return 0
+        return n
+
+    def _migrate(self) -> None:
+        if self.schema_version() >= SCHEMA_VERSION:  # the common case costs one query
+            return
+        from sqlite_utils import Database
+
+        from .migrations import migrations
+
+        db = Database(self.conn, execute_plugins=False)
+        with self.write():  # several processes may open a new file at once: one migrates
+            migrations.apply(db)
+
+    # --- catalog --------------------------------------------------------------------
+
+    def upsert_products(self, products: list[Product], now: Now) -> int:
+        with self.write() as conn:
+            conn.executemany(
+                """INSERT INTO catalog (model, description, category, list_price_cents, updated_at)
+                   VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (model) DO UPDATE SET
+                     description = coalesce(excluded.description, description),
+                     category = excluded.category,
+                     list_price_cents = excluded.list_price_cents,
+                     updated_at = excluded.updated_at""",
+                [(p.model, p.description, p.category, p.list_price, now.stamp) for p in products],
+            )
+        return len(products)
+
+    def products(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM catalog ORDER BY model").fetchall()
+
+    def _catalog(self, models: list[str]) -> dict[str, Product]:
+        marks = ",".join("?" * len(models))
+        rows = self.conn.execute(f"SELECT * FROM catalog WHERE model IN ({marks})", models)
+        return {
+            r["model"].upper(): Product(r["model"].upper(), r["category"], r["list_price_cents"], r["description"])
+            for r in rows
+        }
+
+    # --- opening a return ----------------------------------------------------------------
+
+    def facts(self, req: Request, on: date, exclude_id: int | None = None) -> policy.Facts:
+        models = [m for m, _ in req.items]
+        serials = [s for _, s in req.serials]
+        facts = policy.Facts(catalog=self._catalog(models), serial_owners=self._serial_owners(serials, exclude_id))
+        if req.ticket:
+            row = self.conn.execute("SELECT id FROM returns WHERE ticket = ?", [req.ticket]).fetchone()
+            facts.ticket_owner = req.ticket if row else None
+        if req.type == "virtual" and req.customer:
+            (facts.recent_virtual_units,) = self.conn.execute(
+                """SELECT coalesce(sum(i.qty), 0) FROM returns r JOIN items i ON i.return_id = r.id
+                   WHERE r.customer = ? COLLATE NOCASE AND r.type = 'virtual'
+                     AND r.status != 'cancelled' AND r.opened_on BETWEEN ? AND ?""",
+                [req.customer, (on - timedelta(days=30)).isoformat(), on.isoformat()],
+            ).fetchone()
+        return facts
+
+    def _serial_owners(self, serials: list[str], exclude_id: int | None) -> dict[str, str]:
+        if not serials:
+            return {}
+        marks = ",".join("?" * len(serials))
+        rows = self.conn.execute(
+            f"""SELECT s.serial, r.id, r.type, r.ticket FROM serials s JOIN returns r ON r.id = s.return_id
+                WHERE s.serial IN ({marks}) AND r.{OPEN_SQL} AND r.id IS NOT ?""",
+            [*serials, exclude_id],
+        )
+        return {r["serial"]: _key(r) for r in rows}
+
+    def check(self, req: Request, on: date) -> policy.CheckResult:
+        """Eligibility only: reads, writes nothing."""
+        with self.read():
+            return policy.check(req, self.facts(req, on))
+
+    def open_return(
+        self, req: Request, contact: dict, note: str | None, on: date, now: Now
+    ) -> tuple[str, list]:
+        """Check and record a return whole in one transaction; returns (key, warnings)."""
+        with self.write() as conn:
+            facts = self.facts(req, on)
+            result = policy.check(req, facts)
+            if result.violations:
+                raise ReturnsError(*result.violations)
+            hold = None
+            if req.type == "advanced":
+                hold = policy.hold_amount((facts.catalog[m].list_price, q) for m, q in req.items)
+            status = policy.INITIAL[req.type]
+            cur = conn.execute(
+                """INSERT INTO returns (type, status, customer, email, phone, ticket, distributor,
+                     approved_by, reason, hold_amount_cents, opened_on, opened_at, opened_by, last_event_on)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [req.type, status, req.customer, contact.get("email"), contact.get("phone"),
+                 req.ticket if req.type == "counter" else None, req.distributor, req.approved_by,
+                 req.reason, hold, on.isoformat(), now.stamp, now.agent, on.isoformat()],
+            )
+            return_id = cur.lastrowid
+            for model, qty in req.items:
+                product = facts.catalog.get(model)
+                item_id = conn.execute(
+                    """INSERT INTO items (return_id, model, description, category, qty, list_price_cents)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    [return_id, model, product and product.description, product and product.category,
+                     qty, product and product.list_price],
+                ).lastrowid
+                conn.executemany(
+                    "INSERT INTO serials (return_id, item_id, serial) VALUES (?, ?, ?)",
+                    [(return_id, item_id, s) for s in result.serials[model]],
+                )
+            detail = {"note": note} if note else {}
+            self._event(return_id, "open", on, now, status, detail)
+            key = req.ticket if req.type == "counter" else ra_number(return_id)
+        return key, result.warnings
+
+    # --- finding returns -------------------------------------------------------------------
+
+    def _find(self, key: str) -> sqlite3.Row:
+        key = key.strip()
+        m = _RA.fullmatch(key)
+        if m:
+            row = self.conn.execute(
+                "SELECT * FROM returns WHERE id = ? AND type != 'counter'", [int(m.group(1))]
+            ).fetchone()
+        else:
+            row = self.conn.execute("SELECT * FROM returns WHERE ticket = ?", [key]).fetchone()
+        if row is None:
+            raise ReturnsError(f"no return {policy._clip(key)}: give an RA number or a counter return's ticket ID")
+        return row
+
+    def get(self, key: str) -> dict:
+        """One return as the `show` document (SPEC §4)."""
+        with self.read() as conn:
+            r = self._find(key)
+            items = conn.execute("SELECT * FROM items WHERE return_id = ? ORDER BY id", [r["id"]]).fetchall()
+            serials: dict[int, list[str]] = {}
+            for s in conn.execute("SELECT item_id, serial FROM serials WHERE return_id = ? ORDER BY id", [r["id"]]):
+                serials.setdefault(s["item_id"], []).append(s["serial"])
+            events = conn.execute("SELECT * FROM events WHERE return_id = ? ORDER BY id", [r["id"]]).fetchall()
+        return document(r, items, serials, events)
+
+    def list_returns(
+        self, type_: str | None, status: str | None, customer: str | None, include_closed: bool
+    ) -> list[dict]:
+        where, args = [], []
+        if not include_closed and status is None:
+            where.append(OPEN_SQL)
+        for column, value in (("type", type_), ("status", status)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if customer:
+            where.append("instr(lower(customer), lower(?)) > 0")
+            args.append(customer)
+        sql = "SELECT id, type, ticket, status, customer, opened_on FROM returns"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.conn.execute(sql + " ORDER BY id DESC", args)
+        return [
+            {"ra": _key(r), "type": r["type"], "status": r["status"], "customer": r["customer"], "opened_on": r["opened_on"]}
+            for r in rows
+        ]
+
+    def find_serial(self, serial: str) -> list[dict]:
+        rows = self.conn.execute(
+            """SELECT r.id, r.type, r.ticket, r.status, r.customer, r.opened_on, i.model
+               FROM serials s JOIN returns r ON r.id = s.return_id JOIN items i ON i.id = s.item_id
+               WHERE s.serial = ? ORDER BY r.id DESC""",
+            [serial],
+        )
+        return [
+            {"ra": _key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
+             "opened_on": r["opened_on"], "model": r["model"], "open": policy.is_open(r["status"])}
+            for r in rows
+        ]
+
+    # --- events ------------------------------------------------------------------------
+
+    def _event(self, return_id: int, event: str, on: date, now: Now, status: str, detail: dict) -> None:
+        self.conn.execute(
+            """INSERT INTO events (return_id, event, happened_on, recorded_at, agent, status, detail)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [return_id, event, on.isoformat(), now.stamp, now.agent, status,
+             json.dumps(detail, sort_keys=True) if detail else None],
+        )
+
+    def _ledger(self, r: sqlite3.Row, event: str, on: date, now: Now, ref: str | None) -> None:
+        self.conn.execute(
+            """INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [r["id"], on.isoformat(), event, r["hold_amount_cents"] or 0, ref, now.agent, now.stamp],
+        )
+
+    def record(self, key: str, event: str, on: date, now: Now, **detail) -> str:
+        """Move a return through one event of SPEC §3 (state machine in policy); returns its key."""
+        detail = {k: v.isoformat() if isinstance(v, date) else v for k, v in detail.items() if v is not None}
+        with self.write():
+            r = self._find(key)
+            policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
+            new = policy.transition(r["type"], r["status"], event)
+            if event == "charge":
+                refusal = policy.charge_refusal(clock_of(r), on)
+                if refusal:
+                    raise ReturnsError(refusal)
+            if event == "complete" and r["status"] == "late-return" and not detail.get("note"):
+                raise ReturnsError("a late return is closed with the supervisor's decision: complete --note TEXT")
+            changes = {"status": new, "last_event_on": on.isoformat()}
+            changes.update(self._money(r, event, new, on, now, detail))
+            column = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
+                      "receive": "received_on", "charge": "charged_on"}.get(event)
+            if column:
+                changes[column] = on.isoformat()
+            if event == "deliver":
+                changes["due_on"] = policy.due_date(on).isoformat()
+            if new in policy.CLOSED:
+                changes["closed_on"] = on.isoformat()
+            elif new == "late-return":
+                changes["closed_on"] = None
+            sets = ", ".join(f"{c} = ?" for c in changes)
+            self.conn.execute(f"UPDATE returns SET {sets} WHERE id = ?", [*changes.values(), r["id"]])
+            self._event(r["id"], event, on, now, new, detail)
+        return _key(r)
+
+    def _money(self, r: sqlite3.Row, event: str, new: str, on: date, now: Now, detail: dict) -> dict:
+        """Ledger rows for the event (SPEC §5) and the hold columns that change with it."""
+        if r["type"] != "advanced":
+            return {}
+        active, ref = r["hold_active"], r["hold_ref"]
+        if event == "hold":
+            if active:  # re-authorization: the old hold is released, never counted twice
+                self._ledger(r, "hold-released", on, now, ref)
+            self._ledger(r, "hold-authorized", on, now, detail["ref"])
+            return {"hold_active": 1, "hold_ref": detail["ref"], "hold_expires": detail.get("expires")}
+        if event == "charge":
+            self._ledger(r, "charged", on, now, ref)
+            return {"hold_active": 0}
+        if event == "receive" and new == "late-return":
+            self._ledger(r, "late-return", on, now, ref)
+        elif event in ("receive", "cancel") and active:
+            self._ledger(r, "hold-released", on, now, ref)
+            return {"hold_active": 0}
+        return {}
+
+    def note(self, key: str, text: str, on: date, now: Now) -> str:
+        with self.write():
+            r = self._find(key)
+            policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
+            self._event(r["id"], "note", on, now, r["status"], {"note": text})
+        return _key(r)
+
+    # --- serials ---------------------------------------------------------------------
+
+    def add_serials(self, key: str, serials: list[tuple[str | None, str]], now: Now) -> str:
+        with self.write() as conn:
+            r = self._open_for_serials(key)
+            items = conn.execute("SELECT id, model, qty FROM items WHERE return_id = ?", [r["id"]]).fetchall()
+            have = conn.execute("SELECT i.model, s.serial FROM serials s JOIN items i ON i.id = s.item_id "
+                                "WHERE s.return_id = ?", [r["id"]]).fetchall()
+            existing = {s["serial"] for s in have}
+            for _, serial in serials:
+                if serial in existing:
+                    raise ReturnsError(f"serial {serial} is already on {_key(r)}")
+            combined = [(h["model"], h["serial"]) for h in have] + serials
+            assigned = policy.assign_serials([(i["model"], i["qty"]) for i in items], combined)
+            owners = self._serial_owners([s for _, s in serials], r["id"])
+            if owners:
+                raise ReturnsError(*(policy.Violation("SER-1", f"serial {s} is already on open return {o}")
+                                     for s, o in owners.items()))
+            item_ids = {i["model"]: i["id"] for i in items}
+            new = {s for _, s in serials}
+            rows = [(r["id"], item_ids[m], s) for m, found in assigned.items() for s in found if s in new]
+            conn.executemany("INSERT INTO serials (return_id, item_id, serial) VALUES (?, ?, ?)", rows)
+            self._event(r["id"], "serial-add", now.today, now, r["status"], {"serials": [s for _, _, s in rows]})
+        return _key(r)
+
+    def remove_serial(self, key: str, serial: str, now: Now) -> str:
+        with self.write() as conn:
+            r = self._open_for_serials(key)
+            cur = conn.execute("DELETE FROM serials WHERE return_id = ? AND serial = ?", [r["id"], serial])
+            if cur.rowcount == 0:
+                raise ReturnsError(f"serial {serial} is not on {_key(r)}")
+            self._event(r["id"], "serial-remove", now.today, now, r["status"], {"serials": [serial]})
+        return _key(r)
+
+    def _open_for_serials(self, key: str) -> sqlite3.Row:
+        r = self._find(key)
+        if not policy.is_open(r["status"]):
+            raise ReturnsError(f"{_key(r)} is {r['status']}: serials are edited only on open returns")
+        return r
+
+    # --- the nightly check -------------------------------------------------------------
+
+    def overdue(self, as_of: date, within: int | None) -> list[dict]:
+        """Rows of SPEC §4 `overdue`, reading only events dated on or before `as_of`."""
+        day = as_of.isoformat()
+        with self.read() as conn:
+            returns = conn.execute(
+                f"""SELECT id, customer, email, phone, hold_amount_cents FROM returns
+                    WHERE type = 'advanced' AND {OPEN_SQL} AND opened_on <= :day
+                    UNION
+                    SELECT id, customer, email, phone, hold_amount_cents FROM returns
+                    WHERE type = 'advanced' AND closed_on > :day AND opened_on <= :day""",
+                {"day": day},
+            ).fetchall()
+            events: dict[int, list[sqlite3.Row]] = {}
+            ids = [r["id"] for r in returns]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for e in conn.execute(
+                    f"""SELECT return_id, event, happened_on, detail FROM events
+                        WHERE return_id IN ({",".join("?" * len(chunk))}) AND happened_on <= ?
+                        ORDER BY id""",
+                    [*chunk, day],
+                ):
+                    events.setdefault(e["return_id"], []).append(e)
+        rows = []
+        for r in returns:
+            clock = clock_from_events(events.get(r["id"], []))
+            for state, days in policy.overdue_states(clock, as_of, within):
+                rows.append({
+                    "ra": ra_number(r["id"]), "customer": r["customer"], "state": state,
+                    "delivered_on": _iso(clock.delivered_on), "due_on": _iso(clock.due_on),
+                    "days_overdue": days, "hold_amount": _amount(r["hold_amount_cents"]),
+                    "email": r["email"], "phone": r["phone"],
+                    "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
+                    "hold_expires": _iso(clock.hold_expires),
+                })
+        order = {s: i for i, s in enumerate(policy.OVERDUE_STATES)}
+        rows.sort(key=lambda row: (order[row["state"]], row["ra"]))
+        return rows
+
+    # --- accounting (streamed: rows go out as SQLite reads them) -------------------------------
+
+    def ledger_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
+        from .export import sql_defuse
+
+        return self.conn.execute(
+            f"""SELECT l.happened_on, {sql_defuse(_SQL_KEY)}, {sql_defuse("r.customer")}, r.type, l.event,
+                       {_SQL_AMOUNT.format("l.amount_cents")}, 'USD', {sql_defuse("l.hold_ref")},
+                       {sql_defuse("l.agent")}
+                FROM ledger l JOIN returns r ON r.id = l.return_id
+                WHERE l.happened_on BETWEEN ? AND ? ORDER BY l.happened_on, l.id""",
+            _range(start, end),
+        )
+
+    def return_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
+        from .export import sql_defuse
+
+        serials = "(SELECT group_concat(serial, ';') FROM (SELECT serial FROM serials WHERE item_id = i.id ORDER BY id))"
+        return self.conn.execute(
+            f"""SELECT {sql_defuse(_SQL_KEY)}, r.type, r.status, {sql_defuse("r.customer")}, r.opened_on,
+                       {sql_defuse("i.model")}, i.category, i.qty, {_SQL_AMOUNT.format("i.list_price_cents")},
+                       {sql_defuse(serials)}, r.due_on, r.closed_on
+                FROM returns r JOIN items i ON i.return_id = r.id
+                WHERE r.opened_on BETWEEN ? AND ? ORDER BY r.id, i.id""",
+            _range(start, end),
+        )
+
+
+_SQL_KEY = "CASE r.type WHEN 'counter' THEN r.ticket ELSE printf('RA-%06d', r.id) END"
+# Amounts leave SQLite already formatted (`1299.00`): integer cents, never a float.
+_SQL_AMOUNT = "CASE WHEN {0} IS NULL THEN NULL ELSE printf('%d.%02d', {0} / 100, {0} % 100) END"
+
+
+def _range(start: date | None, end: date | None) -> list[str]:
+    return [(start or policy.MIN_DATE).isoformat(), (end or policy.MAX_DATE).isoformat()]
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _amount(cents: int | None) -> str | None:
+    return None if cents is None else policy.format_amount(cents)
+
+
+def clock_of(r: sqlite3.Row) -> Clock:
+    """The clock as the return's current columns say (every event, whatever its date)."""
+    return Clock(
+        shipped_on=_d(r["shipped_on"]), delivered_on=_d(r["delivered_on"]),
+        unit_shipped_on=_d(r["unit_shipped_on"]), received_on=_d(r["received_on"]),
+        charged_on=_d(r["charged_on"]), hold_active=bool(r["hold_active"]),
+        hold_expires=_d(r["hold_expires"]),
+    )
+
+
+def clock_from_events(events: list[sqlite3.Row]) -> Clock:
+    """The clock as the given events say: the overdue check passes only those up to as-of."""
+    f: dict = {"hold_active": False}
+    dates = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
+             "charge": "charged_on", "cancel": "cancelled_on"}
+    for e in events:
+        name, on = e["event"], date.fromisoformat(e["happened_on"])
+        if name in dates:
+            f[dates[name]] = on
+        if name == "receive":
+            f.setdefault("received_on", on)
+        if name == "hold":
+            detail = json.loads(e["detail"] or "{}")
+            f["hold_active"], f["hold_expires"] = True, _d(detail.get("expires"))
+        if name in ("receive", "charge", "cancel"):
+            f["hold_active"] = False
+    return Clock(**f)
+
+
+def document(r: sqlite3.Row, items: list, serials: dict[int, list[str]], events: list) -> dict:
+    """The `open` / `show` JSON document (SPEC §4 keys, and more)."""
+    due = _d(r["due_on"])
+    doc_items = [
+        {"model": i["model"], "description": i["description"], "category": i["category"], "qty": i["qty"],
+         "list_price": _amount(i["list_price_cents"]), "serials": serials.get(i["id"], [])}
+        for i in items
+    ]
+    warnings = []
+    rule = policy.SERIAL_RULE.get(r["type"])
+    if rule and policy.is_open(r["status"]):
+        for item in doc_items:
+            if len(item["serials"]) < item["qty"]:
+                warnings.append({"rule": rule, "message": f"{item['model']} needs one serial per unit: "
+                                 f"{item['qty']} unit(s), {len(item['serials'])} serial(s)"})
+    return {
+        "ra": _key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
+        "email": r["email"], "phone": r["phone"], "ticket": r["ticket"], "distributor": r["distributor"],
+        "approved_by": r["approved_by"], "reason": r["reason"],
+        "hold_amount": _amount(r["hold_amount_cents"]) if r["type"] == "advanced" else None,
+        "hold_ref": r["hold_ref"], "hold_active": bool(r["hold_active"]), "hold_expires": r["hold_expires"],
+        "opened_on": r["opened_on"], "shipped_on": r["shipped_on"], "delivered_on": r["delivered_on"],
+        "due_on": r["due_on"] if r["type"] == "advanced" else None,
+        "unit_shipped_on": r["unit_shipped_on"], "received_on": r["received_on"],
+        "charged_on": r["charged_on"], "closed_on": r["closed_on"],
+        "next_step": policy.next_step(r["type"], r["status"], due),
+        "warnings": warnings,
+        "items": doc_items,
+        "events": [
+            {"event": e["event"], "on": e["happened_on"], "agent": e["agent"], "recorded_at": e["recorded_at"],
+             "status": e["status"], **json.loads(e["detail"] or "{}")}
+            for e in events
+        ],
+    }
