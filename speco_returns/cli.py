@@ -702,3 +702,40 @@ def catalog_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
         from . import render
 
         render.catalog_table(rows)
+
+
+# --- data safety ------------------------------------------------------------------------------
+
+
+@command(app, "backup")
+def backup_cmd(
+    path: Annotated[Path, typer.Argument(help="Where to write the copy (a new file).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+) -> None:
+    """A consistent copy of the database, safe while others keep writing."""
+    from . import admin
+
+    size = admin.backup(_session().store, path, force=force)
+    typer.echo(f"backed up to {path} ({size:,} bytes, integrity ok)")
+
+
+@command(app, "doctor")
+def doctor_cmd(as_json: JsonOpt = False) -> None:
+    """Check the database: integrity, foreign keys, schema, sizes, counts, local disk. Exit 1 when something is wrong."""
+    from . import admin
+
+    session = _session()
+    if not session.db_path.exists():
+        raise ReturnsError(f"no database at {session.db_path}")
+    session._store = Store(session.db_path, migrate=False)  # diagnose as it is: do not migrate
+    report = admin.doctor(session._store)
+    if as_json:
+        emit_json(report)
+    else:
+        from . import render
+
+        render.doctor_view(report)
+    for problem in report["problems"]:
+        sys.stderr.write(f"error: {problem}\n")
+    if not report["ok"]:
+        raise typer.Exit(code=1)

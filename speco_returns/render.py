@@ -17,7 +17,6 @@ from rich.text import Text
 from . import policy
 
 
-
 class _Console:
     """A console made when printing, so it sees the stdout of the moment (tests swap it).
 
@@ -135,3 +134,19 @@ def catalog_table(rows: list[dict]) -> None:
     for r in rows:
         table.add_row(r["model"], r["category"], _money(r["list_price"]), r["description"] or "", r["updated_at"])
     console.print(table if rows else Text("The catalog is empty: add models with `catalog add` or `catalog import`."))
+
+
+def doctor_view(report: dict) -> None:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row("database", report["database"])
+    grid.add_row("filesystem", report["filesystem"] or "unknown")
+    grid.add_row("size", f"{report['database_bytes']:,} bytes (+ {report['wal_bytes']:,} in the WAL)")
+    grid.add_row("integrity", str(report["integrity"]))
+    grid.add_row("foreign keys", "ok" if not report["foreign_key_violations"] else f"{report['foreign_key_violations']} violation(s)")
+    grid.add_row("schema", f"version {report['schema_version']}, {report['pending_migrations']} migration(s) pending (applied on next use)")
+    for key, count in report["returns_by_type_and_status"].items():
+        grid.add_row("", f"{key}: {count:,}")
+    for warning in report["warnings"]:
+        grid.add_row(Text("warning", style="yellow"), warning)
+    verdict = Text("healthy", style="bold green") if report["ok"] else Text("problems found", style="bold red")
+    console.print(Panel(Group(grid, verdict), title="doctor", title_align="left", expand=False))

@@ -50,7 +50,7 @@ class Now:
 
 
 class Store:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, migrate: bool = True):
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,8 @@ class Store:
             "secure_delete = ON",
         ):
             self.conn.execute(f"PRAGMA {pragma}")
-        self._migrate()
+        if migrate:
+            self._migrate()
 
     def close(self) -> None:
         self.conn.close()

@@ -1,0 +1,111 @@
+"""Keeping the data safe: a consistent backup and a health check (`backup`, `doctor`)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from .errors import ReturnsError
+from .store import SCHEMA_VERSION, Store
+
+# Filesystems where SQLite's locking is unsafe (SPEC §6): keep the database on a local disk.
+NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ncpfs"}
+
+
+def backup(store: Store, dest: Path, *, force: bool) -> int:
+    """Copy the live database with SQLite's backup API (a consistent snapshot while others
+    write) into a temporary file beside `dest`, check it, then rename it into place."""
+    dest = dest.expanduser()
+    if dest.exists() and not force:
+        raise ReturnsError(f"{dest} already exists: pass --force to overwrite it")
+    if not dest.parent.is_dir():
+        raise ReturnsError(f"folder {dest.parent} does not exist")
+    if dest.resolve() == store.path.resolve():
+        raise ReturnsError("the backup must not be the database itself")
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        copy = sqlite3.connect(tmp)
+        try:
+            store.conn.backup(copy)  # one step: a snapshot taken under a read lock
+            (result,) = copy.execute("PRAGMA integrity_check").fetchone()
+            if result != "ok":
+                raise ReturnsError(f"the copy failed its integrity check ({result}); nothing was written")
+            copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            copy.close()
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        if force:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)
+            except FileExistsError:
+                raise ReturnsError(f"{dest} already exists: pass --force to overwrite it") from None
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return dest.stat().st_size
+
+
+def filesystem_type(path: Path, mounts: str | None = None) -> str | None:
+    """The type of the filesystem holding `path`, read from /proc/mounts (None elsewhere)."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/mounts").read_text()
+        except OSError:
+            return None
+    target = str(path.resolve())
+    best, kind = "", None
+    for line in mounts.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, parts[2]
+    return kind
+
+
+def doctor(store: Store) -> dict:
+    """Integrity, foreign keys, schema, sizes, counts; `problems` lists what is wrong."""
+    conn = store.conn
+    problems, warnings = [], []
+    integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    if integrity != ["ok"]:
+        problems.append(f"integrity check failed: {'; '.join(integrity[:5])}")
+    fk = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if fk:
+        problems.append(f"{len(fk)} row(s) break a foreign key (first in table {fk[0][0]})")
+    version = store.schema_version()
+    pending = max(SCHEMA_VERSION - version, 0)
+    if version > SCHEMA_VERSION:
+        warnings.append(f"the database is at schema {version}, newer than this version of the tool ({SCHEMA_VERSION})")
+    fs = filesystem_type(store.path)
+    if fs in NETWORK_FILESYSTEMS:
+        problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; move it to a local disk")
+    counts: dict[str, int] = {}
+    if version >= 2:
+        for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
+            counts[row[0]] = row[1]
+    wal = Path(f"{store.path}-wal")
+    return {
+        "database": str(store.path),
+        "integrity": "ok" if integrity == ["ok"] else integrity,
+        "foreign_key_violations": len(fk),
+        "schema_version": version,
+        "pending_migrations": pending,
+        "filesystem": fs,
+        "database_bytes": store.path.stat().st_size,
+        "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+        "returns_by_type_and_status": counts,
+        "problems": problems,
+        "warnings": warnings,
+        "ok": not problems,
+    }
