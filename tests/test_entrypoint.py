@@ -1,0 +1,55 @@
+"""The console script builds only the command being run: it must behave as the whole app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from speco_returns.cli import _command_name, app, slim_app
+
+TOP_LEVEL = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+
+
+@pytest.mark.parametrize(
+    "argv,name",
+    [
+        (["show", "RA-1"], "show"),
+        (["--db", "x.db", "show", "RA-1"], "show"),
+        (["--db=x.db", "--agent", "ann", "catalog", "list"], "catalog"),
+        (["--agent=ann", "overdue", "--check"], "overdue"),
+        (["--help"], None),
+        (["--version"], None),
+        (["--db"], None),
+        ([], None),
+    ],
+)
+def test_command_name_skips_global_options(argv, name):
+    assert _command_name(argv) == name
+
+
+def test_unknown_command_gets_the_whole_app():
+    assert slim_app("no-such-command") is None
+
+
+@pytest.mark.parametrize("name", TOP_LEVEL)
+def test_slim_app_help_matches_the_whole_app(name):
+    runner = CliRunner()
+    whole = runner.invoke(app, [name, "--help"])
+    slim = runner.invoke(slim_app(name), [name, "--help"])
+    assert whole.exit_code == slim.exit_code == 0
+    assert slim.stdout == whole.stdout
+
+
+def test_console_entry_point_runs_a_command(tmp_path):
+    env = {"SPECO_RETURNS_DB": str(tmp_path / "r.db"), "PATH": "/usr/bin:/bin", "SPECO_RETURNS_AGENT": "t"}
+    done = subprocess.run([sys.executable, "-m", "speco_returns", "policy", "virtual", "--json"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert '"VR-3"' in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "speco_returns", "no-such-command"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
