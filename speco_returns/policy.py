@@ -69,6 +69,8 @@ def parse_money(text: str) -> int:
     if s.startswith(("-", "$-", "(")):
         raise ReturnsError(f"amount '{_clip(s)}' is negative: amounts are never negative")
     m = _MONEY.fullmatch(s)
+    if m and len(m.group(1)) > 16:  # before int(): Python refuses to convert 4,300+ digits
+        raise ReturnsError(f"amount '{_clip(s)}' is too large")
     if not m:
         raise ReturnsError(f"amount '{_clip(s)}' is not money: write 1299, 1,299.00 or $1,299.00")
     whole, frac = m.group(1).replace(",", ""), (m.group(2) or "").ljust(2, "0")
@@ -89,7 +91,8 @@ def format_usd(cents: int | None) -> str:
 
 def parse_serial(text: str) -> str:
     s = text.strip().upper()
-    if not _SERIAL.fullmatch(s):
+    if not text.isascii() or not _SERIAL.fullmatch(s):  # ASCII first: 'ﬁ'.upper() is 'FI'
+        s = s if s.isprintable() else repr(s)
         raise ReturnsError(
             f"serial '{_clip(s)}' is not valid: use 4 to 32 letters, digits or '-'"
         )
@@ -115,7 +118,7 @@ def parse_serial_arg(text: str) -> tuple[str | None, str]:
 
 def parse_qty(text: str) -> int:
     s = text.strip()
-    if not _QTY.fullmatch(s) or not 1 <= int(s) <= MAX_QTY:
+    if not _QTY.fullmatch(s) or len(s.lstrip("0")) > 4 or not 1 <= int(s) <= MAX_QTY:
         raise ReturnsError(f"quantity '{_clip(s)}' must be a whole number from 1 to {MAX_QTY}")
     return int(s)
 
@@ -155,12 +158,16 @@ def parse_date(text: str) -> date:
 
 
 def _parse_loose_date(s: str) -> date:
+    import warnings
+
     from dateutil import parser  # imported here: most commands never parse a date
 
     try:
-        a = parser.parse(s, default=datetime(2000, 1, 1))
-        b = parser.parse(s, default=datetime(2001, 2, 2))
-    except (ValueError, OverflowError):
+        with warnings.catch_warnings():  # e.g. an unknown time zone word: refuse, do not warn
+            warnings.simplefilter("error")
+            a = parser.parse(s, default=datetime(2000, 1, 1))
+            b = parser.parse(s, default=datetime(2001, 2, 2))
+    except (ValueError, OverflowError, Warning):
         raise ReturnsError(f"date '{_clip(s)}' is not a date: write 2026-11-26, 11/26/2026 or Nov 26 2026") from None
     if a.date() != b.date():
         raise ReturnsError(f"date '{_clip(s)}' is incomplete: give a year, a month and a day")
@@ -286,6 +293,15 @@ def assign_serials(
     items: Iterable[tuple[str, int]], serials: Iterable[tuple[str | None, str]]
 ) -> dict[str, list[str]]:
     """Map each serial to its model: plain serials need a single-model RA, else MODEL=SERIAL."""
+    out, problems = _assign_serials(items, serials)
+    if problems:
+        raise ReturnsError(*problems)
+    return out
+
+
+def _assign_serials(
+    items: Iterable[tuple[str, int]], serials: Iterable[tuple[str | None, str]]
+) -> tuple[dict[str, list[str]], list[str]]:
     qty = dict(items)
     out: dict[str, list[str]] = {model: [] for model in qty}
     seen: set[str] = set()
@@ -309,9 +325,8 @@ def assign_serials(
     for model, found in out.items():
         if len(found) > qty[model]:
             problems.append(f"{len(found)} serials given for {model}, which has {qty[model]} unit(s)")
-    if problems:
-        raise ReturnsError(*problems)
-    return out
+            del found[qty[model]:]
+    return out, problems
 
 
 def missing_fields(req: Request) -> list[Violation]:
@@ -342,10 +357,10 @@ def missing_fields(req: Request) -> list[Violation]:
 
 def check(req: Request, facts: Facts) -> CheckResult:
     """Every rule the request breaks (not just the first), plus the VR-2 split warning."""
-    v: list[Violation] = []
-    warnings: list[Violation] = []
-    serials = assign_serials(req.items, req.serials)
     t = req.type
+    serials, serial_problems = _assign_serials(req.items, req.serials)
+    v = [Violation(SERIAL_RULE.get(t), problem) for problem in serial_problems]
+    warnings: list[Violation] = []
     if t == "counter":
         if not req.ticket:
             v.append(Violation("OTC-1", "a counter return needs the Tech Ticket ID Speco gave the customer (--ticket)"))
@@ -528,7 +543,8 @@ def charge_refusal(clock: Clock, on: date) -> Violation | None:
     if clock.delivered_on is None:
         return Violation("AR-4", "no delivery is recorded, so the 30-day clock has not started; record `deliver` first")
     if clock.returned_in_time():
-        return Violation("AR-4", f"the customer shipped the unit back on {clock.unit_shipped_on}, within {RETURN_WINDOW_DAYS} days of delivery: the card is not charged")
+        back = clock.unit_shipped_on or clock.received_on
+        return Violation("AR-4", f"the unit was sent back on {back}, within {RETURN_WINDOW_DAYS} days of delivery: the card is not charged")
     if not clock.is_overdue(on):
         return Violation("AR-4", f"the unit is due back by {clock.due_on}; the card can be charged from {clock.due_on + timedelta(days=1)}")
     return None

@@ -1,0 +1,496 @@
+"""What agents type: money, serials, dates, items, and card numbers in free text (SPEC §4, §6).
+
+Example tests plus hypothesis properties. Every parser may refuse its input, but only ever
+with ReturnsError (exit 1, one clear line), never with another exception (a traceback).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from speco_returns import policy
+from speco_returns.errors import ReturnsError
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+BROAD = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# Largest amount the tool keeps (price x quantity must stay a SQLite integer).
+MAX_CENTS = policy.MAX_CENTS
+
+
+def only_returns_error(parse, text):
+    """Call parse(text); any exception other than ReturnsError fails the test."""
+    try:
+        return parse(text)
+    except ReturnsError as err:
+        assert str(err).strip()
+        return None
+
+
+# --- money ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, cents",
+    [
+        ("1299", 129_900),
+        ("1,299.00", 129_900),
+        ("$1,299.00", 129_900),
+        ("  $1,299.00  ", 129_900),
+        ("1299.5", 129_950),
+        ("0", 0),
+        ("0.01", 1),
+        ("$0.99", 99),
+        ("12,345,678.90", 1_234_567_890),
+        ("999", 99_900),
+    ],
+)
+def test_parse_money_examples(text, cents):
+    value = policy.parse_money(text)
+    assert value == cents
+    assert type(value) is int
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-5", "-1,299.00", "$-5", "-$5", "(5.00)",  # negatives
+        "1.999", "1299.001", "$1,299.000",  # a third decimal
+        "", " ", "abc", "12abc", "$", "1.2.3", "1299.", ".50", "1 299", "1_299", "+5", "USD 5", "5 USD",
+        "12,99", "1,2999", ",299", "1,299,00", "1,,299", "12345,678", "1299,000",  # bad comma grouping
+        "99999999999999999999", "1" * 20,  # too large
+        "\uff11\uff12", "\u0661\u0662",  # non-ASCII digits
+    ],
+)
+def test_parse_money_refuses(text):
+    with pytest.raises(ReturnsError):
+        policy.parse_money(text)
+
+
+def test_parse_money_refuses_a_huge_digit_string_with_returns_error():
+    # Python refuses int() of more than 4300 digits with ValueError: it must still be a clean refusal.
+    with pytest.raises(ReturnsError):
+        policy.parse_money("9" * 5000)
+
+
+def test_format_amount_and_usd_examples():
+    assert policy.format_amount(129_900) == "1299.00"
+    assert policy.format_amount(5) == "0.05"
+    assert policy.format_amount(0) == "0.00"
+    assert policy.format_usd(129_900) == "$1,299.00"
+    assert policy.format_usd(123_456_789) == "$1,234,567.89"
+    assert policy.format_usd(None) == ""
+
+
+@FAST
+@given(st.integers(min_value=0, max_value=MAX_CENTS))
+def test_money_round_trips_through_both_formats(cents):
+    amount = policy.format_amount(cents)
+    assert re.fullmatch(r"[0-9]+\.[0-9]{2}", amount)
+    assert policy.parse_money(amount) == cents
+    usd = policy.format_usd(cents)
+    assert re.fullmatch(r"\$[0-9]{1,3}(,[0-9]{3})*\.[0-9]{2}", usd)
+    assert policy.parse_money(usd) == cents
+    assert policy.parse_money(usd[1:]) == cents  # grouped, without the dollar sign
+
+
+@FAST
+@given(st.integers(min_value=1, max_value=MAX_CENTS), st.sampled_from(["-", "$-", "-$"]))
+def test_money_refuses_any_negative(cents, sign):
+    with pytest.raises(ReturnsError):
+        policy.parse_money(sign + policy.format_amount(cents))
+
+
+@FAST
+@given(st.integers(min_value=0, max_value=MAX_CENTS), st.integers(min_value=0, max_value=9))
+def test_money_refuses_a_third_decimal(cents, digit):
+    with pytest.raises(ReturnsError):
+        policy.parse_money(policy.format_amount(cents) + str(digit))
+
+
+@FAST
+@given(st.integers(min_value=MAX_CENTS + 1, max_value=10**30))
+def test_money_refuses_too_large(cents):
+    with pytest.raises(ReturnsError):
+        policy.parse_money(policy.format_amount(cents))
+
+
+@BROAD
+@given(st.one_of(st.text(), st.text(alphabet="0123456789,.$- ", max_size=20)))
+def test_parse_money_only_raises_returns_error(text):
+    cents = only_returns_error(policy.parse_money, text)
+    if cents is not None:
+        assert type(cents) is int and 0 <= cents <= MAX_CENTS
+
+
+# --- serials ----------------------------------------------------------------------------------
+
+SERIAL_CHARS = string.ascii_letters + string.digits + "-"
+ALLOWED_AFTER_UPPER = set(string.ascii_uppercase + string.digits + "-")
+
+
+@pytest.mark.parametrize(
+    "text, serial",
+    [
+        ("ab12", "AB12"),
+        ("  sn-0042-x  ", "SN-0042-X"),
+        ("\tABC-123\n", "ABC-123"),
+        ("A" * 32, "A" * 32),
+        ("----", "----"),
+    ],
+)
+def test_parse_serial_trims_and_upper_cases(text, serial):
+    assert policy.parse_serial(text) == serial
+
+
+@pytest.mark.parametrize("text", ["", "   ", "ABC", "A" * 33, "AB 12", "AB_12", "AB.12", "AB/12", "ABC\n12", "ÀBCD", "AB12=", "SN\x0012"])
+def test_parse_serial_refuses(text):
+    with pytest.raises(ReturnsError):
+        policy.parse_serial(text)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("cam-1=sn-0001", ("CAM-1", "SN-0001")), ("SN-0001", (None, "SN-0001")), (" cam-1 = sn-0001 ", ("CAM-1", "SN-0001"))],
+)
+def test_parse_serial_arg_model_equals_serial(text, expected):
+    assert policy.parse_serial_arg(text) == expected
+
+
+@pytest.mark.parametrize("text", ["=SN-0001", "CAM-1=", "CAM-1=SN 1"])
+def test_parse_serial_arg_refuses(text):
+    with pytest.raises(ReturnsError):
+        policy.parse_serial_arg(text)
+
+
+valid_serials = st.text(alphabet=SERIAL_CHARS, min_size=4, max_size=32)
+whitespace = st.text(alphabet=" \t\n\r", max_size=3)
+
+
+@FAST
+@given(valid_serials, whitespace, whitespace)
+def test_any_valid_serial_round_trips(serial, before, after):
+    parsed = policy.parse_serial(before + serial + after)
+    assert parsed == serial.upper()
+    assert policy.parse_serial(parsed) == parsed
+    assert policy.parse_serial(serial.lower()) == parsed
+
+
+# A character outside letters, digits and '-' (after upper-casing, as SPEC §4 orders it).
+bad_serial_chars = st.characters().filter(lambda c: not set(c.upper()) <= ALLOWED_AFTER_UPPER)
+
+
+@FAST
+@given(valid_serials, bad_serial_chars, st.data())
+def test_serial_with_another_character_is_refused(serial, bad, data):
+    at = data.draw(st.integers(min_value=1, max_value=len(serial) - 1))  # inside: trimming cannot remove it
+    with pytest.raises(ReturnsError):
+        policy.parse_serial(serial[:at] + bad + serial[at:])
+
+
+@FAST
+@given(st.one_of(st.text(alphabet=SERIAL_CHARS, max_size=3), st.text(alphabet=SERIAL_CHARS, min_size=33, max_size=80)))
+def test_serial_of_wrong_length_is_refused(serial):
+    with pytest.raises(ReturnsError):
+        policy.parse_serial(serial)
+
+
+@BROAD
+@given(st.text())
+def test_parse_serial_only_raises_returns_error(text):
+    serial = only_returns_error(policy.parse_serial, text)
+    if serial is not None:
+        assert re.fullmatch(r"[A-Z0-9-]{4,32}", serial)
+    only_returns_error(policy.parse_serial_arg, text)
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+NOV_26 = date(2026, 11, 26)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-26", "11/26/2026", "Nov 26 2026", "  2026-11-26 ", "Nov 26, 2026", "November 26 2026", "nov 26 2026"],
+)
+def test_parse_date_iso_and_us_forms_give_the_same_day(text):
+    assert policy.parse_date(text) == NOV_26
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "", "   ", "garbage", "tomorrow", "today", "n/a", "2026-13-01", "2026-02-30", "02/30/2026", "13/26/2026",
+        "Nov 2026", "12", "2026", "11/26", "Nov 26", "November", "26", "2026-11",
+        "1999-12-31", "3000-01-01",  # outside the tool's date range
+        "1" * 5000,
+    ],
+)
+def test_parse_date_refuses_garbage_and_incomplete_dates(text):
+    with pytest.raises(ReturnsError):
+        policy.parse_date(text)
+
+
+@FAST
+@given(st.dates(min_value=policy.MIN_DATE, max_value=policy.MAX_DATE))
+def test_any_date_in_range_parses_back_from_every_form(day):
+    forms = [
+        day.isoformat(),
+        f"{day.month}/{day.day}/{day.year}",
+        f"{day.month:02d}/{day.day:02d}/{day.year}",
+        f"{day:%b} {day.day} {day.year}",
+        f"{day:%b} {day.day}, {day.year}",
+        f"{day:%B} {day.day} {day.year}",
+    ]
+    for form in forms:
+        assert policy.parse_date(form) == day, form
+
+
+@FAST
+@given(st.dates(min_value=policy.MIN_DATE, max_value=policy.MAX_DATE))
+def test_a_date_missing_its_day_or_month_and_day_is_refused(day):
+    for form in (f"{day:%b} {day.year}", f"{day:%B} {day.year}", str(day.year), f"{day.year}-{day.month:02d}"):
+        with pytest.raises(ReturnsError):
+            policy.parse_date(form)
+
+
+@BROAD
+@given(st.one_of(st.text(), st.text(alphabet="0123456789/-:., NovDecJanTtZzAaPpMm", max_size=24)))
+def test_parse_date_only_raises_returns_error(text):
+    day = only_returns_error(policy.parse_date, text)
+    if day is not None:
+        assert isinstance(day, date) and policy.MIN_DATE <= day <= policy.MAX_DATE
+
+
+# --- items and quantities -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("cam-1", ("CAM-1", 1)),
+        ("CAM-1:3", ("CAM-1", 3)),
+        (" cam-1 : 2 ", ("CAM-1", 2)),
+        ("CAM-1:9999", ("CAM-1", 9999)),
+        ("CAM-1:1", ("CAM-1", 1)),
+        ("VENDOR:CAM:2", ("VENDOR:CAM", 2)),
+    ],
+)
+def test_parse_item_model_and_quantity(text, expected):
+    assert policy.parse_item(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "  ", ":2", "CAM-1:", "CAM-1:0", "CAM-1:10000", "CAM-1:-1", "CAM-1:1.5", "CAM-1:two", "CAM-1:+2", "X" * 65])
+def test_parse_item_refuses(text):
+    with pytest.raises(ReturnsError):
+        policy.parse_item(text)
+
+
+def test_parse_qty_refuses_a_huge_digit_string_with_returns_error():
+    with pytest.raises(ReturnsError):
+        policy.parse_qty("1" * 5000)
+
+
+@FAST
+@given(st.integers(min_value=1, max_value=9999))
+def test_parse_qty_accepts_1_to_9999(qty):
+    assert policy.parse_qty(str(qty)) == qty
+    assert policy.parse_item(f"cam-1:{qty}") == ("CAM-1", qty)
+
+
+@FAST
+@given(st.one_of(st.integers(max_value=0), st.integers(min_value=10_000, max_value=10**40)))
+def test_parse_qty_refuses_outside_1_to_9999(qty):
+    with pytest.raises(ReturnsError):
+        policy.parse_qty(str(qty))
+
+
+@BROAD
+@given(st.text())
+def test_parse_item_and_qty_only_raise_returns_error(text):
+    qty = only_returns_error(policy.parse_qty, text)
+    if qty is not None:
+        assert 1 <= qty <= 9999
+    only_returns_error(policy.parse_item, text)
+
+
+def test_merge_items_adds_quantities_of_the_same_model():
+    assert policy.merge_items([("CAM-1", 2), ("NVR-1", 1), ("CAM-1", 3)]) == [("CAM-1", 5), ("NVR-1", 1)]
+    with pytest.raises(ReturnsError):
+        policy.merge_items([("CAM-1", 9999), ("CAM-1", 1)])
+
+
+# --- card numbers (SPEC §6) -------------------------------------------------------------------------
+
+
+def luhn_check_digit(body: str) -> str:
+    """The digit that makes body + digit pass Luhn (written here, independently of policy)."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:  # these are doubled once the check digit is appended
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def luhn_valid(number: str) -> bool:
+    return luhn_check_digit(number[:-1]) == number[-1]
+
+
+@st.composite
+def card_numbers(draw, valid=True):
+    length = draw(st.integers(min_value=13, max_value=19))
+    body = draw(st.text(alphabet=string.digits, min_size=length - 1, max_size=length - 1))
+    check = luhn_check_digit(body)
+    if not valid:
+        check = draw(st.sampled_from([d for d in string.digits if d != check]))
+    return body + check
+
+
+@st.composite
+def grouped(draw, number):
+    """Split a number into groups joined by single spaces or hyphens."""
+    cuts = sorted(draw(st.sets(st.integers(min_value=1, max_value=len(number) - 1), max_size=6)))
+    parts = [number[a:b] for a, b in zip([0, *cuts], [*cuts, len(number)], strict=True)]
+    seps = [draw(st.sampled_from([" ", "-"])) for _ in parts[1:]]
+    return parts[0] + "".join(s + p for s, p in zip(seps, parts[1:], strict=True))
+
+
+def test_own_luhn_agrees_with_known_numbers():
+    assert luhn_valid("4111111111111111") and luhn_valid("378282246310005") and luhn_valid("6011111111111117")
+    assert not luhn_valid("4111111111111112")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "4111 1111 1111 1111 123",  # the SPEC example: number then CVV
+        "card 4111-1111-1111-1111 exp 12/27",
+        "3782 822463 10005",  # 15-digit Amex grouping
+        "call me, card is 6011 1111 1111 1117.",
+        "cvv 123 4111 1111 1111 1111",
+    ],
+)
+def test_card_numbers_are_detected(text):
+    assert policy.contains_card_number(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "+1 (555) 123-4567",
+        "555-123-4567 ext 89",
+        "Order 12345678",
+        "PO 2026-11-26",
+        "4111 1111 1111 1112",  # fails Luhn
+        "4111  1111 1111 1111",  # two spaces: not one run of groups
+        "4111.1111.1111.1111",
+        "411111111111",  # 12 digits
+        "",
+        "RA-000042",
+    ],
+)
+def test_non_card_numbers_are_not_detected(text):
+    assert not policy.contains_card_number(text)
+
+
+@FAST
+@given(st.data())
+def test_luhn_valid_numbers_in_groups_are_always_detected(data):
+    number = data.draw(card_numbers())
+    assert luhn_valid(number)
+    text = data.draw(grouped(number))
+    assert policy.contains_card_number(text), text
+
+
+@FAST
+@given(st.data(), st.text(max_size=20), st.text(max_size=20))
+def test_card_numbers_embedded_in_text_are_detected(data, before, after):
+    text = data.draw(grouped(data.draw(card_numbers())))
+    assert policy.contains_card_number(f"{before} {text} {after}"), (before, text, after)
+
+
+@FAST
+@given(card_numbers(valid=False), st.text(alphabet=string.ascii_letters + " .,:", max_size=20))
+def test_luhn_invalid_numbers_are_not_detected(number, words):
+    assert not luhn_valid(number)
+    assert not policy.contains_card_number(number)
+    assert not policy.contains_card_number(f"{words} {number} {words}")
+
+
+@FAST
+@given(st.text(alphabet=string.digits, min_size=1, max_size=12), st.text(alphabet=string.ascii_letters + " #:", max_size=10))
+def test_short_numbers_are_not_detected(number, words):
+    assert not policy.contains_card_number(f"{words}{number}")
+
+
+@FAST
+@given(st.text(alphabet=string.digits, min_size=1, max_size=25))
+def test_policy_luhn_agrees_with_our_own(number):
+    assert policy.luhn_ok(number) == (luhn_check_digit(number[:-1]) == number[-1])
+
+
+@BROAD
+@given(st.text())
+def test_contains_card_number_never_raises(text):
+    assert policy.contains_card_number(text) in (True, False)
+
+
+# --- clean_text ---------------------------------------------------------------------------------
+
+
+def test_clean_text_trims_and_drops_empty():
+    assert policy.clean_text("note", "  hello  ") == "hello"
+    assert policy.clean_text("note", "   ") is None
+    assert policy.clean_text("note", None) is None
+    assert policy.clean_text("phone", "+1 (555) 123-4567") == "+1 (555) 123-4567"
+
+
+@pytest.mark.parametrize("value", ["card 4111 1111 1111 1111 cvv 123", "4111-1111-1111-1111", "6011111111111117"])
+def test_clean_text_refuses_a_card_number_without_echoing_it(value):
+    with pytest.raises(ReturnsError) as err:
+        policy.clean_text("note", value)
+    message = str(err.value)
+    assert "note" in message and "card" in message
+    assert not re.search(r"\d{4}", message), message
+    for group in re.findall(r"\d+", value):
+        assert group not in message
+
+
+@FAST
+@given(st.data(), st.sampled_from(["customer", "email", "phone", "note", "reason", "approver", "distributor", "ticket", "hold reference"]))
+def test_clean_text_never_echoes_any_card_number(data, label):
+    number = data.draw(card_numbers())
+    value = "paid with " + data.draw(grouped(number))
+    with pytest.raises(ReturnsError) as err:
+        policy.clean_text(label, value)
+    message = str(err.value)
+    assert number not in re.sub(r"[ -]", "", message)
+    assert not re.search(r"\d{4}", message)
+
+
+def test_clean_text_refuses_too_long_and_nul():
+    with pytest.raises(ReturnsError):
+        policy.clean_text("note", "x" * 2001)
+    with pytest.raises(ReturnsError):
+        policy.clean_text("note", "a\x00b")
+
+
+@BROAD
+@given(st.text())
+def test_clean_text_only_raises_returns_error(text):
+    value = only_returns_error(lambda t: policy.clean_text("note", t), text)
+    if value is not None:
+        assert value == value.strip() and not policy.contains_card_number(value)
