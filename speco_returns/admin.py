@@ -18,6 +18,8 @@ def backup(store: Store, dest: Path, *, force: bool) -> int:
     """Copy the live database with SQLite's backup API (a consistent snapshot while others
     write) into a temporary file beside `dest`, check it, then rename it into place."""
     dest = dest.expanduser()
+    if dest.is_dir():
+        raise ReturnsError(f"{dest} is a folder: give a file name for the backup")
     if dest.exists() and not force:
         raise ReturnsError(f"{dest} already exists: pass --force to overwrite it")
     if not dest.parent.is_dir():

@@ -90,6 +90,9 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
                 fail([Violation(None, f"database error: {e}")])
             except sqlite3.DatabaseError as e:
                 fail([Violation(None, f"database error: {e} ({_session().db_path})")])
+            except OSError as e:  # a file we read or write: folder, permissions, disk full
+                where = f" {e.filename}" if e.filename else ""
+                fail([Violation(None, f"cannot use{where}: {e.strerror or e}")])
             finally:
                 if _current is not None and _current._store is not None:
                     _current._store.close()

@@ -64,6 +64,8 @@ def output(path: Path | None, *, force: bool, bom: bool) -> Iterator[IO[str]]:
         stream.flush()
         return
     path = path.expanduser()
+    if path.is_dir():
+        raise ReturnsError(f"{path} is a folder: give a file name for --output")
     if path.exists() and not force:
         raise ReturnsError(f"{path} already exists: pass --force to overwrite it")
     folder = path.parent if str(path.parent) else Path(".")

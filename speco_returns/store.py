@@ -36,6 +36,10 @@ def _key(row: sqlite3.Row) -> str:
     return row["ticket"] if row["type"] == "counter" else ra_number(row["id"])
 
 
+def _casefold(text: str | None) -> str | None:
+    return text.casefold() if text is not None else None
+
+
 def _d(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
@@ -58,6 +62,8 @@ class Store:
         except (OSError, sqlite3.Error) as e:
             raise ReturnsError(f"cannot open database {self.path}: {e}") from None
         self.conn.row_factory = sqlite3.Row
+        # SQLite's lower() and NOCASE know only A-Z: customer matching ignores case in any script.
+        self.conn.create_function("casefold", 1, _casefold, deterministic=True)
         for pragma in (
             f"busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the others may wait on a lock
             "journal_mode = WAL",
@@ -131,7 +137,7 @@ class Store:
                    ON CONFLICT (model) DO UPDATE SET
                      description = coalesce(excluded.description, description),
                      category = excluded.category,
-                     list_price_cents = excluded.list_price_cents,
+                     list_price_cents = coalesce(excluded.list_price_cents, list_price_cents),
                      updated_at = excluded.updated_at""",
                 [(p.model, p.description, p.category, p.list_price, now.stamp) for p in products],
             )
@@ -160,9 +166,9 @@ class Store:
         if req.type == "virtual" and req.customer:
             (facts.recent_virtual_units,) = self.conn.execute(
                 """SELECT coalesce(sum(i.qty), 0) FROM returns r JOIN items i ON i.return_id = r.id
-                   WHERE r.customer = ? COLLATE NOCASE AND r.type = 'virtual'
-                     AND r.status != 'cancelled' AND r.opened_on BETWEEN ? AND ?""",
-                [req.customer, (on - timedelta(days=30)).isoformat(), on.isoformat()],
+                   WHERE r.opened_on BETWEEN ? AND ? AND r.type = 'virtual'
+                     AND r.status != 'cancelled' AND casefold(r.customer) = ?""",
+                [(on - timedelta(days=30)).isoformat(), on.isoformat(), _casefold(req.customer)],
             ).fetchone()
         return facts
 
@@ -258,8 +264,8 @@ class Store:
                 where.append(f"{column} = ?")
                 args.append(value)
         if customer:
-            where.append("instr(lower(customer), lower(?)) > 0")
-            args.append(customer)
+            where.append("instr(casefold(customer), ?) > 0")
+            args.append(_casefold(customer))
         sql = "SELECT id, type, ticket, status, customer, opened_on FROM returns"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -434,7 +440,7 @@ class Store:
                     "hold_expires": _iso(clock.hold_expires),
                 })
         order = {s: i for i, s in enumerate(policy.OVERDUE_STATES)}
-        rows.sort(key=lambda row: (order[row["state"]], row["ra"]))
+        rows.sort(key=lambda row: (order[row["state"]], int(row["ra"][3:])))  # RA-1000000 after RA-999999
         return rows
 
     # --- accounting (streamed: rows go out as SQLite reads them) -------------------------------
