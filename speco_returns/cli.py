@@ -90,6 +90,8 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
                 fail([Violation(None, f"database error: {e}")])
             except sqlite3.DatabaseError as e:
                 fail([Violation(None, f"database error: {e} ({_session().db_path})")])
+            except UnicodeError:  # the safety net behind policy.require_utf8
+                fail([Violation(None, "an argument is not valid text (not UTF-8): retype it")])
             except OSError as e:  # a file we read or write: folder, permissions, disk full
                 where = f" {e.filename}" if e.filename else ""
                 fail([Violation(None, f"cannot use{where}: {e.strerror or e}")])
@@ -556,6 +558,7 @@ def _tracking(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     value = text.strip()
+    policy.require_utf8("tracking number", value)
     if len(value) > 64 or not value.isprintable():
         raise ReturnsError("tracking number is not valid: at most 64 printable characters")
     return value

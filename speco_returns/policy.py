@@ -208,6 +208,15 @@ def contains_card_number(text: str) -> bool:
 MAX_TEXT = 2_000
 
 
+def require_utf8(label: str, text: str) -> None:
+    """An argument typed in another encoding reaches Python with undecodable bytes
+    (surrogate escapes) that SQLite and stdout cannot take: refuse it at the door."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ReturnsError(f"{label} is not valid text (not UTF-8): retype it") from None
+
+
 def clean_text(label: str, value: str | None) -> str | None:
     """Trim a free-text field; refuse it when it holds a card number (never echoed)."""
     if value is None:
@@ -215,6 +224,7 @@ def clean_text(label: str, value: str | None) -> str | None:
     s = value.strip()
     if not s:
         return None
+    require_utf8(label, s)
     if contains_card_number(s):
         raise ReturnsError(
             f"{label} looks like it holds a payment card number; card numbers are never "

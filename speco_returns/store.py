@@ -231,6 +231,7 @@ class Store:
 
     def _find(self, key: str) -> sqlite3.Row:
         key = key.strip()
+        policy.require_utf8("RA number", key)
         m = _RA.fullmatch(key)
         if m:
             row = self.conn.execute(
@@ -239,7 +240,8 @@ class Store:
         else:
             row = self.conn.execute("SELECT * FROM returns WHERE ticket = ?", [key]).fetchone()
         if row is None:
-            raise ReturnsError(f"no return {policy._clip(key)}: give an RA number or a counter return's ticket ID")
+            shown = "with that key" if policy.contains_card_number(key) else policy._clip(key)  # never echo a card
+            raise ReturnsError(f"no return {shown}: give an RA number or a counter return's ticket ID")
         return row
 
     def get(self, key: str) -> dict:
@@ -264,6 +266,7 @@ class Store:
                 where.append(f"{column} = ?")
                 args.append(value)
         if customer:
+            policy.require_utf8("customer", customer)
             where.append("instr(casefold(customer), ?) > 0")
             args.append(_casefold(customer))
         sql = "SELECT id, type, ticket, status, customer, opened_on FROM returns"

@@ -1,0 +1,296 @@
+"""No payment card number is ever stored or echoed (SPEC §6).
+
+Every free-text field of every command refuses a Luhn-valid run of 13 to 19 digits, typed
+plain, in groups joined by spaces or by hyphens, alone or inside other text: exit 1, one
+clear line, the number not repeated, nothing written. The raw bytes of the database and
+its WAL never hold a test number. Ordinary numbers (order and phone numbers, serials and
+tracking numbers, which are exempt even when they pass Luhn) are accepted where they belong.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from speco_returns.store import Store
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def with_check_digit(body: str) -> str:
+    return next(body + c for c in "0123456789" if luhn_ok(body + c))
+
+
+def _card(prefix: str, length: int, rng: random.Random) -> str:
+    body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+    return with_check_digit(body)
+
+
+_rng = random.Random(20261126)
+# One Luhn-valid number for every length from 13 to 19 digits, plus the classic test cards.
+CARDS = [_card(prefix, length, _rng) for prefix, length in
+         (("4", 13), ("36", 14), ("37", 15), ("51", 16), ("6011", 16), ("35", 17), ("62", 18), ("4", 19))]
+CARDS += ["4111111111111111", "378282246310005"]
+assert all(luhn_ok(c) and 13 <= len(c) <= 19 for c in CARDS)
+
+
+def _groups(digits: str, sizes=(4,)) -> list[str]:
+    out, i, k = [], 0, 0
+    while i < len(digits):
+        size = sizes[min(k, len(sizes) - 1)]
+        out.append(digits[i:i + size])
+        i, k = i + size, k + 1
+    return out
+
+
+def typed_forms(digits: str) -> list[str]:
+    """How an agent might paste it: plain, spaced, hyphenated, Amex-style, inside a sentence."""
+    spaced = " ".join(_groups(digits))
+    forms = [digits, spaced, "-".join(_groups(digits)), " ".join(_groups(digits, (4, 6, 5))),
+             f"card {spaced} exp 12/29 cvv 123", f"{'-'.join(_groups(digits))}."]
+    return forms
+
+
+def searchable(digits: str) -> list[str]:
+    """Every way the number could sit in output or on disk."""
+    return sorted({digits, " ".join(_groups(digits)), "-".join(_groups(digits)), " ".join(_groups(digits, (4, 6, 5))),
+                   "-".join(_groups(digits, (4, 6, 5)))})
+
+
+def _assert_not_echoed(result, digits: str, typed: str) -> None:
+    shown = result.stdout + result.stderr
+    for needle in {*searchable(digits), typed}:
+        assert needle not in shown, f"the card number was echoed: {shown!r}"
+    assert digits not in "".join(ch for ch in shown if ch.isdigit()), f"the card's digits were echoed in pieces: {shown!r}"
+
+
+def _dump(db: Path) -> dict[str, list]:
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
+    finally:
+        conn.close()
+
+
+V = object()  # where the field's value goes
+
+# (field, argv with V for the value, an ordinary value the same command accepts)
+FIELDS = [
+    ("open --customer", ["open", "--type", "standard", "--customer", V, "--item", "CAM-1"], "Order SO-123456 Acme"),
+    ("open --email", ["open", "--type", "standard", "--customer", "Acme", "--email", V, "--item", "CAM-1"],
+     "so123456@acme.example"),
+    ("open --phone", ["open", "--type", "standard", "--customer", "Acme", "--phone", V, "--item", "CAM-1"], "+1 555 123 4567"),
+    ("open --note", ["open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--note", V],
+     "PO 4500012345 for SO-123456, call 1-800-555-0199"),
+    ("open --reason", ["open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1", "--serial", "SN-V-1",
+                       "--approved-by", "Dana", "--reason", V], "goodwill on order SO-123456"),
+    ("open --approved-by", ["open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1", "--serial", "SN-V-3",
+                            "--approved-by", V, "--reason", "goodwill"], "Dana Lee, ext 4521"),
+    ("open --distributor", ["open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1", "--ticket", "TT-778899",
+                            "--distributor", V], "ADI Global #4521"),
+    ("open --ticket", ["open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1", "--ticket", V,
+                       "--distributor", "ADI"], "TT-20261126-0042"),
+    ("check --customer", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2", "--approved-by", "Dana",
+                          "--reason", "goodwill", "--customer", V], "Vee 123456"),
+    ("check --approved-by", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2", "--approved-by", V,
+                             "--reason", "goodwill"], "Dana"),
+    ("check --reason", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2", "--approved-by", "Dana",
+                        "--reason", V], "goodwill, SO-123456"),
+    ("check --ticket", ["check", "--type", "counter", "--item", "CAM-1", "--ticket", V, "--distributor", "ADI"], "TT-5550001"),
+    ("check --distributor", ["check", "--type", "counter", "--item", "CAM-1", "--ticket", "TT-5550002", "--distributor", V],
+     "Anixter 800-123-4567"),
+    ("hold --ref", ["hold", "RA-000001", "--ref", V], "AUTH-00123456"),
+    ("cancel --reason", ["cancel", "RA-000002", "--reason", V], "customer found the loose cable, SO-123456"),
+    ("complete --note", ["complete", "TCK-1", "--note", V], "distributor credited order SO-123456"),
+    ("note TEXT", ["note", "RA-000002", V], "call back on +1 555 123 4567"),
+    ("catalog add --description", ["catalog", "add", "CAM-2", "--category", "camera", "--description", V],
+     "4 MP bullet, part 800-123456"),
+    ("--agent", ["--agent", V, "list"], "agent 4521"),
+]
+
+
+def _fill(argv: list, value: str) -> list[str]:
+    return [value if a is V else a for a in argv]
+
+
+@pytest.fixture
+def seeded(cli, db_path):
+    for args in (
+        ("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500"),
+        ("open", "--type", "advanced", "--customer", "Alpha", "--item", "CAM-1", "--serial", "SN-A-1"),  # RA-000001
+        ("link", "RA-000001"),
+        ("open", "--type", "standard", "--customer", "Beta", "--item", "CAM-1"),  # RA-000002
+        ("open", "--type", "counter", "--customer", "Gamma", "--item", "CAM-1", "--ticket", "TCK-1", "--distributor", "ADI"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    return db_path
+
+
+def _refuse_all(cli, argv: list, forms=None) -> int:
+    """Every test number in every typed form is refused and never echoed; returns how many were tried."""
+    tried = 0
+    for digits in CARDS:
+        for typed in (typed_forms(digits) if forms is None else [typed_forms(digits)[i] for i in forms]):
+            result = cli(*_fill(argv, typed))
+            where = f"{_fill(argv, '<card>')} with {typed!r}"
+            assert result.exit_code == 1, f"{where}: exit {result.exit_code}\n{result.output}"
+            assert result.exception is None or isinstance(result.exception, SystemExit), where
+            assert "card number" in result.stderr, f"{where}: {result.stderr!r}"
+            assert len(result.stderr.splitlines()) == 1, f"{where}: {result.stderr!r}"
+            assert "Traceback" not in result.output
+            _assert_not_echoed(result, digits, typed)
+            tried += 1
+    return tried
+
+
+@pytest.mark.parametrize("field, argv, ordinary", FIELDS, ids=[f[0] for f in FIELDS])
+def test_every_free_text_field_refuses_a_card_number_without_echoing_it(seeded, cli, field, argv, ordinary):
+    before = _dump(seeded)
+    assert _refuse_all(cli, argv) == len(CARDS) * len(typed_forms(CARDS[0]))
+    assert _dump(seeded) == before, f"{field}: a refused command wrote to the database"
+
+    # The same command with an ordinary value goes through: the refusals were the card's doing.
+    result = cli(*_fill(argv, ordinary))
+    assert result.exit_code == 0, f"{field} refused the ordinary value {ordinary!r}: {result.output}"
+
+
+def test_the_agent_from_the_environment_is_checked_too(seeded, cli, monkeypatch):
+    before = _dump(seeded)
+    for digits in CARDS:
+        for typed in typed_forms(digits):
+            monkeypatch.setenv("SPECO_RETURNS_AGENT", typed)
+            result = cli("note", "RA-000002", "hello")
+            assert result.exit_code == 1, (typed, result.output)
+            assert "card number" in result.stderr
+            _assert_not_echoed(result, digits, typed)
+    assert _dump(seeded) == before
+
+
+def test_a_catalog_import_refuses_a_card_number_in_a_description(seeded, cli, tmp_path):
+    before = _dump(seeded)
+    for digits in CARDS[:3]:
+        for typed in typed_forms(digits):
+            csv_file = tmp_path / "catalog.csv"
+            csv_file.write_text("model,category,list_price,description\nCAM-9,camera,99,fine\n"
+                                f'CAM-8,camera,120,"{typed}"\n', encoding="utf-8")
+            result = cli("catalog", "import", str(csv_file))
+            assert result.exit_code == 1, (typed, result.output)
+            assert "card number" in result.stderr and "line 3" in result.stderr, result.stderr
+            _assert_not_echoed(result, digits, typed)
+    assert _dump(seeded) == before
+
+
+def test_the_store_turns_on_secure_delete(db_path):
+    store = Store(db_path)
+    try:
+        assert store.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        store.close()
+
+
+def _raw(path: Path) -> bytes:
+    return path.read_bytes() if path.exists() else b""
+
+
+def _assert_no_card_bytes(blob: bytes, what: str) -> None:
+    for digits in CARDS:
+        for needle in searchable(digits):
+            for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+                assert needle.encode(encoding) not in blob, f"{what} holds {needle!r} ({encoding})"
+
+
+def test_no_card_number_reaches_the_database_file_or_its_wal(seeded, cli):
+    db = seeded
+    wal = Path(f"{db}-wal")
+    # A second connection stays open, so the WAL is not checkpointed away before it is read.
+    holder = sqlite3.connect(db, timeout=10)
+    try:
+        holder.execute("SELECT count(*) FROM returns").fetchone()
+        for _field, argv, ordinary in FIELDS:
+            _refuse_all(cli, argv, forms=(1, 4))
+            assert cli(*_fill(argv, ordinary)).exit_code == 0, _field
+        # Deleted rows are overwritten, not left in free pages.
+        assert cli("serial", "remove", "RA-000001", "SN-A-1").exit_code == 0
+        assert cli("serial", "add", "RA-000001", "SN-A-2").exit_code == 0
+        assert wal.exists() and wal.stat().st_size > 0, "the WAL is there to be read"
+        _assert_no_card_bytes(_raw(db), "the database file")
+        _assert_no_card_bytes(_raw(wal), "the WAL")
+        # The ordinary values did reach the file: the search looks where the data is.
+        assert b"SO-123456" in _raw(db) + _raw(wal)
+    finally:
+        holder.close()
+    Store(db).close()  # the last connection checkpoints the WAL into the file
+    _assert_no_card_bytes(_raw(db), "the checkpointed database file")
+    _assert_no_card_bytes(_raw(wal), "the WAL after the checkpoint")
+
+
+# --- ordinary numbers are accepted where they belong ---------------------------------------------
+
+LUHN_SERIAL = with_check_digit("900412345678901")  # 16 digits, passes Luhn: a serial, exempt
+LUHN_TRACKING = " ".join(_groups(with_check_digit("799123456789012")))  # passes Luhn: a tracking number, exempt
+assert LUHN_SERIAL not in CARDS and LUHN_TRACKING.replace(" ", "") not in CARDS
+
+
+def test_ordinary_numbers_are_accepted_and_kept(cli):
+    assert cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500").exit_code == 0
+    opened = cli("open", "--type", "standard", "--customer", "Acme SO-123456", "--email", "so-123456@acme.example",
+                 "--phone", "+1 555 123 4567", "--item", "CAM-1", "--serial", LUHN_SERIAL,
+                 "--note", "PO 4500012345, invoice 2026-000123, 1234 5678 9012, 4111 1111 1111 1112, USPS 92055901755477000271",
+                 "--json")
+    assert opened.exit_code == 0, opened.output
+    doc = json.loads(opened.stdout)
+    assert doc["customer"] == "Acme SO-123456"
+    assert doc["phone"] == "+1 555 123 4567"
+    assert doc["email"] == "so-123456@acme.example"
+    assert doc["items"][0]["serials"] == [LUHN_SERIAL]
+    assert "4111 1111 1111 1112" in doc["events"][0]["note"]  # 16 digits, but fails Luhn
+    ra = doc["ra"]
+
+    shipped = cli("unit-shipped", ra, "--tracking", LUHN_TRACKING, "--json")
+    assert shipped.exit_code == 0, shipped.output
+    assert json.loads(shipped.stdout)["events"][-1]["tracking"] == LUHN_TRACKING
+
+    found = cli("serial", "find", LUHN_SERIAL, "--json")
+    assert found.exit_code == 0 and [r["ra"] for r in json.loads(found.stdout)] == [ra]
+
+    virtual = cli("open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1", "--serial", "SN-V-9",
+                  "--approved-by", "Dana", "--reason", "goodwill", "--json")
+    assert virtual.exit_code == 0, virtual.output
+    vra = json.loads(virtual.stdout)["ra"]
+    plain_tracking = LUHN_TRACKING.replace(" ", "")
+    ship = cli("ship", vra, "--tracking", plain_tracking, "--json")
+    assert ship.exit_code == 0, ship.output
+    assert json.loads(ship.stdout)["events"][-1]["tracking"] == plain_tracking
+
+    counter = cli("open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1", "--ticket", "TT-20261126-0042",
+                  "--distributor", "ADI #4521", "--json")
+    assert counter.exit_code == 0, counter.output
+
+    assert cli("open", "--type", "advanced", "--customer", "Hold Co", "--item", "CAM-1", "--serial", "SN-H-1").exit_code == 0
+    assert cli("link", "RA-000004").exit_code == 0
+    held = cli("hold", "RA-000004", "--ref", "AUTH-00123456", "--json")
+    assert held.exit_code == 0, held.output
+    assert json.loads(held.stdout)["hold_ref"] == "AUTH-00123456"
+
+
+def test_the_spec_example_of_a_longer_run_is_caught(seeded, cli):
+    # SPEC §6: "4111 1111 1111 1111 123" is caught (a run of whole groups, 13-19 digits, passing Luhn).
+    for text in ("4111 1111 1111 1111 123", "ref 12 4111-1111-1111-1111", "0 4111111111111111 0"):
+        result = cli("note", "RA-000002", text)
+        assert result.exit_code == 1, (text, result.output)
+        assert "4111" not in result.stdout + result.stderr

@@ -1,0 +1,460 @@
+"""Data safety across processes (SPEC §6): concurrent agents, a stuck lock, kill -9 in the
+middle of a write, migrations of new and old databases, and an append-only history.
+
+Every subprocess and every wait here has a timeout: a hang fails the test, never the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import select
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from speco_returns import migrations as migrations_module
+from speco_returns import store
+from speco_returns.store import Store
+
+HELPER = Path(__file__).with_name("helpers_open_loop.py")
+CLI = [sys.executable, "-m", "speco_returns"]
+# What helpers_open_loop.py writes for every return it opens.
+SHAPE_ITEMS = {"CAMA": 2, "CAMB": 1}
+SHAPE_SERIALS = 3
+
+
+def _env(db_path: Path, agent: str = "tester") -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": agent, "NO_COLOR": "1", "COLUMNS": "200"})
+    env.pop("SPECO_RETURNS_TODAY", None)
+    return env
+
+
+def _seed_catalog(cli) -> None:
+    for model, price in (("CAMA", "1,299.00"), ("CAMB", "$450")):
+        result = cli("catalog", "add", model, "--category", "camera", "--list-price", price)
+        assert result.exit_code == 0, result.output
+
+
+def _spawn(args: list[str], env: dict[str, str], stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    # bufsize=0: readline() on the raw pipe never reads past the line it returns, so
+    # communicate() later gets everything that followed.
+    return subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, bufsize=0)
+
+
+def _readline(proc: subprocess.Popen, timeout: float) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"no line from the process within {timeout} s; stderr: {err.decode(errors='replace')}")
+    return proc.stdout.readline().decode()
+
+
+def _kill_all(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _connect(db_path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path, timeout=10)
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _ra(return_id: int) -> str:
+    return f"RA-{return_id:06d}"
+
+
+def _assert_consistent(conn: sqlite3.Connection, printed: set[str], context: str) -> int:
+    """The database is sound, every printed RA is there whole, and no return is there in part."""
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)], context
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == [], context
+    returns = {_ra(rid): rid for (rid,) in conn.execute("SELECT id FROM returns")}
+    missing = printed - returns.keys()
+    assert not missing, f"{context}: printed after commit but not in the database: {sorted(missing)}"
+    items = {}
+    for rid, model, qty in conn.execute("SELECT return_id, model, qty FROM items"):
+        items.setdefault(rid, {})[model] = qty
+    serials = dict(conn.execute("SELECT return_id, count(*) FROM serials GROUP BY return_id"))
+    opens = dict(conn.execute("SELECT return_id, count(*) FROM events WHERE event = 'open' GROUP BY return_id"))
+    first = dict(conn.execute("SELECT return_id, event FROM events WHERE id IN (SELECT min(id) FROM events GROUP BY return_id)"))
+    for ra, rid in returns.items():
+        assert items.get(rid) == SHAPE_ITEMS, f"{context}: {ra} has items {items.get(rid)}"
+        assert serials.get(rid) == SHAPE_SERIALS, f"{context}: {ra} has {serials.get(rid, 0)} serials"
+        assert opens.get(rid) == 1, f"{context}: {ra} has {opens.get(rid, 0)} 'open' events"
+        assert first.get(rid) == "open", f"{context}: {ra}'s first history entry is {first.get(rid)}"
+    # Serials point at an item of their own return.
+    assert conn.execute(
+        "SELECT count(*) FROM serials s JOIN items i ON i.id = s.item_id WHERE i.return_id != s.return_id"
+    ).fetchone() == (0,), context
+    return len(returns)
+
+
+# --- 1. concurrent agents -------------------------------------------------------------------
+
+
+def test_eight_agents_opening_at_once_lose_nothing_and_share_no_ra_number(cli, db_path):
+    _seed_catalog(cli)
+    procs = []
+    try:
+        for n in range(8):
+            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "loop", str(db_path), f"P{n}", "50"],
+                                _env(db_path, f"agent-{n}"), stdin=subprocess.PIPE))
+        for proc in procs:
+            assert _readline(proc, 30).strip() == "ready"
+        for proc in procs:  # all start writing at the same moment
+            proc.stdin.write(b"go\n")  # unbuffered: on its way at once
+        outputs = [proc.communicate(timeout=150) for proc in procs]
+    finally:
+        _kill_all(procs)
+
+    printed: list[str] = []
+    for n, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
+        stderr = err.decode(errors="replace")
+        assert "locked" not in stderr.lower(), f"agent {n}: {stderr}"
+        assert "busy" not in stderr.lower(), f"agent {n}: {stderr}"
+        assert proc.returncode == 0, f"agent {n} exit {proc.returncode}: {stderr}"
+        assert stderr == "", f"agent {n}: {stderr}"
+        lines = out.decode().split()
+        assert len(lines) == 50, f"agent {n} printed {len(lines)} RA numbers"
+        printed += lines
+
+    assert len(printed) == 400
+    assert len(set(printed)) == 400, "an RA number was issued twice"
+    with _connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM returns").fetchone() == (400,)
+        in_db = {_ra(rid) for (rid,) in conn.execute("SELECT id FROM returns")}
+        assert in_db == set(printed)
+        assert conn.execute("SELECT count(*) FROM events WHERE event = 'open'").fetchone() == (400,)
+        assert conn.execute("SELECT count(DISTINCT return_id) FROM events WHERE event = 'open'").fetchone() == (400,)
+        agents = {a for (a,) in conn.execute("SELECT DISTINCT agent FROM events")}
+        assert agents == {f"agent-{n}" for n in range(8)}
+        assert conn.execute("SELECT count(*) FROM serials").fetchone() == (400 * SHAPE_SERIALS,)
+        assert _assert_consistent(conn, set(printed), "after 8 concurrent agents") == 400
+    conn.close()
+
+
+# --- 2. a lock held past the busy timeout ----------------------------------------------------
+
+LOCKER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()  # held until the test says so (or its end of the pipe closes)
+conn.execute("ROLLBACK")
+conn.close()
+"""
+
+
+def _count(db_path: Path, table: str) -> int:
+    conn = sqlite3.connect(db_path, timeout=10)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_lock_held_past_the_busy_timeout_gives_one_clear_line_and_writes_nothing(db_path):
+    Store(db_path).close()  # the schema exists; the locker only takes the lock
+    env = _env(db_path)
+    command = [*CLI, "open", "--type", "standard", "--customer", "Stuck Lock Ltd", "--item", "CAM-1", "--serial", "SN-LOCK-1"]
+    locker = _spawn([sys.executable, "-c", LOCKER, str(db_path)], env, stdin=subprocess.PIPE)
+    try:
+        assert _readline(locker, 30).strip() == "locked"
+        started = time.monotonic()
+        blocked = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        waited = time.monotonic() - started
+        assert locker.poll() is None, "the lock holder must still hold the lock"
+    finally:
+        locker.communicate(input=b"release\n", timeout=30)
+    assert locker.returncode == 0
+
+    assert blocked.returncode == 1, (blocked.stdout, blocked.stderr)
+    lines = blocked.stderr.splitlines()
+    assert len(lines) == 1, blocked.stderr
+    assert "database busy" in lines[0].lower() and "try again" in lines[0].lower(), lines[0]
+    assert "Traceback" not in blocked.stderr + blocked.stdout
+    assert "locked" not in blocked.stderr.lower()
+    assert waited >= store.BUSY_TIMEOUT_MS / 1000 - 0.5, f"gave up after {waited:.1f} s, before the busy timeout"
+    for table in ("returns", "items", "serials", "events", "ledger"):
+        assert _count(db_path, table) == 0, f"{table} was written while busy"
+
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "RA-000001" in again.stdout
+    assert again.stderr == ""
+    assert _count(db_path, "returns") == 1
+    assert _count(db_path, "serials") == 1
+
+
+# --- 3. kill -9 at any moment ----------------------------------------------------------------
+
+KILL_ROUNDS = 36
+
+
+def test_kill_9_in_the_middle_of_writes_leaves_every_return_whole_or_absent(cli, db_path):
+    _seed_catalog(cli)
+    seed = random.randrange(1 << 32)
+    rng = random.Random(seed)
+    printed: set[str] = set()
+    deadline = time.monotonic() + 90
+    mid_loop_kills = 0
+    for round_ in range(KILL_ROUNDS):
+        assert time.monotonic() < deadline, f"kill rounds too slow (seed {seed})"
+        env = _env(db_path, f"killed-{round_}")
+        if round_ % 2:  # every other round, each write pauses inside its transaction: kills land there
+            env["HELPER_PAUSE_IN_TRANSACTION_MS"] = "15"
+        proc = _spawn([sys.executable, str(HELPER), "loop", str(db_path), f"K{round_:02d}", "0"], env)
+        try:
+            assert _readline(proc, 30).strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.35))
+            proc.kill()  # SIGKILL: no handler, no cleanup, no rollback
+            out, err = proc.communicate(timeout=30)
+        finally:
+            _kill_all([proc])
+        assert proc.returncode == -9, f"round {round_}: exit {proc.returncode}: {err.decode(errors='replace')}"
+        assert b"locked" not in err.lower(), err
+        assert b"failed" not in err, err.decode(errors="replace")
+        text = out.decode()
+        got = {line for line in text.split("\n")[:-1] if line.startswith("RA-")}  # whole lines only
+        mid_loop_kills += bool(got)
+        printed |= got
+        conn = _connect(db_path)
+        try:
+            _assert_consistent(conn, printed, f"after kill round {round_} (seed {seed})")
+        finally:
+            conn.close()
+
+    assert mid_loop_kills >= KILL_ROUNDS // 3, f"only {mid_loop_kills} kills landed while returns were being opened"
+    # The store itself opens the survivor and keeps working.
+    result = cli("list", "--json")
+    assert result.exit_code == 0, result.output
+    assert {row["ra"] for row in json.loads(result.stdout)} >= printed
+    doctor = cli("doctor", "--json")
+    assert doctor.exit_code == 0, doctor.output
+    assert json.loads(doctor.stdout)["integrity"] == "ok"
+    conn = _connect(db_path)
+    try:
+        total = _assert_consistent(conn, printed, f"at the end (seed {seed})")
+    finally:
+        conn.close()
+    assert total >= len(printed) > 0
+
+
+# --- 4. migrations ---------------------------------------------------------------------------
+
+
+def _applied(db_path: Path) -> list[str]:
+    conn = sqlite3.connect(db_path, timeout=10)
+    try:
+        return [n for (n,) in conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", [store.MIGRATION_SET])]
+    finally:
+        conn.close()
+
+
+def test_schema_version_counts_the_migrations():
+    assert store.SCHEMA_VERSION == len(migrations_module.migrations._migrations)
+    assert migrations_module.migrations.name == store.MIGRATION_SET == "speco-returns"
+    names = [m.name for m in migrations_module.migrations._migrations]
+    assert names == sorted(names) and names[:3] == ["m001_catalog", "m002_returns", "m003_overdue_indexes"]
+
+
+def test_four_processes_opening_a_new_database_at_once_migrate_it_once(isolated):
+    db_path = isolated / "brand" / "new.db"
+    assert not db_path.exists()
+    env = _env(db_path)
+    procs = []
+    try:
+        for n in range(4):
+            args = ["--db", str(db_path), "catalog", "add", f"NEW-{n}", "--category", "camera", "--list-price", "100"]
+            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "once", *args], env, stdin=subprocess.PIPE))
+        for proc in procs:
+            assert _readline(proc, 30).strip() == "ready"
+        for proc in procs:
+            proc.stdin.write(b"go\n")  # unbuffered: on its way at once
+        outputs = [proc.communicate(timeout=60) for proc in procs]
+    finally:
+        _kill_all(procs)
+    for n, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
+        assert proc.returncode == 0, f"process {n}: {out.decode()} {err.decode(errors='replace')}"
+        assert err == b"", err.decode(errors="replace")
+    names = [m.name for m in migrations_module.migrations._migrations]
+    assert _applied(db_path) == names  # each once, in order
+    conn = sqlite3.connect(db_path, timeout=10)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert sorted(m for (m,) in conn.execute("SELECT model FROM catalog")) == [f"NEW-{n}" for n in range(4)]
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
+    s = Store(db_path)
+    try:
+        assert s.schema_version() == store.SCHEMA_VERSION
+    finally:
+        s.close()
+
+
+def test_a_database_from_the_first_migration_upgrades_in_place_without_losing_a_row(cli, db_path):
+    db = Database(db_path)
+    migrations_module.migrations.apply(db, stop_before="m002_returns")
+    rows = [
+        {"model": "OLD-CAM", "description": "Bullet camera, 4 MP", "category": "camera", "list_price_cents": 129_900,
+         "updated_at": "2025-01-02T03:04:05+00:00"},
+        {"model": "OLD-PTZ", "description": None, "category": "ptz", "list_price_cents": None,
+         "updated_at": "2025-01-02T03:04:05+00:00"},
+        {"model": "Old-Nvr", "description": "16-channel \u00e9t\u00e9 recorder", "category": "recorder",
+         "list_price_cents": 0, "updated_at": "2025-02-03T04:05:06+00:00"},
+    ]
+    db["catalog"].insert_all(rows)
+    db.conn.commit()
+    before = [dict(r) for r in db.query("SELECT * FROM catalog ORDER BY model")]
+    db.close()
+    assert _applied(db_path) == ["m001_catalog"]
+    assert "returns" not in Database(db_path).table_names()
+
+    # The real CLI, in its own process, opens the old file.
+    listed = subprocess.run([*CLI, "catalog", "list", "--json"], env=_env(db_path), capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert {row["model"] for row in json.loads(listed.stdout)} == {"OLD-CAM", "OLD-PTZ", "Old-Nvr"}
+
+    assert _applied(db_path) == [m.name for m in migrations_module.migrations._migrations]
+    db = Database(db_path)
+    try:
+        after = [dict(r) for r in db.query("SELECT * FROM catalog ORDER BY model")]
+        assert after == before
+        assert {"returns", "items", "serials", "events", "ledger"} <= set(db.table_names())
+    finally:
+        db.close()
+
+    # And the upgraded database works: an advanced return from an old catalog row.
+    opened = cli("open", "--type", "advanced", "--customer", "Upgrade Co", "--item", "old-cam", "--serial", "SN-UP-1", "--json")
+    assert opened.exit_code == 0, opened.output
+    doc = json.loads(opened.stdout)
+    assert doc["hold_amount"] == "1299.00" and doc["items"][0]["model"] == "OLD-CAM"
+
+
+EXPECTED_SCHEMA = {
+    "catalog": {
+        "columns": {"model": str, "description": str, "category": str, "list_price_cents": int, "updated_at": str},
+        "foreign_keys": set(),
+    },
+    "returns": {
+        "columns": {
+            "id": int, "type": str, "status": str, "customer": str, "email": str, "phone": str, "ticket": str,
+            "distributor": str, "approved_by": str, "reason": str, "hold_amount_cents": int, "hold_ref": str,
+            "hold_expires": str, "hold_active": int, "opened_on": str, "opened_at": str, "opened_by": str,
+            "last_event_on": str, "shipped_on": str, "delivered_on": str, "due_on": str, "unit_shipped_on": str,
+            "received_on": str, "charged_on": str, "closed_on": str,
+        },
+        "foreign_keys": set(),
+    },
+    "items": {
+        "columns": {"id": int, "return_id": int, "model": str, "description": str, "category": str, "qty": int,
+                    "list_price_cents": int},
+        "foreign_keys": {("return_id", "returns", "id")},
+    },
+    "serials": {
+        "columns": {"id": int, "return_id": int, "item_id": int, "serial": str},
+        "foreign_keys": {("return_id", "returns", "id"), ("item_id", "items", "id")},
+    },
+    "events": {
+        "columns": {"id": int, "return_id": int, "event": str, "happened_on": str, "recorded_at": str, "agent": str,
+                    "status": str, "detail": str},
+        "foreign_keys": {("return_id", "returns", "id")},
+    },
+    "ledger": {
+        "columns": {"id": int, "return_id": int, "happened_on": str, "event": str, "amount_cents": int, "hold_ref": str,
+                    "agent": str, "recorded_at": str},
+        "foreign_keys": {("return_id", "returns", "id")},
+    },
+}
+EXPECTED_INDEXES = {
+    "returns_customer", "returns_opened_on", "items_return", "serials_serial", "serials_item", "events_return",
+    "ledger_happened_on", "returns_advanced_open", "returns_advanced_closed",
+}
+EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete"}
+
+
+def test_an_empty_database_has_exactly_the_expected_schema(cli, db_path):
+    result = cli("list", "--json")  # first use creates the file
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    db = Database(db_path)
+    try:
+        tables = set(db.table_names()) - {"sqlite_sequence", "_sqlite_migrations"}
+        assert tables == set(EXPECTED_SCHEMA)
+        for table, expected in EXPECTED_SCHEMA.items():
+            assert db[table].columns_dict == expected["columns"], table
+            fks = {(fk.column, fk.other_table, fk.other_column) for fk in db[table].foreign_keys}
+            assert fks == expected["foreign_keys"], table
+        indexes = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name != '_sqlite_migrations'")}
+        assert indexes == EXPECTED_INDEXES
+        assert {t.name for t in db.triggers} == EXPECTED_TRIGGERS
+        assert list(db.execute("PRAGMA journal_mode")) == [("wal",)]
+    finally:
+        db.close()
+    assert _applied(db_path) == [m.name for m in migrations_module.migrations._migrations]
+
+
+# --- 5. the history is append-only ------------------------------------------------------------
+
+
+@pytest.fixture
+def with_history(cli, db_path):
+    _seed_catalog(cli)
+    for args in (
+        ("open", "--type", "advanced", "--customer", "History Co", "--item", "CAMA", "--serial", "SN-HIST-1", "--on", "2026-01-05"),
+        ("link", "RA-000001", "--on", "2026-01-05"),
+        ("hold", "RA-000001", "--ref", "AUTH-1", "--on", "2026-01-06"),
+        ("note", "RA-000001", "customer called back", "--on", "2026-01-06"),
+    ):
+        result = cli(*args, today="2026-01-10")
+        assert result.exit_code == 0, result.output
+    return db_path
+
+
+def _snapshot(conn: sqlite3.Connection, table: str) -> list[tuple]:
+    return conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize(
+    "table, statement",
+    [
+        ("events", "UPDATE events SET agent = 'someone else'"),
+        ("events", "UPDATE events SET happened_on = '2020-01-01' WHERE event = 'open'"),
+        ("events", "DELETE FROM events"),
+        ("events", "DELETE FROM events WHERE event = 'note'"),
+        ("ledger", "UPDATE ledger SET amount_cents = 0"),
+        ("ledger", "UPDATE ledger SET hold_ref = 'X'"),
+        ("ledger", "DELETE FROM ledger"),
+    ],
+)
+def test_the_database_itself_refuses_to_rewrite_history(with_history, table, statement):
+    conn = sqlite3.connect(with_history, isolation_level=None, timeout=10)
+    try:
+        before = _snapshot(conn, table)
+        assert before, f"{table} has rows to protect"
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+        assert _snapshot(conn, table) == before
+        # Inside a transaction too: the statement fails, the rows stay.
+        conn.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+        conn.execute("COMMIT")
+        assert _snapshot(conn, table) == before
+    finally:
+        conn.close()
