@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
 from .errors import ReturnsError
+from .files import write_whole
 from .store import SCHEMA_VERSION, Store
 
 # Filesystems where SQLite's locking is unsafe (SPEC §6): keep the database on a local disk.
@@ -18,17 +17,9 @@ def backup(store: Store, dest: Path, *, force: bool) -> int:
     """Copy the live database with SQLite's backup API (a consistent snapshot while others
     write) into a temporary file beside `dest`, check it, then rename it into place."""
     dest = dest.expanduser()
-    if dest.is_dir():
-        raise ReturnsError(f"{dest} is a folder: give a file name for the backup")
-    if dest.exists() and not force:
-        raise ReturnsError(f"{dest} already exists: pass --force to overwrite it")
-    if not dest.parent.is_dir():
-        raise ReturnsError(f"folder {dest.parent} does not exist")
-    if dest.resolve() == store.path.resolve():
+    if dest.exists() and dest.resolve() == store.path.resolve():
         raise ReturnsError("the backup must not be the database itself")
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
+    with write_whole(dest, force=force) as tmp:
         copy = sqlite3.connect(tmp)
         try:
             store.conn.backup(copy)  # one step: a snapshot taken under a read lock
@@ -38,20 +29,6 @@ def backup(store: Store, dest: Path, *, force: bool) -> int:
             copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         finally:
             copy.close()
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(tmp, dest)
-        else:
-            try:
-                os.link(tmp, dest)
-            except FileExistsError:
-                raise ReturnsError(f"{dest} already exists: pass --force to overwrite it") from None
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return dest.stat().st_size
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .errors import ReturnsError
+from .files import write_whole
 
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent"]
 RETURNS_COLUMNS = [
@@ -63,31 +61,7 @@ def output(path: Path | None, *, force: bool, bom: bool) -> Iterator[IO[str]]:
         yield stream
         stream.flush()
         return
-    path = path.expanduser()
-    if path.is_dir():
-        raise ReturnsError(f"{path} is a folder: give a file name for --output")
-    if path.exists() and not force:
-        raise ReturnsError(f"{path} already exists: pass --force to overwrite it")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ReturnsError(f"folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            if bom:
-                stream.write("\ufeff")
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails rather than overwrite a file that appeared meanwhile
-            except FileExistsError:
-                raise ReturnsError(f"{path} already exists: pass --force to overwrite it") from None
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with write_whole(path, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+        if bom:
+            stream.write("\ufeff")
+        yield stream

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import typer.testing
+from clihelpers import cached_command
 from typer.testing import CliRunner
 
 from speco_returns.cli import app
@@ -16,6 +18,11 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("SPECO_RETURNS_TODAY", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _build_the_command_once(monkeypatch):
+    monkeypatch.setattr(typer.testing, "_get_command", cached_command)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ SPEC §2 (AR-1..AR-4 and "The 30-day clock, exactly"), §3 (the advanced life) a
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import shutil
@@ -16,6 +15,7 @@ import sqlite3
 import pytest
 import typer.main
 import typer.testing
+from clihelpers import cached_command, ok, refused
 from typer.testing import CliRunner
 
 from speco_returns.cli import app
@@ -24,32 +24,7 @@ OVERDUE_KEYS = {"ra", "customer", "state", "delivered_on", "due_on", "days_overd
 STATE_ORDER = ["overdue", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring"]
 
 
-# typer rebuilds the click command from `app` on every invoke (about 15 ms, most of a
-# read command's time); the app never changes, so the tests build it once per module.
-_command = functools.cache(typer.main.get_command)
-
-
-@pytest.fixture(autouse=True)
-def _build_the_command_once(monkeypatch):
-    monkeypatch.setattr(typer.testing, "_get_command", _command)
-
-
 # --- helpers ----------------------------------------------------------------------------
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def refused(result, code: int = 1) -> list[str]:
-    """Exit `code`, one `error:` line per problem on stderr, no traceback; returns the lines."""
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
-    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
-    return lines
 
 
 def ledger(db_path) -> list[tuple]:
@@ -400,7 +375,7 @@ def every_state_db(tmp_path_factory):
     def cli(*args, today=None):
         env = {"SPECO_RETURNS_DB": str(path), "SPECO_RETURNS_AGENT": "tester", "SPECO_RETURNS_TODAY": today}
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(typer.testing, "_get_command", _command)
+            patch.setattr(typer.testing, "_get_command", cached_command)
             return runner.invoke(app, list(args), env=env)
 
     ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.00"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import codecs
 import csv
 import errno
-import functools
 import io
 import json
 import os
@@ -18,8 +17,7 @@ import tempfile
 from decimal import Decimal
 
 import pytest
-import typer.main
-import typer.testing
+from clihelpers import ok, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -34,32 +32,7 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 AMOUNT = re.compile(r"[0-9]+\.[0-9]{2}")
 
 
-# typer rebuilds the click command from `app` on every invoke (about 15 ms, most of a
-# read command's time); the app never changes, so the tests build it once per module.
-_command = functools.cache(typer.main.get_command)
-
-
-@pytest.fixture(autouse=True)
-def _build_the_command_once(monkeypatch):
-    monkeypatch.setattr(typer.testing, "_get_command", _command)
-
-
 # --- helpers ----------------------------------------------------------------------------
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def refused(result, code: int = 1) -> list[str]:
-    """Exit `code`, one `error:` line per problem on stderr, no traceback; returns the lines."""
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
-    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
-    return lines
 
 
 def parse(data: bytes) -> list[list[str]]:

@@ -6,57 +6,17 @@ The clock is pinned with `today=` everywhere a date matters.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
-import sqlite3
 
 import pytest
-import typer.main
-import typer.testing
+from clihelpers import counts, ok, refused
 
 TODAY = "2026-12-10"
-TABLES = ("catalog", "returns", "items", "serials", "events", "ledger")
 VIRTUAL_OK = ("--approved-by", "Sue Supervisor", "--reason", "dead on arrival")
 
 
-# typer rebuilds the click command from `app` on every invoke (about 15 ms, most of a
-# read command's time); the app never changes, so the tests build it once per module.
-_command = functools.cache(typer.main.get_command)
-
-
-@pytest.fixture(autouse=True)
-def _build_the_command_once(monkeypatch):
-    monkeypatch.setattr(typer.testing, "_get_command", _command)
-
-
 # --- helpers ----------------------------------------------------------------------------
-
-
-def ok(result):
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result
-
-
-def refused(result, code: int = 1) -> list[str]:
-    """Exit `code`, one `error:` line per problem on stderr, no traceback; returns the lines."""
-    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    lines = result.stderr.splitlines()
-    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
-    return lines
-
-
-def counts(db_path) -> dict[str, int]:
-    """Rows per table, read without creating the file (a missing database holds nothing)."""
-    if not db_path.exists():
-        return dict.fromkeys(TABLES, 0)
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-    finally:
-        conn.close()
 
 
 def open_json(cli, *args, today=TODAY) -> dict:

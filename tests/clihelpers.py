@@ -1,0 +1,41 @@
+"""Assertions the CLI tests share."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+
+import typer.main
+
+TABLES = ("catalog", "returns", "items", "serials", "events", "ledger")
+
+
+# CliRunner rebuilds the click command from `app` on every invoke (about 15 ms, most of a
+# read command's time); the app never changes, so conftest patches this cached one in.
+cached_command = functools.cache(typer.main.get_command)
+
+
+def ok(result):
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def refused(result, code: int = 1) -> list[str]:
+    """Exit `code`, one `error:` line per problem on stderr, no traceback; returns the lines."""
+    assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith("error: ") for line in lines), result.stderr
+    return lines
+
+
+def counts(db_path) -> dict[str, int]:
+    """Rows per table, read without creating the file (a missing database holds nothing)."""
+    if not db_path.exists():
+        return dict.fromkeys(TABLES, 0)
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        conn.close()
