@@ -458,3 +458,36 @@ def test_the_database_itself_refuses_to_rewrite_history(with_history, table, sta
         assert _snapshot(conn, table) == before
     finally:
         conn.close()
+
+
+# --- 6. backup and doctor while another process writes ------------------------------------------
+
+
+def test_backup_and_doctor_work_while_another_agent_writes(cli, db_path, tmp_path):
+    _seed_catalog(cli)
+    writer = _spawn([sys.executable, str(HELPER), "loop", str(db_path), "BK", "0"], _env(db_path, "writer"))
+    try:
+        assert _readline(writer, 60).strip() == "ready"
+        printed = {_readline(writer, 60).strip() for _ in range(5)}
+        copy = tmp_path / "copy.db"
+        backup = subprocess.run([*CLI, "backup", str(copy)], env=_env(db_path), capture_output=True, text=True, timeout=60)
+        doctor = subprocess.run([*CLI, "doctor", "--json"], env=_env(db_path), capture_output=True, text=True, timeout=60)
+        more = {_readline(writer, 60).strip() for _ in range(3)}  # the writer carried on meanwhile
+    finally:
+        _kill_all([writer])
+    assert backup.returncode == 0, backup.stderr
+    assert "integrity ok" in backup.stdout
+    assert doctor.returncode == 0, doctor.stderr
+    report = json.loads(doctor.stdout)
+    assert report["ok"] and report["integrity"] == "ok" and report["pending_migrations"] == 0
+    # The copy is one self-contained, consistent file holding whole returns only.
+    assert not Path(f"{copy}-wal").exists()
+    conn = _connect(copy)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        copied = _assert_consistent(conn, printed, "backup copy")
+    finally:
+        conn.close()
+    assert copied >= len(printed)
+    assert more, "the writer was not blocked by the backup"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".copy.db.")], "a temporary file was left"

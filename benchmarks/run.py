@@ -1,0 +1,453 @@
+"""Benchmarks of speco-returns as users run it: whole processes, medians, ratios.
+
+    python benchmarks/run.py --returns 1000000     # the full run: writes benchmarks/RESULTS.md
+    python benchmarks/run.py --smoke               # CI: small databases, 2 runs, prints only
+
+Each ratio divides a median by the median of its baseline measured in the same run, the
+two commands interleaved (A B B A ...) after a warm-up, so a busy machine slows both.
+Timings are reported, never asserted: this script fails only when a command itself fails.
+See benchmarks/README.md for what each ratio means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+AS_OF = "2026-11-26"
+SQLITE3 = shutil.which("sqlite3") or "/usr/bin/sqlite3"
+
+
+def _speco() -> list[str]:
+    script = Path(sys.executable).with_name("speco-returns")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "speco_returns"]
+
+
+SPECO = _speco()
+
+
+# --- running and timing one process -----------------------------------------------------
+
+
+@dataclass
+class Sample:
+    seconds: float
+    max_rss_kb: int
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def run_once(argv: list[str], env: dict, stdout_path: Path | None = None) -> Sample:
+    """One whole process: wall time from spawn to exit, and its own peak RSS (wait4)."""
+    with tempfile.TemporaryFile() as err:
+        out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+        try:
+            start = time.perf_counter()
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - start
+        finally:
+            if stdout_path:
+                out.close()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise CommandFailed(f"exit {proc.returncode}: {' '.join(argv)}\n{err.read().decode(errors='replace')[-2000:]}")
+    return Sample(seconds, usage.ru_maxrss)  # Linux: kilobytes
+
+
+@dataclass
+class Cmd:
+    label: str
+    argv: object  # list[str], or a callable(run_number) -> list[str]
+    stdout: Path | None = None
+    samples: list[Sample] = field(default_factory=list)
+
+    def args(self, n: int) -> list[str]:
+        return self.argv(n) if callable(self.argv) else self.argv
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(s.seconds for s in self.samples)
+
+    @property
+    def rss_mb(self) -> float:
+        return statistics.median(s.max_rss_kb for s in self.samples) / 1024
+
+
+def measure(cmds: list[Cmd], runs: int, env: dict) -> None:
+    """A warm-up of each, then `runs` rounds, the order reversed every other round."""
+    n = 0
+    for c in cmds:
+        run_once(c.args(n), env, c.stdout)
+        n += 1
+    for i in range(runs):
+        for c in (cmds if i % 2 == 0 else cmds[::-1]):
+            c.samples.append(run_once(c.args(n), env, c.stdout))
+            n += 1
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ratio:
+    name: str
+    subject: str
+    baseline: str
+    subject_value: float
+    baseline_value: float
+    target: float | None
+    unit: str = "s"
+
+    @property
+    def ratio(self) -> float:
+        return self.subject_value / self.baseline_value
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return "(info)"
+        return "met" if self.ratio <= self.target else "NOT MET"
+
+
+def fmt(value: float, unit: str) -> str:
+    return f"{value * 1000:.0f} ms" if unit == "s" else f"{value:.0f} MB"
+
+
+def table(rows: list[Ratio]) -> str:
+    lines = ["| benchmark | subject | median | baseline | median | ratio | target | |",
+             "|---|---|---:|---|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r.name} | `{r.subject}` | {fmt(r.subject_value, r.unit)} | `{r.baseline}` | "
+                     f"{fmt(r.baseline_value, r.unit)} | {r.ratio:.2f} | "
+                     f"{f'<= {r.target:.2f}' if r.target else ''} | {r.verdict} |")
+    return "\n".join(lines)
+
+
+def console_line(r: Ratio) -> str:
+    target = f"<= {r.target:.2f}" if r.target else ""
+    return (f"{r.name:<28} {fmt(r.subject_value, r.unit):>9} / {fmt(r.baseline_value, r.unit):>9} "
+            f"= {r.ratio:5.2f}  {target:>8}  {r.verdict}")
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+def ensure_db(data: Path, n: int, overdue: int, env: dict, regenerate: bool) -> tuple[Path, dict]:
+    """benchmarks/data/returns-N-overdueK.db, generated unless a matching one exists."""
+    sys.path.insert(0, str(HERE))
+    from generate import GENERATOR_VERSION
+
+    path = data / f"returns-{n}-overdue{overdue}.db"
+    meta_path = Path(str(path) + ".meta.json")
+    if path.exists() and meta_path.exists() and not regenerate:
+        meta = json.loads(meta_path.read_text())
+        if (meta.get("generator_version"), meta.get("returns"), meta.get("overdue")) == (GENERATOR_VERSION, n, overdue):
+            print(f"reusing {path} (generated in {meta['seconds']:.0f} s)", flush=True)
+            return path, meta
+    print(f"generating {path} ...", flush=True)
+    subprocess.run([sys.executable, str(HERE / "generate.py"), "--returns", str(n), "--overdue", str(overdue),
+                    "--db", str(path)], check=True, env=env)
+    return path, json.loads(meta_path.read_text())
+
+
+def pick(db: Path, sql: str) -> str:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        (value,) = conn.execute(sql).fetchone()
+    finally:
+        conn.close()
+    return value
+
+
+def export_sql() -> str:
+    """The exact SELECT `export returns` runs (taken from the package), as sqlite3 shell text."""
+    from speco_returns.store import Store
+
+    class Capture:
+        def execute(self, sql, params=()):
+            self.sql, self.params = sql, params
+            return iter(())
+
+    store = Store.__new__(Store)
+    store.conn = Capture()
+    store.return_rows(None, None)
+    sql = store.conn.sql
+    for p in store.conn.params:
+        sql = sql.replace("?", "'" + str(p).replace("'", "''") + "'", 1)
+    return " ".join(sql.split()) + ";"
+
+
+def line_count(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(buf.count(b"\n") for buf in iter(lambda: f.read(1 << 20), b""))
+
+
+# --- the benchmarks ------------------------------------------------------------------------------
+
+
+BENCHMARKS = ("startup", "overdue", "export", "open")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--returns", type=int, default=1_000_000, help="the large database (default %(default)s)")
+    ap.add_argument("--small", type=int, default=1_000, help="the small database for the scale ratios (default %(default)s)")
+    ap.add_argument("--overdue", type=int, default=None,
+                    help="overdue returns in both databases (default: the small database's 3%% of advanced)")
+    ap.add_argument("--runs", type=int, default=7, help="timed runs per command after one warm-up (default %(default)s)")
+    ap.add_argument("--smoke", action="store_true", help="2,000 returns, 2 runs, temporary data; prints, writes no RESULTS.md")
+    ap.add_argument("--regenerate", action="store_true", help="generate the databases even when they exist")
+    ap.add_argument("--data", type=Path, default=HERE / "data", help="where databases go (default benchmarks/data)")
+    ap.add_argument("--only", default=",".join(BENCHMARKS),
+                    help=f"a comma-separated subset of {','.join(BENCHMARKS)} (then RESULTS.md is not written)")
+    args = ap.parse_args(argv)
+    only = {b.strip() for b in args.only.split(",") if b.strip()}
+    if only - set(BENCHMARKS):
+        ap.error(f"--only: unknown benchmark {', '.join(sorted(only - set(BENCHMARKS)))}")
+
+    if args.smoke:
+        args.returns, args.small, args.runs = 2_000, 1_000, 2
+        tmp = tempfile.TemporaryDirectory(prefix="speco-bench-")
+        args.data = Path(tmp.name)
+    elif args.runs < 5:
+        ap.error("--runs must be at least 5 for a recorded run (use --smoke for a quick one)")
+    args.data.mkdir(parents=True, exist_ok=True)
+    overdue = args.overdue if args.overdue is not None else round(round(args.small * 0.40) * 0.03)
+
+    env = dict(os.environ)
+    # Installed packages run from compiled bytecode; keep it under data/ (git-ignored) so the
+    # package folder is untouched, even where PYTHONDONTWRITEBYTECODE is set.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(args.data / "pycache")
+    env.update({"SPECO_RETURNS_AGENT": "bench", "SPECO_RETURNS_TODAY": AS_OF, "NO_COLOR": "1", "COLUMNS": "160"})
+    env.pop("SPECO_RETURNS_DB", None)
+
+    started = time.perf_counter()
+    commit_at_start = _commit()
+    big, big_meta = ensure_db(args.data, args.returns, overdue, env, args.regenerate)
+    small, small_meta = ensure_db(args.data, args.small, overdue, env, args.regenerate)
+    n = args.returns
+    ra = pick(big, "SELECT printf('RA-%06d', min(id)) FROM returns WHERE type = 'advanced' AND status = 'completed'")
+    model = pick(big, "SELECT model FROM catalog WHERE category = 'camera' AND list_price_cents IS NOT NULL ORDER BY model")
+    results: list[Ratio] = []
+    notes: list[str] = []
+
+    def report(r: Ratio) -> None:
+        results.append(r)
+        print(console_line(r), flush=True)
+
+    print(f"\n{args.runs} runs after a warm-up; medians; load average {os.getloadavg()[0]:.2f}\n", flush=True)
+    speco_big = [*SPECO, "--db", str(big)]
+    if "startup" in only:
+        startup(ra, speco_big, args.runs, env, report)
+    if "overdue" in only:
+        overdue_scale(big, small, n, args, env, report, notes)
+    if "export" in only:
+        export(big, small, n, args, env, report, notes)
+    if "open" in only:
+        open_write(big, ra, model, n, args, env, report)
+
+    elapsed = time.perf_counter() - started
+    print(f"\n{table(results)}\n")
+    for note in notes:
+        print(note)
+    print(f"\ntook {elapsed:.0f} s")
+    if args.smoke:
+        tmp.cleanup()
+    elif only == set(BENCHMARKS):
+        commit = _commit()
+        if commit != commit_at_start:
+            notes.append(f"the package changed during the run: {commit_at_start} at the start, {commit} at the end.")
+        write_results(results, notes, big_meta, small_meta, args, elapsed, commit)
+    return 0
+
+
+def startup(ra: str, speco_big: list[str], runs: int, env: dict, report) -> None:
+    """`show RA` (human output, as an agent runs it) against a one-command Typer app."""
+    minimal = Cmd("minimal", [sys.executable, str(HERE / "minimal_app.py"), ra])
+    show = Cmd("show", [*speco_big, "show", ra])
+    show_json = Cmd("show --json", [*speco_big, "show", ra, "--json"])
+    bare = Cmd("python", [sys.executable, "-c", "pass"])
+    measure([minimal, show, show_json, bare], runs, env)
+    report(Ratio("startup", f"show {ra}", "minimal_app.py", show.seconds, minimal.seconds, 1.15))
+    report(Ratio("startup, JSON output", f"show {ra} --json", "minimal_app.py", show_json.seconds, minimal.seconds, None))
+    report(Ratio("Typer floor", "minimal_app.py", "python -c pass", minimal.seconds, bare.seconds, None))
+
+
+def overdue_scale(big: Path, small: Path, n: int, args, env: dict, report, notes: list[str]) -> None:
+    """The nightly check at 1,000x the closed history: same open set, same overdue rows."""
+    outputs = {}
+    over = {}
+    for label, db in (("big", big), ("small", small)):
+        outputs[label] = args.data / f"overdue-{label}.json"
+        over[label] = Cmd(f"overdue {label}", [*SPECO, "--db", str(db), "overdue", "--json", "--as-of", AS_OF],
+                          stdout=outputs[label])
+    measure([over["big"], over["small"]], args.runs, env)
+    rows = {k: json.loads(p.read_text()) for k, p in outputs.items()}
+    counts = {k: sum(r["state"] == "overdue" for r in v) for k, v in rows.items()}
+    notes.append(f"overdue: {counts['big']} overdue of {len(rows['big'])} rows at {n:,} returns, "
+                 f"{counts['small']} overdue of {len(rows['small'])} rows at {args.small:,}.")
+    report(Ratio("overdue scale", f"overdue --json at {n:,}", f"at {args.small:,}", over["big"].seconds,
+                 over["small"].seconds, 1.3))
+    for p in outputs.values():
+        p.unlink(missing_ok=True)
+
+
+def export(big: Path, small: Path, n: int, args, env: dict, report, notes: list[str]) -> None:
+    """`export returns` of every return line against the sqlite3 shell printing the same SELECT."""
+    speco_big = [*SPECO, "--db", str(big)]
+    csv_big, csv_stdout, csv_small, csv_shell = (args.data / f"export-{x}.csv" for x in ("big", "stdout", "small", "sqlite3"))
+    exp_big = Cmd("export big", [*speco_big, "export", "returns", "--output", str(csv_big), "--force"])
+    exp_small = Cmd("export small", [*SPECO, "--db", str(small), "export", "returns", "--output", str(csv_small), "--force"])
+    exp_stdout = Cmd("export stdout", [*speco_big, "export", "returns"], stdout=csv_stdout)
+    cmds = [exp_big, exp_small, exp_stdout]
+    shell = None
+    if Path(SQLITE3).exists():
+        shell = Cmd("sqlite3", [SQLITE3, "-csv", str(big), export_sql()], stdout=csv_shell)
+        cmds.append(shell)
+    else:
+        notes.append(f"sqlite3 shell not found ({SQLITE3}): the export ratio was skipped.")
+    measure(cmds, args.runs, env)
+    lines = line_count(csv_big) - 1
+    if shell:
+        shell_lines = line_count(csv_shell)
+        if shell_lines != lines:
+            notes.append(f"warning: export wrote {lines:,} rows, sqlite3 {shell_lines:,}")
+        report(Ratio("export", f"export returns -o FILE, {n:,}", "sqlite3 -csv, same SELECT",
+                     exp_big.seconds, shell.seconds, 2.0))
+        report(Ratio("export to stdout", "export returns > FILE", "sqlite3 -csv, same SELECT",
+                     exp_stdout.seconds, shell.seconds, None))
+    report(Ratio("export memory", f"peak RSS, export at {n:,}", f"at {args.small:,}", exp_big.rss_mb,
+                 exp_small.rss_mb, 1.2, unit="MB"))
+    notes.append(f"export: {lines:,} rows, {csv_big.stat().st_size / 1e6:.0f} MB of CSV at {n:,} returns.")
+    for p in (csv_big, csv_stdout, csv_small, csv_shell):
+        p.unlink(missing_ok=True)
+
+
+def open_write(big: Path, ra: str, model: str, n: int, args, env: dict, report) -> None:
+    """`open` (a write at scale) against `show` (a read at scale), on a copy: the generated file stays as generated."""
+    copy = args.data / f"open-copy-{n}.db"
+    shutil.copyfile(big, copy)
+    try:
+        pid = os.getpid()
+
+        def open_argv(i: int) -> list[str]:
+            return [*SPECO, "--db", str(copy), "open", "--type", "advanced", "--customer", "Bench Customer",
+                    "--email", "bench@example.com", "--item", model, "--serial", f"BENCH-{pid}-{i}", "--yes"]
+
+        opener = Cmd("open", open_argv)
+        shower = Cmd("show", [*SPECO, "--db", str(copy), "show", ra])
+        measure([opener, shower], args.runs, env)
+        report(Ratio("open", f"open --type advanced --yes, {n:,}", f"show {ra}, {n:,}", opener.seconds, shower.seconds, 1.2))
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(copy) + suffix).unlink(missing_ok=True)
+
+
+# --- RESULTS.md -----------------------------------------------------------------------------------
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _nproc() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _commit() -> str:
+    """The package's commit, and whether its code differs from it."""
+    root = HERE.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "speco_returns", "pyproject.toml"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head} (with uncommitted changes to the package)" if dirty else head
+
+
+def _shell_version() -> str:
+    try:
+        return subprocess.run([SQLITE3, "--version"], capture_output=True, text=True).stdout.split()[0]
+    except (OSError, IndexError):
+        return "not found"
+
+
+def write_results(results: list[Ratio], notes: list[str], big: dict, small: dict, args, elapsed: float, commit: str) -> None:
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem = 0
+    packages = ", ".join(f"{d} {_version(d)}" for d in ("speco-returns", "typer", "rich", "sqlite-utils", "python-dateutil"))
+    met = sum(r.verdict == "met" for r in results)
+    targeted = sum(r.target is not None for r in results)
+    text = f"""# Benchmark results
+
+Recorded {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `python benchmarks/run.py --returns {args.returns}`
+({args.runs} runs of each command after a warm-up, medians; each ratio against a baseline measured
+in the same run, interleaved). {met} of {targeted} targets met.
+
+| machine | |
+|---|---|
+| CPU | {_cpu()}, nproc {_nproc()}, load average {os.getloadavg()[0]:.2f} at the end |
+| memory | {mem:.0f} GiB |
+| OS | {platform.system()} {platform.release()} |
+| Python | {platform.python_version()} ({sys.executable}) |
+| SQLite | library {sqlite3.sqlite_version}, shell {_shell_version()} |
+| packages | {packages} |
+| commit | {commit} |
+
+{table(results)}
+
+The `(info)` rows have no target: they help read the others (see benchmarks/README.md).
+
+| database | returns | overdue | items | serials | events | ledger | size | generated in |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+""" + "\n".join(
+        f"| {label} | {m['returns']:,} | {m['overdue']} | {m['counts']['items']:,} | {m['counts']['serials']:,} | "
+        f"{m['counts']['events']:,} | {m['counts']['ledger']:,} | {m['bytes'] / 1e6:,.0f} MB | {m['seconds']:.0f} s |"
+        for label, m in (("large", big), ("small", small))
+    ) + "\n\n" + "\n".join(f"- {n}" for n in notes) + f"\n- the whole run took {elapsed:.0f} s.\n"
+    (HERE / "RESULTS.md").write_text(text)
+    print(f"wrote {HERE / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except CommandFailed as e:
+        sys.stderr.write(f"benchmark command failed: {e}\n")
+        sys.exit(1)
