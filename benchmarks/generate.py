@@ -285,7 +285,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
 
     def flush():
         conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO returns VALUES ({','.join('?' * 25)})", returns)
+        conn.executemany(f"INSERT INTO returns VALUES ({','.join('?' * 26)})", returns)
         conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", items)
         conn.executemany("INSERT INTO serials VALUES (?, ?, ?, ?)", serials)
         conn.executemany("INSERT INTO events (return_id, event, happened_on, recorded_at, agent, status, detail) "
@@ -546,6 +546,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
             *(None if col[c] is None else days[col[c]] for c in ("shipped_on", "delivered_on")),
             None if delivered is None else days[delivered + 30],
             *(None if col[c] is None else days[col[c]] for c in ("unit_shipped_on", "received_on", "charged_on", "closed_on")),
+            None if type_ == "counter" else rid,  # ra_no (m004): the id, as for returns opened before it
         ))
 
     for rid, (type_, fate, opened) in enumerate(g.fates(), 1):

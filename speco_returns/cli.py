@@ -120,13 +120,6 @@ def _date(text: str | None, today: date) -> date:
     return policy.parse_date(text) if text else today
 
 
-def _past(text: str | None, now: Now, what: str = "date") -> date:
-    day = _date(text, now.today)
-    if day > now.today:
-        raise ReturnsError(f"{what} {day} is in the future")
-    return day
-
-
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout (RFC 4180).")]
 OnOpt = Annotated[Optional[str], typer.Option("--on", help="The date it happened (default today; never in the future).")]
@@ -330,7 +323,8 @@ def open_cmd(
     """Check, then record the return; print its RA number (counter: its ticket ID) and the next steps."""
     session = _session()
     now = session.now()
-    day = _past(on, now)
+    day = _date(on, now.today)
+    policy.check_event_date(day, now.today, policy.MIN_DATE)  # before any question is asked
     contact = {"email": policy.clean_text("email", email), "phone": policy.clean_text("phone", phone)}
     note = policy.clean_text("note", note)
     req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
@@ -342,21 +336,22 @@ def open_cmd(
     if missing:
         req = _prompt_missing(req)
     store = session.store
-    result = store.check(req, day)
-    if result.violations:
-        raise ReturnsError(*result.violations)
-    if interactive and not yes:
+    confirmed_hold = None
+    if interactive and not yes:  # show what breaks before asking; open_return checks again
+        result = store.check(req, day)
+        if result.violations:
+            raise ReturnsError(*result.violations)
         from . import render
 
         render.warnings(result.warnings)
         summary = ", ".join(f"{m} x{q}" for m, q in req.items)
-        if req.type == "advanced":
-            prices = store.facts(req, day).catalog
-            summary += f"; card hold {policy.format_usd(policy.hold_amount((prices[m].list_price, q) for m, q in req.items))}"
+        if result.hold_amount is not None:
+            summary += f"; card hold {policy.format_usd(result.hold_amount)}"
+            confirmed_hold = result.hold_amount
         article = "an" if req.type == "advanced" else "a"
         if not typer.confirm(f"Open {article} {req.type} return for {req.customer}: {summary}?", default=True):
             fail([Violation(None, "not confirmed: nothing was written")])
-    key, warnings = store.open_return(req, contact, note, day, now)
+    key, warnings = store.open_return(req, contact, note, day, now, expect_hold=confirmed_hold)
     doc = store.get(key)
     doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
     if as_json:
@@ -457,7 +452,7 @@ def serial_find(serial: Annotated[str, typer.Argument(help="The serial number.")
 def _record(ra: str, event: str, on: str | None, as_json: bool, **detail) -> None:
     session = _session()
     now = session.now()
-    day = _past(on, now)
+    day = _date(on, now.today)
     key = session.store.record(ra, event, day, now, **detail)
     doc = session.store.get(key)
     if as_json:
@@ -549,7 +544,7 @@ def note_cmd(ra: RaArg, text: Annotated[str, typer.Argument(help="The note.")], 
     body = policy.clean_text("note", text)
     if not body:
         raise ReturnsError("the note is empty")
-    key = session.store.note(ra, body, _past(on, now), now)
+    key = session.store.note(ra, body, _date(on, now.today), now)
     typer.echo(f"{key}: note added")
 
 

@@ -59,6 +59,9 @@ _QTY = re.compile(r"[0-9]+")
 
 
 def _clip(text: str, width: int = 40) -> str:
+    """Input quoted back in an error: one line, short, and never a card number."""
+    if contains_card_number(text):
+        return "(hidden: it looks like a card number)"
     text = text.replace("\n", " ").replace("\r", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -105,6 +108,8 @@ def normalize_model(text: str) -> str:
         raise ReturnsError("model is empty")
     if len(s) > 64 or any(not ch.isprintable() for ch in s):
         raise ReturnsError(f"model '{_clip(s)}' is not valid: at most 64 printable characters")
+    if contains_card_number(s):  # standard and counter returns take any model string
+        raise ReturnsError("model looks like a payment card number; card numbers are never stored")
     return s
 
 
@@ -290,6 +295,7 @@ class CheckResult:
     violations: list[Violation]
     warnings: list[Violation]
     serials: dict[str, list[str]]  # model -> serials
+    hold_amount: int | None = None  # advanced: AR-3, when every list price is known
 
     @property
     def eligible(self) -> bool:
@@ -417,7 +423,10 @@ def check(req: Request, facts: Facts) -> CheckResult:
         owner = facts.serial_owners.get(serial)
         if owner:
             v.append(Violation("SER-1", f"serial {serial} is already on open return {owner}"))
-    return CheckResult(v, warnings, serials)
+    hold = None
+    if t == "advanced" and not any(v_.rule == "AR-3" for v_ in v):
+        hold = hold_amount((facts.catalog[m].list_price, q) for m, q in req.items)
+    return CheckResult(v, warnings, serials, hold)
 
 
 def hold_amount(items: Iterable[tuple[int | None, int]]) -> int:
@@ -428,7 +437,7 @@ def hold_amount(items: Iterable[tuple[int | None, int]]) -> int:
 # --- life of a return (SPEC §3) ----------------------------------------------------------
 
 INITIAL = {"standard": "authorized", "counter": "ticket-issued", "advanced": "authorized", "virtual": "authorized"}
-CLOSED = frozenset({"completed", "cancelled", "charged"})
+CLOSED = ("completed", "cancelled", "charged")  # store.OPEN_SQL and migration m003 use this order
 _HOLDING = ("hold-authorized", "replacement-shipped", "replacement-delivered", "unit-in-transit")
 
 # (type, event) -> {state it may happen in: state after}. The only way states change.
@@ -508,8 +517,6 @@ def check_event_date(on: date, today: date, last_event_on: date) -> None:
         raise ReturnsError(f"date {on} is in the future")
     if on < last_event_on:
         raise ReturnsError(f"date {on} is before this return's last event ({last_event_on})")
-    if on < MIN_DATE:
-        raise ReturnsError(f"date {on} is out of range")
 
 
 # --- the 30-day clock (AR-4) -----------------------------------------------------------

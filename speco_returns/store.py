@@ -20,20 +20,22 @@ from . import policy
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
-SCHEMA_VERSION = 3  # the number of migrations in migrations.py (a test keeps them equal)
+SCHEMA_VERSION = 4  # the number of migrations in migrations.py (a test keeps them equal)
 MIGRATION_SET = "speco-returns"
 BUSY_TIMEOUT_MS = 5000
-OPEN_SQL = "status NOT IN ('completed', 'cancelled', 'charged')"
+# Word for word the WHERE of the partial index returns_advanced_open (migration m003), which
+# the overdue query names with INDEXED BY: a test keeps the two equal.
+OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in policy.CLOSED))
 _RA = re.compile(r"RA-([0-9]{1,18})", re.IGNORECASE)
 
 
-def ra_number(return_id: int) -> str:
-    return f"RA-{return_id:06d}"
+def ra_number(ra_no: int) -> str:
+    return f"RA-{ra_no:06d}"
 
 
 def _key(row: sqlite3.Row) -> str:
     """What an agent calls a return: its RA number, or a counter return's ticket ID."""
-    return row["ticket"] if row["type"] == "counter" else ra_number(row["id"])
+    return row["ticket"] if row["type"] == "counter" else ra_number(row["ra_no"])
 
 
 def _casefold(text: str | None) -> str | None:
@@ -156,10 +158,10 @@ class Store:
 
     # --- opening a return ----------------------------------------------------------------
 
-    def facts(self, req: Request, on: date, exclude_id: int | None = None) -> policy.Facts:
+    def facts(self, req: Request, on: date) -> policy.Facts:
         models = [m for m, _ in req.items]
         serials = [s for _, s in req.serials]
-        facts = policy.Facts(catalog=self._catalog(models), serial_owners=self._serial_owners(serials, exclude_id))
+        facts = policy.Facts(catalog=self._catalog(models), serial_owners=self._serial_owners(serials, None))
         if req.ticket:
             row = self.conn.execute("SELECT id FROM returns WHERE ticket = ?", [req.ticket]).fetchone()
             facts.ticket_owner = req.ticket if row else None
@@ -177,7 +179,7 @@ class Store:
             return {}
         marks = ",".join("?" * len(serials))
         rows = self.conn.execute(
-            f"""SELECT s.serial, r.id, r.type, r.ticket FROM serials s JOIN returns r ON r.id = s.return_id
+            f"""SELECT s.serial, r.ra_no, r.type, r.ticket FROM serials s JOIN returns r ON r.id = s.return_id
                 WHERE s.serial IN ({marks}) AND r.{OPEN_SQL} AND r.id IS NOT ?""",
             [*serials, exclude_id],
         )
@@ -189,25 +191,32 @@ class Store:
             return policy.check(req, self.facts(req, on))
 
     def open_return(
-        self, req: Request, contact: dict, note: str | None, on: date, now: Now
+        self, req: Request, contact: dict, note: str | None, on: date, now: Now, expect_hold: int | None = None
     ) -> tuple[str, list]:
-        """Check and record a return whole in one transaction; returns (key, warnings)."""
+        """Check and record a return whole in one transaction; returns (key, warnings).
+
+        `expect_hold`: the hold amount the agent confirmed; refused if prices changed since."""
+        policy.check_event_date(on, now.today, policy.MIN_DATE)
         with self.write() as conn:
             facts = self.facts(req, on)
             result = policy.check(req, facts)
             if result.violations:
                 raise ReturnsError(*result.violations)
-            hold = None
-            if req.type == "advanced":
-                hold = policy.hold_amount((facts.catalog[m].list_price, q) for m, q in req.items)
+            hold = result.hold_amount
+            if expect_hold is not None and hold != expect_hold:
+                raise ReturnsError(policy.Violation("AR-3", f"a list price changed while you confirmed: the hold is now "
+                                                    f"{policy.format_usd(hold)}; nothing was written, open it again"))
             status = policy.INITIAL[req.type]
+            ra_no = None
+            if req.type != "counter":  # counter returns are keyed by ticket: no RA number
+                (ra_no,) = conn.execute("SELECT coalesce(max(ra_no), 0) + 1 FROM returns").fetchone()
             cur = conn.execute(
                 """INSERT INTO returns (type, status, customer, email, phone, ticket, distributor,
-                     approved_by, reason, hold_amount_cents, opened_on, opened_at, opened_by, last_event_on)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     approved_by, reason, hold_amount_cents, opened_on, opened_at, opened_by, last_event_on, ra_no)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [req.type, status, req.customer, contact.get("email"), contact.get("phone"),
                  req.ticket if req.type == "counter" else None, req.distributor, req.approved_by,
-                 req.reason, hold, on.isoformat(), now.stamp, now.agent, on.isoformat()],
+                 req.reason, hold, on.isoformat(), now.stamp, now.agent, on.isoformat(), ra_no],
             )
             return_id = cur.lastrowid
             for model, qty in req.items:
@@ -224,7 +233,7 @@ class Store:
                 )
             detail = {"note": note} if note else {}
             self._event(return_id, "open", on, now, status, detail)
-            key = req.ticket if req.type == "counter" else ra_number(return_id)
+            key = req.ticket if req.type == "counter" else ra_number(ra_no)
         return key, result.warnings
 
     # --- finding returns -------------------------------------------------------------------
@@ -234,9 +243,7 @@ class Store:
         policy.require_utf8("RA number", key)
         m = _RA.fullmatch(key)
         if m:
-            row = self.conn.execute(
-                "SELECT * FROM returns WHERE id = ? AND type != 'counter'", [int(m.group(1))]
-            ).fetchone()
+            row = self.conn.execute("SELECT * FROM returns WHERE ra_no = ?", [int(m.group(1))]).fetchone()
         else:
             row = self.conn.execute("SELECT * FROM returns WHERE ticket = ?", [key]).fetchone()
         if row is None:
@@ -269,7 +276,7 @@ class Store:
             policy.require_utf8("customer", customer)
             where.append("instr(casefold(customer), ?) > 0")
             args.append(_casefold(customer))
-        sql = "SELECT id, type, ticket, status, customer, opened_on FROM returns"
+        sql = "SELECT ra_no, type, ticket, status, customer, opened_on FROM returns"
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self.conn.execute(sql + " ORDER BY id DESC", args)
@@ -280,7 +287,7 @@ class Store:
 
     def find_serial(self, serial: str) -> list[dict]:
         rows = self.conn.execute(
-            """SELECT r.id, r.type, r.ticket, r.status, r.customer, r.opened_on, i.model
+            """SELECT r.ra_no, r.type, r.ticket, r.status, r.customer, r.opened_on, i.model
                FROM serials s JOIN returns r ON r.id = s.return_id JOIN items i ON i.id = s.item_id
                WHERE s.serial = ? ORDER BY r.id DESC""",
             [serial],
@@ -315,13 +322,12 @@ class Store:
             r = self._find(key)
             policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
             new = policy.transition(r["type"], r["status"], event)
-            if event == "charge":
-                refusal = policy.charge_refusal(clock_of(r), on)
-                if refusal:
-                    raise ReturnsError(refusal)
+            self._guard(r, event, on, detail)
             if event == "complete" and r["status"] == "late-return" and not detail.get("note"):
                 raise ReturnsError("a late return is closed with the supervisor's decision: complete --note TEXT")
-            changes = {"status": new, "last_event_on": on.isoformat()}
+            changes = {"status": new}
+            if new != r["status"]:  # only state-changing events bound later dates (SPEC §3)
+                changes["last_event_on"] = on.isoformat()
             changes.update(self._money(r, event, new, on, now, detail))
             column = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
                       "receive": "received_on", "charge": "charged_on"}.get(event)
@@ -337,6 +343,28 @@ class Store:
             self.conn.execute(f"UPDATE returns SET {sets} WHERE id = ?", [*changes.values(), r["id"]])
             self._event(r["id"], event, on, now, new, detail)
         return _key(r)
+
+    def _guard(self, r: sqlite3.Row, event: str, on: date, detail: dict) -> None:
+        """The rules an event needs beyond the state machine: the hold's dates and AR-4."""
+        if event == "hold":
+            if detail.get("expires") and detail["expires"] < on.isoformat():
+                raise ReturnsError(f"--expires {detail['expires']} is before the hold's date {on}")
+            (last_hold,) = self.conn.execute(
+                "SELECT max(happened_on) FROM events WHERE return_id = ? AND event = 'hold'", [r["id"]]).fetchone()
+            if last_hold and on.isoformat() < last_hold:
+                raise ReturnsError(f"date {on} is before the hold it replaces ({last_hold})")
+        if event == "ship" and r["type"] == "advanced" and r["hold_expires"] and r["hold_expires"] < on.isoformat():
+            raise ReturnsError(policy.Violation(
+                "AR-2", f"the card hold expired on {r['hold_expires']}: re-authorize it (`hold --ref ... --expires ...`) before shipping"))
+        if event == "charge":
+            refusal = policy.charge_refusal(clock_from_events(self._events(r["id"])), on)
+            if refusal:
+                raise ReturnsError(refusal)
+
+    def _events(self, return_id: int) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT return_id, event, happened_on, detail FROM events WHERE return_id = ? ORDER BY id", [return_id]
+        ).fetchall()
 
     def _money(self, r: sqlite3.Row, event: str, new: str, on: date, now: Now, detail: dict) -> dict:
         """Ledger rows for the event (SPEC §5) and the hold columns that change with it."""
@@ -413,10 +441,10 @@ class Store:
         with self.read() as conn:
             # INDEXED BY: left to itself the planner takes returns_opened_on and reads every row.
             returns = conn.execute(
-                f"""SELECT id, customer, email, phone, hold_amount_cents FROM returns INDEXED BY returns_advanced_open
+                f"""SELECT id, ra_no, customer, email, phone, hold_amount_cents FROM returns INDEXED BY returns_advanced_open
                     WHERE type = 'advanced' AND {OPEN_SQL} AND opened_on <= :day
                     UNION
-                    SELECT id, customer, email, phone, hold_amount_cents FROM returns INDEXED BY returns_advanced_closed
+                    SELECT id, ra_no, customer, email, phone, hold_amount_cents FROM returns INDEXED BY returns_advanced_closed
                     WHERE type = 'advanced' AND closed_on > :day AND opened_on <= :day""",
                 {"day": day},
             ).fetchall()
@@ -436,7 +464,7 @@ class Store:
             clock = clock_from_events(events.get(r["id"], []))
             for state, days in policy.overdue_states(clock, as_of, within):
                 rows.append({
-                    "ra": ra_number(r["id"]), "customer": r["customer"], "state": state,
+                    "ra": ra_number(r["ra_no"]), "customer": r["customer"], "state": state,
                     "delivered_on": _iso(clock.delivered_on), "due_on": _iso(clock.due_on),
                     "days_overdue": days, "hold_amount": _amount(r["hold_amount_cents"]),
                     "email": r["email"], "phone": r["phone"],
@@ -475,7 +503,7 @@ class Store:
         )
 
 
-_SQL_KEY = "CASE r.type WHEN 'counter' THEN r.ticket ELSE printf('RA-%06d', r.id) END"
+_SQL_KEY = "CASE r.type WHEN 'counter' THEN r.ticket ELSE printf('RA-%06d', r.ra_no) END"  # as _key()
 # Amounts leave SQLite already formatted (`1299.00`): integer cents, never a float.
 _SQL_AMOUNT = "CASE WHEN {0} IS NULL THEN NULL ELSE printf('%d.%02d', {0} / 100, {0} % 100) END"
 
@@ -490,16 +518,6 @@ def _iso(day: date | None) -> str | None:
 
 def _amount(cents: int | None) -> str | None:
     return None if cents is None else policy.format_amount(cents)
-
-
-def clock_of(r: sqlite3.Row) -> Clock:
-    """The clock as the return's current columns say (every event, whatever its date)."""
-    return Clock(
-        shipped_on=_d(r["shipped_on"]), delivered_on=_d(r["delivered_on"]),
-        unit_shipped_on=_d(r["unit_shipped_on"]), received_on=_d(r["received_on"]),
-        charged_on=_d(r["charged_on"]), hold_active=bool(r["hold_active"]),
-        hold_expires=_d(r["hold_expires"]),
-    )
 
 
 def clock_from_events(events: list[sqlite3.Row]) -> Clock:

@@ -281,9 +281,11 @@ def test_ordinary_numbers_are_accepted_and_kept(cli):
                   "--distributor", "ADI #4521", "--json")
     assert counter.exit_code == 0, counter.output
 
-    assert cli("open", "--type", "advanced", "--customer", "Hold Co", "--item", "CAM-1", "--serial", "SN-H-1").exit_code == 0
-    assert cli("link", "RA-000004").exit_code == 0
-    held = cli("hold", "RA-000004", "--ref", "AUTH-00123456", "--json")
+    opened = cli("open", "--type", "advanced", "--customer", "Hold Co", "--item", "CAM-1", "--serial", "SN-H-1", "--json")
+    assert opened.exit_code == 0, opened.output
+    ara = json.loads(opened.stdout)["ra"]
+    assert cli("link", ara).exit_code == 0
+    held = cli("hold", ara, "--ref", "AUTH-00123456", "--json")
     assert held.exit_code == 0, held.output
     assert json.loads(held.stdout)["hold_ref"] == "AUTH-00123456"
 
@@ -294,3 +296,18 @@ def test_the_spec_example_of_a_longer_run_is_caught(seeded, cli):
         result = cli("note", "RA-000002", text)
         assert result.exit_code == 1, (text, result.output)
         assert "4111" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("number", ["4111 1111 1111 1111", "4111111111111111", "5500-0000-0000-0004"])
+def test_a_card_number_as_a_model_is_refused_and_never_echoed(cli, db_path, number):
+    result = cli("open", "--type", "standard", "--customer", "Bob", "--item", number, "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert number not in result.stderr and number.replace(" ", "").replace("-", "") not in result.stderr
+    assert "card number" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["overdue", "--as-of"], ["export", "ledger", "--from"], ["show"]])
+def test_bad_input_that_looks_like_a_card_is_not_quoted_back(cli, args):
+    result = cli(*args, "4111111111111111")
+    assert result.exit_code == 1
+    assert "4111" not in result.stderr

@@ -454,12 +454,13 @@ def test_overdue_orders_ra_numbers_by_number_past_999999(cli, db_path):
     delivered(cli, "SN0", "2026-11-01")
     conn = sqlite3.connect(db_path)  # a database that has already issued 999,998 RA numbers
     with conn:
-        conn.execute("UPDATE sqlite_sequence SET seq = 999998 WHERE name = 'returns'")
+        conn.execute("UPDATE returns SET ra_no = 999998 WHERE ra_no = 1")
     conn.close()
+    assert show(cli, "RA-999998", "2026-12-10")["customer"]
     assert delivered(cli, "SN1", "2026-11-01") == "RA-999999"
     assert delivered(cli, "SN2", "2026-11-01") == "RA-1000000"
     assert show(cli, "ra-1000000", "2026-12-10")["ra"] == "RA-1000000"
-    assert states(overdue(cli, "2026-12-10")) == [("RA-000001", "overdue"), ("RA-999999", "overdue"), ("RA-1000000", "overdue")]
+    assert states(overdue(cli, "2026-12-10")) == [("RA-999998", "overdue"), ("RA-999999", "overdue"), ("RA-1000000", "overdue")]
 
 
 def test_overdue_check_with_nothing_at_all(cli):
@@ -503,3 +504,44 @@ def test_overdue_bad_as_of(cli, args):
 def test_overdue_as_of_may_be_in_the_future(cli):
     ra = delivered(cli, "SN", "2026-11-01")
     assert states(overdue(cli, "2027-01-01", today="2026-11-01")) == [(ra, "overdue")]
+
+
+# --- the hold's dates ----------------------------------------------------------------------------
+
+
+def test_a_re_authorized_hold_does_not_move_the_date_later_events_are_bounded_by(cli):
+    ra = delivered(cli, "SN", "2026-11-01")
+    event(cli, ra, "hold", "2026-11-20", "--ref", "AUTH-2", "--expires", "2026-12-20")
+    # The customer shipped the unit on 11-15, recorded after the re-authorization of 11-20:
+    # only state-changing events bound later dates (SPEC §3), and the hold changed no state.
+    ok(cli("unit-shipped", ra, "--on", "2026-11-15", today="2026-11-21"))
+    ok(cli("note", ra, "called the customer", "--on", "2026-11-16", today="2026-11-21"))
+    assert show(cli, ra, "2026-11-21")["unit_shipped_on"] == "2026-11-15"
+    assert states(overdue(cli, "2026-12-10")) == [(ra, "return-stalled")]  # in time, but 25 days in transit
+
+
+def test_a_re_authorization_is_not_dated_before_the_hold_it_replaces(cli):
+    ra = delivered(cli, "SN", "2026-11-01")
+    event(cli, ra, "hold", "2026-11-20", "--ref", "AUTH-2")
+    lines = refused(cli("hold", ra, "--ref", "AUTH-3", "--on", "2026-11-10", today="2026-11-21"))
+    assert "2026-11-20" in lines[0]
+
+
+def test_a_hold_cannot_expire_before_it_is_authorized(cli, db_path):
+    ra = advanced(cli, "SN", link="2026-10-01")
+    refused(cli("hold", ra, "--ref", "AUTH-1", "--expires", "2026-09-30", "--on", "2026-10-01", today="2026-10-02"))
+    assert show(cli, ra, "2026-10-02")["status"] == "link-sent"
+
+
+def test_shipping_on_a_lapsed_hold_is_refused_until_it_is_re_authorized(cli):
+    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", expires="2026-10-05")
+    lines = refused(cli("ship", ra, "--on", "2026-10-06", today="2026-10-06"))
+    assert lines[0].startswith("error: AR-2:") and "2026-10-05" in lines[0]
+    ok(cli("ship", ra, "--on", "2026-10-05", today="2026-10-06"))  # on the expiry day itself the hold stands
+
+
+def test_re_authorizing_a_lapsed_hold_lets_it_ship(cli):
+    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", expires="2026-10-05")
+    event(cli, ra, "hold", "2026-10-06", "--ref", "AUTH-2", "--expires", "2026-10-13")
+    assert show(cli, ra, "2026-10-06")["status"] == "hold-authorized"
+    event(cli, ra, "ship", "2026-10-06")

@@ -365,8 +365,8 @@ def test_formula_cells_are_prefixed(cli):
     assert [(r[0], r[3], r[5], r[9]) for r in returns[1:]] == [
         ("RA-000001", "'" + '=HYPERLINK("http://x.test","pay")', "'=CMD|'/C CALC'!A0", "'-SN-0001"),
         ("'=1+2", "'+1 (555) 0100", "'-X", ""),
-        ("RA-000003", "'-Acme", "'@X", ""),
-        ("RA-000004", "'quoted", "A=B", ""),  # already text: left alone
+        ("RA-000002", "'-Acme", "'@X", ""),  # the counter return took no RA number
+        ("RA-000003", "'quoted", "A=B", ""),  # already text: left alone
     ]
     listed = parse(ok(cli("list", "--csv", today="2026-12-01")).stdout_bytes)
     late = parse(ok(cli("overdue", "--csv", "--as-of", "2027-01-01", today="2026-12-01")).stdout_bytes)

@@ -466,7 +466,8 @@ def test_show_unknown(cli, key):
 
 @pytest.fixture
 def several(cli):
-    """RA-000001 standard completed, RA-000002 advanced, TT-1 counter, RA-000004 virtual cancelled, RA-000005 standard."""
+    """RA-000001 standard completed, RA-000002 advanced, TT-1 counter (no RA number), RA-000003 virtual
+    cancelled, RA-000004 standard."""
     a = standard(cli, "Acme Security", today="2026-12-01")
     ok(cli("receive", a, today="2026-12-02"))
     ok(cli("ship", a, today="2026-12-03"))
@@ -479,29 +480,29 @@ def several(cli):
 
 def test_list_open_returns_newest_first(cli, several):
     rows = listing(cli)
-    assert [r["ra"] for r in rows] == ["RA-000005", "TT-1", "RA-000002"]
+    assert [r["ra"] for r in rows] == ["RA-000004", "TT-1", "RA-000002"]
     assert set(rows[0]) >= {"ra", "type", "status", "customer", "opened_on"}
-    assert rows[0] == {**rows[0], "ra": "RA-000005", "type": "standard", "status": "authorized", "customer": "Dana",
+    assert rows[0] == {**rows[0], "ra": "RA-000004", "type": "standard", "status": "authorized", "customer": "Dana",
                        "opened_on": "2026-12-08"}
 
 
 def test_list_all(cli, several):
-    assert [r["ra"] for r in listing(cli, "--all")] == ["RA-000005", "RA-000004", "TT-1", "RA-000002", "RA-000001"]
+    assert [r["ra"] for r in listing(cli, "--all")] == ["RA-000004", "RA-000003", "TT-1", "RA-000002", "RA-000001"]
 
 
 LIST_FILTERS = [
-    (["--type", "standard"], ["RA-000005"]),
-    (["--type", "standard", "--all"], ["RA-000005", "RA-000001"]),
+    (["--type", "standard"], ["RA-000004"]),
+    (["--type", "standard", "--all"], ["RA-000004", "RA-000001"]),
     (["--type", "otc"], ["TT-1"]),
     (["--type", "AR"], ["RA-000002"]),
     (["--status", "completed"], ["RA-000001"]),
-    (["--status", "cancelled"], ["RA-000004"]),
-    (["--status", "authorized"], ["RA-000005", "RA-000002"]),
+    (["--status", "cancelled"], ["RA-000003"]),
+    (["--status", "authorized"], ["RA-000004", "RA-000002"]),
     (["--customer", "acme"], ["TT-1"]),
     (["--customer", "ACME", "--all"], ["TT-1", "RA-000001"]),
     (["--customer", "'s cam"], ["RA-000002"]),
     (["--customer", "nobody"], []),
-    (["--type", "virtual", "--status", "cancelled"], ["RA-000004"]),
+    (["--type", "virtual", "--status", "cancelled"], ["RA-000003"]),
 ]
 
 
@@ -519,11 +520,11 @@ def test_list_customer_ignores_case_beyond_ascii(cli):
 
 def test_list_human_and_csv(cli, several):
     human = ok(cli("list", today=TODAY)).stdout
-    assert "RA-000005" in human and "TT-1" in human and "RA-000001" not in human
+    assert "RA-000004" in human and "TT-1" in human and "RA-000001" not in human
     result = ok(cli("list", "--all", "--csv", today=TODAY))
     rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8"), newline="")))
     assert list(rows[0])[:5] == ["ra", "type", "status", "customer", "opened_on"]
-    assert [r["ra"] for r in rows] == ["RA-000005", "RA-000004", "TT-1", "RA-000002", "RA-000001"]
+    assert [r["ra"] for r in rows] == ["RA-000004", "RA-000003", "TT-1", "RA-000002", "RA-000001"]
     assert rows[3]["customer"] == "Bob's Cameras" and rows[3]["opened_on"] == "2026-12-04"
 
 

@@ -50,12 +50,12 @@ SEED = [
     # RA-000003: virtual, authorized
     ("open", "--type", "virtual", "--customer", "Gamma Co", "--item", "CAM-1", "--serial", "SN0004",
      "--approved-by", "Dana", "--reason", "goodwill", "--on", "2026-11-20"),
-    # TCK-100 (id 4): counter
+    # TCK-100: counter (keyed by its ticket: no RA number)
     ("open", "--type", "counter", "--customer", "Delta", "--item", "CAM-1", "--ticket", "TCK-100", "--distributor", "ADI",
      "--on", "2026-11-20"),
-    # RA-000005: advanced, link sent
+    # RA-000004: advanced, link sent
     ("open", "--type", "advanced", "--customer", "Epsilon", "--item", "PTZ-9", "--serial", "SN0005", "--on", "2026-11-25"),
-    ("link", "RA-000005", "--on", "2026-11-25"),
+    ("link", "RA-000004", "--on", "2026-11-25"),
     ("note", "RA-000001", "customer called", "--on", "2026-11-02"),
 ]
 
@@ -291,7 +291,7 @@ UNDECODABLE = "caf\udce9 \udcff"
         ["show", UNDECODABLE],
         ["list", "--customer", UNDECODABLE],
         ["note", "RA-000001", UNDECODABLE],
-        ["hold", "RA-000005", "--ref", UNDECODABLE],
+        ["hold", "RA-000004", "--ref", UNDECODABLE],
         ["cancel", "RA-000001", "--reason", UNDECODABLE],
         ["catalog", "add", "CAM-1", "--category", "camera", "--description", UNDECODABLE],
         ["--agent", UNDECODABLE, "note", "RA-000001", "hello"],
@@ -312,7 +312,7 @@ def test_undecodable_argument_bytes_are_refused_cleanly(args, seed_db, tmp_path)
     if result.exit_code != 0:
         assert _dump(db) == before, why
     # Whatever was accepted can still be read back: nothing stored poisons a later command.
-    for later in (*(["show", ra, *fmt] for ra in ("RA-000001", "RA-000002", "RA-000003", "TCK-100", "RA-000005")
+    for later in (*(["show", ra, *fmt] for ra in ("RA-000001", "RA-000002", "RA-000003", "TCK-100", "RA-000004")
                     for fmt in ([], ["--json"])),
                   ["list", "--all", "--json"], ["catalog", "list"], ["export", "returns"], ["export", "ledger"]):
         after = runner.invoke(app, later, env=env)

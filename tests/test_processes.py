@@ -356,7 +356,7 @@ EXPECTED_SCHEMA = {
             "distributor": str, "approved_by": str, "reason": str, "hold_amount_cents": int, "hold_ref": str,
             "hold_expires": str, "hold_active": int, "opened_on": str, "opened_at": str, "opened_by": str,
             "last_event_on": str, "shipped_on": str, "delivered_on": str, "due_on": str, "unit_shipped_on": str,
-            "received_on": str, "charged_on": str, "closed_on": str,
+            "received_on": str, "charged_on": str, "closed_on": str, "ra_no": int,
         },
         "foreign_keys": set(),
     },
@@ -382,7 +382,7 @@ EXPECTED_SCHEMA = {
 }
 EXPECTED_INDEXES = {
     "returns_customer", "returns_opened_on", "items_return", "serials_serial", "serials_item", "events_return",
-    "ledger_happened_on", "returns_advanced_open", "returns_advanced_closed",
+    "ledger_happened_on", "returns_advanced_open", "returns_advanced_closed", "returns_ra_no",
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete"}
 
