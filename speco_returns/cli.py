@@ -279,9 +279,18 @@ def _prompt_missing(req: policy.Request) -> policy.Request:
     if t in policy.SERIAL_RULE:
         assigned = policy.assign_serials(req.items, req.serials)
         serials = list(req.serials)
+        taken = {serial for _, serial in serials}
+
+        def new_serial(text: str) -> str:  # a repeat is asked again, not refused at the end
+            serial = policy.parse_serial(text)
+            if serial in taken:
+                raise ReturnsError(f"serial {serial} is already given for this return")
+            taken.add(serial)
+            return serial
+
         for model, qty in req.items:
             for n in range(len(assigned[model]) + 1, qty + 1):
-                serials.append((model, _ask(f"Serial of {model}, unit {n} of {qty} ({policy.SERIAL_RULE[t]})", policy.parse_serial)))
+                serials.append((model, _ask(f"Serial of {model}, unit {n} of {qty} ({policy.SERIAL_RULE[t]})", new_serial)))
         req = policy.Request(**{**req.__dict__, "serials": tuple(serials)})
     return req
 

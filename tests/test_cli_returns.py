@@ -271,6 +271,13 @@ def test_terminal_asks_for_serials_only_where_missing(cli, terminal):
     assert show(cli, "RA-000001")["items"][0]["serials"] == ["A-0001", "A-0002"]
 
 
+def test_terminal_asks_again_for_a_serial_already_given(cli, terminal):
+    result = ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1:2", "--serial", "A-0001",
+                    input="a-0001\nA-0002\ny\n", today=TODAY))
+    assert "already given" in result.output
+    assert show(cli, "RA-000001")["items"][0]["serials"] == ["A-0001", "A-0002"]
+
+
 def test_terminal_answer_no_writes_nothing(cli, terminal, db_path):
     before = counts(db_path)
     result = cli("open", input="standard\nAcme\nCAM-1, X:2\nn\n", today=TODAY)
