@@ -28,12 +28,12 @@ def defuse(cell: object) -> object:
     return cell
 
 
+_SQL_TRIGGERS = ", ".join(f"char({ord(t)})" for t in TRIGGERS)
+
+
 def sql_defuse(column: str) -> str:
     """`defuse` as an SQL expression, so SQLite does the work while it reads."""
-    return (
-        f"CASE WHEN substr({column}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13))"
-        f" THEN '''' || {column} ELSE {column} END"
-    )
+    return f"CASE WHEN substr({column}, 1, 1) IN ({_SQL_TRIGGERS}) THEN '''' || {column} ELSE {column} END"
 
 
 def write_csv(stream: IO[str], header: list[str], rows: Iterable[Iterable]) -> int:
