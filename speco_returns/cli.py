@@ -245,73 +245,6 @@ def _interactive(as_json: bool) -> bool:
     return not as_json and sys.stdin.isatty()
 
 
-def _ask(label: str, parse, default=None):
-    def proc(text: str):
-        try:
-            return parse(text)
-        except ReturnsError as e:
-            raise typer.BadParameter(e.problems[0].message) from None
-
-    return typer.prompt(label, default=default, value_proc=proc)
-
-
-def _prompt_missing(req: policy.Request) -> policy.Request:
-    """At a terminal: ask for each field the type needs and the agent left out."""
-    changes: dict = {}
-    if not req.type:
-        changes["type"] = _ask("Return type (standard, counter, advanced, virtual)", policy.parse_type)
-    if not req.customer:
-        changes["customer"] = _ask("Customer", _required("customer"))
-    if not req.items:
-        changes["items"] = _ask("Items (MODEL[:QTY], comma-separated)", _items_line)
-    req = policy.Request(**{**req.__dict__, **changes})
-    t = req.type
-    if t == "counter":
-        if not req.ticket:
-            req = policy.Request(**{**req.__dict__, "ticket": _ask("Tech Ticket ID (OTC-1)", policy.parse_ticket)})
-        if not req.distributor:
-            req = policy.Request(**{**req.__dict__, "distributor": _ask("Distributor (OTC-1)", _required("distributor"))})
-    if t == "virtual":
-        if not req.approved_by:
-            req = policy.Request(**{**req.__dict__, "approved_by": _ask("Approved by (VR-1)", _required("approver"))})
-        if not req.reason:
-            req = policy.Request(**{**req.__dict__, "reason": _ask("Reason (VR-1)", _required("reason"))})
-    if t in policy.SERIAL_RULE:
-        assigned = policy.assign_serials(req.items, req.serials)
-        serials = list(req.serials)
-        taken = {serial for _, serial in serials}
-
-        def new_serial(text: str) -> str:  # a repeat is asked again, not refused at the end
-            serial = policy.parse_serial(text)
-            if serial in taken:
-                raise ReturnsError(f"serial {serial} is already given for this return")
-            taken.add(serial)
-            return serial
-
-        for model, qty in req.items:
-            for n in range(len(assigned[model]) + 1, qty + 1):
-                serials.append((model, _ask(f"Serial of {model}, unit {n} of {qty} ({policy.SERIAL_RULE[t]})", new_serial)))
-        req = policy.Request(**{**req.__dict__, "serials": tuple(serials)})
-    return req
-
-
-def _items_line(text: str) -> tuple:
-    items = tuple(policy.merge_items(policy.parse_item(p) for p in text.split(",") if p.strip()))
-    if not items:
-        raise ReturnsError("give at least one MODEL[:QTY]")
-    return items
-
-
-def _required(label: str):
-    def parse(text: str) -> str:
-        value = policy.clean_text(label, text)
-        if not value:
-            raise ReturnsError(f"{label} is required")
-        return value
-
-    return parse
-
-
 @command(app, "open")
 def open_cmd(
     return_type: TypeOpt = None,
@@ -343,7 +276,9 @@ def open_cmd(
     if missing and not interactive:
         fail(missing)
     if missing:
-        req = _prompt_missing(req)
+        from .prompts import ask_missing
+
+        req = ask_missing(req)
     store = session.store
     confirmed_hold = None
     if interactive and not yes:  # show what breaks before asking; open_return checks again
@@ -643,15 +578,6 @@ def export_returns(start: FromOpt = None, end: ToOpt = None, output: OutputOpt =
 # --- catalog --------------------------------------------------------------------------------
 
 
-def _product(model: str, category: str, list_price: str | None, description: str | None) -> policy.Product:
-    return policy.Product(
-        model=policy.normalize_model(model),
-        category=policy.parse_category(category),
-        list_price=policy.parse_money(list_price) if list_price and list_price.strip() else None,
-        description=policy.clean_text("description", description),
-    )
-
-
 @command(catalog_app, "add")
 def catalog_add(
     model: Annotated[str, typer.Argument(help="The model name (stored upper-case).")],
@@ -660,8 +586,10 @@ def catalog_add(
     description: Annotated[Optional[str], typer.Option("--description", help="What the model is.")] = None,
 ) -> None:
     """Add a model, or update it (opened returns keep their snapshot)."""
+    from .catalog import product as make_product
+
     session = _session()
-    product = _product(model, category, list_price, description)
+    product = make_product(model, category, list_price, description)
     session.store.upsert_products([product], session.now())
     typer.echo(f"{product.model}: {product.category}, list price {policy.format_usd(product.list_price) or 'none'}")
 
@@ -669,33 +597,11 @@ def catalog_add(
 @command(catalog_app, "import")
 def catalog_import(file: Annotated[Path, typer.Argument(help="CSV with header model,category,list_price[,description].")]) -> None:
     """Add or update models from a CSV file; the whole file is checked before anything is written."""
-    import csv
+    from .catalog import read_csv
 
-    try:
-        handle = file.open(newline="", encoding="utf-8-sig")
-    except OSError as e:
-        raise ReturnsError(f"cannot read {file}: {e.strerror}") from None
-    products: dict[str, policy.Product] = {}
-    problems: list[str] = []
-    with handle:
-        try:
-            reader = csv.DictReader(handle)
-            header = [h.strip().lower() for h in reader.fieldnames or []]
-            if not {"model", "category", "list_price"} <= set(header):
-                raise ReturnsError(f"{file}: the header must be model,category,list_price[,description]")
-            reader.fieldnames = header
-            for row in reader:
-                try:
-                    p = _product(row.get("model") or "", row.get("category") or "", row.get("list_price"), row.get("description"))
-                    products[p.model] = p
-                except ReturnsError as e:
-                    problems.append(f"{file}, line {reader.line_num}: {e.problems[0].message}")
-        except (UnicodeDecodeError, csv.Error) as e:
-            raise ReturnsError(f"{file}: not a UTF-8 CSV file ({e})") from None
-    if problems:
-        raise ReturnsError(*problems[:20], *([f"... and {len(problems) - 20} more"] if len(problems) > 20 else []))
+    products = read_csv(file)
     session = _session()
-    count = session.store.upsert_products(list(products.values()), session.now())
+    count = session.store.upsert_products(products, session.now())
     typer.echo(f"imported {count} model(s)")
 
 
