@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__, policy
-from .errors import ReturnsError, Violation
+from .errors import DatabaseBusy, ReturnsError, Violation
 from .store import Now, Store
 
 APP_SETTINGS = dict(
@@ -85,8 +85,8 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
             except ReturnsError as e:
                 fail(e.problems)
             except sqlite3.OperationalError as e:
-                if "locked" in str(e) or "busy" in str(e):
-                    fail([Violation(None, "database busy: another process is writing to it; try again")])
+                if "locked" in str(e) or "busy" in str(e):  # a read that waited past the timeout
+                    fail(DatabaseBusy().problems)
                 fail([Violation(None, f"database error: {e}")])
             except sqlite3.DatabaseError as e:
                 fail([Violation(None, f"database error: {e} ({_session().db_path})")])
