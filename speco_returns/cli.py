@@ -339,7 +339,7 @@ def list_cmd(
     if status is not None:
         known = {s for t in policy.TYPES for s in policy.states(t)}
         if status.strip().lower() not in known:
-            raise ReturnsError(f"unknown status '{policy._clip(status)}': one of {', '.join(sorted(known))}")
+            raise ReturnsError(f"unknown status '{policy.quote(status)}': one of {', '.join(sorted(known))}")
         status = status.strip().lower()
     rows = _session().store.list_returns(type_, status, customer, include_all)
     _listing(fmt, rows, LIST_COLUMNS)

@@ -39,7 +39,7 @@ def parse_type(text: str) -> str:
     key = ALIASES.get(key, key)
     if key not in TYPES:
         raise ReturnsError(
-            f"unknown return type '{_clip(text)}': use standard, counter (otc), advanced (ar) or virtual"
+            f"unknown return type '{quote(text)}': use standard, counter (otc), advanced (ar) or virtual"
         )
     return key
 
@@ -47,7 +47,7 @@ def parse_type(text: str) -> str:
 def parse_category(text: str) -> str:
     key = text.strip().lower()
     if key not in CATEGORIES:
-        raise ReturnsError(f"unknown category '{_clip(text)}': use one of {', '.join(CATEGORIES)}")
+        raise ReturnsError(f"unknown category '{quote(text)}': use one of {', '.join(CATEGORIES)}")
     return key
 
 
@@ -58,7 +58,7 @@ _SERIAL = re.compile(r"[A-Z0-9-]{4,32}")
 _QTY = re.compile(r"[0-9]+")
 
 
-def _clip(text: str, width: int = 40) -> str:
+def quote(text: str, width: int = 40) -> str:
     """Input quoted back in an error: one line, short, and never a card number."""
     if contains_card_number(text):
         return "(hidden: it looks like a card number)"
@@ -70,16 +70,16 @@ def parse_money(text: str) -> int:
     """`1299`, `1,299.00` or `$1,299.00` -> integer cents. Never a float."""
     s = text.strip()
     if s.startswith(("-", "$-", "(")):
-        raise ReturnsError(f"amount '{_clip(s)}' is negative: amounts are never negative")
+        raise ReturnsError(f"amount '{quote(s)}' is negative: amounts are never negative")
     m = _MONEY.fullmatch(s)
     if m and len(m.group(1)) > 16:  # before int(): Python refuses to convert 4,300+ digits
-        raise ReturnsError(f"amount '{_clip(s)}' is too large")
+        raise ReturnsError(f"amount '{quote(s)}' is too large")
     if not m:
-        raise ReturnsError(f"amount '{_clip(s)}' is not money: write 1299, 1,299.00 or $1,299.00")
+        raise ReturnsError(f"amount '{quote(s)}' is not money: write 1299, 1,299.00 or $1,299.00")
     whole, frac = m.group(1).replace(",", ""), (m.group(2) or "").ljust(2, "0")
     cents = int(whole) * 100 + int(frac)
     if cents > MAX_CENTS:
-        raise ReturnsError(f"amount '{_clip(s)}' is too large")
+        raise ReturnsError(f"amount '{quote(s)}' is too large")
     return cents
 
 
@@ -97,7 +97,7 @@ def parse_serial(text: str) -> str:
     if not text.isascii() or not _SERIAL.fullmatch(s):  # ASCII first: 'ﬁ'.upper() is 'FI'
         s = s if s.isprintable() else repr(s)
         raise ReturnsError(
-            f"serial '{_clip(s)}' is not valid: use 4 to 32 letters, digits or '-'"
+            f"serial '{quote(s)}' is not valid: use 4 to 32 letters, digits or '-'"
         )
     return s
 
@@ -107,7 +107,7 @@ def normalize_model(text: str) -> str:
     if not s:
         raise ReturnsError("model is empty")
     if len(s) > 64 or any(not ch.isprintable() for ch in s):
-        raise ReturnsError(f"model '{_clip(s)}' is not valid: at most 64 printable characters")
+        raise ReturnsError(f"model '{quote(s)}' is not valid: at most 64 printable characters")
     if contains_card_number(s):  # standard and counter returns take any model string
         raise ReturnsError("model looks like a payment card number; card numbers are never stored")
     return s
@@ -124,7 +124,7 @@ def parse_serial_arg(text: str) -> tuple[str | None, str]:
 def parse_qty(text: str) -> int:
     s = text.strip()
     if not _QTY.fullmatch(s) or len(s.lstrip("0")) > 4 or not 1 <= int(s) <= MAX_QTY:
-        raise ReturnsError(f"quantity '{_clip(s)}' must be a whole number from 1 to {MAX_QTY}")
+        raise ReturnsError(f"quantity '{quote(s)}' must be a whole number from 1 to {MAX_QTY}")
     return int(s)
 
 
@@ -158,7 +158,7 @@ def parse_date(text: str) -> date:
     except ValueError:
         day = _parse_loose_date(s)
     if not MIN_DATE <= day <= MAX_DATE:
-        raise ReturnsError(f"date '{_clip(s)}' is out of range ({MIN_DATE} to {MAX_DATE})")
+        raise ReturnsError(f"date '{quote(s)}' is out of range ({MIN_DATE} to {MAX_DATE})")
     return day
 
 
@@ -173,9 +173,9 @@ def _parse_loose_date(s: str) -> date:
             a = parser.parse(s, default=datetime(2000, 1, 1))
             b = parser.parse(s, default=datetime(2001, 2, 2))
     except (ValueError, OverflowError, Warning):
-        raise ReturnsError(f"date '{_clip(s)}' is not a date: write 2026-11-26, 11/26/2026 or Nov 26 2026") from None
+        raise ReturnsError(f"date '{quote(s)}' is not a date: write 2026-11-26, 11/26/2026 or Nov 26 2026") from None
     if a.date() != b.date():
-        raise ReturnsError(f"date '{_clip(s)}' is incomplete: give a year, a month and a day")
+        raise ReturnsError(f"date '{quote(s)}' is incomplete: give a year, a month and a day")
     return a.date()
 
 
@@ -248,7 +248,7 @@ def parse_ticket(text: str) -> str:
         raise ReturnsError(Violation("OTC-1", "the Tech Ticket ID is empty"))
     if ticket.upper().startswith("RA-"):
         raise ReturnsError(
-            Violation("OTC-1", f"ticket ID '{_clip(ticket)}' may not start with RA- (RA numbers are Speco's)")
+            Violation("OTC-1", f"ticket ID '{quote(ticket)}' may not start with RA- (RA numbers are Speco's)")
         )
     if len(ticket) > 64:
         raise ReturnsError(Violation("OTC-1", "ticket ID is too long (at most 64 characters)"))

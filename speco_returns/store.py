@@ -247,8 +247,7 @@ class Store:
         else:
             row = self.conn.execute("SELECT * FROM returns WHERE ticket = ?", [key]).fetchone()
         if row is None:
-            shown = "with that key" if policy.contains_card_number(key) else policy._clip(key)  # never echo a card
-            raise ReturnsError(f"no return {shown}: give an RA number or a counter return's ticket ID")
+            raise ReturnsError(f"no return {policy.quote(key)}: give an RA number or a counter return's ticket ID")
         return row
 
     def get(self, key: str) -> dict:
