@@ -142,3 +142,10 @@ def m004_ra_numbers(db: Database) -> None:
         "UPDATE returns SET ra_no = id WHERE type != 'counter'",
         "CREATE UNIQUE INDEX returns_ra_no ON returns (ra_no)",
     )
+
+
+@migrations()
+def m005_open_returns_index(db: Database) -> None:
+    # `list` shows open returns by default: read them through this, not the whole table.
+    # The WHERE is store.OPEN_SQL word for word (the planner matches it literally).
+    _run(db, "CREATE INDEX returns_open ON returns (id) WHERE status NOT IN ('completed', 'cancelled', 'charged')")

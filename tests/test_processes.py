@@ -383,6 +383,7 @@ EXPECTED_SCHEMA = {
 EXPECTED_INDEXES = {
     "returns_customer", "returns_opened_on", "items_return", "serials_serial", "serials_item", "events_return",
     "ledger_happened_on", "returns_advanced_open", "returns_advanced_closed", "returns_ra_no",
+    "returns_open",
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete"}
 

@@ -20,6 +20,20 @@ def test_open_sql_is_the_partial_index_condition_word_for_word(db_path):
     store = Store(db_path)
     (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_advanced_open'").fetchone()
     assert sql.endswith(f"WHERE type = 'advanced' AND {OPEN_SQL}")
+    (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_open'").fetchone()
+    assert sql.endswith(f"WHERE {OPEN_SQL}")
+
+
+@pytest.mark.parametrize("filters", [(None, None, None, False), ("advanced", None, None, False), (None, None, "acme", False)])
+def test_listing_open_returns_reads_the_open_index_not_the_table(db_path, filters):
+    store = Store(db_path)
+    captured = []
+    store.conn.set_trace_callback(captured.append)
+    store.list_returns(*filters)
+    store.conn.set_trace_callback(None)
+    plan = " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + captured[-1].split(" ORDER BY")[0]
+                                                           .replace("?", "'x'") + " ORDER BY id DESC"))
+    assert "USING INDEX returns_open" in plan, plan
 
 
 def test_a_changed_list_price_after_confirmation_writes_nothing(db_path):
