@@ -292,8 +292,7 @@ def open_cmd(
         if result.hold_amount is not None:
             summary += f"; card hold {policy.format_usd(result.hold_amount)}"
             confirmed_hold = result.hold_amount
-        article = "an" if req.type == "advanced" else "a"
-        if not typer.confirm(f"Open {article} {req.type} return for {req.customer}: {summary}?", default=True):
+        if not typer.confirm(f"Open {policy.a_type(req.type)} return for {req.customer}: {summary}?", default=True):
             fail([Violation(None, "not confirmed: nothing was written")])
     key, warnings = store.open_return(req, contact, note, day, now, expect_hold=confirmed_hold)
     doc = store.get(key)

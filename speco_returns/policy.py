@@ -483,6 +483,11 @@ def is_open(status: str) -> bool:
     return status not in CLOSED
 
 
+def a_type(type_: str) -> str:
+    """'a standard', 'an advanced': the type with its article, for sentences."""
+    return f"{'an' if type_[:1] in 'aeiou' else 'a'} {type_}"
+
+
 def _refusal(type_: str, status: str, event: str) -> Violation:
     """Why `event` cannot happen now, naming the rule where one applies."""
     if type_ == "standard" and event == "ship":
@@ -500,8 +505,7 @@ def _refusal(type_: str, status: str, event: str) -> Violation:
         return Violation(None, "`complete` serves only counter returns and late returns")
     allowed = [e for e in EVENTS if status in MACHINE.get((type_, e), {})]
     hint = f"; next: {', '.join(allowed)}" if allowed else ""
-    article = "an" if type_ == "advanced" else "a"
-    return Violation(None, f"cannot {event} {article} {type_} return that is {status}{hint}")
+    return Violation(None, f"cannot {event} {a_type(type_)} return that is {status}{hint}")
 
 
 def transition(type_: str, status: str, event: str) -> str:

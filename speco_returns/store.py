@@ -23,8 +23,8 @@ from .policy import Clock, Product, Request
 SCHEMA_VERSION = 5  # the number of migrations in migrations.py (a test keeps them equal)
 MIGRATION_SET = "speco-returns"
 BUSY_TIMEOUT_MS = 5000
-# Word for word the WHERE of the partial index returns_advanced_open (migration m003), which
-# the overdue query names with INDEXED BY: a test keeps the two equal.
+# Word for word the WHERE of the partial indexes returns_advanced_open (m003, which the overdue
+# query names with INDEXED BY) and returns_open (m005): a test keeps them equal.
 OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in policy.CLOSED))
 _RA = re.compile(r"RA-([0-9]{1,18})", re.IGNORECASE)
 
@@ -447,6 +447,7 @@ class Store:
                     WHERE type = 'advanced' AND closed_on > :day AND opened_on <= :day""",
                 {"day": day},
             ).fetchall()
+            returns.sort(key=lambda r: r["ra_no"])  # rows keep this order within a state
             events: dict[int, list[sqlite3.Row]] = {}
             ids = [r["id"] for r in returns]
             for start in range(0, len(ids), 500):
@@ -471,7 +472,7 @@ class Store:
                     "hold_expires": _iso(clock.hold_expires),
                 })
         order = {s: i for i, s in enumerate(policy.OVERDUE_STATES)}
-        rows.sort(key=lambda row: (order[row["state"]], int(row["ra"][3:])))  # RA-1000000 after RA-999999
+        rows.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state (RA-999999, RA-1000000)
         return rows
 
     # --- accounting (streamed: rows go out as SQLite reads them) -------------------------------
