@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,14 +69,29 @@ class Store:
         self.conn.create_function("casefold", 1, _casefold, deterministic=True)
         for pragma in (
             f"busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the others may wait on a lock
-            "journal_mode = WAL",
             "synchronous = FULL",
             "foreign_keys = ON",
             "secure_delete = ON",
         ):
             self.conn.execute(f"PRAGMA {pragma}")
+        self._use_wal()
         if migrate:
             self._migrate()
+
+    def _use_wal(self) -> None:
+        """WAL is kept in the file, so this is a read once a file has it. Switching a new
+        file can fail at once with "locked" while another process opens it too (SQLite does
+        not wait on the busy handler there): retry within the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def close(self) -> None:
         self.conn.close()
