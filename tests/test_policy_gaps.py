@@ -1,0 +1,388 @@
+"""The policy and money gaps a review found (issue 10), through the command line.
+
+Each section is one decision: back-dating around a re-authorization, lost parcels, serials
+at ship, zero list prices, a late unit and SER-1, ambiguous dates, card numbers in any
+disguise, `check --json` on bad input, a shifted catalog price and a pinned "today".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+import pytest
+from clihelpers import counts, ok, refused
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+CLI_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(autouse=True)
+def catalog(cli):
+    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.00"))
+
+
+def show(cli, ra, today="2027-06-30") -> dict:
+    return json.loads(ok(cli("show", ra, "--json", today=today)).stdout)
+
+
+def ledger(db_path) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT happened_on, event, hold_ref FROM ledger ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def advanced(cli, serial="SN-1", *, opened="2026-10-01", steps=()) -> str:
+    ra = json.loads(ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", serial,
+                           "--json", today=opened)).stdout)["ra"]
+    for day, *args in steps:
+        ok(cli(args[0], ra, *args[1:], today=day))
+    return ra
+
+
+HELD = (("2026-10-01", "link"), ("2026-10-01", "hold", "--ref", "AUTH-1", "--expires", "2026-10-05"))
+DELIVERED = (*HELD, ("2026-10-02", "ship"), ("2026-10-03", "deliver"))  # due 2026-11-02
+
+
+# --- 1. back-dating around a re-authorization ------------------------------------------------
+
+
+def test_ship_cannot_be_dated_on_a_lapsed_hold_before_the_re_authorization(cli, db_path):
+    ra = advanced(cli, steps=(*HELD, ("2026-10-20", "hold", "--ref", "AUTH-2", "--expires", "2026-10-27")))
+    before = counts(db_path)
+    lines = refused(cli("ship", ra, "--on", "2026-10-10", today="2026-10-21"))
+    assert len(lines) == 1 and "2026-10-20" in lines[0], lines
+    assert counts(db_path) == before
+    ok(cli("ship", ra, "--on", "2026-10-20", today="2026-10-21"))
+
+
+def test_ar_2_refuses_a_ship_dated_after_the_hold_in_force_lapsed(cli):
+    ra = advanced(cli, steps=HELD)
+    lines = refused(cli("ship", ra, "--on", "2026-10-06", today="2026-10-06"))
+    assert lines[0].startswith("error: AR-2") and "2026-10-05" in lines[0]
+
+
+@pytest.mark.parametrize("event", [("receive",), ("cancel", "--reason", "changed mind"), ("charge",)])
+def test_no_settling_event_is_dated_before_the_re_authorization(cli, db_path, event):
+    steps = HELD if event[0] == "cancel" else DELIVERED
+    reauth_on = "2026-10-04" if event[0] == "cancel" else "2026-11-20"
+    ra = advanced(cli, steps=(*steps, (reauth_on, "hold", "--ref", "AUTH-2")))
+    before = ledger(db_path)
+    back = "2026-10-02" if event[0] == "cancel" else "2026-11-10"
+    lines = refused(cli(event[0], ra, *event[1:], "--on", back, today="2026-11-30"))
+    assert len(lines) == 1 and reauth_on in lines[0], lines
+    assert ledger(db_path) == before
+
+
+def test_the_ledger_never_settles_a_hold_before_its_authorization(cli, db_path):
+    ra = advanced(cli, steps=(*DELIVERED, ("2026-10-10", "hold", "--ref", "AUTH-2")))
+    cli("receive", ra, "--on", "2026-10-08", today="2026-10-12")  # refused: whatever happens, the ledger holds
+    cli("receive", ra, "--on", "2026-10-12", today="2026-10-12")
+    authorized: dict[str, str] = {}
+    for day, event, ref in ledger(db_path):
+        if event == "hold-authorized":
+            authorized[ref] = day
+        else:
+            assert day >= authorized[ref], (day, event, ref)
+
+
+# --- 2. lost parcels ---------------------------------------------------------------------------
+
+
+def stalled(cli) -> str:
+    """Delivered 2026-10-03 (due 2026-11-02), shipped back 2026-10-20: stalled from 2026-11-03."""
+    return advanced(cli, steps=(*DELIVERED, ("2026-10-20", "unit-shipped", "--tracking", "1Z999")))
+
+
+def test_a_stalled_parcel_past_its_due_date_can_be_charged_with_a_reason(cli, db_path):
+    ra = stalled(cli)
+    reason = "Dana Lee (supervisor): parcel lost, carrier claim 7781"
+    ok(cli("charge", ra, "--reason", reason, "--on", "2026-11-05", today="2026-11-05"))
+    doc = show(cli, ra)
+    assert doc["status"] == "charged"
+    assert doc["events"][-1]["event"] == "charge" and doc["events"][-1]["reason"] == reason
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    assert conn.execute("SELECT event, reason FROM ledger ORDER BY id DESC LIMIT 1").fetchone() == ("charged", reason)
+    conn.close()
+
+
+def test_a_stalled_parcel_is_not_charged_without_a_reason_and_the_refusal_says_what_would_allow_it(cli, db_path):
+    ra = stalled(cli)
+    before = counts(db_path)
+    lines = refused(cli("charge", ra, "--on", "2026-11-05", today="2026-11-05"))
+    assert len(lines) == 1 and lines[0].startswith("error: AR-4") and "--reason" in lines[0], lines
+    assert "stalled from 2026-11-03" in lines[0]
+    assert counts(db_path) == before
+
+
+@pytest.mark.parametrize("day", ["2026-10-30", "2026-11-02"])
+def test_a_parcel_in_transit_is_not_charged_before_it_is_stalled_and_past_due(cli, day):
+    ra = stalled(cli)
+    lines = refused(cli("charge", ra, "--reason", "supervisor: lost", "--on", day, today=day))
+    assert lines[0].startswith("error: AR-4") and "stalled from 2026-11-03" in lines[0], lines
+
+
+def test_stalled_before_the_due_date_still_waits_for_the_due_date(cli):
+    # shipped back 2026-10-05, stalled from 2026-10-19, but due 2026-11-02: charge from 2026-11-03
+    ra = advanced(cli, steps=(*DELIVERED, ("2026-10-05", "unit-shipped")))
+    lines = refused(cli("charge", ra, "--reason", "supervisor: lost", "--on", "2026-10-25", today="2026-10-25"))
+    assert lines[0].startswith("error: AR-4") and "2026-11-03" in lines[0], lines
+    ok(cli("charge", ra, "--reason", "supervisor: lost", "--on", "2026-11-03", today="2026-11-03"))
+
+
+def test_charge_reason_is_free_text_checked_for_card_numbers(cli):
+    ra = stalled(cli)
+    lines = refused(cli("charge", ra, "--reason", "card 4111 1111 1111 1111", today="2026-11-05"))
+    assert "card number" in lines[0] and "4111" not in lines[0]
+
+
+# --- 3. serials at every step (AR-1, VR-4) -------------------------------------------------------
+
+
+def test_an_advanced_return_missing_a_serial_does_not_ship(cli):
+    ra = advanced(cli, steps=HELD)
+    ok(cli("serial", "remove", ra, "SN-1", today="2026-10-01"))
+    lines = refused(cli("ship", ra, today="2026-10-02"))
+    assert len(lines) == 1 and lines[0].startswith("error: AR-1") and "CAM-1" in lines[0]
+    assert show(cli, ra)["status"] == "hold-authorized"
+    ok(cli("serial", "add", ra, "SN-9", today="2026-10-02"))
+    ok(cli("ship", ra, today="2026-10-02"))
+
+
+def test_a_virtual_return_missing_a_serial_does_not_ship_or_complete(cli):
+    ra = json.loads(ok(cli("open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1:2", "--serial", "SN-V1",
+                           "--serial", "SN-V2", "--approved-by", "Dana", "--reason", "site down", "--json",
+                           today="2026-10-01")).stdout)["ra"]
+    ok(cli("serial", "remove", ra, "SN-V2", today="2026-10-01"))
+    lines = refused(cli("ship", ra, today="2026-10-01"))
+    assert lines[0].startswith("error: VR-4") and "CAM-1" in lines[0]
+    assert show(cli, ra)["status"] == "authorized"
+
+
+# --- 4. zero list price (AR-3) --------------------------------------------------------------------
+
+
+def test_a_zero_list_price_is_kept_but_refused_for_an_advanced_return(cli, db_path):
+    ok(cli("catalog", "add", "FREE-PART", "--category", "other", "--list-price", "0"))
+    assert {"model": "FREE-PART", "list_price": "0.00"}.items() <= next(
+        r for r in json.loads(ok(cli("catalog", "list", "--json")).stdout) if r["model"] == "FREE-PART").items()
+    before = counts(db_path)
+    lines = refused(cli("open", "--type", "ar", "--customer", "Acme", "--item", "FREE-PART", "--serial", "SN-F1"))
+    assert lines == [l for l in lines if l.startswith("error: AR-3")] and "FREE-PART" in lines[0]
+    assert counts(db_path) == before
+    result = cli("check", "--type", "ar", "--item", "FREE-PART", "--serial", "SN-F1", "--json")
+    assert result.exit_code == 1
+    assert [v["rule"] for v in json.loads(result.stdout)["violations"]] == ["AR-3"]
+    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "FREE-PART"))
+
+
+# --- 5. a late unit and SER-1 ---------------------------------------------------------------------
+
+
+def test_a_late_return_does_not_hold_its_serial_against_ser_1(cli):
+    first = advanced(cli, "SN-LATE", steps=DELIVERED)
+    ok(cli("charge", first, "--on", "2026-11-03", today="2026-11-03"))
+    second = advanced(cli, "SN-LATE", opened="2026-11-04")  # charged is closed: the serial is free
+    ok(cli("receive", first, "--on", "2026-11-05", today="2026-11-05"))  # never refused
+    assert show(cli, first)["status"] == "late-return"
+    ok(cli("cancel", second, "--reason", "opened by mistake", today="2026-11-05"))
+    third = advanced(cli, "SN-LATE", opened="2026-11-06")  # the late unit is back: it holds nothing
+    found = {r["ra"] for r in json.loads(ok(cli("serial", "find", "SN-LATE", "--json")).stdout)}
+    assert {first, second, third} == found
+    lines = refused(cli("open", "--type", "standard", "--customer", "B", "--item", "CAM-1", "--serial", "SN-LATE",
+                        today="2026-11-06"))
+    assert lines[0].startswith("error: SER-1") and third in lines[0] and first not in lines[0]
+
+
+# --- 6. ambiguous dates ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["13/01/2025", "12/01/25", "1/2/3", "2025/01/12", "01-12-2025", "12.01.2025"])
+def test_an_ambiguous_date_is_refused_in_one_line_suggesting_iso(cli, db_path, text):
+    ra = advanced(cli, steps=(*HELD, ("2026-10-02", "ship")))
+    before = counts(db_path)
+    lines = refused(cli("deliver", ra, "--on", text, today="2027-01-20"))
+    assert len(lines) == 1 and "YYYY-MM-DD" in lines[0], lines
+    assert counts(db_path) == before
+
+
+def test_slash_dates_are_month_first(cli):
+    ra = advanced(cli, steps=(*HELD, ("2026-10-02", "ship")))
+    ok(cli("deliver", ra, "--on", "10/12/2026", today="2026-10-20"))
+    assert show(cli, ra)["delivered_on"] == "2026-10-12"
+
+
+@pytest.mark.parametrize("argv", [["deliver", "RA-000001", "--on", ""], ["note", "RA-000001", "hi", "--on", ""],
+                                  ["overdue", "--as-of", ""], ["export", "ledger", "--from", ""],
+                                  ["hold", "RA-000001", "--ref", "AUTH-2", "--expires", ""]])
+def test_an_empty_date_is_refused_not_read_as_today(cli, db_path, argv):
+    advanced(cli, steps=(*HELD, ("2026-10-02", "ship")))
+    before = counts(db_path)
+    lines = refused(cli(*argv, today="2026-10-20"))
+    assert len(lines) == 1 and "empty" in lines[0], lines
+    assert counts(db_path) == before
+
+
+@CLI_SETTINGS
+@given(st.integers(13, 31), st.integers(1, 12), st.integers(2001, 2026))
+def test_any_day_first_date_is_refused_by_the_command(cli, first, second, year):
+    lines = refused(cli("overdue", "--as-of", f"{first}/{second}/{year}"))
+    assert len(lines) == 1 and "YYYY-MM-DD" in lines[0]
+
+
+# --- 7. card numbers in any disguise ---------------------------------------------------------------
+
+PAN = "4111111111111111"
+DISGUISES = [
+    "4111.1111.1111.1111", "4111/1111/1111/1111", "4111,1111,1111,1111", "4111_1111_1111_1111",
+    "4111  1111  1111  1111", "4111\t1111\t1111\t1111", "4111\n1111\n1111\n1111", "4111\u00a01111\u00a01111\u00a01111",
+    "4111\u200b1111\u200b1111\u200b1111", "4111\u20131111\u20131111\u20131111",
+    "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
+    "41111111111111111227",  # PAN and expiry as one bare run
+    "card: 4111 - 1111 - 1111 - 1111, exp 12/27",
+]
+
+
+def long_runs(text: str) -> list[str]:
+    """Runs of digit groups joined by anything but letters and digits, 13 digits or more."""
+    return [m for m in re.findall(r"\d+(?:[\W_]+\d+)*", text) if len(_digits(m)) >= 13]
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+@pytest.mark.parametrize("typed", DISGUISES, ids=range(len(DISGUISES)))
+@pytest.mark.parametrize("argv", [
+    ["open", "--type", "standard", "--customer", "{}", "--item", "CAM-1"],
+    ["open", "--type", "counter", "--customer", "C", "--item", "CAM-1", "--ticket", "{}", "--distributor", "ADI"],
+    ["note", "RA-000001", "{}"],
+    ["hold", "RA-000001", "--ref", "{}"],
+    ["check", "--type", "standard", "--item", "CAM-1", "--customer", "{}"],
+], ids=["customer", "ticket", "note", "hold-ref", "check"])
+def test_a_disguised_card_number_is_refused_everywhere_and_never_echoed(cli, db_path, argv, typed):
+    advanced(cli, steps=HELD[:1])
+    before = counts(db_path)
+    result = cli(*[a.replace("{}", typed) for a in argv])
+    assert result.exit_code == 1, result.output
+    shown = result.stdout + result.stderr
+    assert "card number" in shown and PAN not in _digits(shown) and "1111" not in shown
+    assert counts(db_path) == before
+
+
+def test_the_agent_from_the_environment_is_checked_for_disguised_cards(cli, db_path, monkeypatch):
+    for typed in DISGUISES:
+        monkeypatch.setenv("SPECO_RETURNS_AGENT", typed)
+        lines = refused(cli("catalog", "add", "CAM-2", "--category", "camera"))
+        assert "card number" in lines[0] and "1111" not in lines[0]
+
+
+def test_a_bare_digit_run_longer_than_19_points_to_tracking(cli, db_path):
+    advanced(cli, steps=HELD[:1])
+    lines = refused(cli("note", "RA-000001", "parcel 12345678901234567890123 on its way"))
+    assert len(lines) == 1 and "--tracking" in lines[0] and "1234567890123" not in lines[0]
+    ok(cli("note", "RA-000001", "tracking sent by mail, order 4500012345"))
+
+
+@pytest.mark.parametrize("argv", [
+    ["overdue", "--as-of", "{}"], ["export", "ledger", "--from", "{}"], ["show", "{}"],
+    ["open", "--type", "standard", "--customer", "A", "--item", "CAM-1:{}"],
+    ["catalog", "add", "X", "--category", "camera", "--list-price", "{}"], ["list", "--type", "{}"],
+])
+@pytest.mark.parametrize("number", ["4111.1111.1111.1112", "1234567890123", "1234 5678 9012 3456 7"])
+def test_no_refusal_echoes_a_run_of_13_or_more_digits(cli, argv, number):
+    result = cli(*[a.replace("{}", number) for a in argv])
+    assert result.exit_code in (1, 2), result.output
+    assert long_runs(result.stdout + result.stderr) == [], result.output
+
+
+# --- 8. check --json on bad input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, rules", [
+    (["--type", "counter", "--item", "CAM-1", "--ticket", "RA-12", "--distributor", "ADI"], ["OTC-1"]),
+    (["--type", "standard", "--item", "CAM-1:0"], [None]),
+    (["--type", "advanced", "--item", "CAM-1", "--serial", "bad serial!"], [None, "AR-1"]),
+    (["--type", "counter", "--item", "CAM-1:0", "--ticket", "RA-1"], [None, "OTC-1"]),
+    (["--item", "CAM-1"], [None]),
+    (["--type", "weird", "--item", "CAM-1"], [None]),
+])
+def test_check_json_answers_every_problem_in_its_document(cli, argv, rules):
+    result = cli("check", *argv, "--json")
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert doc["eligible"] is False
+    got = [v["rule"] for v in doc["violations"]]
+    assert set(got) == set(rules) and len(got) >= len(rules), doc
+    assert all(v["message"] for v in doc["violations"])
+
+
+def test_check_json_lists_format_and_rule_problems_together(cli):
+    result = cli("check", "--type", "counter", "--item", "CAM-1:0", "--item", "CAM-1", "--ticket", "RA-7", "--json")
+    doc = json.loads(result.stdout)
+    messages = [v["message"] for v in doc["violations"]]
+    assert any("quantity" in m for m in messages) and any("RA-" in m for m in messages)
+    assert any("distributor" in m for m in messages), messages
+
+
+def test_check_json_never_echoes_a_card_number(cli):
+    result = cli("check", "--type", "standard", "--item", "CAM-1", "--customer", "4111.1111.1111.1111", "--json")
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["violations"] and "1111" not in result.stdout + result.stderr
+
+
+# --- 9. a shifted catalog price ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, line", [
+    ("model,category,list_price\nCAM-9,camera,1,299.00\n", 2),
+    ("model,category,list_price,description\nCAM-9,camera,99,ok\nCAM-8,camera\n", 3),
+    ("model,category,list_price,list_price\nCAM-9,camera,1299,1\n", 1),
+    ("model,category,list_price,colour\nCAM-9,camera,1299,red\n", 1),
+])
+def test_catalog_import_refuses_a_shifted_or_ambiguous_file_naming_the_line(cli, db_path, tmp_path, text, line):
+    path = tmp_path / "models.csv"
+    path.write_text(text, encoding="utf-8")
+    before = json.loads(ok(cli("catalog", "list", "--json")).stdout)
+    lines = refused(cli("catalog", "import", str(path)))
+    assert any(f"line {line}" in l for l in lines), lines
+    assert json.loads(ok(cli("catalog", "list", "--json")).stdout) == before
+
+
+def test_catalog_import_reads_a_quoted_grouped_price(cli, tmp_path):
+    path = tmp_path / "models.csv"
+    path.write_text('model,category,list_price\nCAM-9,camera,"1,299.00"\n', encoding="utf-8")
+    ok(cli("catalog", "import", str(path)))
+    row = next(r for r in json.loads(ok(cli("catalog", "list", "--json")).stdout) if r["model"] == "CAM-9")
+    assert row["list_price"] == "1299.00"
+
+
+# --- 10. a pinned today ----------------------------------------------------------------------------
+
+
+WRITES = [
+    ["catalog", "add", "CAM-2", "--category", "camera"],
+    ["open", "--type", "standard", "--customer", "A", "--item", "CAM-1"],
+    ["note", "RA-000001", "hello"],
+    ["serial", "add", "RA-000001", "SN-77"],
+    ["link", "RA-000001"],
+]
+
+
+@pytest.mark.parametrize("argv", WRITES, ids=lambda a: " ".join(a[:2]))
+def test_every_write_command_notes_a_pinned_today(cli, argv):
+    advanced(cli, "SN-0", opened="2026-10-01")
+    result = ok(cli(*argv, today="2026-10-02"))
+    notes = [l for l in result.stderr.splitlines() if l.startswith("note:")]
+    assert len(notes) == 1 and "2026-10-02" in notes[0] and "SPECO_RETURNS_TODAY" in notes[0], result.stderr
+
+
+def test_no_note_without_a_pinned_today_and_none_on_reads(cli):
+    result = ok(cli("catalog", "add", "CAM-2", "--category", "camera"))
+    assert result.stderr == ""
+    assert ok(cli("catalog", "list", today="2026-10-02")).stderr == ""
