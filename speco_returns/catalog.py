@@ -20,6 +20,25 @@ def product(model: str, category: str, list_price: str | None, description: str 
     )
 
 
+COLUMNS = ("model", "category", "list_price", "description")
+
+
+def _check_header(file: Path, header: list[str]) -> None:
+    """Line 1 names each known column once: a repeated column would silently win, an unknown
+    one would be silently dropped."""
+    problem = None
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    unknown = [h for h in header if h not in COLUMNS]
+    if repeated:
+        problem = f"column {policy.quote(repeated[0])} is repeated"
+    elif unknown:
+        problem = f"unknown column '{policy.quote(unknown[0])}'"
+    elif not {"model", "category", "list_price"} <= set(header):
+        problem = "a column is missing"
+    if problem:
+        raise ReturnsError(f"{file}, line 1: {problem}: the header must be model,category,list_price[,description]")
+
+
 def read_csv(file: Path) -> list[policy.Product]:
     """Every line of a `model,category,list_price[,description]` file, or ReturnsError naming
     each bad line: the whole file is checked before anything is written."""
@@ -31,14 +50,19 @@ def read_csv(file: Path) -> list[policy.Product]:
     problems: list[str] = []
     with handle:
         try:
-            reader = csv.DictReader(handle)
-            header = [h.strip().lower() for h in reader.fieldnames or []]
-            if not {"model", "category", "list_price"} <= set(header):
-                raise ReturnsError(f"{file}: the header must be model,category,list_price[,description]")
-            reader.fieldnames = header
-            for row in reader:
+            reader = csv.reader(handle)
+            header = [h.strip().lower() for h in next(reader, [])]
+            _check_header(file, header)
+            for cells in reader:
+                if not cells:  # a blank line
+                    continue
+                if len(cells) != len(header):  # e.g. an unquoted 1,299.00: never drop or shift a cell
+                    problems.append(f"{file}, line {reader.line_num}: {len(cells)} cells where the header has "
+                                    f"{len(header)} (a price with a comma must be quoted: \"1,299.00\")")
+                    continue
+                row = dict(zip(header, cells, strict=True))
                 try:
-                    p = product(row.get("model") or "", row.get("category") or "", row.get("list_price"), row.get("description"))
+                    p = product(row["model"], row["category"], row["list_price"], row.get("description"))
                     products[p.model] = p
                 except ReturnsError as e:
                     problems.append(f"{file}, line {reader.line_num}: {e.problems[0].message}")

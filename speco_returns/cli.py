@@ -51,10 +51,18 @@ class Session:
             self._store = Store(self.db_path)
         return self._store
 
-    def now(self) -> Now:
+    pinned: date | None = None  # set once a write read a pinned today: the edge notes it
+
+    def today(self) -> date:
         """The one place the clock is read. SPECO_RETURNS_TODAY pins "today" (tests, back-filling)."""
         pinned = os.environ.get("SPECO_RETURNS_TODAY")
-        today = policy.parse_date(pinned) if pinned else date.today()
+        return policy.parse_date(pinned) if pinned else date.today()
+
+    def now(self) -> Now:
+        """The clock for a write: a pinned today is noted on stderr once the write succeeds."""
+        today = self.today()
+        if os.environ.get("SPECO_RETURNS_TODAY"):
+            self.pinned = today
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         return Now(today=today, stamp=stamp, agent=self.agent)
 
@@ -81,7 +89,9 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
         @functools.wraps(fn)
         def wrapper(*args, **kw):
             try:
-                return fn(*args, **kw)
+                result = fn(*args, **kw)
+                _note_pinned_today()
+                return result
             except ReturnsError as e:
                 fail(e.problems)
             except sqlite3.OperationalError as e:
@@ -106,6 +116,15 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
     return decorate
 
 
+def _note_pinned_today() -> None:
+    """A forgotten SPECO_RETURNS_TODAY silently dates every event: after each write it read,
+    one `note:` line on stderr names the pinned date (a refusal prints only its error)."""
+    if _current is not None and _current.pinned is not None:
+        sys.stderr.write(f"note: SPECO_RETURNS_TODAY is set: today is pinned to {_current.pinned}; "
+                         "unset it to use the real date\n")
+        _current.pinned = None
+
+
 def emit_json(data) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
@@ -117,7 +136,8 @@ def _out_format(as_json: bool, as_csv: bool = False) -> str:
 
 
 def _date(text: str | None, today: date) -> date:
-    return policy.parse_date(text) if text else today
+    """An option's date, or today when the option is left out (an empty `--on ''` is refused)."""
+    return today if text is None else policy.parse_date(text)
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
@@ -192,17 +212,41 @@ TicketOpt = Annotated[Optional[str], typer.Option("--ticket", help="Counter: the
 DistributorOpt = Annotated[Optional[str], typer.Option("--distributor", help="Counter: the distributor the customer returns through (OTC-1).")]
 
 
-def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> policy.Request:
-    return policy.Request(
-        type=policy.parse_type(type_) if type_ else "",
-        customer=policy.clean_text("customer", customer),
-        items=tuple(policy.merge_items(policy.parse_item(i) for i in items or [])),
-        serials=tuple(policy.parse_serial_arg(s) for s in serials or []),
-        approved_by=policy.clean_text("approver", approved_by),
-        reason=policy.clean_text("reason", reason),
-        ticket=policy.parse_ticket(ticket) if ticket and ticket.strip() else None,
-        distributor=policy.clean_text("distributor", distributor),
+_REFUSED = "(refused)"  # stands in for a given value that was refused, so no rule calls it missing
+
+
+def _parse_request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor,
+                   ) -> tuple[policy.Request, list[Violation]]:
+    """The request as far as it parses, and every input problem (not just the first)."""
+    problems: list[Violation] = []
+
+    def attempt(parse, *args, default=None):
+        try:
+            return parse(*args)
+        except ReturnsError as e:
+            problems.extend(e.problems)
+            return default
+
+    parsed_items = [it for it in (attempt(policy.parse_item, i) for i in items or []) if it]
+    parsed_serials = [sr for sr in (attempt(policy.parse_serial_arg, x) for x in serials or []) if sr]
+    req = policy.Request(
+        type=(attempt(policy.parse_type, type_, default="") if type_ else ""),
+        customer=attempt(policy.clean_text, "customer", customer, default=_REFUSED),
+        items=tuple(attempt(policy.merge_items, parsed_items, default=[])),
+        serials=tuple(parsed_serials),
+        approved_by=attempt(policy.clean_text, "approver", approved_by, default=_REFUSED),
+        reason=attempt(policy.clean_text, "reason", reason, default=_REFUSED),
+        ticket=attempt(policy.parse_ticket, ticket, default=_REFUSED) if ticket and ticket.strip() else None,
+        distributor=attempt(policy.clean_text, "distributor", distributor, default=_REFUSED),
     )
+    return req, problems
+
+
+def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> policy.Request:
+    req, problems = _parse_request(type_, customer, items, serials, approved_by, reason, ticket, distributor)
+    if problems:
+        raise ReturnsError(*problems)
+    return req
 
 
 @command(app, "check")
@@ -219,13 +263,24 @@ def check_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Eligibility only, writes nothing: exit 0 eligible, 1 not, with every broken rule."""
-    if not return_type:
-        raise ReturnsError("missing --type: standard, counter (otc), advanced (ar) or virtual")
-    if not item:
-        raise ReturnsError("missing --item: at least one MODEL[:QTY]")
     session = _session()
-    req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
-    result = session.store.check(req, _date(on, session.now().today))
+    problems = []
+    if not return_type:
+        problems.append(Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual"))
+    if not item:
+        problems.append(Violation(None, "missing --item: at least one MODEL[:QTY]"))
+    req, bad_input = _parse_request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
+    problems += bad_input
+    try:
+        day = _date(on, session.today())
+    except ReturnsError as e:
+        problems += e.problems
+        day = None
+    if problems and not as_json:
+        fail(problems)
+    # With --json every problem, of input or of a rule, is a violation (rule null where none applies).
+    result = session.store.check(req, day) if req.type and day else policy.CheckResult([], [], {})
+    result.violations[:0] = problems
     if as_json:
         emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
                    "warnings": [w.as_json() for w in result.warnings]})
@@ -422,7 +477,7 @@ def hold_cmd(
     reference = policy.clean_text("hold reference", ref)
     if not reference:
         raise ReturnsError("--ref is empty: give the processor's reference for the hold")
-    expiry = policy.parse_date(expires) if expires else None
+    expiry = policy.parse_date(expires) if expires is not None else None
     _record(ra, "hold", on, as_json, ref=reference, expires=expiry)
 
 
@@ -453,9 +508,14 @@ def receive_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @command(app, "charge")
-def charge_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
-    """Advanced: charge the card the hold amount; only once the unit is overdue (AR-4)."""
-    _record(ra, "charge", on, as_json)
+def charge_cmd(
+    ra: RaArg,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Who decided and why (required for a lost parcel: sent back, stalled past its due date).")] = None,
+    on: OnOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4)."""
+    _record(ra, "charge", on, as_json, reason=policy.clean_text("reason", reason))
 
 
 @command(app, "complete")
@@ -519,7 +579,7 @@ def overdue_cmd(
     """Advanced replacements overdue, due soon, with unknown delivery, stalled, or with a lapsing hold."""
     fmt = _out_format(as_json, as_csv)
     session = _session()
-    day = _date(as_of, session.now().today)
+    day = _date(as_of, session.today())
     rows = session.store.overdue(day, within)
     if fmt == "json":
         emit_json(rows)
@@ -547,8 +607,8 @@ BomOpt = Annotated[bool, typer.Option("--bom", help="Start with a UTF-8 byte-ord
 def _export(kind: str, start: str | None, end: str | None, output: Path | None, force: bool, bom: bool) -> None:
     from . import export
 
-    first = policy.parse_date(start) if start else None
-    last = policy.parse_date(end) if end else None
+    first = policy.parse_date(start) if start is not None else None
+    last = policy.parse_date(end) if end is not None else None
     if first and last and first > last:
         raise ReturnsError(f"--from {first} is after --to {last}")
     store = _session().store

@@ -149,3 +149,19 @@ def m005_open_returns_index(db: Database) -> None:
     # `list` shows open returns by default: read them through this, not the whole table.
     # The WHERE is store.OPEN_SQL word for word (the planner matches it literally).
     _run(db, "CREATE INDEX returns_open ON returns (id) WHERE status NOT IN ('completed', 'cancelled', 'charged')")
+
+
+@migrations()
+def m006_policy_gaps(db: Database) -> None:
+    # A lost parcel's charge keeps the supervisor's reason on its ledger row (issue 10).
+    # A re-authorized hold now bounds later event dates like a state change (SPEC §3): bring
+    # last_event_on up to the latest hold of each return recorded before this version.
+    if "reason" not in db["ledger"].columns_dict:  # the signed-ledger rebuild (issue 12) may have made it
+        _run(db, "ALTER TABLE ledger ADD COLUMN reason TEXT")
+    _run(
+        db,
+        """UPDATE returns SET last_event_on = (
+               SELECT max(happened_on) FROM events e WHERE e.return_id = returns.id AND e.event = 'hold')
+           WHERE type = 'advanced' AND last_event_on < (
+               SELECT max(happened_on) FROM events e WHERE e.return_id = returns.id AND e.event = 'hold')""",
+    )

@@ -6,6 +6,7 @@ Every rule ID below is one of SPEC §2; the article in ``shared/source`` is the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -59,9 +60,10 @@ _QTY = re.compile(r"[0-9]+")
 
 
 def quote(text: str, width: int = 40) -> str:
-    """Input quoted back in an error: one line, short, and never a card number."""
-    if contains_card_number(text):
-        return "(hidden: it looks like a card number)"
+    """Input quoted back in an error: one line, short, never a card number and never a run
+    of 13 or more digits, whatever separates them (SPEC §6)."""
+    if has_long_number(text):
+        return "(hidden: it holds a long number)"
     text = text.replace("\n", " ").replace("\r", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -108,8 +110,9 @@ def normalize_model(text: str) -> str:
         raise ReturnsError("model is empty")
     if len(s) > 64 or any(not ch.isprintable() for ch in s):
         raise ReturnsError(f"model '{quote(s)}' is not valid: at most 64 printable characters")
-    if contains_card_number(s):  # standard and counter returns take any model string
-        raise ReturnsError("model looks like a payment card number; card numbers are never stored")
+    problem = card_problem("model", s)  # standard and counter returns take any model string
+    if problem:
+        raise ReturnsError(problem)
     return s
 
 
@@ -153,13 +156,41 @@ def parse_date(text: str) -> date:
     clock: it is parsed against two different defaults and must give the same day.
     """
     s = text.strip()
-    try:
-        day = date.fromisoformat(s)
-    except ValueError:
+    if not s:
+        raise ReturnsError("the date is empty: write it as YYYY-MM-DD, or leave the option out for today")
+    if _NUMERIC_DATE.fullmatch(s):
+        day = _parse_numeric_date(s)
+    else:
         day = _parse_loose_date(s)
     if not MIN_DATE <= day <= MAX_DATE:
         raise ReturnsError(f"date '{quote(s)}' is out of range ({MIN_DATE} to {MAX_DATE})")
     return day
+
+
+# A date written only with digits: ISO `YYYY-MM-DD`, or US month-first `M/D/YYYY`. Anything
+# else (`13/01/2025`, `12/01/25`, `1/2/3`, `01-12-2025`, `2025/01/12`) reads differently in
+# different countries, and on `deliver` that silently moves the 30-day clock: refused.
+_NUMERIC_DATE = re.compile(r"[0-9]+(?:[^0-9A-Za-z]+[0-9]+)*")
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_US_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+
+
+def _parse_numeric_date(s: str) -> date:
+    shown = quote(s)
+    m = _ISO_DATE.fullmatch(s) or _US_DATE.fullmatch(s)
+    if not m:
+        raise ReturnsError(f"date '{shown}' is ambiguous: write it as YYYY-MM-DD (2026-11-26), "
+                           "or month first as M/D/YYYY (11/26/2026)")
+    if m.re is _ISO_DATE:
+        year, month, day = (int(g) for g in m.groups())
+    else:
+        month, day, year = (int(g) for g in m.groups())
+        if month > 12:
+            raise ReturnsError(f"date '{shown}' is not month-first: slash dates are M/D/YYYY; write it as YYYY-MM-DD")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ReturnsError(f"date '{shown}' is not a date: write it as YYYY-MM-DD") from None
 
 
 def _parse_loose_date(s: str) -> date:
@@ -173,15 +204,27 @@ def _parse_loose_date(s: str) -> date:
             a = parser.parse(s, default=datetime(2000, 1, 1))
             b = parser.parse(s, default=datetime(2001, 2, 2))
     except (ValueError, OverflowError, Warning):
-        raise ReturnsError(f"date '{quote(s)}' is not a date: write 2026-11-26, 11/26/2026 or Nov 26 2026") from None
+        raise ReturnsError(f"date '{quote(s)}' is not a date: write YYYY-MM-DD (2026-11-26), 11/26/2026 or Nov 26 2026") from None
     if a.date() != b.date():
         raise ReturnsError(f"date '{quote(s)}' is incomplete: give a year, a month and a day")
     return a.date()
 
 
 # --- payment card numbers (SPEC §6) ----------------------------------------------------
+#
+# After NFKC (full-width digits become ASCII), digit groups joined by any characters that
+# are not letters or digits (spaces, dots, slashes, tabs, newlines, NBSP, zero-width spaces,
+# dashes) form one run; any stretch of whole groups in it, 13 to 19 digits long, that passes
+# the Luhn check is a card number. A bare run of more than 19 digits may hide one, so free
+# text refuses that too. Serials and tracking numbers are exempt: they never come here.
 
-_DIGIT_GROUPS = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
+_DIGIT_RUN = re.compile(r"\d+(?:[\W_]+\d+)*")
+_GROUP = re.compile(r"\d+")
+MAX_BARE_DIGITS = 19
+
+
+def _ascii_digits(group: str) -> str:
+    return group if group.isascii() else "".join(str(unicodedata.decimal(ch)) for ch in group)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -194,11 +237,16 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _runs(text: str) -> Iterable[list[str]]:
+    """Each run of digit groups in the NFKC form of `text`, as its groups of ASCII digits."""
+    for match in _DIGIT_RUN.finditer(unicodedata.normalize("NFKC", text)):
+        yield [_ascii_digits(g) for g in _GROUP.findall(match.group())]
+
+
 def contains_card_number(text: str) -> bool:
-    """Any run of whole digit groups (joined by single spaces or hyphens), 13-19 digits
-    long, that passes the Luhn check."""
-    for match in _DIGIT_GROUPS.finditer(text):
-        groups = re.split(r"[ -]", match.group())
+    """Any stretch of whole digit groups (joined by anything but letters and digits), 13-19
+    digits long, that passes the Luhn check."""
+    for groups in _runs(text):
         for start in range(len(groups)):
             digits = ""
             for group in groups[start:]:
@@ -208,6 +256,22 @@ def contains_card_number(text: str) -> bool:
                 if len(digits) >= 13 and luhn_ok(digits):
                     return True
     return False
+
+
+def has_long_number(text: str) -> bool:
+    """A run of 13 or more digits, whatever separates them: never echoed in a message."""
+    return any(sum(map(len, groups)) >= 13 for groups in _runs(text))
+
+
+def card_problem(label: str, text: str) -> str | None:
+    """Why free text may not be stored (a card number, or a digit run that may hide one), or None."""
+    if contains_card_number(text):
+        return (f"{label} looks like it holds a payment card number; card numbers are never stored: remove it "
+                "(other numbers that happen to pass the card check: separate them with words)")
+    if any(len(g) > MAX_BARE_DIGITS for groups in _runs(text) for g in groups):
+        return (f"{label} holds a number of more than {MAX_BARE_DIGITS} digits, which may hide a card number: "
+                "a tracking number goes in --tracking")
+    return None
 
 
 MAX_TEXT = 2_000
@@ -230,11 +294,9 @@ def clean_text(label: str, value: str | None) -> str | None:
     if not s:
         return None
     require_utf8(label, s)
-    if contains_card_number(s):
-        raise ReturnsError(
-            f"{label} looks like it holds a payment card number; card numbers are never "
-            "stored: remove it and try again"
-        )
+    problem = card_problem(label, s)
+    if problem:
+        raise ReturnsError(problem)
     if len(s) > MAX_TEXT:
         raise ReturnsError(f"{label} is too long (at most {MAX_TEXT} characters)")
     if "\x00" in s:
@@ -395,6 +457,8 @@ def check(req: Request, facts: Facts) -> CheckResult:
             product = facts.catalog.get(model)
             if product is None or product.list_price is None:
                 v.append(Violation("AR-3", f"{model} has no list price in the catalog, so the card hold cannot be set; add it to the catalog first"))
+            elif product.list_price <= 0:  # the catalog may hold a free part; a $0.00 hold protects nothing
+                v.append(Violation("AR-3", f"{model} has a list price of $0.00 in the catalog: an advanced replacement needs a list price above zero for the card hold"))
     if t == "virtual":
         if not req.approved_by:
             v.append(Violation("VR-1", "virtual returns are case by case: name the approving supervisor (--approved-by)"))
@@ -517,10 +581,13 @@ def transition(type_: str, status: str, event: str) -> str:
 
 
 def check_event_date(on: date, today: date, last_event_on: date) -> None:
+    """An event is never in the future, nor before the latest state-changing or money event
+    of its return (its opening and any re-authorized hold included): SPEC §3."""
     if on > today:
         raise ReturnsError(f"date {on} is in the future")
     if on < last_event_on:
-        raise ReturnsError(f"date {on} is before this return's last event ({last_event_on})")
+        raise ReturnsError(f"date {on} is before this return's latest event or hold ({last_event_on}): "
+                           "events are recorded in the order they happened")
 
 
 # --- the 30-day clock (AR-4) -----------------------------------------------------------
@@ -559,13 +626,45 @@ class Clock:
         return due is not None and as_of > due and not self.returned_in_time() and self.received_on is None
 
 
-def charge_refusal(clock: Clock, on: date) -> Violation | None:
-    """AR-4: None when the card may be charged on `on`, else why not."""
+def stalled_from(clock: Clock) -> date | None:
+    """The day a unit shipped back but not received becomes `return-stalled` (SPEC §2)."""
+    if clock.unit_shipped_on is None or clock.received_on is not None:
+        return None
+    return clock.unit_shipped_on + timedelta(days=STALLED_DAYS)
+
+
+def ship_refusal(clock: Clock, on: date) -> Violation | None:
+    """AR-2: a replacement ships only on a hold in force on its date. `clock` holds the
+    events dated on or before `on`."""
+    if not clock.hold_active:
+        return Violation("AR-2", f"no card hold is in force on {on}: record the authorized hold (`hold --ref`) first")
+    if clock.hold_expires and clock.hold_expires < on:
+        return Violation("AR-2", f"the card hold expired on {clock.hold_expires}: re-authorize it "
+                                 "(`hold --ref ... --expires ...`) before shipping")
+    return None
+
+
+def charge_refusal(clock: Clock, on: date, reason: str | None = None) -> Violation | None:
+    """AR-4: None when the card may be charged on `on`, else why not.
+
+    A unit sent back in time but never received (a lost parcel) may be charged once it is
+    `return-stalled` and past its due date, with the supervisor's reason (SPEC §2)."""
     if clock.delivered_on is None:
         return Violation("AR-4", "no delivery is recorded, so the 30-day clock has not started; record `deliver` first")
     if clock.returned_in_time():
         back = clock.unit_shipped_on or clock.received_on
-        return Violation("AR-4", f"the unit was sent back on {back}, within {RETURN_WINDOW_DAYS} days of delivery: the card is not charged")
+        stalled = stalled_from(clock)
+        if stalled is None:
+            return Violation("AR-4", f"the unit was sent back on {back}, within {RETURN_WINDOW_DAYS} days of delivery: the card is not charged")
+        allowed = max(stalled, clock.due_on + timedelta(days=1))
+        if on < allowed:
+            return Violation("AR-4", f"the unit was sent back on {back}, within {RETURN_WINDOW_DAYS} days of delivery: "
+                                     f"the card is not charged; if it never arrives (stalled from {stalled}) a supervisor "
+                                     f"may charge it from {allowed} with `charge --reason`")
+        if not reason:
+            return Violation("AR-4", f"the unit was sent back on {back} and never received (stalled from {stalled}): "
+                                     "charging it is a supervisor's decision: `charge RA --reason TEXT` naming who decided and why")
+        return None
     if not clock.is_overdue(on):
         return Violation("AR-4", f"the unit is due back by {clock.due_on}; the card can be charged from {clock.due_on + timedelta(days=1)}")
     return None

@@ -21,7 +21,7 @@ from . import policy
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
-SCHEMA_VERSION = 5  # the number of migrations in migrations.py (a test keeps them equal)
+SCHEMA_VERSION = 6  # the number of migrations in migrations.py (a test keeps them equal)
 MIGRATION_SET = "speco-returns"
 BUSY_TIMEOUT_MS = 5000
 # Word for word the WHERE of the partial indexes returns_advanced_open (m003, which the overdue
@@ -195,8 +195,9 @@ class Store:
             return {}
         marks = ",".join("?" * len(serials))
         rows = self.conn.execute(
+            # A late return's unit is back at Speco: it holds no serial against SER-1 (SPEC §2).
             f"""SELECT s.serial, r.ra_no, r.type, r.ticket FROM serials s JOIN returns r ON r.id = s.return_id
-                WHERE s.serial IN ({marks}) AND r.{OPEN_SQL} AND r.id IS NOT ?""",
+                WHERE s.serial IN ({marks}) AND r.{OPEN_SQL} AND r.status != 'late-return' AND r.id IS NOT ?""",
             [*serials, exclude_id],
         )
         return {r["serial"]: _key(r) for r in rows}
@@ -323,11 +324,11 @@ class Store:
              json.dumps(detail, sort_keys=True) if detail else None],
         )
 
-    def _ledger(self, r: sqlite3.Row, event: str, on: date, now: Now, ref: str | None) -> None:
+    def _ledger(self, r: sqlite3.Row, event: str, on: date, now: Now, ref: str | None, reason: str | None = None) -> None:
         self.conn.execute(
-            """INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [r["id"], on.isoformat(), event, r["hold_amount_cents"] or 0, ref, now.agent, now.stamp],
+            """INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, reason)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [r["id"], on.isoformat(), event, r["hold_amount_cents"] or 0, ref, now.agent, now.stamp, reason],
         )
 
     def record(self, key: str, event: str, on: date, now: Now, **detail) -> str:
@@ -341,8 +342,8 @@ class Store:
             if event == "complete" and r["status"] == "late-return" and not detail.get("note"):
                 raise ReturnsError("a late return is closed with the supervisor's decision: complete --note TEXT")
             changes = {"status": new}
-            if new != r["status"]:  # only state-changing events bound later dates (SPEC §3)
-                changes["last_event_on"] = on.isoformat()
+            if new != r["status"] or event == "hold":  # state-changing and money events (a re-authorized
+                changes["last_event_on"] = on.isoformat()  # hold included) bound later dates (SPEC §3)
             changes.update(self._money(r, event, new, on, now, detail))
             column = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
                       "receive": "received_on", "charge": "charged_on"}.get(event)
@@ -368,17 +369,35 @@ class Store:
                 "SELECT max(happened_on) FROM events WHERE return_id = ? AND event = 'hold'", [r["id"]]).fetchone()
             if last_hold and on.isoformat() < last_hold:
                 raise ReturnsError(f"date {on} is before the hold it replaces ({last_hold})")
-        if event == "ship" and r["type"] == "advanced" and r["hold_expires"] and r["hold_expires"] < on.isoformat():
-            raise ReturnsError(policy.Violation(
-                "AR-2", f"the card hold expired on {r['hold_expires']}: re-authorize it (`hold --ref ... --expires ...`) before shipping"))
+        if event == "ship" and r["type"] in policy.SERIAL_RULE:
+            self._serials_complete(r)
+        if event == "ship" and r["type"] == "advanced":  # AR-2: the hold in force on the ship date
+            refusal = policy.ship_refusal(clock_from_events(self._events(r["id"], on)), on)
+            if refusal:
+                raise ReturnsError(refusal)
         if event == "charge":
-            refusal = policy.charge_refusal(clock_from_events(self._events(r["id"])), on)
+            refusal = policy.charge_refusal(clock_from_events(self._events(r["id"], on)), on, detail.get("reason"))
             if refusal:
                 raise ReturnsError(refusal)
 
-    def _events(self, return_id: int) -> list[sqlite3.Row]:
+    def _serials_complete(self, r: sqlite3.Row) -> None:
+        """AR-1, VR-4: one serial per unit whenever the replacement ships (`serial remove` may
+        have taken one off since the return was opened)."""
+        rule = policy.SERIAL_RULE[r["type"]]
+        short = self.conn.execute(
+            """SELECT i.model, i.qty, (SELECT count(*) FROM serials s WHERE s.item_id = i.id) AS have
+               FROM items i WHERE i.return_id = ? ORDER BY i.id""", [r["id"]]).fetchall()
+        problems = [policy.Violation(rule, f"one serial number per unit is required before the replacement ships: "
+                                           f"{i['model']} has {i['qty']} unit(s) and {i['have']} serial(s); `serial add` first")
+                    for i in short if i["have"] < i["qty"]]
+        if problems:
+            raise ReturnsError(*problems)
+
+    def _events(self, return_id: int, until: date) -> list[sqlite3.Row]:
+        """The return's events dated on or before `until`: what was in force that day."""
         return self.conn.execute(
-            "SELECT return_id, event, happened_on, detail FROM events WHERE return_id = ? ORDER BY id", [return_id]
+            "SELECT return_id, event, happened_on, detail FROM events WHERE return_id = ? AND happened_on <= ? ORDER BY id",
+            [return_id, until.isoformat()],
         ).fetchall()
 
     def _money(self, r: sqlite3.Row, event: str, new: str, on: date, now: Now, detail: dict) -> dict:
@@ -391,8 +410,8 @@ class Store:
                 self._ledger(r, "hold-released", on, now, ref)
             self._ledger(r, "hold-authorized", on, now, detail["ref"])
             return {"hold_active": 1, "hold_ref": detail["ref"], "hold_expires": detail.get("expires")}
-        if event == "charge":
-            self._ledger(r, "charged", on, now, ref)
+        if event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
+            self._ledger(r, "charged", on, now, ref, detail.get("reason"))
             return {"hold_active": 0}
         if event == "receive" and new == "late-return":
             self._ledger(r, "late-return", on, now, ref)

@@ -509,15 +509,17 @@ def test_overdue_as_of_may_be_in_the_future(cli):
 # --- the hold's dates ----------------------------------------------------------------------------
 
 
-def test_a_re_authorized_hold_does_not_move_the_date_later_events_are_bounded_by(cli):
+def test_a_re_authorized_hold_bounds_the_dates_of_later_events(cli):
     ra = delivered(cli, "SN", "2026-11-01")
     event(cli, ra, "hold", "2026-11-20", "--ref", "AUTH-2", "--expires", "2026-12-20")
-    # The customer shipped the unit on 11-15, recorded after the re-authorization of 11-20:
-    # only state-changing events bound later dates (SPEC §3), and the hold changed no state.
-    ok(cli("unit-shipped", ra, "--on", "2026-11-15", today="2026-11-21"))
-    ok(cli("note", ra, "called the customer", "--on", "2026-11-16", today="2026-11-21"))
-    assert show(cli, ra, "2026-11-21")["unit_shipped_on"] == "2026-11-15"
-    assert states(overdue(cli, "2026-12-10")) == [(ra, "return-stalled")]  # in time, but 25 days in transit
+    # A re-authorization is a money event: nothing after it is dated before it (SPEC §3, issue 10).
+    lines = refused(cli("unit-shipped", ra, "--on", "2026-11-15", today="2026-11-21"))
+    assert len(lines) == 1 and "2026-11-20" in lines[0]
+    # Notes do not move the state or money: they are dated freely, but never before the floor either.
+    refused(cli("note", ra, "called the customer", "--on", "2026-11-16", today="2026-11-21"))
+    ok(cli("unit-shipped", ra, "--on", "2026-11-20", today="2026-11-21"))
+    assert show(cli, ra, "2026-11-21")["unit_shipped_on"] == "2026-11-20"
+    assert states(overdue(cli, "2026-12-10")) == [(ra, "return-stalled")]  # in time, but 20 days in transit
 
 
 def test_a_re_authorization_is_not_dated_before_the_hold_it_replaces(cli):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from datetime import date
 
 import pytest
@@ -381,6 +382,19 @@ def test_own_luhn_agrees_with_known_numbers():
         "3782 822463 10005",  # 15-digit Amex grouping
         "call me, card is 6011 1111 1111 1117.",
         "cvv 123 4111 1111 1111 1111",
+        # issue 10: any joiners that are not letters or digits, and full-width digits (NFKC)
+        "4111  1111 1111 1111",
+        "4111.1111.1111.1111",
+        "4111/1111/1111/1111",
+        "4111,1111,1111,1111",
+        "4111_1111_1111_1111",
+        "4111\t1111\n1111\r\n1111",
+        "4111\u00a01111\u00a01111\u00a01111",
+        "4111\u200b1111\u200b1111\u200b1111",
+        "4111\u20131111\u20141111\u20131111",
+        "4111  1111.1111\u20131111",  # the SPEC §6 example
+        "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
+        "\u0664\u0661\u0661\u0661 1111 1111 1111",  # Arabic-Indic digits
     ],
 )
 def test_card_numbers_are_detected(text):
@@ -395,8 +409,6 @@ def test_card_numbers_are_detected(text):
         "Order 12345678",
         "PO 2026-11-26",
         "4111 1111 1111 1112",  # fails Luhn
-        "4111  1111 1111 1111",  # two spaces: not one run of groups
-        "4111.1111.1111.1111",
         "411111111111",  # 12 digits
         "",
         "RA-000042",
@@ -494,3 +506,87 @@ def test_clean_text_only_raises_returns_error(text):
     value = only_returns_error(lambda t: policy.clean_text("note", t), text)
     if value is not None:
         assert value == value.strip() and not policy.contains_card_number(value)
+
+
+# --- issue 10: card numbers in any disguise, and dates that read one way only ---------------------
+
+JOINERS = [" ", "-", ".", "/", ",", "_", "  ", "\t", "\n", "\r\n", "\u00a0", "\u200b", "\u2013", "\u2014", " - ", ": ", "*"]
+FULL_WIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
+
+
+@st.composite
+def disguised(draw, number):
+    """A number split into groups joined by any of the separators an attack run used."""
+    cuts = sorted(draw(st.sets(st.integers(min_value=1, max_value=len(number) - 1), max_size=6)))
+    parts = [number[a:b] for a, b in zip([0, *cuts], [*cuts, len(number)], strict=True)]
+    text = parts[0] + "".join(draw(st.sampled_from(JOINERS)) + p for p in parts[1:])
+    return text.translate(FULL_WIDTH) if draw(st.booleans()) else text
+
+
+@FAST
+@given(st.data(), st.text(alphabet=string.ascii_letters + " ", max_size=12))
+def test_a_card_number_in_any_disguise_is_detected(data, words):
+    text = data.draw(disguised(data.draw(card_numbers())))
+    assert policy.contains_card_number(text), repr(text)
+    assert policy.contains_card_number(f"{words}x {text} {words}"), repr(text)
+    with pytest.raises(ReturnsError) as err:
+        policy.clean_text("note", f"paid with {text}")
+    assert not policy.has_long_number(str(err.value)) and not re.search(r"\d{4}", str(err.value))
+
+
+@FAST
+@given(card_numbers(), st.text(alphabet=string.digits, min_size=1, max_size=4))
+def test_a_card_number_followed_by_its_expiry_in_one_run_is_refused(number, expiry):
+    text = number + expiry
+    if len(text) > policy.MAX_BARE_DIGITS:
+        with pytest.raises(ReturnsError, match="--tracking"):
+            policy.clean_text("note", f"card {text}")
+    else:
+        with pytest.raises(ReturnsError):
+            policy.clean_text("note", f"card {number} {expiry}")
+
+
+@FAST
+@given(st.text(alphabet=string.digits, min_size=20, max_size=40))
+def test_a_bare_run_of_more_than_19_digits_is_refused_pointing_to_tracking(digits):
+    with pytest.raises(ReturnsError) as err:
+        policy.clean_text("note", f"parcel {digits} sent")
+    message = str(err.value)
+    assert "--tracking" in message or "card number" in message
+    assert not policy.has_long_number(message)
+
+
+@FAST
+@given(st.data(), st.integers(min_value=13, max_value=40))
+def test_quote_never_echoes_13_or_more_digits_whatever_separates_them(data, length):
+    digits = data.draw(st.text(alphabet=string.digits, min_size=length, max_size=length))
+    text = data.draw(disguised(digits))
+    quoted = policy.quote(f"x {text} y")
+    assert len(re.sub(r"\D", "", unicodedata.normalize("NFKC", quoted))) < 13, quoted
+
+
+@FAST
+@given(st.dates(min_value=policy.MIN_DATE, max_value=policy.MAX_DATE))
+def test_a_day_first_or_two_digit_year_slash_date_is_refused_suggesting_iso(day):
+    forms = [f"{day.month}/{day.day}/{day.year % 100:02d}", f"{day.year}/{day.month}/{day.day}",
+             f"{day.month:02d}-{day.day:02d}-{day.year}", f"{day.day}.{day.month}.{day.year}"]
+    if day.day > 12:
+        forms.append(f"{day.day}/{day.month}/{day.year}")
+    for form in forms:
+        with pytest.raises(ReturnsError, match="YYYY-MM-DD"):
+            policy.parse_date(form)
+    assert policy.parse_date(f"{day.month}/{day.day}/{day.year}") == day  # month first, always
+
+
+@FAST
+@given(st.integers(1, 99), st.integers(1, 99), st.integers(0, 999))
+def test_a_numeric_date_is_iso_or_month_first_or_refused(a, b, c):
+    text = f"{a}/{b}/{c}"
+    with pytest.raises(ReturnsError, match="YYYY-MM-DD"):
+        policy.parse_date(text)
+
+
+@pytest.mark.parametrize("text", ["", "  "])
+def test_an_empty_date_is_refused(text):
+    with pytest.raises(ReturnsError, match="empty"):
+        policy.parse_date(text)

@@ -299,6 +299,13 @@ def test_AR_3_model_without_list_price_cannot_be_opened_as_advanced(model):
     assert model in result.violations[0].message
 
 
+def test_AR_3_a_zero_list_price_cannot_be_opened_as_advanced_naming_the_model():
+    catalog = {**CATALOG, "FREE-1": Product("FREE-1", "other", 0)}
+    result = policy.check(advanced((("FREE-1", 1), ("CAM-1", 1))), facts(catalog=catalog))
+    assert rules(result) == ["AR-3"] and "FREE-1" in result.violations[0].message and result.hold_amount is None
+    assert policy.check(Request(type="standard", items=(("FREE-1", 1),)), facts(catalog=catalog)).eligible
+
+
 def test_AR_3_hold_amount_is_list_price_times_quantity_summed_in_cents():
     amount = policy.hold_amount([(12_900, 2), (129_900, 1), (1, 3)])
     assert amount == 12_900 * 2 + 129_900 + 3 == 155_703
@@ -336,6 +343,44 @@ def test_AR_4_charge_refusal_on_the_due_date_and_allowed_after():
     refusal = policy.charge_refusal(clock, date(2026, 12, 1))
     assert refusal is not None and refusal.rule == "AR-4"
     assert policy.charge_refusal(clock, date(2026, 12, 2)) is None
+
+
+# delivered 2026-11-01, due 2026-12-01; shipped back 2026-11-20, stalled from 2026-12-04
+IN_TRANSIT = policy.Clock(shipped_on=date(2026, 10, 28), delivered_on=date(2026, 11, 1),
+                          unit_shipped_on=date(2026, 11, 20), hold_active=True)
+
+
+@pytest.mark.parametrize("day", [date(2026, 11, 25), date(2026, 12, 2), date(2026, 12, 3)])
+def test_AR_4_a_parcel_in_transit_is_not_charged_before_it_is_stalled_and_past_due(day):
+    refusal = policy.charge_refusal(IN_TRANSIT, day, reason="supervisor: lost")
+    assert refusal.rule == "AR-4" and "stalled from 2026-12-04" in refusal.message
+
+
+def test_AR_4_a_stalled_parcel_past_due_is_charged_only_with_a_reason():
+    refusal = policy.charge_refusal(IN_TRANSIT, date(2026, 12, 4))
+    assert refusal.rule == "AR-4" and "--reason" in refusal.message and "stalled from 2026-12-04" in refusal.message
+    assert policy.charge_refusal(IN_TRANSIT, date(2026, 12, 4), reason="Dana: parcel lost") is None
+    assert policy.stalled_from(IN_TRANSIT) == date(2026, 12, 4)
+
+
+def test_AR_4_a_stalled_parcel_waits_for_the_due_date():
+    early = policy.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 2))  # stalled from 11-16
+    assert "2026-12-02" in policy.charge_refusal(early, date(2026, 11, 20), reason="lost").message
+    assert policy.charge_refusal(early, date(2026, 12, 2), reason="lost") is None
+
+
+def test_AR_4_a_unit_received_is_never_charged_even_with_a_reason():
+    back = policy.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 20), received_on=date(2026, 11, 24))
+    assert policy.charge_refusal(back, date(2027, 1, 1), reason="lost").rule == "AR-4"
+
+
+def test_AR_2_ship_needs_a_hold_in_force_on_its_date():
+    assert policy.ship_refusal(policy.Clock(), date(2026, 11, 2)).rule == "AR-2"
+    held = policy.Clock(hold_active=True, hold_expires=date(2026, 11, 5))
+    assert policy.ship_refusal(held, date(2026, 11, 5)) is None
+    refusal = policy.ship_refusal(held, date(2026, 11, 6))
+    assert refusal.rule == "AR-2" and "2026-11-05" in refusal.message
+    assert policy.ship_refusal(policy.Clock(hold_active=True), date(2027, 1, 1)) is None
 
 
 def test_AR_4_late_return_after_charge():

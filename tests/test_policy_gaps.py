@@ -90,6 +90,30 @@ def test_the_ledger_never_settles_a_hold_before_its_authorization(cli, db_path):
             assert day >= authorized[ref], (day, event, ref)
 
 
+def test_an_older_database_learns_its_re_authorizations_bound_later_dates(cli, tmp_path):
+    from sqlite_utils import Database
+
+    from speco_returns import migrations
+
+    old = str(tmp_path / "old.db")
+    db = Database(old)
+    migrations.migrations.apply(db, stop_before="m006_policy_gaps")
+    db.execute("""INSERT INTO returns (id, ra_no, type, status, customer, hold_amount_cents, hold_ref, hold_active,
+                    opened_on, opened_at, opened_by, last_event_on)
+                  VALUES (1, 1, 'advanced', 'replacement-delivered', 'Old Co', 129900, 'AUTH-2', 1,
+                    '2026-10-01', '2026-10-01T09:00:00+00:00', 'ann', '2026-10-03')""")
+    for n, (event, day, detail) in enumerate([("open", "2026-10-01", None), ("hold", "2026-10-01", '{"ref": "AUTH-1"}'),
+                                              ("deliver", "2026-10-03", None), ("hold", "2026-10-20", '{"ref": "AUTH-2"}')]):
+        db.execute("INSERT INTO events (id, return_id, event, happened_on, recorded_at, agent, status, detail) "
+                   "VALUES (?, 1, ?, ?, '2026-10-20T09:00:00+00:00', 'ann', 'replacement-delivered', ?)",
+                   [n + 1, event, day, detail])
+    db.conn.commit()
+    db.close()
+    lines = refused(cli("--db", old, "receive", "RA-000001", "--on", "2026-10-10", today="2026-10-21"))
+    assert "2026-10-20" in lines[0]
+    ok(cli("--db", old, "receive", "RA-000001", "--on", "2026-10-20", today="2026-10-21"))
+
+
 # --- 2. lost parcels ---------------------------------------------------------------------------
 
 
@@ -172,7 +196,7 @@ def test_a_zero_list_price_is_kept_but_refused_for_an_advanced_return(cli, db_pa
         r for r in json.loads(ok(cli("catalog", "list", "--json")).stdout) if r["model"] == "FREE-PART").items()
     before = counts(db_path)
     lines = refused(cli("open", "--type", "ar", "--customer", "Acme", "--item", "FREE-PART", "--serial", "SN-F1"))
-    assert lines == [l for l in lines if l.startswith("error: AR-3")] and "FREE-PART" in lines[0]
+    assert all(x.startswith("error: AR-3") for x in lines) and "FREE-PART" in lines[0]
     assert counts(db_path) == before
     result = cli("check", "--type", "ar", "--item", "FREE-PART", "--serial", "SN-F1", "--json")
     assert result.exit_code == 1
@@ -350,7 +374,7 @@ def test_catalog_import_refuses_a_shifted_or_ambiguous_file_naming_the_line(cli,
     path.write_text(text, encoding="utf-8")
     before = json.loads(ok(cli("catalog", "list", "--json")).stdout)
     lines = refused(cli("catalog", "import", str(path)))
-    assert any(f"line {line}" in l for l in lines), lines
+    assert any(f"line {line}" in line_ for line_ in lines), lines
     assert json.loads(ok(cli("catalog", "list", "--json")).stdout) == before
 
 
@@ -369,7 +393,7 @@ WRITES = [
     ["catalog", "add", "CAM-2", "--category", "camera"],
     ["open", "--type", "standard", "--customer", "A", "--item", "CAM-1"],
     ["note", "RA-000001", "hello"],
-    ["serial", "add", "RA-000001", "SN-77"],
+    ["serial", "remove", "RA-000001", "SN-0"],
     ["link", "RA-000001"],
 ]
 
@@ -378,7 +402,7 @@ WRITES = [
 def test_every_write_command_notes_a_pinned_today(cli, argv):
     advanced(cli, "SN-0", opened="2026-10-01")
     result = ok(cli(*argv, today="2026-10-02"))
-    notes = [l for l in result.stderr.splitlines() if l.startswith("note:")]
+    notes = [line_ for line_ in result.stderr.splitlines() if line_.startswith("note:")]
     assert len(notes) == 1 and "2026-10-02" in notes[0] and "SPECO_RETURNS_TODAY" in notes[0], result.stderr
 
 

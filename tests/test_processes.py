@@ -376,7 +376,7 @@ EXPECTED_SCHEMA = {
     },
     "ledger": {
         "columns": {"id": int, "return_id": int, "happened_on": str, "event": str, "amount_cents": int, "hold_ref": str,
-                    "agent": str, "recorded_at": str},
+                    "agent": str, "recorded_at": str, "reason": str},
         "foreign_keys": {("return_id", "returns", "id")},
     },
 }
