@@ -142,7 +142,8 @@ def _date(text: str | None, today: date) -> date:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout (RFC 4180).")]
-OnOpt = Annotated[Optional[str], typer.Option("--on", help="The date it happened (default today; never in the future).")]
+OnOpt = Annotated[Optional[str], typer.Option(
+    "--on", help="The date it happened, YYYY-MM-DD or M/D/YYYY (default today; never in the future, never before the return's latest event).")]
 RaArg = Annotated[str, typer.Argument(help="RA number (any letter case) or a counter return's ticket ID.")]
 
 

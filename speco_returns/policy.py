@@ -730,16 +730,18 @@ RULE_TEXT = {
     "STD-1": "Speco issues an RA; the customer ships the product to Speco; Speco repairs or replaces it and ships it back after the unit arrives.",
     "OTC-1": "Speco gives the customer a Tech Ticket ID to take to their distributor; the record needs the ticket and the distributor. No RA number is issued.",
     "OTC-2": "The distributor's own return policy governs, and the distributor may take time to send the item to Speco.",
-    "AR-1": "One serial number per unit is required.",
+    "AR-1": "One serial number per unit is required, at opening and whenever the replacement ships.",
     "AR-2": "Before the replacement ships, the customer gets an e-biz link and authorizes a hold on a credit card.",
-    "AR-3": "The hold is for the non-discounted list price of every unit; it can exceed what the customer paid.",
-    "AR-4": "The card is charged only if the defective unit is not returned within 30 days of the customer receiving the replacement.",
+    "AR-3": "The hold is for the non-discounted list price of every unit; it can exceed what the customer paid. "
+             "A model without a list price above zero cannot be opened as advanced.",
+    "AR-4": "The card is charged only if the defective unit is not returned within 30 days of the customer receiving the replacement. "
+             "A unit sent back but lost (stalled, past due) is charged only with a supervisor's reason.",
     "VR-1": "Case by case: needs the approving supervisor and a reason.",
     "VR-2": "Cameras only, 3 units or fewer on the RA.",
     "VR-3": "Never for PTZ or specialty cameras.",
-    "VR-4": "One serial number per unit is required.",
+    "VR-4": "One serial number per unit is required, at opening and whenever the replacement ships.",
     "VR-5": "Nothing comes back; the RA completes when the replacement ships.",
-    "SER-1": "A serial already on another open return is refused.",
+    "SER-1": "A serial already on another open return is refused. A late return (the unit is back) holds none.",
 }
 
 _NEXT_STEP = {
