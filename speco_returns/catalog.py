@@ -54,7 +54,7 @@ def read_csv(file: Path) -> list[policy.Product]:
             header = [h.strip().lower() for h in next(reader, [])]
             _check_header(file, header)
             for cells in reader:
-                if not cells:  # a blank line
+                if not any(c.strip() for c in cells):  # a blank line, or a spreadsheet's empty row
                     continue
                 if len(cells) != len(header):  # e.g. an unquoted 1,299.00: never drop or shift a cell
                     problems.append(f"{file}, line {reader.line_num}: {len(cells)} cells where the header has "

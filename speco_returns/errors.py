@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Digit groups joined by anything but letters and digits (SPEC §6): a run of 13 or more
+# digits is never shown in a message, whatever quoted it (a card number typed as a model
+# or a serial, an echo the author forgot to pass through policy.quote).
+_DIGIT_RUN = re.compile(r"\d+(?:[\W_]+\d+)*")
+LONG_NUMBER = 13
+
+
+def hide_long_numbers(text: str) -> str:
+    def hide(m: re.Match) -> str:
+        return "(a long number)" if sum(ch.isdigit() for ch in m.group()) >= LONG_NUMBER else m.group()
+
+    return _DIGIT_RUN.sub(hide, text)
 
 
 @dataclass(frozen=True)
@@ -11,6 +25,9 @@ class Violation:
 
     rule: str | None
     message: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "message", hide_long_numbers(self.message))
 
     def line(self) -> str:
         return f"{self.rule}: {self.message}" if self.rule else self.message

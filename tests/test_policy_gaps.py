@@ -316,6 +316,8 @@ def test_a_bare_digit_run_longer_than_19_points_to_tracking(cli, db_path):
     ["overdue", "--as-of", "{}"], ["export", "ledger", "--from", "{}"], ["show", "{}"],
     ["open", "--type", "standard", "--customer", "A", "--item", "CAM-1:{}"],
     ["catalog", "add", "X", "--category", "camera", "--list-price", "{}"], ["list", "--type", "{}"],
+    ["open", "--type", "advanced", "--customer", "A", "--item", "{}", "--serial", "SN-1"],  # AR-3 names the model
+    ["check", "--type", "virtual", "--item", "{}", "--json"],  # VR-2 names the model, in the document
 ])
 @pytest.mark.parametrize("number", ["4111.1111.1111.1112", "1234567890123", "1234 5678 9012 3456 7"])
 def test_no_refusal_echoes_a_run_of_13_or_more_digits(cli, argv, number):
@@ -410,3 +412,36 @@ def test_no_note_without_a_pinned_today_and_none_on_reads(cli):
     result = ok(cli("catalog", "add", "CAM-2", "--category", "camera"))
     assert result.stderr == ""
     assert ok(cli("catalog", "list", today="2026-10-02")).stderr == ""
+
+
+def test_no_refusal_echoes_a_long_serial(cli):
+    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "CAM-1", "--serial", "1234567890123"))
+    result = cli("open", "--type", "standard", "--customer", "B", "--item", "CAM-1", "--serial", "1234567890123")
+    lines = refused(result)
+    assert lines[0].startswith("error: SER-1") and "RA-000001" in lines[0] and long_runs(result.stderr) == []
+
+
+def test_check_without_json_lists_every_input_problem_one_line_each(cli, db_path):
+    lines = refused(cli("check", "--type", "counter", "--item", "CAM-1:0", "--ticket", "RA-7"))
+    assert len(lines) == 2 and any("quantity" in x for x in lines) and any("OTC-1" in x for x in lines)
+
+
+def test_catalog_import_skips_a_spreadsheet_s_empty_rows(cli, tmp_path):
+    path = tmp_path / "models.csv"
+    path.write_text("model,category,list_price\nCAM-9,camera,99\n,,\n\n", encoding="utf-8")
+    assert ok(cli("catalog", "import", str(path))).stdout == "imported 1 model(s)\n"
+
+
+@CLI_SETTINGS
+@given(st.sampled_from(["4111111111111111", "378282246310005", "6011111111111117", "5500000000000004"]),
+       st.lists(st.sampled_from([" ", ".", "  ", "\t", "\u00a0", "\u200b", "\u2013", "/", "_", ", "]), min_size=3, max_size=3),
+       st.booleans())
+def test_a_card_number_in_any_disguise_never_reaches_the_database(cli, db_path, pan, joiners, full_width):
+    parts = [pan[:4], pan[4:8], pan[8:12], pan[12:]]
+    typed = parts[0] + "".join(j + p for j, p in zip(joiners, parts[1:], strict=True))
+    if full_width:
+        typed = typed.translate(str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19"))
+    result = cli("open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--note", f"paid {typed}")
+    assert result.exit_code == 1 and "card number" in result.stderr, (typed, result.output)
+    assert pan not in _digits(result.stdout + result.stderr)
+    assert counts(db_path)["returns"] == 0
