@@ -120,8 +120,7 @@ def _note_pinned_today() -> None:
     """A forgotten SPECO_RETURNS_TODAY silently dates every event: after each write it read,
     one `note:` line on stderr names the pinned date (a refusal prints only its error)."""
     if _current is not None and _current.pinned is not None:
-        sys.stderr.write(f"note: SPECO_RETURNS_TODAY is set: today is pinned to {_current.pinned}; "
-                         "unset it to use the real date\n")
+        sys.stderr.write(f"note: SPECO_RETURNS_TODAY pins today to {_current.pinned} (unset it for the real date)\n")
         _current.pinned = None
 
 
