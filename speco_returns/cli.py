@@ -322,7 +322,7 @@ def open_cmd(
     now = session.now()
     day = _date(on, now.today)
     policy.check_event_date(day, now.today, policy.MIN_DATE)  # before any question is asked
-    contact = {"email": policy.clean_text("email", email), "phone": policy.clean_text("phone", phone)}
+    contact = {"email": policy.parse_email(email), "phone": policy.clean_text("phone", phone)}
     note = policy.clean_text("note", note)
     req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
     interactive = _interactive(as_json)
@@ -364,8 +364,16 @@ def open_cmd(
 
 
 @command(app, "show")
-def show_cmd(ra: RaArg, as_json: JsonOpt = False) -> None:
+def show_cmd(
+    ra: RaArg,
+    notice: Annotated[Optional[str], typer.Option("--notice", metavar="KIND", help="Print this e-mail notice as it would be sent: "
+                                                  "opened, shipped, delivered, reminder, overdue or hold-expiring.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """One return: items, serials, money, timeline, due date and the next step."""
+    if notice is not None:
+        _show_notice(ra, notice, as_json)
+        return
     doc = _session().store.get(ra)
     if as_json:
         emit_json(doc)
@@ -593,6 +601,82 @@ def overdue_cmd(
         render.overdue_table(rows)
     if check and any(r["state"] == "overdue" for r in rows):
         raise typer.Exit(code=3)
+
+
+# --- customer notices ------------------------------------------------------------------------
+
+
+def _mail_settings():
+    from . import mailer
+
+    return mailer.settings_from(os.environ)
+
+
+def _show_notice(ra: str, kind: str, as_json: bool) -> None:
+    from . import notify
+
+    session = _session()
+    msg = notify.preview(session.store, ra, kind, session.now(), _mail_settings())
+    if as_json:
+        emit_json({"ra": msg["X-Speco-Return"], "kind": kind.strip().lower(), "from": msg["From"] and str(msg["From"]),
+                   "to": msg["To"] and str(msg["To"]), "subject": str(msg["Subject"]), "body": msg.get_content()})
+        return
+    for header in ("From", "To", "Subject", "Date"):
+        if msg[header]:
+            sys.stdout.write(f"{header}: {msg[header]}\n")
+    sys.stdout.write("\n" + msg.get_content())
+
+
+@command(app, "notify")
+def notify_cmd(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Send what is due as of this day (default today; a later day only with --dry-run).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent; send and record nothing.")] = False,
+    outbox: Annotated[Optional[Path], typer.Option("--outbox", help="Write each message as FOLDER/NAME.eml instead of sending it.")] = None,
+    remind: Annotated[str, typer.Option("--remind", envvar="SPECO_RETURNS_REMIND", show_envvar=True,
+                                        help="Reminders: days before the due date, comma-separated.")] = "7,2",
+    as_json: JsonOpt = False,
+) -> None:
+    """E-mail customers every notice due (opened, shipped, delivered, reminder, overdue, hold-expiring), each once."""
+    from . import mailer, notices, notify
+
+    session = _session()
+    now = session.now()
+    day = _date(as_of, now.today)
+    if day > now.today and not dry_run:
+        raise ReturnsError(f"--as-of {day} is in the future: notices go out on their day (preview with --dry-run)")
+    days = notices.parse_remind(remind)
+    settings = _mail_settings()
+    transport = None
+    if outbox is not None or not dry_run:
+        if settings.sender is None:
+            raise ReturnsError("SPECO_RETURNS_MAIL_FROM is not set: the address notices come from, like returns@example.com")
+        if outbox is not None:
+            transport = mailer.Outbox(outbox)
+        elif settings.url is None:
+            raise ReturnsError("SPECO_RETURNS_SMTP is not set: smtp://user@host:587 (or --outbox FOLDER, or --dry-run)")
+        else:
+            transport = mailer.Smtp(settings)
+    from . import render
+
+    mode = "quiet" if as_json else "terminal" if sys.stdout.isatty() else "lines"
+    try:
+        with render.notify_progress(mode) as (on_total, on_progress):
+            outcomes = notify.run(session.store, settings, transport, now, day, days, dry_run,
+                                  on_progress=on_progress, on_total=on_total)
+    finally:
+        if transport is not None:
+            transport.close()
+    counts = notify.summary(outcomes)
+    if as_json:
+        emit_json({"as_of": day.isoformat(), "dry_run": dry_run, "remind": list(days),
+                   "notices": [dict(vars(o), label=o.label) for o in outcomes], "summary": counts})
+    else:
+        render.notify_report(outcomes, counts, at_terminal=mode == "terminal")
+    failed = [o for o in outcomes if o.status == "failed"]
+    for o in failed:
+        sys.stderr.write(f"error: {o.ra} {o.label} to {o.to}: {o.error} (tried again on the next run)\n")
+    if failed:
+        raise typer.Exit(code=4)
 
 
 # --- accounting -----------------------------------------------------------------------------

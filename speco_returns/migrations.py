@@ -165,3 +165,28 @@ def m006_policy_gaps(db: Database) -> None:
            WHERE type = 'advanced' AND last_event_on < (
                SELECT max(happened_on) FROM events e WHERE e.return_id = returns.id AND e.event = 'hold')""",
     )
+
+
+@migrations()
+def m007_notices(db: Database) -> None:
+    # One row per e-mail notice (notices.py): its claim while it is being sent, then that it
+    # was sent. UNIQUE makes each (return, kind, days, about) at most one row, so two `notify`
+    # runs cannot both claim it. The history gets a `notice` event when it is sent.
+    _run(
+        db,
+        """CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            kind TEXT NOT NULL,
+            days INTEGER NOT NULL DEFAULT 0,      -- reminder: days before the due date
+            about_on TEXT NOT NULL,               -- the date it speaks of (notices.py)
+            state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+            message_id TEXT NOT NULL,
+            claimed_by TEXT NOT NULL,             -- host:pid of the run sending it
+            claimed_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at TEXT,
+            UNIQUE (return_id, kind, days, about_on)
+        )""",
+    )

@@ -301,6 +301,21 @@ def clean_text(label: str, value: str | None) -> str | None:
         raise ReturnsError(f"{label} is too long (at most {MAX_TEXT} characters)")
     if "\x00" in s:
         raise ReturnsError(f"{label} holds a NUL character")
+    if any(unicodedata.category(ch) == "Cc" for ch in s):  # C0, DEL, C1: a line break could forge a mail header
+        raise ReturnsError(f"{label} holds a control character (a line break, tab or terminal escape): retype it on one line")
+    return s
+
+
+def parse_email(text: str | None) -> str | None:
+    """One plain e-mail address (`name@example.com`), or None when empty. No display name,
+    spaces or line breaks: it becomes the To of the customer's notices (`notify`)."""
+    s = clean_text("email", text)
+    if s is None:
+        return None
+    local, _, domain = s.partition("@")
+    if (s.count("@") != 1 or not local or "." not in domain.strip(".") or len(s) > 254
+            or any(ch.isspace() or ch in '<>,;:"()[]\\' for ch in s)):
+        raise ReturnsError(f"email '{quote(s)}' is not an e-mail address: write it like name@example.com")
     return s
 
 

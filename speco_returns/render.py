@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 
 from rich import box
 from rich.console import Console, Group
@@ -150,3 +151,66 @@ def doctor_view(report: dict) -> None:
         grid.add_row(Text("warning", style="yellow"), warning)
     verdict = Text("healthy", style="bold green") if report["ok"] else Text("problems found", style="bold red")
     console.print(Panel(Group(grid, verdict), title="doctor", title_align="left", expand=False))
+
+
+# --- notify ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def notify_progress(mode: str):
+    """(on_total, on_progress) for `notify`: a progress bar at a terminal, a line per notice
+    in a log (cron), nothing under --json."""
+    if mode == "terminal":
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=Console(highlight=False), transient=True) as progress:
+            task = progress.add_task("notices", total=None)
+            yield ((lambda total: progress.update(task, total=total)),
+                   (lambda o: progress.update(task, advance=1, description=f"{o.ra} {o.label}")))
+    elif mode == "lines":
+        yield (lambda total: None), notice_line
+    else:
+        yield (lambda total: None), (lambda o: None)
+
+
+def notice_line(o) -> None:
+    """One plain line per notice as it goes (no-email ones are listed at the end)."""
+    if o.status != "no-email":
+        parts = [f"{o.status:<10}", o.ra, o.label, o.to or "", o.message_id or ""]
+        sys.stdout.write("  ".join(p for p in parts if p) + "\n")
+        sys.stdout.flush()
+
+
+NOTIFY_SUMMARY = {"sent": "sent", "written": "written", "would-send": "would send", "skipped": "skipped",
+                  "failed": "failed", "no-email": "no e-mail"}
+
+
+def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
+    from .notices import one_line
+
+    call = [o for o in outcomes if o.status == "no-email"]
+    if at_terminal:
+        mailed = [o for o in outcomes if o.status != "no-email"]
+        if mailed:
+            table = _table("status", "ra", "notice", "to", "subject", title="Notices")
+            for o in mailed:
+                style = "bold red" if o.status == "failed" else None
+                table.add_row(Text(o.status, style=style), o.ra, o.label, Text(o.to or ""), Text(o.subject))
+            console.print(table)
+        if call:
+            table = _table("ra", "customer", "phone", "notice", title="Call the customer (no e-mail on file)")
+            for o in call:
+                table.add_row(o.ra, Text(o.customer), Text(o.phone or "no phone either"), o.label)
+            console.print(table)
+        summary = _table(*(NOTIFY_SUMMARY[s] for s in counts if counts[s] or s in ("sent", "skipped", "failed", "no-email")),
+                         title="Summary")
+        summary.add_row(*(str(counts[s]) for s in counts if counts[s] or s in ("sent", "skipped", "failed", "no-email")))
+        console.print(summary if outcomes else Text("No notice is due."))
+        return
+    if call:
+        sys.stdout.write("Call the customer (no e-mail on file):\n")
+        for o in call:
+            sys.stdout.write(f"  {o.ra}  {o.label}  {one_line(o.customer)}  {one_line(o.phone or 'no phone either')}\n")
+    sys.stdout.write(", ".join(f"{counts[s]} {NOTIFY_SUMMARY[s]}" for s in counts if counts[s]) + "\n"
+                     if outcomes else "No notice is due.\n")

@@ -11,17 +11,17 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from . import policy
+from . import notices, policy
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
-SCHEMA_VERSION = 6  # the number of migrations in migrations.py (a test keeps them equal)
+SCHEMA_VERSION = 7  # the number of migrations in migrations.py (a test keeps them equal)
 MIGRATION_SET = "speco-returns"
 BUSY_TIMEOUT_MS = 5000
 # Word for word the WHERE of the partial indexes returns_advanced_open (m003, which the overdue
@@ -483,17 +483,7 @@ class Store:
                 {"day": day},
             ).fetchall()
             returns.sort(key=lambda r: r["ra_no"])  # rows keep this order within a state
-            events: dict[int, list[sqlite3.Row]] = {}
-            ids = [r["id"] for r in returns]
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                for e in conn.execute(
-                    f"""SELECT return_id, event, happened_on, detail FROM events
-                        WHERE return_id IN ({",".join("?" * len(chunk))}) AND happened_on <= ?
-                        ORDER BY id""",
-                    [*chunk, day],
-                ):
-                    events.setdefault(e["return_id"], []).append(e)
+            events = self._events_upto([r["id"] for r in returns], day)
         rows = []
         for r in returns:
             clock = clock_from_events(events.get(r["id"], []))
@@ -509,6 +499,93 @@ class Store:
         order = {s: i for i, s in enumerate(policy.OVERDUE_STATES)}
         rows.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state (RA-999999, RA-1000000)
         return rows
+
+    def _by_return(self, sql: str, ids: list[int], *args) -> dict[int, list[sqlite3.Row]]:
+        """Rows of `sql` (with `{ids}` for the placeholders) per return, 500 returns a query."""
+        found: dict[int, list[sqlite3.Row]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for row in self.conn.execute(sql.format(ids=",".join("?" * len(chunk))), [*chunk, *args]):
+                found.setdefault(row["return_id"], []).append(row)
+        return found
+
+    def _events_upto(self, ids: list[int], day: str) -> dict[int, list[sqlite3.Row]]:
+        return self._by_return("""SELECT return_id, event, happened_on, status, detail FROM events
+                                  WHERE return_id IN ({ids}) AND happened_on <= ? ORDER BY id""", ids, day)
+
+    # --- customer notices (notify, show --notice) -----------------------------------------------
+
+    def notice_candidates(self, as_of: date, key: str | None = None) -> list[tuple[int, notices.ReturnFacts, set]]:
+        """Open returns with their facts as of `as_of` and the notices already sent, each as
+        (id, facts, {(kind, days, about)}). All of them through the partial index returns_open
+        (m005): the work grows with the open returns, not with the history. `key`: one return."""
+        day = as_of.isoformat()
+        with self.read() as conn:
+            if key is not None:
+                returns = [self._find(key)]
+            else:
+                returns = conn.execute(f"SELECT * FROM returns INDEXED BY returns_open WHERE {OPEN_SQL} "
+                                       "AND opened_on <= ? ORDER BY id", [day]).fetchall()
+            ids = [r["id"] for r in returns]
+            events = self._events_upto(ids, day)
+            items = self._by_return("SELECT * FROM items WHERE return_id IN ({ids}) ORDER BY id", ids)
+            serials = self._by_return("SELECT return_id, item_id, serial FROM serials WHERE return_id IN ({ids}) ORDER BY id", ids)
+            sent = self._by_return("SELECT return_id, kind, days, about_on FROM notices WHERE return_id IN ({ids}) "
+                                   "AND state = 'sent'", ids)
+        found = []
+        for r in returns:
+            history = events.get(r["id"], [])
+            by_item: dict[int, list[str]] = {}
+            for s in serials.get(r["id"], []):
+                by_item.setdefault(s["item_id"], []).append(s["serial"])
+            facts = notices.ReturnFacts(
+                key=_key(r), type=r["type"], status=history[-1]["status"] if history else r["status"],
+                customer=r["customer"], email=r["email"], phone=r["phone"], opened_on=date.fromisoformat(r["opened_on"]),
+                items=tuple(notices.Item(i["model"], i["qty"], i["list_price_cents"], tuple(by_item.get(i["id"], [])))
+                            for i in items.get(r["id"], [])),
+                clock=clock_from_events(history), hold_amount=r["hold_amount_cents"], distributor=r["distributor"])
+            done = {(n["kind"], n["days"], date.fromisoformat(n["about_on"])) for n in sent.get(r["id"], [])}
+            found.append((r["id"], facts, done))
+        return found
+
+    def claim_notice(self, return_id: int, n: notices.Notice, message_id: str, now: Now, claimant: str,
+                     is_stale: Callable[[sqlite3.Row], bool]) -> str | None:
+        """Claim a notice for sending, in one write transaction: two runs never both get it.
+        Returns the Message-ID to send it with (a retry keeps the first one), or None when it
+        was sent, is being sent by a live run (`is_stale` says which are not), or the return
+        closed since it was found due."""
+        key = [return_id, n.kind, n.days, n.about.isoformat()]
+        with self.write() as conn:
+            (status,) = conn.execute("SELECT status FROM returns WHERE id = ?", [return_id]).fetchone()
+            if not policy.is_open(status):
+                return None
+            row = conn.execute("SELECT * FROM notices WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ?",
+                               key).fetchone()
+            if row is None:
+                conn.execute("""INSERT INTO notices (return_id, kind, days, about_on, state, message_id, claimed_by, claimed_at)
+                                VALUES (?, ?, ?, ?, 'sending', ?, ?, ?)""", [*key, message_id, claimant, now.stamp])
+                return message_id
+            if row["state"] == "sent" or (row["state"] == "sending" and not is_stale(row)):
+                return None
+            conn.execute("UPDATE notices SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE id = ?",
+                         [claimant, now.stamp, row["id"]])
+            return row["message_id"]
+
+    def notice_sent(self, return_id: int, n: notices.Notice, now: Now, detail: dict) -> None:
+        """Mark a claimed notice sent and add the `notice` event (with its Message-ID) to the history."""
+        with self.write() as conn:
+            conn.execute("""UPDATE notices SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL
+                            WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ?""",
+                         [now.stamp, return_id, n.kind, n.days, n.about.isoformat()])
+            (status,) = conn.execute("SELECT status FROM returns WHERE id = ?", [return_id]).fetchone()
+            self._event(return_id, "notice", now.today, now, status, detail)
+
+    def notice_failed(self, return_id: int, n: notices.Notice, error: str) -> None:
+        """A claimed notice that did not go out: pending again, tried on the next run."""
+        with self.write() as conn:
+            conn.execute("""UPDATE notices SET state = 'failed', attempts = attempts + 1, last_error = ?
+                            WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ? AND state = 'sending'""",
+                         [error, return_id, n.kind, n.days, n.about.isoformat()])
 
     # --- accounting (streamed: rows go out as SQLite reads them) -------------------------------
 

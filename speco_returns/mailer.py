@@ -1,0 +1,239 @@
+"""Where notices go: an SMTP server (smtplib) or an outbox folder of .eml files.
+
+Settings come from the environment (read by the CLI and passed in here):
+
+    SPECO_RETURNS_SMTP           smtp://[user@]host[:port]   STARTTLS, required (port 587)
+                                 smtps://[user@]host[:port]  implicit TLS (port 465)
+                                 smtp://host:port?tls=off    no TLS: a relay on this machine only
+    SPECO_RETURNS_SMTP_PASSWORD  the user's password (never printed)
+    SPECO_RETURNS_MAIL_FROM      the From address, e.g. returns@speco.example
+    SPECO_RETURNS_MAIL_BCC       optional: a copy of every notice, e.g. the support mailbox
+    SPECO_RETURNS_RETURN_ADDRESS optional: where customers send units (shown in the notices)
+
+Server certificates are checked against the system's trusted authorities (`SSL_CERT_FILE`
+points elsewhere, as for any OpenSSL program).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import smtplib
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from . import policy
+from .errors import ReturnsError
+from .files import write_whole
+
+TIMEOUT_S = 30  # per SMTP command: a server that hangs fails the notice, never the night
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str | None  # without the password
+    scheme: str | None = None  # smtp | smtps
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: str | None = None
+    tls: bool = True
+    sender: str | None = None
+    bcc: str | None = None
+    return_address: str | None = None
+
+    def __repr__(self) -> str:  # a settings object in a log or a traceback never shows the password
+        return f"Settings(url={self.url!r}, sender={self.sender!r}, bcc={self.bcc!r})"
+
+    @property
+    def domain(self) -> str:
+        return self.sender.rpartition("@")[2] if self.sender else "speco-returns.invalid"
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Parse the settings; a malformed one is ReturnsError (exit 1) naming the variable."""
+    sender = _address(env, "SPECO_RETURNS_MAIL_FROM")
+    bcc = _address(env, "SPECO_RETURNS_MAIL_BCC")
+    address = (env.get("SPECO_RETURNS_RETURN_ADDRESS") or "").strip() or None
+    if address and any(not ch.isprintable() and ch != "\n" for ch in address):
+        raise ReturnsError("SPECO_RETURNS_RETURN_ADDRESS holds a control character: only lines of text")
+    password = env.get("SPECO_RETURNS_SMTP_PASSWORD") or None
+    raw = (env.get("SPECO_RETURNS_SMTP") or "").strip()
+    if not raw:
+        return Settings(url=None, sender=sender, bcc=bcc, return_address=address, password=password)
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise ReturnsError("SPECO_RETURNS_SMTP is not a URL: write smtp://user@host:587 or smtps://user@host:465") from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or parts.path not in ("", "/"):
+        raise ReturnsError("SPECO_RETURNS_SMTP is not a URL: write smtp://user@host:587 or smtps://user@host:465")
+    if parts.password is not None:
+        raise ReturnsError("SPECO_RETURNS_SMTP holds a password: put it in SPECO_RETURNS_SMTP_PASSWORD instead")
+    query = parse_qs(parts.query)
+    unknown = set(query) - {"tls"}
+    tls_value = query.get("tls", ["on"])[-1].lower()
+    if unknown or tls_value not in ("on", "off"):
+        raise ReturnsError("SPECO_RETURNS_SMTP: the only option is ?tls=off (a relay on this machine)")
+    tls = tls_value == "on"
+    if parts.scheme == "smtps" and not tls:
+        raise ReturnsError("SPECO_RETURNS_SMTP: smtps:// is TLS; use smtp://host:port?tls=off for a local relay")
+    if not tls and not _loopback(parts.hostname):
+        raise ReturnsError(f"SPECO_RETURNS_SMTP: ?tls=off only for a relay on this machine, not {parts.hostname}")
+    user = unquote(parts.username) if parts.username else None
+    if user and not password:
+        raise ReturnsError(f"SPECO_RETURNS_SMTP names user {policy.quote(user)} but SPECO_RETURNS_SMTP_PASSWORD is not set")
+    if password and not user:
+        raise ReturnsError("SPECO_RETURNS_SMTP_PASSWORD is set but SPECO_RETURNS_SMTP names no user (smtp://user@host)")
+    shown = f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{parts.hostname}:{port or ''}"
+    return Settings(url=shown.rstrip(":"), scheme=parts.scheme, host=parts.hostname,
+                    port=port or (465 if parts.scheme == "smtps" else 587), user=user, password=password, tls=tls,
+                    sender=sender, bcc=bcc, return_address=address)
+
+
+def _address(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if not value or not value.strip():
+        return None
+    try:
+        return policy.parse_email(value)
+    except ReturnsError:
+        raise ReturnsError(f"{name} is not an e-mail address: write it like returns@example.com") from None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def message_id(settings: Settings, ra: str) -> str:
+    return make_msgid(idstring=ra, domain=settings.domain)
+
+
+class Failed(Exception):
+    """One notice did not go out (a refused address, a dropped connection): tried next run."""
+
+
+class Down(Failed):
+    """The server cannot be reached or refuses us: no notice can go out this run."""
+
+
+class Smtp:
+    """One connection for the run, opened on the first notice, reopened once if it drops."""
+
+    via = "smtp"
+
+    def __init__(self, settings: Settings):
+        self.s = settings
+        self.conn: smtplib.SMTP | None = None
+
+    def connect(self) -> None:
+        if self.conn is not None:
+            return
+        s = self.s
+        try:
+            if s.scheme == "smtps":
+                conn = smtplib.SMTP_SSL(s.host, s.port, timeout=TIMEOUT_S, context=ssl.create_default_context())
+            else:
+                conn = smtplib.SMTP(s.host, s.port, timeout=TIMEOUT_S)
+            try:
+                conn.ehlo()
+                if s.tls:
+                    if not conn.has_extn("starttls"):
+                        raise Down(f"{s.url} does not offer STARTTLS: use smtps:// for a TLS port")
+                    conn.starttls(context=ssl.create_default_context())
+                    conn.ehlo()
+                if s.user:
+                    conn.login(s.user, s.password or "")
+            except BaseException:
+                conn.close()
+                raise
+        except smtplib.SMTPAuthenticationError as e:
+            raise Down(f"{s.url} refused the login for {s.user} ({e.smtp_code})") from None
+        except (OSError, smtplib.SMTPException) as e:  # refused, unreachable, timed out, bad certificate
+            raise Down(f"cannot reach the mail server {s.url}: {_reason(e)}") from None
+        self.conn = conn
+
+    def send(self, msg: EmailMessage, name: str) -> None:
+        del name
+        self.connect()
+        try:
+            refused = self.conn.send_message(msg)  # takes Bcc out of the message and sends to it too
+        except smtplib.SMTPRecipientsRefused as e:
+            raise Failed(f"the server refused {', '.join(_refusals(e.recipients))}") from None
+        except smtplib.SMTPServerDisconnected as e:
+            self.conn = None  # the next notice reconnects
+            raise Failed(f"the server closed the connection: {_reason(e)}") from None
+        except smtplib.SMTPResponseException as e:
+            raise Failed(f"the server refused the message: {e.smtp_code} {_text(e.smtp_error)}") from None
+        except (OSError, smtplib.SMTPException) as e:
+            self.conn = None
+            raise Failed(f"sending failed: {_reason(e)}") from None
+        to = msg["To"].addresses[0].addr_spec if msg["To"] else None
+        if to in refused:
+            raise Failed(f"the server refused {', '.join(_refusals({to: refused[to]}))}")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.conn = None
+
+
+class Outbox:
+    """Each notice as NAME.eml in a folder, written whole (for review or a pick-up service)."""
+
+    via = "outbox"
+
+    def __init__(self, folder: Path):
+        self.folder = folder.expanduser()
+        if not self.folder.is_dir():
+            raise ReturnsError(f"--outbox {folder}: no such folder")
+
+    def connect(self) -> None:
+        pass
+
+    def send(self, msg: EmailMessage, name: str) -> None:
+        try:
+            with write_whole(self.folder / f"{name}.eml", force=True) as tmp:
+                with open(tmp, "wb") as handle:
+                    handle.write(msg.as_bytes())
+        except (OSError, ReturnsError) as e:
+            raise Failed(f"cannot write to {self.folder}: {_reason(e)}") from None
+
+    def close(self) -> None:
+        pass
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, socket.timeout):
+        return f"no answer within {TIMEOUT_S} s"
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return _text(str(e)) or type(e).__name__
+
+
+def _text(value) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return " ".join(text.split())[:200]
+
+
+def _refusals(recipients: Mapping) -> list[str]:
+    return [f"{addr} ({code} {_text(text)})" for addr, (code, text) in recipients.items()]
+
+
+def claimant() -> str:
+    """Who holds a claim: this host and process (see notify.is_stale)."""
+    return f"{socket.gethostname()}:{os.getpid()}"

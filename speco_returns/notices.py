@@ -1,0 +1,302 @@
+"""E-mail notices to the customer, written from a return's facts: pure (no I/O, no clock).
+
+Which notices are due as of a day (`due`), and what each one says (`compose`, `message`).
+Every sentence below says only what Speco's article says (shared/source): the RA number,
+the next steps of the return's type, the hold for the non-discounted list price, and the
+30 days from receiving the replacement. The store gathers the facts (`ReturnFacts`), the
+`notify` command sends, and `show RA --notice KIND` prints the same message.
+
+A notice is identified by (return, kind, days, about): `about` is the date it speaks of
+(the opening, the shipment, the due date or the hold's expiry) and `days` the reminder's
+days before the due date (0 for the other kinds). Each identity is sent at most once.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+
+from . import policy
+from .errors import ReturnsError
+from .policy import Clock
+
+KINDS = ("opened", "shipped", "delivered", "reminder", "overdue", "hold-expiring")
+DEFAULT_REMIND = (7, 2)
+# opened, shipped and delivered are news: sent within this many days of the event (a missed
+# night or a week's outage still sends them), never months later to a customer who has
+# moved on, e.g. on the first run over a database full of returns opened before notices.
+EVENT_NOTICE_DAYS = 14
+# The states in which the `opened` notice is still the customer's next step.
+_BEFORE_SHIPMENT = {"authorized", "link-sent", "hold-authorized", "ticket-issued"}
+SIGNATURE = "Speco Technical Support"
+
+
+@dataclass(frozen=True)
+class Item:
+    model: str
+    qty: int
+    list_price: int | None  # cents
+    serials: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReturnFacts:
+    """What a notice needs to know of one return, as of the day it is computed for."""
+
+    key: str  # RA number, or a counter return's ticket ID
+    type: str
+    status: str  # as of that day
+    customer: str
+    email: str | None
+    phone: str | None
+    opened_on: date
+    items: tuple[Item, ...]
+    clock: Clock = Clock()
+    hold_amount: int | None = None  # cents, advanced only
+    distributor: str | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Notice:
+    kind: str
+    about: date
+    days: int = 0  # reminder: days before the due date
+
+    @property
+    def label(self) -> str:
+        return f"reminder ({self.days} day{'s' if self.days != 1 else ''})" if self.kind == "reminder" else self.kind
+
+
+def parse_remind(text: str) -> tuple[int, ...]:
+    """`7,2` -> (7, 2): days before the due date, each from 1 to 29 (the window is 30 days)."""
+    days = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) < policy.RETURN_WINDOW_DAYS:
+            raise ReturnsError(f"--remind '{policy.quote(text)}': give days before the due date, "
+                               f"whole numbers from 1 to {policy.RETURN_WINDOW_DAYS - 1}, like 7,2")
+        days.append(int(part))
+    return tuple(sorted(set(days), reverse=True))
+
+
+def due(f: ReturnFacts, as_of: date, remind: tuple[int, ...] = DEFAULT_REMIND) -> list[Notice]:
+    """The notices due for this return as of `as_of`, whatever was sent before: the caller
+    drops those already sent (level-triggered: a missed night still sends what is due)."""
+    if not policy.is_open(f.status) or f.status == "late-return":
+        return []
+    found: list[Notice] = []
+    if f.status in _BEFORE_SHIPMENT and _recent(f.opened_on, as_of):
+        found.append(Notice("opened", f.opened_on))
+    if f.type != "advanced":
+        return found
+    c = f.clock
+    if f.status == "replacement-shipped" and c.shipped_on and _recent(c.shipped_on, as_of):
+        found.append(Notice("shipped", c.shipped_on))
+    due_on = c.due_on
+    on_its_way = c.unit_shipped_on is not None or c.received_on is not None
+    if due_on and not on_its_way and c.charged_on is None:
+        if as_of <= due_on and _recent(c.delivered_on, as_of):
+            found.append(Notice("delivered", due_on))
+        # Only the nearest reminder whose day has come: a run that missed the 7-day one
+        # on the day the 2-day one falls sends that one alone.
+        passed = [d for d in remind if due_on - timedelta(days=d) <= as_of <= due_on]
+        if passed:
+            found.append(Notice("reminder", due_on, min(passed)))
+    for state, _ in policy.overdue_states(c, as_of):
+        if state == "overdue":
+            found.append(Notice("overdue", due_on))
+        elif state == "hold-expiring":
+            found.append(Notice("hold-expiring", c.hold_expires))
+    return found
+
+
+def _recent(day: date | None, as_of: date) -> bool:
+    return day is not None and 0 <= (as_of - day).days <= EVENT_NOTICE_DAYS
+
+
+def applies(kind: str, type_: str) -> bool:
+    return kind == "opened" or type_ == "advanced"
+
+
+def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] = DEFAULT_REMIND) -> Notice:
+    """The notice of this kind as it would be sent for this return (`show RA --notice KIND`),
+    due or not; refused where the return has no such notice (yet)."""
+    kind = kind.strip().lower()
+    if kind not in KINDS:
+        raise ReturnsError(f"unknown notice '{policy.quote(kind)}': one of {', '.join(KINDS)}")
+    if not applies(kind, f.type):
+        raise ReturnsError(f"{f.key} is {policy.a_type(f.type)} return: only advanced replacements get the {kind} notice")
+    c = f.clock
+    if kind == "opened":
+        return Notice(kind, f.opened_on)
+    if kind == "shipped":
+        if c.shipped_on is None:
+            raise ReturnsError(f"{f.key}: the replacement has not shipped, so there is no shipped notice yet")
+        return Notice(kind, c.shipped_on)
+    if kind == "hold-expiring":
+        if c.hold_expires is None:
+            raise ReturnsError(f"{f.key}: no card hold with an expiry date is recorded")
+        return Notice(kind, c.hold_expires)
+    if c.due_on is None:
+        raise ReturnsError(f"{f.key}: no delivery is recorded, so there is no due date for the {kind} notice yet")
+    if kind == "reminder":
+        days = [n.days for n in due(f, as_of, remind) if n.kind == "reminder"]
+        return Notice(kind, c.due_on, days[0] if days else max(remind, default=DEFAULT_REMIND[0]))
+    return Notice(kind, c.due_on)
+
+
+# --- what each notice says ---------------------------------------------------------------------
+
+
+def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tuple[str, str]:
+    """(subject, plain-text body) of notice `n` for this return."""
+    ra, usd = f.key, policy.format_usd(f.hold_amount)
+    send_to = (f"Send it to:\n\n{textwrap.indent(return_address, '    ')}\n\nwith the RA number {ra} on the package."
+               if return_address else f"Send it back to Speco with the RA number {ra}.")
+    no_charge = ("Your card will NOT be charged unless the defective unit is not returned within "
+                 f"{policy.RETURN_WINDOW_DAYS} days of receiving the replacement.")
+    if n.kind == "opened":
+        subject, paragraphs = _opened(f)
+    elif n.kind == "shipped":
+        subject = f"{ra}: your replacement is on its way"
+        paragraphs = [
+            f"Speco has shipped your advanced replacement for return {ra}, ahead of the defective unit "
+            f"coming back.",
+            f"The {policy.RETURN_WINDOW_DAYS} days to return the defective unit start when you receive the "
+            "replacement, not today.",
+            no_charge,
+        ]
+    elif n.kind == "delivered":
+        subject = f"{ra}: please send the defective unit back by {n.about:%B %-d, %Y}"
+        paragraphs = [
+            f"Our records show you received the replacement for return {ra} on {f.clock.delivered_on:%B %-d, %Y}.",
+            f"Please return the defective unit{_serials(f)} by {n.about:%A, %B %-d, %Y}, "
+            f"{policy.RETURN_WINDOW_DAYS} days after you received the replacement. {send_to}",
+            no_charge + f" The hold is {usd}.",
+        ]
+    elif n.kind == "reminder":
+        subject = f"Reminder {ra}: the defective unit is due back by {n.about:%B %-d, %Y}"
+        paragraphs = [
+            f"This is a reminder that the defective unit{_serials(f)} for return {ra} is due back by "
+            f"{n.about:%A, %B %-d, %Y}. {send_to}",
+            no_charge + f" The hold is {usd}.",
+            "If you have already sent it back, thank you.",
+        ]
+    elif n.kind == "overdue":
+        subject = f"{ra}: the defective unit is overdue; your card may now be charged"
+        paragraphs = [
+            f"The defective unit{_serials(f)} for return {ra} was due back by {n.about:%B %-d, %Y}, "
+            f"{policy.RETURN_WINDOW_DAYS} days after you received the replacement, and we have no record of it "
+            "being sent back.",
+            f"The unit is late: the card hold of {usd} may now be charged.",
+            send_to,
+        ]
+    elif n.kind == "hold-expiring":
+        subject = f"{ra}: please re-authorize the card hold"
+        paragraphs = [
+            f"The card authorization for return {ra} (a hold of {usd}) expires on {n.about:%B %-d, %Y}, "
+            "while your advanced replacement is still open.",
+            "Please re-authorize the hold through the e-biz link Speco sends you. It gives Speco authorization "
+            "to put a hold on the card for the non-discounted price of the items being returned; this ensures "
+            "the non-functional item is returned.",
+            no_charge,
+        ]
+    else:
+        raise ReturnsError(f"unknown notice '{policy.quote(n.kind)}': one of {', '.join(KINDS)}")
+    body = "\n\n".join([f"Hello {one_line(f.customer)},", *(_wrap(p) for p in paragraphs), SIGNATURE]) + "\n"
+    return subject, body
+
+
+def _opened(f: ReturnFacts) -> tuple[str, list[str]]:
+    items = "\n".join(f"  - {_item_line(i)}" for i in f.items)
+    if f.type == "counter":
+        return f"Speco Tech Ticket {f.key}: your over the counter return", [
+            f"Speco Technical Support has given you Tech Ticket ID {f.key} for:\n{items}",
+            f"Please provide this Tech Ticket ID to your distributor{' (' + one_line(f.distributor) + ')' if f.distributor else ''}. "
+            "The return will take place under your distributor's policies and return guidelines: your "
+            "distributor's policy governs. The distributor may take time to return the item to Speco, so please "
+            "make sure you understand the distributor's policies in regards to Speco returns.",
+        ]
+    intro = f"Speco Technical Support has issued Return Authorization {f.key} for:\n{items}"
+    if f.type == "standard":
+        return f"Speco Return Authorization {f.key}", [
+            intro,
+            f"Next steps: send the product back to Speco with the RA number {f.key}. When it arrives, Speco "
+            "repairs or replaces it and ships it back to you.",
+        ]
+    if f.type == "virtual":
+        return f"Speco Return Authorization {f.key}: virtual return", [
+            intro,
+            "This is a virtual return: Speco ships out the replacement camera and does not expect the "
+            "non-functional unit back.",
+        ]
+    return f"Speco Return Authorization {f.key}: advanced replacement", [
+        intro,
+        "Speco will ship the replacement in advance of the non-functional unit being sent back.",
+        "Before it ships, you will receive an e-biz link, which gives Speco authorization to put a hold on the "
+        f"credit card you submit for the non-discounted price of the items being returned: {policy.format_usd(f.hold_amount)}. "
+        "The hold may be more than you initially spent on the items, due to discounts.",
+        "Your card will NOT be charged unless you do not return the defective unit within "
+        f"{policy.RETURN_WINDOW_DAYS} days of receiving the replacement.",
+    ]
+
+
+def _item_line(i: Item) -> str:
+    line = f"{i.model} x{i.qty}"
+    if i.serials:
+        line += f" (serial{'s' if len(i.serials) > 1 else ''} {', '.join(map(_serial, i.serials))})"
+    return line
+
+
+def _serials(f: ReturnFacts) -> str:
+    serials = [_serial(s) for i in f.items for s in i.serials]
+    return f" ({', '.join(serials)})" if serials else ""
+
+
+def _serial(serial: str) -> str:
+    """Serials are exempt from the card check (SPEC §6), but a message never carries a card
+    number: one that looks like one is shown by its last four characters."""
+    return f"ending {serial[-4:]}" if policy.contains_card_number(serial) else serial
+
+
+def _wrap(paragraph: str) -> str:
+    return "\n".join(line if line.startswith(" ") else textwrap.fill(line, 72) for line in paragraph.split("\n"))
+
+
+def one_line(text: str) -> str:
+    """Stored text goes into a message as one line of printable characters, whatever is stored
+    (input refuses control characters; rows from before that rule are neutralised here)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+# --- the message ----------------------------------------------------------------------------------
+
+
+def message(f: ReturnFacts, n: Notice, *, sender: str | None, bcc: str | None, stamp: str | None,
+            message_id: str | None, return_address: str | None = None) -> EmailMessage:
+    """The RFC 5322 message: headers encoded by the `email` package (a name with non-ASCII
+    characters is RFC 2047-encoded; a header value with CR or LF is refused, never sent)."""
+    subject, body = compose(f, n, return_address)
+    msg = EmailMessage(policy=SMTP)
+    if sender:
+        msg["From"] = Address(SIGNATURE, addr_spec=sender)
+    if f.email:
+        msg["To"] = Address(one_line(f.customer), addr_spec=f.email)
+    if bcc:
+        msg["Bcc"] = bcc
+    msg["Subject"] = subject
+    if stamp:
+        msg["Date"] = format_datetime(datetime.fromisoformat(stamp))
+    if message_id:
+        msg["Message-ID"] = message_id
+    msg["X-Speco-Return"] = f.key
+    msg["X-Speco-Notice"] = n.kind if n.kind != "reminder" else f"reminder; days={n.days}"
+    msg.set_content(body, cte="quoted-printable" if not body.isascii() else "7bit")
+    return msg
