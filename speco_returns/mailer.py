@@ -148,7 +148,7 @@ class Smtp:
                 conn = smtplib.SMTP(s.host, s.port, timeout=TIMEOUT_S)
             try:
                 conn.ehlo()
-                if s.tls:
+                if s.scheme == "smtp" and s.tls:
                     if not conn.has_extn("starttls"):
                         raise Down(f"{s.url} does not offer STARTTLS: use smtps:// for a TLS port")
                     conn.starttls(context=ssl.create_default_context())

@@ -395,3 +395,117 @@ def test_show_notice_every_kind(cli, ra, kind):
     seed(cli)
     shown = ok(cli("show", ra, "--notice", kind, today=TODAY)).stdout
     assert ra in shown and shown.rstrip().endswith("Speco Technical Support")
+
+
+# --- TLS and login -------------------------------------------------------------------------------
+
+PASSWORD = "Tr0ub4dor&3-not-printed"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made by the openssl command."""
+    import os
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        if os.environ.get("CI"):
+            pytest.fail("openssl is needed for the TLS tests")
+        pytest.skip("no openssl command")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key_file = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key_file), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key_file
+
+
+def _server_context(certificate):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+@pytest.fixture
+def tls_env(monkeypatch, certificate):
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # the client trusts our test authority
+    monkeypatch.setenv("SPECO_RETURNS_MAIL_FROM", FROM)
+    monkeypatch.setenv("SPECO_RETURNS_SMTP_PASSWORD", PASSWORD)
+    for name in ("SPECO_RETURNS_MAIL_BCC", "SPECO_RETURNS_RETURN_ADDRESS", "SPECO_RETURNS_REMIND"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_starttls_and_login_by_default(cli, tls_env, certificate, db_path):
+    box = smtpserver.Inbox()
+    controller = smtpserver.start(box, tls_context=_server_context(certificate), require_starttls=True,
+                                  auth_required=True, authenticator=smtpserver.login("ann@speco.example", PASSWORD))
+    try:
+        seed(cli)
+        tls_env.setenv("SPECO_RETURNS_SMTP", f"smtp://ann%40speco.example@127.0.0.1:{controller.port}")
+        result = ok(notify(cli))
+        assert {key(r.msg) for r in box.received} == set(EXPECTED)
+        assert PASSWORD not in result.output
+    finally:
+        controller.stop()
+
+
+def test_smtps_is_implicit_tls(cli, tls_env, certificate):
+    box = smtpserver.Inbox()
+    # aiosmtpd does not count implicit TLS as TLS for AUTH: allow it (the connection is TLS from the start)
+    controller = smtpserver.start(box, ssl_context=_server_context(certificate), auth_require_tls=False,
+                                  authenticator=smtpserver.login("ann", PASSWORD))
+    try:
+        seed(cli)
+        tls_env.setenv("SPECO_RETURNS_SMTP", f"smtps://ann@127.0.0.1:{controller.port}")
+        ok(notify(cli))
+        assert len(box.received) == 5
+    finally:
+        controller.stop()
+
+
+def test_a_server_without_starttls_is_refused_not_sent_in_clear(cli, tls_env, db_path):
+    box = smtpserver.Inbox()
+    controller = smtpserver.start(box)  # no TLS at all
+    try:
+        seed(cli)
+        tls_env.delenv("SPECO_RETURNS_SMTP_PASSWORD")
+        tls_env.setenv("SPECO_RETURNS_SMTP", f"smtp://127.0.0.1:{controller.port}")
+        lines = refused(notify(cli), code=4)
+        assert "does not offer STARTTLS" in lines[0] and box.received == [] and notices_in_history(db_path) == []
+    finally:
+        controller.stop()
+
+
+def test_a_wrong_password_fails_without_printing_it(cli, tls_env, certificate, db_path):
+    box = smtpserver.Inbox()
+    controller = smtpserver.start(box, tls_context=_server_context(certificate), require_starttls=True,
+                                  auth_required=True, authenticator=smtpserver.login("ann", "the-right-one"))
+    try:
+        seed(cli)
+        tls_env.setenv("SPECO_RETURNS_SMTP", f"smtp://ann@127.0.0.1:{controller.port}")
+        for args in ((), ("--json",)):
+            result = notify(cli, *args)
+            assert result.exit_code == 4 and PASSWORD not in result.output
+        assert "refused the login for ann" in result.stderr
+        assert box.received == [] and notices_in_history(db_path) == []
+    finally:
+        controller.stop()
+
+
+def test_an_untrusted_certificate_is_refused(cli, tls_env, certificate, db_path):
+    tls_env.delenv("SSL_CERT_FILE")
+    tls_env.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+    box = smtpserver.Inbox()
+    controller = smtpserver.start(box, tls_context=_server_context(certificate), require_starttls=True)
+    try:
+        seed(cli)
+        tls_env.delenv("SPECO_RETURNS_SMTP_PASSWORD")
+        tls_env.setenv("SPECO_RETURNS_SMTP", f"smtp://127.0.0.1:{controller.port}")
+        lines = refused(notify(cli), code=4)
+        assert "cannot reach the mail server" in lines[0] and box.received == []
+    finally:
+        controller.stop()
