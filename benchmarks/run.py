@@ -203,7 +203,7 @@ def line_count(path: Path) -> int:
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("startup", "overdue", "export", "open")
+BENCHMARKS = ("startup", "overdue", "export", "open", "notify")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         export(big, small, n, args, env, report, notes)
     if "open" in only:
         open_write(big, ra, model, n, args, env, report)
+    if "notify" in only:
+        notify_scale(big, small, n, args, env, report, notes)
 
     elapsed = time.perf_counter() - started
     print(f"\n{table(results)}\n")
@@ -360,6 +362,74 @@ def open_write(big: Path, ra: str, model: str, n: int, args, env: dict, report) 
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(str(copy) + suffix).unlink(missing_ok=True)
+
+
+def same_open_set(big: Path, dest: Path, total: int) -> Path:
+    """A database of `total` returns holding every open return of `big`, row for row, and
+    closed ones to make up the number: the same notices are due in both."""
+    from speco_returns.store import OPEN_SQL, Store
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(dest) + suffix).unlink(missing_ok=True)
+    Store(dest).close()  # the project's migrations make the schema
+    conn = sqlite3.connect(dest, isolation_level=None)
+    try:
+        conn.execute("ATTACH ? AS b", [str(big)])
+        conn.execute("BEGIN")
+        conn.execute(f"""CREATE TEMP TABLE keep AS SELECT id FROM b.returns WHERE {OPEN_SQL}
+                         UNION ALL SELECT * FROM (SELECT id FROM b.returns WHERE NOT ({OPEN_SQL}) ORDER BY id LIMIT
+                         max(0, ? - (SELECT count(*) FROM b.returns WHERE {OPEN_SQL})))""", [total])
+        conn.execute("INSERT INTO catalog SELECT * FROM b.catalog")
+        conn.execute("INSERT INTO returns SELECT * FROM b.returns WHERE id IN (SELECT id FROM keep)")
+        for table in ("items", "serials", "events", "ledger"):
+            conn.execute(f"INSERT INTO {table} SELECT * FROM b.{table} WHERE return_id IN (SELECT id FROM keep)")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return dest
+
+
+def notify_scale(big: Path, small: Path, n: int, args, env: dict, report, notes: list[str]) -> None:
+    """`notify --outbox` at 1,000x the closed history, against a database of args.small returns
+    holding the same open returns (copied from the large one), so the same notices are due.
+
+    The timed runs add --dry-run: each writes every due message to the outbox and records
+    nothing, so every run does the same work (a recording run finds nothing left to send the
+    second time). One recording run on a copy of each database is reported for information."""
+    env = {**env, "SPECO_RETURNS_MAIL_FROM": "returns@speco.example"}
+    small = same_open_set(big, args.data / f"notify-open-set-{args.small}.db", args.small)
+    cmds, outboxes, docs = {}, {}, {}
+    for label, db in (("big", big), ("small", small)):
+        outboxes[label] = args.data / f"outbox-{label}"
+        shutil.rmtree(outboxes[label], ignore_errors=True)
+        outboxes[label].mkdir()
+        docs[label] = args.data / f"notify-{label}.json"
+        cmds[label] = Cmd(f"notify {label}", [*SPECO, "--db", str(db), "notify", "--outbox", str(outboxes[label]),
+                                              "--dry-run", "--json"], stdout=docs[label])
+    measure([cmds["big"], cmds["small"]], args.runs, env)
+    due = {k: json.loads(p.read_text())["summary"] for k, p in docs.items()}
+    notes.append(f"notify: {due['big']['written']} notices written and {due['big']['no-email']} to call at {n:,} returns, "
+                 f"{due['small']['written']} and {due['small']['no-email']} at {args.small:,} (the same open returns).")
+    report(Ratio("notify scale", f"notify --outbox --dry-run at {n:,}", f"at {args.small:,}", cmds["big"].seconds,
+                 cmds["small"].seconds, 1.3))
+    once = {}
+    for label, db in (("big", big), ("small", small)):
+        copy = args.data / f"notify-copy-{label}.db"
+        shutil.copyfile(db, copy)
+        try:
+            shutil.rmtree(outboxes[label], ignore_errors=True)
+            outboxes[label].mkdir()
+            once[label] = run_once([*SPECO, "--db", str(copy), "notify", "--outbox", str(outboxes[label])], env).seconds
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(copy) + suffix).unlink(missing_ok=True)
+    report(Ratio("notify, recording (1 run)", f"notify --outbox at {n:,}, a copy", f"at {args.small:,}", once["big"],
+                 once["small"], None))
+    for label in ("big", "small"):
+        shutil.rmtree(outboxes[label], ignore_errors=True)
+        docs[label].unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(small) + suffix).unlink(missing_ok=True)
 
 
 # --- RESULTS.md -----------------------------------------------------------------------------------
