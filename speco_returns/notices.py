@@ -280,7 +280,7 @@ def one_line(text: str) -> str:
 
 
 def message(f: ReturnFacts, n: Notice, *, sender: str | None, bcc: str | None, stamp: str | None,
-            message_id: str | None, return_address: str | None = None) -> EmailMessage:
+            return_address: str | None = None) -> EmailMessage:
     """The RFC 5322 message: headers encoded by the `email` package (a name with non-ASCII
     characters is RFC 2047-encoded; a header value with CR or LF is refused, never sent)."""
     subject, body = compose(f, n, return_address)
@@ -294,8 +294,6 @@ def message(f: ReturnFacts, n: Notice, *, sender: str | None, bcc: str | None, s
     msg["Subject"] = subject
     if stamp:
         msg["Date"] = format_datetime(datetime.fromisoformat(stamp))
-    if message_id:
-        msg["Message-ID"] = message_id
     msg["X-Speco-Return"] = f.key
     msg["X-Speco-Notice"] = n.kind if n.kind != "reminder" else f"reminder; days={n.days}"
     msg.set_content(body, cte="quoted-printable" if not body.isascii() else "7bit")

@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from . import mailer, notices
+from .errors import ReturnsError
 from .notices import Notice, ReturnFacts
+from .policy import parse_email
 from .store import Now, Store
 
 CLAIM_LEASE = timedelta(minutes=15)  # far beyond one send (mailer.TIMEOUT_S per SMTP command)
@@ -62,9 +64,6 @@ def due(store: Store, as_of: date, remind: tuple[int, ...]) -> list[tuple[int, R
 
 def usable_email(facts: ReturnFacts) -> str | None:
     """The stored address if a message can go to it (rows from before input checked it may not)."""
-    from .errors import ReturnsError
-    from .policy import parse_email
-
     try:
         return parse_email(facts.email) if facts.email else None
     except ReturnsError:
@@ -97,21 +96,22 @@ def run(store: Store, settings: mailer.Settings, transport, now: Now, as_of: dat
     me = mailer.claimant()
     for return_id, facts, n in work:
         to = usable_email(facts)
-        facts = facts if to == facts.email else _without_email(facts)
-        subject, _ = notices.compose(facts, n, settings.return_address)
+        facts = facts if to == facts.email else replace(facts, email=None)
+        msg = _message(facts, n, settings, now)
         o = Outcome(ra=facts.key, customer=facts.customer, kind=n.kind, days=n.days if n.kind == "reminder" else None,
-                    about=n.about.isoformat(), to=to, phone=facts.phone, subject=subject, status="would-send")
+                    about=n.about.isoformat(), to=to, phone=facts.phone, subject=str(msg["Subject"]), status="would-send")
         if to is None:
             o.status = "no-email"
         elif down:
             o.status, o.error = "failed", down
         elif dry_run:
             if transport is not None:
-                transport.send(_message(facts, n, settings, now, mailer.message_id(settings, facts.key)), _name(facts, n))
+                msg["Message-ID"] = mailer.message_id(settings, facts.key)
+                transport.send(msg, _name(facts, n))
                 o.status = "written"
         else:
             try:
-                _deliver(store, settings, transport, now, me, return_id, facts, n, o)
+                _deliver(store, settings, transport, now, me, return_id, facts, n, msg, o)
             except mailer.Down as e:  # nothing was claimed: the rest fail alike, without waiting on the server again
                 down = str(e)
                 o.status, o.error = "failed", down
@@ -122,7 +122,7 @@ def run(store: Store, settings: mailer.Settings, transport, now: Now, as_of: dat
 
 
 def _deliver(store: Store, settings, transport, now: Now, me: str, return_id: int, facts: ReturnFacts, n: Notice,
-             o: Outcome) -> None:
+             msg, o: Outcome) -> None:
     transport.connect()  # before claiming: a server that is down leaves nothing claimed (raises Down)
     mid = store.claim_notice(return_id, n, mailer.message_id(settings, facts.key), now, me, lambda row: is_stale(row, now))
     if mid is None:
@@ -130,7 +130,8 @@ def _deliver(store: Store, settings, transport, now: Now, me: str, return_id: in
         return
     o.message_id = mid
     try:
-        transport.send(_message(facts, n, settings, now, mid), _name(facts, n))
+        msg["Message-ID"] = mid
+        transport.send(msg, _name(facts, n))
     except mailer.Failed as e:
         store.notice_failed(return_id, n, str(e))
         o.status, o.error = "failed", str(e)
@@ -142,8 +143,9 @@ def _deliver(store: Store, settings, transport, now: Now, me: str, return_id: in
     o.status = "sent" if transport.via == "smtp" else "written"
 
 
-def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now, mid: str | None):
-    return notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp, message_id=mid,
+def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now):
+    """The message to send; its Message-ID is added once the notice is claimed."""
+    return notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
                            return_address=settings.return_address)
 
 
@@ -154,12 +156,6 @@ def _name(facts: ReturnFacts, n: Notice) -> str:
     return f"{safe}-{n.kind}{days}-{n.about.isoformat()}"
 
 
-def _without_email(facts: ReturnFacts) -> ReturnFacts:
-    from dataclasses import replace
-
-    return replace(facts, email=None)
-
-
 def summary(outcomes: list[Outcome]) -> dict[str, int]:
     return {s: sum(o.status == s for o in outcomes) for s in STATUSES}
 
@@ -168,6 +164,6 @@ def preview(store: Store, key: str, kind: str, now: Now, settings: mailer.Settin
     """`show RA --notice KIND`: the message as it would be sent today (no Message-ID until it is)."""
     [(_, facts, _)] = store.notice_candidates(now.today, key=key)
     n = notices.notice_for(facts, kind, now.today)
-    facts = facts if usable_email(facts) == facts.email else _without_email(facts)
-    return notices.message(facts, n, sender=settings.sender, bcc=None, stamp=now.stamp, message_id=None,
+    facts = facts if usable_email(facts) == facts.email else replace(facts, email=None)
+    return notices.message(facts, n, sender=settings.sender, bcc=None, stamp=now.stamp,
                            return_address=settings.return_address)
