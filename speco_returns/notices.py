@@ -174,7 +174,7 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
             no_charge,
         ]
     elif n.kind == "delivered":
-        subject = f"{ra}: please send the defective unit back by {n.about:%B %-d, %Y}"
+        subject = f"{ra}: please send the unit back by {n.about:%B %-d, %Y}"
         paragraphs = [
             f"Our records show you received the replacement for return {ra} on {f.clock.delivered_on:%B %-d, %Y}.",
             f"Please return the defective unit{_serials(f)} by {n.about:%A, %B %-d, %Y}, "
@@ -182,7 +182,7 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
             no_charge + f" The hold is {usd}.",
         ]
     elif n.kind == "reminder":
-        subject = f"Reminder {ra}: the defective unit is due back by {n.about:%B %-d, %Y}"
+        subject = f"Reminder {ra}: the unit is due back by {n.about:%B %-d, %Y}"
         paragraphs = [
             f"This is a reminder that the defective unit{_serials(f)} for return {ra} is due back by "
             f"{n.about:%A, %B %-d, %Y}. {send_to}",
@@ -190,7 +190,7 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
             "If you have already sent it back, thank you.",
         ]
     elif n.kind == "overdue":
-        subject = f"{ra}: the defective unit is overdue; your card may now be charged"
+        subject = f"{ra}: the unit is overdue; your card may now be charged"
         paragraphs = [
             f"The defective unit{_serials(f)} for return {ra} was due back by {n.about:%B %-d, %Y}, "
             f"{policy.RETURN_WINDOW_DAYS} days after you received the replacement, and we have no record of it "

@@ -193,13 +193,23 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
     if at_terminal:
         mailed = [o for o in outcomes if o.status != "no-email"]
         if mailed:
-            table = _table("status", "ra", "notice", "to", "subject", title="Notices")
+            table = _table(title="Notices")
+            for name in ("status", "ra", "notice"):  # never cut: what an agent looks for
+                table.add_column(name, no_wrap=True)
+            table.add_column("to", overflow="fold")
+            wide = Console().width >= 120  # the subject only where it fits beside the rest
+            if wide:
+                table.add_column("subject", ratio=1, min_width=16)
             for o in mailed:
                 style = "bold red" if o.status == "failed" else None
-                table.add_row(Text(o.status, style=style), o.ra, o.label, Text(o.to or ""), Text(o.subject))
+                table.add_row(Text(o.status, style=style), o.ra, o.label, Text(o.to or ""), *([Text(o.subject)] if wide else []))
             console.print(table)
         if call:
-            table = _table("ra", "customer", "phone", "notice", title="Call the customer (no e-mail on file)")
+            table = _table(title="Call the customer (no e-mail on file)")
+            table.add_column("ra", no_wrap=True)
+            table.add_column("customer")
+            table.add_column("phone", overflow="fold")
+            table.add_column("notice", no_wrap=True)
             for o in call:
                 table.add_row(o.ra, Text(o.customer), Text(o.phone or "no phone either"), o.label)
             console.print(table)
