@@ -379,6 +379,12 @@ EXPECTED_SCHEMA = {
                     "agent": str, "recorded_at": str, "reason": str},
         "foreign_keys": {("return_id", "returns", "id")},
     },
+    "notices": {
+        "columns": {"id": int, "return_id": int, "kind": str, "days": int, "about_on": str, "state": str,
+                    "message_id": str, "claimed_by": str, "claimed_at": str, "attempts": int, "last_error": str,
+                    "sent_at": str},
+        "foreign_keys": {("return_id", "returns", "id")},
+    },
 }
 EXPECTED_INDEXES = {
     "returns_customer", "returns_opened_on", "items_return", "serials_serial", "serials_item", "events_return",
