@@ -482,9 +482,7 @@ def hold_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Advanced: the card hold was authorized; run again to re-authorize (AR-2, AR-3)."""
-    reference = policy.clean_text("hold reference", ref)
-    if not reference:
-        raise ReturnsError("--ref is empty: give the processor's reference for the hold")
+    reference = policy.parse_hold_ref(ref)
     expiry = policy.parse_date(expires) if expires is not None else None
     _record(ra, "hold", on, as_json, ref=reference, expires=expiry)
 
@@ -524,6 +522,21 @@ def charge_cmd(
 ) -> None:
     """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4)."""
     _record(ra, "charge", on, as_json, reason=policy.clean_text("reason", reason))
+
+
+@command(app, "refund")
+def refund_cmd(
+    ra: RaArg,
+    ref: Annotated[str, typer.Option("--ref", help="The payment processor's reference for the refund.")],
+    amount: Annotated[Optional[str], typer.Option("--amount", help="How much to refund (default: all that was charged; never more).")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why: the supervisor's decision, for the history and the ledger.")] = None,
+    on: OnOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Late return: a supervisor refunds the charge (a `refunded` ledger row); the return is completed."""
+    reference = policy.parse_hold_ref(ref, "refund reference")
+    cents = policy.parse_money(amount) if amount is not None else None
+    _record(ra, "refund", on, as_json, ref=reference, amount=cents, reason=policy.clean_text("reason", reason))
 
 
 @command(app, "complete")
@@ -688,16 +701,23 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite --output if i
 BomOpt = Annotated[bool, typer.Option("--bom", help="Start with a UTF-8 byte-order mark (for spreadsheets that need it).")]
 
 
-def _export(kind: str, start: str | None, end: str | None, output: Path | None, force: bool, bom: bool) -> None:
-    from . import export
-
+def _period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
     first = policy.parse_date(start) if start is not None else None
     last = policy.parse_date(end) if end is not None else None
     if first and last and first > last:
         raise ReturnsError(f"--from {first} is after --to {last}")
+    return first, last
+
+
+def _export(kind: str, start: str | None, end: str | None, output: Path | None, force: bool, bom: bool) -> None:
+    from . import export
+
+    first, last = _period(start, end)
     store = _session().store
-    header, rows = ((export.LEDGER_COLUMNS, store.ledger_rows(first, last)) if kind == "ledger"
-                    else (export.RETURNS_COLUMNS, store.return_rows(first, last)))
+    header, rows = {"ledger": (export.LEDGER_COLUMNS, store.ledger_rows),
+                    "holds": (export.HOLDS_COLUMNS, store.holds_rows),
+                    "returns": (export.RETURNS_COLUMNS, store.return_rows)}[kind]
+    rows = rows(first, last)
     with export.output(output, force=force, bom=bom) as stream:
         count = export.write_csv(stream, header, rows)
     if output:
@@ -707,8 +727,43 @@ def _export(kind: str, start: str | None, end: str | None, output: Path | None, 
 @command(export_app, "ledger")
 def export_ledger(start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
                   bom: BomOpt = False) -> None:
-    """Money events dated in the range: holds, releases, charges, late returns to review."""
+    """Money movements dated in the range: holds authorized and released, charges, refunds."""
     _export("ledger", start, end, output, force, bom)
+
+
+@command(export_app, "holds")
+def export_holds(start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+                 bom: BomOpt = False) -> None:
+    """One row per card hold authorized, settled or refunded in the range, as of its end: match by hold_ref."""
+    _export("holds", start, end, output, force, bom)
+
+
+@command(app, "report")
+def report_cmd(
+    start: Annotated[Optional[str], typer.Option("--from", help="First day, inclusive (default: the first of this month).")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: today).")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """A period's holds and charges, balanced to the cent: opening + authorized - released - charged = closing."""
+    from . import report
+
+    fmt = _out_format(as_json, as_csv)
+    session = _session()
+    first, last = _period(start, end)
+    last = last or session.now().today  # default: this month to date (--to alone: its month to that day)
+    first = first or last.replace(day=1)
+    if first > last:
+        raise ReturnsError(f"--from {first} is after --to {last}")
+    doc = report.build(session.store, first, last)
+    if fmt == "json":
+        emit_json(doc)
+    elif fmt == "csv":
+        from .export import write_dicts
+
+        write_dicts(sys.stdout, report.CSV_COLUMNS, report.csv_rows(doc))
+    else:
+        report.view(doc)
 
 
 @command(export_app, "returns")

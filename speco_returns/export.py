@@ -11,7 +11,10 @@ from typing import IO
 
 from .files import write_whole
 
-LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent"]
+LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
+                  "holds_change", "charges_change"]
+HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on", "expires_on", "state",
+                 "settled_on", "charged", "refunded", "in_review"]
 RETURNS_COLUMNS = [
     "ra", "type", "status", "customer", "opened_on", "model", "category", "qty", "list_price",
     "serials", "due_on", "closed_on",

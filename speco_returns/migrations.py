@@ -190,3 +190,110 @@ def m007_notices(db: Database) -> None:
             UNIQUE (return_id, kind, days, about_on)
         )""",
     )
+
+
+@migrations()
+def m008_signed_ledger(db: Database) -> None:
+    # Accounting that reconciles (SPEC §5). The ledger holds money movements only, each with
+    # its signed effect on outstanding holds and on money kept, and takes `refunded` rows.
+    # A late return is not a money movement: 0.1's `late-return` ledger rows move, every
+    # column kept (and their old ledger id), to `reviews`: a charge awaiting a supervisor's
+    # decision. SQLite cannot change a CHECK in place, so the ledger is rebuilt: the old
+    # table is renamed away, the new one filled from it (same ids, same order), the old one
+    # dropped (DROP TABLE fires no trigger; its append-only triggers go with it and are made
+    # again on the new table).
+    signs = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1)}  # policy.LEDGER_SIGNS in 0.2
+
+    def change(i: int) -> str:
+        whens = " ".join(f"WHEN '{event}' THEN {s[i]} * amount_cents" for event, s in signs.items())
+        return f"CASE event {whens} END"
+
+    _run(
+        db,
+        "ALTER TABLE ledger RENAME TO ledger_v1",
+        """CREATE TABLE ledger (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            happened_on TEXT NOT NULL,
+            event TEXT NOT NULL
+                CHECK (event IN ('hold-authorized', 'hold-released', 'charged', 'refunded')),
+            amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+            hold_ref TEXT,                        -- the processor's reference (a refund's own, for `refunded`)
+            agent TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            holds_change INTEGER NOT NULL,        -- signed: + authorized, - released or charged
+            charges_change INTEGER NOT NULL,      -- signed: + charged, - refunded
+            reason TEXT                           -- why, where a supervisor decided (a refund)
+        )""",
+        f"""INSERT INTO ledger (id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at,
+                                holds_change, charges_change, reason)
+            SELECT id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, {change(0)}, {change(1)},
+                   reason
+            FROM ledger_v1 WHERE event != 'late-return' ORDER BY id""",
+        """CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            happened_on TEXT NOT NULL,            -- the day the late unit arrived
+            amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),  -- the charge under review
+            hold_ref TEXT,
+            agent TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            ledger_id INTEGER,                    -- its id as a 0.1 `late-return` ledger row, else NULL
+            decided_on TEXT,                      -- `refund` or `complete --note`
+            decision TEXT CHECK (decision IN ('refunded', 'charge stands'))
+        )""",
+        # 0.1 closed a late return with `complete --note` only, and no refund reached the
+        # ledger: as the books stand, the charge stood (the note says what was decided).
+        """INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at, ledger_id,
+                                decided_on, decision)
+            SELECT l.return_id, l.happened_on, l.amount_cents, l.hold_ref, l.agent, l.recorded_at, l.id, d.day,
+                   CASE WHEN d.day IS NULL THEN NULL ELSE 'charge stands' END
+            FROM ledger_v1 l LEFT JOIN (
+                SELECT e.return_id, min(e.happened_on) AS day FROM events e WHERE e.event = 'complete' GROUP BY e.return_id
+            ) d ON d.return_id = l.return_id AND d.day >= l.happened_on
+            WHERE l.event = 'late-return' ORDER BY l.id""",
+        "DROP TABLE ledger_v1",
+        "CREATE INDEX ledger_happened_on ON ledger (happened_on)",
+        "CREATE INDEX ledger_return ON ledger (return_id)",
+        """CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
+        """CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END""",
+        "CREATE INDEX reviews_return ON reviews (return_id)",
+        "CREATE INDEX reviews_decided_on ON reviews (decided_on, happened_on)",
+        """CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
+            BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END""",
+        # A review is decided once; nothing else in it ever changes.
+        """CREATE TRIGGER reviews_decided_once BEFORE UPDATE ON reviews
+            WHEN OLD.decided_on IS NOT NULL OR NEW.return_id IS NOT OLD.return_id
+              OR NEW.happened_on IS NOT OLD.happened_on OR NEW.amount_cents IS NOT OLD.amount_cents
+              OR NEW.hold_ref IS NOT OLD.hold_ref OR NEW.agent IS NOT OLD.agent
+              OR NEW.recorded_at IS NOT OLD.recorded_at OR NEW.ledger_id IS NOT OLD.ledger_id
+            BEGIN SELECT RAISE(ABORT, 'a review is decided once and never edited'); END""",
+        # The ledger summed per day and event, kept by a trigger in the same transaction as
+        # the row: `report` reads an opening balance from a few thousand days instead of
+        # every ledger row before them. `doctor` checks it against the ledger.
+        """CREATE TABLE ledger_days (
+            day TEXT NOT NULL,
+            event TEXT NOT NULL,
+            rows INTEGER NOT NULL,
+            amount_cents INTEGER NOT NULL,
+            holds_change INTEGER NOT NULL,
+            charges_change INTEGER NOT NULL,
+            PRIMARY KEY (day, event)
+        )""",
+        """INSERT INTO ledger_days (day, event, rows, amount_cents, holds_change, charges_change)
+            SELECT happened_on, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
+            FROM ledger GROUP BY happened_on, event""",
+        """CREATE TRIGGER ledger_days_add AFTER INSERT ON ledger BEGIN
+            INSERT INTO ledger_days (day, event, rows, amount_cents, holds_change, charges_change)
+            VALUES (NEW.happened_on, NEW.event, 1, NEW.amount_cents, NEW.holds_change, NEW.charges_change)
+            ON CONFLICT (day, event) DO UPDATE SET
+              rows = rows + 1, amount_cents = amount_cents + excluded.amount_cents,
+              holds_change = holds_change + excluded.holds_change,
+              charges_change = charges_change + excluded.charges_change;
+        END""",
+        # `report` counts returns opened and closed in its range by type from these alone.
+        "CREATE INDEX returns_opened_type ON returns (opened_on, type)",
+        "CREATE INDEX returns_closed_type ON returns (closed_on, type)",
+    )

@@ -86,12 +86,16 @@ def parse_money(text: str) -> int:
 
 
 def format_amount(cents: int) -> str:
-    """Two decimals, no grouping: what JSON and CSV carry (`1299.00`)."""
-    return f"{cents // 100}.{cents % 100:02d}"
+    """Two decimals, no grouping: what JSON and CSV carry (`1299.00`, `-499.98`)."""
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
 def format_usd(cents: int | None) -> str:
-    return "" if cents is None else f"${cents // 100:,}.{cents % 100:02d}"
+    if cents is None:
+        return ""
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}${cents // 100:,}.{cents % 100:02d}"
 
 
 def parse_serial(text: str) -> str:
@@ -319,6 +323,23 @@ def parse_email(text: str | None) -> str | None:
     return s
 
 
+HOLD_REF_MAX = 64
+_HOLD_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./:-]*")
+
+
+def parse_hold_ref(text: str | None, label: str = "hold reference") -> str:
+    """A processor's reference (SPEC §5): letters, digits and `-_./:`, starting with a letter
+    or digit. So no reference ever needs the CSV formula guard: the cell equals the reference."""
+    s = clean_text(label, text)  # trimmed; a card number is refused first, never echoed
+    if s is None:
+        raise ReturnsError(f"{label} is empty: give the processor's reference")
+    if len(s) > HOLD_REF_MAX or not s.isascii() or not _HOLD_REF.fullmatch(s):
+        shown = quote(s) if s.isprintable() else quote(repr(s))
+        raise ReturnsError(f"{label} '{shown}' is not a processor reference: use letters, digits and - _ . / : "
+                           f"(starting with a letter or digit, at most {HOLD_REF_MAX} characters)")
+    return s
+
+
 def parse_ticket(text: str) -> str:
     ticket = clean_text("ticket", text)
     if ticket is None:
@@ -541,11 +562,42 @@ MACHINE: dict[tuple[str, str], dict[str, str]] = {
     },
     ("advanced", "charge"): {"replacement-delivered": "charged", "unit-in-transit": "charged"},
     ("advanced", "complete"): {"late-return": "completed"},
+    ("advanced", "refund"): {"late-return": "completed"},
     ("advanced", "cancel"): {"authorized": "cancelled", "link-sent": "cancelled", "hold-authorized": "cancelled"},
     ("virtual", "ship"): {"authorized": "completed"},
     ("virtual", "cancel"): {"authorized": "cancelled"},
 }
-EVENTS = ("link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "complete", "cancel")
+EVENTS = ("link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "refund", "complete", "cancel")
+
+# --- the ledger (SPEC §5): one row per money movement, signed so that sums reconcile -------
+
+# event -> (sign on outstanding holds, sign on money kept). A row's `holds_change` is
+# sign x amount, its `charges_change` likewise: over any range SUM(holds_change) is the
+# change in outstanding holds and SUM(charges_change) the change in money kept. The hold
+# sign also counts holds: +1 authorized, -1 settled (released, or converted to a charge).
+LEDGER_SIGNS = {
+    "hold-authorized": (1, 0),
+    "hold-released": (-1, 0),
+    "charged": (-1, 1),
+    "refunded": (0, -1),
+}
+
+
+def ledger_changes(event: str, amount_cents: int) -> tuple[int, int]:
+    """(holds_change, charges_change) of a ledger row: derived from its event and amount only."""
+    holds, charges = LEDGER_SIGNS[event]
+    return holds * amount_cents, charges * amount_cents
+
+
+def refund_amount(requested: int | None, charged_cents: int, refunded_cents: int = 0) -> int:
+    """A supervisor's refund of a charge: all that is left of it by default, never more, never $0."""
+    left = charged_cents - refunded_cents
+    amount = left if requested is None else requested
+    if amount > left:
+        raise ReturnsError(f"a refund of {format_usd(amount)} is more than was charged ({format_usd(left)})")
+    if amount <= 0:
+        raise ReturnsError("a refund of $0.00 refunds nothing: to let the charge stand, `complete --note`")
+    return amount
 
 
 def states(type_: str) -> list[str]:
@@ -582,6 +634,8 @@ def _refusal(type_: str, status: str, event: str) -> Violation:
         return Violation("OTC-2", "the distributor handles a counter return under its own policy: record `complete` when it is done")
     if event == "complete":
         return Violation(None, "`complete` serves only counter returns and late returns")
+    if event == "refund":
+        return Violation(None, f"`refund` serves only a late return (a unit that came back after the charge); this return is {status}")
     allowed = [e for e in EVENTS if status in MACHINE.get((type_, e), {})]
     hint = f"; next: {', '.join(allowed)}" if allowed else ""
     return Violation(None, f"cannot {event} {a_type(type_)} return that is {status}{hint}")
@@ -771,7 +825,8 @@ _NEXT_STEP = {
     ("advanced", "replacement-delivered"): "Waiting for the defective unit: due back by {due}. `unit-shipped` when it is sent, `receive` when it arrives.",
     ("advanced", "unit-in-transit"): "The defective unit is on its way back: `receive` when it arrives (the hold is then released).",
     ("advanced", "charged"): "The card was charged. If the unit still arrives, `receive` flags it for a supervisor.",
-    ("advanced", "late-return"): "The unit arrived after the card was charged: a supervisor decides on a refund, then `complete --note`.",
+    ("advanced", "late-return"): "The unit arrived after the card was charged: a supervisor decides: "
+                                 "`refund --ref` (the charge is refunded) or `complete --note` (the charge stands).",
     ("virtual", "authorized"): "Ship the replacement camera (`ship`); nothing comes back.",
 }
 

@@ -21,7 +21,7 @@ from . import notices, policy
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
-SCHEMA_VERSION = 7  # the number of migrations in migrations.py (a test keeps them equal)
+SCHEMA_VERSION = 8  # the number of migrations in migrations.py (a test keeps them equal)
 MIGRATION_SET = "speco-returns"
 BUSY_TIMEOUT_MS = 5000
 # Word for word the WHERE of the partial indexes returns_advanced_open (m003, which the overdue
@@ -324,11 +324,17 @@ class Store:
              json.dumps(detail, sort_keys=True) if detail else None],
         )
 
-    def _ledger(self, r: sqlite3.Row, event: str, on: date, now: Now, ref: str | None, reason: str | None = None) -> None:
+    def _ledger(self, r: sqlite3.Row, event: str, on: date, now: Now, ref: str | None,
+                amount: int | None = None, reason: str | None = None) -> None:
+        """The one place ledger rows are written: the signed columns follow from the event and
+        the amount (policy.LEDGER_SIGNS); the amount is the return's hold unless given."""
+        cents = (r["hold_amount_cents"] or 0) if amount is None else amount
+        holds, charges = policy.ledger_changes(event, cents)
         self.conn.execute(
-            """INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            [r["id"], on.isoformat(), event, r["hold_amount_cents"] or 0, ref, now.agent, now.stamp, reason],
+            """INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at,
+                                   holds_change, charges_change, reason)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [r["id"], on.isoformat(), event, cents, ref, now.agent, now.stamp, holds, charges, reason],
         )
 
     def record(self, key: str, event: str, on: date, now: Now, **detail) -> str:
@@ -379,6 +385,13 @@ class Store:
             refusal = policy.charge_refusal(clock_from_events(self._events(r["id"], on)), on, detail.get("reason"))
             if refusal:
                 raise ReturnsError(refusal)
+        if event == "refund":
+            charged, refunded = self.conn.execute(
+                """SELECT coalesce(sum(CASE event WHEN 'charged' THEN amount_cents END), 0),
+                          coalesce(sum(CASE event WHEN 'refunded' THEN amount_cents END), 0)
+                   FROM ledger WHERE return_id = ?""", [r["id"]]).fetchone()
+            cents = policy.refund_amount(detail.get("amount"), charged, refunded)
+            detail["amount"] = policy.format_amount(cents)  # the history keeps what was refunded
 
     def _serials_complete(self, r: sqlite3.Row) -> None:
         """AR-1, VR-4: one serial per unit whenever the replacement ships (`serial remove` may
@@ -411,13 +424,24 @@ class Store:
             self._ledger(r, "hold-authorized", on, now, detail["ref"])
             return {"hold_active": 1, "hold_ref": detail["ref"], "hold_expires": detail.get("expires")}
         if event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
-            self._ledger(r, "charged", on, now, ref, detail.get("reason"))
+            self._ledger(r, "charged", on, now, ref, reason=detail.get("reason"))
             return {"hold_active": 0}
-        if event == "receive" and new == "late-return":
-            self._ledger(r, "late-return", on, now, ref)
+        if event == "receive" and new == "late-return":  # not a money movement: a charge to review
+            self.conn.execute(
+                """INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at)
+                   SELECT return_id, ?, amount_cents, hold_ref, ?, ? FROM ledger
+                   WHERE return_id = ? AND event = 'charged' ORDER BY id DESC LIMIT 1""",
+                [on.isoformat(), now.agent, now.stamp, r["id"]])
         elif event in ("receive", "cancel") and active:
             self._ledger(r, "hold-released", on, now, ref)
             return {"hold_active": 0}
+        if r["status"] == "late-return":  # the supervisor's decision: `refund`, or `complete --note`
+            if event == "refund":
+                self._ledger(r, "refunded", on, now, detail["ref"], policy.parse_money(detail["amount"]),
+                             detail.get("reason"))
+            self.conn.execute(
+                "UPDATE reviews SET decided_on = ?, decision = ? WHERE return_id = ? AND decided_on IS NULL",
+                [on.isoformat(), "refunded" if event == "refund" else "charge stands", r["id"]])
         return {}
 
     def note(self, key: str, text: str, on: date, now: Now) -> str:
@@ -595,10 +619,59 @@ class Store:
         return self.conn.execute(
             f"""SELECT l.happened_on, {sql_defuse(_SQL_KEY)}, {sql_defuse("r.customer")}, r.type, l.event,
                        {_SQL_AMOUNT.format("l.amount_cents")}, 'USD', {sql_defuse("l.hold_ref")},
-                       {sql_defuse("l.agent")}
+                       {sql_defuse("l.agent")}, {_SQL_AMOUNT.format("l.holds_change")},
+                       {_SQL_AMOUNT.format("l.charges_change")}
                 FROM ledger l JOIN returns r ON r.id = l.return_id
                 WHERE l.happened_on BETWEEN ? AND ? ORDER BY l.happened_on, l.id""",
             _range(start, end),
+        )
+
+    def holds_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
+        """`export holds`: one row per authorization of a return touched in the range (authorized,
+        settled or refunded in it), its state as of the range's end (SPEC §5)."""
+        from .export import sql_defuse
+
+        # Holds of one return follow each other (a re-authorization releases the old one
+        # first), so the first release or charge after an authorization settles it, and
+        # refunds after that charge are refunds of it.
+        return self.conn.execute(
+            f"""WITH h AS (
+                  SELECT a.id, a.return_id, a.happened_on AS authorized_on, a.amount_cents, a.hold_ref,
+                         (SELECT s.id FROM ledger s WHERE s.return_id = a.return_id AND s.id > a.id
+                            AND s.event IN ('hold-released', 'charged') AND s.happened_on <= :end
+                          ORDER BY s.id LIMIT 1) AS settle_id
+                  FROM ledger a INDEXED BY ledger_happened_on
+                  WHERE a.event = 'hold-authorized' AND a.happened_on <= :end
+                    AND a.return_id IN (SELECT return_id FROM ledger WHERE happened_on BETWEEN :start AND :end)
+                ), hs AS (
+                  SELECT h.*, s.event AS settle_event, s.happened_on AS settled_on,
+                         (SELECT sum(f.amount_cents) FROM ledger f WHERE f.return_id = h.return_id AND s.event = 'charged'
+                            AND f.event = 'refunded' AND f.id > s.id AND f.happened_on <= :end) AS refunded_cents,
+                         (SELECT max(f.happened_on) FROM ledger f WHERE f.return_id = h.return_id AND s.event = 'charged'
+                            AND f.event = 'refunded' AND f.id > s.id AND f.happened_on <= :end) AS refunded_on
+                  FROM h LEFT JOIN ledger s ON s.id = h.settle_id
+                )
+                SELECT {sql_defuse(_SQL_KEY)}, {sql_defuse("r.customer")}, {sql_defuse("r.email")},
+                       {_SQL_AMOUNT.format("hs.amount_cents")}, {sql_defuse("hs.hold_ref")}, hs.authorized_on,
+                       (SELECT json_extract(e.detail, '$.expires') FROM events e
+                        WHERE e.return_id = hs.return_id AND e.event = 'hold' AND e.happened_on = hs.authorized_on
+                          AND json_extract(e.detail, '$.ref') = hs.hold_ref ORDER BY e.id DESC LIMIT 1),
+                       CASE WHEN hs.settle_event IS NULL THEN 'active'
+                            WHEN hs.settle_event = 'charged' THEN
+                              CASE WHEN hs.refunded_cents IS NULL THEN 'charged' ELSE 'refunded' END
+                            WHEN EXISTS (SELECT 1 FROM events e WHERE e.return_id = hs.return_id AND e.event = 'cancel'
+                                           AND e.happened_on = hs.settled_on) THEN 'cancelled'
+                            ELSE 'released' END,
+                       hs.settled_on,
+                       {_SQL_AMOUNT.format("CASE hs.settle_event WHEN 'charged' THEN hs.amount_cents ELSE 0 END")},
+                       {_SQL_AMOUNT.format("coalesce(hs.refunded_cents, 0)")},
+                       CASE WHEN hs.settle_event = 'charged' AND EXISTS (
+                              SELECT 1 FROM reviews v WHERE v.return_id = hs.return_id AND v.happened_on <= :end
+                                AND (v.decided_on IS NULL OR v.decided_on > :end)) THEN 'yes' ELSE 'no' END
+                FROM hs JOIN returns r ON r.id = hs.return_id
+                WHERE hs.authorized_on >= :start OR hs.settled_on >= :start OR hs.refunded_on >= :start
+                ORDER BY hs.authorized_on, hs.id""",
+            dict(zip(("start", "end"), _range(start, end), strict=True)),
         )
 
     def return_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
@@ -617,7 +690,9 @@ class Store:
 
 _SQL_KEY = "CASE r.type WHEN 'counter' THEN r.ticket ELSE printf('RA-%06d', r.ra_no) END"  # as _key()
 # Amounts leave SQLite already formatted (`1299.00`): integer cents, never a float.
-_SQL_AMOUNT = "CASE WHEN {0} IS NULL THEN NULL ELSE printf('%d.%02d', {0} / 100, {0} % 100) END"
+# Negative ones (the ledger's signed columns) as `-499.98`: a plain number in a spreadsheet.
+_SQL_AMOUNT = ("CASE WHEN {0} IS NULL THEN NULL WHEN {0} < 0 THEN printf('-%d.%02d', -({0}) / 100, -({0}) % 100) "
+               "ELSE printf('%d.%02d', {0} / 100, {0} % 100) END")
 
 
 def _range(start: date | None, end: date | None) -> list[str]:

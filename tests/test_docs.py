@@ -30,7 +30,7 @@ def test_every_spec_command_exists():
     spec = {"policy", "check", "open", "serial add", "serial remove", "serial find", "show", "list", "link",
             "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "complete", "cancel", "note",
             "overdue", "export ledger", "export returns", "catalog add", "catalog import", "catalog list",
-            "backup", "doctor"}
+            "backup", "doctor", "refund", "report", "export holds"}
     assert spec <= names
 
 

@@ -697,6 +697,7 @@ ALLOWED = {
         ("replacement-delivered", "charge"): "charged",
         ("unit-in-transit", "charge"): "charged",
         ("late-return", "complete"): "completed",
+        ("late-return", "refund"): "completed",
         ("authorized", "cancel"): "cancelled",
         ("link-sent", "cancel"): "cancelled",
         ("hold-authorized", "cancel"): "cancelled",
@@ -714,7 +715,7 @@ STATES = {
     "virtual": {"authorized", "completed", "cancelled"},
 }
 INITIAL = {"standard": "authorized", "counter": "ticket-issued", "advanced": "authorized", "virtual": "authorized"}
-EVENTS = {"link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "complete", "cancel"}
+EVENTS = {"link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "refund", "complete", "cancel"}
 
 
 def expected_rule(type_: str, status: str, event: str) -> str | None:
@@ -804,7 +805,7 @@ NEXT_COMMANDS = {
     ("advanced", "replacement-delivered"): {"unit-shipped", "receive"},
     ("advanced", "unit-in-transit"): {"receive"},
     ("advanced", "charged"): {"receive"},
-    ("advanced", "late-return"): {"complete"},
+    ("advanced", "late-return"): {"refund", "complete"},
     ("virtual", "authorized"): {"ship"},
 }
 

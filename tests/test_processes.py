@@ -376,7 +376,7 @@ EXPECTED_SCHEMA = {
     },
     "ledger": {
         "columns": {"id": int, "return_id": int, "happened_on": str, "event": str, "amount_cents": int, "hold_ref": str,
-                    "agent": str, "recorded_at": str, "reason": str},
+                    "agent": str, "recorded_at": str, "holds_change": int, "charges_change": int, "reason": str},
         "foreign_keys": {("return_id", "returns", "id")},
     },
     "notices": {
@@ -385,13 +385,25 @@ EXPECTED_SCHEMA = {
                     "sent_at": str},
         "foreign_keys": {("return_id", "returns", "id")},
     },
+    "reviews": {
+        "columns": {"id": int, "return_id": int, "happened_on": str, "amount_cents": int, "hold_ref": str,
+                    "agent": str, "recorded_at": str, "ledger_id": int, "decided_on": str, "decision": str},
+        "foreign_keys": {("return_id", "returns", "id")},
+    },
+    "ledger_days": {
+        "columns": {"day": str, "event": str, "rows": int, "amount_cents": int, "holds_change": int,
+                    "charges_change": int},
+        "foreign_keys": set(),
+    },
 }
 EXPECTED_INDEXES = {
     "returns_customer", "returns_opened_on", "items_return", "serials_serial", "serials_item", "events_return",
     "ledger_happened_on", "returns_advanced_open", "returns_advanced_closed", "returns_ra_no",
-    "returns_open",
+    "returns_open", "ledger_return", "reviews_return", "reviews_decided_on", "returns_opened_type",
+    "returns_closed_type",
 }
-EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete"}
+EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
+                     "reviews_no_delete", "reviews_decided_once", "ledger_days_add"}
 
 
 def test_an_empty_database_has_exactly_the_expected_schema(cli, db_path):
