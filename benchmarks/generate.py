@@ -34,7 +34,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the signed ledger, refunds and reviews of migration m006
 AS_OF = date(2026, 11, 26)
 HISTORY_DAYS = 6 * 365  # closed returns were opened over the six years before as-of
 CLOSED_BEFORE = 100  # closed returns were opened at least this many days before as-of
@@ -255,6 +255,7 @@ def _choice_w(rng: random.Random, pairs):
 
 
 def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False) -> dict:
+    from speco_returns.policy import LEDGER_SIGNS
     from speco_returns.store import Store
 
     started = time.perf_counter()
@@ -277,8 +278,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
     )
     conn.execute("COMMIT")
 
-    returns, items, serials, events, ledger = [], [], [], [], []
-    counts = {"returns": 0, "items": 0, "serials": 0, "events": 0, "ledger": 0}
+    returns, items, serials, events, ledger, reviews = [], [], [], [], [], []
+    counts = {"returns": 0, "items": 0, "serials": 0, "events": 0, "ledger": 0, "reviews": 0}
     by_status: dict[str, int] = {}
     agents, customers = g.agents, g.customers
     ids = {"item": 0, "serial": 0}
@@ -290,15 +291,18 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         conn.executemany("INSERT INTO serials VALUES (?, ?, ?, ?)", serials)
         conn.executemany("INSERT INTO events (return_id, event, happened_on, recorded_at, agent, status, detail) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-        conn.executemany("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
+        conn.executemany("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, "
+                         "holds_change, charges_change, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ledger)
+        conn.executemany("INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at, "
+                         "decided_on, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", reviews)
         conn.execute("COMMIT")
         counts["returns"] += len(returns)
         counts["items"] += len(items)
         counts["serials"] += len(serials)
         counts["events"] += len(events)
         counts["ledger"] += len(ledger)
-        for lst in (returns, items, serials, events, ledger):
+        counts["reviews"] += len(reviews)
+        for lst in (returns, items, serials, events, ledger, reviews):
             lst.clear()
 
     def add_return(rid: int, type_: str, fate: str, opened: int | None) -> None:
@@ -325,7 +329,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
                "charged_on": None, "closed_on": None}
         hold_ref = hold_expires = None
         hold_active = 0
-        ledger_rows: list[tuple[int, str, str | None]] = []  # (offset, event, ref)
+        ledger_rows: list[tuple] = []  # (offset, event, ref[, amount, reason])
+        review = None  # [offset, ref, decided offset, decision] for a late return
 
         def note_at(day):
             if rng.random() < 0.5:
@@ -458,11 +463,21 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
                                         day = min(-1, day + rng.randint(1, 20))
                                         ev.append((day, "receive", "late-return", None))
                                         col["received_on"] = day
-                                        ledger_rows.append((day, "late-return", hold_ref))
+                                        review = [day, hold_ref, None, None]  # a charge in review, not a ledger row
                                         if end == "late":
                                             day += rng.randint(1, 10)
-                                            ev.append((day, "complete", "completed",
-                                                       json.dumps({"note": "supervisor: refund the charge less a restocking fee"})))
+                                            if rng.random() < 0.5:  # refunded less a restocking fee
+                                                ref, kept = f"RF-{rng.getrandbits(32):08X}", hold // 10
+                                                reason = "supervisor: refund the charge less a restocking fee"
+                                                ev.append((day, "refund", "completed", json.dumps(
+                                                    {"ref": ref, "amount": f"{(hold - kept) // 100}.{(hold - kept) % 100:02d}",
+                                                     "reason": reason}, sort_keys=True)))
+                                                ledger_rows.append((day, "refunded", ref, hold - kept, reason))
+                                                review[2:] = [day, "refunded"]
+                                            else:
+                                                ev.append((day, "complete", "completed",
+                                                           json.dumps({"note": "supervisor: the charge stands"})))
+                                                review[2:] = [day, "charge stands"]
         elif type_ == "standard":
             o = opened if fate == "closed" else -rng.randint(0, 20)
             end = (_choice_w(rng, (("completed", 0.9), ("cancelled", 0.1))) if fate == "closed"
@@ -529,8 +544,15 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         if status in ("completed", "cancelled", "charged"):
             col["closed_on"] = last_event
         delivered = col["delivered_on"]
-        for day, name, ref in ledger_rows:
-            ledger.append((rid, days[min(0, day)], name, hold or 0, ref, agent, days.stamp_of(min(0, day))))
+        for day, name, ref, *more in ledger_rows:
+            amount, reason = more or (hold or 0, None)
+            holds_sign, charges_sign = LEDGER_SIGNS[name]
+            ledger.append((rid, days[min(0, day)], name, amount, ref, agent, days.stamp_of(min(0, day)),
+                           holds_sign * amount, charges_sign * amount, reason))
+        if review is not None:
+            day, ref, decided, decision = review
+            reviews.append((rid, days[min(0, day)], hold, ref, agent, days.stamp_of(min(0, day)),
+                            None if decided is None else days[min(0, decided)], decision))
         by_status[f"{type_}/{status}"] = by_status.get(f"{type_}/{status}", 0) + 1
 
         if type_ == "counter":
@@ -566,7 +588,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         "generator_version": GENERATOR_VERSION, "returns": n, "overdue": g.k, "seed": seed,
         "as_of": as_of.isoformat(), "seconds": round(seconds, 1), "counts": counts,
         "open_set": g.open_counts, "by_type_status": dict(sorted(by_status.items())),
-        "per_return": {k: round(counts[k] / max(1, n), 2) for k in ("items", "serials", "events", "ledger")},
+        "per_return": {k: round(counts[k] / max(1, n), 2) for k in ("items", "serials", "events", "ledger", "reviews")},
         "bytes": path.stat().st_size,
     }
     Path(str(path) + ".meta.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -177,8 +177,8 @@ def pick(db: Path, sql: str) -> str:
     return value
 
 
-def export_sql() -> str:
-    """The exact SELECT `export returns` runs (taken from the package), as sqlite3 shell text."""
+def export_sql(kind: str = "returns") -> str:
+    """The exact SELECT `export KIND` runs (taken from the package), as sqlite3 shell text."""
     from speco_returns.store import Store
 
     class Capture:
@@ -188,10 +188,18 @@ def export_sql() -> str:
 
     store = Store.__new__(Store)
     store.conn = Capture()
-    store.return_rows(None, None)
+    getattr(store, f"{kind}_rows")(None, None)
     sql = store.conn.sql
-    for p in store.conn.params:
-        sql = sql.replace("?", "'" + str(p).replace("'", "''") + "'", 1)
+
+    def literal(value) -> str:
+        return "'" + str(value).replace("'", "''") + "'"
+
+    if isinstance(store.conn.params, dict):  # named parameters, longest name first
+        for name in sorted(store.conn.params, key=len, reverse=True):
+            sql = sql.replace(f":{name}", literal(store.conn.params[name]))
+    else:
+        for p in store.conn.params:
+            sql = sql.replace("?", literal(p), 1)
     return " ".join(sql.split()) + ";"
 
 
@@ -203,7 +211,7 @@ def line_count(path: Path) -> int:
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("startup", "overdue", "export", "open", "notify")
+BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         open_write(big, ra, model, n, args, env, report)
     if "notify" in only:
         notify_scale(big, small, n, args, env, report, notes)
+    if "report" in only:
+        report_scale(big, small, n, args, env, report)
+    if "holds" in only:
+        export_holds(big, small, n, args, env, report, notes)
 
     elapsed = time.perf_counter() - started
     print(f"\n{table(results)}\n")
@@ -341,6 +353,42 @@ def export(big: Path, small: Path, n: int, args, env: dict, report, notes: list[
                  exp_small.rss_mb, 1.2, unit="MB"))
     notes.append(f"export: {lines:,} rows, {csv_big.stat().st_size / 1e6:.0f} MB of CSV at {n:,} returns.")
     for p in (csv_big, csv_stdout, csv_small, csv_shell):
+        p.unlink(missing_ok=True)
+
+
+def report_scale(big: Path, small: Path, n: int, args, env: dict, report) -> None:
+    """`report --json` (this month to date, as accounting runs it) at 1,000x the history: the opening
+    balance is the whole ledger before the month, read through ledger_days, and the rest through indexes."""
+    cmds = {label: Cmd(f"report {label}", [*SPECO, "--db", str(db), "report", "--json"])
+            for label, db in (("big", big), ("small", small))}
+    measure(list(cmds.values()), args.runs, env)
+    report(Ratio("report scale", f"report --json at {n:,}", f"at {args.small:,}", cmds["big"].seconds,
+                 cmds["small"].seconds, 1.5))
+
+
+def export_holds(big: Path, small: Path, n: int, args, env: dict, report, notes: list[str]) -> None:
+    """`export holds` of every hold against the sqlite3 shell printing the same SELECT, and its memory."""
+    csv_big, csv_small, csv_shell = (args.data / f"holds-{x}.csv" for x in ("big", "small", "sqlite3"))
+    exp_big = Cmd("holds big", [*SPECO, "--db", str(big), "export", "holds", "--output", str(csv_big), "--force"])
+    exp_small = Cmd("holds small", [*SPECO, "--db", str(small), "export", "holds", "--output", str(csv_small), "--force"])
+    cmds = [exp_big, exp_small]
+    shell = None
+    if Path(SQLITE3).exists():
+        shell = Cmd("sqlite3 holds", [SQLITE3, "-csv", str(big), export_sql("holds")], stdout=csv_shell)
+        cmds.append(shell)
+    else:
+        notes.append(f"sqlite3 shell not found ({SQLITE3}): the export holds ratio was skipped.")
+    measure(cmds, args.runs, env)
+    lines = line_count(csv_big) - 1
+    if shell:
+        if line_count(csv_shell) != lines:
+            notes.append(f"warning: export holds wrote {lines:,} rows, sqlite3 {line_count(csv_shell):,}")
+        report(Ratio("export holds", f"export holds -o FILE, {n:,}", "sqlite3 -csv, same SELECT",
+                     exp_big.seconds, shell.seconds, 2.0))
+    report(Ratio("export holds memory", f"peak RSS, export holds at {n:,}", f"at {args.small:,}", exp_big.rss_mb,
+                 exp_small.rss_mb, 1.2, unit="MB"))
+    notes.append(f"export holds: {lines:,} rows at {n:,} returns.")
+    for p in (csv_big, csv_small, csv_shell):
         p.unlink(missing_ok=True)
 
 
