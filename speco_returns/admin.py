@@ -69,6 +69,15 @@ def doctor(store: Store) -> dict:
     fs = filesystem_type(store.path)
     if fs in NETWORK_FILESYSTEMS:
         problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; move it to a local disk")
+    if version >= 6:  # m006: ledger_days is the ledger summed per day and event, kept by a trigger
+        sums = """SELECT happened_on AS day, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
+                  FROM ledger GROUP BY happened_on, event"""
+        kept = "SELECT day, event, rows, amount_cents, holds_change, charges_change FROM ledger_days"
+        (drift,) = conn.execute(f"""SELECT count(DISTINCT day) FROM (SELECT day FROM ({sums} EXCEPT {kept})
+                                    UNION ALL SELECT day FROM ({kept} EXCEPT {sums}))""").fetchone()
+        if drift:
+            problems.append(f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
+                            "`report` would be wrong; restore from a backup")
     counts: dict[str, int] = {}
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):

@@ -116,38 +116,37 @@ def view(doc: dict) -> None:
     """A rich table at a terminal (plain text in a pipe)."""
     from decimal import Decimal
 
-    from rich.table import Table
     from rich.text import Text
 
     from .render import _table, console
 
-    def usd(amount: str) -> str:
-        return policy.format_usd(int(Decimal(amount) * 100))
-
     money = _table("", "count", "amount", title=f"Holds and charges, {doc['from']} to {doc['to']} (USD)")
     money.columns[1].justify = money.columns[2].justify = "right"
 
-    def line(label: str, key: str, style: str | None = None) -> None:
-        money.add_row(Text(label, style=style), str(doc[key]["count"]), usd(doc[key]["amount"]), style=style)
+    def line(label: str, count: object, amount: str, bold: bool = False) -> None:
+        style = "bold" if bold else None
+        money.add_row(Text(label, style=style), str(count), Text(policy.format_usd(int(Decimal(amount) * 100)), style=style))
 
-    line("opening holds", "opening_holds", style="bold")
-    line("  + authorized", "authorized")
-    line("  - released", "released")
-    line("  - charged (into money kept)", "charged")
-    line("closing holds", "closing_holds", style="bold")
+    line("opening holds", doc["opening_holds"]["count"], doc["opening_holds"]["amount"], True)
+    line("  + authorized", doc["authorized"]["count"], doc["authorized"]["amount"])
+    line("  - released", doc["released"]["count"], doc["released"]["amount"])
+    line("  - charged", doc["charged"]["count"], doc["charged"]["amount"])
+    line("closing holds", doc["closing_holds"]["count"], doc["closing_holds"]["amount"], True)
     money.add_section()
-    line("refunds paid (out of money kept)", "refunded")
     kept = doc["money_kept"]
-    money.add_row("money kept: opening / change / closing", "",
-                  f"{usd(kept['opening'])} / {usd(kept['change'])} / {usd(kept['closing'])}")
-    line(f"charges in review on {doc['to']}", "in_review")
-    line(f"overdue on {doc['overdue']['as_of']}", "overdue")
+    line("money kept, opening", "", kept["opening"], True)
+    line("  + charged", doc["charged"]["count"], doc["charged"]["amount"])
+    line("  - refunds paid", doc["refunded"]["count"], doc["refunded"]["amount"])
+    line("money kept, closing", "", kept["closing"], True)
+    money.add_section()
+    line(f"charges in review on {doc['to']}", doc["in_review"]["count"], doc["in_review"]["amount"])
+    line(f"overdue on {doc['overdue']['as_of']}", doc["overdue"]["count"], doc["overdue"]["amount"])
     returns = _table("returns", *policy.TYPES, "total", title="Returns opened and closed")
+    for column in returns.columns[1:]:
+        column.justify = "right"
     for kind in ("opened", "closed"):
         returns.add_row(kind, *(str(doc[kind][t]) for t in (*policy.TYPES, "total")))
-    grid = Table.grid()
-    grid.add_row(money)
-    grid.add_row(returns)
-    console.print(grid)
+    console.print(money)
+    console.print(returns)
     if not doc["balanced"]:  # never expected: the sums are of one ledger
         console.print(Text("The period does not balance: run `doctor`.", style="bold red"))

@@ -514,3 +514,18 @@ def test_any_month_reconciles(lives, cuts):
                 assert (len(active), sum(active, Decimal("0.00"))) == (doc["closing_holds"]["count"], closing)
                 assert sum((Decimal(h["hold_amount"]) for h in holds if h["authorized_on"] >= first.isoformat()),
                            Decimal("0.00")) == Decimal(doc["authorized"]["amount"])
+
+
+def test_doctor_checks_the_daily_totals_against_the_ledger(cli, db_path):
+    ra = charged(cli, "A")
+    ev(cli, ra, "receive", "2026-10-09")
+    ev(cli, ra, "refund", "2026-10-10", "--ref", "RF-1", "--amount", "10")
+    ok(cli("doctor"))
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.execute("UPDATE ledger_days SET holds_change = holds_change + 1 WHERE event = 'charged'")
+        conn.commit()
+    finally:
+        conn.close()
+    lines = refused(cli("doctor"))
+    assert any("ledger_days" in line and "1 day" in line for line in lines), lines
