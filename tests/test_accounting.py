@@ -379,25 +379,25 @@ def test_a_01_ledger_upgrades_its_late_returns_into_review_facts(cli, tmp_path, 
     for rid in (1, 2, 3):
         ledger += [(rid, "2025-01-01", "hold-authorized"), (rid, "2025-02-05", "charged" if rid < 3 else "hold-released")]
     ledger += [(1, "2025-03-01", "late-return"), (2, "2025-03-02", "late-return")]
-    conn.executemany("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at) "
-                     "VALUES (?, ?, ?, 10000, 'AUTH-' || ?, 'bob', '2025-03-01T10:00:00+00:00')",
-                     [(r, d, e, r) for r, d, e in ledger])
+    conn.executemany("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, reason) "
+                     "VALUES (?, ?, ?, 10000, 'AUTH-' || ?, 'bob', '2025-03-01T10:00:00+00:00', ?)",
+                     [(r, d, e, r, "lost parcel: K. Alvarez" if (r, e) == (2, "charged") else None) for r, d, e in ledger])
     conn.commit()
-    old = conn.execute("SELECT id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at FROM ledger "
-                       "ORDER BY id").fetchall()
+    columns = "id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, reason"
+    old = conn.execute(f"SELECT {columns} FROM ledger ORDER BY id").fetchall()
     db.close()
 
     doc = report(cli, "--from", "2025-03-01", "--to", "2025-03-31")  # the CLI upgrades the file
     conn = sqlite3.connect(db_path)
     try:
-        kept = conn.execute("SELECT id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at FROM ledger "
-                            "ORDER BY id").fetchall()
+        kept = conn.execute(f"SELECT {columns} FROM ledger ORDER BY id").fetchall()
         reviews = conn.execute("SELECT ledger_id, return_id, happened_on, amount_cents, hold_ref, agent, recorded_at, "
                                "decided_on, decision FROM reviews ORDER BY id").fetchall()
         signed = conn.execute("SELECT event, holds_change, charges_change FROM ledger ORDER BY id").fetchall()
     finally:
         conn.close()
     assert kept == [row for row in old if row[3] != "late-return"]  # money rows: every column, same ids
+    assert ("lost parcel: K. Alvarez",) in {row[8:] for row in kept}  # a lost parcel's reason (issue 10) survives
     moved = [row for row in old if row[3] == "late-return"]
     assert [r[:7] for r in reviews] == [(row[0], row[1], row[2], row[4], row[5], row[6], row[7]) for row in moved]
     assert [r[7:] for r in reviews] == [("2025-03-10", "charge stands"), (None, None)]
