@@ -34,7 +34,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 2  # 2: the signed ledger, refunds and reviews of migration m007
+GENERATOR_VERSION = 2  # 2: the signed ledger, refunds and reviews of migration m008
 AS_OF = date(2026, 11, 26)
 HISTORY_DAYS = 6 * 365  # closed returns were opened over the six years before as-of
 CLOSED_BEFORE = 100  # closed returns were opened at least this many days before as-of

@@ -69,7 +69,7 @@ def doctor(store: Store) -> dict:
     fs = filesystem_type(store.path)
     if fs in NETWORK_FILESYSTEMS:
         problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; move it to a local disk")
-    if version >= 7:  # m007: ledger_days is the ledger summed per day and event, kept by a trigger
+    if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
         sums = """SELECT happened_on AS day, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
                   FROM ledger GROUP BY happened_on, event"""
         kept = "SELECT day, event, rows, amount_cents, holds_change, charges_change FROM ledger_days"
