@@ -177,8 +177,8 @@ def pick(db: Path, sql: str) -> str:
     return value
 
 
-def export_sql(kind: str = "returns") -> str:
-    """The exact SELECT `export KIND` runs (taken from the package), as sqlite3 shell text."""
+def export_sql(rows: str = "return_rows") -> str:
+    """The exact SELECT an export runs (`Store.return_rows`, `Store.holds_rows`), as sqlite3 shell text."""
     from speco_returns.store import Store
 
     class Capture:
@@ -188,7 +188,7 @@ def export_sql(kind: str = "returns") -> str:
 
     store = Store.__new__(Store)
     store.conn = Capture()
-    getattr(store, f"{kind}_rows")(None, None)
+    getattr(store, rows)(None, None)
     sql = store.conn.sql
 
     def literal(value) -> str:
@@ -374,7 +374,7 @@ def export_holds(big: Path, small: Path, n: int, args, env: dict, report, notes:
     cmds = [exp_big, exp_small]
     shell = None
     if Path(SQLITE3).exists():
-        shell = Cmd("sqlite3 holds", [SQLITE3, "-csv", str(big), export_sql("holds")], stdout=csv_shell)
+        shell = Cmd("sqlite3 holds", [SQLITE3, "-csv", str(big), export_sql("holds_rows")], stdout=csv_shell)
         cmds.append(shell)
     else:
         notes.append(f"sqlite3 shell not found ({SQLITE3}): the export holds ratio was skipped.")
