@@ -509,3 +509,28 @@ def test_an_untrusted_certificate_is_refused(cli, tls_env, certificate, db_path)
         assert "cannot reach the mail server" in lines[0] and box.received == []
     finally:
         controller.stop()
+
+
+def test_a_stored_address_that_is_not_one_is_a_call_not_a_failure(cli, mail_env, db_path):
+    """A row from before `open` checked addresses: the customer is called, nothing is sent or failed."""
+    seed(cli)
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE returns SET email = 'erin at example dot com' WHERE ra_no = 3")
+    conn.close()
+    doc = json.loads(ok(notify(cli, "--json")).stdout)
+    erin = [n for n in doc["notices"] if n["ra"] == "RA-000003"]
+    assert [n["status"] for n in erin] == ["no-email"] and doc["summary"]["failed"] == 0
+    assert "RA-000003" not in {r.msg["X-Speco-Return"] for r in mail_env.received}
+
+
+def test_a_notice_changes_no_state_and_does_not_bound_later_dates(cli, mail_env):
+    seed(cli)
+    before = json.loads(ok(cli("show", "RA-000001", "--json", today=TODAY)).stdout)
+    ok(notify(cli))
+    after = json.loads(ok(cli("show", "RA-000001", "--json", today=TODAY)).stdout)
+    assert after["status"] == before["status"] and after["events"][-1]["event"] == "notice"
+    [reminder] = [r.msg for r in mail_env.received if key(r.msg) == ("RA-000001", "reminder")]
+    assert after["events"][-1]["message_id"] == reminder["Message-ID"]
+    # a unit shipped back yesterday can still be recorded with yesterday's date
+    ok(cli("unit-shipped", "RA-000001", "--on", "2026-11-25", today=TODAY))
