@@ -51,9 +51,6 @@ class Inbox:
                 await asyncio.sleep(0.02)
         return "250 2.0.0 accepted"
 
-    def by_subject(self) -> dict[str, Received]:
-        return {r.msg["Subject"]: r for r in self.received}
-
 
 def free_port() -> int:
     with socket.socket() as s:
