@@ -685,9 +685,16 @@ def notify_cmd(
                    "notices": [dict(vars(o), label=o.label) for o in outcomes], "summary": counts})
     else:
         render.notify_report(outcomes, counts, at_terminal=mode == "terminal")
-    failed = [o for o in outcomes if o.status == "failed"]
-    for o in failed:
-        sys.stderr.write(f"error: {o.ra} {o.label} to {o.to}: {o.error} (tried again on the next run)\n")
+    failed: dict[str, list] = {}  # one line per cause: a server that is down is one line, not one per notice
+    for o in outcomes:
+        if o.status == "failed":
+            failed.setdefault(o.error, []).append(o)
+    for error, group in failed.items():
+        if len(group) == 1:
+            sys.stderr.write(f"error: {group[0].ra} {group[0].label} to {group[0].to}: {error} (tried again on the next run)\n")
+        else:
+            names = ", ".join(f"{o.ra} {o.label}" for o in group[:3]) + (", ..." if len(group) > 3 else "")
+            sys.stderr.write(f"error: {error}: {len(group)} notices not sent ({names}); tried again on the next run\n")
     if failed:
         raise typer.Exit(code=4)
 
