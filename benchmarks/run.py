@@ -419,6 +419,7 @@ def same_open_set(big: Path, dest: Path, total: int) -> Path:
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(dest) + suffix).unlink(missing_ok=True)
+    Store(big).close()  # both at this version's schema (a run of the tool would migrate it anyway)
     Store(dest).close()  # the project's migrations make the schema
     conn = sqlite3.connect(dest, isolation_level=None)
     try:
@@ -427,10 +428,10 @@ def same_open_set(big: Path, dest: Path, total: int) -> Path:
         conn.execute(f"""CREATE TEMP TABLE keep AS SELECT id FROM b.returns WHERE {OPEN_SQL}
                          UNION ALL SELECT * FROM (SELECT id FROM b.returns WHERE NOT ({OPEN_SQL}) ORDER BY id LIMIT
                          max(0, ? - (SELECT count(*) FROM b.returns WHERE {OPEN_SQL})))""", [total])
-        conn.execute("INSERT INTO catalog SELECT * FROM b.catalog")
-        conn.execute("INSERT INTO returns SELECT * FROM b.returns WHERE id IN (SELECT id FROM keep)")
-        for table in ("items", "serials", "events", "ledger"):
-            conn.execute(f"INSERT INTO {table} SELECT * FROM b.{table} WHERE return_id IN (SELECT id FROM keep)")
+        for table in ("catalog", "returns", "items", "serials", "events", "ledger"):
+            columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA main.table_info({table})"))
+            where = "" if table == "catalog" else f" WHERE {'id' if table == 'returns' else 'return_id'} IN (SELECT id FROM keep)"
+            conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM b.{table}{where}")
         conn.execute("COMMIT")
     finally:
         conn.close()
