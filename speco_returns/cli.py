@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__, policy
+from .completion import complete_category, complete_model, complete_ra, complete_status, complete_type
 from .errors import DatabaseBusy, ReturnsError, Violation
 from .store import Now, Store
 
@@ -23,7 +24,7 @@ APP_SETTINGS = dict(
     help="Run Speco product returns from first call to closed case: standard, over the counter, "
     "advanced replacement and virtual.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion: bash, zsh, fish (completion.py)
     pretty_exceptions_show_locals=False,  # locals hold customer data
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -44,14 +45,25 @@ class Session:
     db_path: Path
     agent: str
     _store: Store | None = None
+    keep: bool = False  # `shell`: one session and one connection for every command it runs
+    _kept: Store | None = None
 
     @property
     def store(self) -> Store:
         if self._store is None:
             self._store = Store(self.db_path)
+            if self.keep:
+                self._kept = self._store
         return self._store
 
     pinned: date | None = None  # set once a write read a pinned today: the edge notes it
+
+    def done(self) -> None:
+        """After each command: close its connection, unless it is the one the shell keeps."""
+        if self._store is not None and self._store is not self._kept:
+            self._store.close()
+        self._store = self._kept
+        self.pinned = None  # noted after a success; a refusal prints only its error (the shell goes on)
 
     def today(self) -> date:
         """The one place the clock is read. SPECO_RETURNS_TODAY pins "today" (tests, back-filling)."""
@@ -105,10 +117,12 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
             except OSError as e:  # a file we read or write: folder, permissions, disk full
                 where = f" {e.filename}" if e.filename else ""
                 fail([Violation(None, f"cannot use{where}: {e.strerror or e}")])
+            except (KeyboardInterrupt, typer.Abort):  # Ctrl-C (or Ctrl-D at a prompt): nothing was written
+                sys.stderr.write("\n")
+                raise typer.Exit(code=130) from None
             finally:
-                if _current is not None and _current._store is not None:
-                    _current._store.close()
-                    _current._store = None
+                if _current is not None:
+                    _current.done()
 
         group.command(name, **kwargs)(wrapper)
         return fn
@@ -143,7 +157,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdo
 CsvOpt = Annotated[bool, typer.Option("--csv", help="CSV on stdout (RFC 4180).")]
 OnOpt = Annotated[Optional[str], typer.Option(
     "--on", help="The date it happened, YYYY-MM-DD or M/D/YYYY (default today; never in the future, never before the return's latest event).")]
-RaArg = Annotated[str, typer.Argument(help="RA number (any letter case) or a counter return's ticket ID.")]
+RaArg = Annotated[str, typer.Argument(help="RA number (any letter case) or a counter return's ticket ID.",
+                                      autocompletion=complete_ra)]
 
 
 def _version(value: bool) -> None:
@@ -175,11 +190,13 @@ def main(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Speco returns: open an RA, check it against the policy, move it through its life."""
+    global _current
+    if _current is not None and _current.keep:  # inside `shell`: its session (--db, --agent) stays
+        return
     try:
         name = policy.clean_text("agent", agent if agent is not None else _login()) or "unknown"
     except ReturnsError as e:
         fail(e.problems)
-    global _current
     _current = Session(db_path=db.expanduser() if db else _default_db(), agent=name)
 
 
@@ -203,8 +220,10 @@ def policy_cmd(
     render.policy_view(types)
 
 
-TypeOpt = Annotated[Optional[str], typer.Option("--type", "-t", help="standard, counter (otc), advanced (ar) or virtual.")]
-ItemOpt = Annotated[Optional[list[str]], typer.Option("--item", "-i", help="MODEL or MODEL:QTY; repeat for several models.")]
+TypeOpt = Annotated[Optional[str], typer.Option("--type", "-t", help="standard, counter (otc), advanced (ar) or virtual.",
+                                                autocompletion=complete_type)]
+ItemOpt = Annotated[Optional[list[str]], typer.Option("--item", "-i", help="MODEL or MODEL:QTY; repeat for several models.",
+                                                      autocompletion=complete_model)]
 SerialOpt = Annotated[Optional[list[str]], typer.Option("--serial", "-s", help="A serial number, or MODEL=SERIAL when the RA has several models; repeat per unit.")]
 ApproverOpt = Annotated[Optional[str], typer.Option("--approved-by", help="Virtual: the supervisor who approved it (VR-1).")]
 ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Virtual: why it was approved (VR-1).")]
@@ -297,7 +316,12 @@ def check_cmd(
 
 def _interactive(as_json: bool) -> bool:
     """Ask only a person at a terminal; never a pipe, a cron job or a script asking for JSON."""
-    return not as_json and sys.stdin.isatty()
+    if as_json or not sys.stdin.isatty():
+        return False
+    from .prompts import line_editing
+
+    line_editing()
+    return True
 
 
 @command(app, "open")
@@ -388,8 +412,9 @@ LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on"]
 
 @command(app, "list")
 def list_cmd(
-    return_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this type.")] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="Only this state (closed states included).")] = None,
+    return_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this type.", autocompletion=complete_type)] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only this state (closed states included).",
+                                                  autocompletion=complete_status)] = None,
     customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer name contains this text (any case).")] = None,
     include_all: Annotated[bool, typer.Option("--all", "-a", help="Closed returns too.")] = False,
     as_json: JsonOpt = False,
@@ -786,7 +811,8 @@ def export_returns(start: FromOpt = None, end: ToOpt = None, output: OutputOpt =
 @command(catalog_app, "add")
 def catalog_add(
     model: Annotated[str, typer.Argument(help="The model name (stored upper-case).")],
-    category: Annotated[str, typer.Option("--category", help="camera, ptz, specialty, recorder or other.")],
+    category: Annotated[str, typer.Option("--category", help="camera, ptz, specialty, recorder or other.",
+                                          autocompletion=complete_category)],
     list_price: Annotated[Optional[str], typer.Option("--list-price", help="The non-discounted list price: 1299, 1,299.00 or $1,299.00.")] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="What the model is.")] = None,
 ) -> None:
@@ -865,6 +891,19 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
         sys.stderr.write(f"error: {problem}\n")
     if not report["ok"]:
         raise typer.Exit(code=1)
+
+
+# --- a whole call in one process ------------------------------------------------------------
+
+
+@app.command("shell")
+def shell_cmd(
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="Without a terminal: run every line, even after a failure.")] = False,
+) -> None:
+    """A whole call in one session: the same commands without the prefix, one process, one connection."""
+    from .shell import run_shell
+
+    raise typer.Exit(code=run_shell(app, _session(), keep_going=keep_going))
 
 
 # --- the console script -------------------------------------------------------------------

@@ -297,3 +297,15 @@ def m008_signed_ledger(db: Database) -> None:
         "CREATE INDEX returns_opened_type ON returns (opened_on, type)",
         "CREATE INDEX returns_closed_type ON returns (closed_on, type)",
     )
+
+
+@migrations()
+def m009_open_keys_indexes(db: Database) -> None:
+    # Tab completion offers the RA numbers and tickets of open returns that start with what
+    # was typed: a range over these reads only matching open returns, never the whole table.
+    # The WHERE is store.OPEN_SQL word for word (the planner matches it literally).
+    _run(
+        db,
+        "CREATE INDEX returns_open_ra ON returns (ra_no) WHERE status NOT IN ('completed', 'cancelled', 'charged')",
+        "CREATE INDEX returns_open_ticket ON returns (ticket) WHERE status NOT IN ('completed', 'cancelled', 'charged')",
+    )

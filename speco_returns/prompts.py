@@ -10,8 +10,18 @@ from . import policy
 from .errors import ReturnsError
 
 
+def line_editing() -> None:
+    """Arrow keys, Home/End and the answers already given (Up) at every prompt: input(), which
+    typer.prompt calls, goes through readline once the module is imported."""
+    try:
+        import readline  # noqa: F401
+    except ImportError:  # a Python built without it: plain input
+        pass
+
+
 def ask(label: str, parse):
     """Ask until `parse` accepts the answer; its refusal is shown and the question repeated."""
+    line_editing()
 
     def proc(text: str):
         try:

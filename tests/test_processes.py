@@ -401,6 +401,7 @@ EXPECTED_INDEXES = {
     "ledger_happened_on", "returns_advanced_open", "returns_advanced_closed", "returns_ra_no",
     "returns_open", "ledger_return", "reviews_return", "reviews_decided_on", "returns_opened_type",
     "returns_closed_type",
+    "returns_open_ra", "returns_open_ticket",
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
                      "reviews_no_delete", "reviews_decided_once", "ledger_days_add"}

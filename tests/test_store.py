@@ -20,8 +20,9 @@ def test_open_sql_is_the_partial_index_condition_word_for_word(db_path):
     store = Store(db_path)
     (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_advanced_open'").fetchone()
     assert sql.endswith(f"WHERE type = 'advanced' AND {OPEN_SQL}")
-    (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_open'").fetchone()
-    assert sql.endswith(f"WHERE {OPEN_SQL}")
+    for name in ("returns_open", "returns_open_ra", "returns_open_ticket"):
+        (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+        assert sql.endswith(f"WHERE {OPEN_SQL}"), name
 
 
 @pytest.mark.parametrize("filters", [(None, None, None, False), ("advanced", None, None, False), (None, None, "acme", False)])

@@ -1,0 +1,241 @@
+"""`speco-returns shell`: an agent's whole call in one process.
+
+Each line is dispatched to the same Typer app as the command line, so it runs the same
+code, prints the same output and refusals, and exits with the same status: the shell shows
+a failure's status and goes on. What the shell keeps between lines is only what the command
+line would rebuild each time: Python's imports, the click command, and one database
+connection. It keeps no transaction (every store call commits or rolls back before it
+returns, so SQLite can checkpoint its WAL while the shell idles), no cache of returns (each
+command reads the database afresh) and no clock (each command reads "today").
+
+At a terminal: readline line editing, Tab completion (completion.py) and a history file
+beside the default database folder that never keeps a line holding a card number, nor the
+answers given at `open`'s prompts. Without a terminal (`shell < commands.txt`): no prompt,
+no colour; stops at the first failure with its exit code, unless `--keep-going`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+from . import policy
+from .cli import Session
+
+WORDS = ("help", "exit")
+HISTORY_LINES = 1000
+
+
+def history_path() -> Path:
+    """Beside the default database (`~/.config/speco-returns/` on Linux), whatever --db says."""
+    return Path(typer.get_app_dir("speco-returns")) / "shell-history"
+
+
+class _CompletionSource:
+    """What completion.py reads the database through: the shell's own connection."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    @property
+    def completion_conn(self):
+        if self.session._store is None and not self.session.db_path.exists():
+            return None  # completing never creates the database
+        return self.session.store.conn
+
+
+class Shell:
+    def __init__(self, app: typer.Typer, session: Session, *, keep_going: bool, interactive: bool):
+        self.root = typer.main.get_command(app)  # built once, not once per line
+        self.session = session
+        self.keep_going = keep_going
+        self.interactive = interactive
+        self.source = _CompletionSource(session)
+        self._file_id = None
+
+    # --- one line -------------------------------------------------------------------------
+
+    def run_line(self, line: str) -> int | None:
+        """Run one line; its exit status, or None for a blank line or a comment."""
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError as e:  # an unclosed quote
+            sys.stderr.write(f"error: {e}: close the quote\n")
+            return 2
+        if not words:
+            return None
+        if words[0] == "help":
+            words = [*words[1:], "--help"]
+        if words[0] in ("--db", "--agent") or words[0].startswith(("--db=", "--agent=")):
+            sys.stderr.write("error: --db and --agent are given when the shell starts: speco-returns --db PATH shell\n")
+            return 2
+        if words[0] == "shell":
+            sys.stderr.write("error: already in the shell\n")
+            return 2
+        self._reconnect_if_replaced()
+        try:
+            self.root.main(args=words, prog_name="speco-returns", standalone_mode=True)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except KeyboardInterrupt:  # outside the command's own handling (parsing the line)
+            sys.stderr.write("\n")
+            code = 130
+        except Exception as e:  # a bug must not end an agent's call: one line, and go on
+            sys.stderr.write(f"error: unexpected {type(e).__name__}: {policy.quote(str(e), 120)}\n")
+            code = 1
+        finally:
+            self._end_command()
+        return code
+
+    def _end_command(self) -> None:
+        """Nothing held between commands: no transaction, no connection but the kept one."""
+        self.session.done()
+        store = self.session._kept
+        if store is not None and store.conn.in_transaction:
+            store.conn.execute("ROLLBACK")
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+    def _reconnect_if_replaced(self) -> None:
+        """A database file replaced under the shell (restored from a backup, moved away) is
+        opened again, with one line: the kept connection would go on reading the old file."""
+        store = self.session._kept
+        try:
+            st = os.stat(self.session.db_path)
+            file_id = (st.st_dev, st.st_ino)
+        except OSError:
+            file_id = None
+        if store is not None and self._file_id is not None and file_id != self._file_id:
+            store.close()
+            self.session._kept = self.session._store = None
+            sys.stderr.write(f"reconnected to {self.session.db_path} (the file was replaced)\n")
+        self._file_id = file_id
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def batch(self, lines) -> int:
+        """Lines from a file or a pipe: no prompt; the first failure ends it unless --keep-going."""
+        first_failure = 0
+        for number, line in enumerate(lines, 1):
+            if line.strip() in ("exit", "quit"):
+                break
+            code = self.run_line(line)
+            if code:
+                sys.stderr.write(f"line {number}: exit {code}\n")
+                if not self.keep_going:
+                    return code
+                first_failure = first_failure or code
+        return first_failure
+
+    def interact(self) -> int:
+        readline = _readline()
+        history = history_path()
+        if readline is not None:
+            self._set_up_readline(readline, history)
+        name = self.session.db_path.name
+        prompt = f"{self.session.agent}@{name}> "
+        sys.stdout.write(f"speco-returns shell on {self.session.db_path}: help for the commands, "
+                         "Tab to complete, Ctrl-D or exit to leave.\n")
+        last = 0
+        while True:
+            before = readline.get_current_history_length() if readline is not None else 0
+            try:
+                line = input(prompt)
+            except KeyboardInterrupt:  # Ctrl-C: the line is dropped, nothing runs
+                sys.stdout.write("^C\n")
+                continue
+            except EOFError:  # Ctrl-D
+                sys.stdout.write("\n")
+                return last
+            if line.strip() in ("exit", "quit"):
+                return last
+            mark = readline.get_current_history_length() if readline is not None else 0
+            code = self.run_line(line)
+            if readline is not None:
+                self._keep_in_history(readline, history, before, mark)
+            if code is not None:
+                last = code
+            if code:
+                sys.stderr.write(f"[exit {code}]\n")
+
+    def _set_up_readline(self, readline, history: Path) -> None:
+        readline.set_completer_delims(" \t\n")
+        if "libedit" in (readline.__doc__ or ""):
+            readline.parse_and_bind("bind ^I rl_complete")
+        else:
+            readline.parse_and_bind("tab: complete")
+        readline.set_completer(self._complete)
+        readline.set_history_length(HISTORY_LINES)
+        try:
+            readline.read_history_file(history)
+        except OSError:
+            pass
+
+    def _keep_in_history(self, readline, history: Path, before: int, mark: int) -> None:
+        """Keep the command line, unless it holds a card number; drop the answers given at
+        prompts while it ran. Appended to the file at once (a crash loses nothing), 0600."""
+        while readline.get_current_history_length() > mark:
+            readline.remove_history_item(readline.get_current_history_length() - 1)
+        if mark == before:  # a blank line: readline kept nothing
+            return
+        if policy.contains_card_number(readline.get_history_item(mark)):
+            readline.remove_history_item(mark - 1)
+            return
+        try:
+            history.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(history, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.close(fd)
+            readline.append_history_file(1, history)
+            readline.set_history_length(HISTORY_LINES)
+        except OSError:  # a read-only home: history stays in memory
+            pass
+
+    def _complete(self, text: str, state: int) -> str | None:
+        if state == 0:
+            import readline
+
+            from . import completion
+
+            before = readline.get_line_buffer()[: readline.get_begidx()]
+            try:
+                words = shlex.split(before)
+            except ValueError:
+                words = before.split()
+            self._matches = completion.complete_line(self.root, words, text, ctx_obj=self.source, extra=WORDS)
+        return self._matches[state] if state < len(self._matches) else None
+
+
+def _readline():
+    try:
+        import readline
+    except ImportError:  # Python built without it: plain input, no completion
+        return None
+    return readline
+
+
+def run_shell(app: typer.Typer, session: Session, *, keep_going: bool) -> int:
+    """The `shell` command: a session that keeps the database connection for every line."""
+    from . import cli
+
+    interactive = sys.stdin.isatty()
+    session.keep = True
+    cli._current = session
+    shell = Shell(app, session, keep_going=keep_going, interactive=interactive)
+    try:
+        if interactive:
+            return shell.interact()
+        try:
+            return shell.batch(sys.stdin)
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            return 130
+    finally:
+        session.keep = False
+        session._kept = None
+        session.done()
+        cli._current = None
