@@ -165,7 +165,7 @@ def complete_line(root, words: list[str], incomplete: str, ctx_obj=None, extra: 
         return _starting(_visible_options(command), incomplete)
     if hasattr(command, "commands"):
         names = [n for n, c in command.commands.items() if not getattr(c, "hidden", False)]
-        return _starting(sorted(names) + (list(extra) if command is root else []), incomplete)
+        return _starting(sorted(names + (list(extra) if command is root else [])), incomplete)
     arguments = [p for p in command.params if getattr(p, "param_type_name", "") == "argument"]
     for i, argument in enumerate(arguments):
         if i == positional or (argument.nargs == -1 and i <= positional):

@@ -1,0 +1,108 @@
+"""Running the installed `speco-returns` as a separate process, with or without a terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+SPECO = Path(sys.executable).with_name("speco-returns")
+COMMAND = [str(SPECO)] if SPECO.exists() else [sys.executable, "-m", "speco_returns"]
+WAIT = 30  # seconds before a test gives up waiting for the screen (a deadline, never a measurement)
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict:
+    """A clean environment: the test's database, agent and home (history and completion files)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPECO_RETURNS", "_SPECO_RETURNS", "COLUMNS"))}
+    env.update({"SPECO_RETURNS_DB": str(tmp_path / "returns.db"), "SPECO_RETURNS_AGENT": "tester",
+                "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
+                "SPECO_RETURNS_TODAY": "2026-11-26"})
+    env.update(extra)
+    return env
+
+
+def run(tmp_path: Path, *args: str, input: str | None = None, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*COMMAND, *args], input=input, capture_output=True, text=True,
+                          env=env_for(tmp_path, **extra), timeout=120)
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]|\x07")
+
+
+class Terminal:
+    """A process on a pseudo-terminal of a given size; `screen` is what an agent reads there."""
+
+    def __init__(self, argv: list[str], env: dict, columns: int = 80, rows: int = 24):
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        env = {**env, "TERM": "xterm", "COLUMNS": str(columns), "LINES": str(rows)}
+        env.pop("NO_COLOR", None)
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True, close_fds=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.raw = b""
+
+    def _read(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.master, 65536)
+        except OSError:  # the process ended and closed the terminal
+            return False
+        self.raw += chunk
+        return bool(chunk)
+
+    @property
+    def screen(self) -> str:
+        """The text as shown: escape sequences dropped, carriage returns and backspaces applied per line."""
+        text = _ESCAPES.sub("", self.raw.decode("utf-8", errors="replace"))
+        lines = []
+        for line in text.split("\n"):
+            shown = ""
+            for part in line.split("\r"):
+                shown = part + shown[len(part):]
+            while "\x08" in shown:
+                shown = re.sub("[^\x08]\x08", "", shown, count=1).lstrip("\x08")
+            lines.append(shown.rstrip())
+        return "\n".join(lines)
+
+    def wait_for(self, text: str, after: int = 0) -> int:
+        """Read until `text` shows (searching from screen offset `after`); its end offset."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            found = self.screen.find(text, after)
+            if found >= 0:
+                return found + len(text)
+            if time.monotonic() > deadline or (not self._read(0.5) and self.proc.poll() is not None):
+                raise AssertionError(f"{text!r} never showed; the screen was:\n{self.screen[after:]}")
+
+    def type(self, keys: str | bytes) -> None:
+        os.write(self.master, keys.encode() if isinstance(keys, str) else keys)
+
+    def finish(self) -> int:
+        deadline = time.monotonic() + WAIT
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self._read(0.2)
+        while self._read(0.05):
+            pass
+        code = self.proc.wait(timeout=5)
+        os.close(self.master)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
