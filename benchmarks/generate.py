@@ -34,7 +34,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 2  # 2: the signed ledger, refunds and reviews of migration m008
+GENERATOR_VERSION = 3  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share
 AS_OF = date(2026, 11, 26)
 HISTORY_DAYS = 6 * 365  # closed returns were opened over the six years before as-of
 CLOSED_BEFORE = 100  # closed returns were opened at least this many days before as-of
@@ -130,7 +130,8 @@ class Days:
 
 
 class Generator:
-    def __init__(self, n: int, overdue: int | None, seed: int, as_of: date):
+    def __init__(self, n: int, overdue: int | None, seed: int, as_of: date, open_share: float | None = None):
+        self.open_share = open_share
         self.n = n
         self.rng = random.Random(seed)
         self.as_of = as_of
@@ -157,6 +158,11 @@ class Generator:
             opened["delivery_unknown"] = max(1, opened["delivery_unknown"])
             opened["stalled"] = max(1, opened["stalled"])
         room = n - k
+        if self.open_share is not None:
+            # A realistic open share (issue 16: about 10%): the rest of the open set is returns of
+            # the other types in progress. The advanced open set still follows K alone, so the
+            # overdue scale ratio compares the same advanced open set at both sizes.
+            opened["other_open"] = max(opened["other_open"], round(n * self.open_share) - k - sum(opened.values()))
         total = sum(opened.values())
         if total > room:  # a small database with a large K: shrink the rest of the open set
             scale = room / total
@@ -254,12 +260,13 @@ def _choice_w(rng: random.Random, pairs):
     return pairs[-1][0]
 
 
-def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False) -> dict:
+def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False,
+             open_share: float | None = None) -> dict:
     from speco_returns.policy import LEDGER_SIGNS
     from speco_returns.store import Store
 
     started = time.perf_counter()
-    g = Generator(n, overdue, seed, as_of)
+    g = Generator(n, overdue, seed, as_of, open_share)
     rng, days = g.rng, g.days
     tmp = path.with_name(path.name + ".tmp")
     for suffix in ("", "-wal", "-shm", "-journal"):
@@ -585,7 +592,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
     os.replace(tmp, path)
     seconds = time.perf_counter() - started
     meta = {
-        "generator_version": GENERATOR_VERSION, "returns": n, "overdue": g.k, "seed": seed,
+        "generator_version": GENERATOR_VERSION, "returns": n, "overdue": g.k, "seed": seed, "open_share": open_share,
+        "open_returns": sum(g.open_counts.values()),
         "as_of": as_of.isoformat(), "seconds": round(seconds, 1), "counts": counts,
         "open_set": g.open_counts, "by_type_status": dict(sorted(by_status.items())),
         "per_return": {k: round(counts[k] / max(1, n), 2) for k in ("items", "serials", "events", "ledger", "reviews")},
@@ -601,6 +609,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", type=Path, required=True, help="the database file to write (replaced if it exists)")
     ap.add_argument("--overdue", type=int, default=None,
                     help="overdue advanced replacements (default 3%% of the advanced ones); the rest of the open set follows it")
+    ap.add_argument("--open-share", type=float, default=None,
+                    help="fill the open set up to this share of all returns with open returns of the other types (e.g. 0.10)")
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--as-of", default=AS_OF.isoformat(), help="the day the data is as of (default %(default)s)")
     ap.add_argument("--quiet", action="store_true")
@@ -608,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.returns < 1:
         ap.error("--returns must be at least 1")
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    meta = generate(args.db, args.returns, args.overdue, args.seed, date.fromisoformat(args.as_of), args.quiet)
+    meta = generate(args.db, args.returns, args.overdue, args.seed, date.fromisoformat(args.as_of), args.quiet,
+                    args.open_share)
     if not args.quiet:
         print(f"{args.db}: {meta['returns']:,} returns, {meta['overdue']} overdue, "
               f"per return {meta['per_return']}, {meta['bytes'] / 1e6:.0f} MB in {meta['seconds']:.1f} s")

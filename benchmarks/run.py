@@ -150,21 +150,25 @@ def console_line(r: Ratio) -> str:
 # --- databases ---------------------------------------------------------------------------------
 
 
+OPEN_SHARE = 0.10  # of all returns open, as in a live database (issue 16); the overdue set still follows K
+
+
 def ensure_db(data: Path, n: int, overdue: int, env: dict, regenerate: bool) -> tuple[Path, dict]:
-    """benchmarks/data/returns-N-overdueK.db, generated unless a matching one exists."""
+    """benchmarks/data/returns-N-overdueK-open10.db, generated unless a matching one exists."""
     sys.path.insert(0, str(HERE))
     from generate import GENERATOR_VERSION
 
-    path = data / f"returns-{n}-overdue{overdue}.db"
+    path = data / f"returns-{n}-overdue{overdue}-open{round(OPEN_SHARE * 100)}.db"
     meta_path = Path(str(path) + ".meta.json")
     if path.exists() and meta_path.exists() and not regenerate:
         meta = json.loads(meta_path.read_text())
-        if (meta.get("generator_version"), meta.get("returns"), meta.get("overdue")) == (GENERATOR_VERSION, n, overdue):
+        if (meta.get("generator_version"), meta.get("returns"), meta.get("overdue"), meta.get("open_share")) \
+                == (GENERATOR_VERSION, n, overdue, OPEN_SHARE):
             print(f"reusing {path} (generated in {meta['seconds']:.0f} s)", flush=True)
             return path, meta
     print(f"generating {path} ...", flush=True)
     subprocess.run([sys.executable, str(HERE / "generate.py"), "--returns", str(n), "--overdue", str(overdue),
-                    "--db", str(path)], check=True, env=env)
+                    "--open-share", str(OPEN_SHARE), "--db", str(path)], check=True, env=env)
     return path, json.loads(meta_path.read_text())
 
 

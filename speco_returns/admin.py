@@ -23,9 +23,12 @@ def backup(store: Store, dest: Path, *, force: bool) -> int:
         copy = sqlite3.connect(tmp)
         try:
             store.conn.backup(copy)  # one step: a snapshot taken under a read lock
-            (result,) = copy.execute("PRAGMA integrity_check").fetchone()
+            # The quick check (pages, records, free list; not index contents) is enough for a copy
+            # SQLite's backup API made page by page: the full check was 75% of a backup at 1M.
+            # `doctor` runs the full integrity check of the database itself.
+            (result,) = copy.execute("PRAGMA quick_check").fetchone()
             if result != "ok":
-                raise ReturnsError(f"the copy failed its integrity check ({result}); nothing was written")
+                raise ReturnsError(f"the copy failed its quick check ({result}); nothing was written")
             copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         finally:
             copy.close()

@@ -280,10 +280,11 @@ class Store:
 
     def list_returns(
         self, type_: str | None, status: str | None, customer: str | None, include_closed: bool
-    ) -> list[dict]:
+    ) -> Iterator[dict]:
+        """Rows as SQLite reads them (a million with --all stream in flat memory)."""
         where, args = [], []
-        if not include_closed and status is None:
-            where.append(OPEN_SQL)
+        if (not include_closed and status is None) or (status is not None and policy.is_open(status)):
+            where.append(OPEN_SQL)  # an open state: the same condition lets the open index serve it
         for column, value in (("type", type_), ("status", status)):
             if value:
                 where.append(f"{column} = ?")
@@ -296,10 +297,10 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self.conn.execute(sql + " ORDER BY id DESC", args)
-        return [
+        return (
             {"ra": _key(r), "type": r["type"], "status": r["status"], "customer": r["customer"], "opened_on": r["opened_on"]}
             for r in rows
-        ]
+        )
 
     def find_serial(self, serial: str) -> list[dict]:
         rows = self.conn.execute(
@@ -677,14 +678,20 @@ class Store:
     def return_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
         from .export import sql_defuse
 
-        serials = "(SELECT group_concat(serial, ';') FROM (SELECT serial FROM serials WHERE item_id = i.id ORDER BY id))"
+        # Each item's serials are read once: defused inside the subquery, not around it (an
+        # expression around it would run it once per mention).
+        serials = (f"(SELECT {sql_defuse('s')} FROM (SELECT group_concat(serial, ';') AS s "
+                   "FROM (SELECT serial FROM serials WHERE item_id = i.id ORDER BY id)))")
+        # Everything: scan the returns in id order, the order wanted, with no sort and no
+        # temporary files (288 MB at a million). A range: the opened_on index, then a small sort.
+        where, args = ("WHERE r.opened_on BETWEEN ? AND ?", _range(start, end)) if start or end else ("", [])
         return self.conn.execute(
             f"""SELECT {sql_defuse(_SQL_KEY)}, r.type, r.status, {sql_defuse("r.customer")}, r.opened_on,
                        {sql_defuse("i.model")}, i.category, i.qty, {_SQL_AMOUNT.format("i.list_price_cents")},
-                       {sql_defuse(serials)}, r.due_on, r.closed_on
+                       {serials}, r.due_on, r.closed_on
                 FROM returns r JOIN items i ON i.return_id = r.id
-                WHERE r.opened_on BETWEEN ? AND ? ORDER BY r.id, i.id""",
-            _range(start, end),
+                {where} ORDER BY r.id, i.id""",
+            args,
         )
 
 

@@ -496,7 +496,7 @@ def test_backup_and_doctor_work_while_another_agent_writes(cli, db_path, tmp_pat
     finally:
         _kill_all([writer])
     assert backup.returncode == 0, backup.stderr
-    assert "integrity ok" in backup.stdout
+    assert "quick check ok" in backup.stdout
     assert doctor.returncode == 0, doctor.stderr
     report = json.loads(doctor.stdout)
     assert report["ok"] and report["integrity"] == "ok" and report["pending_migrations"] == 0
