@@ -215,7 +215,8 @@ def line_count(path: Path) -> int:
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds")
+BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell")
+REFERENCE_TYPER = "0.29.2"  # the fixed reference: a faster Typer then counts as the gain it is
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smoke", action="store_true", help="2,000 returns, 2 runs, temporary data; prints, writes no RESULTS.md")
     ap.add_argument("--regenerate", action="store_true", help="generate the databases even when they exist")
     ap.add_argument("--data", type=Path, default=HERE / "data", help="where databases go (default benchmarks/data)")
+    ap.add_argument("--reference-venv", type=Path, default=None,
+                    help=f"a venv with typer {REFERENCE_TYPER} and this package (default: made under --data on first use)")
     ap.add_argument("--only", default=",".join(BENCHMARKS),
                     help=f"a comma-separated subset of {','.join(BENCHMARKS)} (then RESULTS.md is not written)")
     args = ap.parse_args(argv)
@@ -282,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         report_scale(big, small, n, args, env, report)
     if "holds" in only:
         export_holds(big, small, n, args, env, report, notes)
+    if "typer" in only and args.smoke and args.reference_venv is None:
+        notes.append(f"typer: skipped in the smoke run (it would make a venv with typer {REFERENCE_TYPER}; give --reference-venv).")
+    elif "typer" in only:
+        typer_reference(ra, big, args, env, report, notes)
+    if "shell" in only:
+        shell_call(big, ra, model, n, args, env, report, notes)
 
     elapsed = time.perf_counter() - started
     print(f"\n{table(results)}\n")
@@ -483,6 +492,148 @@ def notify_scale(big: Path, small: Path, n: int, args, env: dict, report, notes:
         docs[label].unlink(missing_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(str(small) + suffix).unlink(missing_ok=True)
+
+
+def reference_venv(args, env: dict) -> Path:
+    """The python of a venv holding typer 0.29.2 and this package (--no-deps: the package
+    bounds typer below 0.29), made under --data unless --reference-venv names one."""
+    venv = args.reference_venv or args.data / f"venv-typer-{REFERENCE_TYPER}"
+    python = venv / "bin" / "python"
+    check = [str(python), "-c", "import importlib.metadata as m, speco_returns; print(m.version('typer'))"]
+    if python.exists() and subprocess.run(check, capture_output=True, text=True).stdout.strip() == REFERENCE_TYPER:
+        if args.reference_venv is None:  # ours: refresh the package to the code being measured
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(HERE.parent)],
+                           check=True, env=env, capture_output=True)
+        return python
+    if args.reference_venv is not None:
+        raise SystemExit(f"--reference-venv {venv}: needs typer {REFERENCE_TYPER} and speco_returns installed")
+    print(f"making {venv} (typer {REFERENCE_TYPER}) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", f"typer=={REFERENCE_TYPER}", "rich>=13", "sqlite-utils>=4.2",
+                    "python-dateutil>=2.8"], check=True, env=env)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(HERE.parent)], check=True, env=env)
+    return python
+
+
+def typer_reference(ra: str, big: Path, args, env: dict, report, notes: list[str]) -> None:
+    """`show RA --json` and the minimal app, here and on typer 0.29.2, side by side."""
+    ref = reference_venv(args, env)
+    ref_speco = [str(ref.with_name("speco-returns"))]
+    here_json = Cmd("show --json", [*SPECO, "--db", str(big), "show", ra, "--json"])
+    ref_json = Cmd("show --json on 0.29.2", [*ref_speco, "--db", str(big), "show", ra, "--json"])
+    here_min = Cmd("minimal", [sys.executable, str(HERE / "minimal_app.py"), ra])
+    ref_min = Cmd("minimal on 0.29.2", [str(ref), str(HERE / "minimal_app.py"), ra])
+    measure([here_json, ref_json, here_min, ref_min], args.runs, env)
+    typer = _version("typer")
+    report(Ratio(f"show --json, typer {typer}", f"show {ra} --json (typer {typer})", f"the same on typer {REFERENCE_TYPER}",
+                 here_json.seconds, ref_json.seconds, 0.6))
+    report(Ratio(f"minimal app, typer {typer}", f"minimal_app.py (typer {typer})", f"minimal_app.py on typer {REFERENCE_TYPER}",
+                 here_min.seconds, ref_min.seconds, None))
+    notes.append(f"typer: {typer} installed here; the reference venv ({ref.parent.parent}) has {REFERENCE_TYPER}.")
+
+
+def agent_script(first_ra: int, old_ra: str, model: str, serial: str, customer: str, tag: str) -> list[str]:
+    """50 commands of a realistic call-centre stretch: look-ups, opens, the advanced steps, notes."""
+    lines = []
+    for k in range(5):  # five callers, ten commands each
+        ra = f"RA-{first_ra + k:06d}"
+        lines += [
+            f'list --customer "{customer}" --json',
+            f"serial find {serial}",
+            f"show {old_ra}",
+            f"open --type advanced --customer \"Caller {tag} {k}\" --email c{k}@example.com --item {model} "
+            f"--serial BENCH-{tag}-{k} --yes",
+            f"show {ra}",
+            f"link {ra}",
+            f"hold {ra} --ref AUTH-{tag}-{k} --expires 2026-12-26",
+            f'note {ra} "customer called back, hold explained"',
+            f"show {ra} --json",
+            "overdue",
+        ]
+    return lines
+
+
+SHELL_TIMER = """
+import json, sys, time
+from speco_returns import cli
+from speco_returns.shell import Shell
+session = cli.Session(db_path=__import__("pathlib").Path(sys.argv[1]), agent="bench", keep=True)
+cli._current = session
+shell = Shell(cli.app, session, keep_going=False, interactive=False)
+times = []
+out = sys.stdout
+for line in open(sys.argv[2]):
+    start = time.perf_counter()
+    code = shell.run_line(line)
+    times.append(time.perf_counter() - start)
+    if code:
+        raise SystemExit(f"exit {code}: {line}")
+json.dump(times, open(sys.argv[3], "w"))
+"""
+
+
+def shell_call(big: Path, old_ra: str, model: str, n: int, args, env: dict, report, notes: list[str]) -> None:
+    """An agent's 50-command script through one `shell` process, against 50 separate processes."""
+    copy = args.data / f"shell-copy-{n}.db"
+    shutil.copyfile(big, copy)
+    script = args.data / "agent-script.txt"
+    try:
+        serial = pick(copy, "SELECT serial FROM serials ORDER BY id DESC LIMIT 1")
+        customer = pick(copy, "SELECT customer FROM returns ORDER BY id DESC LIMIT 1")
+        shell_times, separate_times, per_command = [], [], []
+        round_no = 0
+
+        def next_script() -> list[str]:
+            nonlocal round_no
+            round_no += 1
+            first = int(pick(copy, "SELECT max(ra_no) FROM returns")) + 1
+            lines = agent_script(first, old_ra, model, serial, customer, f"{os.getpid()}-{round_no}")
+            script.write_text("\n".join(lines) + "\n")
+            return lines
+
+        def one_shell() -> float:
+            next_script()
+            with open(script, "rb") as stdin:
+                start = time.perf_counter()
+                done = subprocess.run([*SPECO, "--db", str(copy), "shell"], stdin=stdin, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, env=env)
+                seconds = time.perf_counter() - start
+            if done.returncode != 0:
+                raise CommandFailed(f"shell: exit {done.returncode}\n{done.stderr.decode()[-2000:]}")
+            return seconds
+
+        def separate() -> float:
+            import shlex
+
+            lines = next_script()
+            start = time.perf_counter()
+            for line in lines:
+                run_once([*SPECO, "--db", str(copy), *shlex.split(line)], env)
+            return time.perf_counter() - start
+
+        one_shell(), separate()  # warm-up
+        runs = max(3, args.runs // 2) if not args.smoke else 1
+        for i in range(runs):
+            for fn in ((one_shell, separate) if i % 2 == 0 else (separate, one_shell)):
+                (shell_times if fn is one_shell else separate_times).append(fn())
+        for _ in range(runs):  # the shell's own time per command, in one process as the shell runs them
+            next_script()
+            out = args.data / "shell-times.json"
+            subprocess.run([sys.executable, "-c", SHELL_TIMER, str(copy), str(script), str(out)], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+            per_command += json.loads(out.read_text())
+            out.unlink()
+        shell_total, separate_total = statistics.median(shell_times), statistics.median(separate_times)
+        report(Ratio("agent call: shell", f"50 commands through one shell, {n:,}", "50 separate processes",
+                     shell_total, separate_total, 0.1))
+        report(Ratio("agent call: per command", "shell: median per command", "separate: mean per command",
+                     statistics.median(per_command), separate_total / 50, None))
+        notes.append(f"agent call: {len(per_command)} commands timed inside the shell, median "
+                     f"{statistics.median(per_command) * 1000:.1f} ms, slowest {max(per_command) * 1000:.0f} ms "
+                     f"(the script: {', '.join(sorted({line.split()[0] for line in agent_script(1, 'RA', 'M', 'S', 'C', 't')}))}).")
+    finally:
+        for p in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm"), script):
+            p.unlink(missing_ok=True)
 
 
 # --- RESULTS.md -----------------------------------------------------------------------------------
