@@ -532,13 +532,14 @@ def typer_reference(ra: str, big: Path, args, env: dict, report, notes: list[str
     notes.append(f"typer: {typer} installed here; the reference venv ({ref.parent.parent}) has {REFERENCE_TYPER}.")
 
 
-def agent_script(first_ra: int, old_ra: str, model: str, serial: str, customer: str, tag: str) -> list[str]:
+def agent_script(first_ra: int, old_ra: str, model: str, serial: str, customer: str, tag: str,
+                 listing: str = "list --limit 20") -> list[str]:
     """50 commands of a realistic call-centre stretch: look-ups, opens, the advanced steps, notes."""
     lines = []
     for k in range(5):  # five callers, ten commands each
         ra = f"RA-{first_ra + k:06d}"
         lines += [
-            f'list --customer "{customer}" --json',
+            listing,
             f"serial find {serial}",
             f"show {old_ra}",
             f"open --type advanced --customer \"Caller {tag} {k}\" --email c{k}@example.com --item {model} "
@@ -582,12 +583,17 @@ def shell_call(big: Path, old_ra: str, model: str, n: int, args, env: dict, repo
         customer = pick(copy, "SELECT customer FROM returns ORDER BY id DESC LIMIT 1")
         shell_times, separate_times, per_command = [], [], []
         round_no = 0
+        # The issue's script lists with `--limit 20`; before `list` has --limit, an agent looks
+        # up the caller's returns by name instead (every open return is read: O(open)).
+        has_limit = "--limit" in subprocess.run([*SPECO, "list", "--help"], capture_output=True, text=True, env=env).stdout
+        listing = "list --limit 20" if has_limit else f'list --customer "{customer}" --json'
+        notes.append(f"agent call: the script's listing is `{listing}`.")
 
         def next_script() -> list[str]:
             nonlocal round_no
             round_no += 1
             first = int(pick(copy, "SELECT max(ra_no) FROM returns")) + 1
-            lines = agent_script(first, old_ra, model, serial, customer, f"{os.getpid()}-{round_no}")
+            lines = agent_script(first, old_ra, model, serial, customer, f"{os.getpid()}-{round_no}", listing)
             script.write_text("\n".join(lines) + "\n")
             return lines
 

@@ -1,0 +1,45 @@
+"""What a single command imports: no pydantic on dispatch (typer < 0.29), no rich on the JSON and CSV paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from shellhelpers import env_for, run
+
+PROBE = """
+import json, sys
+sys.argv = ["speco-returns", *json.loads(sys.argv[1])]
+from speco_returns.cli import run
+try:
+    run()
+except SystemExit:
+    pass
+sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "pydantic", "typer"))))
+"""
+
+
+def loaded(tmp_path, *args: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True,
+                          env=env_for(tmp_path), timeout=120)
+    return {m.split(".")[0] for m in json.loads(done.stderr.splitlines()[-1])}
+
+
+@pytest.fixture
+def one_return(tmp_path):
+    assert run(tmp_path, "open", "--type", "standard", "--customer", "Acme", "--item", "C1").returncode == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", [("show", "RA-000001", "--json"), ("list", "--json"), ("list", "--csv"),
+                                  ("overdue", "--csv"), ("export", "returns")])
+def test_json_and_csv_commands_import_neither_rich_nor_pydantic(one_return, args):
+    modules = loaded(one_return, *args)
+    assert "typer" in modules  # the probe did dispatch
+    assert "rich" not in modules and "pydantic" not in modules, modules
+
+
+def test_human_output_still_uses_rich(one_return):
+    assert "rich" in loaded(one_return, "show", "RA-000001")
