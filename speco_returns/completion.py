@@ -38,9 +38,10 @@ def _db_path(ctx: typer.Context | None) -> Path:
 
 def _query(ctx: typer.Context | None, sql: str, args: list) -> list[tuple]:
     """Rows from the shell's open connection (ctx.obj), else a read-only one; [] when there is no database."""
-    conn = getattr(getattr(ctx.find_root() if ctx else None, "obj", None), "completion_conn", None)
-    if conn is not None:
-        return conn.execute(sql, args).fetchall()  # fetched whole: no statement left open
+    source = getattr(ctx.find_root() if ctx else None, "obj", None)
+    if hasattr(source, "completion_conn"):  # the shell: its own database, or none yet
+        conn = source.completion_conn
+        return conn.execute(sql, args).fetchall() if conn is not None else []  # fetched whole: no statement left open
     path = _db_path(ctx)
     if not path.exists():
         return []

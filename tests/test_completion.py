@@ -155,3 +155,11 @@ def test_completing_in_a_process_prints_nothing_else(seeded):
     done = run(seeded, _SPECO_RETURNS_COMPLETE="complete_bash", COMP_WORDS="speco-returns show RA-", COMP_CWORD="2")
     assert done.stderr == ""
     assert COMMAND  # the installed command ran
+
+
+def test_the_shell_completes_nothing_from_a_database_it_has_not_got(root, seeded, monkeypatch):
+    class Missing:
+        completion_conn = None
+
+    monkeypatch.setenv("SPECO_RETURNS_DB", str(seeded / "returns.db"))  # another database that does exist
+    assert completion.complete_line(root, ["show"], "RA-", ctx_obj=Missing()) == []
