@@ -49,6 +49,8 @@ def test_an_agents_call_in_the_shell_at_a_terminal(seeded):
         before = counts(tmp_path / "returns.db")
         term.type("open\r")
         at = term.wait_for("Return type", at)
+        term.type("adv")
+        at = term.wait_for("adv", at)  # readline is reading the answer
         term.type("\x03")
         at = term.wait_for("[exit 130]", at)
         assert counts(tmp_path / "returns.db") == before
@@ -114,8 +116,10 @@ def test_open_questions_have_line_editing_and_ctrl_c_exits_130(tmp_path):
 
     term = Terminal([*COMMAND, "open", "--type", "standard", "--item", "C1"], env_for(tmp_path))
     try:
-        term.wait_for("Customer")
-        term.type("Half Typed\x03")
+        at = term.wait_for("Customer")
+        term.type("Half Typed")
+        term.wait_for("Half Typed", at)  # as a person does: Ctrl-C once the question is being answered
+        term.type("\x03")
         assert term.finish() == 130
     finally:
         term.kill()
