@@ -117,7 +117,7 @@ class Source:
     (["hold", "RA-000001", "--ref"], "", []),  # a free value: nothing to offer
     (["open", "--type"], "v", ["virtual"]),
     (["open", "--yes", "--type"], "c", ["counter"]),
-    (["export"], "", ["ledger", "returns"]),
+    (["export"], "l", ["ledger"]),
     (["serial", "add", "RA-000001"], "", []),  # serials are typed, never offered
     (["catalog", "add", "O4B3", "--category"], "", list(policy.CATEGORIES)),
 ])
