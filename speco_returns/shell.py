@@ -229,6 +229,9 @@ def run_shell(app: typer.Typer, session: Session, *, keep_going: bool) -> int:
     try:
         if interactive:
             return shell.interact()
+        # A script's output is for a file or a log, even when it shows on a terminal
+        # (`shell < commands.txt`): no colour. Set before rich is first imported by a command.
+        os.environ.setdefault("NO_COLOR", "1")
         try:
             return shell.batch(sys.stdin)
         except KeyboardInterrupt:

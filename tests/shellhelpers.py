@@ -39,14 +39,14 @@ _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]|\x07")
 class Terminal:
     """A process on a pseudo-terminal of a given size; `screen` is what an agent reads there."""
 
-    def __init__(self, argv: list[str], env: dict, columns: int = 80, rows: int = 24):
+    def __init__(self, argv: list[str], env: dict, columns: int = 80, rows: int = 24, stdin=None):
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         env = {**env, "TERM": "xterm", "COLUMNS": str(columns), "LINES": str(rows)}
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True,
-                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        self.proc = subprocess.Popen(argv, stdin=stdin if stdin is not None else slave, stdout=slave, stderr=slave,
+                                     env=env, start_new_session=True, close_fds=True,
+                                     preexec_fn=lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0))
         os.close(slave)
         self.raw = b""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -125,3 +126,17 @@ def test_open_questions_have_line_editing_and_ctrl_c_exits_130(tmp_path):
         term.kill()
     assert "Aborted" not in term.screen and "Traceback" not in term.screen
     assert counts(tmp_path / "returns.db")["returns"] == 1
+
+
+def test_a_batch_shown_on_a_terminal_has_no_prompt_and_no_colour(seeded, tmp_path):
+    script = tmp_path / "commands.txt"
+    script.write_text("show RA-000001\nlist\n")
+    with open(script) as stdin:
+        term = Terminal([*COMMAND, "shell"], env_for(seeded), stdin=stdin)
+        try:
+            assert term.finish() == 0
+        finally:
+            term.kill()
+    assert "Open Co" in term.screen and "RA-000014" in term.screen
+    assert not re.search(rb"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])[;m]", term.raw)  # no colour (bold may stay)
+    assert "returns.db>" not in term.screen
