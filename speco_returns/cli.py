@@ -363,27 +363,31 @@ def open_cmd(
     interactive = _interactive(as_json)
     missing = ([Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual")]
                if not req.type else []) + policy.missing_fields(req)
-    if missing and not interactive:
-        fail(missing)
-    if missing:
-        from .prompts import ask_missing
-
-        req = ask_missing(req)
     store = session.store
+    if not interactive:  # never asks: what is missing and what the rules refuse, in one error
+        if missing and req.type and req.items:
+            missing += store.check(req, day, missing_reported=True).violations
+        if missing:
+            fail(missing)
     confirmed_hold = None
-    if interactive and not yes:  # show what breaks before asking; open_return checks again
-        result = store.check(req, day)
-        if result.violations:
-            raise ReturnsError(*result.violations)
-        from . import render
+    if interactive and (missing or not yes):
+        from . import prompts
 
-        render.warnings(result.warnings)
-        summary = ", ".join(f"{m} x{q}" for m, q in req.items)
-        if result.hold_amount is not None:
-            summary += f"; card hold {policy.format_usd(result.hold_amount)}"
-            confirmed_hold = result.hold_amount
-        if not typer.confirm(f"Open {policy.a_type(req.type)} return for {req.customer}: {summary}?", default=True):
-            fail([Violation(None, "not confirmed: nothing was written")])
+        def lookup(r: policy.Request) -> policy.Facts:
+            return store.facts(r, day)
+
+        req, contact = prompts.fill(req, contact, lookup, ask_contact=not yes)
+        while not yes:  # show what breaks before asking; open_return checks again
+            result = store.check(req, day)
+            if result.violations:
+                raise ReturnsError(*result.violations)
+            from . import render
+
+            render.warnings(result.warnings)
+            if prompts.confirm(prompts.summary(req, contact, result.hold_amount), default=True):
+                confirmed_hold = result.hold_amount
+                break
+            req, contact = prompts.change_one(req, contact, lookup)
     key, warnings = store.open_return(req, contact, note, day, now, expect_hold=confirmed_hold)
     doc = store.get(key)
     doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
@@ -491,16 +495,32 @@ def serial_find(serial: Annotated[str, typer.Argument(help="The serial number.")
 # --- events (SPEC §3) -------------------------------------------------------------------
 
 
-def _record(ra: str, event: str, on: str | None, as_json: bool, **detail) -> None:
+# Events that move money or end a return: at a terminal they show the RA, the customer and
+# the money, and ask (`--yes` skips); without a terminal they never ask (SPEC §4, issue 13).
+MONEY_MOMENTS = ("receive", "charge", "cancel", "refund")
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm (at a terminal).")]
+
+
+def _record(ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail) -> None:
+    from . import history
+
     session = _session()
     now = session.now()
     day = _date(on, now.today)
-    key = session.store.record(ra, event, day, now, **detail)
-    doc = session.store.get(key)
+    store = session.store
+    if event in MONEY_MOMENTS and _interactive(as_json) and not yes:
+        key, r, moves = store.preview(ra, event, day)
+        if event != "receive" or r["type"] == "advanced":
+            from .prompts import confirm_moment
+
+            confirm_moment(key, r["customer"], [f"{event} on {day}: {history.describe(moves)}"], f"Record {event}?")
+    key, moves = store.record(ra, event, day, now, **detail)
+    doc = store.get(key)
     if as_json:
         emit_json(doc)
     else:
-        typer.echo(f"{key}: {event} on {day}: now {doc['status']}. Next: {doc['next_step']}")
+        money = f"; {history.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
+        typer.echo(f"{key}: {event} on {day}: now {doc['status']}{money}. Next: {doc['next_step']}")
 
 
 @command(app, "link")
@@ -544,9 +564,9 @@ def unit_shipped_cmd(ra: RaArg, tracking: Annotated[Optional[str], typer.Option(
 
 
 @command(app, "receive")
-def receive_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
+def receive_cmd(ra: RaArg, on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
     """Speco received the customer's unit (advanced: completes the return and releases the hold)."""
-    _record(ra, "receive", on, as_json)
+    _record(ra, "receive", on, as_json, yes)
 
 
 @command(app, "charge")
@@ -554,10 +574,11 @@ def charge_cmd(
     ra: RaArg,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Who decided and why (required for a lost parcel: sent back, stalled past its due date).")] = None,
     on: OnOpt = None,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4)."""
-    _record(ra, "charge", on, as_json, reason=policy.clean_text("reason", reason))
+    _record(ra, "charge", on, as_json, yes, reason=policy.clean_text("reason", reason))
 
 
 @command(app, "refund")
@@ -588,12 +609,74 @@ def complete_cmd(
 
 @command(app, "cancel")
 def cancel_cmd(ra: RaArg, reason: Annotated[str, typer.Option("--reason", help="Why the return is cancelled.")],
-               on: OnOpt = None, as_json: JsonOpt = False) -> None:
+               on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
     """Cancel a return that has not shipped (an authorized hold is released)."""
-    text = policy.clean_text("reason", reason)
-    if not text:
-        raise ReturnsError("--reason is empty: say why the return is cancelled")
-    _record(ra, "cancel", on, as_json, reason=text)
+    _record(ra, "cancel", on, as_json, yes, reason=_reason(reason, "the return is cancelled"))
+
+
+@command(app, "void")
+def void_cmd(
+    ra: RaArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why the event is undone (kept in the history).")],
+    on: Annotated[Optional[str], typer.Option("--on", help="The day of the void (default today; not before the event it undoes).")] = None,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo the latest event of a return (a slip): its state and money go back; the history keeps both."""
+    from . import history
+
+    text = _reason(reason, "the event is voided")
+    session = _session()
+    now = session.now()
+    day = _date(on, now.today)
+    store = session.store
+    expect = None
+    if _interactive(as_json) and not yes:
+        key, r, plan = store.plan_void(ra, day)
+        target = plan.voidable
+        from .prompts import confirm_moment
+
+        confirm_moment(key, r["customer"], [
+            f"void: undoes {target['event']} of {target['happened_on']} ({r['status']} -> {plan.life.status})",
+            f"money: {history.describe(plan.undo)}",
+        ], f"Void {target['event']}?")
+        expect = target["id"]
+    key, plan = store.void(ra, text, day, now, expect_event=expect)
+    doc = store.get(key)
+    if as_json:
+        emit_json(doc)
+    else:
+        target = plan.voidable
+        typer.echo(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
+                   f"{history.describe(plan.undo)}. Next: {doc['next_step']}")
+
+
+@command(app, "edit")
+def edit_cmd(
+    ra: RaArg,
+    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="The customer's name (or company).")] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="The customer's email ('' clears it).")] = None,
+    phone: Annotated[Optional[str], typer.Option("--phone", help="The customer's phone number ('' clears it).")] = None,
+    distributor: Annotated[Optional[str], typer.Option("--distributor", help="Counter: the distributor (OTC-1).")] = None,
+    approved_by: Annotated[Optional[str], typer.Option("--approved-by", help="Virtual: the approving supervisor (VR-1).")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Virtual: why it was approved (VR-1).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Correct a return's contact and approval fields; the history keeps old → new."""
+    given = {"customer": customer, "email": email, "phone": phone, "distributor": distributor,
+             "approved_by": approved_by, "reason": reason}
+    fields = {name: policy.clean_text(name.replace("_", " "), value) for name, value in given.items() if value is not None}
+    if not fields:
+        raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by or --reason")
+    session = _session()
+    key, changed = session.store.edit(ra, fields, session.now())
+    if as_json:
+        emit_json(session.store.get(key))
+    elif changed:
+        typer.echo(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
+                                          for name, old, new in changed))
+    else:
+        typer.echo(f"{key}: nothing changed")
 
 
 @command(app, "note")
@@ -606,6 +689,13 @@ def note_cmd(ra: RaArg, text: Annotated[str, typer.Argument(help="The note.")], 
         raise ReturnsError("the note is empty")
     key = session.store.note(ra, body, _date(on, now.today), now)
     typer.echo(f"{key}: note added")
+
+
+def _reason(text: str, why: str) -> str:
+    reason = policy.clean_text("reason", text)
+    if not reason:
+        raise ReturnsError(f"--reason is empty: say why {why}")
+    return reason
 
 
 def _tracking(text: str | None) -> str | None:

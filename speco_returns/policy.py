@@ -469,42 +469,24 @@ def missing_fields(req: Request) -> list[Violation]:
     return missing
 
 
-def check(req: Request, facts: Facts) -> CheckResult:
-    """Every rule the request breaks (not just the first), plus the VR-2 split warning."""
-    t = req.type
-    serials, serial_problems = _assign_serials(req.items, req.serials)
-    v = [Violation(SERIAL_RULE.get(t), problem) for problem in serial_problems]
-    warnings: list[Violation] = []
-    if t == "counter":
-        if not req.ticket:
-            v.append(Violation("OTC-1", "a counter return needs the Tech Ticket ID Speco gave the customer (--ticket)"))
-        elif facts.ticket_owner:
-            v.append(Violation("OTC-1", f"ticket {req.ticket} is already used by another counter return"))
-        if not req.distributor:
-            v.append(Violation("OTC-1", "a counter return needs the distributor the customer returns through (--distributor)"))
-    if t in SERIAL_RULE:
-        rule = SERIAL_RULE[t]
-        for model, qty in req.items:
-            have = len(serials[model])
-            if have < qty:
-                v.append(Violation(rule, f"one serial number per unit is required: {model} has {qty} unit(s) and {have} serial(s)"))
-    if t == "advanced":
-        for model, _ in req.items:
-            product = facts.catalog.get(model)
+def item_problems(type_: str, items: Iterable[tuple[str, int]], catalog: Mapping[str, Product]) -> list[Violation]:
+    """What the catalog says against these items for this type (AR-3, VR-2, VR-3): asked
+    at the prompt as soon as the items are typed, and again by `check`."""
+    items = list(items)
+    v = []
+    if type_ == "advanced":
+        for model, _ in items:
+            product = catalog.get(model)
             if product is None or product.list_price is None:
                 v.append(Violation("AR-3", f"{model} has no list price in the catalog, so the card hold cannot be set; add it to the catalog first"))
             elif product.list_price <= 0:  # the catalog may hold a free part; a $0.00 hold protects nothing
                 v.append(Violation("AR-3", f"{model} has a list price of $0.00 in the catalog: an advanced replacement needs a list price above zero for the card hold"))
-    if t == "virtual":
-        if not req.approved_by:
-            v.append(Violation("VR-1", "virtual returns are case by case: name the approving supervisor (--approved-by)"))
-        if not req.reason:
-            v.append(Violation("VR-1", "virtual returns are case by case: give the reason (--reason)"))
-        total = sum(q for _, q in req.items)
+    if type_ == "virtual":
+        total = sum(q for _, q in items)
         if total > MAX_VIRTUAL_UNITS:
             v.append(Violation("VR-2", f"virtual returns are for {MAX_VIRTUAL_UNITS} cameras or fewer; this one has {total} units"))
-        for model, _ in req.items:
-            product = facts.catalog.get(model)
+        for model, _ in items:
+            product = catalog.get(model)
             category = product.category if product else None
             if category in ("ptz", "specialty"):
                 kind = "PTZ" if category == "ptz" else "specialty"
@@ -513,6 +495,48 @@ def check(req: Request, facts: Facts) -> CheckResult:
                 v.append(Violation("VR-2", f"{model} is not in the catalog, so it cannot be confirmed as a camera eligible for a virtual return"))
             elif category != "camera":
                 v.append(Violation("VR-2", f"{model} is a {category}: virtual returns are for cameras only"))
+    return v
+
+
+def ticket_problem(ticket: str, facts: Facts) -> Violation | None:
+    return Violation("OTC-1", f"ticket {ticket} is already used by another counter return") if facts.ticket_owner else None
+
+
+def serial_problem(serial: str, facts: Facts) -> Violation | None:
+    owner = facts.serial_owners.get(serial)
+    return Violation("SER-1", f"serial {serial} is already on open return {owner}") if owner else None
+
+
+def check(req: Request, facts: Facts, *, missing_reported: bool = False) -> CheckResult:
+    """Every rule the request breaks (not just the first), plus the VR-2 split warning.
+    `missing_reported`: the fields `missing_fields` lists are left to it (one error lists both)."""
+    t = req.type
+    serials, serial_problems = _assign_serials(req.items, req.serials)
+    v = [Violation(SERIAL_RULE.get(t), problem) for problem in serial_problems]
+    warnings: list[Violation] = []
+    presence = not missing_reported
+    if t == "counter":
+        if not req.ticket:
+            if presence:
+                v.append(Violation("OTC-1", "a counter return needs the Tech Ticket ID Speco gave the customer (--ticket)"))
+        elif ticket_problem(req.ticket, facts):
+            v.append(ticket_problem(req.ticket, facts))
+        if not req.distributor and presence:
+            v.append(Violation("OTC-1", "a counter return needs the distributor the customer returns through (--distributor)"))
+    if t in SERIAL_RULE and presence:
+        rule = SERIAL_RULE[t]
+        for model, qty in req.items:
+            have = len(serials[model])
+            if have < qty:
+                v.append(Violation(rule, f"one serial number per unit is required: {model} has {qty} unit(s) and {have} serial(s)"))
+    if t == "virtual" and presence:
+        if not req.approved_by:
+            v.append(Violation("VR-1", "virtual returns are case by case: name the approving supervisor (--approved-by)"))
+        if not req.reason:
+            v.append(Violation("VR-1", "virtual returns are case by case: give the reason (--reason)"))
+    v += item_problems(t, req.items, facts.catalog)
+    if t == "virtual":
+        total = sum(q for _, q in req.items)
         recent = facts.recent_virtual_units
         if req.customer and recent and recent + total > MAX_VIRTUAL_UNITS:
             warnings.append(Violation("VR-2", (
@@ -520,9 +544,8 @@ def check(req: Request, facts: Facts) -> CheckResult:
                 f"that is {recent + total}, more than {MAX_VIRTUAL_UNITS}: the approving supervisor decides"
             )))
     for serial in (s for found in serials.values() for s in found):
-        owner = facts.serial_owners.get(serial)
-        if owner:
-            v.append(Violation("SER-1", f"serial {serial} is already on open return {owner}"))
+        if serial_problem(serial, facts):
+            v.append(serial_problem(serial, facts))
     hold = None
     if t == "advanced" and not any(v_.rule == "AR-3" for v_ in v):
         hold = hold_amount((facts.catalog[m].list_price, q) for m, q in req.items)

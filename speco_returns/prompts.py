@@ -1,13 +1,22 @@
-"""At a terminal, `open` asks for what the agent left out (SPEC §4)."""
+"""At a terminal, `open` asks for what the agent left out and checks each answer as it is
+given, against the catalog, the open returns and the policy (SPEC §4, issue 13); money
+moments ask before they move money.
+
+Every line is read by `read` and every yes/no by `confirm`: change those two to change how
+an agent types (line editing, history).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import typer
 
 from . import policy
-from .errors import ReturnsError
+from .errors import ReturnsError, Violation
+
+Lookup = Callable[[policy.Request], policy.Facts]  # what the store knows about a request
 
 
 def line_editing() -> None:
@@ -19,17 +28,33 @@ def line_editing() -> None:
         pass
 
 
-def ask(label: str, parse):
-    """Ask until `parse` accepts the answer; its refusal is shown and the question repeated."""
+def read(label: str) -> str:
+    """One line typed by the agent ('' when they just press Enter)."""
     line_editing()
+    return typer.prompt(label, default="", show_default=False)
 
-    def proc(text: str):
+
+def confirm(question: str, default: bool) -> bool:
+    line_editing()
+    return typer.confirm(question, default=default)
+
+
+def say_refused(problems: list[Violation]) -> None:
+    for p in problems:
+        typer.echo(f"error: {p.line()}", err=True)
+
+
+def ask(label: str, parse, *, optional: bool = False):
+    """Ask until `parse` accepts the answer; its refusal is shown and the question repeated.
+    `optional`: Enter skips it (None)."""
+    while True:
+        text = read(label)
+        if optional and not text.strip():
+            return None
         try:
             return parse(text)
         except ReturnsError as e:
-            raise typer.BadParameter(e.problems[0].message) from None
-
-    return typer.prompt(label, value_proc=proc)
+            say_refused(e.problems)
 
 
 def required(label: str):
@@ -49,17 +74,39 @@ def items_line(text: str) -> tuple:
     return items
 
 
-def ask_missing(req: policy.Request) -> policy.Request:
-    """Each field the type needs and the agent left out, with the rule that needs it."""
+# --- open: each field asked, or checked when given as a flag --------------------------------
+
+FIELDS = ("type", "customer", "email", "phone", "items", "ticket", "distributor", "approved_by", "reason", "serials")
+
+
+def fill(req: policy.Request, contact: dict, lookup: Lookup, *, ask_contact: bool) -> tuple[policy.Request, dict]:
+    """Every field the type needs, each checked as soon as it is known: a refused flag or
+    answer is shown and asked again on the spot. `ask_contact`: offer e-mail and phone."""
+    req = _ensure(req, lookup)
+    if ask_contact:
+        contact = dict(contact)
+        if contact.get("email") is None:
+            contact["email"] = _ask_email(req.type)
+        if contact.get("phone") is None:
+            contact["phone"] = ask("Phone (Enter to skip)", required("phone"), optional=True)
+    return req, contact
+
+
+def _ask_email(type_: str):
+    # The e-biz link of an advanced replacement goes by e-mail: say so, but never insist.
+    label = ("E-mail for the e-biz link (strongly advised; Enter to skip)" if type_ == "advanced"
+             else "E-mail (Enter to skip)")
+    return ask(label, required("email"), optional=True)
+
+
+def _ensure(req: policy.Request, lookup: Lookup) -> policy.Request:
     if not req.type:
         req = replace(req, type=ask("Return type (standard, counter, advanced, virtual)", policy.parse_type))
     if not req.customer:
         req = replace(req, customer=ask("Customer", required("customer")))
-    if not req.items:
-        req = replace(req, items=ask("Items (MODEL[:QTY], comma-separated)", items_line))
+    req = _ensure_items(req, lookup)
     if req.type == "counter":
-        if not req.ticket:
-            req = replace(req, ticket=ask("Tech Ticket ID (OTC-1)", policy.parse_ticket))
+        req = _ensure_ticket(req, lookup)
         if not req.distributor:
             req = replace(req, distributor=ask("Distributor (OTC-1)", required("distributor")))
     if req.type == "virtual":
@@ -68,24 +115,139 @@ def ask_missing(req: policy.Request) -> policy.Request:
         if not req.reason:
             req = replace(req, reason=ask("Reason (VR-1)", required("reason")))
     if req.type in policy.SERIAL_RULE:
-        req = replace(req, serials=_ask_serials(req))
+        req = replace(req, serials=_ensure_serials(req, lookup))
     return req
 
 
-def _ask_serials(req: policy.Request) -> tuple:
-    assigned = policy.assign_serials(req.items, req.serials)
-    serials = list(req.serials)
-    taken = {serial for _, serial in serials}
+def _ensure_items(req: policy.Request, lookup: Lookup) -> policy.Request:
+    """Items the type can take: a list price for an advanced one (AR-3), cameras of an
+    eligible kind and count for a virtual one (VR-2, VR-3)."""
 
-    def new_serial(text: str) -> str:  # a repeat is asked again, not refused at the end
+    def parse(text: str) -> tuple:
+        items = items_line(text)
+        problems = policy.item_problems(req.type, items, lookup(replace(req, items=items, serials=())).catalog)
+        if problems:
+            raise ReturnsError(*problems)
+        return items
+
+    if req.items:
+        problems = policy.item_problems(req.type, req.items, lookup(replace(req, serials=())).catalog)
+        if not problems:
+            return req
+        say_refused(problems)
+    return replace(req, items=ask("Items (MODEL[:QTY], comma-separated)", parse))
+
+
+def _ensure_ticket(req: policy.Request, lookup: Lookup) -> policy.Request:
+    def parse(text: str) -> str:
+        ticket = policy.parse_ticket(text)
+        problem = policy.ticket_problem(ticket, lookup(replace(req, ticket=ticket, serials=())))
+        if problem:
+            raise ReturnsError(problem)
+        return ticket
+
+    if req.ticket:
+        problem = policy.ticket_problem(req.ticket, lookup(replace(req, serials=())))
+        if not problem:
+            return req
+        say_refused([problem])
+    return replace(req, ticket=ask("Tech Ticket ID (OTC-1)", parse))
+
+
+def _ensure_serials(req: policy.Request, lookup: Lookup) -> tuple:
+    """Serials given as flags are kept where they fit and are free (SER-1); then one is
+    asked per unit still without one, each checked as it is typed."""
+    rule = policy.SERIAL_RULE[req.type]
+    try:
+        policy.assign_serials(req.items, req.serials)
+        serials = list(req.serials)
+    except ReturnsError as e:  # they do not fit these items (changed since): ask them all
+        say_refused([Violation(rule, p.message) for p in e.problems])
+        serials = []
+    facts = lookup(replace(req, serials=tuple(serials)))
+    taken = [p for p in (policy.serial_problem(s, facts) for _, s in serials) if p]
+    if taken:
+        say_refused(taken)
+        serials = [(m, s) for m, s in serials if not policy.serial_problem(s, facts)]
+    given = {serial for _, serial in serials}
+
+    def new_serial(text: str) -> str:
         serial = policy.parse_serial(text)
-        if serial in taken:
+        if serial in given:  # a repeat is asked again, not refused at the end
             raise ReturnsError(f"serial {serial} is already given for this return")
-        taken.add(serial)
+        problem = policy.serial_problem(serial, lookup(replace(req, serials=((None, serial),), items=())))
+        if problem:
+            raise ReturnsError(problem)
+        given.add(serial)
         return serial
 
-    rule = policy.SERIAL_RULE[req.type]
+    assigned = policy.assign_serials(req.items, serials)
     for model, qty in req.items:
         for n in range(len(assigned[model]) + 1, qty + 1):
             serials.append((model, ask(f"Serial of {model}, unit {n} of {qty} ({rule})", new_serial)))
     return tuple(serials)
+
+
+def summary(req: policy.Request, contact: dict, hold: int | None) -> str:
+    """The confirm line: type, customer, each item with its serials, the card hold."""
+    serials = policy.assign_serials(req.items, req.serials)
+    parts = []
+    for model, qty in req.items:
+        listed = f" ({', '.join(serials[model])})" if serials[model] else ""
+        parts.append(f"{model} x{qty}{listed}")
+    line = f"Open {policy.a_type(req.type)} return for {req.customer}: {', '.join(parts)}"
+    if req.ticket:
+        line += f"; ticket {req.ticket}"
+    reach = ", ".join(x for x in (contact.get("email"), contact.get("phone")) if x)
+    if reach:
+        line += f"; contact {reach}"
+    if hold is not None:
+        line += f"; card hold {policy.format_usd(hold)}"
+    return line + "?"
+
+
+def change_one(req: policy.Request, contact: dict, lookup: Lookup) -> tuple[policy.Request, dict]:
+    """After a 'no': which field to change (Enter: nothing is written). Only that field is
+    asked again; the others are kept and checked once more against it."""
+    names = [f for f in FIELDS if _applies(f, req.type)]
+
+    def parse(text: str) -> str:
+        name = text.strip().lower().replace("-", "_").replace(" ", "_")
+        name = {"approved": "approved_by", "approver": "approved_by", "item": "items", "serial": "serials",
+                "e_mail": "email"}.get(name, name)
+        if name not in names:
+            raise ReturnsError(f"'{policy.quote(text)}' is not a field here: one of {', '.join(names)}")
+        return name
+
+    name = ask(f"Change which field ({', '.join(names)}; Enter to stop)", parse, optional=True)
+    if name is None:
+        raise ReturnsError("not confirmed: nothing was written")
+    if name in ("email", "phone"):
+        contact = dict(contact)
+        contact[name] = (_ask_email(req.type) if name == "email"
+                         else ask("Phone (Enter to skip)", required("phone"), optional=True))
+        return req, contact
+    empty = {"type": "", "items": (), "serials": ()}.get(name)
+    return _ensure(replace(req, **{name: empty}), lookup), contact
+
+
+def _applies(name: str, type_: str) -> bool:
+    if name in ("ticket", "distributor"):
+        return type_ == "counter"
+    if name in ("approved_by", "reason"):
+        return type_ == "virtual"
+    if name == "serials":
+        return type_ in policy.SERIAL_RULE
+    return True
+
+
+# --- money moments ---------------------------------------------------------------------------
+
+
+def confirm_moment(key: str, customer: str, lines: list[str], question: str) -> None:
+    """Show the return, the customer and what will move, and ask; 'no' writes nothing (exit 1)."""
+    typer.echo(f"{key}  {customer}")
+    for line in lines:
+        typer.echo(f"  {line}")
+    if not confirm(question, default=False):
+        raise ReturnsError("not confirmed: nothing was written")

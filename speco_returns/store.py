@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from . import notices, policy
+from . import history, notices, policy
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
@@ -202,10 +202,10 @@ class Store:
         )
         return {r["serial"]: _key(r) for r in rows}
 
-    def check(self, req: Request, on: date) -> policy.CheckResult:
+    def check(self, req: Request, on: date, *, missing_reported: bool = False) -> policy.CheckResult:
         """Eligibility only: reads, writes nothing."""
         with self.read():
-            return policy.check(req, self.facts(req, on))
+            return policy.check(req, self.facts(req, on), missing_reported=missing_reported)
 
     def open_return(
         self, req: Request, contact: dict, note: str | None, on: date, now: Now, expect_hold: int | None = None
@@ -325,47 +325,40 @@ class Store:
              json.dumps(detail, sort_keys=True) if detail else None],
         )
 
-    def _ledger(self, r: sqlite3.Row, event: str, on: date, now: Now, ref: str | None,
-                amount: int | None = None, reason: str | None = None) -> None:
+    def _ledger(self, r: sqlite3.Row, move: history.Move, on: date, now: Now) -> None:
         """The one place ledger rows are written: the signed columns follow from the event and
-        the amount (policy.LEDGER_SIGNS); the amount is the return's hold unless given."""
-        cents = (r["hold_amount_cents"] or 0) if amount is None else amount
-        holds, charges = policy.ledger_changes(event, cents)
+        the amount (policy.LEDGER_SIGNS)."""
+        holds, charges = policy.ledger_changes(move.event, move.amount)
         self.conn.execute(
             """INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at,
                                    holds_change, charges_change, reason)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [r["id"], on.isoformat(), event, cents, ref, now.agent, now.stamp, holds, charges, reason],
+            [r["id"], on.isoformat(), move.event, move.amount, move.ref, now.agent, now.stamp, holds, charges, move.reason],
         )
 
-    def record(self, key: str, event: str, on: date, now: Now, **detail) -> str:
-        """Move a return through one event of SPEC §3 (state machine in policy); returns its key."""
+    def record(self, key: str, event: str, on: date, now: Now, **detail) -> tuple[str, list[history.Move]]:
+        """Move a return through one event of SPEC §3 (state machine in policy); returns its key
+        and the money the event moved."""
         detail = {k: v.isoformat() if isinstance(v, date) else v for k, v in detail.items() if v is not None}
         with self.write():
             r = self._find(key)
             policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
-            new = policy.transition(r["type"], r["status"], event)
+            life, moves = history.step(r["type"], history.Life.from_row(r), event, on, detail, r["hold_amount_cents"] or 0)
             self._guard(r, event, on, detail)
             if event == "complete" and r["status"] == "late-return" and not detail.get("note"):
                 raise ReturnsError("a late return is closed with the supervisor's decision: complete --note TEXT")
-            changes = {"status": new}
-            if new != r["status"] or event == "hold":  # state-changing and money events (a re-authorized
-                changes["last_event_on"] = on.isoformat()  # hold included) bound later dates (SPEC §3)
-            changes.update(self._money(r, event, new, on, now, detail))
-            column = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
-                      "receive": "received_on", "charge": "charged_on"}.get(event)
-            if column:
-                changes[column] = on.isoformat()
-            if event == "deliver":
-                changes["due_on"] = policy.due_date(on).isoformat()
-            if new in policy.CLOSED:
-                changes["closed_on"] = on.isoformat()
-            elif new == "late-return":
-                changes["closed_on"] = None
-            sets = ", ".join(f"{c} = ?" for c in changes)
-            self.conn.execute(f"UPDATE returns SET {sets} WHERE id = ?", [*changes.values(), r["id"]])
-            self._event(r["id"], event, on, now, new, detail)
-        return _key(r)
+            self._apply(r, life, moves, on, now)
+            self._review(r, event, life.status, on, now)
+            self._event(r["id"], event, on, now, life.status, detail)
+        return _key(r), moves
+
+    def preview(self, key: str, event: str, on: date) -> tuple[str, sqlite3.Row, list[history.Move]]:
+        """What `event` would move (reads, writes nothing; refuses what the state machine refuses)."""
+        with self.read():
+            r = self._find(key)
+            _, moves = history.step(r["type"], history.Life.from_row(r), event, on, {"ref": r["hold_ref"]},
+                                    r["hold_amount_cents"] or 0)
+            return _key(r), r, moves
 
     def _guard(self, r: sqlite3.Row, event: str, on: date, detail: dict) -> None:
         """The rules an event needs beyond the state machine: the hold's dates and AR-4."""
@@ -414,36 +407,62 @@ class Store:
             [return_id, until.isoformat()],
         ).fetchall()
 
-    def _money(self, r: sqlite3.Row, event: str, new: str, on: date, now: Now, detail: dict) -> dict:
-        """Ledger rows for the event (SPEC §5) and the hold columns that change with it."""
-        if r["type"] != "advanced":
-            return {}
-        active, ref = r["hold_active"], r["hold_ref"]
-        if event == "hold":
-            if active:  # re-authorization: the old hold is released, never counted twice
-                self._ledger(r, "hold-released", on, now, ref)
-            self._ledger(r, "hold-authorized", on, now, detail["ref"])
-            return {"hold_active": 1, "hold_ref": detail["ref"], "hold_expires": detail.get("expires")}
-        if event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
-            self._ledger(r, "charged", on, now, ref, reason=detail.get("reason"))
-            return {"hold_active": 0}
-        if event == "receive" and new == "late-return":  # not a money movement: a charge to review
+    def _review(self, r: sqlite3.Row, event: str, new: str, on: date, now: Now) -> None:
+        """A late return is not a money movement: the charge goes to a supervisor's review, and
+        their decision (`refund`, or `complete --note`) closes it (SPEC §2, §5)."""
+        if event == "receive" and new == "late-return":
             self.conn.execute(
                 """INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at)
                    SELECT return_id, ?, amount_cents, hold_ref, ?, ? FROM ledger
                    WHERE return_id = ? AND event = 'charged' ORDER BY id DESC LIMIT 1""",
                 [on.isoformat(), now.agent, now.stamp, r["id"]])
-        elif event in ("receive", "cancel") and active:
-            self._ledger(r, "hold-released", on, now, ref)
-            return {"hold_active": 0}
-        if r["status"] == "late-return":  # the supervisor's decision: `refund`, or `complete --note`
-            if event == "refund":
-                self._ledger(r, "refunded", on, now, detail["ref"], policy.parse_money(detail["amount"]),
-                             detail.get("reason"))
+        elif r["status"] == "late-return":
             self.conn.execute(
                 "UPDATE reviews SET decided_on = ?, decision = ? WHERE return_id = ? AND decided_on IS NULL",
                 [on.isoformat(), "refunded" if event == "refund" else "charge stands", r["id"]])
-        return {}
+
+    def _apply(self, r: sqlite3.Row, life: history.Life, moves: list, on: date, now: Now) -> None:
+        """Store the columns the history decides and write the ledger rows it moved (SPEC §5)."""
+        changes = {c: v for c, v in life.columns().items() if v != r[c]}
+        if changes:
+            sets = ", ".join(f"{c} = ?" for c in changes)
+            self.conn.execute(f"UPDATE returns SET {sets} WHERE id = ?", [*changes.values(), r["id"]])
+        for move in moves:
+            self._ledger(r, move, on, now)
+
+    def plan_void(self, key: str, on: date) -> tuple[str, sqlite3.Row, history.Replay]:
+        """What `void` would undo (reads, writes nothing): (key, the return, the plan)."""
+        with self.read():
+            r = self._find(key)
+            return _key(r), r, self._plan_void(r, on)
+
+    def _plan_void(self, r: sqlite3.Row, on: date, reason: str | None = None) -> history.Replay:
+        events = self.conn.execute(
+            "SELECT id, event, happened_on, detail FROM events WHERE return_id = ? ORDER BY id", [r["id"]]).fetchall()
+        return history.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, events, on,
+                                 reason)
+
+    def void(self, key: str, reason: str, on: date, now: Now, expect_event: int | None = None) -> tuple[str, history.Replay]:
+        """Undo the latest event of a return's life (SPEC §3): a `void` event, the state and
+        columns before that event restored, the money it moved moved back. `expect_event`: the
+        id of the event the agent saw and confirmed; refused if another agent wrote since."""
+        with self.write():
+            r = self._find(key)
+            policy.check_event_date(on, now.today, policy.MIN_DATE)
+            plan = self._plan_void(r, on, reason)
+            target = plan.voidable
+            if expect_event is not None and target["id"] != expect_event:
+                raise ReturnsError("the return changed while you confirmed: nothing was written, look at it again")
+            if policy.is_open(plan.life.status) and not policy.is_open(r["status"]):  # serials held again
+                serials = [s for (s,) in self.conn.execute("SELECT serial FROM serials WHERE return_id = ?", [r["id"]])]
+                owners = self._serial_owners(serials, r["id"])
+                if owners:
+                    raise ReturnsError(*(policy.Violation("SER-1", f"serial {s} is now on open return {o}: "
+                                                          f"{_key(r)} cannot be reopened") for s, o in owners.items()))
+            self._apply(r, plan.life, plan.undo, on, now)
+            self._event(r["id"], "void", on, now, plan.life.status,
+                        {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason})
+        return _key(r), plan
 
     def note(self, key: str, text: str, on: date, now: Now) -> str:
         with self.write():
@@ -451,6 +470,32 @@ class Store:
             policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
             self._event(r["id"], "note", on, now, r["status"], {"note": text})
         return _key(r)
+
+    # Fields `edit` corrects, and the type that uses each (None: every type). A field a rule
+    # requires (OTC-1, VR-1) or the customer's name can be corrected but not emptied.
+    EDITABLE = {"customer": None, "email": None, "phone": None, "distributor": "counter",
+                "approved_by": "virtual", "reason": "virtual"}
+    REQUIRED = {"customer": None, "distributor": "OTC-1", "approved_by": "VR-1", "reason": "VR-1"}
+
+    def edit(self, key: str, fields: dict, now: Now) -> tuple[str, list[tuple[str, str | None, str | None]]]:
+        """Correct contact and approval fields; an `edit` event keeps old and new (dated today,
+        like serial edits: it does not bound later dates). Returns (key, [(field, old, new)])."""
+        with self.write():
+            r = self._find(key)
+            for name, value in fields.items():
+                only = self.EDITABLE[name]
+                if only and r["type"] != only:
+                    raise ReturnsError(f"{_key(r)} is {policy.a_type(r['type'])} return: it has no "
+                                       f"{name.replace('_', ' ')} ({policy.a_type(only)} return's field)")
+                if value is None and name in self.REQUIRED:
+                    raise ReturnsError(policy.Violation(self.REQUIRED[name], f"{name.replace('_', ' ')} cannot be emptied"))
+            changed = [(name, r[name], value) for name, value in fields.items() if r[name] != value]
+            if changed:
+                sets = ", ".join(f"{name} = ?" for name, _, _ in changed)
+                self.conn.execute(f"UPDATE returns SET {sets} WHERE id = ?", [*(v for _, _, v in changed), r["id"]])
+                self._event(r["id"], "edit", now.today, now, r["status"],
+                            {"changes": [{"field": n, "from": old, "to": new} for n, old, new in changed]})
+        return _key(r), changed
 
     # --- serials ---------------------------------------------------------------------
 
@@ -719,7 +764,7 @@ def clock_from_events(events: list[sqlite3.Row]) -> Clock:
     f: dict = {"hold_active": False}
     dates = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
              "charge": "charged_on", "cancel": "cancelled_on"}
-    for e in events:
+    for e in history.effective(events):  # a voided event never happened, for the clock too
         name, on = e["event"], date.fromisoformat(e["happened_on"])
         if name in dates:
             f[dates[name]] = on

@@ -251,7 +251,7 @@ def terminal(monkeypatch):
 
 
 def test_terminal_asks_for_everything_a_virtual_return_needs(cli, terminal):
-    answers = "virtual\nAcme\nCAM-1:2\nSue\nlightning strike\nV-0001\nv-0002\ny\n"
+    answers = "virtual\nAcme\nCAM-1:2\nSue\nlightning strike\nV-0001\nv-0002\n\n\ny\n"  # Enter: no e-mail, no phone
     result = ok(cli("open", input=answers, today=TODAY))
     assert "RA-000001" in result.stdout
     doc = show(cli, "RA-000001")
@@ -260,27 +260,27 @@ def test_terminal_asks_for_everything_a_virtual_return_needs(cli, terminal):
 
 
 def test_terminal_asks_for_ticket_and_distributor(cli, terminal):
-    ok(cli("open", "--type", "otc", "--customer", "Acme", "--item", "X", input="TT-9\nADI Global\ny\n", today=TODAY))
+    ok(cli("open", "--type", "otc", "--customer", "Acme", "--item", "X", input="TT-9\nADI Global\n\n\ny\n", today=TODAY))
     doc = show(cli, "tt-9")
     assert (doc["type"], doc["ticket"], doc["distributor"]) == ("counter", "TT-9", "ADI Global")
 
 
 def test_terminal_asks_for_serials_only_where_missing(cli, terminal):
     ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1:2", "--serial", "A-0001",
-           input="not ok!\nA-0002\ny\n", today=TODAY))
+           input="not ok!\nA-0002\n\n\ny\n", today=TODAY))
     assert show(cli, "RA-000001")["items"][0]["serials"] == ["A-0001", "A-0002"]
 
 
 def test_terminal_asks_again_for_a_serial_already_given(cli, terminal):
     result = ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1:2", "--serial", "A-0001",
-                    input="a-0001\nA-0002\ny\n", today=TODAY))
+                    input="a-0001\nA-0002\n\n\ny\n", today=TODAY))
     assert "already given" in result.output
     assert show(cli, "RA-000001")["items"][0]["serials"] == ["A-0001", "A-0002"]
 
 
 def test_terminal_answer_no_writes_nothing(cli, terminal, db_path):
     before = counts(db_path)
-    result = cli("open", input="standard\nAcme\nCAM-1, X:2\nn\n", today=TODAY)
+    result = cli("open", input="standard\nAcme\nCAM-1, X:2\n\n\nn\n\n", today=TODAY)  # no, then Enter: change nothing
     lines = refused(result)
     assert len(lines) == 1
     assert counts(db_path) == before
@@ -295,9 +295,9 @@ def test_terminal_yes_skips_the_confirmation(cli, terminal):
 
 def test_terminal_confirms_a_complete_command_too(cli, terminal, db_path):
     before = counts(db_path)
-    refused(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="n\n", today=TODAY))
+    refused(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\nn\n\n", today=TODAY))
     assert counts(db_path) == before
-    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="y\n", today=TODAY))
+    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\ny\n", today=TODAY))
     assert counts(db_path)["returns"] == 1
 
 

@@ -1,0 +1,249 @@
+"""A return's life as pure code: one event applied to the state before it (`step`), a whole
+history replayed (`replay`), and `void`, which undoes the latest event of that life.
+
+No I/O and no clock. The store applies `step` when it records an event and `replay` when
+it voids one; `doctor` replays each history and compares it with the stored columns, so
+the columns can always be derived from the history alone.
+
+Events are mappings with `event`, `happened_on` (ISO text or a date) and `detail` (a JSON
+text, a dict or None): sqlite3 rows and plain dicts both work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date
+
+from . import policy
+from .errors import ReturnsError, Violation
+
+# The events of a return's life (SPEC §3): each changes its state or moves money. `open`,
+# notes, serial edits and field edits (`edit`) are not: they are never voided and never
+# stand in the way of a void.
+LIFE_EVENTS = policy.EVENTS
+# Money paid out to a customer cannot be taken back by the tool: a refund is final.
+NOT_VOIDABLE = {"refund": "a refund is money paid back to the customer: it cannot be voided"}
+
+# What undoes each ledger movement. A charge turned the hold into money kept, so undoing it
+# gives the money back (`refunded`) and puts the hold back (`hold-authorized`): the two rows
+# sum to the charge with the opposite sign in both holds_change and charges_change. A late
+# return is a review flag, not money: nothing to reverse.
+REVERSAL = {
+    "hold-authorized": ("hold-released",),
+    "hold-released": ("hold-authorized",),
+    "charged": ("refunded", "hold-authorized"),
+    "late-return": (),
+}
+
+_DATE_COLUMNS = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
+                 "receive": "received_on", "charge": "charged_on"}
+
+
+@dataclass(frozen=True)
+class Move:
+    """One ledger movement: event (hold-authorized, hold-released, charged, refunded,
+    late-return), amount in cents, the hold's processor reference."""
+
+    event: str
+    amount: int
+    ref: str | None
+    reason: str | None = None  # a supervisor's decision, kept on the row (a lost parcel's charge)
+
+
+@dataclass(frozen=True)
+class Life:
+    """The columns of a return that its history decides (names as in the `returns` table)."""
+
+    status: str
+    last_event_on: date
+    shipped_on: date | None = None
+    delivered_on: date | None = None
+    due_on: date | None = None
+    unit_shipped_on: date | None = None
+    received_on: date | None = None
+    charged_on: date | None = None
+    closed_on: date | None = None
+    hold_active: bool = False
+    hold_ref: str | None = None
+    hold_expires: date | None = None
+
+    @classmethod
+    def opened(cls, type_: str, opened_on: date) -> Life:
+        return cls(status=policy.INITIAL[type_], last_event_on=opened_on)
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> Life:
+        """The stored columns of a `returns` row."""
+        values = {}
+        for f in fields(cls):
+            value = row[f.name]
+            if f.name == "hold_active":
+                value = bool(value)
+            elif f.name.endswith("_on") or f.name == "hold_expires":
+                value = date.fromisoformat(value) if value else None
+            values[f.name] = value
+        return cls(**values)
+
+    def columns(self) -> dict:
+        """As stored: ISO dates, hold_active 0 or 1."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = int(value) if isinstance(value, bool) else value.isoformat() if isinstance(value, date) else value
+        return out
+
+
+def _on(event: Mapping) -> date:
+    value = event["happened_on"]
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _detail(event: Mapping) -> dict:
+    value = event["detail"]
+    return json.loads(value) if isinstance(value, str) else dict(value or {})
+
+
+def step(type_: str, life: Life, event: str, on: date, detail: Mapping, hold_amount: int) -> tuple[Life, list[Move]]:
+    """The state after one event of SPEC §3 and the money it moves; ReturnsError (naming the
+    rule) when the state machine refuses it. Dates and AR-2/AR-4 are checked by the caller."""
+    new = policy.transition(type_, life.status, event)
+    changes: dict = {"status": new}
+    if new != life.status or event == "hold":  # state-changing and money events (a re-authorized
+        changes["last_event_on"] = on           # hold included) bound later dates (SPEC §3)
+    moves: list[Move] = []
+    if type_ == "advanced":
+        amount, ref = hold_amount, life.hold_ref
+        if event == "hold":
+            if life.hold_active:  # re-authorization: the old hold is released, never counted twice
+                moves.append(Move("hold-released", amount, ref))
+            moves.append(Move("hold-authorized", amount, detail["ref"]))
+            expires = detail.get("expires")
+            changes.update(hold_active=True, hold_ref=detail["ref"],
+                           hold_expires=date.fromisoformat(expires) if isinstance(expires, str) else expires)
+        elif event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
+            moves.append(Move("charged", amount, ref, detail.get("reason")))
+            changes["hold_active"] = False
+        elif event == "receive" and new == "late-return":
+            moves.append(Move("late-return", amount, ref))
+        elif event in ("receive", "cancel") and life.hold_active:
+            moves.append(Move("hold-released", amount, ref))
+            changes["hold_active"] = False
+    column = _DATE_COLUMNS.get(event)
+    if column:
+        changes[column] = on
+    if event == "deliver":
+        changes["due_on"] = policy.due_date(on)
+    if new in policy.CLOSED:
+        changes["closed_on"] = on
+    elif new == "late-return":
+        changes["closed_on"] = None
+    return replace(life, **changes), moves
+
+
+def reversal(moves: Iterable[Move], reason: str | None = None) -> list[Move]:
+    """The ledger rows that undo `moves`, last first (`reason`: the void's, kept on each row)."""
+    return [Move(event, m.amount, m.ref, reason) for m in reversed(list(moves)) for event in REVERSAL[m.event]]
+
+
+def void_refusal(event: str) -> Violation | None:
+    """Why an event of a return's life cannot be voided, or None when it can (all but a refund)."""
+    if event not in LIFE_EVENTS and event not in NOT_VOIDABLE:
+        return Violation(None, f"`{event}` is not an event of a return's life: only those are voided")
+    reason = NOT_VOIDABLE.get(event)
+    return Violation(None, reason) if reason else None
+
+
+@dataclass(frozen=True)
+class Replay:
+    life: Life
+    moves: list[Move]  # every ledger movement the history implies, in order
+    voidable: Mapping | None  # the event a `void` would undo now (None: nothing to undo)
+    before: Life | None  # the state that event found
+    undo: list[Move]  # the ledger rows a `void` now would write
+
+
+def replay(type_: str, opened_on: date, hold_amount: int, events: Sequence[Mapping]) -> Replay:
+    """Apply a return's history in order. A `void` undoes the latest life event not yet
+    voided: the state goes back to what that event found, and the money it moved is moved
+    back. Voids stack: a second one undoes the event before, back to the opening."""
+    life = Life.opened(type_, opened_on)
+    stack: list[tuple[Life, Mapping, list[Move]]] = []  # (state before, event, its moves)
+    moves: list[Move] = []
+    money_floor = opened_on  # a void that moved money bounds later dates like any money event
+    for e in events:
+        name = e["event"]
+        if name in LIFE_EVENTS or name in NOT_VOIDABLE:
+            after, moved = step(type_, life, name, _on(e), _detail(e), hold_amount)
+            stack.append((life, e, moved))
+            life = after
+            moves += moved
+        elif name == "void":
+            if not stack:
+                raise ReturnsError("the history voids an event that does not exist")
+            before, _, moved = stack.pop()
+            undo = reversal(moved, _void_reason(e))
+            if undo:
+                money_floor = max(money_floor, _on(e))
+            life = replace(before, last_event_on=max(before.last_event_on, money_floor))
+            moves += undo
+    if stack:
+        before, target, moved = stack[-1]
+        return Replay(life, moves, target, before, reversal(moved))
+    return Replay(life, moves, None, None, [])
+
+
+def _void_reason(event: Mapping) -> str | None:
+    reason = _detail(event).get("reason")
+    return f"void: {reason}" if reason else None
+
+
+def effective(events: Sequence[Mapping]) -> list[Mapping]:
+    """The events still in force: every void and the event it undid left out."""
+    kept: list[Mapping] = []
+    life_positions: list[int] = []
+    voided: set[int] = set()
+    for e in events:
+        name = e["event"]
+        if name == "void":
+            if life_positions:
+                voided.add(life_positions.pop())
+            continue
+        if name in LIFE_EVENTS or name in NOT_VOIDABLE:
+            life_positions.append(len(kept))
+        kept.append(e)
+    return [e for i, e in enumerate(kept) if i not in voided]
+
+
+def plan_void(type_: str, opened_on: date, hold_amount: int, events: Sequence[Mapping], on: date,
+              reason: str | None = None) -> Replay:
+    """What `void` on `on` would do: the event undone, the state restored, the money moved
+    back. ReturnsError when nothing can be voided."""
+    now = replay(type_, opened_on, hold_amount, events)
+    if now.voidable is None:
+        raise ReturnsError("nothing to void: only the opening is recorded (to close the return, `cancel` it)")
+    target = now.voidable
+    refusal = void_refusal(target["event"])
+    if refusal:
+        raise ReturnsError(refusal)
+    if on < _on(target):
+        raise ReturnsError(f"date {on} is before the event it voids ({_on(target)})")
+    after = replay(type_, opened_on, hold_amount, [*events, {"event": "void", "happened_on": on, "detail": {"reason": reason}}])
+    return Replay(after.life, after.moves, target, now.before, after.moves[len(now.moves):])
+
+
+_MOVE_WORDS = {
+    "hold-authorized": "card hold {amount} authorized",
+    "hold-released": "card hold {amount} released",
+    "charged": "card charged {amount}",
+    "refunded": "{amount} refunded to the card",
+    "late-return": "the {amount} charge flagged for a supervisor's review",
+}
+
+
+def describe(moves: Iterable[Move]) -> str:
+    """The money in words, for the line an agent reads: 'card hold $1,299.00 released (ref H-1)'."""
+    said = [_MOVE_WORDS[m.event].format(amount=policy.format_usd(m.amount)) + (f" (ref {m.ref})" if m.ref else "")
+            for m in moves]
+    return "; ".join(said) if said else "no money moved"
