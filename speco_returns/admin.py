@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 from .errors import ReturnsError
@@ -55,6 +56,38 @@ def filesystem_type(path: Path, mounts: str | None = None) -> str | None:
     return kind
 
 
+def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
+    """Each return's history replayed through the state machine and money rules (voids
+    included, history.replay): name every return whose stored state or dates disagree."""
+    from . import history
+    from .store import ra_number
+
+    problems: list[str] = []
+    events = conn.execute("SELECT return_id, id, event, happened_on, detail FROM events ORDER BY return_id, id")
+    pending = next(events, None)
+    for r in conn.execute("SELECT * FROM returns ORDER BY id"):
+        mine = []
+        while pending is not None and pending["return_id"] <= r["id"]:
+            if pending["return_id"] == r["id"]:
+                mine.append(pending)
+            pending = next(events, None)
+        number = r["ra_no"] if "ra_no" in r.keys() else r["id"]  # before m004 the id was the number
+        name = r["ticket"] if r["type"] == "counter" else ra_number(number)
+        try:
+            life = history.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, mine).life
+        except ReturnsError as e:
+            problems.append(f"{name}: its history does not replay ({e.problems[0].message})")
+            continue
+        stored = history.Life.from_row(r).columns()
+        wrong = [f"{c} is {stored[c]}, history says {v}" for c, v in life.columns().items() if stored[c] != v]
+        if wrong:
+            problems.append(f"{name}: {'; '.join(wrong)}")
+        if len(problems) >= limit:
+            problems.append("(more returns disagree: only the first are named)")
+            break
+    return problems
+
+
 def doctor(store: Store) -> dict:
     """Integrity, foreign keys, schema, sizes, counts; `problems` lists what is wrong."""
     conn = store.conn
@@ -81,6 +114,8 @@ def doctor(store: Store) -> dict:
         if drift:
             problems.append(f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
                             "`report` would be wrong; restore from a backup")
+    if version >= 2:
+        problems += replay_problems(conn)
     counts: dict[str, int] = {}
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):

@@ -1,0 +1,89 @@
+"""The pure life of a return (history.py): which events a void may undo, what undoes each
+ledger movement, and replay with voids over random walks through the state machine."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from speco_returns import history, policy
+from speco_returns.errors import ReturnsError
+
+OPENED = date(2026, 1, 1)
+SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1), "refunded": (0, -1), "late-return": (0, 0)}
+
+
+def balance(moves) -> tuple[int, int]:
+    return (sum(SIGNS[m.event][0] * m.amount for m in moves), sum(SIGNS[m.event][1] * m.amount for m in moves))
+
+
+@pytest.mark.parametrize("event", policy.EVENTS)
+def test_every_event_of_a_return_s_life_is_voidable(event):
+    assert history.void_refusal(event) is None
+
+
+@pytest.mark.parametrize("event", ["refund", "open", "note", "serial-add", "serial-remove", "edit", "void"])
+def test_a_refund_and_what_is_not_a_life_event_are_not_voidable(event):
+    refusal = history.void_refusal(event)
+    assert refusal is not None and refusal.message
+
+
+@pytest.mark.parametrize("event", sorted(history.REVERSAL))
+def test_the_reversal_of_each_ledger_movement_cancels_it_in_both_balances(event):
+    move = history.Move(event, 12_345, "H-1")
+    undo = history.reversal([move])
+    assert balance([move, *undo]) == (0, 0)
+    assert all(m.amount == 12_345 and m.ref == "H-1" for m in undo)
+
+
+def test_a_re_authorization_is_undone_in_reverse_order():
+    moves = [history.Move("hold-released", 100, "OLD"), history.Move("hold-authorized", 100, "NEW")]
+    assert history.reversal(moves) == [history.Move("hold-released", 100, "NEW"), history.Move("hold-authorized", 100, "OLD")]
+
+
+def _walk(type_: str, choices: list[int]) -> list[dict]:
+    """Events along the state machine, each chosen among those allowed, one day apart."""
+    life, events, day = history.Life.opened(type_, OPENED), [], OPENED
+    for n, pick in enumerate(choices):
+        allowed = [e for e in policy.EVENTS if life.status in policy.MACHINE.get((type_, e), {})]
+        if not allowed:
+            break
+        name = allowed[pick % len(allowed)]
+        day += timedelta(days=1)
+        detail = {"ref": f"H-{n}"} if name == "hold" else {"note": "n"} if name == "complete" else {}
+        event = {"event": name, "happened_on": day.isoformat(), "detail": detail}
+        life, _ = history.step(type_, life, name, day, detail, 5_000)
+        events.append(event)
+    return events
+
+
+@given(type_=st.sampled_from(policy.TYPES), choices=st.lists(st.integers(0, 9), max_size=12),
+       undo=st.integers(1, 12), notes=st.booleans())
+def test_voids_bring_back_the_state_and_balances_of_the_shorter_history(type_, choices, undo, notes):
+    events = _walk(type_, choices)
+    undo = min(undo, len(events))
+    voids = [{"event": "void", "happened_on": "2027-01-01", "detail": None}] * undo
+    extra = [{"event": "note", "happened_on": "2027-01-01", "detail": {"note": "x"}}] if notes else []
+    full = history.replay(type_, OPENED, 5_000, [*events, *extra, *voids])
+    kept = history.replay(type_, OPENED, 5_000, events[: len(events) - undo])
+    moved_back = full.moves != history.replay(type_, OPENED, 5_000, events).moves
+    expected = replace(kept.life, last_event_on=date(2027, 1, 1)) if moved_back else kept.life
+    assert full.life == expected
+    assert balance(full.moves) == balance(kept.moves)
+    assert history.effective([*events, *extra, *voids]) == [*events[: len(events) - undo], *extra]
+
+
+def test_plan_void_refuses_when_only_the_opening_is_recorded():
+    with pytest.raises(ReturnsError, match="nothing to void"):
+        history.plan_void("standard", OPENED, 0, [], OPENED)
+
+
+def test_plan_void_names_the_event_and_the_state_it_found():
+    events = _walk("advanced", [0, 0, 0])  # link, hold, then the first allowed: a re-hold or ship
+    plan = history.plan_void("advanced", OPENED, 5_000, events, date(2026, 2, 1))
+    assert plan.voidable is events[-1]
+    assert plan.before == history.replay("advanced", OPENED, 5_000, events[:-1]).life
