@@ -96,7 +96,9 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
         items.add_row(i["model"], i["category"] or "", str(i["qty"]), _money(i["list_price"]), ", ".join(i["serials"]))
     history = _table("on", "event", "status", "agent", "detail")
     for e in doc["events"]:
-        detail = "; ".join(f"{k}: {v}" for k, v in e.items() if k not in ("event", "on", "agent", "recorded_at", "status"))
+        detail = "; ".join(f"{k}: {v}" for k, v in e.items() if k not in ("event", "on", "agent", "recorded_at", "status", "changes"))
+        if e.get("changes"):  # an `edit`: old → new per field
+            detail = "; ".join(f"{c['field'].replace('_', ' ')}: {c['from'] or '(none)'} → {c['to'] or '(none)'}" for c in e["changes"])
         history.add_row(e["on"], e["event"], e["status"], e["agent"], detail)
     parts = [facts, items, history, Text(f"Next: {doc['next_step']}", style="bold")]
     if opened:

@@ -226,3 +226,9 @@ def test_without_a_terminal_a_money_moment_never_asks(cli):
 def test_a_standard_receive_does_not_ask(cli, terminal):
     ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", "--yes", today=TODAY))
     assert "now unit-received" in ok(cli("receive", "RA-000001", today=TODAY)).stdout
+
+
+def test_show_reads_an_edit_as_old_and_new(cli):
+    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "X", "--phone", "555-0100", today=TODAY))
+    ok(cli("edit", "RA-000001", "--phone", "555-0199", today=TODAY))
+    assert "phone: 555-0100 → 555-0199" in ok(cli("show", "RA-000001", today=TODAY)).stdout
