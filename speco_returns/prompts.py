@@ -216,10 +216,11 @@ def change_one(req: policy.Request, contact: dict, lookup: Lookup) -> tuple[poli
         name = {"approved": "approved_by", "approver": "approved_by", "item": "items", "serial": "serials",
                 "e_mail": "email"}.get(name, name)
         if name not in names:
-            raise ReturnsError(f"'{policy.quote(text)}' is not a field here: one of {', '.join(names)}")
+            raise ReturnsError(f"'{policy.quote(text)}' is not a field here: one of {shown}")
         return name
 
-    name = ask(f"Change which field ({', '.join(names)}; Enter to stop)", parse, optional=True)
+    shown = ", ".join(n.replace("_", "-") for n in names)
+    name = ask(f"Change which field ({shown}; Enter to stop)", parse, optional=True)
     if name is None:
         raise ReturnsError("not confirmed: nothing was written")
     if name in ("email", "phone"):
