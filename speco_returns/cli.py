@@ -665,7 +665,8 @@ def edit_cmd(
     """Correct a return's contact and approval fields; the history keeps old → new."""
     given = {"customer": customer, "email": email, "phone": phone, "distributor": distributor,
              "approved_by": approved_by, "reason": reason}
-    fields = {name: policy.clean_text(name.replace("_", " "), value) for name, value in given.items() if value is not None}
+    fields = {name: (policy.parse_email(value) if name == "email" else policy.clean_text(name.replace("_", " "), value))
+              for name, value in given.items() if value is not None}
     if not fields:
         raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by or --reason")
     session = _session()

@@ -96,7 +96,7 @@ def _ask_email(type_: str):
     # The e-biz link of an advanced replacement goes by e-mail: say so, but never insist.
     label = ("E-mail for the e-biz link (strongly advised; Enter to skip)" if type_ == "advanced"
              else "E-mail (Enter to skip)")
-    return ask(label, required("email"), optional=True)
+    return ask(label, policy.parse_email, optional=True)
 
 
 def _ensure(req: policy.Request, lookup: Lookup) -> policy.Request:

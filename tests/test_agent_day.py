@@ -158,6 +158,7 @@ def test_edit_corrects_fields_and_keeps_old_and_new_in_the_history(cli, db_path)
     (["--phone", "4111-1111-1111-1111"], "card number"),
     (["--distributor", "ADI"], "has no distributor"),
     (["--customer", ""], "customer cannot be emptied"),
+    (["--email", "ann at example"], "not an e-mail address"),
     ([], "nothing to edit"),
 ])
 def test_edit_refuses(cli, db_path, args, message):

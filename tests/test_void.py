@@ -182,7 +182,7 @@ def test_a_void_that_moved_money_bounds_later_dates(cli):
     apply(cli, ra, ["link", "hold", "ship", "deliver", "receive"])
     ok(cli("void", ra, "--reason", "wrong RA", "--on", "2026-03-01", today=TODAY))
     lines = refused(cli("receive", ra, "--on", "2026-02-01", today=TODAY))
-    assert "before this return's last event (2026-03-01)" in lines[0]
+    assert "(2026-03-01)" in lines[0] and "before" in lines[0]
     ok(cli("receive", ra, "--on", "2026-03-02", today=TODAY))
 
 
