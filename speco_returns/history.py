@@ -147,12 +147,20 @@ def reversal(moves: Iterable[Move], reason: str | None = None) -> list[Move]:
     return [Move(event, m.amount, m.ref, reason) for m in reversed(list(moves)) for event in REVERSAL[m.event]]
 
 
-def void_refusal(event: str) -> Violation | None:
-    """Why an event of a return's life cannot be voided, or None when it can (all but a refund)."""
+def void_refusal(event: str, before: str | None = None, after: str | None = None) -> Violation | None:
+    """Why an event of a return's life cannot be voided, or None when it can. `before` and
+    `after`: the states the event found and left. Not voidable: a refund (money paid out),
+    and the events of a late return (the unit that came back after the charge, and the
+    supervisor's decision on it): those are a supervisor's record, decided once."""
     if event not in LIFE_EVENTS and event not in NOT_VOIDABLE:
         return Violation(None, f"`{event}` is not an event of a return's life: only those are voided")
     reason = NOT_VOIDABLE.get(event)
-    return Violation(None, reason) if reason else None
+    if reason:
+        return Violation(None, reason)
+    if "late-return" in (before, after):
+        return Violation(None, f"`{event}` of a late return is a supervisor's record and cannot be voided: "
+                               "the supervisor decides with `refund` or `complete --note`")
+    return None
 
 
 @dataclass(frozen=True)
@@ -224,7 +232,7 @@ def plan_void(type_: str, opened_on: date, hold_amount: int, events: Sequence[Ma
     if now.voidable is None:
         raise ReturnsError("nothing to void: only the opening is recorded (to close the return, `cancel` it)")
     target = now.voidable
-    refusal = void_refusal(target["event"])
+    refusal = void_refusal(target["event"], now.before.status, now.life.status)
     if refusal:
         raise ReturnsError(refusal)
     if on < _on(target):

@@ -42,7 +42,7 @@ PATHS = {
         ["link", "hold", "cancel"],
         ["link", "cancel"],
         ["cancel"],
-        ["link", "hold", "ship", "deliver", "charge", "late-receive", "complete"],
+        ["link", "hold", "ship", "deliver", "charge"],
     ],
     "virtual": [["ship"], ["cancel"]],
 }
@@ -141,6 +141,16 @@ def test_voiding_a_charge_moves_the_money_back_and_restores_the_hold(cli, db_pat
     rows = conn.execute("SELECT happened_on, event, amount_cents FROM ledger ORDER BY id").fetchall()
     assert rows[-3:] == [("2026-02-10", "charged", 129999), (TODAY, "refunded", 129999), (TODAY, "hold-authorized", 129999)]
     assert show(cli, ra)["status"] == "replacement-delivered"
+
+
+@pytest.mark.parametrize("path", [["late-receive"], ["late-receive", "complete"]])
+def test_a_late_return_s_events_are_not_voided(cli, db_path, path):
+    ra = open_return(cli, "advanced")
+    apply(cli, ra, ["link", "hold", "ship", "deliver", "charge", *path])
+    before = counts(db_path)
+    lines = refused(cli("void", ra, "--reason", "undo", today=TODAY))
+    assert "of a late return is a supervisor's record and cannot be voided" in lines[0]
+    assert counts(db_path) == before
 
 
 def test_voids_stack_back_to_the_opening_and_no_further(cli, db_path):
