@@ -65,23 +65,28 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     problems: list[str] = []
     events = conn.execute("SELECT return_id, id, event, happened_on, detail FROM events ORDER BY return_id, id")
     pending = next(events, None)
-    for r in conn.execute("SELECT * FROM returns ORDER BY id"):
+    returns = conn.execute("SELECT * FROM returns ORDER BY id")
+    has_ra_no = any(d[0] == "ra_no" for d in returns.description)  # before m004 the id was the number
+
+    def name(r: sqlite3.Row) -> str:
+        return r["ticket"] if r["type"] == "counter" else ra_number(r["ra_no"] if has_ra_no else r["id"])
+
+    for r in returns:
         mine = []
         while pending is not None and pending["return_id"] <= r["id"]:
             if pending["return_id"] == r["id"]:
                 mine.append(pending)
             pending = next(events, None)
-        number = r["ra_no"] if "ra_no" in r.keys() else r["id"]  # before m004 the id was the number
-        name = r["ticket"] if r["type"] == "counter" else ra_number(number)
         try:
             life = history.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, mine).life
         except ReturnsError as e:
-            problems.append(f"{name}: its history does not replay ({e.problems[0].message})")
+            problems.append(f"{name(r)}: its history does not replay ({e.problems[0].message})")
             continue
-        stored = history.Life.from_row(r).columns()
-        wrong = [f"{c} is {stored[c]}, history says {v}" for c, v in life.columns().items() if stored[c] != v]
-        if wrong:
-            problems.append(f"{name}: {'; '.join(wrong)}")
+        stored = history.Life.from_row(r)
+        if stored != life:
+            was = stored.columns()
+            wrong = [f"{c} is {was[c]}, history says {v}" for c, v in life.columns().items() if was[c] != v]
+            problems.append(f"{name(r)}: {'; '.join(wrong)}")
         if len(problems) >= limit:
             problems.append("(more returns disagree: only the first are named)")
             break

@@ -77,22 +77,27 @@ class Life:
     def from_row(cls, row: Mapping) -> Life:
         """The stored columns of a `returns` row."""
         values = {}
-        for f in fields(cls):
-            value = row[f.name]
-            if f.name == "hold_active":
+        for name in _LIFE_COLUMNS:
+            value = row[name]
+            if name == "hold_active":
                 value = bool(value)
-            elif f.name.endswith("_on") or f.name == "hold_expires":
+            elif name in _LIFE_DATES:
                 value = date.fromisoformat(value) if value else None
-            values[f.name] = value
+            values[name] = value
         return cls(**values)
 
     def columns(self) -> dict:
         """As stored: ISO dates, hold_active 0 or 1."""
         out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = int(value) if isinstance(value, bool) else value.isoformat() if isinstance(value, date) else value
+        for name in _LIFE_COLUMNS:
+            value = getattr(self, name)
+            out[name] = int(value) if isinstance(value, bool) else value.isoformat() if isinstance(value, date) else value
         return out
+
+
+_LIFE_COLUMNS = tuple(f.name for f in fields(Life))
+_LIFE_DATES = frozenset(n for n in _LIFE_COLUMNS if n.endswith("_on") or n == "hold_expires")
+_WITH_DETAIL = ("hold", "charge", "refund")  # the events whose detail step() reads
 
 
 def _on(event: Mapping) -> date:
@@ -183,7 +188,7 @@ def replay(type_: str, opened_on: date, hold_amount: int, events: Sequence[Mappi
     for e in events:
         name = e["event"]
         if name in LIFE_EVENTS or name in NOT_VOIDABLE:
-            after, moved = step(type_, life, name, _on(e), _detail(e), hold_amount)
+            after, moved = step(type_, life, name, _on(e), _detail(e) if name in _WITH_DETAIL else {}, hold_amount)
             stack.append((life, e, moved))
             life = after
             moves += moved
