@@ -509,7 +509,7 @@ def _record(ra: str, event: str, on: str | None, as_json: bool, yes: bool = Fals
     day = _date(on, now.today)
     store = session.store
     if event in MONEY_MOMENTS and _interactive(as_json) and not yes:
-        key, r, moves = store.preview(ra, event, day)
+        key, r, moves = store.preview(ra, event, day, **detail)
         if event != "receive" or r["type"] == "advanced":
             from .prompts import confirm_moment
 

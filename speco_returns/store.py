@@ -343,21 +343,26 @@ class Store:
         with self.write():
             r = self._find(key)
             policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
-            life, moves = history.step(r["type"], history.Life.from_row(r), event, on, detail, r["hold_amount_cents"] or 0)
-            self._guard(r, event, on, detail)
-            if event == "complete" and r["status"] == "late-return" and not detail.get("note"):
-                raise ReturnsError("a late return is closed with the supervisor's decision: complete --note TEXT")
+            life, moves = self._step(r, event, on, detail)
             self._apply(r, life, moves, on, now)
             self._review(r, event, life.status, on, now)
             self._event(r["id"], event, on, now, life.status, detail)
         return _key(r), moves
 
-    def preview(self, key: str, event: str, on: date) -> tuple[str, sqlite3.Row, list[history.Move]]:
-        """What `event` would move (reads, writes nothing; refuses what the state machine refuses)."""
+    def _step(self, r: sqlite3.Row, event: str, on: date, detail: dict) -> tuple[history.Life, list[history.Move]]:
+        """The state machine, then the rules the event needs beyond it, then its effect."""
+        policy.transition(r["type"], r["status"], event)
+        self._guard(r, event, on, detail)
+        if event == "complete" and r["status"] == "late-return" and not detail.get("note"):
+            raise ReturnsError("a late return is closed with the supervisor's decision: complete --note TEXT")
+        return history.step(r["type"], history.Life.from_row(r), event, on, detail, r["hold_amount_cents"] or 0)
+
+    def preview(self, key: str, event: str, on: date, **detail) -> tuple[str, sqlite3.Row, list[history.Move]]:
+        """What `event` would move (reads, writes nothing); refused as `record` would refuse it."""
+        detail = {k: v.isoformat() if isinstance(v, date) else v for k, v in detail.items() if v is not None}
         with self.read():
             r = self._find(key)
-            _, moves = history.step(r["type"], history.Life.from_row(r), event, on, {"ref": r["hold_ref"]},
-                                    r["hold_amount_cents"] or 0)
+            _, moves = self._step(r, event, on, detail)
             return _key(r), r, moves
 
     def _guard(self, r: sqlite3.Row, event: str, on: date, detail: dict) -> None:

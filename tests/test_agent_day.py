@@ -233,3 +233,10 @@ def test_show_reads_an_edit_as_old_and_new(cli):
     ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "X", "--phone", "555-0100", today=TODAY))
     ok(cli("edit", "RA-000001", "--phone", "555-0199", today=TODAY))
     assert "phone: 555-0100 → 555-0199" in ok(cli("show", "RA-000001", today=TODAY)).stdout
+
+
+def test_a_rule_refusal_comes_before_the_question(cli, terminal):
+    ra = advanced_delivered(cli)  # delivered 2026-01-05: due 2026-02-04
+    result = cli("charge", ra, "--on", "2026-02-04", input="y\n", today=TODAY)
+    assert refused(result)[0].startswith("error: AR-4:")
+    assert "Record charge?" not in result.stdout
