@@ -588,12 +588,13 @@ def refund_cmd(
     amount: Annotated[Optional[str], typer.Option("--amount", help="How much to refund (default: all that was charged; never more).")] = None,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why: the supervisor's decision, for the history and the ledger.")] = None,
     on: OnOpt = None,
+    yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Late return: a supervisor refunds the charge (a `refunded` ledger row); the return is completed."""
     reference = policy.parse_hold_ref(ref, "refund reference")
     cents = policy.parse_money(amount) if amount is not None else None
-    _record(ra, "refund", on, as_json, ref=reference, amount=cents, reason=policy.clean_text("reason", reason))
+    _record(ra, "refund", on, as_json, yes, ref=reference, amount=cents, reason=policy.clean_text("reason", reason))
 
 
 @command(app, "complete")

@@ -28,13 +28,12 @@ NOT_VOIDABLE = {"refund": "a refund is money paid back to the customer: it canno
 
 # What undoes each ledger movement. A charge turned the hold into money kept, so undoing it
 # gives the money back (`refunded`) and puts the hold back (`hold-authorized`): the two rows
-# sum to the charge with the opposite sign in both holds_change and charges_change. A late
-# return is a review flag, not money: nothing to reverse.
+# sum to the charge with the opposite sign in both holds_change and charges_change
+# (policy.LEDGER_SIGNS). A refund is never undone (NOT_VOIDABLE).
 REVERSAL = {
     "hold-authorized": ("hold-released",),
     "hold-released": ("hold-authorized",),
     "charged": ("refunded", "hold-authorized"),
-    "late-return": (),
 }
 
 _DATE_COLUMNS = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
@@ -43,8 +42,8 @@ _DATE_COLUMNS = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped"
 
 @dataclass(frozen=True)
 class Move:
-    """One ledger movement: event (hold-authorized, hold-released, charged, refunded,
-    late-return), amount in cents, the hold's processor reference."""
+    """One ledger movement: event (hold-authorized, hold-released, charged, refunded), amount
+    in cents, the processor's reference (the hold's; a refund's own)."""
 
     event: str
     amount: int
@@ -130,8 +129,8 @@ def step(type_: str, life: Life, event: str, on: date, detail: Mapping, hold_amo
         elif event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
             moves.append(Move("charged", amount, ref, detail.get("reason")))
             changes["hold_active"] = False
-        elif event == "receive" and new == "late-return":
-            moves.append(Move("late-return", amount, ref))
+        elif event == "refund":  # a supervisor's refund of a late return's charge (its own reference)
+            moves.append(Move("refunded", policy.parse_money(detail["amount"]), detail["ref"], detail.get("reason")))
         elif event in ("receive", "cancel") and life.hold_active:
             moves.append(Move("hold-released", amount, ref))
             changes["hold_active"] = False
@@ -251,7 +250,6 @@ _MOVE_WORDS = {
     "hold-released": "card hold {amount} released",
     "charged": "card charged {amount}",
     "refunded": "{amount} refunded to the card",
-    "late-return": "the {amount} charge flagged for a supervisor's review",
 }
 
 

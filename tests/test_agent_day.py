@@ -240,3 +240,16 @@ def test_a_rule_refusal_comes_before_the_question(cli, terminal):
     result = cli("charge", ra, "--on", "2026-02-04", input="y\n", today=TODAY)
     assert refused(result)[0].startswith("error: AR-4:")
     assert "Record charge?" not in result.stdout
+
+
+def test_refund_asks_with_the_amount_and_its_reference(cli, terminal, db_path):
+    ra = advanced_delivered(cli)
+    ok(cli("charge", ra, "--on", "2026-02-10", "--yes", today=TODAY))
+    ok(cli("receive", ra, "--on", "2026-02-12", "--yes", today=TODAY))
+    before = counts(db_path)
+    result = cli("refund", ra, "--ref", "RF-1", "--amount", "100", input="n\n", today=TODAY)
+    assert refused(result) == ["error: not confirmed: nothing was written"]
+    assert f"{ra}  Acme" in result.stdout and "$100.00 refunded to the card (ref RF-1)" in result.stdout
+    assert counts(db_path) == before
+    result = ok(cli("refund", ra, "--ref", "RF-1", "--amount", "100", input="y\n", today=TODAY))
+    assert "now completed; $100.00 refunded to the card (ref RF-1)" in result.stdout

@@ -14,7 +14,7 @@ from speco_returns import history, policy
 from speco_returns.errors import ReturnsError
 
 OPENED = date(2026, 1, 1)
-SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1), "refunded": (0, -1), "late-return": (0, 0)}
+SIGNS = policy.LEDGER_SIGNS
 
 
 def balance(moves) -> tuple[int, int]:
@@ -61,7 +61,7 @@ def _walk(type_: str, choices: list[int]) -> list[dict]:
             break
         name = allowed[pick % len(allowed)]
         day += timedelta(days=1)
-        detail = {"ref": f"H-{n}"} if name == "hold" else {"note": "n"} if name == "complete" else {}
+        detail = {"hold": {"ref": f"H-{n}"}, "complete": {"note": "n"}, "refund": {"ref": f"R-{n}", "amount": "10.00"}}.get(name, {})
         event = {"event": name, "happened_on": day.isoformat(), "detail": detail}
         life, _ = history.step(type_, life, name, day, detail, 5_000)
         events.append(event)

@@ -50,7 +50,7 @@ CASES = sorted({(t, tuple(path[:k])) for t, paths in PATHS.items() for path in p
 COMPARED = ("status", "hold_amount", "hold_ref", "hold_active", "hold_expires", "shipped_on", "delivered_on", "due_on",
             "unit_shipped_on", "received_on", "charged_on", "closed_on", "next_step", "warnings")
 # Signed effect of a ledger row on (outstanding holds, money kept): SPEC §5.
-SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1), "refunded": (0, -1), "late-return": (0, 0)}
+SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1), "refunded": (0, -1)}
 
 
 @pytest.fixture(autouse=True)
