@@ -147,8 +147,9 @@ def step(type_: str, life: Life, event: str, on: date, detail: Mapping, hold_amo
 
 
 def reversal(moves: Iterable[Move], reason: str | None = None) -> list[Move]:
-    """The ledger rows that undo `moves`, last first (`reason`: the void's, kept on each row)."""
-    return [Move(event, m.amount, m.ref, reason) for m in reversed(list(moves)) for event in REVERSAL[m.event]]
+    """The ledger rows that undo `moves`, last first (`reason`: the void's, kept on each row).
+    A refund has none: it is never voided (plan_void refuses it first)."""
+    return [Move(event, m.amount, m.ref, reason) for m in reversed(list(moves)) for event in REVERSAL.get(m.event, ())]
 
 
 def void_refusal(event: str, before: str | None = None, after: str | None = None) -> Violation | None:

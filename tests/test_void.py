@@ -29,6 +29,7 @@ EVENTS = {
     "charge": ("2026-02-10", ()),
     "late-receive": ("2026-02-12", ()),
     "complete": ("2026-02-13", ("--note", "charge stands")),
+    "refund": ("2026-02-13", ("--ref", "RF-1", "--amount", "100")),
     "cancel": ("2026-01-08", ("--reason", "customer changed mind")),
 }
 PATHS = {
@@ -143,14 +144,19 @@ def test_voiding_a_charge_moves_the_money_back_and_restores_the_hold(cli, db_pat
     assert show(cli, ra)["status"] == "replacement-delivered"
 
 
-@pytest.mark.parametrize("path", [["late-receive"], ["late-receive", "complete"]])
-def test_a_late_return_s_events_are_not_voided(cli, db_path, path):
+@pytest.mark.parametrize("path, message", [
+    (["late-receive"], "of a late return is a supervisor's record and cannot be voided"),
+    (["late-receive", "complete"], "of a late return is a supervisor's record and cannot be voided"),
+    (["late-receive", "refund"], "a refund is money paid back to the customer: it cannot be voided"),
+])
+def test_a_late_return_s_events_and_a_refund_are_not_voided(cli, db_path, path, message):
     ra = open_return(cli, "advanced")
     apply(cli, ra, ["link", "hold", "ship", "deliver", "charge", *path])
     before = counts(db_path)
     lines = refused(cli("void", ra, "--reason", "undo", today=TODAY))
-    assert "of a late return is a supervisor's record and cannot be voided" in lines[0]
+    assert message in lines[0]
     assert counts(db_path) == before
+    ok(cli("doctor", today=TODAY))
 
 
 def test_voids_stack_back_to_the_opening_and_no_further(cli, db_path):
