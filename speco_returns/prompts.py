@@ -29,13 +29,12 @@ def line_editing() -> None:
 
 
 def read(label: str) -> str:
-    """One line typed by the agent ('' when they just press Enter)."""
-    line_editing()
+    """One line typed by the agent ('' when they just press Enter; cli._interactive has
+    turned line editing on)."""
     return typer.prompt(label, default="", show_default=False)
 
 
 def confirm(question: str, default: bool) -> bool:
-    line_editing()
     return typer.confirm(question, default=default)
 
 
