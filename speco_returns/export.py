@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from .files import write_whole
+from .policy import visible
 
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
                   "holds_change", "charges_change"]
@@ -25,9 +26,11 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def defuse(cell: object) -> object:
-    """A text cell a spreadsheet would run as a formula is prefixed with `'`."""
-    if isinstance(cell, str) and cell.startswith(TRIGGERS):
-        return "'" + cell
+    """A text cell a spreadsheet would run as a formula is prefixed with `'`; a control
+    character already stored is written as a visible escape, never raw."""
+    if isinstance(cell, str):
+        cell = "'" + cell if cell.startswith(TRIGGERS) else cell
+        return visible(cell)
     return cell
 
 
@@ -37,6 +40,17 @@ _SQL_TRIGGERS = ", ".join(f"char({ord(t)})" for t in TRIGGERS)
 def sql_defuse(column: str) -> str:
     """`defuse` as an SQL expression, so SQLite does the work while it reads."""
     return f"CASE WHEN substr({column}, 1, 1) IN ({_SQL_TRIGGERS}) THEN '''' || {column} ELSE {column} END"
+
+
+# GLOB runs in C: the Python `visible` (registered by Store) is called only for a cell that
+# holds a control character, so the export keeps its speed.
+_SQL_CONTROL = "'*[' || char(1) || '-' || char(31) || char(127) || '-' || char(159) || ']*'"
+
+
+def sql_visible(column: str) -> str:
+    """Free text (customer, reference, agent, ticket) with any stored control character
+    written as a visible escape: never raw in a CSV."""
+    return f"CASE WHEN {column} GLOB {_SQL_CONTROL} THEN visible({column}) ELSE {column} END"
 
 
 def write_csv(stream: IO[str], header: list[str], rows: Iterable[Iterable]) -> int:
@@ -55,7 +69,7 @@ def write_dicts(stream: IO[str], header: list[str], rows: Iterable[dict]) -> int
 
 
 @contextmanager
-def output(path: Path | None, *, force: bool, bom: bool) -> Iterator[IO[str]]:
+def output(path: Path | None, *, force: bool, bom: bool, protected: list[Path] = ()) -> Iterator[IO[str]]:
     """stdout, or a temporary file beside `path` renamed into place only when complete."""
     if path is None:
         stream = sys.stdout
@@ -64,7 +78,7 @@ def output(path: Path | None, *, force: bool, bom: bool) -> Iterator[IO[str]]:
         yield stream
         stream.flush()
         return
-    with write_whole(path, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+    with write_whole(path, force=force, protected=protected) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
         if bom:
             stream.write("\ufeff")
         yield stream

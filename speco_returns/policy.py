@@ -60,17 +60,43 @@ _QTY = re.compile(r"[0-9]+")
 
 
 def quote(text: str, width: int = 40) -> str:
-    """Input quoted back in an error: one line, short, never a card number and never a run
-    of 13 or more digits, whatever separates them (SPEC §6)."""
+    """Input quoted back in an error: one line, short, never a card number, never a run of
+    13 or more digits, whatever separates them (SPEC §6), and never a control character
+    (shown as a visible escape)."""
+    text = text if len(text) <= width else text[: width - 1] + "…"  # cut first: scan only what is shown
     if has_long_number(text):
         return "(hidden: it holds a long number)"
-    text = text.replace("\n", " ").replace("\r", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return visible(text.replace("\n", " ").replace("\r", " "))
+
+
+# C0, DEL and C1: what moves a terminal's cursor, clears its screen or writes its clipboard.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+def visible(text: str) -> str:
+    """Control characters already stored, shown as escapes (`\\x1b`) instead of run."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
+
+
+# Every field has a bounded length, checked before any parsing or scanning: no input,
+# however long, costs more than a glance (a 5,000-digit quantity, 128 KiB of digit groups).
+MAX_NUMBER = 32  # money, quantities
+MAX_SHORT = 64  # dates, models, tickets, serials
+
+
+def _bounded(label: str, text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise ReturnsError(f"{label} is too long (at most {limit} characters)")
+    return text
 
 
 def parse_money(text: str) -> int:
     """`1299`, `1,299.00` or `$1,299.00` -> integer cents. Never a float."""
-    s = text.strip()
+    s = _bounded("amount", text, MAX_NUMBER).strip()
     if s.startswith(("-", "$-", "(")):
         raise ReturnsError(f"amount '{quote(s)}' is negative: amounts are never negative")
     m = _MONEY.fullmatch(s)
@@ -99,7 +125,7 @@ def format_usd(cents: int | None) -> str:
 
 
 def parse_serial(text: str) -> str:
-    s = text.strip().upper()
+    s = _bounded("serial", text, MAX_SHORT).strip().upper()
     if not text.isascii() or not _SERIAL.fullmatch(s):  # ASCII first: 'ﬁ'.upper() is 'FI'
         s = s if s.isprintable() else repr(s)
         raise ReturnsError(
@@ -109,7 +135,7 @@ def parse_serial(text: str) -> str:
 
 
 def normalize_model(text: str) -> str:
-    s = text.strip().upper()
+    s = _bounded("model", text, MAX_SHORT * 2).strip().upper()
     if not s:
         raise ReturnsError("model is empty")
     if len(s) > 64 or any(not ch.isprintable() for ch in s):
@@ -129,7 +155,7 @@ def parse_serial_arg(text: str) -> tuple[str | None, str]:
 
 
 def parse_qty(text: str) -> int:
-    s = text.strip()
+    s = _bounded("quantity", text, MAX_NUMBER).strip()
     if not _QTY.fullmatch(s) or len(s.lstrip("0")) > 4 or not 1 <= int(s) <= MAX_QTY:
         raise ReturnsError(f"quantity '{quote(s)}' must be a whole number from 1 to {MAX_QTY}")
     return int(s)
@@ -137,7 +163,7 @@ def parse_qty(text: str) -> int:
 
 def parse_item(text: str) -> tuple[str, int]:
     """`MODEL` or `MODEL:QTY` -> (model, qty)."""
-    model, sep, qty = text.rpartition(":")
+    model, sep, qty = _bounded("item", text, MAX_SHORT * 2 + MAX_NUMBER).rpartition(":")
     if not sep:
         return normalize_model(text), 1
     return normalize_model(model), parse_qty(qty)
@@ -159,7 +185,7 @@ def parse_date(text: str) -> date:
     A date missing its year, month or day is refused rather than filled in from the
     clock: it is parsed against two different defaults and must give the same day.
     """
-    s = text.strip()
+    s = _bounded("date", text, MAX_SHORT).strip()
     if not s:
         raise ReturnsError("the date is empty: write it as YYYY-MM-DD, or leave the option out for today")
     if _NUMERIC_DATE.fullmatch(s):
@@ -294,19 +320,19 @@ def clean_text(label: str, value: str | None) -> str | None:
     """Trim a free-text field; refuse it when it holds a card number (never echoed)."""
     if value is None:
         return None
+    if len(value) > MAX_TEXT * 2:  # before anything reads it (trimmed, it is checked again below)
+        raise ReturnsError(f"{label} is too long (at most {MAX_TEXT} characters)")
     s = value.strip()
     if not s:
         return None
     require_utf8(label, s)
-    problem = card_problem(label, s)
-    if problem:
-        raise ReturnsError(problem)
     if len(s) > MAX_TEXT:
         raise ReturnsError(f"{label} is too long (at most {MAX_TEXT} characters)")
-    if "\x00" in s:
-        raise ReturnsError(f"{label} holds a NUL character")
     if any(unicodedata.category(ch) == "Cc" for ch in s):  # C0, DEL, C1: a line break could forge a mail header
         raise ReturnsError(f"{label} holds a control character (a line break, tab or terminal escape): retype it on one line")
+    problem = card_problem(label, s)  # after the length check: never scan more than a field may hold
+    if problem:
+        raise ReturnsError(problem)
     return s
 
 
@@ -341,9 +367,15 @@ def parse_hold_ref(text: str | None, label: str = "hold reference") -> str:
 
 
 def parse_ticket(text: str) -> str:
-    ticket = clean_text("ticket", text)
+    """Tickets are keys, like serials: NFKC-normalised (full-width letters become ASCII) and
+    then ASCII only, so a look-alike (Cyrillic, zero-width space) never opens a second ticket."""
+    ticket = clean_text("ticket", _bounded("ticket ID", text, MAX_SHORT * 2))
     if ticket is None:
         raise ReturnsError(Violation("OTC-1", "the Tech Ticket ID is empty"))
+    ticket = unicodedata.normalize("NFKC", ticket)
+    if not ticket.isascii() or not ticket.isprintable():
+        raise ReturnsError(Violation("OTC-1", f"ticket ID '{quote(ticket.encode('ascii', 'backslashreplace').decode())}' "
+                                     "must be plain ASCII letters, digits and punctuation"))
     if ticket.upper().startswith("RA-"):
         raise ReturnsError(
             Violation("OTC-1", f"ticket ID '{quote(ticket)}' may not start with RA- (RA numbers are Speco's)")
@@ -680,6 +712,25 @@ def check_event_date(on: date, today: date, last_event_on: date) -> None:
     if on < last_event_on:
         raise ReturnsError(f"date {on} is before this return's latest event or hold ({last_event_on}): "
                            "events are recorded in the order they happened")
+
+
+def money(type_: str, event: str, new: str, hold_active: bool, hold_ref: str | None,
+          detail: dict) -> tuple[list[tuple[str, str | None]], dict]:
+    """The ledger rows an event writes (SPEC §5), as (ledger event, hold reference), and the
+    hold fields that change with it. The store records them; doctor replays them."""
+    if type_ != "advanced":
+        return [], {}
+    if event == "hold":
+        released = [("hold-released", hold_ref)] if hold_active else []  # re-authorization: never counted twice
+        return [*released, ("hold-authorized", detail["ref"])], {
+            "hold_active": 1, "hold_ref": detail["ref"], "hold_expires": detail.get("expires")}
+    if event == "charge":
+        return [("charged", hold_ref)], {"hold_active": 0}
+    if event == "receive" and new == "late-return":
+        return [("late-return", hold_ref)], {}
+    if event in ("receive", "cancel") and hold_active:
+        return [("hold-released", hold_ref)], {"hold_active": 0}
+    return [], {}
 
 
 # --- the 30-day clock (AR-4) -----------------------------------------------------------

@@ -27,7 +27,21 @@ class _Console:
 
     def print(self, *objects) -> None:
         width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
-        Console(highlight=False, width=width).print(*objects)
+        _PlainConsole(highlight=False, markup=False, emoji=False, width=width).print(*objects)
+
+
+class _PlainConsole(Console):
+    """User text is never markup (`[/bold]`, `[link=...]`), never an emoji code, and its
+    control characters are shown as escapes (`\\x1b`), never sent to the terminal. Every str
+    a table or grid cell holds passes through here; `Text` we build uses `_user`."""
+
+    def render_str(self, text: str, **kwargs) -> Text:
+        kwargs.update(markup=False, emoji=False)
+        return super().render_str(policy.visible(text), **kwargs)
+
+
+def _user(text: str) -> str:
+    return policy.visible(text)
 
 
 console = _Console()
@@ -69,13 +83,13 @@ def warnings(items: list) -> None:
     for w in items:
         rule = w.rule if hasattr(w, "rule") else w["rule"]
         message = w.message if hasattr(w, "message") else w["message"]
-        console.print(Text(f"Warning {rule}: {message}", style="yellow"))
+        console.print(Text(f"Warning {rule}: {_user(message)}", style="yellow"))
 
 
 def return_view(doc: dict, *, opened: bool = False) -> None:
     if opened:
         label = "Ticket" if doc["type"] == "counter" else "RA number"
-        console.print(Text(f"{label}: {doc['ra']}", style="bold reverse"))
+        console.print(Text(f"{label}: {_user(doc['ra'])}", style="bold reverse"))
     facts = Table.grid(padding=(0, 2))
     facts.add_row("type", policy.TYPE_TITLES[doc["type"]])
     facts.add_row("status", Text(doc["status"], style="bold"))
@@ -104,7 +118,7 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
     if opened:
         steps = policy.NEXT_STEPS[doc["type"]]
         parts.append(Text("\nTell the customer:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(steps, 1))))
-    console.print(Panel(Group(*parts), title=doc["ra"], title_align="left", expand=False))
+    console.print(Panel(Group(*parts), title=Text(_user(doc["ra"])), title_align="left", expand=False))
     warnings(doc["warnings"])
 
 

@@ -1,0 +1,229 @@
+"""Issue 11, decisions 1-3: user text is never markup, control characters are refused at
+input and never reach a terminal or a file raw, tickets are ASCII keys, customers match
+NFKC-casefolded, and every field's length is checked before it is parsed or scanned."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+
+import pytest
+from clihelpers import counts, ok, refused
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from speco_returns import policy
+from speco_returns.cli import app
+
+TODAY = "2026-11-26"
+MARKUP = ["[", "]", "[/x]", "[/bold]", "[bold red]", "[link=https://evil.example]", "[/link]", "[/]", "\\[",
+          ":smile:", "[@click=app.quit]", "[on red]", "]["]
+markup_text = st.lists(st.one_of(st.sampled_from(MARKUP), st.text(alphabet="ab []/=:", max_size=4)),
+                       min_size=1, max_size=5).map("".join).map(str.strip).filter(bool)
+
+
+def _seed(run, t: dict) -> None:
+    """Every text field of every kind of return holds hostile text; then every human view runs."""
+    run("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500", f"--description={t['description']}")
+    run("open", "-t", "advanced", f"--customer={t['customer']}", f"--email={t['email']}", f"--phone={t['phone']}",
+        "-i", "CAM-1", "-s", "SN0001", f"--note={t['note']}", "--on", "2026-09-01", "-y")
+    run("link", "RA-000001", "--on", "2026-09-01")
+    run("hold", "RA-000001", f"--ref={t['ref']}", "--on", "2026-09-02")
+    run("ship", "RA-000001", "--on", "2026-09-03")
+    run("deliver", "RA-000001", "--on", "2026-09-05")  # overdue on TODAY
+    run("note", "RA-000001", t["note"])
+    run("open", "-t", "virtual", f"--customer={t['customer']}", "-i", "CAM-1", "-s", "SN0002",
+        f"--approved-by={t['approver']}", f"--reason={t['reason']}", "-y")
+    run("open", "-t", "counter", f"--customer={t['customer']}", "-i", "CAM-1", f"--ticket={t['ticket']}",
+        f"--distributor={t['distributor']}", "-y")
+    run("open", "-t", "standard", f"--customer={t['customer']}", "-i", "CAM-1", "-y")
+    run("cancel", "RA-000003", f"--reason={t['reason']}")
+
+
+FIELDS = ("customer", "email", "phone", "note", "ref", "approver", "reason", "ticket", "distributor", "description", "agent")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.fixed_dictionaries({f: markup_text for f in FIELDS}))
+def test_markup_in_every_text_field_is_printed_as_typed_by_every_human_view(texts):
+    runner = CliRunner()
+    with tempfile.TemporaryDirectory() as folder:
+        env = {"SPECO_RETURNS_DB": os.path.join(folder, "r.db"), "SPECO_RETURNS_TODAY": TODAY,
+               "SPECO_RETURNS_AGENT": texts["agent"], "COLUMNS": "400"}
+
+        def run(*args):
+            result = runner.invoke(app, list(args), env=env)
+            assert result.exit_code == 0, (args, result.stdout, result.stderr, result.exception)
+            assert "Traceback" not in result.output
+            return result
+
+        _seed(run, texts)
+        shown = run("show", "RA-000001").stdout
+        for field in ("customer", "email", "phone", "note", "ref", "agent"):
+            assert texts[field] in shown, field
+        assert texts["ticket"] in run("show", texts["ticket"]).stdout
+        virtual = run("show", "RA-000002").stdout
+        assert texts["approver"] in virtual and texts["reason"] in virtual
+        assert texts["customer"] in run("list", "--all").stdout
+        assert texts["customer"] in run("list", "--customer", texts["customer"]).stdout
+        assert texts["customer"] in run("overdue").stdout
+        assert texts["description"] in run("catalog", "list").stdout
+        assert texts["customer"] in run("serial", "find", "SN0001").stdout
+        run("check", "-t", "virtual", "-i", "CAM-1", "-s", "SN0009", "--approved-by=x", "--reason=y",
+            f"--customer={texts['customer']}")
+        run("doctor")
+        run("policy")
+
+
+CONTROL = ["\x1b]52;c;aGVsbG8=\x07", "\x1b[2J\x1b[H", "\x1b]8;;https://evil.example\x1b\\x\x1b]8;;\x1b\\",
+           "\x9b31m", "a\x7fb", "a\x08b", "line\nbreak", "a\x85b"]
+# (arguments before the value, the option taking it): each a field a person types.
+TEXT_FIELDS = [
+    (["open", "-t", "standard", "-i", "CAM-1", "-y"], "--customer"),
+    (["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "-y"], "--email"),
+    (["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "-y"], "--phone"),
+    (["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "-y"], "--note"),
+    (["open", "-t", "virtual", "-c", "Acme", "-i", "CAM-1", "-s", "SN0009", "--reason", "r", "-y"], "--approved-by"),
+    (["open", "-t", "virtual", "-c", "Acme", "-i", "CAM-1", "-s", "SN0009", "--approved-by", "a", "-y"], "--reason"),
+    (["open", "-t", "counter", "-c", "Acme", "-i", "CAM-1", "--distributor", "ADI", "-y"], "--ticket"),
+    (["open", "-t", "counter", "-c", "Acme", "-i", "CAM-1", "--ticket", "T-1", "-y"], "--distributor"),
+    (["hold", "RA-000001"], "--ref"),
+    (["cancel", "RA-000001"], "--reason"),
+    (["catalog", "add", "CAM-2", "--category", "camera"], "--description"),
+    (["list"], "--customer"),
+]
+
+
+@pytest.fixture
+def seeded(cli):
+    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500"))
+    ok(cli("open", "-t", "advanced", "-c", "Acme", "-i", "CAM-1", "-s", "SN0001", "-y"))
+    ok(cli("link", "RA-000001"))
+
+
+@pytest.mark.parametrize("evil", CONTROL, ids=repr)
+@pytest.mark.parametrize(("args", "option"), TEXT_FIELDS, ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]))
+def test_a_control_character_is_refused_in_every_text_field(cli, seeded, db_path, args, option, evil):
+    before = counts(db_path)
+    lines = refused(cli(*args, f"{option}=x{evil}y"))
+    assert len(lines) == 1 and "control character" in lines[0]
+    assert not policy.has_control(lines[0])
+    assert counts(db_path) == before
+
+
+@pytest.mark.parametrize("evil", CONTROL[:3], ids=repr)
+def test_a_control_character_in_the_agent_variable_is_refused(cli, seeded, db_path, monkeypatch, evil):
+    before = counts(db_path)
+    monkeypatch.setenv("SPECO_RETURNS_AGENT", f"eve{evil}")
+    lines = refused(cli("note", "RA-000001", "hello"))
+    assert "agent" in lines[0] and "control character" in lines[0]
+    assert counts(db_path) == before
+
+
+STORED = "Eve\x1b]52;c;aGVsbG8=\x07 \x1b[2J \x9b31m \x7f"
+
+
+@pytest.fixture
+def stored_escapes(cli, db_path, seeded):
+    """What an older version let in: raw control characters in stored text."""
+    ok(cli("hold", "RA-000001", "--ref", "AUTH-1"))
+    ok(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "T-9", "--distributor", "ADI"))
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE returns SET customer = ?, email = ?", [STORED, STORED])
+        conn.execute("UPDATE returns SET ticket = ? WHERE type = 'counter'", ["T\x1b[2J9"])
+        conn.execute("UPDATE catalog SET description = ?", [STORED])
+    conn.close()
+
+
+RAW = ("\x1b", "\x07", "\x9b", "\x7f")
+
+
+def _strings(data) -> list[str]:
+    if isinstance(data, dict):
+        return [s for v in data.values() for s in _strings(v)]
+    if isinstance(data, list):
+        return [s for v in data for s in _strings(v)]
+    return [data] if isinstance(data, str) else []
+
+
+def _no_raw(text: str) -> None:
+    assert not any(ch in text for ch in RAW), repr(text)
+
+
+@pytest.mark.parametrize("args", [["show", "RA-000001"], ["list"], ["list", "--csv"], ["catalog", "list"],
+                                  ["catalog", "list", "--csv"], ["serial", "find", "SN0001"], ["show", "RA-000001", "--json"],
+                                  ["list", "--json"], ["catalog", "list", "--json"], ["export", "ledger"],
+                                  ["export", "returns"]], ids=" ".join)
+def test_stored_control_characters_are_never_written_raw(cli, stored_escapes, args):
+    result = ok(cli(*args))
+    _no_raw(result.stdout)
+    if "--json" in args:
+        assert STORED in _strings(json.loads(result.stdout))  # escaped, so a JSON reader gets it back exactly
+    elif args[0] != "catalog" or "--csv" not in args:
+        assert "\\x1b" in result.stdout  # shown as a visible escape
+
+
+def test_a_stored_escape_in_a_ticket_is_shown_escaped_in_messages(cli, stored_escapes):
+    result = ok(cli("show", "T\x1b[2J9"))
+    _no_raw(result.stdout)
+    lines = refused(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "T-10", "--distributor", "ADI",
+                        "-s", "SN0001"))
+    _no_raw("\n".join(lines))
+
+
+def test_look_alike_tickets_are_one_ticket_or_refused(cli, seeded):
+    ok(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "TT-55012", "--distributor", "ADI"))
+    lines = refused(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "ＴＴ-55012", "--distributor", "ADI"))
+    assert lines == ["error: OTC-1: ticket TT-55012 is already used by another counter return"]
+    for twin in ("ТТ-55012", "TT-55\u200b012"):  # Cyrillic; a zero-width space
+        (line,) = refused(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", twin, "--distributor", "ADI"))
+        assert line.startswith("error: OTC-1: ticket ID") and "ASCII" in line
+    assert "TT-55012" in ok(cli("show", "ＴＴ-55012")).stdout
+
+
+def test_customers_match_nfkc_casefolded(cli):
+    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500"))
+    ok(cli("open", "-t", "virtual", "-c", "ＡＣＭＥ Ｓｔｒａßｅ", "-i", "CAM-1:2", "-s", "SN0001", "-s", "SN0002",
+           "--approved-by", "D", "--reason", "r"))
+    result = ok(cli("check", "-t", "virtual", "--customer", "acme strasse", "-i", "CAM-1:2", "-s", "SN0003", "-s", "SN0004",
+                    "--approved-by", "D", "--reason", "r", "--json"))
+    assert [w["rule"] for w in json.loads(result.stdout)["warnings"]] == ["VR-2"]
+    assert len(json.loads(ok(cli("list", "--customer", "acme STRASSE", "--json")).stdout)) == 1
+    assert len(json.loads(ok(cli("list", "--customer", "ａｃｍｅ", "--json")).stdout)) == 1
+
+
+HUGE = "1234 " * (128 * 1024 // 5)
+# Every field that takes a number or a date, and the free text, with absurd lengths.
+LONG_INPUTS = [
+    ["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1:" + "0" * 5000 + "1", "-y"],
+    ["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1:" + "9" * 5000, "-y"],
+    ["open", "-t", "standard", "-c", HUGE, "-i", "CAM-1", "-y"],
+    ["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "--on", "2026-01-01" + " " * 100_000 + "x", "-y"],
+    ["open", "-t", "counter", "-c", "Acme", "-i", "CAM-1", "--ticket", "T" * 100_000, "--distributor", "ADI", "-y"],
+    ["open", "-t", "standard", "-c", "Acme", "-i", "C" * 100_000, "-y"],
+    ["open", "-t", "advanced", "-c", "Acme", "-i", "CAM-1", "-s", "S" * 100_000, "-y"],
+    ["catalog", "add", "CAM-9", "--category", "camera", "--list-price", "0" * 5000 + "1"],
+    ["catalog", "add", "CAM-9", "--category", "camera", "--description", HUGE],
+    ["list", "--customer", HUGE],
+    ["note", "RA-000001", HUGE],
+    ["show", "RA-" + "0" * 100_000 + "1"],
+]
+
+
+@pytest.mark.parametrize("args", LONG_INPUTS, ids=lambda a: f"{a[0]} {len(' '.join(a))}")
+def test_lengths_are_checked_before_parsing_or_scanning(cli, seeded, db_path, monkeypatch, args):
+    """One line, nothing written, and the card-number scan never sees more than a field's limit
+    (that scan took 16.5 s over 128 KiB of digit groups)."""
+    scanned = []
+    real = policy.contains_card_number
+    monkeypatch.setattr(policy, "contains_card_number", lambda text: scanned.append(len(text)) or real(text))
+    before = counts(db_path)
+    result = cli(*args)
+    lines = refused(result)
+    assert len(lines) == 1 and len(lines[0]) < 200, lines
+    assert max(scanned, default=0) <= policy.MAX_TEXT
+    assert counts(db_path) == before
