@@ -6,6 +6,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+from . import files
 from .errors import ReturnsError
 from .files import write_whole
 from .store import SCHEMA_VERSION, Store
@@ -18,9 +19,7 @@ def backup(store: Store, dest: Path, *, force: bool) -> int:
     """Copy the live database with SQLite's backup API (a consistent snapshot while others
     write) into a temporary file beside `dest`, check it, then rename it into place."""
     dest = dest.expanduser()
-    if dest.exists() and dest.resolve() == store.path.resolve():
-        raise ReturnsError("the backup must not be the database itself")
-    with write_whole(dest, force=force) as tmp:
+    with write_whole(dest, force=force, protected=[store.path], what="backup target") as tmp:
         copy = sqlite3.connect(tmp)
         try:
             store.conn.backup(copy)  # one step: a snapshot taken under a read lock
@@ -93,10 +92,13 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     return problems
 
 
-def doctor(store: Store) -> dict:
-    """Integrity, foreign keys, schema, sizes, counts; `problems` lists what is wrong."""
+def doctor(store: Store, progress=None) -> dict:
+    """Integrity, foreign keys, schema, sizes, counts, the history's tamper evidence (audit.py),
+    files left behind; `problems` lists what is wrong."""
     conn = store.conn
     problems, warnings = [], []
+    if progress:
+        progress("integrity check", 0, 0)
     integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
     if integrity != ["ok"]:
         problems.append(f"integrity check failed: {'; '.join(integrity[:5])}")
@@ -106,7 +108,8 @@ def doctor(store: Store) -> dict:
     version = store.schema_version()
     pending = max(SCHEMA_VERSION - version, 0)
     if version > SCHEMA_VERSION:
-        warnings.append(f"the database is at schema {version}, newer than this version of the tool ({SCHEMA_VERSION})")
+        problems.append(f"the database is at schema {version}, newer than this tool ({SCHEMA_VERSION}): "
+                        f"{store.newer_message()}; its history was not checked")
     fs = filesystem_type(store.path)
     if fs in NETWORK_FILESYSTEMS:
         problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; move it to a local disk")
@@ -125,6 +128,22 @@ def doctor(store: Store) -> dict:
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
             counts[row[0]] = row[1]
+    audit_report: dict = {}
+    if version == SCHEMA_VERSION:
+        from .audit import audit
+
+        audit_report, found = audit(conn, progress)
+        problems += found
+    elif version < SCHEMA_VERSION:
+        warnings.append("the history's hash chains are recorded from schema 6: run any write command to upgrade")
+    leftovers = files.stale_temp_files(store.path.parent)
+    if leftovers:
+        warnings.append(f"{len(leftovers)} temporary file(s) left by a killed export or backup: "
+                        f"{', '.join(p.name for p in leftovers[:5])} (the next export or backup to this folder removes them)")
+    exposed = [p for p in (store.path, *(Path(f"{store.path}{s}") for s in files.SQLITE_SIDE_FILES))
+               if p.exists() and p.stat().st_mode & 0o007]
+    if exposed:
+        warnings.append(f"readable by every account on this host: {', '.join(str(p) for p in exposed)} (chmod o-rwx)")
     wal = Path(f"{store.path}-wal")
     return {
         "database": str(store.path),
@@ -136,6 +155,8 @@ def doctor(store: Store) -> dict:
         "database_bytes": store.path.stat().st_size,
         "wal_bytes": wal.stat().st_size if wal.exists() else 0,
         "returns_by_type_and_status": counts,
+        **audit_report,
+        "stale_temp_files": [str(p) for p in leftovers],
         "problems": problems,
         "warnings": warnings,
         "ok": not problems,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -50,8 +51,18 @@ class Session:
 
     @property
     def store(self) -> Store:
+        """For a write: creates the database in an existing folder (the default one is made)."""
         if self._store is None:
-            self._store = Store(self.db_path)
+            self._store = Store(self.db_path, make_folder=self.db_path == _default_db())
+            if self.keep:
+                self._kept = self._store
+        return self._store
+
+    @property
+    def reader(self) -> Store:
+        """For a read: never creates a database; reads one this account cannot write."""
+        if self._store is None:
+            self._store = Store(self.db_path, read=True)
             if self.keep:
                 self._kept = self._store
         return self._store
@@ -90,7 +101,7 @@ def _session() -> Session:
 def fail(problems: list[Violation]) -> None:
     """One line per problem on stderr, never wrapped; exit 1."""
     for p in problems:
-        sys.stderr.write(f"error: {p.line()}\n")
+        sys.stderr.write(f"error: {policy.visible(p.line())}\n")  # stored text may hold escapes
     raise typer.Exit(code=1)
 
 
@@ -109,9 +120,15 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
             except sqlite3.OperationalError as e:
                 if "locked" in str(e) or "busy" in str(e):  # a read that waited past the timeout
                     fail(DatabaseBusy().problems)
+                if "decode" in str(e) or "user-defined function raised" in str(e):  # text that is not UTF-8
+                    fail([_damaged()])
                 fail([Violation(None, f"database error: {e}")])
             except sqlite3.DatabaseError as e:
+                if "malformed" in str(e) or "not a database" in str(e):
+                    fail([_damaged()])
                 fail([Violation(None, f"database error: {e} ({_session().db_path})")])
+            except UnicodeDecodeError:  # text read back from the file: the file is damaged, not the input
+                fail([_damaged()])
             except UnicodeError:  # the safety net behind policy.require_utf8
                 fail([Violation(None, "an argument is not valid text (not UTF-8): retype it")])
             except OSError as e:  # a file we read or write: folder, permissions, disk full
@@ -138,8 +155,15 @@ def _note_pinned_today() -> None:
         _current.pinned = None
 
 
+def _damaged() -> Violation:
+    return Violation(None, f"the database {_session().db_path} is damaged (unreadable text or pages): run "
+                     "`speco-returns doctor`, and restore the latest `speco-returns backup` copy")
+
+
 def emit_json(data) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    # json escapes C0 itself; DEL and C1 (already stored) are escaped too, never written raw.
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    sys.stdout.write(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def emit_json_rows(rows) -> None:
@@ -309,7 +333,7 @@ def check_cmd(
     if problems and not as_json:
         fail(problems)
     # With --json every problem, of input or of a rule, is a violation (rule null where none applies).
-    result = session.store.check(req, day) if req.type and day else policy.CheckResult([], [], {})
+    result = session.reader.check(req, day) if req.type and day else policy.CheckResult([], [], {})
     result.violations[:0] = problems
     if as_json:
         emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
@@ -413,7 +437,7 @@ def show_cmd(
     if notice is not None:
         _show_notice(ra, notice, as_json)
         return
-    doc = _session().store.get(ra)
+    doc = _session().reader.get(ra)
     if as_json:
         emit_json(doc)
         return
@@ -443,7 +467,8 @@ def list_cmd(
         if status.strip().lower() not in known:
             raise ReturnsError(f"unknown status '{policy.quote(status)}': one of {', '.join(sorted(known))}")
         status = status.strip().lower()
-    rows = _session().store.list_returns(type_, status, customer, include_all)
+    customer = policy.clean_text("customer", customer)  # bounded, plain text, like the name it looks for
+    rows = _session().reader.list_returns(type_, status, customer, include_all)
     _listing(fmt, rows, LIST_COLUMNS)
 
 
@@ -473,7 +498,7 @@ def serial_add(
         parsed = [(given or m, s) for given, s in parsed]
     session = _session()
     key = session.store.add_serials(ra, parsed, session.now())
-    typer.echo(f"{key}: added {', '.join(s for _, s in parsed)}")
+    typer.echo(f"{policy.visible(key)}: added {', '.join(s for _, s in parsed)}")
 
 
 @command(serial_app, "remove")
@@ -482,13 +507,13 @@ def serial_remove(ra: RaArg, serial: Annotated[str, typer.Argument(help="The ser
     session = _session()
     s = policy.parse_serial(serial)
     key = session.store.remove_serial(ra, s, session.now())
-    typer.echo(f"{key}: removed {s}")
+    typer.echo(f"{policy.visible(key)}: removed {s}")
 
 
 @command(serial_app, "find")
 def serial_find(serial: Annotated[str, typer.Argument(help="The serial number.")], as_json: JsonOpt = False) -> None:
     """Every return, open or closed, that holds this serial."""
-    rows = _session().store.find_serial(policy.parse_serial(serial))
+    rows = _session().reader.find_serial(policy.parse_serial(serial))
     _listing("json" if as_json else "human", rows, LIST_COLUMNS + ["model"], f"Serial {policy.parse_serial(serial)}")
 
 
@@ -520,7 +545,7 @@ def _record(ra: str, event: str, on: str | None, as_json: bool, yes: bool = Fals
         emit_json(doc)
     else:
         money = f"; {history.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
-        typer.echo(f"{key}: {event} on {day}: now {doc['status']}{money}. Next: {doc['next_step']}")
+        typer.echo(f"{policy.visible(key)}: {event} on {day}: now {doc['status']}{money}. Next: {doc['next_step']}")
 
 
 @command(app, "link")
@@ -690,7 +715,7 @@ def note_cmd(ra: RaArg, text: Annotated[str, typer.Argument(help="The note.")], 
     if not body:
         raise ReturnsError("the note is empty")
     key = session.store.note(ra, body, _date(on, now.today), now)
-    typer.echo(f"{key}: note added")
+    typer.echo(f"{policy.visible(key)}: note added")
 
 
 def _reason(text: str, why: str) -> str:
@@ -729,7 +754,7 @@ def overdue_cmd(
     fmt = _out_format(as_json, as_csv)
     session = _session()
     day = _date(as_of, session.today())
-    rows = session.store.overdue(day, within)
+    rows = session.reader.overdue(day, within)
     if fmt == "json":
         emit_json(rows)
     elif fmt == "csv":
@@ -848,12 +873,12 @@ def _export(kind: str, start: str | None, end: str | None, output: Path | None, 
     from . import export
 
     first, last = _period(start, end)
-    store = _session().store
+    store = _session().reader
     header, rows = {"ledger": (export.LEDGER_COLUMNS, store.ledger_rows),
                     "holds": (export.HOLDS_COLUMNS, store.holds_rows),
                     "returns": (export.RETURNS_COLUMNS, store.return_rows)}[kind]
     rows = rows(first, last)
-    with export.output(output, force=force, bom=bom) as stream:
+    with export.output(output, force=force, bom=bom, protected=[store.path]) as stream:
         count = export.write_csv(stream, header, rows)
     if output:
         sys.stderr.write(f"wrote {count} row(s) to {output}\n")
@@ -946,7 +971,7 @@ def catalog_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
     rows = [{"model": r["model"], "category": r["category"],
              "list_price": None if r["list_price_cents"] is None else policy.format_amount(r["list_price_cents"]),
              "description": r["description"], "updated_at": r["updated_at"]}
-            for r in _session().store.products()]
+            for r in _session().reader.products()]
     if fmt == "json":
         emit_json(rows)
     elif fmt == "csv":
@@ -970,7 +995,7 @@ def backup_cmd(
     """A consistent copy of the database, safe while others keep writing."""
     from . import admin
 
-    size = admin.backup(_session().store, path, force=force)
+    size = admin.backup(_session().reader, path, force=force)
     typer.echo(f"backed up to {path} ({size:,} bytes, quick check ok)")
 
 
@@ -980,10 +1005,8 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
     from . import admin
 
     session = _session()
-    if not session.db_path.exists():
-        raise ReturnsError(f"no database at {session.db_path}")
-    session._store = Store(session.db_path, migrate=False)  # diagnose as it is: do not migrate
-    report = admin.doctor(session._store)
+    session._store = Store(session.db_path, migrate=False, diagnose=True)  # diagnose as it is: do not migrate
+    report = admin.doctor(session._store, progress=_progress() if sys.stderr.isatty() else None)
     if as_json:
         emit_json(report)
     else:
@@ -994,6 +1017,16 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
         sys.stderr.write(f"error: {problem}\n")
     if not report["ok"]:
         raise typer.Exit(code=1)
+
+
+def _progress():
+    """At a terminal, doctor says what it is checking (at a million returns it takes a while)."""
+    def show(stage: str, done: int, total: int) -> None:
+        count = f" {done:,} of {total:,}" if total else ""
+        sys.stderr.write(f"\r\x1b[Kdoctor: {stage}{count}...")
+        sys.stderr.flush()
+
+    return show
 
 
 # --- a whole call in one process ------------------------------------------------------------

@@ -21,7 +21,11 @@ from . import history, notices, policy
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
-SCHEMA_VERSION = 9  # the number of migrations in migrations.py (a test keeps them equal)
+SCHEMA_VERSION = 10  # the number of migrations in migrations.py (a test keeps them equal)
+# The oldest schema this tool can read without migrating it (a read-only database cannot be
+# migrated), and the value recorded for newer tools: a database at SCHEMA_VERSION is
+# readable by any tool that knows schema READS_NEED_SCHEMA (m010 only added columns and tables).
+READS_NEED_SCHEMA = 9
 MIGRATION_SET = "speco-returns"
 BUSY_TIMEOUT_MS = 5000
 # Word for word the WHERE of the partial indexes returns_advanced_open (m003, which the overdue
@@ -40,7 +44,12 @@ def _key(row: sqlite3.Row) -> str:
 
 
 def _casefold(text: str | None) -> str | None:
-    return text.casefold() if text is not None else None
+    """Customer names match NFKC-casefolded: 'ＡＣＭＥ', 'Acme' and 'ACME' are one customer."""
+    if text is None:
+        return None
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 def _d(text: str | None) -> date | None:
@@ -57,26 +66,91 @@ class Now:
 
 
 class Store:
-    def __init__(self, path: str | Path, *, migrate: bool = True):
+    """`read=True`: a read command. It never creates a database, and it reads a database it
+    cannot write (a reporting account, a read-only mount, a backup) without leaving a file
+    behind. Otherwise a write: a new database only in a folder that exists (`make_folder`
+    for the default folder), never world-accessible."""
+
+    def __init__(self, path: str | Path, *, migrate: bool = True, read: bool = False, make_folder: bool = False,
+                 diagnose: bool = False):
+        from . import files
+
         self.path = Path(path)
+        self.readonly = False
+        if self.path.is_dir():
+            raise ReturnsError(f"{self.path} is a folder: give the database file, such as {self.path / 'returns.db'}")
+        if not self.path.exists():
+            if read or diagnose:
+                raise ReturnsError(f"no database at {self.path}")
+            files.create_private(self.path, make_folder=make_folder)
+        elif (read or diagnose) and not files.writable(self.path):
+            self.readonly = True
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            self.conn = sqlite3.connect(self._uri(), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         except (OSError, sqlite3.Error) as e:
             raise ReturnsError(f"cannot open database {self.path}: {e}") from None
         self.conn.row_factory = sqlite3.Row
         # SQLite's lower() and NOCASE know only A-Z: customer matching ignores case in any script.
         self.conn.create_function("casefold", 1, _casefold, deterministic=True)
-        for pragma in (
-            f"busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the others may wait on a lock
-            "synchronous = FULL",
-            "foreign_keys = ON",
-            "secure_delete = ON",
-        ):
-            self.conn.execute(f"PRAGMA {pragma}")
-        self._use_wal()
-        if migrate:
+        self.conn.create_function("visible", 1, policy.visible, deterministic=True)
+        try:
+            for pragma in (
+                f"busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the others may wait on a lock
+                "synchronous = FULL",
+                "foreign_keys = ON",
+                "secure_delete = ON",
+            ):
+                self.conn.execute(f"PRAGMA {pragma}")
+            if not self.readonly:
+                self._use_wal()
+            if not diagnose:  # doctor reports a newer schema instead of refusing it
+                self._check_version(read=read)
+        except BaseException:
+            self.conn.close()
+            raise
+        if migrate and not self.readonly:
             self._migrate()
+
+    def _uri(self) -> str:
+        """A file we may not write is opened read-only; without a WAL to read, as immutable,
+        so SQLite creates no -wal/-shm (owned by us, in someone else's folder)."""
+        from urllib.parse import quote
+
+        uri = "file:" + quote(str(self.path.absolute()))
+        if not self.readonly:
+            return uri
+        wal, shm = Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
+        if wal.exists() and shm.exists():
+            return uri + "?mode=ro"
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ReturnsError(f"{self.path} has unfinished writes in {wal} that only an account that can "
+                               "write the database can finish: run any command as that account first")
+        return uri + "?immutable=1"
+
+    def _check_version(self, *, read: bool) -> None:
+        """A database upgraded by a newer tool: no writes at all; reads only where that tool
+        recorded that this schema can still read it."""
+        version = self.schema_version()
+        if version <= SCHEMA_VERSION:
+            if self.readonly and version < READS_NEED_SCHEMA:
+                raise ReturnsError(f"{self.path} is at schema {version} and needs an upgrade, which this account "
+                                   "cannot write: run any command once as an account that can write it")
+            return
+        info = self.schema_info()
+        if read and int(info.get("reads_need_schema", version)) <= SCHEMA_VERSION:
+            return
+        raise ReturnsError(self.newer_message(info))
+
+    def newer_message(self, info: dict | None = None) -> str:
+        info = self.schema_info() if info is None else info
+        by = f"speco-returns {info['upgraded_by']} or later" if info.get("upgraded_by") else "a newer speco-returns"
+        return f"this database was upgraded by {by}: upgrade the tool ({self.path})"
+
+    def schema_info(self) -> dict[str, str]:
+        try:
+            return {k: v for k, v in self.conn.execute("SELECT key, value FROM schema_info")}
+        except sqlite3.OperationalError:  # before m006
+            return {}
 
     def _use_wal(self) -> None:
         """WAL is kept in the file, so this is a read once a file has it. Switching a new
@@ -139,11 +213,17 @@ class Store:
             return
         from sqlite_utils import Database
 
+        from . import __version__
         from .migrations import migrations
 
         db = Database(self.conn, execute_plugins=False)
         with self.write():  # several processes may open a new file at once: one migrates
             migrations.apply(db)
+            self.conn.executemany(  # what an older tool reads to say who upgraded it
+                "INSERT OR REPLACE INTO schema_info (key, value) VALUES (?, ?)",
+                [("upgraded_by", __version__), ("schema", str(SCHEMA_VERSION)),
+                 ("reads_need_schema", str(READS_NEED_SCHEMA))],
+            )
 
     # --- catalog --------------------------------------------------------------------
 
@@ -256,8 +336,11 @@ class Store:
     # --- finding returns -------------------------------------------------------------------
 
     def _find(self, key: str) -> sqlite3.Row:
+        import unicodedata
+
         key = key.strip()
         policy.require_utf8("RA number", key)
+        key = unicodedata.normalize("NFKC", key[:200])  # tickets are stored NFKC (policy.parse_ticket)
         m = _RA.fullmatch(key)
         if m:
             row = self.conn.execute("SELECT * FROM returns WHERE ra_no = ?", [int(m.group(1))]).fetchone()
@@ -318,23 +401,33 @@ class Store:
     # --- events ------------------------------------------------------------------------
 
     def _event(self, return_id: int, event: str, on: date, now: Now, status: str, detail: dict) -> None:
-        self.conn.execute(
-            """INSERT INTO events (return_id, event, happened_on, recorded_at, agent, status, detail)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [return_id, event, on.isoformat(), now.stamp, now.agent, status,
-             json.dumps(detail, sort_keys=True) if detail else None],
-        )
+        """The one place history is written: chained (chain.py), with the digest of the
+        return's record as the event leaves it, so every kind of event is covered."""
+        from . import chain
+
+        chain.append(self.conn, "events", {
+            "return_id": return_id, "event": event, "happened_on": on.isoformat(), "recorded_at": now.stamp,
+            "agent": now.agent, "status": status, "detail": json.dumps(detail, sort_keys=True) if detail else None,
+            "digest": chain.digest(self.conn, return_id)}, self._columns("events"))
 
     def _ledger(self, r: sqlite3.Row, move: history.Move, on: date, now: Now) -> None:
-        """The one place ledger rows are written: the signed columns follow from the event and
-        the amount (policy.LEDGER_SIGNS)."""
+        """The one place ledger rows are written, chained (chain.py): the signed columns follow
+        from the event and the amount (policy.LEDGER_SIGNS)."""
+        from . import chain
+
         holds, charges = policy.ledger_changes(move.event, move.amount)
-        self.conn.execute(
-            """INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at,
-                                   holds_change, charges_change, reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [r["id"], on.isoformat(), move.event, move.amount, move.ref, now.agent, now.stamp, holds, charges, move.reason],
-        )
+        chain.append(self.conn, "ledger", {
+            "return_id": r["id"], "happened_on": on.isoformat(), "event": move.event, "amount_cents": move.amount,
+            "hold_ref": move.ref, "agent": now.agent, "recorded_at": now.stamp, "holds_change": holds,
+            "charges_change": charges, "reason": move.reason}, self._columns("ledger"))
+
+    def _columns(self, table: str) -> list[str]:
+        from . import chain
+
+        cache = self.__dict__.setdefault("_chain_columns", {})
+        if table not in cache:
+            cache[table] = chain.columns(self.conn, table)
+        return cache[table]
 
     def record(self, key: str, event: str, on: date, now: Now, **detail) -> tuple[str, list[history.Move]]:
         """Move a return through one event of SPEC §3 (state machine in policy); returns its key
@@ -665,13 +758,13 @@ class Store:
     # --- accounting (streamed: rows go out as SQLite reads them) -------------------------------
 
     def ledger_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
-        from .export import sql_defuse
+        from .export import sql_defuse, sql_visible
 
         return self.conn.execute(
-            f"""SELECT l.happened_on, {sql_defuse(_SQL_KEY)}, {sql_defuse("r.customer")}, r.type, l.event,
-                       {_SQL_AMOUNT.format("l.amount_cents")}, 'USD', {sql_defuse("l.hold_ref")},
-                       {sql_defuse("l.agent")}, {_SQL_AMOUNT.format("l.holds_change")},
-                       {_SQL_AMOUNT.format("l.charges_change")}
+            f"""SELECT l.happened_on, {sql_visible(sql_defuse(_SQL_KEY))}, {sql_visible(sql_defuse("r.customer"))},
+                       r.type, l.event, {_SQL_AMOUNT.format("l.amount_cents")}, 'USD',
+                       {sql_visible(sql_defuse("l.hold_ref"))}, {sql_visible(sql_defuse("l.agent"))},
+                       {_SQL_AMOUNT.format("l.holds_change")}, {_SQL_AMOUNT.format("l.charges_change")}
                 FROM ledger l JOIN returns r ON r.id = l.return_id
                 WHERE l.happened_on BETWEEN ? AND ? ORDER BY l.happened_on, l.id""",
             _range(start, end),
@@ -680,7 +773,7 @@ class Store:
     def holds_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
         """`export holds`: one row per authorization of a return touched in the range (authorized,
         settled or refunded in it), its state as of the range's end (SPEC §5)."""
-        from .export import sql_defuse
+        from .export import sql_defuse, sql_visible
 
         # Holds of one return follow each other (a re-authorization releases the old one
         # first), so the first release or charge after an authorization settles it, and
@@ -702,8 +795,9 @@ class Store:
                             AND f.event = 'refunded' AND f.id > s.id AND f.happened_on <= :end) AS refunded_on
                   FROM h LEFT JOIN ledger s ON s.id = h.settle_id
                 )
-                SELECT {sql_defuse(_SQL_KEY)}, {sql_defuse("r.customer")}, {sql_defuse("r.email")},
-                       {_SQL_AMOUNT.format("hs.amount_cents")}, {sql_defuse("hs.hold_ref")}, hs.authorized_on,
+                SELECT {sql_visible(sql_defuse(_SQL_KEY))}, {sql_visible(sql_defuse("r.customer"))},
+                       {sql_visible(sql_defuse("r.email"))}, {_SQL_AMOUNT.format("hs.amount_cents")},
+                       {sql_visible(sql_defuse("hs.hold_ref"))}, hs.authorized_on,
                        (SELECT json_extract(e.detail, '$.expires') FROM events e
                         WHERE e.return_id = hs.return_id AND e.event = 'hold' AND e.happened_on = hs.authorized_on
                           AND json_extract(e.detail, '$.ref') = hs.hold_ref ORDER BY e.id DESC LIMIT 1),
@@ -726,7 +820,7 @@ class Store:
         )
 
     def return_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
-        from .export import sql_defuse
+        from .export import sql_defuse, sql_visible
 
         # Each item's serials are read once: defused inside the subquery, not around it (an
         # expression around it would run it once per mention).
@@ -736,7 +830,7 @@ class Store:
         # temporary files (288 MB at a million). A range: the opened_on index, then a small sort.
         where, args = ("WHERE r.opened_on BETWEEN ? AND ?", _range(start, end)) if start or end else ("", [])
         return self.conn.execute(
-            f"""SELECT {sql_defuse(_SQL_KEY)}, r.type, r.status, {sql_defuse("r.customer")}, r.opened_on,
+            f"""SELECT {sql_visible(sql_defuse(_SQL_KEY))}, r.type, r.status, {sql_visible(sql_defuse("r.customer"))}, r.opened_on,
                        {sql_defuse("i.model")}, i.category, i.qty, {_SQL_AMOUNT.format("i.list_price_cents")},
                        {serials}, r.due_on, r.closed_on
                 FROM returns r JOIN items i ON i.return_id = r.id

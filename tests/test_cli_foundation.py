@@ -16,6 +16,7 @@ import pytest
 from clihelpers import counts, ok, refused
 
 from speco_returns import __version__
+from speco_returns.store import Store
 
 TODAY = "2026-12-10"
 TYPES = ("standard", "counter", "advanced", "virtual")
@@ -176,8 +177,9 @@ def test_policy_unknown_type(cli, as_json):
     assert result.stdout == ""
 
 
-def test_human_output_has_no_colour_off_a_terminal(cli):
+def test_human_output_has_no_colour_off_a_terminal(cli, db_path):
     assert "\x1b[" not in ok(cli("policy")).stdout
+    Store(db_path).close()
     assert "\x1b[" not in ok(cli("catalog", "list")).stdout
 
 
@@ -479,7 +481,7 @@ def test_catalog_import_names_every_bad_line(cli, tmp_path, db_path):
     ids=["wrong header", "empty file", "no model column"],
 )
 def test_catalog_import_bad_header(cli, tmp_path, db_path, content):
-    ok(cli("catalog", "list"))
+    Store(db_path).close()
     assert len(refused(cli("catalog", "import", write(tmp_path / "c.csv", content)))) == 1
     assert counts(db_path)["catalog"] == 0
 
@@ -506,7 +508,8 @@ def test_catalog_import_ten_thousand_lines(cli, tmp_path, db_path):
     assert rows["M-09999"]["description"] == "model 9999"
 
 
-def test_catalog_list_forms(cli):
+def test_catalog_list_forms(cli, db_path):
+    Store(db_path).close()
     assert ok(cli("catalog", "list")).exit_code == 0  # empty catalog
     ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "1,299.00", "--description", "Bullet"))
     ok(cli("catalog", "add", "NVR-1", "--category", "recorder"))
