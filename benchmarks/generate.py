@@ -34,7 +34,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 3  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share
+GENERATOR_VERSION = 4  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010)
 AS_OF = date(2026, 11, 26)
 HISTORY_DAYS = 6 * 365  # closed returns were opened over the six years before as-of
 CLOSED_BEFORE = 100  # closed returns were opened at least this many days before as-of
@@ -585,6 +585,11 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
             if not quiet and rid % 200_000 < BATCH:
                 print(f"  {rid:,} returns ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     flush()
+    from speco_returns import chain
+
+    conn.execute("BEGIN")
+    chain.rebuild(conn)  # the rows went in straight: chain them as the tool's own writes are
+    conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")  # what the tool uses
     store.close()
     for suffix in ("-wal", "-shm"):

@@ -215,7 +215,7 @@ def line_count(path: Path) -> int:
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell")
+BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell", "doctor")
 REFERENCE_TYPER = "0.29.2"  # the fixed reference: a faster Typer then counts as the gain it is
 
 
@@ -292,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         typer_reference(ra, big, args, env, report, notes)
     if "shell" in only:
         shell_call(big, ra, model, n, args, env, report, notes)
+    if "doctor" in only:
+        doctor(big, n, args, env, report)
 
     elapsed = time.perf_counter() - started
     print(f"\n{table(results)}\n")
@@ -408,6 +410,18 @@ def export_holds(big: Path, small: Path, n: int, args, env: dict, report, notes:
                  exp_small.rss_mb, 1.2, unit="MB"))
     notes.append(f"export holds: {lines:,} rows at {n:,} returns.")
     for p in (csv_big, csv_small, csv_shell):
+        p.unlink(missing_ok=True)
+
+
+def doctor(big: Path, n: int, args, env: dict, report) -> None:
+    """`doctor` (integrity, chains, the replay of every return) against `export returns` of the
+    same database: both read every row; doctor also hashes and replays them."""
+    csv_big = args.data / "export-doctor.csv"
+    check = Cmd("doctor", [*SPECO, "--db", str(big), "doctor", "--json"], stdout=args.data / "doctor.json")
+    exp = Cmd("export", [*SPECO, "--db", str(big), "export", "returns", "--output", str(csv_big), "--force"])
+    measure([check, exp], args.runs, env)
+    report(Ratio("doctor", f"doctor at {n:,}", f"export returns -o FILE, {n:,}", check.seconds, exp.seconds, 3.0))
+    for p in (csv_big, args.data / "doctor.json"):
         p.unlink(missing_ok=True)
 
 

@@ -309,3 +309,21 @@ def m009_open_keys_indexes(db: Database) -> None:
         "CREATE INDEX returns_open_ra ON returns (ra_no) WHERE status NOT IN ('completed', 'cancelled', 'charged')",
         "CREATE INDEX returns_open_ticket ON returns (ticket) WHERE status NOT IN ('completed', 'cancelled', 'charged')",
     )
+
+
+@migrations()
+def m010_tamper_evidence(db: Database) -> None:
+    # Hash chains over events and the ledger, heads kept outside them, a digest of each
+    # return's record in its latest event, and triggers that refuse REPLACE (see chain.py).
+    # `schema_info` tells an older tool who upgraded the database and what it may read.
+    from .chain import rebuild
+
+    _run(
+        db,
+        "ALTER TABLE events ADD COLUMN digest TEXT",
+        "ALTER TABLE events ADD COLUMN hash TEXT",
+        "ALTER TABLE ledger ADD COLUMN hash TEXT",
+        "CREATE TABLE chain_heads (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL, rows INTEGER NOT NULL, hash TEXT)",
+        "CREATE TABLE schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    )
+    rebuild(db.conn)

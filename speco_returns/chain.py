@@ -1,0 +1,182 @@
+"""Tamper evidence: hash chains over the history (events) and the ledger, and a digest of
+each return's record in the event that last changed it.
+
+- Each events and ledger row carries `hash` = SHA-256 of the previous row's hash and of
+  every other column of the row (`canon`: SQLite's quote() of each, comma-separated, in
+  the table's column order, so columns added later are covered too). The last hash of each
+  table, its row count and last id are kept in `chain_heads`, outside the rows they cover,
+  so removing the newest rows shows too.
+- Each event also carries `digest`: SHA-256 of the return's row, items and serials as the
+  event left them. `doctor` recomputes it for the latest event: an edit to a return, an
+  item or a serial made outside the tool shows as a mismatch.
+
+This detects edits made with any SQLite tool. It cannot stop someone who has the file and
+this source from rewriting the whole chain consistently: keep backups elsewhere (README).
+Rows are appended in one place (`append`), so every new kind of event is chained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+
+CHAINED = ("events", "ledger")
+REBUILD_SLICE = 50_000
+# Append-only (m002) and no REPLACE (m006): REPLACE deletes without firing a DELETE trigger.
+TRIGGERS = {
+    "events_no_update": "CREATE TRIGGER events_no_update BEFORE UPDATE ON events\n"
+                        "            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END",
+    "events_no_delete": "CREATE TRIGGER events_no_delete BEFORE DELETE ON events\n"
+                        "            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END",
+    "ledger_no_update": "CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger\n"
+                        "            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
+    "ledger_no_delete": "CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger\n"
+                        "            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
+    "events_no_replace": "CREATE TRIGGER events_no_replace BEFORE INSERT ON events\n"
+                         "            WHEN EXISTS (SELECT 1 FROM events WHERE id = NEW.id)\n"
+                         "            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END",
+    "ledger_no_replace": "CREATE TRIGGER ledger_no_replace BEFORE INSERT ON ledger\n"
+                         "            WHEN EXISTS (SELECT 1 FROM ledger WHERE id = NEW.id)\n"
+                         "            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
+}
+
+# The record a digest covers, as it is at m006 (a column added later is not covered, so a
+# later migration need not recompute digests).
+RETURN_COLUMNS = ("id", "ra_no", "type", "status", "customer", "email", "phone", "ticket", "distributor",
+                  "approved_by", "reason", "hold_amount_cents", "hold_ref", "hold_expires", "hold_active",
+                  "opened_on", "opened_at", "opened_by", "last_event_on", "shipped_on", "delivered_on", "due_on",
+                  "unit_shipped_on", "received_on", "charged_on", "closed_on")
+ITEM_COLUMNS = ("id", "model", "description", "category", "qty", "list_price_cents")
+SERIAL_COLUMNS = ("id", "item_id", "serial")
+
+
+def _sql_canon(columns, prefix: str = "") -> str:
+    return "||','||".join(f"quote({prefix}{c})" for c in columns)
+
+
+RECORD_SQL = (
+    f"{_sql_canon(RETURN_COLUMNS, 'r.')}"
+    f"||'|'||coalesce((SELECT group_concat(c, ';') FROM (SELECT {_sql_canon(ITEM_COLUMNS)} AS c FROM items "
+    "WHERE return_id = r.id ORDER BY id)), '')"
+    f"||'|'||coalesce((SELECT group_concat(c, ';') FROM (SELECT {_sql_canon(SERIAL_COLUMNS)} AS c FROM serials "
+    "WHERE return_id = r.id ORDER BY id)), '')"
+)
+
+
+def sql_quote(value: object) -> str:
+    """SQLite's quote() in Python, for the values this tool writes (text, integers, NULL)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def link(prev: str, canon: str) -> str:
+    return hashlib.sha256(f"{prev}\n{canon}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    """Every column but `hash`, in the table's order: what the chain covers."""
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[1] != "hash"]
+
+
+def digest(conn: sqlite3.Connection, return_id: int) -> str:
+    (canon,) = conn.execute(f"SELECT {RECORD_SQL} FROM returns r WHERE r.id = ?", [return_id]).fetchone()
+    return hashlib.sha256(canon.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def append(conn: sqlite3.Connection, table: str, values: dict, cols: list[str] | None = None) -> int:
+    """Insert one row into a chained table, linked to the head; returns its id. Runs inside
+    the caller's write transaction, so the head and the row change together."""
+    cols = cols or columns(conn, table)
+    (last_id,) = conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
+    head = conn.execute("SELECT hash FROM chain_heads WHERE name = ?", [table]).fetchone()
+    row = {**values, "id": last_id + 1}
+    h = link(head[0] if head else "", ",".join(sql_quote(row.get(c)) for c in cols))
+    names = [*cols, "hash"]
+    conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                 [*(row.get(c) for c in cols), h])
+    conn.execute("""INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, 1, ?)
+                    ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, rows = rows + 1, hash = excluded.hash""",
+                 [table, row["id"], h])
+    return row["id"]
+
+
+def _stream(conn: sqlite3.Connection, table: str) -> Iterator[tuple]:
+    return conn.execute(f"SELECT id, hash, {_sql_canon(columns(conn, table))} FROM {table} ORDER BY id")
+
+
+def rebuild(conn: sqlite3.Connection) -> None:
+    """Digests for each return's latest event, then both chains and their heads, computed from
+    the rows as they are: for a migration (m006, and any later one that changes a chained
+    table's shape) and the benchmark generator. Runs inside the caller's transaction."""
+    for name in TRIGGERS:
+        conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    start = 0
+    while True:
+        rows = conn.execute(
+            f"""SELECT r.id, (SELECT max(id) FROM events WHERE return_id = r.id), {RECORD_SQL} FROM returns r
+                WHERE r.id > ? ORDER BY r.id LIMIT {REBUILD_SLICE}""", [start]).fetchall()
+        if not rows:
+            break
+        conn.executemany("UPDATE events SET digest = ? WHERE id = ?",
+                         [(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), last)
+                          for _, last, text in rows if last is not None])
+        start = rows[-1][0]
+    conn.execute("DELETE FROM chain_heads")
+    for table in CHAINED:
+        prev, count, last_id = "", 0, 0
+        canon = _sql_canon(columns(conn, table))
+        while True:  # in slices, so memory stays flat at any size
+            rows = conn.execute(f"SELECT id, {canon} FROM {table} WHERE id > ? ORDER BY id LIMIT {REBUILD_SLICE}",
+                                [last_id]).fetchall()
+            if not rows:
+                break
+            updates = []
+            for row_id, text in rows:
+                prev = link(prev, text)
+                updates.append((prev, row_id))
+            conn.executemany(f"UPDATE {table} SET hash = ? WHERE id = ?", updates)
+            count, last_id = count + len(rows), rows[-1][0]
+        conn.execute("INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, ?, ?)",
+                     [table, last_id, count, prev])
+    for sql in TRIGGERS.values():
+        conn.execute(sql)
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def verify(conn: sqlite3.Connection, table: str, progress: Progress | None = None) -> tuple[list[int], list[str]]:
+    """Row ids whose hash does not follow from the previous row's, and what is wrong with the
+    head. A changed row breaks at itself; a removed or inserted one at the row after it."""
+    (total,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    bad: list[int] = []
+    prev, count, last_id = "", 0, 0
+    sha = hashlib.sha256
+    for row_id, stored, canon in _stream(conn, table):
+        if stored != sha(f"{prev}\n{canon}".encode("utf-8", "surrogatepass")).hexdigest():
+            bad.append(row_id)
+        prev, count, last_id = stored, count + 1, row_id
+        if progress and count % 100_000 == 0:
+            progress(f"{table} chain", count, total)
+    head = conn.execute("SELECT last_id, rows, hash FROM chain_heads WHERE name = ?", [table]).fetchone()
+    problems = []
+    if head is None:
+        if count:
+            problems.append(f"the {table} chain has no recorded head")
+    elif (head[0], head[1], head[2] or "") != (last_id, count, prev):
+        problems.append(f"the {table} chain ends at row {last_id} of {count}, but its head records row {head[0]} "
+                        f"of {head[1]}: rows were removed or added at the end")
+    return bad, problems
+
+
+def missing_triggers(conn: sqlite3.Connection) -> list[str]:
+    have = {name: sql for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    return [name for name, sql in TRIGGERS.items() if " ".join((have.get(name) or "").split()) != " ".join(sql.split())]
