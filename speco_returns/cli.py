@@ -1006,7 +1006,10 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
 
     session = _session()
     session._store = Store(session.db_path, migrate=False, diagnose=True)  # diagnose as it is: do not migrate
-    report = admin.doctor(session._store, progress=_progress() if sys.stderr.isatty() else None)
+    progress = _progress() if sys.stderr.isatty() else None
+    report = admin.doctor(session._store, progress=progress)
+    if progress:
+        sys.stderr.write("\r\x1b[K")  # the progress line gives way to the report
     if as_json:
         emit_json(report)
     else:

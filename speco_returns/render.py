@@ -163,6 +163,11 @@ def doctor_view(report: dict) -> None:
     grid.add_row("schema", f"version {report['schema_version']}, {report['pending_migrations']} migration(s) pending (applied on next use)")
     for key, count in report["returns_by_type_and_status"].items():
         grid.add_row("", f"{key}: {count:,}")
+    if "disagreements" in report:
+        found = sum(len(v) for v in report["chain_breaks"].values()) + len(report["ra_gaps"]) + len(report["disagreements"])
+        history = "chains, triggers, RA numbers and every return's replay ok" if not found and report["triggers"] == "ok" \
+            else "tampering or damage found (see the errors below)"
+        grid.add_row("history", history)
     for warning in report["warnings"]:
         grid.add_row(Text("warning", style="yellow"), warning)
     verdict = Text("healthy", style="bold green") if report["ok"] else Text("problems found", style="bold red")

@@ -83,7 +83,10 @@ class Store:
             if read or diagnose:
                 raise ReturnsError(f"no database at {self.path}")
             files.create_private(self.path, make_folder=make_folder)
-        elif (read or diagnose) and not files.writable(self.path):
+        elif not files.writable(self.path):
+            if not (read or diagnose):
+                raise ReturnsError(f"cannot write {self.path}: this account or filesystem may only read it "
+                                   "(read commands still work)")
             self.readonly = True
         try:
             self.conn = sqlite3.connect(self._uri(), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)

@@ -181,6 +181,26 @@ def test_a_write_by_an_account_that_cannot_write_is_one_line(shared):
     assert result["code"] == 1 and result["stderr"].startswith("error: ") and "Traceback" not in result["stderr"]
 
 
+def test_reads_work_on_a_read_only_filesystem(cli, db_path, seeded, tmp_path):
+    """A real read-only mount (tmpfs remounted ro, in a private mount namespace)."""
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0 and not os.environ.get("CI"):
+        pytest.skip("no mount namespaces here")
+    sqlite3.connect(db_path).close()  # checkpointed: one file to copy
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    tool = f"{sys.executable} -m speco_returns --db {mnt}/returns.db"
+    script = (f"mount -t tmpfs tmpfs {mnt} && cp {db_path} {mnt}/ && mount -o remount,ro {mnt} && "
+              f"{tool} list --json && {tool} doctor --json >/dev/null && {tool} export ledger && "
+              f"{{ {tool} note RA-000001 hi; echo exit=$?; }} && ls -a {mnt}")
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "SPECO_RETURNS_AGENT": "t"})
+    assert result.returncode == 0, result.stderr
+    assert '"ra": "RA-000001"' in result.stdout and "hold-authorized" in result.stdout
+    assert result.stderr == (f"error: cannot write {mnt}/returns.db: this account or filesystem may only read it "
+                             "(read commands still work)\n")
+    assert "exit=1" in result.stdout and result.stdout.rstrip().endswith(".\n..\nreturns.db")
+
+
 # --- 6. nothing created is world-accessible --------------------------------------------------
 
 
