@@ -135,7 +135,7 @@ def doctor(store: Store, progress=None) -> dict:
         audit_report, found = audit(conn, progress)
         problems += found
     elif version < SCHEMA_VERSION:
-        warnings.append("the history's hash chains are recorded from schema 6: run any write command to upgrade")
+        warnings.append("the history's hash chains are recorded from schema 10: run any write command to upgrade")
     leftovers = files.stale_temp_files(store.path.parent)
     if leftovers:
         warnings.append(f"{len(leftovers)} temporary file(s) left by a killed export or backup: "

@@ -59,9 +59,9 @@ def replay_return(r, events: list, ledger: list) -> list[str]:
             if new is None:
                 problems.append(f"its history has {name} on {on} while {status}, which the policy does not allow")
                 break
-            detail = json.loads(e["detail"] or "{}") if name == "hold" else {}
+            detail = json.loads(e["detail"] or "{}") if name in ("hold", "charge") else {}
             rows, changes = policy.money(type_, name, new, active, ref, detail)
-            expected += [(ledger_event, hold, ledger_ref, on) for ledger_event, ledger_ref in rows]
+            expected += [(ledger_event, hold, ledger_ref, on) for ledger_event, ledger_ref, _ in rows]
             active, ref = bool(changes.get("hold_active", active)), changes.get("hold_ref", ref)
             if name == "deliver":
                 due = policy.due_date(date.fromisoformat(on)).isoformat()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 CHAINED = ("events", "ledger")
 REBUILD_SLICE = 50_000
-# Append-only (m002) and no REPLACE (m006): REPLACE deletes without firing a DELETE trigger.
+# Append-only (m002) and no REPLACE (m010): REPLACE deletes without firing a DELETE trigger.
 TRIGGERS = {
     "events_no_update": "CREATE TRIGGER events_no_update BEFORE UPDATE ON events\n"
                         "            BEGIN SELECT RAISE(ABORT, 'history is append-only'); END",
@@ -41,7 +41,7 @@ TRIGGERS = {
                          "            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END",
 }
 
-# The record a digest covers, as it is at m006 (a column added later is not covered, so a
+# The record a digest covers, as it is at m010 (a column added later is not covered, so a
 # later migration need not recompute digests).
 RETURN_COLUMNS = ("id", "ra_no", "type", "status", "customer", "email", "phone", "ticket", "distributor",
                   "approved_by", "reason", "hold_amount_cents", "hold_ref", "hold_expires", "hold_active",
@@ -114,7 +114,7 @@ def _stream(conn: sqlite3.Connection, table: str) -> Iterator[tuple]:
 
 def rebuild(conn: sqlite3.Connection) -> None:
     """Digests for each return's latest event, then both chains and their heads, computed from
-    the rows as they are: for a migration (m006, and any later one that changes a chained
+    the rows as they are: for a migration (m010, and any later one that changes a chained
     table's shape) and the benchmark generator. Runs inside the caller's transaction."""
     for name in TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")

@@ -328,11 +328,11 @@ def clean_text(label: str, value: str | None) -> str | None:
     require_utf8(label, s)
     if len(s) > MAX_TEXT:
         raise ReturnsError(f"{label} is too long (at most {MAX_TEXT} characters)")
+    problem = card_problem(label, s)  # after the length check: never scan more than a field may hold
+    if problem:  # before the control check: a card split by tabs is named as a card number
+        raise ReturnsError(problem)
     if any(unicodedata.category(ch) == "Cc" for ch in s):  # C0, DEL, C1: a line break could forge a mail header
         raise ReturnsError(f"{label} holds a control character (a line break, tab or terminal escape): retype it on one line")
-    problem = card_problem(label, s)  # after the length check: never scan more than a field may hold
-    if problem:
-        raise ReturnsError(problem)
     return s
 
 

@@ -152,7 +152,7 @@ class Store:
     def schema_info(self) -> dict[str, str]:
         try:
             return {k: v for k, v in self.conn.execute("SELECT key, value FROM schema_info")}
-        except sqlite3.OperationalError:  # before m006
+        except sqlite3.OperationalError:  # before m010
             return {}
 
     def _use_wal(self) -> None:

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from speco_returns import chain
+from speco_returns import chain, store
 from speco_returns import migrations as migrations_module
 from speco_returns.store import Store
 
@@ -218,7 +218,7 @@ def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
     ok(cli("--db", str(db_path), "complete", "T-1", today=TODAY))
     result = cli("--db", str(db_path), "doctor", "--json")
     assert result.exit_code == 0, result.stdout
-    assert json.loads(result.stdout)["schema_version"] == 6
+    assert json.loads(result.stdout)["schema_version"] == store.SCHEMA_VERSION
 
 
 def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_path):
