@@ -99,13 +99,18 @@ def doctor(store: Store, progress=None) -> dict:
     problems, warnings = [], []
     if progress:
         progress("integrity check", 0, 0)
+    version = store.schema_version()
+    chains = None
+    if version == SCHEMA_VERSION:
+        from .audit import start_chains
+
+        chains = start_chains(store.uri)  # runs beside the integrity check and the replay
     integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
     if integrity != ["ok"]:
         problems.append(f"integrity check failed: {'; '.join(integrity[:5])}")
     fk = conn.execute("PRAGMA foreign_key_check").fetchall()
     if fk:
         problems.append(f"{len(fk)} row(s) break a foreign key (first in table {fk[0][0]})")
-    version = store.schema_version()
     pending = max(SCHEMA_VERSION - version, 0)
     if version > SCHEMA_VERSION:
         problems.append(f"the database is at schema {version}, newer than this tool ({SCHEMA_VERSION}): "
@@ -132,7 +137,12 @@ def doctor(store: Store, progress=None) -> dict:
     if version == SCHEMA_VERSION:
         from .audit import audit
 
-        audit_report, found = audit(conn, progress)
+        try:
+            audit_report, found = audit(conn, progress, chains)
+        finally:
+            if chains is not None and chains.poll() is None:  # an error on the way: no process is left running
+                chains.kill()
+                chains.wait()
         problems += found
     elif version < SCHEMA_VERSION:
         warnings.append("the history's hash chains are recorded from schema 10: run any write command to upgrade")

@@ -18,6 +18,7 @@ Rows are appended in one place (`append`), so every new kind of event is chained
 from __future__ import annotations
 
 import hashlib
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterator
 
@@ -55,13 +56,34 @@ def _sql_canon(columns, prefix: str = "") -> str:
     return "||','||".join(f"quote({prefix}{c})" for c in columns)
 
 
-RECORD_SQL = (
-    f"{_sql_canon(RETURN_COLUMNS, 'r.')}"
-    f"||'|'||coalesce((SELECT group_concat(c, ';') FROM (SELECT {_sql_canon(ITEM_COLUMNS)} AS c FROM items "
-    "WHERE return_id = r.id ORDER BY id)), '')"
-    f"||'|'||coalesce((SELECT group_concat(c, ';') FROM (SELECT {_sql_canon(SERIAL_COLUMNS)} AS c FROM serials "
-    "WHERE return_id = r.id ORDER BY id)), '')"
-)
+def _plain(conn: sqlite3.Connection, sql: str, args=()) -> sqlite3.Cursor:
+    """Tuples, not sqlite3.Row: these loops read millions of rows."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(sql, args)
+
+
+def records(conn: sqlite3.Connection, after: int = 0, upto: int | None = None) -> Iterator[tuple[int, str]]:
+    """(return id, canonical text of its row, items and serials) for returns after..upto, in
+    id order: three streams in return order side by side (no correlated subquery per return)."""
+    upto = (1 << 62) if upto is None else upto
+    returns = _plain(conn, f"SELECT id, {_sql_canon(RETURN_COLUMNS)} FROM returns WHERE id > ? AND id <= ? ORDER BY id",
+                     [after, upto])
+    parts = [itertools.groupby(_plain(conn, f"SELECT return_id, {_sql_canon(columns)} FROM {table} "
+                                            "WHERE return_id > ? AND return_id <= ? ORDER BY return_id, id", [after, upto]),
+                               key=lambda row: row[0])
+             for table, columns in (("items", ITEM_COLUMNS), ("serials", SERIAL_COLUMNS))]
+    pending = [next(p, None) for p in parts]
+    for rid, text in returns:
+        out = [text]
+        for n, part in enumerate(parts):
+            found = ""
+            while pending[n] is not None and pending[n][0] <= rid:
+                if pending[n][0] == rid:
+                    found = ";".join(row[1] for row in pending[n][1])
+                pending[n] = next(part, None)
+            out.append(found)
+        yield rid, "|".join(out)
 
 
 def sql_quote(value: object) -> str:
@@ -86,9 +108,13 @@ def columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[1] != "hash"]
 
 
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def digest(conn: sqlite3.Connection, return_id: int) -> str:
-    (canon,) = conn.execute(f"SELECT {RECORD_SQL} FROM returns r WHERE r.id = ?", [return_id]).fetchone()
-    return hashlib.sha256(canon.encode("utf-8", "surrogatepass")).hexdigest()
+    ((_, canon),) = records(conn, return_id - 1, return_id)
+    return sha(canon)
 
 
 def append(conn: sqlite3.Connection, table: str, values: dict, cols: list[str] | None = None) -> int:
@@ -109,7 +135,7 @@ def append(conn: sqlite3.Connection, table: str, values: dict, cols: list[str] |
 
 
 def _stream(conn: sqlite3.Connection, table: str) -> Iterator[tuple]:
-    return conn.execute(f"SELECT id, hash, {_sql_canon(columns(conn, table))} FROM {table} ORDER BY id")
+    return _plain(conn, f"SELECT id, hash, {_sql_canon(columns(conn, table))} FROM {table} ORDER BY id")
 
 
 def rebuild(conn: sqlite3.Connection) -> None:
@@ -118,17 +144,12 @@ def rebuild(conn: sqlite3.Connection) -> None:
     table's shape) and the benchmark generator. Runs inside the caller's transaction."""
     for name in TRIGGERS:
         conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-    start = 0
-    while True:
-        rows = conn.execute(
-            f"""SELECT r.id, (SELECT max(id) FROM events WHERE return_id = r.id), {RECORD_SQL} FROM returns r
-                WHERE r.id > ? ORDER BY r.id LIMIT {REBUILD_SLICE}""", [start]).fetchall()
-        if not rows:
-            break
-        conn.executemany("UPDATE events SET digest = ? WHERE id = ?",
-                         [(hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), last)
-                          for _, last, text in rows if last is not None])
-        start = rows[-1][0]
+    (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM returns").fetchone()
+    for start in range(0, top, REBUILD_SLICE):
+        last = dict(conn.execute("SELECT return_id, max(id) FROM events WHERE return_id > ? AND return_id <= ? "
+                                 "GROUP BY return_id", [start, start + REBUILD_SLICE]))
+        updates = [(sha(text), last[rid]) for rid, text in records(conn, start, start + REBUILD_SLICE) if rid in last]
+        conn.executemany("UPDATE events SET digest = ? WHERE id = ?", updates)
     conn.execute("DELETE FROM chain_heads")
     for table in CHAINED:
         prev, count, last_id = "", 0, 0
@@ -180,3 +201,20 @@ def verify(conn: sqlite3.Connection, table: str, progress: Progress | None = Non
 def missing_triggers(conn: sqlite3.Connection) -> list[str]:
     have = {name: sql for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
     return [name for name, sql in TRIGGERS.items() if " ".join((have.get(name) or "").split()) != " ".join(sql.split())]
+
+
+def main(uri: str) -> None:
+    """`python -m speco_returns.chain URI`: both chains' verdicts as JSON (for doctor)."""
+    import json
+
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        print(json.dumps({table: verify(conn, table) for table in CHAINED}))
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1])

@@ -89,7 +89,8 @@ class Store:
                                    "(read commands still work)")
             self.readonly = True
         try:
-            self.conn = sqlite3.connect(self._uri(), uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            self.uri = self._uri()
+            self.conn = sqlite3.connect(self.uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         except (OSError, sqlite3.Error) as e:
             raise ReturnsError(f"cannot open database {self.path}: {e}") from None
         self.conn.row_factory = sqlite3.Row
