@@ -70,9 +70,10 @@ def replay_return(r: tuple, hold: int, record: str, events: list, ledger: list) 
                 problems.append(f"its history has {name} on {on} while {status}, which the policy does not allow")
                 break
             if type_ == "advanced":
-                rows, changes = policy.money(type_, name, new, active, ref,
-                                             json.loads(detail or "{}") if name in ("hold", "charge") else {})
-                expected += [(ledger_event, hold, ledger_ref, on) for ledger_event, ledger_ref, _ in rows]
+                rows, changes = policy.money(type_, name, new, status, active, ref,
+                                             json.loads(detail or "{}") if name in ("hold", "charge", "refund") else {})
+                expected += [(ledger_event, hold if amount is None else amount, ledger_ref, on)
+                             for ledger_event, ledger_ref, amount, _ in rows]
                 active, ref = bool(changes.get("hold_active", active)), changes.get("hold_ref", ref)
                 if name == "deliver":
                     due = policy.due_date(date.fromisoformat(on)).isoformat()

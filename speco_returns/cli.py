@@ -160,10 +160,17 @@ def _damaged() -> Violation:
                      "`speco-returns doctor`, and restore the latest `speco-returns backup` copy")
 
 
-def emit_json(data) -> None:
-    # json escapes C0 itself; DEL and C1 (already stored) are escaped too, never written raw.
+_DEL_C1 = re.compile("[\x7f-\x9f]")
+
+
+def _json(data) -> str:
+    """json escapes C0 itself; DEL and C1 (already stored) are escaped too, never written raw."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    sys.stdout.write(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+    return _DEL_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _DEL_C1.search(text) else text
+
+
+def emit_json(data) -> None:
+    sys.stdout.write(_json(data) + "\n")
 
 
 def emit_json_rows(rows) -> None:
@@ -172,7 +179,7 @@ def emit_json_rows(rows) -> None:
     out, first = sys.stdout, True
     for row in rows:
         out.write("[\n  " if first else ",\n  ")
-        out.write(json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n  "))  # strings hold no raw newline
+        out.write(_json(row).replace("\n", "\n  "))  # strings hold no raw newline
         first = False
     out.write("[]\n" if first else "\n]\n")
 

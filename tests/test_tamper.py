@@ -68,6 +68,15 @@ def history(cli):
         ("ship", "RA-000005", "--on", "2026-11-11"),
         ("open", "-t", "counter", "-c", "Gus", "-i", "CAM-1", "--ticket", "T-1", "--distributor", "ADI", "--on", "2026-11-10"),
         ("complete", "T-1", "--on", "2026-11-12"),
+        # RA-000006: advanced, charged, the unit arrives late, the supervisor refunds part of it
+        ("open", "-t", "advanced", "-c", "Hal", "-i", "CAM-1", "-s", "SN0008", "--on", "2026-08-01", "-y"),
+        ("link", "RA-000006", "--on", "2026-08-01"),
+        ("hold", "RA-000006", "--ref", "AUTH-6", "--on", "2026-08-02"),
+        ("ship", "RA-000006", "--on", "2026-08-03"),
+        ("deliver", "RA-000006", "--on", "2026-08-05"),
+        ("charge", "RA-000006", "--on", "2026-09-10"),
+        ("receive", "RA-000006", "--on", "2026-09-20"),
+        ("refund", "RA-000006", "--ref", "RF-6", "--amount", "100", "--on", "2026-09-21"),
     ]:
         ok(cli(*args, today=TODAY))
 
@@ -97,9 +106,10 @@ EDITS = {
         ["RA-000002: status is completed, its history gives replacement-delivered"]),
     "a charge replaced by a release": (
         ["DROP TRIGGER ledger_no_replace",
-         "REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, hash) "
-         "SELECT id, return_id, happened_on, 'hold-released', 0, hold_ref, agent, recorded_at, hash FROM ledger "
-         "WHERE event = 'charged'"],
+         "REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, "
+         "holds_change, charges_change, hash) "
+         "SELECT id, return_id, happened_on, 'hold-released', 0, hold_ref, agent, recorded_at, 0, 0, hash FROM ledger "
+         "WHERE event = 'charged' AND return_id = 1"],
         ["the ledger chain breaks", "RA-000001: its ledger has"]),
     "trigger dropped, then an event deleted": (
         ["DROP TRIGGER events_no_delete", "DELETE FROM events WHERE event = 'charge'"],
