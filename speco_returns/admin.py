@@ -6,7 +6,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from . import files
+from . import files, policy
 from .errors import ReturnsError
 from .files import write_whole
 from .store import SCHEMA_VERSION, Store
@@ -80,6 +80,9 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
             life = history.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, mine).life
         except ReturnsError as e:
             problems.append(f"{name(r)}: its history does not replay ({e.problems[0].message})")
+            continue
+        except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool (issue 11)
+            problems.append(f"{name(r)}: its history holds a value the tool never writes ({policy.quote(str(e))})")
             continue
         stored = history.Life.from_row(r)
         if stored != life:

@@ -16,7 +16,8 @@ import sys
 from collections.abc import Iterator
 from datetime import date
 
-from . import chain, policy
+from . import chain, history, policy
+from .errors import ReturnsError
 
 MAX_NAMED = 20  # returns named in the one-line problem; JSON lists up to MAX_LISTED
 MAX_LISTED = 1000
@@ -46,73 +47,44 @@ def _grouped(cursor) -> Iterator[tuple[int, list]]:
     return ((k, list(g)) for k, g in itertools.groupby(cursor, key=lambda row: row[0]))
 
 
-# Row shapes: returns (id, ra_no, type, ticket, status, hold_amount_cents, hold_active, due_on);
-# events (return_id, event, happened_on, status, detail, digest);
-# ledger (return_id, event, amount_cents, hold_ref, happened_on).
-RETURNS_SQL = "SELECT id, ra_no, type, ticket, status, hold_amount_cents, hold_active, due_on FROM returns ORDER BY id"
-EVENTS_SQL = "SELECT return_id, event, happened_on, status, detail, digest FROM events ORDER BY return_id, id"
-LEDGER_SQL = "SELECT return_id, event, amount_cents, hold_ref, happened_on FROM ledger ORDER BY return_id, id"
-HOLDS_SQL = "SELECT return_id, sum(list_price_cents * qty) FROM items GROUP BY return_id ORDER BY return_id"
+# Row shapes: returns (id, ra_no, type, ticket, opened_on, hold_amount_cents); events are
+# sqlite3.Row (history.replay reads them by name); ledger (return_id, event, amount_cents, hold_ref).
+RETURNS_SQL = "SELECT id, ra_no, type, ticket, opened_on, hold_amount_cents FROM returns ORDER BY id"
+EVENTS_SQL = "SELECT return_id, id, event, happened_on, detail, digest FROM events ORDER BY return_id, id"
+LEDGER_SQL = "SELECT return_id, event, amount_cents, hold_ref FROM ledger ORDER BY return_id, id"
 
 
-def replay_return(r: tuple, hold: int, record: str, events: list, ledger: list) -> list[str]:
-    """Where the stored return disagrees with its own history (empty when it agrees)."""
-    _, _, type_, _, stored_status, stored_hold, stored_active, stored_due = r
-    status, active, ref, due = policy.INITIAL.get(type_), False, None, None
-    expected = []
+def replay_return(r: tuple, record: str, events: list, ledger: list) -> list[str]:
+    """Where the stored ledger and record disagree with the return's own history (empty when
+    they agree). Its state and dates are compared by admin.replay_problems."""
     problems = []
-    machine = policy.MACHINE
-    for _, name, on, event_status, detail, _ in events:
-        moves = machine.get((type_, name))
-        if moves is not None:
-            new = moves.get(status)
-            if new is None:
-                problems.append(f"its history has {name} on {on} while {status}, which the policy does not allow")
-                break
-            if type_ == "advanced":
-                rows, changes = policy.money(type_, name, new, status, active, ref,
-                                             json.loads(detail or "{}") if name in ("hold", "charge", "refund") else {})
-                expected += [(ledger_event, hold if amount is None else amount, ledger_ref, on)
-                             for ledger_event, ledger_ref, amount, _ in rows]
-                active, ref = bool(changes.get("hold_active", active)), changes.get("hold_ref", ref)
-                if name == "deliver":
-                    due = policy.due_date(date.fromisoformat(on)).isoformat()
-            status = new
-        if event_status != status:
-            problems.append(f"its history records {event_status} after {name} on {on}, the policy gives {status}")
-            break
-    if stored_status != status:
-        problems.append(f"status is {stored_status}, its history gives {status}")
-    if type_ == "advanced":
-        if stored_hold != hold:
-            problems.append(f"hold is {policy.format_usd(stored_hold)}, its items' list prices give {policy.format_usd(hold)}")
-        if bool(stored_active) != active:
-            problems.append(f"hold is {'active' if stored_active else 'not active'}, its history says "
-                            f"{'active' if active else 'not active'}")
-        if stored_due != due:
-            problems.append(f"due date is {stored_due or 'none'}, its history gives {due or 'none'}")
+    try:
+        moves = history.replay(r[2], date.fromisoformat(r[4]), r[5] or 0, events).moves
+    except (ReturnsError, ValueError, KeyError, TypeError):
+        moves = None  # named by admin.replay_problems
     stored = [row[1:] for row in ledger]
-    if stored != expected:
-        problems.append(f"its ledger has {_moves(stored)}, its history gives {_moves(expected)}")
-    if events and events[-1][5] != chain.sha(record):
+    if moves is not None and stored != [(m.event, m.amount, m.ref) for m in moves]:
+        problems.append(f"its ledger has {_moves(stored)}, its history gives "
+                        f"{_moves([(m.event, m.amount, m.ref) for m in moves])}")
+    if events and events[-1]["digest"] != chain.sha(record):
         problems.append("its record (return, items or serials) was changed outside the tool since its last event")
     return problems
 
 
 def _moves(rows: list) -> str:
-    return "; ".join(f"{event} {policy.format_usd(amount)}" for event, amount, _, _ in rows) or "no rows"
+    return "; ".join(f"{event} {policy.format_usd(amount)}" for event, amount, _ in rows) or "no rows"
 
 
 def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None) -> list[dict]:
-    """Every return whose stored facts disagree with its history: [{ra, problems}]. Five
+    """Every return whose ledger or record disagrees with its history: [{ra, problems}]. Four
     streams in return order, side by side: memory stays flat at any size."""
     (total,) = conn.execute("SELECT count(*) FROM returns").fetchone()
     returns = chain._plain(conn, RETURNS_SQL)
     records = chain.records(conn)
-    holds = chain._plain(conn, HOLDS_SQL)
-    streams = {"history": _grouped(chain._plain(conn, EVENTS_SQL)), "ledger rows": _grouped(chain._plain(conn, LEDGER_SQL))}
+    events = conn.cursor()
+    events.row_factory = sqlite3.Row
+    streams = {"history": _grouped(events.execute(EVENTS_SQL)), "ledger rows": _grouped(chain._plain(conn, LEDGER_SQL))}
     ahead = {what: next(stream, None) for what, stream in streams.items()}
-    next_hold = next(holds, None)
     found: list[dict] = []
 
     def take(what: str, rid: int) -> list:
@@ -127,12 +99,8 @@ def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None) -> 
         return []
 
     for done, (r, (_, record)) in enumerate(zip(returns, records, strict=True), 1):
-        rid = r[0]
-        while next_hold and next_hold[0] < rid:
-            next_hold = next(holds, None)
-        hold = next_hold[1] or 0 if next_hold and next_hold[0] == rid else 0
-        events, ledger = take("history", rid), take("ledger rows", rid)
-        problems = replay_return(r, hold, record, events, ledger) if events else ["it has no history"]
+        events_of, ledger = take("history", r[0]), take("ledger rows", r[0])
+        problems = replay_return(r, record, events_of, ledger) if events_of else ["it has no history"]
         if problems and len(found) < MAX_LISTED:
             found.append({"ra": _key(r), "problems": problems})
         if progress and done % 100_000 == 0:

@@ -714,28 +714,6 @@ def check_event_date(on: date, today: date, last_event_on: date) -> None:
                            "events are recorded in the order they happened")
 
 
-def money(type_: str, event: str, new: str, status: str, hold_active: bool, hold_ref: str | None,
-          detail: dict) -> tuple[list[tuple[str, str | None, int | None, str | None]], dict]:
-    """The ledger rows an event writes (SPEC §5), as (ledger event, hold reference, amount or
-    None for the hold, reason), and the hold fields that change with it. `status` is the
-    state before the event. The store records them; doctor replays them."""
-    if type_ != "advanced":
-        return [], {}
-    if event == "hold":
-        released = [("hold-released", hold_ref, None, None)] if hold_active else []  # re-authorization: never counted twice
-        return [*released, ("hold-authorized", detail["ref"], None, None)], {
-            "hold_active": 1, "hold_ref": detail["ref"], "hold_expires": detail.get("expires")}
-    if event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
-        return [("charged", hold_ref, None, detail.get("reason"))], {"hold_active": 0}
-    if event == "receive" and new == "late-return":  # not a money movement: a charge to review
-        return [], {}
-    if event in ("receive", "cancel") and hold_active:
-        return [("hold-released", hold_ref, None, None)], {"hold_active": 0}
-    if status == "late-return" and event == "refund":  # the supervisor's refund of the charge
-        return [("refunded", detail["ref"], parse_money(detail["amount"]), detail.get("reason"))], {}
-    return [], {}
-
-
 # --- the 30-day clock (AR-4) -----------------------------------------------------------
 
 
