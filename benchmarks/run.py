@@ -53,10 +53,33 @@ class CommandFailed(RuntimeError):
     pass
 
 
-def run_once(argv: list[str], env: dict, stdout_path: Path | None = None) -> Sample:
-    """One whole process: wall time from spawn to exit, and its own peak RSS (wait4)."""
+def _drain(fd: int) -> None:
+    """Read a pseudo-terminal until its child closes it, so the child never blocks on a full buffer."""
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:  # EIO: the child closed the terminal
+        pass
+
+
+def run_once(argv: list[str], env: dict, stdout_path: Path | None = None, tty: bool = False) -> Sample:
+    """One whole process: wall time from spawn to exit, and its own peak RSS (wait4).
+
+    `tty`: stdout is a pseudo-terminal of 120 x 50 (what an agent's window gives: human
+    output, a page of rows), drained by a thread."""
     with tempfile.TemporaryFile() as err:
         out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+        master = drain = None
+        if tty:
+            import fcntl
+            import struct
+            import termios
+            import threading
+
+            master, out = os.openpty()
+            fcntl.ioctl(out, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 120, 0, 0))
+            drain = threading.Thread(target=_drain, args=(master,), daemon=True)
+            drain.start()
         try:
             start = time.perf_counter()
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
@@ -65,6 +88,10 @@ def run_once(argv: list[str], env: dict, stdout_path: Path | None = None) -> Sam
         finally:
             if stdout_path:
                 out.close()
+            if tty:
+                os.close(out)
+                drain.join(timeout=10)
+                os.close(master)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             err.seek(0)
@@ -77,6 +104,7 @@ class Cmd:
     label: str
     argv: object  # list[str], or a callable(run_number) -> list[str]
     stdout: Path | None = None
+    tty: bool = False  # stdout a pseudo-terminal: human output as an agent sees it
     samples: list[Sample] = field(default_factory=list)
 
     def args(self, n: int) -> list[str]:
@@ -95,11 +123,11 @@ def measure(cmds: list[Cmd], runs: int, env: dict) -> None:
     """A warm-up of each, then `runs` rounds, the order reversed every other round."""
     n = 0
     for c in cmds:
-        run_once(c.args(n), env, c.stdout)
+        run_once(c.args(n), env, c.stdout, c.tty)
         n += 1
     for i in range(runs):
         for c in (cmds if i % 2 == 0 else cmds[::-1]):
-            c.samples.append(run_once(c.args(n), env, c.stdout))
+            c.samples.append(run_once(c.args(n), env, c.stdout, c.tty))
             n += 1
 
 
@@ -215,7 +243,7 @@ def line_count(path: Path) -> int:
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell", "doctor")
+BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell", "doctor", "list", "search")
 REFERENCE_TYPER = "0.29.2"  # the fixed reference: a faster Typer then counts as the gain it is
 
 
@@ -294,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         shell_call(big, ra, model, n, args, env, report, notes)
     if "doctor" in only:
         doctor(big, n, args, env, report)
+    if "list" in only or "search" in only:
+        list_scale(big, small, n, args, env, report, only)
 
     elapsed = time.perf_counter() - started
     print(f"\n{table(results)}\n")
@@ -660,6 +690,27 @@ def shell_call(big: Path, old_ra: str, model: str, n: int, args, env: dict, repo
     finally:
         for p in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm"), script):
             p.unlink(missing_ok=True)
+
+
+def list_scale(big: Path, small: Path, n: int, args, env: dict, report, only: set[str]) -> None:
+    """Human `list` (and `list --search`) at a terminal, at 1M against 1k: a page of 50 and a count
+    read through indexes, so the closed history must not show. Run on a pseudo-terminal, since
+    the page is what a person at a terminal gets (a pipe gets every row)."""
+    tty_env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
+    if "list" in only:
+        lists = {label: Cmd(f"list {label}", [*SPECO, "--db", str(db), "list"], tty=True)
+                 for label, db in (("big", big), ("small", small))}
+        measure(list(lists.values()), args.runs, tty_env)
+        report(Ratio("list scale", f"list at a terminal, {n:,}", f"at {args.small:,}", lists["big"].seconds,
+                     lists["small"].seconds, 1.2))
+    if "search" in only:
+        # A phone prefix that matches about one return in 800: at 1M the page is full and the
+        # count runs to about a thousand; at 1k a handful.
+        found = {label: Cmd(f"search {label}", [*SPECO, "--db", str(db), "list", "--all", "--search", "(201) 555"], tty=True)
+                 for label, db in (("big", big), ("small", small))}
+        measure(list(found.values()), args.runs, tty_env)
+        report(Ratio("search scale", f"list --all --search '(201) 555', {n:,}", f"at {args.small:,}",
+                     found["big"].seconds, found["small"].seconds, None))
 
 
 # --- RESULTS.md -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import typer
 from . import __version__, policy
 from .completion import complete_category, complete_model, complete_ra, complete_status, complete_type
 from .errors import DatabaseBusy, ReturnsError, Violation
+from .helptext import EPILOG, ReturnsCommand, ReturnsGroup
 from .store import Now, Store
 
 APP_SETTINGS = dict(
@@ -28,11 +29,13 @@ APP_SETTINGS = dict(
     add_completion=True,  # --install-completion / --show-completion: bash, zsh, fish (completion.py)
     pretty_exceptions_show_locals=False,  # locals hold customer data
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=ReturnsGroup,
+    epilog=EPILOG,
 )
 app = typer.Typer(**APP_SETTINGS)
-serial_app = typer.Typer(help="Record serial numbers and find the returns that hold one.", no_args_is_help=True)
-catalog_app = typer.Typer(help="The product catalog: categories and list prices.", no_args_is_help=True)
-export_app = typer.Typer(help="CSV for accounting (RFC 4180, UTF-8).", no_args_is_help=True)
+serial_app = typer.Typer(cls=ReturnsGroup, help="Record serial numbers and find the returns that hold one.", no_args_is_help=True)
+catalog_app = typer.Typer(cls=ReturnsGroup, help="The product catalog: categories and list prices.", no_args_is_help=True)
+export_app = typer.Typer(cls=ReturnsGroup, help="CSV for accounting (RFC 4180, UTF-8).", no_args_is_help=True)
 app.add_typer(serial_app, name="serial")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(export_app, name="export")
@@ -141,7 +144,7 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
                 if _current is not None:
                     _current.done()
 
-        group.command(name, **kwargs)(wrapper)
+        group.command(name, **{"cls": ReturnsCommand, **kwargs})(wrapper)
         return fn
 
     return decorate
@@ -201,6 +204,17 @@ OnOpt = Annotated[Optional[str], typer.Option(
     "--on", help="The date it happened, YYYY-MM-DD or M/D/YYYY (default today; never in the future, never before the return's latest event).")]
 RaArg = Annotated[str, typer.Argument(help="RA number (any letter case) or a counter return's ticket ID.",
                                       autocompletion=complete_ra)]
+TERMINAL_ROWS = 50  # a page at a terminal; JSON, CSV and pipes get every row unless --limit says
+LimitOpt = Annotated[Optional[int], typer.Option(
+    "--limit", min=0, max=10**9,
+    help=f"At most N rows, 0 for all. At a terminal {TERMINAL_ROWS} by default; JSON, CSV and pipes get every row unless given.")]
+
+
+def _limit(limit: int | None, fmt: str) -> int | None:
+    """The rows to show: --limit as given (0: all), else a page when a person reads a terminal."""
+    if limit is not None:
+        return limit or None
+    return TERMINAL_ROWS if fmt == "human" and sys.stdout.isatty() else None
 
 
 def _version(value: bool) -> None:
@@ -247,10 +261,13 @@ def main(
 
 @command(app, "policy")
 def policy_cmd(
-    return_type: Annotated[Optional[str], typer.Argument(metavar="[TYPE]", help="standard, counter (otc), advanced (ar) or virtual; all when left out.")] = None,
+    return_type: Annotated[Optional[str], typer.Argument(metavar="TYPE", help="standard, counter (otc), advanced (ar) or virtual; all when left out.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The return types, their rules and the next steps, as an agent reads them."""
+    """The return types, their rules and the next steps, as an agent reads them.
+
+    Example: speco-returns policy advanced
+    """
     types = [policy.parse_type(return_type)] if return_type else list(policy.TYPES)
     if as_json:
         emit_json([{"type": t, "title": policy.TYPE_TITLES[t],
@@ -323,7 +340,10 @@ def check_cmd(
     on: Annotated[Optional[str], typer.Option("--on", help="The day to check as of (default today).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Eligibility only, writes nothing: exit 0 eligible, 1 not, with every broken rule."""
+    """Eligibility only, writes nothing: exit 0 eligible, 1 not, with every broken rule.
+
+    Example: speco-returns check --type virtual --item O4B3:2 --serial SN-1001 --serial SN-1002 --approved-by "Dana Lee" --reason "install deadline"
+    """
     session = _session()
     problems = []
     if not return_type:
@@ -383,7 +403,10 @@ def open_cmd(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check, then record the return; print its RA number (counter: its ticket ID) and the next steps."""
+    """Check, then record the return; print its RA number (counter: its ticket ID) and the next steps.
+
+    Example: speco-returns open --type standard --customer "Acme Security" --phone 555-0100 --item O4B3 --serial SN-1001
+    """
     session = _session()
     now = session.now()
     day = _date(on, now.today)
@@ -440,7 +463,10 @@ def show_cmd(
                                                   "opened, shipped, delivered, reminder, overdue or hold-expiring.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """One return: items, serials, money, timeline, due date and the next step."""
+    """One return: items, serials, money, timeline, due date and the next step.
+
+    Example: speco-returns show RA-000001
+    """
     if notice is not None:
         _show_notice(ra, notice, as_json)
         return
@@ -463,10 +489,16 @@ def list_cmd(
                                                   autocompletion=complete_status)] = None,
     customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer name contains this text (any case).")] = None,
     include_all: Annotated[bool, typer.Option("--all", "-a", help="Closed returns too.")] = False,
+    search: Annotated[Optional[str], typer.Option(
+        "--search", help="The start of a customer, e-mail, phone, ticket, tracking number, hold reference or serial (any case).")] = None,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Open returns, newest first (--all for closed ones too)."""
+    """Open returns, newest first (--all for closed ones too).
+
+    Example: speco-returns list --search 555-01 --all
+    """
     fmt = _out_format(as_json, as_csv)
     type_ = policy.parse_type(return_type) if return_type else None
     if status is not None:
@@ -475,11 +507,25 @@ def list_cmd(
             raise ReturnsError(f"unknown status '{policy.quote(status)}': one of {', '.join(sorted(known))}")
         status = status.strip().lower()
     customer = policy.clean_text("customer", customer)  # bounded, plain text, like the name it looks for
-    rows = _session().reader.list_returns(type_, status, customer, include_all)
-    _listing(fmt, rows, LIST_COLUMNS)
+    store = _session().reader
+    filters = (type_, status, customer, include_all, search)
+    shown = _limit(limit, fmt)
+    rows = store.list_returns(*filters, limit=shown)
+    if fmt != "human":  # streamed as SQLite reads them
+        _listing(fmt, rows, LIST_COLUMNS)
+        return
+    rows = list(rows)  # a page at a terminal; a pipe gets every row, as it always did
+    total = len(rows) if shown is None or len(rows) < shown else store.count_returns(*filters)
+    empty = None
+    if fmt == "human" and not rows and not include_all and status is None:
+        closed = store.count_returns(*filters, closed_only=True)
+        if closed:
+            empty = f"No open returns; {closed:,} closed: add --all."
+    _listing(fmt, rows, LIST_COLUMNS, total=total, empty=empty)
 
 
-def _listing(fmt: str, rows, columns: list[str], title: str | None = None) -> None:
+def _listing(fmt: str, rows, columns: list[str], title: str | None = None, *, total: int | None = None,
+             empty: str | None = None, more: str = "--csv for a file") -> None:
     if fmt == "json":
         emit_json_rows(rows)
     elif fmt == "csv":
@@ -489,7 +535,9 @@ def _listing(fmt: str, rows, columns: list[str], title: str | None = None) -> No
     else:
         from . import render
 
-        render.returns_table(list(rows), title)
+        rows = list(rows)
+        render.returns_table(rows, title, empty=empty)
+        render.shown(len(rows), total, more)
 
 
 @command(serial_app, "add")
@@ -498,7 +546,10 @@ def serial_add(
     serials: Annotated[list[str], typer.Argument(help="SERIAL or MODEL=SERIAL, one per unit.")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model these serials belong to (RAs with several models).")] = None,
 ) -> None:
-    """Record serial numbers on an open return."""
+    """Record serial numbers on an open return.
+
+    Example: speco-returns serial add RA-000005 O4B3=SN-5009
+    """
     parsed = [policy.parse_serial_arg(s) for s in serials]
     if model:
         m = policy.normalize_model(model)
@@ -510,7 +561,10 @@ def serial_add(
 
 @command(serial_app, "remove")
 def serial_remove(ra: RaArg, serial: Annotated[str, typer.Argument(help="The serial to take off the return.")]) -> None:
-    """Take a serial number off an open return (to correct a typo)."""
+    """Take a serial number off an open return (to correct a typo).
+
+    Example: speco-returns serial remove RA-000005 SN-5009
+    """
     session = _session()
     s = policy.parse_serial(serial)
     key = session.store.remove_serial(ra, s, session.now())
@@ -518,10 +572,17 @@ def serial_remove(ra: RaArg, serial: Annotated[str, typer.Argument(help="The ser
 
 
 @command(serial_app, "find")
-def serial_find(serial: Annotated[str, typer.Argument(help="The serial number.")], as_json: JsonOpt = False) -> None:
-    """Every return, open or closed, that holds this serial."""
+def serial_find(serial: Annotated[str, typer.Argument(help="The serial number.")], limit: LimitOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Every return, open or closed, that holds this serial.
+
+    Example: speco-returns serial find SN-3001
+    """
+    fmt = "json" if as_json else "human"
     rows = _session().reader.find_serial(policy.parse_serial(serial))
-    _listing("json" if as_json else "human", rows, LIST_COLUMNS + ["model"], f"Serial {policy.parse_serial(serial)}")
+    shown = _limit(limit, fmt)
+    _listing(fmt, rows[:shown], LIST_COLUMNS + ["model"], f"Serial {policy.parse_serial(serial)}", total=len(rows),
+             more="--json for all of them")
 
 
 # --- events (SPEC §3) -------------------------------------------------------------------
@@ -557,7 +618,10 @@ def _record(ra: str, event: str, on: str | None, as_json: bool, yes: bool = Fals
 
 @command(app, "link")
 def link_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
-    """Advanced: the e-biz link was sent to the customer (AR-2)."""
+    """Advanced: the e-biz link was sent to the customer (AR-2).
+
+    Example: speco-returns link RA-000003
+    """
     _record(ra, "link", on, as_json)
 
 
@@ -569,7 +633,10 @@ def hold_cmd(
     on: OnOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Advanced: the card hold was authorized; run again to re-authorize (AR-2, AR-3)."""
+    """Advanced: the card hold was authorized; run again to re-authorize (AR-2, AR-3).
+
+    Example: speco-returns hold RA-000003 --ref AUTH-88231 --expires 2026-11-09
+    """
     reference = policy.parse_hold_ref(ref)
     expiry = policy.parse_date(expires) if expires is not None else None
     _record(ra, "hold", on, as_json, ref=reference, expires=expiry)
@@ -578,26 +645,38 @@ def hold_cmd(
 @command(app, "ship")
 def ship_cmd(ra: RaArg, tracking: Annotated[Optional[str], typer.Option("--tracking", help="The carrier's tracking number.")] = None,
              on: OnOpt = None, as_json: JsonOpt = False) -> None:
-    """Speco shipped the repaired or replacement unit (STD-1, AR-2, VR-5)."""
+    """Speco shipped the repaired or replacement unit (STD-1, AR-2, VR-5).
+
+    Example: speco-returns ship RA-000003 --tracking 1Z999AA10123456786
+    """
     _record(ra, "ship", on, as_json, tracking=_tracking(tracking))
 
 
 @command(app, "deliver")
 def deliver_cmd(ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
-    """Advanced: the customer received the replacement; the 30-day clock starts (AR-4)."""
+    """Advanced: the customer received the replacement; the 30-day clock starts (AR-4).
+
+    Example: speco-returns deliver RA-000003 --on 2026-11-02
+    """
     _record(ra, "deliver", on, as_json)
 
 
 @command(app, "unit-shipped")
 def unit_shipped_cmd(ra: RaArg, tracking: Annotated[Optional[str], typer.Option("--tracking", help="The carrier's tracking number.")] = None,
                      on: OnOpt = None, as_json: JsonOpt = False) -> None:
-    """The customer shipped the defective unit to Speco."""
+    """The customer shipped the defective unit to Speco.
+
+    Example: speco-returns unit-shipped RA-000001 --tracking 1Z999AA10123456784
+    """
     _record(ra, "unit-shipped", on, as_json, tracking=_tracking(tracking))
 
 
 @command(app, "receive")
 def receive_cmd(ra: RaArg, on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
-    """Speco received the customer's unit (advanced: completes the return and releases the hold)."""
+    """Speco received the customer's unit (advanced: completes the return and releases the hold).
+
+    Example: speco-returns receive RA-000001
+    """
     _record(ra, "receive", on, as_json, yes)
 
 
@@ -609,7 +688,10 @@ def charge_cmd(
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4)."""
+    """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4).
+
+    Example: speco-returns charge RA-000004
+    """
     _record(ra, "charge", on, as_json, yes, reason=policy.clean_text("reason", reason))
 
 
@@ -623,7 +705,10 @@ def refund_cmd(
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Late return: a supervisor refunds the charge (a `refunded` ledger row); the return is completed."""
+    """Late return: a supervisor refunds the charge (a `refunded` ledger row); the return is completed.
+
+    Example: speco-returns refund RA-000004 --ref RF-20261203-1 --reason "K. Alvarez: unit works, refund in full"
+    """
     reference = policy.parse_hold_ref(ref, "refund reference")
     cents = policy.parse_money(amount) if amount is not None else None
     _record(ra, "refund", on, as_json, yes, ref=reference, amount=cents, reason=policy.clean_text("reason", reason))
@@ -636,14 +721,20 @@ def complete_cmd(
     on: OnOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Counter: the distributor handled it. Late return: the supervisor decided on a refund."""
+    """Counter: the distributor handled it. Late return: the supervisor decided on a refund.
+
+    Example: speco-returns complete TT-55012 --note "distributor credited the customer"
+    """
     _record(ra, "complete", on, as_json, note=policy.clean_text("note", note))
 
 
 @command(app, "cancel")
 def cancel_cmd(ra: RaArg, reason: Annotated[str, typer.Option("--reason", help="Why the return is cancelled.")],
                on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
-    """Cancel a return that has not shipped (an authorized hold is released)."""
+    """Cancel a return that has not shipped (an authorized hold is released).
+
+    Example: speco-returns cancel RA-000006 --reason "customer found the cable was loose"
+    """
     _record(ra, "cancel", on, as_json, yes, reason=_reason(reason, "the return is cancelled"))
 
 
@@ -655,7 +746,10 @@ def void_cmd(
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Undo the latest event of a return (a slip): its state and money go back; the history keeps both."""
+    """Undo the latest event of a return (a slip): its state and money go back; the history keeps both.
+
+    Example: speco-returns void RA-000006 --reason "receive was typed on the wrong RA"
+    """
     from . import history
 
     text = _reason(reason, "the event is voided")
@@ -695,7 +789,10 @@ def edit_cmd(
     reason: Annotated[Optional[str], typer.Option("--reason", help="Virtual: why it was approved (VR-1).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Correct a return's contact and approval fields; the history keeps old → new."""
+    """Correct a return's contact and approval fields; the history keeps old → new.
+
+    Example: speco-returns edit RA-000004 --email dan@example.com --phone 555-0199
+    """
     given = {"customer": customer, "email": email, "phone": phone, "distributor": distributor,
              "approved_by": approved_by, "reason": reason}
     fields = {name: (policy.parse_email(value) if name == "email" else policy.clean_text(name.replace("_", " "), value))
@@ -715,7 +812,10 @@ def edit_cmd(
 
 @command(app, "note")
 def note_cmd(ra: RaArg, text: Annotated[str, typer.Argument(help="The note.")], on: OnOpt = None) -> None:
-    """Add a note to a return's history."""
+    """Add a note to a return's history.
+
+    Example: speco-returns note RA-000004 "left voicemail about the late unit"
+    """
     session = _session()
     now = session.now()
     body = policy.clean_text("note", text)
@@ -746,7 +846,7 @@ def _tracking(text: str | None) -> str | None:
 # --- the nightly check ---------------------------------------------------------------------
 
 OVERDUE_COLUMNS = ["ra", "customer", "state", "delivered_on", "due_on", "days_overdue", "hold_amount",
-                   "email", "phone", "shipped_on", "unit_shipped_on", "hold_expires"]
+                   "email", "phone", "shipped_on", "unit_shipped_on", "hold_expires", "unit_tracking"]
 
 
 @command(app, "overdue")
@@ -754,24 +854,29 @@ def overdue_cmd(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Report as of this day (default today; may be past or future).")] = None,
     within: Annotated[Optional[int], typer.Option("--within", min=0, max=3650, help="Also list returns due within this many days (due-soon).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Exit 3 when a return is overdue (for cron).")] = False,
+    limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """Advanced replacements overdue, due soon, with unknown delivery, stalled, or with a lapsing hold."""
+    """Advanced replacements overdue, due soon, with unknown delivery, stalled, or with a lapsing hold.
+
+    Example: speco-returns overdue --as-of 2026-12-02 --within 3
+    """
     fmt = _out_format(as_json, as_csv)
     session = _session()
     day = _date(as_of, session.today())
     rows = session.reader.overdue(day, within)
+    shown = _limit(limit, fmt)
     if fmt == "json":
-        emit_json(rows)
+        emit_json(rows[:shown])
     elif fmt == "csv":
         from .export import write_dicts
 
-        write_dicts(sys.stdout, OVERDUE_COLUMNS, rows)
+        write_dicts(sys.stdout, OVERDUE_COLUMNS, rows[:shown])
     else:
         from . import render
 
-        render.overdue_table(rows)
+        render.overdue_table(rows, day, shown)
     if check and any(r["state"] == "overdue" for r in rows):
         raise typer.Exit(code=3)
 
@@ -809,7 +914,10 @@ def notify_cmd(
                                         help="Reminders: days before the due date, comma-separated.")] = "7,2",
     as_json: JsonOpt = False,
 ) -> None:
-    """E-mail customers every notice due (opened, shipped, delivered, reminder, overdue, hold-expiring), each once."""
+    """E-mail customers every notice due (opened, shipped, delivered, reminder, overdue, hold-expiring), each once.
+
+    Example: speco-returns notify --dry-run
+    """
     from . import mailer, notices, notify
 
     session = _session()
@@ -894,14 +1002,20 @@ def _export(kind: str, start: str | None, end: str | None, output: Path | None, 
 @command(export_app, "ledger")
 def export_ledger(start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
                   bom: BomOpt = False) -> None:
-    """Money movements dated in the range: holds authorized and released, charges, refunds."""
+    """Money movements dated in the range: holds authorized and released, charges, refunds.
+
+    Example: speco-returns export ledger --from 2026-11-01 --to 2026-11-30 --output ledger-2026-11.csv
+    """
     _export("ledger", start, end, output, force, bom)
 
 
 @command(export_app, "holds")
 def export_holds(start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
                  bom: BomOpt = False) -> None:
-    """One row per card hold authorized, settled or refunded in the range, as of its end: match by hold_ref."""
+    """One row per card hold authorized, settled or refunded in the range, as of its end: match by hold_ref.
+
+    Example: speco-returns export holds --from 2026-11-01 --to 2026-11-30 --output holds-2026-11.csv
+    """
     _export("holds", start, end, output, force, bom)
 
 
@@ -912,7 +1026,10 @@ def report_cmd(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """A period's holds and charges, balanced to the cent: opening + authorized - released - charged = closing."""
+    """A period's holds and charges, balanced to the cent: opening + authorized - released - charged = closing.
+
+    Example: speco-returns report --from 2026-11-01 --to 2026-11-30
+    """
     from . import report
 
     fmt = _out_format(as_json, as_csv)
@@ -936,7 +1053,10 @@ def report_cmd(
 @command(export_app, "returns")
 def export_returns(start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
                    bom: BomOpt = False) -> None:
-    """One row per item of every return opened in the range."""
+    """One row per item of every return opened in the range.
+
+    Example: speco-returns export returns --from 2026-11-01 --to 2026-11-30 --output returns-2026-11.csv --bom
+    """
     _export("returns", start, end, output, force, bom)
 
 
@@ -951,7 +1071,10 @@ def catalog_add(
     list_price: Annotated[Optional[str], typer.Option("--list-price", help="The non-discounted list price: 1299, 1,299.00 or $1,299.00.")] = None,
     description: Annotated[Optional[str], typer.Option("--description", help="What the model is.")] = None,
 ) -> None:
-    """Add a model, or update it (opened returns keep their snapshot)."""
+    """Add a model, or update it (opened returns keep their snapshot).
+
+    Example: speco-returns catalog add O4B3 --category camera --list-price 249.99 --description "4MP bullet"
+    """
     from .catalog import product as make_product
 
     session = _session()
@@ -962,7 +1085,10 @@ def catalog_add(
 
 @command(catalog_app, "import")
 def catalog_import(file: Annotated[Path, typer.Argument(help="CSV with header model,category,list_price[,description].")]) -> None:
-    """Add or update models from a CSV file; the whole file is checked before anything is written."""
+    """Add or update models from a CSV file; the whole file is checked before anything is written.
+
+    Example: speco-returns catalog import models.csv
+    """
     from .catalog import read_csv
 
     products = read_csv(file)
@@ -972,23 +1098,28 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="CSV with header mo
 
 
 @command(catalog_app, "list")
-def catalog_list(as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
-    """The catalog: model, category, list price."""
+def catalog_list(limit: LimitOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    """The catalog: model, category, list price.
+
+    Example: speco-returns catalog list --csv
+    """
     fmt = _out_format(as_json, as_csv)
     rows = [{"model": r["model"], "category": r["category"],
              "list_price": None if r["list_price_cents"] is None else policy.format_amount(r["list_price_cents"]),
              "description": r["description"], "updated_at": r["updated_at"]}
             for r in _session().reader.products()]
+    shown = _limit(limit, fmt)
     if fmt == "json":
-        emit_json(rows)
+        emit_json(rows[:shown])
     elif fmt == "csv":
         from .export import write_dicts
 
-        write_dicts(sys.stdout, ["model", "category", "list_price", "description"], rows)
+        write_dicts(sys.stdout, ["model", "category", "list_price", "description"], rows[:shown])
     else:
         from . import render
 
-        render.catalog_table(rows)
+        render.catalog_table(rows[:shown])
+        render.shown(len(rows[:shown]), len(rows), "--csv for a file")
 
 
 # --- data safety ------------------------------------------------------------------------------
@@ -999,7 +1130,10 @@ def backup_cmd(
     path: Annotated[Path, typer.Argument(help="Where to write the copy (a new file).")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
 ) -> None:
-    """A consistent copy of the database, safe while others keep writing."""
+    """A consistent copy of the database, safe while others keep writing.
+
+    Example: speco-returns backup /backups/returns-2026-11-26.db
+    """
     from . import admin
 
     size = admin.backup(_session().reader, path, force=force)
@@ -1008,7 +1142,10 @@ def backup_cmd(
 
 @command(app, "doctor")
 def doctor_cmd(as_json: JsonOpt = False) -> None:
-    """Check the database: integrity, foreign keys, schema, sizes, counts, local disk. Exit 1 when something is wrong."""
+    """Check the database: integrity, foreign keys, schema, sizes, counts, local disk. Exit 1 when something is wrong.
+
+    Example: speco-returns doctor
+    """
     from . import admin
 
     session = _session()
@@ -1046,7 +1183,10 @@ def _progress():
 def shell_cmd(
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Without a terminal: run every line, even after a failure.")] = False,
 ) -> None:
-    """A whole call in one session: the same commands without the prefix, one process, one connection."""
+    """A whole call in one session: the same commands without the prefix, one process, one connection.
+
+    Example: speco-returns shell
+    """
     from .shell import run_shell
 
     raise typer.Exit(code=run_shell(app, _session(), keep_going=keep_going))

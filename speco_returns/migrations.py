@@ -327,3 +327,19 @@ def m010_tamper_evidence(db: Database) -> None:
         "CREATE TABLE schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     )
     rebuild(db.conn)
+
+
+@migrations()
+def m011_search_indexes(db: Database) -> None:
+    # `list --search` reads every field it matches through an index (search.py): customer and
+    # ticket have theirs; these add e-mail, phone digits, hold references and tracking numbers.
+    # The phone and tracking expressions are search.PHONE_DIGITS and search.TRACKING word for word.
+    _run(
+        db,
+        "CREATE INDEX returns_email ON returns (email COLLATE NOCASE) WHERE email IS NOT NULL",
+        "CREATE INDEX returns_phone_digits ON returns (replace(replace(replace(replace(replace(replace("
+        "phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')) WHERE phone IS NOT NULL",
+        "CREATE INDEX ledger_hold_ref ON ledger (hold_ref COLLATE NOCASE) WHERE hold_ref IS NOT NULL",
+        "CREATE INDEX events_tracking ON events (json_extract(detail, '$.tracking') COLLATE NOCASE)"
+        " WHERE event IN ('ship', 'unit-shipped')",
+    )

@@ -8,9 +8,13 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -56,6 +60,82 @@ def _table(*columns: str, title: str | None = None) -> Table:
     return table
 
 
+@dataclass(frozen=True)
+class Col:
+    header: str
+    key: bool = False  # RA numbers, tickets, serials, dates, amounts, states: never cut, folded or wrapped
+    justify: str = "left"
+
+
+WORD_FOLD = 20  # a word longer than this (a long e-mail) may fold in a column that wraps, rather than stack the table
+
+
+class Fitted:
+    """A table that fits the width it is given, or says the same thing stacked.
+
+    Key columns keep their values whole on one line; the others wrap between words and are
+    never narrower than their longest word (up to WORD_FOLD). Where even that does not fit (a narrow terminal,
+    or inside a panel), each row becomes a stacked block of `header: value` lines. The choice
+    is made at render time, so it follows the space rich actually has (a panel's inside, a
+    pipe's 160 columns)."""
+
+    def __init__(self, columns: list[Col], rows: list[list], title: str | None = None):
+        self.columns = columns
+        # A str cell is user text: shown with its control characters escaped (_user), never markup.
+        self.rows = [[c if isinstance(c, Text) else Text(_user("" if c is None else str(c))) for c in row] for row in rows]
+        self.title = title
+
+    def minimum(self) -> int:
+        """The narrowest the table can be drawn without cutting a key or folding a word (box SIMPLE_HEAD)."""
+        widths = []
+        for n, col in enumerate(self.columns):
+            cells = [row[n].plain for row in self.rows]
+            words = [line for c in cells for line in c.splitlines()] if col.key else [w for c in cells for w in c.split()]
+            longest = max([cell_len(col.header), *(cell_len(w) for w in words)])
+            widths.append(longest if col.key else min(longest, WORD_FOLD))
+        return sum(w + 2 for w in widths) + len(widths) + 1  # cell padding, separators and edges
+
+    def table(self) -> Table:
+        table = Table(title=self.title, box=box.SIMPLE_HEAD, title_justify="left")
+        for n, col in enumerate(self.columns):
+            if col.key:
+                width = max([cell_len(col.header), *(cell_len(row[n].plain) for row in self.rows)])
+                table.add_column(col.header, justify=col.justify, no_wrap=True, min_width=width)
+            else:
+                table.add_column(col.header, justify=col.justify, overflow="fold")
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def stacked(self) -> Group:
+        blocks: list = [Text(_user(self.title), style="bold")] if self.title else []
+        for row in self.rows:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True, style="dim")
+            grid.add_column(overflow="fold")
+            for col, cell in zip(self.columns, row, strict=True):
+                if cell.plain:
+                    grid.add_row(col.header + ":", cell)
+            blocks += [Text(""), grid]
+        return Group(*blocks, Text(""))  # blank lines around, as the table has
+
+    def _pick(self, console, width: int):
+        # A pipe or a file keeps the table as it always was: scripts and `grep` read lines.
+        return self.table() if not console.is_terminal or self.minimum() <= width else self.stacked()
+
+    def __rich_console__(self, console, options):
+        yield self._pick(console, options.max_width)
+
+    def __rich_measure__(self, console, options) -> Measurement:
+        return Measurement.get(console, options, self._pick(console, options.max_width))
+
+
+def shown(count: int, total: int | None, more: str) -> None:
+    """The footer of a list cut to a page: how many of how many, and how to get the rest."""
+    if total is not None and count < total:
+        console.print(Text(f"{count:,} of {total:,} shown: --limit 0 for all, {more}", style="dim"))
+
+
 def policy_view(types: list[str]) -> None:
     for t in types:
         rules = Table.grid(padding=(0, 2))
@@ -86,11 +166,19 @@ def warnings(items: list) -> None:
         console.print(Text(f"Warning {rule}: {_user(message)}", style="yellow"))
 
 
+def _event_detail(e: dict) -> str:
+    if e.get("changes"):  # an `edit`: old → new per field
+        return "; ".join(f"{c['field'].replace('_', ' ')}: {c['from'] or '(none)'} → {c['to'] or '(none)'}" for c in e["changes"])
+    return "; ".join(f"{k}: {v}" for k, v in e.items() if k not in ("event", "on", "agent", "recorded_at", "status", "changes"))
+
+
 def return_view(doc: dict, *, opened: bool = False) -> None:
     if opened:
         label = "Ticket" if doc["type"] == "counter" else "RA number"
         console.print(Text(f"{label}: {_user(doc['ra'])}", style="bold reverse"))
     facts = Table.grid(padding=(0, 2))
+    facts.add_column(no_wrap=True)
+    facts.add_column(overflow="fold")  # a long e-mail folds rather than lose its end
     facts.add_row("type", policy.TYPE_TITLES[doc["type"]])
     facts.add_row("status", Text(doc["status"], style="bold"))
     for key in ("customer", "email", "phone", "ticket", "distributor", "approved_by", "reason", "opened_on"):
@@ -105,52 +193,82 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
         facts.add_row("card hold", hold)
     if doc["due_on"]:
         facts.add_row("unit due back by", Text(doc["due_on"], style="bold"))
-    items = _table("model", "category", "qty", "list price", "serials")
-    for i in doc["items"]:
-        items.add_row(i["model"], i["category"] or "", str(i["qty"]), _money(i["list_price"]), ", ".join(i["serials"]))
-    history = _table("on", "event", "status", "agent", "detail")
-    for e in doc["events"]:
-        detail = "; ".join(f"{k}: {v}" for k, v in e.items() if k not in ("event", "on", "agent", "recorded_at", "status", "changes"))
-        if e.get("changes"):  # an `edit`: old → new per field
-            detail = "; ".join(f"{c['field'].replace('_', ' ')}: {c['from'] or '(none)'} → {c['to'] or '(none)'}" for c in e["changes"])
-        history.add_row(e["on"], e["event"], e["status"], e["agent"], detail)
-    parts = [facts, items, history, Text(f"Next: {doc['next_step']}", style="bold")]
+    items = Fitted([Col("model", KEY), Col("category"), Col("qty", KEY, "right"), Col("list price", KEY, "right"),
+                    Col("serials")],
+                   [[i["model"], i["category"] or "", str(i["qty"]), _money(i["list_price"]), ", ".join(i["serials"])]
+                    for i in doc["items"]])
+    history = Fitted([Col("on", KEY), Col("event", KEY), Col("status", KEY), Col("agent"), Col("detail")],
+                     [[e["on"], e["event"], e["status"], e["agent"], _event_detail(e)] for e in doc["events"]], "History")
+    parts = [facts, items, Text(f"Next: {doc['next_step']}", style="bold")]
     if opened:
         steps = policy.NEXT_STEPS[doc["type"]]
         parts.append(Text("\nTell the customer:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(steps, 1))))
     console.print(Panel(Group(*parts), title=Text(_user(doc["ra"])), title_align="left", expand=False))
+    console.print(history)  # outside the panel: the timeline gets the terminal's whole width
     warnings(doc["warnings"])
 
 
-def returns_table(rows: list[dict], title: str | None = None) -> None:
-    columns = ["ra", "type", "status", "customer", "opened_on"] + (["model"] if rows and "model" in rows[0] else [])
-    table = _table(*columns, title=title)
-    for r in rows:
-        table.add_row(*(str(r[c]) for c in columns))
-    console.print(table if rows else Text("No returns."))
+KEY = True
+_RETURN_COLUMNS = {"ra": Col("ra", KEY), "type": Col("type", KEY), "status": Col("status", KEY), "customer": Col("customer"),
+                   "opened_on": Col("opened_on", KEY), "model": Col("model", KEY)}
 
 
-def overdue_table(rows: list[dict]) -> None:
+def returns_table(rows: list[dict], title: str | None = None, *, empty: str | None = None) -> None:
     if not rows:
-        console.print(Text("Nothing overdue."))
+        console.print(Text(empty or "No returns."))
         return
-    table = _table("state", "ra", "customer", "contact", "delivered", "due", "days overdue", "hold")
+    columns = [c for c in _RETURN_COLUMNS if c != "model" or "model" in rows[0]]
+    console.print(Fitted([_RETURN_COLUMNS[c] for c in columns], [[r[c] for c in columns] for r in rows], title))
+
+
+def _days(n: int) -> str:
+    return f"{n} day" + ("" if n == 1 else "s")
+
+
+def overdue_fact(r: dict, as_of: date) -> str:
+    """What an agent needs to act on the row: the dates (and tracking) its state is about."""
+    state = r["state"]
+    if state == "overdue":
+        return f"due {r['due_on']}, {_days(r['days_overdue'])} late"
+    if state == "due-soon":
+        left = (date.fromisoformat(r["due_on"]) - as_of).days
+        return f"due {r['due_on']}, " + ("today" if left == 0 else f"in {_days(left)}")
+    if state == "delivery-unknown":
+        return f"shipped {r['shipped_on']}, {_days((as_of - date.fromisoformat(r['shipped_on'])).days)} ago, no delivery recorded"
+    if state == "return-stalled":
+        since = _days((as_of - date.fromisoformat(r["unit_shipped_on"])).days)
+        return f"unit shipped {r['unit_shipped_on']} ({since} ago), tracking {r.get('unit_tracking') or 'not recorded'}"
+    expires = date.fromisoformat(r["hold_expires"])
+    return f"hold expires {r['hold_expires']}" + (", lapsed" if expires < as_of else "")
+
+
+def overdue_table(rows: list[dict], as_of: date, limit: int | None = None) -> None:
+    if not rows:
+        console.print(Text(f"Nothing overdue as of {as_of}."))
+        return
     # People read the worst first: overdue rows most overdue first (JSON/CSV keep SPEC order).
-    ordered = sorted(rows, key=lambda r: (policy.OVERDUE_STATES.index(r["state"]), -(r["days_overdue"] or 0)))
+    ordered = sorted(rows, key=lambda r: (policy.OVERDUE_STATES.index(r["state"]), -(r["days_overdue"] or 0)))[:limit]
+    cells = []
     for r in ordered:
-        contact = " ".join(x for x in (r["phone"], r["email"]) if x)
+        contact = " ".join(x for x in (r["email"], r["phone"]) if x) or "no e-mail or phone recorded"
         style = "bold red" if r["state"] == "overdue" else None
-        table.add_row(Text(r["state"], style=style), r["ra"], r["customer"], contact, r["delivered_on"] or "",
-                      r["due_on"] or "", "" if r["days_overdue"] is None else str(r["days_overdue"]),
-                      _money(r["hold_amount"]))
-    console.print(table)
+        hold = f"; hold {_money(r['hold_amount'])}" if r["hold_amount"] else ""
+        cells.append([r["ra"], Text(r["state"], style=style), Text(_user(r["customer"])) + Text("\n" + _user(contact), style="dim"),
+                      overdue_fact(r, as_of) + hold])
+    # Amounts and dates sit inside the wrapping "what" column as words, and words never fold:
+    # so the table fits 80 columns, and below that it stacks.
+    columns = [Col("ra", KEY), Col("state", KEY), Col("customer, contact"), Col("what")]
+    console.print(Fitted(columns, cells, f"Returns to chase as of {as_of}"))
+    shown(len(ordered), len(rows), "--csv for a file")
 
 
 def catalog_table(rows: list[dict]) -> None:
-    table = _table("model", "category", "list price", "description", "updated")
-    for r in rows:
-        table.add_row(r["model"], r["category"], _money(r["list_price"]), r["description"] or "", r["updated_at"])
-    console.print(table if rows else Text("The catalog is empty: add models with `catalog add` or `catalog import`."))
+    if not rows:
+        console.print(Text("The catalog is empty: add models with `catalog add` or `catalog import`."))
+        return
+    columns = [Col("model", KEY), Col("category", KEY), Col("list price", KEY, "right"), Col("description"), Col("updated", KEY)]
+    console.print(Fitted(columns, [[r["model"], r["category"], _money(r["list_price"]), r["description"] or "", r["updated_at"]]
+                                   for r in rows]))
 
 
 def doctor_view(report: dict) -> None:

@@ -21,7 +21,7 @@ from . import history, notices, policy
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
-SCHEMA_VERSION = 10  # the number of migrations in migrations.py (a test keeps them equal)
+SCHEMA_VERSION = 11  # the number of migrations in migrations.py (a test keeps them equal)
 # The oldest schema this tool can read without migrating it (a read-only database cannot be
 # migrated), and the value recorded for newer tools: a database at SCHEMA_VERSION is
 # readable by any tool that knows schema READS_NEED_SCHEMA (m010 only added columns and tables).
@@ -366,28 +366,50 @@ class Store:
         return document(r, items, serials, events)
 
     def list_returns(
-        self, type_: str | None, status: str | None, customer: str | None, include_closed: bool
+        self, type_: str | None, status: str | None, customer: str | None, include_closed: bool,
+        search: str | None = None, limit: int | None = None,
     ) -> Iterator[dict]:
-        """Rows as SQLite reads them (a million with --all stream in flat memory)."""
-        where, args = [], []
+        """Rows as SQLite reads them, newest first (a million with --all stream in flat memory);
+        at most `limit` (None: all)."""
+        where, args = self._list_where(type_, status, customer, include_closed, search)
+        sql = "SELECT ra_no, type, ticket, status, customer, opened_on FROM returns" + where + " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return (
+            {"ra": _key(r), "type": r["type"], "status": r["status"], "customer": r["customer"], "opened_on": r["opened_on"]}
+            for r in self.conn.execute(sql, args)
+        )
+
+    def count_returns(
+        self, type_: str | None, status: str | None, customer: str | None, include_closed: bool, search: str | None = None,
+        *, closed_only: bool = False,
+    ) -> int:
+        """How many `list_returns` would give without a limit (`closed_only`: how many closed ones match)."""
+        where, args = self._list_where(type_, status, customer, True if closed_only else include_closed, search)
+        if closed_only:
+            where += (" AND " if where else " WHERE ") + f"NOT ({OPEN_SQL})"
+        (n,) = self.conn.execute("SELECT count(*) FROM returns" + where, args).fetchone()
+        return n
+
+    def _list_where(self, type_, status, customer, include_closed, search) -> tuple[str, dict]:
+        where, args = [], {}
         if (not include_closed and status is None) or (status is not None and policy.is_open(status)):
             where.append(OPEN_SQL)  # an open state: the same condition lets the open index serve it
         for column, value in (("type", type_), ("status", status)):
             if value:
-                where.append(f"{column} = ?")
-                args.append(value)
+                where.append(f"{column} = :{column}")
+                args[column] = value
         if customer:
             policy.require_utf8("customer", customer)
-            where.append("instr(casefold(customer), ?) > 0")
-            args.append(_casefold(customer))
-        sql = "SELECT ra_no, type, ticket, status, customer, opened_on FROM returns"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = self.conn.execute(sql + " ORDER BY id DESC", args)
-        return (
-            {"ra": _key(r), "type": r["type"], "status": r["status"], "customer": r["customer"], "opened_on": r["opened_on"]}
-            for r in rows
-        )
+            where.append("instr(casefold(customer), :customer) > 0")
+            args["customer"] = _casefold(customer)
+        if search is not None:
+            from . import search as searching
+
+            sql, search_args = searching.where(search)
+            where.append(sql)
+            args.update(search_args)
+        return (" WHERE " + " AND ".join(where)) if where else "", args
 
     def find_serial(self, serial: str) -> list[dict]:
         rows = self.conn.execute(
@@ -667,6 +689,7 @@ class Store:
                     "email": r["email"], "phone": r["phone"],
                     "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
                     "hold_expires": _iso(clock.hold_expires),
+                    "unit_tracking": _unit_tracking(events.get(r["id"], [])),
                 })
         order = {s: i for i, s in enumerate(policy.OVERDUE_STATES)}
         rows.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state (RA-999999, RA-1000000)
@@ -860,6 +883,12 @@ def _iso(day: date | None) -> str | None:
 
 def _amount(cents: int | None) -> str | None:
     return None if cents is None else policy.format_amount(cents)
+
+
+def _unit_tracking(events: list[sqlite3.Row]) -> str | None:
+    """The tracking number of the customer's latest return shipment (`unit-shipped`), if recorded."""
+    shipped = [e for e in events if e["event"] == "unit-shipped"]
+    return json.loads(shipped[-1]["detail"] or "{}").get("tracking") if shipped else None
 
 
 def clock_from_events(events: list[sqlite3.Row]) -> Clock:

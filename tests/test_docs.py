@@ -50,3 +50,66 @@ def test_help_lists_every_command(cli):
     assert result.exit_code == 0
     for name, _ in COMMANDS:
         assert name.split()[0] in result.stdout
+
+
+# --- help that reads like the product, in step with the README (issue 13, item 9) ------------
+
+def _leaves(command, path=()):
+    subs = getattr(command, "commands", None)
+    if subs is None:
+        yield " ".join(path), command
+        return
+    for name, sub in subs.items():
+        yield from _leaves(sub, (*path, name))
+
+
+def _click_app():
+    import typer.main
+
+    return typer.main.get_command(app)
+
+
+LEAVES = list(_leaves(_click_app()))
+
+
+@pytest.mark.parametrize("name", [""] + sorted({n.split()[0] for n, _ in LEAVES}) + [n for n, _ in LEAVES if " " in n])
+def test_help_shows_names_not_python_types(cli, name):
+    result = cli(*name.split(), "--help")
+    assert result.exit_code == 0, result.output
+    for python_type in ("<bool>", "<str>", "<int", "<list[", "<path>", "{", "[[", "<float>"):
+        assert python_type not in result.stdout, (name, python_type, result.stdout)
+
+
+@pytest.mark.parametrize("name,command", LEAVES, ids=[n for n, _ in LEAVES])
+def test_every_command_has_one_example_that_parses_and_is_in_the_readme(cli, name, command):
+    import shlex
+
+    help_text = " ".join(cli(*name.split(), "--help").stdout.split())
+    examples = re.findall(r"Example: (speco-returns .*?)(?: ╭|$)", help_text)
+    assert len(examples) == 1, (name, help_text)
+    example = (command.help or "").split("Example: ", 1)[1].strip()
+    assert " ".join(example.split()) == examples[0].strip()
+    args = shlex.split(example)[1:]
+    assert " ".join(args[:len(name.split())]) == name, f"{name}'s example runs {example}"
+    command.make_context(name, args[len(name.split()):])  # every option and argument in it exists
+    assert example in README, f"{name}: the README does not show its example: {example}"
+
+
+def test_help_names_the_environment_and_the_date_forms_as_the_readme_does(cli):
+    from speco_returns.helptext import DATE_FORMS, ENVIRONMENT
+
+    root = " ".join(cli("--help").stdout.split())
+    in_help = set(re.findall(r"SPECO_RETURNS_[A-Z_]*[A-Z]", root))
+    in_readme = set(re.findall(r"SPECO_RETURNS_[A-Z_]*[A-Z]", README))
+    assert in_help == in_readme == {n for n in ENVIRONMENT if n.startswith("SPECO_")}
+    assert "Environment variables" in root and "## Environment variables" in README
+    for name in ENVIRONMENT:
+        assert f"| `{name}` |" in README, name
+    assert " ".join(DATE_FORMS.split()) in root
+    assert "2026-11-26`, `11/26/2026` or `Nov 26 2026`" in README
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    missing = [(name, opt) for name, command in LEAVES for p in command.params for opt in p.opts
+               if opt.startswith("--") and opt not in README]
+    assert not missing

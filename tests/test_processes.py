@@ -405,6 +405,7 @@ EXPECTED_INDEXES = {
     "returns_open", "ledger_return", "reviews_return", "reviews_decided_on", "returns_opened_type",
     "returns_closed_type",
     "returns_open_ra", "returns_open_ticket",
+    "returns_email", "returns_phone_digits", "ledger_hold_ref", "events_tracking",  # list --search (m011)
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
                      "reviews_no_delete", "reviews_decided_once", "ledger_days_add",

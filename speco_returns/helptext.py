@@ -1,0 +1,106 @@
+"""Help that reads like the product: metavars an agent recognises, an example per command,
+the date forms and the environment variables.
+
+Every command and group is built with these classes (cli.py passes `cls=`), so a command
+added later gets the same metavars without doing anything: an option's metavar comes from
+METAVARS by its long name, else its name upper-cased (`--ref` -> REF); a flag shows none;
+an argument shows its name upper-cased (`ra` -> RA). The example is the docstring's last
+paragraph, `Example: speco-returns ...` (tests/test_docs.py checks one per command and that
+the README shows it).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from typer.core import TyperArgument, TyperCommand, TyperGroup
+
+DATE_FORMS = "2026-11-26, 11/26/2026 or Nov 26 2026 (month first; a four-digit year)"
+
+METAVARS = {
+    "--on": "DATE", "--as-of": "DATE", "--expires": "DATE", "--from": "DATE", "--to": "DATE",
+    "--item": "MODEL[:QTY]", "--serial": "SERIAL", "--list-price": "AMOUNT", "--amount": "AMOUNT",
+    "--type": "TYPE", "--status": "STATE", "--limit": "N", "--within": "DAYS", "--db": "PATH",
+    "--output": "FILE", "--customer": "NAME", "--agent": "NAME", "--approved-by": "NAME",
+    "--distributor": "NAME", "--reason": "TEXT", "--note": "TEXT", "--search": "TEXT",
+    "--description": "TEXT", "--category": "CATEGORY", "--model": "MODEL", "--tracking": "NUMBER",
+}
+
+ENVIRONMENT = {
+    "SPECO_RETURNS_DB": "the database file, as --db",
+    "SPECO_RETURNS_AGENT": "who is recording, as --agent (default: the login name)",
+    "SPECO_RETURNS_TODAY": "pin the tool's \"today\" (YYYY-MM-DD): tests, back-filling a day of paper records",
+    "SPECO_RETURNS_SMTP": "notify: the mail server, smtp://user@host:587 (never the password)",
+    "SPECO_RETURNS_SMTP_PASSWORD": "notify: that user's password",
+    "SPECO_RETURNS_MAIL_FROM": "notify: the From address",
+    "SPECO_RETURNS_MAIL_BCC": "notify: a copy of every notice to this address",
+    "SPECO_RETURNS_RETURN_ADDRESS": "notify: where customers send units",
+    "SPECO_RETURNS_REMIND": "notify: the reminder days, as --remind (default 7,2)",
+    "NO_COLOR": "no colour in the output",
+}
+
+EPILOG = (
+    "Dates: " + DATE_FORMS + ".\n\n"
+    "Environment variables:\n\n"
+    + "\n\n".join(f"{name}: {meaning}" for name, meaning in ENVIRONMENT.items())
+    + "\n\nExample: speco-returns open --type standard --customer \"Acme Security\" --item O4B3 --serial SN-1001"
+)
+
+
+def _name(param) -> str:
+    longs = [o for o in param.opts if o.startswith("--")]
+    return longs[0] if longs else param.opts[0]
+
+
+def _no_type(ctx) -> None:
+    return None
+
+
+def _no_metavar(param, ctx) -> str:
+    return ""
+
+
+def readable(params: list) -> None:
+    for p in params:
+        if isinstance(p, TyperArgument):
+            if p.metavar is None:
+                p.metavar = p.name.upper().removesuffix("S") if p.nargs != 1 else p.name.upper()
+            # The name says it (RA, SERIAL), not <str>: Typer 0.29 asks display_type_rich, 0.26-0.28
+            # the type's get_metavar (the type is copied: STRING and PATH are shared instances).
+            p.display_type_rich = _no_type
+            p.type = copy.copy(p.type)
+            p.type.get_metavar = _no_metavar
+        elif getattr(p, "is_flag", False):
+            p.metavar = ""
+        elif p.metavar is None:
+            p.metavar = METAVARS.get(_name(p), _name(p).lstrip("-").upper())
+
+
+class _Readable:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        readable(self.params)
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        """`show [OPTIONS] RA`, `serial add [OPTIONS] RA SERIAL...`: the names, without braces."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for p in self.get_params(ctx):
+            if isinstance(p, TyperArgument):
+                name = p.metavar + ("..." if p.nargs != 1 else "")
+                pieces.append(name if p.required else f"[{name}]")
+        return pieces
+
+
+class ReturnsCommand(_Readable, TyperCommand):
+    pass
+
+
+class ReturnsGroup(_Readable, TyperGroup):
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [*super().collect_usage_pieces(ctx), self.subcommand_metavar]
