@@ -15,7 +15,7 @@ from pathlib import Path
 
 SPECO = Path(sys.executable).with_name("speco-returns")
 COMMAND = [str(SPECO)] if SPECO.exists() else [sys.executable, "-m", "speco_returns"]
-WAIT = 30  # seconds before a test gives up waiting for the screen (a deadline, never a measurement)
+WAIT = 120  # seconds before a test gives up waiting for the screen (a deadline, never a measurement)
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict:

@@ -51,7 +51,7 @@ def test_an_agents_call_in_the_shell_at_a_terminal(seeded):
         term.type("open\r")
         at = term.wait_for("Return type", at)
         term.type("adv")
-        at = term.wait_for("adv", at)  # readline is reading the answer
+        at = term.wait_for("virtual): adv", at)  # readline is reading the answer (the question itself says "advanced")
         term.type("\x03")
         at = term.wait_for("[exit 130]", at)
         assert counts(tmp_path / "returns.db") == before
@@ -105,8 +105,10 @@ def test_open_questions_have_line_editing_and_ctrl_c_exits_130(tmp_path):
     """Arrow keys edit the answer instead of inserting escape codes; Ctrl-C writes nothing."""
     term = Terminal([*COMMAND, "open", "--customer", "Edit Co", "--item", "C1", "--yes"], env_for(tmp_path))
     try:
-        term.wait_for("Return type")
-        term.type("stanard")
+        at = term.wait_for("Return type")
+        term.type("stan")
+        term.wait_for("virtual): stan", at)  # readline is reading the answer
+        term.type("ard")
         term.type("\x1b[D\x1b[D\x1b[D")  # Left three times: the cursor before "ard"
         term.type("d\r")
         term.wait_for("RA-000001")
