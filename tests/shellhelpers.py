@@ -85,6 +85,30 @@ class Terminal:
             if time.monotonic() > deadline or (not self._read(0.5) and self.proc.poll() is not None):
                 raise AssertionError(f"{text!r} never showed; the screen was:\n{self.screen[after:]}")
 
+    def wait_for_prompt(self, prompt: bytes) -> None:
+        """Wait until readline has printed `prompt` (trailing space included) after everything
+        read so far: it is then reading keys. A key typed before that (say Ctrl-C) can be
+        echoed by the terminal, or wait for the next key, as it would for a person."""
+        start = len(self.raw)
+        deadline = time.monotonic() + WAIT
+        while self.raw.find(prompt, start) < 0:
+            if time.monotonic() > deadline or (not self._read(0.5) and self.proc.poll() is not None):
+                raise AssertionError(f"prompt {prompt!r} never showed; the screen was:\n{self.screen}")
+
+    def interrupt(self, shows: str, after: int = 0) -> int:
+        """Ctrl-C until `shows` appears, as a person presses it again when nothing happens.
+        CPython's readline loop notices a signal only while it waits in select(): one that
+        lands while it is still handling the previous key waits for the next key."""
+        for _ in range(5):
+            self.type("\x03")
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                found = self.screen.find(shows, after)
+                if found >= 0:
+                    return found + len(shows)
+                self._read(0.2)
+        return self.wait_for(shows, after)
+
     def type(self, keys: str | bytes) -> None:
         os.write(self.master, keys.encode() if isinstance(keys, str) else keys)
 

@@ -49,18 +49,16 @@ def test_an_agents_call_in_the_shell_at_a_terminal(seeded):
         # Ctrl-C at one of open's questions: exit 130, nothing written, the session goes on.
         before = counts(tmp_path / "returns.db")
         term.type("open\r")
-        at = term.wait_for("Return type", at)
+        term.wait_for_prompt(b"virtual): ")  # readline is reading the answer
         term.type("adv")
-        at = term.wait_for("virtual): adv", at)  # readline is reading the answer (the question itself says "advanced")
-        term.type("\x03")
-        at = term.wait_for("[exit 130]", at)
+        at = term.wait_for("virtual): adv", at)
+        at = term.interrupt("[exit 130]", at)
         assert counts(tmp_path / "returns.db") == before
         at = term.wait_for("tester@returns.db>", at)
         # Ctrl-C at the prompt drops the half-typed line: nothing runs.
         term.type("cancel RA-000001 --reason oops")
         at = term.wait_for("oops", at)
-        term.type("\x03")
-        at = term.wait_for("tester@returns.db>", at)
+        at = term.interrupt("tester@returns.db>", at)
         term.type("list\r")
         at = term.wait_for("RA-000015", at)
         at = term.wait_for("tester@returns.db>", at)
@@ -105,10 +103,8 @@ def test_open_questions_have_line_editing_and_ctrl_c_exits_130(tmp_path):
     """Arrow keys edit the answer instead of inserting escape codes; Ctrl-C writes nothing."""
     term = Terminal([*COMMAND, "open", "--customer", "Edit Co", "--item", "C1", "--yes"], env_for(tmp_path))
     try:
-        at = term.wait_for("Return type")
-        term.type("stan")
-        term.wait_for("virtual): stan", at)  # readline is reading the answer
-        term.type("ard")
+        term.wait_for_prompt(b"virtual): ")  # readline is reading the answer
+        term.type("stanard")
         term.type("\x1b[D\x1b[D\x1b[D")  # Left three times: the cursor before "ard"
         term.type("d\r")
         term.wait_for("RA-000001")
@@ -119,10 +115,11 @@ def test_open_questions_have_line_editing_and_ctrl_c_exits_130(tmp_path):
 
     term = Terminal([*COMMAND, "open", "--type", "standard", "--item", "C1"], env_for(tmp_path))
     try:
-        at = term.wait_for("Customer")
+        term.wait_for_prompt(b"Customer: ")
+        at = len(term.screen)
         term.type("Half Typed")
-        term.wait_for("Half Typed", at)  # as a person does: Ctrl-C once the question is being answered
-        term.type("\x03")
+        at = term.wait_for("Half Typed", at)  # as a person does: Ctrl-C once the question is being answered
+        term.interrupt("\n", at)
         assert term.finish() == 130
     finally:
         term.kill()
