@@ -68,8 +68,9 @@ def readable(params: list) -> None:
             # The name says it (RA, SERIAL), not <str>: Typer 0.29 asks display_type_rich, 0.26-0.28
             # the type's get_metavar (the type is copied: STRING and PATH are shared instances).
             p.display_type_rich = _no_type
-            p.type = copy.copy(p.type)
-            p.type.get_metavar = _no_metavar
+            if hasattr(p, "type"):  # 0.29 has none here (the benchmark runs the tool on 0.29.2 side by side)
+                p.type = copy.copy(p.type)
+                p.type.get_metavar = _no_metavar
         elif getattr(p, "is_flag", False):
             p.metavar = ""
         elif p.metavar is None:
