@@ -23,8 +23,8 @@ MAX_NAMED = 20  # returns named in the one-line problem; JSON lists up to MAX_LI
 MAX_LISTED = 1000
 
 
-def _key(r: tuple) -> str:
-    return r[3] if r[2] == "counter" else f"RA-{r[1]:06d}"
+def _key(r: sqlite3.Row) -> str:
+    return r["ticket"] if r["type"] == "counter" else f"RA-{r['ra_no']:06d}"
 
 
 def ra_gaps(conn: sqlite3.Connection) -> list[int]:
@@ -47,44 +47,60 @@ def _grouped(cursor) -> Iterator[tuple[int, list]]:
     return ((k, list(g)) for k, g in itertools.groupby(cursor, key=lambda row: row[0]))
 
 
-# Row shapes: returns (id, ra_no, type, ticket, opened_on, hold_amount_cents); events are
-# sqlite3.Row (history.replay reads them by name); ledger (return_id, event, amount_cents, hold_ref).
-RETURNS_SQL = "SELECT id, ra_no, type, ticket, opened_on, hold_amount_cents FROM returns ORDER BY id"
+RETURNS_SQL = "SELECT * FROM returns ORDER BY id"
 EVENTS_SQL = "SELECT return_id, id, event, happened_on, detail, digest FROM events ORDER BY return_id, id"
 LEDGER_SQL = "SELECT return_id, event, amount_cents, hold_ref FROM ledger ORDER BY return_id, id"
+HOLDS_SQL = "SELECT return_id, sum(list_price_cents * qty) FROM items GROUP BY return_id ORDER BY return_id"
+MAX_LIFE_LINES = 20  # as admin.replay_problems: the first returns named, one line each
 
 
-def replay_return(r: tuple, record: str, events: list, ledger: list) -> list[str]:
-    """Where the stored ledger and record disagree with the return's own history (empty when
-    they agree). Its state and dates are compared by admin.replay_problems."""
-    problems = []
+def replay_return(r: sqlite3.Row, hold: int, record: str, events: list, ledger: list) -> tuple[str | None, list[str]]:
+    """One return's history replayed once (history.replay, voids included): a line in
+    admin.replay_problems' words when its stored state or dates disagree, and what else
+    disagrees: the hold amount against its items, the ledger, the record's digest."""
+    name = _key(r)
+    life_line, problems, moves = None, [], None
     try:
-        moves = history.replay(r[2], date.fromisoformat(r[4]), r[5] or 0, events).moves
-    except (ReturnsError, ValueError, KeyError, TypeError):
-        moves = None  # named by admin.replay_problems
-    stored = [row[1:] for row in ledger]
-    if moves is not None and stored != [(m.event, m.amount, m.ref) for m in moves]:
-        problems.append(f"its ledger has {_moves(stored)}, its history gives "
+        replayed = history.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, events)
+        stored = history.Life.from_row(r)
+        moves = replayed.moves
+        if stored != replayed.life:
+            was = stored.columns()
+            wrong = [f"{c} is {was[c]}, history says {v}" for c, v in replayed.life.columns().items() if was[c] != v]
+            life_line = f"{name}: {'; '.join(wrong)}"
+    except ReturnsError as e:
+        life_line = f"{name}: its history does not replay ({e.problems[0].message})"
+    except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool
+        life_line = f"{name}: its history holds a value the tool never writes ({policy.quote(str(e))})"
+    if r["type"] == "advanced" and r["hold_amount_cents"] != hold:
+        problems.append(f"hold is {policy.format_usd(r['hold_amount_cents'])}, its items' list prices give "
+                        f"{policy.format_usd(hold)}")
+    stored_ledger = [tuple(row[1:]) for row in ledger]
+    if moves is not None and stored_ledger != [(m.event, m.amount, m.ref) for m in moves]:
+        problems.append(f"its ledger has {_moves(stored_ledger)}, its history gives "
                         f"{_moves([(m.event, m.amount, m.ref) for m in moves])}")
     if events and events[-1]["digest"] != chain.sha(record):
         problems.append("its record (return, items or serials) was changed outside the tool since its last event")
-    return problems
+    return life_line, problems
 
 
 def _moves(rows: list) -> str:
     return "; ".join(f"{event} {policy.format_usd(amount)}" for event, amount, _ in rows) or "no rows"
 
 
-def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None) -> list[dict]:
-    """Every return whose ledger or record disagrees with its history: [{ra, problems}]. Four
-    streams in return order, side by side: memory stays flat at any size."""
+def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None) -> tuple[list[str], list[dict]]:
+    """Every return replayed once: (lines for returns whose state disagrees, [{ra, problems}]
+    for the rest). Streams in return order, side by side: memory stays flat at any size."""
     (total,) = conn.execute("SELECT count(*) FROM returns").fetchone()
-    returns = chain._plain(conn, RETURNS_SQL)
+    returns, events = conn.cursor(), conn.cursor()
+    returns.row_factory = events.row_factory = sqlite3.Row
+    returns.execute(RETURNS_SQL)
     records = chain.records(conn)
-    events = conn.cursor()
-    events.row_factory = sqlite3.Row
+    holds = chain._plain(conn, HOLDS_SQL)
     streams = {"history": _grouped(events.execute(EVENTS_SQL)), "ledger rows": _grouped(chain._plain(conn, LEDGER_SQL))}
     ahead = {what: next(stream, None) for what, stream in streams.items()}
+    next_hold = next(holds, None)
+    lines: list[str] = []
     found: list[dict] = []
 
     def take(what: str, rid: int) -> list:
@@ -99,15 +115,27 @@ def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None) -> 
         return []
 
     for done, (r, (_, record)) in enumerate(zip(returns, records, strict=True), 1):
-        events_of, ledger = take("history", r[0]), take("ledger rows", r[0])
-        problems = replay_return(r, record, events_of, ledger) if events_of else ["it has no history"]
+        rid = r["id"]
+        while next_hold and next_hold[0] < rid:
+            next_hold = next(holds, None)
+        hold = (next_hold[1] or 0) if next_hold and next_hold[0] == rid else 0
+        events_of, ledger = take("history", rid), take("ledger rows", rid)
+        if not events_of:
+            line, problems = None, ["it has no history"]
+        else:
+            line, problems = replay_return(r, hold, record, events_of, ledger)
+        if line:
+            if len(lines) < MAX_LIFE_LINES:
+                lines.append(line)
+            elif len(lines) == MAX_LIFE_LINES:
+                lines.append("(more returns disagree: only the first are named)")
         if problems and len(found) < MAX_LISTED:
             found.append({"ra": _key(r), "problems": problems})
         if progress and done % 100_000 == 0:
             progress("replaying returns", done, total)
     for what in streams:
         take(what, 1 << 62)
-    return found
+    return lines, found
 
 
 def start_chains(uri: str) -> subprocess.Popen | None:
@@ -138,7 +166,8 @@ def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
     if missing:
         problems.append(f"append-only trigger(s) missing or changed: {', '.join(missing)}")
     gaps = ra_gaps(conn)
-    disagree = replay(conn, progress)
+    life_lines, disagree = replay(conn, progress)
+    problems += life_lines
     broken = {}
     for table, (bad, head) in _chains(conn, progress, elsewhere).items():
         problems += head
@@ -155,5 +184,6 @@ def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
         problems.append(f"{len(disagree)}{'+' if len(disagree) >= MAX_LISTED else ''} return(s) disagree with "
                         f"their history: {named}{' ...' if len(disagree) > MAX_NAMED else ''}")
     report = {"triggers": "ok" if not missing else missing, "chain_breaks": broken, "ra_gaps": gaps,
-              "disagreements": disagree}
+              "disagreements": disagree + [{"ra": line.split(":", 1)[0], "problems": [line.split(": ", 1)[-1]]}
+                                           for line in life_lines if not line.startswith("(")]}
     return report, problems
