@@ -103,14 +103,15 @@ def doctor(store: Store, progress=None) -> dict:
     if progress:
         progress("integrity check", 0, 0)
     version = store.schema_version()
-    chains = None
-    if version == SCHEMA_VERSION:
+    chains, integrity = None, None
+    if version == SCHEMA_VERSION:  # the integrity check and the chains run beside the replay (audit.py)
         from .audit import start_chains
 
-        chains = start_chains(store.uri)  # runs beside the integrity check and the replay
-    integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-    if integrity != ["ok"]:
-        problems.append(f"integrity check failed: {'; '.join(integrity[:5])}")
+        chains = start_chains(store.uri)
+    else:
+        from .chain import integrity_check
+
+        integrity = integrity_check(conn)
     fk = conn.execute("PRAGMA foreign_key_check").fetchall()
     if fk:
         problems.append(f"{len(fk)} row(s) break a foreign key (first in table {fk[0][0]})")
@@ -146,9 +147,12 @@ def doctor(store: Store, progress=None) -> dict:
             if chains is not None and chains.poll() is None:  # an error on the way: no process is left running
                 chains.kill()
                 chains.wait()
+        integrity = audit_report.pop("integrity")
         problems += found
     elif version < SCHEMA_VERSION:
         warnings.append("the history's hash chains are recorded from schema 10: run any write command to upgrade")
+    if integrity != ["ok"]:
+        problems.insert(0, f"integrity check failed: {'; '.join(integrity[:5])}")
     leftovers = files.stale_temp_files(store.path.parent)
     if leftovers:
         warnings.append(f"{len(leftovers)} temporary file(s) left by a killed export or backup: "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import sqlite3
 import subprocess
 import sys
@@ -44,7 +45,7 @@ def ra_gaps(conn: sqlite3.Connection) -> list[int]:
 
 
 def _grouped(cursor) -> Iterator[tuple[int, list]]:
-    return ((k, list(g)) for k, g in itertools.groupby(cursor, key=lambda row: row[0]))
+    return ((k, list(g)) for k, g in itertools.groupby(cursor, key=operator.itemgetter(0)))
 
 
 RETURNS_SQL = "SELECT * FROM returns ORDER BY id"
@@ -58,7 +59,6 @@ def replay_return(r: sqlite3.Row, hold: int, record: str, events: list, ledger: 
     """One return's history replayed once (history.replay, voids included): a line in
     admin.replay_problems' words when its stored state or dates disagree, and what else
     disagrees: the hold amount against its items, the ledger, the record's digest."""
-    name = _key(r)
     life_line, problems, moves = None, [], None
     try:
         replayed = history.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, events)
@@ -67,11 +67,11 @@ def replay_return(r: sqlite3.Row, hold: int, record: str, events: list, ledger: 
         if stored != replayed.life:
             was = stored.columns()
             wrong = [f"{c} is {was[c]}, history says {v}" for c, v in replayed.life.columns().items() if was[c] != v]
-            life_line = f"{name}: {'; '.join(wrong)}"
+            life_line = f"{_key(r)}: {'; '.join(wrong)}"
     except ReturnsError as e:
-        life_line = f"{name}: its history does not replay ({e.problems[0].message})"
+        life_line = f"{_key(r)}: its history does not replay ({e.problems[0].message})"
     except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool
-        life_line = f"{name}: its history holds a value the tool never writes ({policy.quote(str(e))})"
+        life_line = f"{_key(r)}: its history holds a value the tool never writes ({policy.quote(str(e))})"
     if r["type"] == "advanced" and r["hold_amount_cents"] != hold:
         problems.append(f"hold is {policy.format_usd(r['hold_amount_cents'])}, its items' list prices give "
                         f"{policy.format_usd(hold)}")
@@ -139,9 +139,10 @@ def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None) -> 
 
 
 def start_chains(uri: str) -> subprocess.Popen | None:
-    """Verify both chains in a second process while this one checks integrity and replays:
-    the two read the database side by side, each on one core (`python -m speco_returns.chain`).
-    None when no process can be started: then they are verified here, after the replay."""
+    """SQLite's integrity check and both chains in a second process while this one replays
+    (`python -m speco_returns.chain`): the two read the database side by side, each on one
+    core, and do about the same work. None when no process can be started: then all of it is
+    done here, after the replay."""
     try:
         return subprocess.Popen([sys.executable, "-m", "speco_returns.chain", uri], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -149,18 +150,23 @@ def start_chains(uri: str) -> subprocess.Popen | None:
         return None
 
 
-def _chains(conn: sqlite3.Connection, progress, elsewhere: subprocess.Popen | None) -> dict:
+def _beside(conn: sqlite3.Connection, progress, elsewhere: subprocess.Popen | None) -> tuple[list[str], dict]:
+    """(integrity check, chains' verdicts): the second process's, or checked here when it failed."""
     if elsewhere is not None:
         out, _ = elsewhere.communicate()
         if elsewhere.returncode == 0:
-            return json.loads(out)
-    return {table: chain.verify(conn, table, progress) for table in chain.CHAINED}  # no second process: here
+            verdicts = json.loads(out)
+            return verdicts["integrity"], verdicts["chains"]
+    if progress:
+        progress("integrity check", 0, 0)
+    return chain.integrity_check(conn), {table: chain.verify(conn, table, progress) for table in chain.CHAINED}
 
 
 def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
           elsewhere: subprocess.Popen | None = None) -> tuple[dict, list[str]]:
-    """The tamper-evidence part of doctor: (report keys, problems). `elsewhere`: the chains
-    being verified by `start_chains`."""
+    """The tamper-evidence part of doctor and SQLite's integrity check: (report keys, problems),
+    the check's lines under "integrity" (doctor words them). `elsewhere`: the second process
+    started by `start_chains`."""
     problems = []
     missing = chain.missing_triggers(conn)
     if missing:
@@ -169,7 +175,8 @@ def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
     life_lines, disagree = replay(conn, progress)
     problems += life_lines
     broken = {}
-    for table, (bad, head) in _chains(conn, progress, elsewhere).items():
+    integrity, chains = _beside(conn, progress, elsewhere)
+    for table, (bad, head) in chains.items():
         problems += head
         if bad:
             ids = ", ".join(map(str, bad[:MAX_NAMED]))
@@ -183,7 +190,7 @@ def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
         named = "; ".join(f"{d['ra']}: {d['problems'][0]}" for d in disagree[:MAX_NAMED])
         problems.append(f"{len(disagree)}{'+' if len(disagree) >= MAX_LISTED else ''} return(s) disagree with "
                         f"their history: {named}{' ...' if len(disagree) > MAX_NAMED else ''}")
-    report = {"triggers": "ok" if not missing else missing, "chain_breaks": broken, "ra_gaps": gaps,
+    report = {"integrity": integrity, "triggers": "ok" if not missing else missing, "chain_breaks": broken, "ra_gaps": gaps,
               "disagreements": disagree + [{"ra": line.split(":", 1)[0], "problems": [line.split(": ", 1)[-1]]}
                                            for line in life_lines if not line.startswith("(")]}
     return report, problems

@@ -154,6 +154,36 @@ def test_doctor_names_every_edit_made_outside_the_tool(cli, history, db_path, ed
     assert err.splitlines() == [f"error: {p}" for p in report["problems"]]
 
 
+def _index_out_of_step(db: Path) -> str:
+    """An index whose definition no longer matches its entries (edited through writable_schema):
+    every row still reads, only SQLite's full integrity check sees it."""
+    conn = sqlite3.connect(db)
+    name, sql = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'returns' "
+                             "AND sql IS NOT NULL ORDER BY name LIMIT 1").fetchone()
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?",
+                 [f"CREATE INDEX {name} ON returns (customer DESC, id)", name])
+    conn.commit()
+    conn.close()
+    return name
+
+
+@pytest.mark.parametrize("beside", [True, False], ids=["in-the-second-process", "here-when-none-starts"])
+def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeypatch, beside):
+    """The integrity check runs in the second process beside the replay (for speed at 1M),
+    or here when no process can be started: either way a damaged index is named."""
+    from speco_returns import audit
+
+    if not beside:
+        monkeypatch.setattr(audit, "start_chains", lambda uri: None)
+    name = _index_out_of_step(db_path)
+    code, report, err = doctor(cli)
+    assert code == 1 and report["integrity"] != "ok"
+    assert any(name in line for line in report["integrity"]), report["integrity"]
+    assert report["problems"][0].startswith("integrity check failed: ") and name in report["problems"][0]
+    assert err.splitlines()[0] == f"error: {report['problems'][0]}"
+
+
 def test_replace_and_update_and_delete_are_refused_by_triggers(db_path, cli, history):
     conn = sqlite3.connect(db_path)
     for sql in ("REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, agent, recorded_at) "
