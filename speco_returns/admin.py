@@ -18,6 +18,9 @@ NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "f
 def backup(store: Store, dest: Path, *, force: bool) -> int:
     """Copy the live database with SQLite's backup API (a consistent snapshot while others
     write) into a temporary file beside `dest`, check it, then rename it into place."""
+    if store.url:  # a server keeps its own backups: pg_dump, at the server, once per team
+        raise ReturnsError("backup copies a SQLite file; this database is on a PostgreSQL server: "
+                           "back it up there with pg_dump (README: A team on one server)")
     dest = dest.expanduser()
     with write_whole(dest, force=force, protected=[store.path], what="backup target") as tmp:
         copy = sqlite3.connect(tmp)
@@ -100,6 +103,8 @@ def doctor(store: Store, progress=None) -> dict:
     files left behind; `problems` lists what is wrong."""
     conn = store.conn
     problems, warnings = [], []
+    if store.url:
+        return _doctor_server(store, problems, warnings)
     if progress:
         progress("integrity check", 0, 0)
     version = store.schema_version()
@@ -126,8 +131,8 @@ def doctor(store: Store, progress=None) -> dict:
         sums = """SELECT happened_on AS day, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
                   FROM ledger GROUP BY happened_on, event"""
         kept = "SELECT day, event, rows, amount_cents, holds_change, charges_change FROM ledger_days"
-        (drift,) = conn.execute(f"""SELECT count(DISTINCT day) FROM (SELECT day FROM ({sums} EXCEPT {kept})
-                                    UNION ALL SELECT day FROM ({kept} EXCEPT {sums}))""").fetchone()
+        (drift,) = conn.execute(f"""SELECT count(DISTINCT day) FROM (SELECT day FROM ({sums} EXCEPT {kept}) AS a
+                                    UNION ALL SELECT day FROM ({kept} EXCEPT {sums}) AS b) AS drift""").fetchone()
         if drift:
             problems.append(f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
                             "`report` would be wrong; restore from a backup")
@@ -178,3 +183,50 @@ def doctor(store: Store, progress=None) -> dict:
         "warnings": warnings,
         "ok": not problems,
     }
+
+
+def _doctor_server(store: Store, problems: list, warnings: list) -> dict:
+    """On a PostgreSQL server: its version, the schema, the same ledger check and counts (the
+    server checks its own pages and foreign keys; sizes and backups are the server's business)."""
+    from .dialect import shown
+
+    (server_version,) = store.conn.execute("SHOW server_version").fetchone()
+    version, pending, counts = _schema_and_counts(store, problems, warnings)
+    return {
+        "database": shown(store.url),
+        "server_version": server_version,
+        "schema_version": version,
+        "pending_migrations": pending,
+        "returns_by_type_and_status": counts,
+        "problems": problems,
+        "warnings": warnings,
+        "ok": not problems,
+    }
+
+
+def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[int, int, dict[str, int]]:
+    """The server's schema, its ledger's daily totals, each history replayed, and counts."""
+    conn = store.conn
+    version = store.schema_version()
+    pending = max(SCHEMA_VERSION - version, 0)
+    if version > SCHEMA_VERSION:
+        problems.append(f"the database is at schema {version}, newer than this tool ({SCHEMA_VERSION}): "
+                        f"{store.newer_message()}; its history was not checked")
+        return version, pending, {}
+    if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
+        sums = """SELECT happened_on AS day, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
+                  FROM ledger GROUP BY happened_on, event"""
+        kept = "SELECT day, event, rows, amount_cents, holds_change, charges_change FROM ledger_days"
+        (drift,) = conn.execute(f"""SELECT count(DISTINCT day) FROM (SELECT day FROM ({sums} EXCEPT {kept}) AS a
+                                    UNION ALL SELECT day FROM ({kept} EXCEPT {sums}) AS b) AS drift""").fetchone()
+        if drift:
+            problems.append(f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
+                            "`report` would be wrong; restore from a backup")
+    if version >= 2:
+        problems += replay_problems(conn)
+    counts: dict[str, int] = {}
+    if version >= 2:
+        for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
+            counts[row[0]] = row[1]
+    return version, pending, counts
+

@@ -129,7 +129,7 @@ def append(conn: sqlite3.Connection, table: str, values: dict, cols: list[str] |
     conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                  [*(row.get(c) for c in cols), h])
     conn.execute("""INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, 1, ?)
-                    ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, rows = rows + 1, hash = excluded.hash""",
+                    ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, rows = chain_heads.rows + 1, hash = excluded.hash""",
                  [table, row["id"], h])
     return row["id"]
 

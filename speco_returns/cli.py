@@ -46,7 +46,7 @@ app.add_typer(export_app, name="export")
 
 @dataclass
 class Session:
-    db_path: Path
+    db_path: Path | str  # a file, or a PostgreSQL URL (dialect.is_url)
     agent: str
     _store: Store | None = None
     keep: bool = False  # `shell`: one session and one connection for every command it runs
@@ -90,7 +90,7 @@ class Session:
         if os.environ.get("SPECO_RETURNS_TODAY"):
             self.pinned = today
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return Now(today=today, stamp=stamp, agent=self.agent)
+        return Now(today=today, stamp=stamp, agent=self.store.login or self.agent)  # a server records its login
 
 
 _current: Session | None = None  # set by the root callback for the command that follows
@@ -238,8 +238,11 @@ def _login() -> str:
 
 @app.callback()
 def main(
-    db: Annotated[Optional[Path], typer.Option("--db", envvar="SPECO_RETURNS_DB", show_envvar=True,
-                                               help="The database file (default: returns.db in the user's application folder).")] = None,
+    ctx: typer.Context,
+    # Text, not a Path: pathlib would turn postgresql://host/db into postgresql:/host/db.
+    db: Annotated[Optional[str], typer.Option("--db", envvar="SPECO_RETURNS_DB", show_envvar=True,
+                                              help="The database file (default: returns.db in the user's application folder), "
+                                                   "or a PostgreSQL URL: postgresql://host/dbname or service=NAME.")] = None,
     agent: Annotated[Optional[str], typer.Option("--agent", envvar="SPECO_RETURNS_AGENT", show_envvar=True,
                                                  help="Who is recording (default: the login name).")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
@@ -253,7 +256,21 @@ def main(
         name = policy.clean_text("agent", agent if agent is not None else _login()) or "unknown"
     except ReturnsError as e:
         fail(e.problems)
-    _current = Session(db_path=db.expanduser() if db else _default_db(), agent=name)
+    _current = Session(db_path=_database(ctx, db), agent=name)
+
+
+def _database(ctx: typer.Context, db: str | None) -> Path | str:
+    from .dialect import has_password, is_url
+
+    if not db:
+        return _default_db()
+    if not is_url(db):
+        return Path(db).expanduser()
+    source = ctx.get_parameter_source("db")
+    if has_password(db) and source is not None and source.name == "COMMANDLINE":
+        sys.stderr.write("warning: a password in --db is visible to every user of this machine (ps, shell history): "
+                         "keep it in ~/.pgpass, a service file or PGPASSWORD\n")
+    return db.strip()
 
 
 # --- policy and check -----------------------------------------------------------------

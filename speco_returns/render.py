@@ -274,10 +274,13 @@ def catalog_table(rows: list[dict]) -> None:
 def doctor_view(report: dict) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_row("database", report["database"])
-    grid.add_row("filesystem", report["filesystem"] or "unknown")
-    grid.add_row("size", f"{report['database_bytes']:,} bytes (+ {report['wal_bytes']:,} in the WAL)")
-    grid.add_row("integrity", str(report["integrity"]))
-    grid.add_row("foreign keys", "ok" if not report["foreign_key_violations"] else f"{report['foreign_key_violations']} violation(s)")
+    if "server_version" in report:  # a PostgreSQL server checks its own pages and keys
+        grid.add_row("server", f"PostgreSQL {report['server_version']}")
+    else:
+        grid.add_row("filesystem", report["filesystem"] or "unknown")
+        grid.add_row("size", f"{report['database_bytes']:,} bytes (+ {report['wal_bytes']:,} in the WAL)")
+        grid.add_row("integrity", str(report["integrity"]))
+        grid.add_row("foreign keys", "ok" if not report["foreign_key_violations"] else f"{report['foreign_key_violations']} violation(s)")
     grid.add_row("schema", f"version {report['schema_version']}, {report['pending_migrations']} migration(s) pending (applied on next use)")
     for key, count in report["returns_by_type_and_status"].items():
         grid.add_row("", f"{key}: {count:,}")

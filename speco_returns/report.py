@@ -62,7 +62,7 @@ def build(store: Store, start: date, end: date) -> dict:
             """SELECT count(*), coalesce(sum(amount_cents), 0) FROM (
                  SELECT amount_cents FROM reviews WHERE decided_on IS NULL AND happened_on <= :end
                  UNION ALL
-                 SELECT amount_cents FROM reviews WHERE decided_on > :end AND happened_on <= :end)""",
+                 SELECT amount_cents FROM reviews WHERE decided_on > :end AND happened_on <= :end) AS pending""",
             {"end": last},
         ).fetchone()
         opened = _by_type(store, "opened_on", first, last)

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import history, notices, policy
+from .dialect import SQLite, is_url
 from .errors import DatabaseBusy, ReturnsError
 from .policy import Clock, Product, Request
 
@@ -75,6 +76,11 @@ class Store:
                  diagnose: bool = False):
         from . import files
 
+        self.url = self.login = None
+        self.dialect = SQLite()
+        if is_url(path):  # a PostgreSQL server (issue 14): the same store, the server's dialect
+            self._connect_server(str(path), migrate=migrate, read=read, diagnose=diagnose)
+            return
         self.path = Path(path)
         self.readonly = False
         if self.path.is_dir():
@@ -115,6 +121,22 @@ class Store:
         if migrate and not self.readonly:
             self._migrate()
 
+    def _connect_server(self, url: str, *, migrate: bool, read: bool, diagnose: bool) -> None:
+        from . import pg
+
+        self.path, self.uri, self.url, self.dialect, self.readonly = None, None, url, pg.DIALECT, False
+        self.conn = pg.connect(url)
+        try:
+            # On a server the recorded agent is the database login: --agent cannot impersonate.
+            (self.login,) = self.conn.execute("SELECT current_user").fetchone()
+            if not diagnose:
+                self._check_version(read=read)
+            if migrate:
+                self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
+
     def _uri(self) -> str:
         """A file we may not write is opened read-only; without a WAL to read, as immutable,
         so SQLite creates no -wal/-shm (owned by us, in someone else's folder)."""
@@ -148,9 +170,19 @@ class Store:
     def newer_message(self, info: dict | None = None) -> str:
         info = self.schema_info() if info is None else info
         by = f"speco-returns {info['upgraded_by']} or later" if info.get("upgraded_by") else "a newer speco-returns"
-        return f"this database was upgraded by {by}: upgrade the tool ({self.path})"
+        return f"this database was upgraded by {by}: upgrade the tool ({self.path or self.where})"
+
+    @property
+    def where(self) -> str:
+        """The database as messages name it: its file, or its URL without a password."""
+        from .dialect import shown
+
+        return shown(self.url) if self.url else str(self.path)
 
     def schema_info(self) -> dict[str, str]:
+        if self.url:
+            (exists,) = self.conn.execute("SELECT to_regclass('schema_info') IS NOT NULL").fetchone()
+            return {k: v for k, v in self.conn.execute("SELECT key, value FROM schema_info")} if exists else {}
         try:
             return {k: v for k, v in self.conn.execute("SELECT key, value FROM schema_info")}
         except sqlite3.OperationalError:  # before m010
@@ -180,10 +212,15 @@ class Store:
     def write(self) -> Iterator[sqlite3.Connection]:
         """One `BEGIN IMMEDIATE` transaction, committed or rolled back whole."""
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            for statement in self.dialect.begin_write:
+                self.conn.execute(statement)
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 raise DatabaseBusy() from None
+            raise
+        except ReturnsError:  # the server's write lock not had within lock_timeout: busy
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
         try:
             yield self.conn
@@ -196,7 +233,8 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for reads that take several queries."""
-        self.conn.execute("BEGIN")
+        for statement in self.dialect.begin_read:
+            self.conn.execute(statement)
         try:
             yield self.conn
         finally:
@@ -204,6 +242,10 @@ class Store:
                 self.conn.execute("COMMIT")
 
     def schema_version(self) -> int:
+        if self.url:
+            from . import pg
+
+            return pg.schema_version(self.conn, MIGRATION_SET)
         try:
             (n,) = self.conn.execute(
                 "SELECT count(*) FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET]
@@ -215,6 +257,11 @@ class Store:
     def _migrate(self) -> None:
         if self.schema_version() >= SCHEMA_VERSION:  # the common case costs one query
             return
+        if self.url:
+            from . import pg
+
+            return pg.migrate(self.conn, MIGRATION_SET, {"schema": str(SCHEMA_VERSION),
+                                                         "reads_need_schema": str(READS_NEED_SCHEMA)})
         from sqlite_utils import Database
 
         from . import __version__
@@ -237,9 +284,9 @@ class Store:
                 """INSERT INTO catalog (model, description, category, list_price_cents, updated_at)
                    VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (model) DO UPDATE SET
-                     description = coalesce(excluded.description, description),
+                     description = coalesce(excluded.description, catalog.description),
                      category = excluded.category,
-                     list_price_cents = coalesce(excluded.list_price_cents, list_price_cents),
+                     list_price_cents = coalesce(excluded.list_price_cents, catalog.list_price_cents),
                      updated_at = excluded.updated_at""",
                 [(p.model, p.description, p.category, p.list_price, now.stamp) for p in products],
             )
@@ -852,7 +899,7 @@ class Store:
         # Each item's serials are read once: defused inside the subquery, not around it (an
         # expression around it would run it once per mention).
         serials = (f"(SELECT {sql_defuse('s')} FROM (SELECT group_concat(serial, ';') AS s "
-                   "FROM (SELECT serial FROM serials WHERE item_id = i.id ORDER BY id)))")
+                   "FROM (SELECT serial FROM serials WHERE item_id = i.id ORDER BY id) AS o) AS c)")  # aliases: PostgreSQL needs them
         # Everything: scan the returns in id order, the order wanted, with no sort and no
         # temporary files (288 MB at a million). A range: the opened_on index, then a small sort.
         where, args = ("WHERE r.opened_on BETWEEN ? AND ?", _range(start, end)) if start or end else ("", [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from contextlib import contextmanager
 
 import typer.main
 
@@ -30,8 +31,43 @@ def refused(result, code: int = 1) -> list[str]:
     return lines
 
 
+def query(db, sql: str, params=()) -> list:
+    """Rows (tuples) of SQLite-flavoured `sql` on the test's database, a file or a server (URL): the
+    server's connection rewrites it as the store's does (dialect.py)."""
+    if isinstance(db, str):
+        from speco_returns import pg
+
+        conn = pg.connect(db)
+        try:
+            return [tuple(r) for r in conn.execute(sql, params).fetchall()]
+        finally:
+            conn.close()
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+@contextmanager
+def raw(db):
+    """A connection to the test's database, a file or a server (URL), that commits each statement."""
+    if isinstance(db, str):
+        from speco_returns import pg
+
+        conn = pg.connect(db)
+    else:
+        conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 def counts(db_path) -> dict[str, int]:
     """Rows per table, read without creating the file (a missing database holds nothing)."""
+    if isinstance(db_path, str):
+        return {t: query(db_path, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
     if not db_path.exists():
         return dict.fromkeys(TABLES, 0)
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from clihelpers import counts, ok, refused
+from clihelpers import counts, ok, query, raw, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from speco_returns import migrations as migrations_module
 from speco_returns.cli import app
+from speco_returns.errors import ReturnsError
 
 HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on", "expires_on", "state",
                  "settled_on", "charged", "refunded", "in_review"]
@@ -64,12 +65,7 @@ def charged(cli, serial: str, opened: str = "2026-09-01", *, deliver: str = "202
 
 
 def ledger_rows(db_path) -> list[tuple]:
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute("SELECT event, amount_cents, holds_change, charges_change, hold_ref, reason FROM ledger "
-                            "ORDER BY id").fetchall()
-    finally:
-        conn.close()
+    return query(db_path, "SELECT event, amount_cents, holds_change, charges_change, hold_ref, reason FROM ledger ORDER BY id")
 
 
 @pytest.fixture(autouse=True)
@@ -417,14 +413,11 @@ def test_ledger_and_reviews_stay_append_only(cli, db_path):
     ra = charged(cli, "A")
     ev(cli, ra, "receive", "2026-10-09")
     ev(cli, ra, "complete", "2026-10-10", "--note", "charge stands")
-    conn = sqlite3.connect(db_path)
-    try:
+    with raw(db_path) as conn:
         for sql in ("UPDATE ledger SET holds_change = 0", "DELETE FROM ledger", "DELETE FROM reviews",
                     "UPDATE reviews SET decision = 'refunded'", "UPDATE reviews SET amount_cents = 1"):
-            with pytest.raises(sqlite3.IntegrityError):
+            with pytest.raises((sqlite3.IntegrityError, ReturnsError), match="append-only|decided once"):
                 conn.execute(sql)
-    finally:
-        conn.close()
 
 
 # --- the reconciliation, over generated months ---------------------------------------------------------
@@ -521,11 +514,7 @@ def test_doctor_checks_the_daily_totals_against_the_ledger(cli, db_path):
     ev(cli, ra, "receive", "2026-10-09")
     ev(cli, ra, "refund", "2026-10-10", "--ref", "RF-1", "--amount", "10")
     ok(cli("doctor"))
-    conn = sqlite3.connect(db_path)
-    try:
+    with raw(db_path) as conn:
         conn.execute("UPDATE ledger_days SET holds_change = holds_change + 1 WHERE event = 'charged'")
-        conn.commit()
-    finally:
-        conn.close()
     lines = refused(cli("doctor"))
     assert any("ledger_days" in line and "1 day" in line for line in lines), lines

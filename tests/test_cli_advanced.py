@@ -10,12 +10,11 @@ import csv
 import io
 import json
 import shutil
-import sqlite3
 
 import pytest
 import typer.main
 import typer.testing
-from clihelpers import cached_command, ok, refused
+from clihelpers import cached_command, ok, query, raw, refused
 from typer.testing import CliRunner
 
 from speco_returns.cli import app
@@ -29,11 +28,7 @@ STATE_ORDER = ["overdue", "due-soon", "delivery-unknown", "return-stalled", "hol
 
 def ledger(db_path) -> list[tuple]:
     """(date, ra id, event, amount in cents, hold ref) as stored, oldest first."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return conn.execute("SELECT happened_on, return_id, event, amount_cents, hold_ref FROM ledger ORDER BY id").fetchall()
-    finally:
-        conn.close()
+    return query(db_path, "SELECT happened_on, return_id, event, amount_cents, hold_ref FROM ledger ORDER BY id")
 
 
 def ledger_csv(cli, today) -> list[dict]:
@@ -378,6 +373,12 @@ def every_state_db(tmp_path_factory):
             patch.setattr(typer.testing, "_get_command", cached_command)
             return runner.invoke(app, list(args), env=env)
 
+    _build_every_state(cli)
+    assert not path.with_name("returns.db-wal").exists()  # closed whole: the file alone is the database
+    return path
+
+
+def _build_every_state(cli) -> None:
     ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.00"))
     delivered(cli, "SN1", "2026-12-01", expires="2026-12-12")
     delivered(cli, "SN2", "2026-11-01", unit_shipped="2026-11-20")
@@ -386,12 +387,14 @@ def every_state_db(tmp_path_factory):
     delivered(cli, "SN5", "2026-11-05")
     delivered(cli, "SN6", "2026-11-01")
     delivered(cli, "SN7", "2026-11-30")
-    assert not path.with_name("returns.db-wal").exists()  # closed whole: the file alone is the database
-    return path
 
 
 @pytest.fixture
-def every_state(every_state_db, db_path):
+def every_state(request, db_path, cli):
+    if isinstance(db_path, str):  # a server database: built in it (the file copy below is SQLite's)
+        _build_every_state(cli)
+        return
+    every_state_db = request.getfixturevalue("every_state_db")
     for leftover in (db_path.with_name("returns.db-wal"), db_path.with_name("returns.db-shm")):
         leftover.unlink(missing_ok=True)
     shutil.copyfile(every_state_db, db_path)
@@ -452,10 +455,8 @@ def test_overdue_check_ignores_other_states(cli, build, as_of, state):
 def test_overdue_orders_ra_numbers_by_number_past_999999(cli, db_path):
     """RA numbers grow wider past RA-999999 (SPEC §4); "then RA" still means RA-999999 before RA-1000000."""
     delivered(cli, "SN0", "2026-11-01")
-    conn = sqlite3.connect(db_path)  # a database that has already issued 999,998 RA numbers
-    with conn:
+    with raw(db_path) as conn:  # a database that has already issued 999,998 RA numbers
         conn.execute("UPDATE returns SET ra_no = 999998 WHERE ra_no = 1")
-    conn.close()
     assert show(cli, "RA-999998", "2026-12-10")["customer"]
     assert delivered(cli, "SN1", "2026-11-01") == "RA-999999"
     assert delivered(cli, "SN2", "2026-11-01") == "RA-1000000"

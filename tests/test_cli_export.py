@@ -300,6 +300,7 @@ def test_failed_export_keeps_the_old_file_whole(cli, books, tmp_path, monkeypatc
     assert os.listdir(out.parent) == ["ledger.csv"]
 
 
+@pytest.mark.sqlite_only("a file that is not a database")
 def test_export_from_an_unreadable_database_leaves_no_file(cli, db_path, tmp_path):
     db_path.write_bytes(b"this is not a database, it is a shopping list" * 100)
     for leftover in (db_path.with_name("returns.db-wal"), db_path.with_name("returns.db-shm")):

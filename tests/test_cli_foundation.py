@@ -99,6 +99,7 @@ def test_version(cli):
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", __version__)
 
 
+@pytest.mark.sqlite_only("a file not created")
 def test_version_writes_no_database(cli, db_path):
     ok(cli("--version"))
     assert not db_path.exists()
@@ -315,6 +316,7 @@ def test_check_writes_nothing(cli, catalog, db_path):
     assert counts(db_path) == before
 
 
+@pytest.mark.sqlite_only("a file not created")
 def test_check_on_a_new_database_records_nothing(cli, db_path):
     check(cli, "--type", "standard", "--item", "X", as_json=True)
     if db_path.exists():

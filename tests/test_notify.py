@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import email
 import json
-import sqlite3
 from email.policy import default
 
 import pytest
 import smtpserver
-from clihelpers import ok, refused
+from clihelpers import ok, query, raw, refused
 
 TODAY = "2026-11-26"
 FROM = "returns@speco.example"
@@ -74,12 +73,8 @@ def mail_env(monkeypatch, inbox):
 
 
 def notices_in_history(db_path) -> list[dict]:
-    conn = sqlite3.connect(db_path)
-    try:
-        rows = conn.execute("SELECT r.ra_no, r.ticket, e.detail FROM events e JOIN returns r ON r.id = e.return_id "
-                            "WHERE e.event = 'notice' ORDER BY e.id").fetchall()
-    finally:
-        conn.close()
+    rows = query(db_path, "SELECT r.ra_no, r.ticket, e.detail FROM events e JOIN returns r ON r.id = e.return_id "
+                          "WHERE e.event = 'notice' ORDER BY e.id")
     return [{"ra": ticket or f"RA-{ra_no:06d}", **json.loads(detail)} for ra_no, ticket, detail in rows]
 
 
@@ -205,8 +200,7 @@ def test_a_server_that_is_down_gives_exit_4_and_records_nothing(cli, monkeypatch
     assert line.startswith("error: cannot reach the mail server") and "5 notices not sent" in line
     assert "Traceback" not in result.output
     assert notices_in_history(db_path) == []
-    conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT count(*) FROM notices").fetchone() == (0,)  # nothing even claimed
+    assert query(db_path, "SELECT count(*) FROM notices") == [(0,)]  # nothing even claimed
 
 
 def test_a_missed_night_still_sends_what_is_due(cli, mail_env):
@@ -331,10 +325,8 @@ def test_line_breaks_and_extra_addresses_are_refused_at_input(cli, db_path, fiel
 def test_a_stored_name_with_line_breaks_cannot_forge_headers(cli, mail_env, db_path):
     """A row written before input refused control characters: encoded on output, never a header."""
     seed(cli)
-    conn = sqlite3.connect(db_path)
-    with conn:
+    with raw(db_path) as conn:
         conn.execute("UPDATE returns SET customer = ? WHERE ra_no = 3", ["Erin\r\nBcc: victim@evil.example\r\nSubject: pwned"])
-    conn.close()
     ok(notify(cli))
     erin = [r for r in mail_env.received if r.msg["X-Speco-Return"] == "RA-000003"]
     assert len(erin) == 1 and erin[0].rcpt_tos == ["erin@example.com"]
@@ -516,10 +508,8 @@ def test_an_untrusted_certificate_is_refused(cli, tls_env, certificate, db_path)
 def test_a_stored_address_that_is_not_one_is_a_call_not_a_failure(cli, mail_env, db_path):
     """A row from before `open` checked addresses: the customer is called, nothing is sent or failed."""
     seed(cli)
-    conn = sqlite3.connect(db_path)
-    with conn:
+    with raw(db_path) as conn:
         conn.execute("UPDATE returns SET email = 'erin at example dot com' WHERE ra_no = 3")
-    conn.close()
     doc = json.loads(ok(notify(cli, "--json")).stdout)
     erin = [n for n in doc["notices"] if n["ra"] == "RA-000003"]
     assert [n["status"] for n in erin] == ["no-email"] and doc["summary"]["failed"] == 0

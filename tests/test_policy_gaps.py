@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 
 import pytest
-from clihelpers import counts, ok, refused
+from clihelpers import counts, ok, query, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,11 +28,7 @@ def show(cli, ra, today="2027-06-30") -> dict:
 
 
 def ledger(db_path) -> list[tuple]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return conn.execute("SELECT happened_on, event, hold_ref FROM ledger ORDER BY id").fetchall()
-    finally:
-        conn.close()
+    return query(db_path, "SELECT happened_on, event, hold_ref FROM ledger ORDER BY id")
 
 
 def advanced(cli, serial="SN-1", *, opened="2026-10-01", steps=()) -> str:
@@ -129,9 +124,7 @@ def test_a_stalled_parcel_past_its_due_date_can_be_charged_with_a_reason(cli, db
     doc = show(cli, ra)
     assert doc["status"] == "charged"
     assert doc["events"][-1]["event"] == "charge" and doc["events"][-1]["reason"] == reason
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    assert conn.execute("SELECT event, reason FROM ledger ORDER BY id DESC LIMIT 1").fetchone() == ("charged", reason)
-    conn.close()
+    assert query(db_path, "SELECT event, reason FROM ledger ORDER BY id DESC LIMIT 1")[0] == ("charged", reason)
 
 
 def test_a_stalled_parcel_is_not_charged_without_a_reason_and_the_refusal_says_what_would_allow_it(cli, db_path):

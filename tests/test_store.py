@@ -16,6 +16,7 @@ from speco_returns.store import OPEN_SQL, Now, Store
 NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="tester")
 
 
+@pytest.mark.sqlite_only("SQLite's planner")
 def test_open_sql_is_the_partial_index_condition_word_for_word(db_path):
     store = Store(db_path)
     (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_advanced_open'").fetchone()
@@ -25,6 +26,7 @@ def test_open_sql_is_the_partial_index_condition_word_for_word(db_path):
         assert sql.endswith(f"WHERE {OPEN_SQL}"), name
 
 
+@pytest.mark.sqlite_only("SQLite's planner")
 @pytest.mark.parametrize("filters", [(None, None, None, False), ("advanced", None, None, False), (None, None, "acme", False)])
 def test_listing_open_returns_reads_the_open_index_not_the_table(db_path, filters):
     store = Store(db_path)
@@ -61,6 +63,7 @@ def test_counter_returns_take_no_ra_number(db_path):
     assert keys == ["RA-000001", "T-1", "RA-000002", "T-3", "RA-000003"]
 
 
+@pytest.mark.sqlite_only("upgrades a 0.1 SQLite file")
 def test_upgrading_to_m004_keeps_every_ra_number_issued_before(db_path):
     db = Database(db_path)
     migrations.apply(db, stop_before="m004_ra_numbers")

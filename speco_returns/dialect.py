@@ -1,0 +1,105 @@
+"""What differs between SQLite and PostgreSQL, in one place, so the store's business steps
+are written once (issue 14).
+
+The store writes SQLite's SQL with `?` placeholders. On a server, `Postgres.sql()` rewrites
+the few things PostgreSQL spells differently; the SQL functions SQLite has and PostgreSQL
+lacks under the same name (`printf`, `group_concat`, `instr`, `json_extract`, `casefold`) are
+created on the server by migrations_pg.py, so a query added to the store later runs on both
+unchanged. Nothing here imports a driver: SQLite users never pay psycopg's import.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+_SERVICE = re.compile(r"\s*service\s*=", re.IGNORECASE)
+
+
+def is_url(target: object) -> bool:
+    """A PostgreSQL connection string (`postgresql://…`, `postgres://…`, libpq's `service=NAME`)."""
+    text = str(target)
+    return text.startswith(URL_PREFIXES) or bool(_SERVICE.match(text))
+
+
+def has_password(target: str) -> bool:
+    """A password written into the connection string itself (visible in `ps` and shell history)."""
+    if target.startswith(URL_PREFIXES):
+        try:
+            if urlsplit(target).password:
+                return True
+        except ValueError:
+            return False
+        return "password=" in target.lower()
+    return bool(re.search(r"(^|\s)password\s*=", target, re.IGNORECASE))
+
+
+def shown(target: str) -> str:
+    """The connection string with any password replaced, for messages."""
+    text = re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", target)
+    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", text, flags=re.IGNORECASE)
+
+
+class SQLite:
+    name = "sqlite"
+    begin_write = ("BEGIN IMMEDIATE",)  # takes the write lock before reading: writers queue on the busy timeout
+    begin_read = ("BEGIN",)
+
+    def sql(self, text: str, params: object = None) -> str:
+        return text
+
+
+# Each write takes one advisory lock, the server's BEGIN IMMEDIATE: writers queue on it, and
+# past lock_timeout the waiting one fails with lock_not_available (the "database busy" line).
+WRITE_LOCK = 0x5EC0_0001
+MIGRATION_LOCK = 0x5EC0_0002
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class Postgres:
+    name = "postgres"
+    begin_write = ("BEGIN ISOLATION LEVEL READ COMMITTED", "SET LOCAL lock_timeout = '5s'",
+                   f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+    begin_read = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",)  # one snapshot, as SQLite's BEGIN
+
+    def sql(self, text: str, params: object = None) -> str:
+        return _translate(text, params is not None and not isinstance(params, dict) and len(params) > 0,
+                          isinstance(params, dict))
+
+
+def _glob_control() -> tuple[str, str]:
+    """export.sql_visible's GLOB over control characters, as a server regex (the same class)."""
+    from .export import _SQL_CONTROL
+
+    return f"GLOB {_SQL_CONTROL}", r"~ '[\x01-\x1f\x7f-\x9f]'"
+
+
+@lru_cache(maxsize=512)
+def _translate(text: str, positional: bool, named: bool) -> str:
+    if "GLOB" in text:
+        text = text.replace(*_glob_control())
+    if positional or named:
+        text = text.replace("%", "%%")  # psycopg reads % as a placeholder when it has parameters
+    parts, last = [], 0
+    for m in _LITERAL.finditer(text):  # rewrite outside string literals only
+        parts.append(_code(text[last:m.start()], positional, named))
+        parts.append(m.group())
+        last = m.end()
+    parts.append(_code(text[last:], positional, named))
+    return "".join(parts)
+
+
+def _code(code: str, positional: bool, named: bool) -> str:
+    code = re.sub(r"\bINDEXED\s+BY\s+\w+", "", code, flags=re.IGNORECASE)  # SQLite's planner hint
+    code = re.sub(r"\bIS\s+NOT\s+\?", "IS DISTINCT FROM ?", code, flags=re.IGNORECASE)
+    code = re.sub(r"\bchar\(", "chr(", code)
+    code = re.sub(r"\bIN\s*\(\s*\)", "IN (NULL)", code, flags=re.IGNORECASE)  # an empty list matches nothing
+    if positional:
+        code = code.replace("?", "%s")
+    if named:
+        code = _NAMED.sub(r"%(\1)s", code)
+    return code

@@ -1,0 +1,69 @@
+"""A throwaway PostgreSQL server for the tests, as .ci/run starts one: Debian's binaries, a
+`mktemp -d` folder owned by `postgres` when we are root (initdb refuses root), a unix socket
+only, trust authentication on that socket, gone when stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+BIN = Path(os.environ.get("SPECO_PG_BIN", "/usr/lib/postgresql/15/bin"))
+LOGIN = "tester"  # the tests' SPECO_RETURNS_AGENT: on a server the recorded agent is the login
+
+
+class Server:
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="speco-pg-"))
+        self.data, self.sock = self.base / "data", self.base / "sock"
+        self.sock.mkdir()
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            shutil.chown(self.base, "postgres")
+            shutil.chown(self.sock, "postgres")
+        self.started = False
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(BIN / args[0]), *args[1:]]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+
+    def start(self) -> str:
+        """Start it; returns the URL of its `postgres` database as the superuser LOGIN."""
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8",
+                  "--no-sync")
+        opts = (f"-k {self.sock} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+                "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-o", opts, "-w", "-t", "60", "start")
+        self.started = True
+        url = self.url("postgres", user="postgres")
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {LOGIN} LOGIN SUPERUSER")
+        return self.url("postgres")
+
+    def url(self, dbname: str, user: str = LOGIN) -> str:
+        return f"postgresql:///{dbname}?host={self.sock}&user={user}"
+
+    def stop(self) -> None:
+        if self.started:
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            except (subprocess.SubprocessError, OSError):
+                pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def available() -> str | None:
+    """Why a local server cannot be started, or None."""
+    if not (BIN / "initdb").exists():
+        return f"no PostgreSQL binaries in {BIN} (apt-get install postgresql)"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test,postgres]')"
+    return None
