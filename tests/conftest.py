@@ -22,8 +22,9 @@ from speco_returns.cli import app
 
 BOTH_BACKENDS = {
     "test_cli_foundation", "test_cli_returns", "test_cli_advanced", "test_cli_export", "test_accounting",
-    "test_store", "test_policy_gaps", "test_notify", "test_pg",
+    "test_store", "test_policy_gaps", "test_notify",
 }
+SERVER_ONLY = {"test_pg", "test_pg_processes"}
 
 
 def pytest_configure(config):
@@ -33,8 +34,11 @@ def pytest_configure(config):
 def pytest_generate_tests(metafunc):
     if "backend" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only"):
         return
-    if metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_BACKENDS:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in BOTH_BACKENDS:
         metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+    elif module in SERVER_ONLY:
+        metafunc.parametrize("backend", ["postgres"], indirect=True)
 
 
 @pytest.fixture

@@ -1,0 +1,182 @@
+"""A team's PostgreSQL server (issue 14): what only a server has. Each test gets a database
+cloned from the migrated template (conftest.py); the modules in BOTH_BACKENDS run every other
+CLI and store test on a server too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from clihelpers import ok, query, raw, refused
+from conftest import with_dbname
+
+from speco_returns import dialect, migrations_pg, pg
+from speco_returns.errors import ReturnsError
+from speco_returns.migrations import migrations
+from speco_returns.store import MIGRATION_SET, SCHEMA_VERSION, Store
+
+TODAY = "2026-12-01"
+
+
+def _open(cli, customer="Acme", *extra):
+    return ok(cli("open", "--type", "standard", "--customer", customer, "--item", "CAM-1", *extra, today=TODAY)).stdout
+
+
+@pytest.fixture(autouse=True)
+def catalog(cli):
+    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))
+
+
+def test_the_server_migrations_have_the_same_names_in_the_same_order():
+    assert [name for name, _ in migrations_pg.MIGRATIONS] == [m.name for m in migrations._migrations]
+    assert len(migrations_pg.MIGRATIONS) == SCHEMA_VERSION
+
+
+def test_every_url_form_reaches_the_server(cli, db_path, tmp_path, monkeypatch):
+    _open(cli)
+    assert db_path.startswith("postgresql://")
+    other = "postgres://" + db_path[len("postgresql://"):]
+    assert json.loads(ok(cli("--db", other, "show", "RA-000001", "--json")).stdout)["customer"] == "Acme"
+    # libpq's service file: the connection's details live outside the command line.
+    query_part = dict(p.split("=", 1) for p in db_path.split("?", 1)[1].split("&"))
+    (tmp_path / "services").write_text(f"[speco]\nhost={query_part['host']}\nuser={query_part['user']}\n"
+                                       f"dbname={db_path.split('///', 1)[1].split('?')[0]}\n")
+    monkeypatch.setenv("PGSERVICEFILE", str(tmp_path / "services"))
+    assert json.loads(ok(cli("--db", "service=speco", "show", "RA-000001", "--json")).stdout)["customer"] == "Acme"
+
+
+def test_a_password_in_a_url_on_the_command_line_gets_one_warning_line(cli, db_path, monkeypatch):
+    with_password = db_path.replace("&user=tester", "&user=tester&password=hunter2")
+    result = ok(cli("--db", with_password, "list", "--json"))
+    [line] = result.stderr.splitlines()
+    assert line.startswith("warning: a password in --db") and "hunter2" not in line
+    monkeypatch.setenv("SPECO_RETURNS_DB", with_password)  # set once in a protected file: no warning
+    assert ok(cli("list", "--json")).stderr == ""
+
+
+def test_passwords_are_never_shown():
+    assert dialect.shown("postgresql://ann:s3cret@db.example/returns") == "postgresql://ann:***@db.example/returns"
+    assert "s3cret" not in dialect.shown("host=db password=s3cret dbname=returns")
+    assert dialect.has_password("postgresql://ann:s3cret@db/returns") and not dialect.has_password("postgresql://ann@db/returns")
+
+
+def test_without_the_driver_a_url_gets_one_line_saying_what_to_install(cli, monkeypatch):
+    monkeypatch.setattr(pg, "psycopg", None)
+    [line] = refused(cli("list"))
+    assert "pip install 'speco-returns[postgres]'" in line
+
+
+def test_sqlite_users_never_import_the_driver(tmp_path):
+    code = ("import sys; from speco_returns.cli import run; sys.argv = ['speco-returns', 'list', '--json']\n"
+            "try:\n    run()\nexcept SystemExit:\n    pass\nassert 'psycopg' not in sys.modules, 'psycopg imported'")
+    env = {**os.environ, "SPECO_RETURNS_DB": str(tmp_path / "r.db")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda url: url.replace("host=", "host=/nonexistent"), "cannot connect to the database server"),
+    (lambda url: with_dbname(url, "no_such_database"), "does not exist"),
+    (lambda url: url.replace("user=tester", "user=nobody"), "cannot connect to the database server"),
+])
+def test_a_server_that_cannot_be_reached_is_one_line(cli, db_path, change, says):
+    [line] = refused(cli("--db", change(db_path), "list"))
+    assert says in line and "Traceback" not in line
+
+
+def test_a_server_restarted_mid_command_is_one_line_and_nothing_half_written(db_path, pg_admin):
+    from speco_returns.cli import Session
+
+    session = Session(db_path=db_path, agent="tester")
+    store = session.store
+    (pid,) = store.conn.execute("SELECT pg_backend_pid()").fetchone()
+    _, admin = pg_admin
+    admin.execute("SELECT pg_terminate_backend(%s)", [pid])  # what a restart does to every session
+    from speco_returns.policy import Request
+
+    req = Request(type="standard", customer="Cut Off", items=[("CAM-1", 1)], serials=[])
+    with pytest.raises(ReturnsError, match="lost the connection to the database server"):
+        store.open_return(req, {}, None, session.today(), session.now())
+    assert query(db_path, "SELECT count(*) FROM returns") == [(0,)]
+
+
+def test_a_schema_newer_than_the_tool_is_refused_in_one_line(cli, db_path):
+    with raw(db_path) as conn:
+        conn.execute("INSERT INTO speco_migrations (migration_set, name) VALUES (?, 'm999_from_the_future')", [MIGRATION_SET])
+    [line] = refused(cli("list"))
+    assert "newer" in line
+
+
+def test_history_and_ledger_refuse_update_delete_and_truncate(cli, db_path):
+    ra = json.loads(ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-1", "--json",
+                           today=TODAY)).stdout)["ra"]
+    ok(cli("link", ra, "--on", TODAY, today=TODAY))
+    ok(cli("hold", ra, "--ref", "AUTH-1", "--on", TODAY, today=TODAY))
+    assert len(query(db_path, "SELECT id FROM ledger")) == 1
+    for table in ("events", "ledger"):
+        for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}", f"TRUNCATE {table} CASCADE"):
+            with raw(db_path) as conn, pytest.raises(ReturnsError, match="append-only|decided once"):
+                conn.execute(statement)
+    with raw(db_path) as conn, pytest.raises(ReturnsError, match="append-only"):
+        conn.execute("TRUNCATE reviews CASCADE")
+    assert len(query(db_path, "SELECT id FROM events")) == 3 and len(query(db_path, "SELECT id FROM ledger")) == 1
+
+
+def test_rows_read_by_position_give_values_not_column_names(db_path):
+    """psycopg's dict_row would make `(n,) = fetchone()` yield the column's name."""
+    store = Store(db_path)
+    (n,) = store.conn.execute("SELECT count(*) AS n FROM returns").fetchone()
+    assert n == 0
+    row = store.conn.execute("SELECT 7 AS seven, 'x' AS ex").fetchone()
+    assert (row["seven"], row[1], tuple(row)) == (7, "x", (7, "x"))
+    store.close()
+
+
+def test_a_literal_percent_and_placeholders_inside_strings_survive(db_path):
+    store = Store(db_path)
+    rows = store.conn.execute("SELECT '100%' AS a, 'why?' AS b, ? AS c, printf('RA-%06d', ?) AS d", ["x?", 1000000]).fetchall()
+    assert tuple(rows[0]) == ("100%", "why?", "x?", "RA-1000000")
+    assert tuple(store.conn.execute("SELECT printf('%d.%02d', 12, 5)").fetchone()) == ("12.05",)
+    store.close()
+
+
+def test_ra_numbers_past_999999_in_exports_stay_whole(cli, db_path):
+    _open(cli)
+    with raw(db_path) as conn:
+        conn.execute("UPDATE returns SET ra_no = 999999")
+    _open(cli, "Second")
+    out = ok(cli("export", "returns", today=TODAY)).stdout
+    assert "RA-999999," in out and "RA-1000000," in out
+
+
+def test_on_a_server_the_recorded_agent_is_the_login(cli, db_path):
+    _open(cli)
+    ok(cli("--agent", "someone-else", "note", "RA-000001", "hello", today=TODAY))
+    assert {a for (a,) in query(db_path, "SELECT agent FROM events")} == {"tester"}
+
+
+def test_backup_points_to_pg_dump(cli, tmp_path):
+    [line] = refused(cli("backup", str(tmp_path / "copy.db")))
+    assert "pg_dump" in line
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_doctor_reports_the_server_and_schema(cli):
+    _open(cli)
+    doc = json.loads(ok(cli("doctor", "--json")).stdout)
+    assert doc["server_version"].startswith("15") or doc["server_version"][:2].isdigit()
+    assert doc["schema_version"] == SCHEMA_VERSION and doc["pending_migrations"] == 0
+    assert doc["returns_by_type_and_status"] == {"standard authorized": 1} and doc["ok"]
+    human = ok(cli("doctor")).stdout
+    assert "PostgreSQL" in human and "password" not in human
+
+
+def test_a_session_that_drops_off_mid_write_cannot_hold_the_lock_for_hours(db_path):
+    store = Store(db_path)
+    (idle,) = store.conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()
+    assert idle == "1min"
+    assert store.conn._conn.info.get_parameters().get("keepalives") == "1"
+    store.close()

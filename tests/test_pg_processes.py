@@ -1,0 +1,162 @@
+"""Data safety across processes on a PostgreSQL server (issue 14), as test_processes.py proves
+it for SQLite: concurrent agents, a write lock held past the timeout, kill -9 in the middle of
+writes, and several first opens racing the migrations. Every wait has a timeout."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import subprocess
+import sys
+import time
+
+from clihelpers import query
+from conftest import with_dbname
+from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, _env, _kill_all, _readline, _seed_catalog, _spawn
+
+from speco_returns import dialect, store
+from speco_returns.migrations import migrations
+
+
+def _ra(n: int) -> str:
+    return f"RA-{n:06d}"
+
+
+def _assert_consistent(db: str, printed: set[str], context: str) -> int:
+    """Every printed RA is there whole, no return is there in part, RA numbers have no gap."""
+    numbers = sorted(n for (n,) in query(db, "SELECT ra_no FROM returns"))
+    assert numbers == list(range(1, len(numbers) + 1)), f"{context}: RA numbers with a gap or a repeat"
+    missing = printed - {_ra(n) for n in numbers}
+    assert not missing, f"{context}: printed after commit but not in the database: {sorted(missing)}"
+    items: dict[int, dict] = {}
+    for rid, model, qty in query(db, "SELECT return_id, model, qty FROM items"):
+        items.setdefault(rid, {})[model] = qty
+    serials = dict(query(db, "SELECT return_id, count(*) FROM serials GROUP BY return_id"))
+    opens = dict(query(db, "SELECT return_id, count(*) FROM events WHERE event = 'open' GROUP BY return_id"))
+    for (rid,) in query(db, "SELECT id FROM returns"):
+        assert items.get(rid) == SHAPE_ITEMS, f"{context}: return {rid} has items {items.get(rid)}"
+        assert serials.get(rid) == SHAPE_SERIALS and opens.get(rid) == 1, f"{context}: return {rid} is partial"
+    return len(numbers)
+
+
+def test_eight_agents_opening_at_once_lose_nothing_and_leave_no_gap(cli, db_path):
+    _seed_catalog(cli)
+    procs = []
+    try:
+        for n in range(8):
+            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "loop", db_path, f"P{n}", "50"],
+                                _env(db_path, f"agent-{n}"), stdin=subprocess.PIPE))
+        for proc in procs:
+            assert _readline(proc, 30).strip() == "ready"
+        for proc in procs:
+            proc.stdin.write(b"go\n")
+        outputs = [proc.communicate(timeout=240) for proc in procs]
+    finally:
+        _kill_all(procs)
+    printed: list[str] = []
+    for n, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
+        assert proc.returncode == 0 and err == b"", f"agent {n}: {err.decode(errors='replace')}"
+        printed += out.decode().split()
+    assert len(printed) == 400 and len(set(printed)) == 400, "an RA number was issued twice"
+    assert set(printed) == {_ra(n) for n in range(1, 401)}  # gap-free: no sequence burnt a number
+    assert _assert_consistent(db_path, set(printed), "after 8 concurrent agents") == 400
+    assert query(db_path, "SELECT DISTINCT agent FROM events") == [("tester",)]  # the login, whatever --agent says
+
+
+LOCKER = f"""
+import sys, psycopg
+conn = psycopg.connect(sys.argv[1], autocommit=True)
+conn.execute("BEGIN")
+conn.execute("SELECT pg_advisory_xact_lock({dialect.WRITE_LOCK})")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+def test_a_write_lock_held_past_the_timeout_gives_the_busy_line_and_writes_nothing(cli, db_path):
+    ok_catalog = cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100")
+    assert ok_catalog.exit_code == 0
+    env = _env(db_path)
+    command = [*CLI, "open", "--type", "standard", "--customer", "Stuck Lock Ltd", "--item", "CAM-1", "--serial", "SN-LOCK-1"]
+    locker = _spawn([sys.executable, "-c", LOCKER, db_path], env, stdin=subprocess.PIPE)
+    try:
+        assert _readline(locker, 30).strip() == "locked"
+        started = time.monotonic()
+        blocked = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        waited = time.monotonic() - started
+        assert locker.poll() is None
+    finally:
+        locker.communicate(input=b"release\n", timeout=30)
+    assert blocked.returncode == 1, (blocked.stdout, blocked.stderr)
+    [line] = blocked.stderr.splitlines()
+    assert "database busy" in line and "try again" in line
+    assert waited >= store.BUSY_TIMEOUT_MS / 1000 - 0.5
+    assert query(db_path, "SELECT count(*) FROM returns") == [(0,)]
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "RA-000001" in again.stdout, again.stderr
+
+
+def test_kill_9_in_the_middle_of_writes_leaves_every_return_whole_or_absent(cli, db_path):
+    _seed_catalog(cli)
+    seed = random.randrange(1 << 32)
+    rng = random.Random(seed)
+    printed: set[str] = set()
+    landed = 0
+    for round_ in range(16):
+        env = _env(db_path, f"killed-{round_}")
+        if round_ % 2:
+            env["HELPER_PAUSE_IN_TRANSACTION_MS"] = "15"
+        proc = _spawn([sys.executable, str(HELPER), "loop", db_path, f"K{round_:02d}", "0"], env)
+        try:
+            assert _readline(proc, 30).strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.35))
+            proc.kill()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            _kill_all([proc])
+        assert proc.returncode == -9, err.decode(errors="replace")
+        got = {line for line in out.decode().split("\n")[:-1] if line.startswith("RA-")}
+        landed += bool(got)
+        printed |= got
+        # The server ends a killed client's session and rolls its transaction back.
+        for _ in range(100):
+            if not query(db_path, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND application_name = 'speco-returns' AND state LIKE 'idle in transaction%'"):
+                break
+            time.sleep(0.05)
+        _assert_consistent(db_path, printed, f"after kill round {round_} (seed {seed})")
+    assert landed >= 4, f"only {landed} kills landed while returns were being opened"
+    result = cli("list", "--json")
+    assert result.exit_code == 0, result.output
+
+
+_fresh = itertools.count()
+
+
+def test_four_first_opens_racing_apply_the_migrations_once(pg_admin):
+    url, conn = pg_admin
+    name = f"speco_fresh_{next(_fresh)}_{random.randrange(1 << 30)}"
+    conn.execute(f"CREATE DATABASE {name}")  # empty: no template
+    db = with_dbname(url, name)
+    try:
+        env = _env(db)
+        procs = []
+        try:
+            for n in range(4):
+                args = ["--db", db, "catalog", "add", f"NEW-{n}", "--category", "camera", "--list-price", "100"]
+                procs.append(_spawn([sys.executable, str(HELPER), "--wait", "once", *args], env, stdin=subprocess.PIPE))
+            for proc in procs:
+                assert _readline(proc, 30).strip() == "ready"
+            for proc in procs:
+                proc.stdin.write(b"go\n")
+            outputs = [proc.communicate(timeout=60) for proc in procs]
+        finally:
+            _kill_all(procs)
+        for n, (proc, (_, err)) in enumerate(zip(procs, outputs, strict=True)):
+            assert proc.returncode == 0 and err == b"", f"process {n}: {err.decode(errors='replace')}"
+        applied = [n for (n,) in query(db, "SELECT name FROM speco_migrations ORDER BY name")]
+        assert applied == [m.name for m in migrations._migrations]
+        assert sorted(m for (m,) in query(db, "SELECT model FROM catalog")) == [f"NEW-{n}" for n in range(4)]
+    finally:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
