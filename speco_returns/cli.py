@@ -39,6 +39,9 @@ export_app = typer.Typer(cls=ReturnsGroup, help="CSV for accounting (RFC 4180, U
 app.add_typer(serial_app, name="serial")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(export_app, name="export")
+admin_app = typer.Typer(help="A team's PostgreSQL server: roles for its logins, and moving a desk's SQLite file onto it.",
+                        no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 
 # --- the edge: session, clock, errors, output ------------------------------------------
@@ -1191,6 +1194,63 @@ def _progress():
         sys.stderr.flush()
 
     return show
+
+
+# --- a team's server (README "A team on one server") -------------------------------------------
+
+
+@command(admin_app, "roles")
+def admin_roles_cmd(
+    apply: Annotated[bool, typer.Option("--apply", help="Run it on the --db server, as the database's owner.")] = False,
+) -> None:
+    """The SQL for the team's roles: speco_agent, speco_supervisor (charge, refund, void, virtual approval), speco_accounting (read and export)."""
+    from . import roles
+    from .dialect import is_url
+
+    if not apply:
+        sys.stdout.write(roles.script())
+        return
+    session = _session()
+    if not is_url(session.db_path):
+        raise ReturnsError("roles are a server's: give --db a PostgreSQL URL (without --apply the SQL is printed)")
+    roles.apply(session.store)
+    typer.echo(f"roles {', '.join(roles.ROLES)} are set up; make each login a member of one (GRANT speco_agent TO ann)")
+
+
+@command(admin_app, "copy")
+def admin_copy_cmd(
+    to: Annotated[str, typer.Option("--to", help="An empty PostgreSQL database: postgresql://host/dbname or service=NAME.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy this SQLite database (--db) whole to an empty server database, then verify counts and checksums per table."""
+    from . import move
+    from .dialect import has_password, is_url
+
+    if not is_url(to):
+        raise ReturnsError("--to takes a PostgreSQL URL (postgresql://host/dbname or service=NAME)")
+    if has_password(to):
+        sys.stderr.write("warning: a password in --to is visible to every user of this machine (ps, shell history): "
+                         "keep it in ~/.pgpass, a service file or PGPASSWORD\n")
+    session = _session()
+    if isinstance(session.db_path, Path) and not session.db_path.exists():
+        raise ReturnsError(f"no database at {session.db_path}")
+    if sys.stderr.isatty() and not as_json:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(TextColumn("copying"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
+                      transient=True) as progress:
+            task = progress.add_task("rows", total=None)
+            found = move.copy(session.store, to, lambda n: progress.update(task, total=n),
+                              lambda n: progress.update(task, advance=n))
+    else:
+        found = move.copy(session.store, to)
+    if as_json:
+        emit_json(found)
+        return
+    for table, seen in found.items():
+        typer.echo(f"{table:<12} {seen['rows']:>10,} rows  checksum {seen['checksum']}  same on both")
+    typer.echo("copied and verified: point everyone's SPECO_RETURNS_DB at the server")
 
 
 # --- a whole call in one process ------------------------------------------------------------

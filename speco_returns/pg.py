@@ -77,8 +77,10 @@ def translate_error(e: Exception, target: str) -> ReturnsError:
     if isinstance(e, pgerrors.LockNotAvailable):
         return DatabaseBusy()
     if isinstance(e, pgerrors.InsufficientPrivilege):
+        if "needs the speco_" in str(e):  # a supervisor's moment (roles.py): the trigger names the role
+            return ReturnsError(_first_line(e))
         return ReturnsError(f"permission denied on the server ({_first_line(e)}): "
-                            "ask the database owner for the role this needs (speco-returns admin roles)")
+                            "this needs the speco_agent role (speco_accounting only reads and exports): ask the database's owner (speco-returns admin roles)")
     if isinstance(e, pgerrors.IdleInTransactionSessionTimeout):
         return ReturnsError("the server ended this session after it sat idle in a write; nothing was written: try again")
     if isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError)):

@@ -180,3 +180,125 @@ def test_a_session_that_drops_off_mid_write_cannot_hold_the_lock_for_hours(db_pa
     assert idle == "1min"
     assert store.conn._conn.info.get_parameters().get("keepalives") == "1"
     store.close()
+
+
+# --- roles -----------------------------------------------------------------------------------------
+
+
+def test_admin_roles_prints_the_sql_for_the_three_roles(cli):
+    sql = ok(cli("admin", "roles")).stdout
+    for role in ("speco_agent", "speco_supervisor", "speco_accounting"):
+        assert f"CREATE ROLE {role} NOLOGIN" in sql
+    assert "REVOKE UPDATE, DELETE, TRUNCATE ON events, ledger" in sql
+
+
+def test_admin_roles_apply_refuses_a_sqlite_file(cli, tmp_path):
+    [line] = refused(cli("--db", str(tmp_path / "desk.db"), "admin", "roles", "--apply"))
+    assert "PostgreSQL URL" in line
+
+
+@pytest.fixture
+def team(cli, db_path):
+    """Roles applied; logins ann (agent), dana (supervisor), lee (accounting): their URLs."""
+    ok(cli("admin", "roles", "--apply"))
+    with raw(db_path) as conn:
+        for login, role in (("ann", "speco_agent"), ("dana", "speco_supervisor"), ("lee", "speco_accounting")):
+            conn.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN "
+                         f"CREATE ROLE {login} LOGIN; END IF; END $$")
+            conn.execute(f"GRANT {role} TO {login}")
+    return {login: db_path.replace("user=tester", f"user={login}") for login in ("ann", "dana", "lee")}
+
+
+def _virtual(cli, db, customer="Vera"):
+    return cli("--db", db, "open", "--type", "virtual", "--customer", customer, "--item", "CAM-1", "--serial", "SN-V1",
+               "--approved-by", "Dana", "--reason", "DOA", today=TODAY)
+
+
+def test_an_agent_uses_the_tool_and_is_recorded_by_login(cli, team, db_path):
+    ok(cli("--db", team["ann"], "open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", today=TODAY))
+    ok(cli("--db", team["ann"], "note", "RA-000001", "called back", today=TODAY))
+    assert {a for (a,) in query(db_path, "SELECT agent FROM events")} == {"ann"}
+    with raw(team["ann"]) as conn, pytest.raises(ReturnsError, match="speco_agent role"):
+        conn.execute("UPDATE events SET agent = 'someone else'")
+
+
+def test_a_supervisors_moment_refused_to_an_agent_names_the_role(cli, team, db_path):
+    [line] = refused(_virtual(cli, team["ann"]))
+    assert "needs the speco_supervisor role" in line
+    assert query(db_path, "SELECT count(*) FROM returns") == [(0,)]
+    ok(_virtual(cli, team["dana"]))
+
+
+def test_accounting_reads_and_exports_only(cli, team):
+    ok(_virtual(cli, team["dana"]))
+    assert ok(cli("--db", team["lee"], "export", "returns", today=TODAY)).stdout.count("RA-000001") == 1
+    [line] = refused(cli("--db", team["lee"], "note", "RA-000001", "hello", today=TODAY))
+    assert "speco_agent role" in line
+
+
+# --- moving a desk to the server -------------------------------------------------------------------
+
+
+def _desk(tmp_path) -> str:
+    """A SQLite desk with every kind of row: catalog, returns of each type, serials, events, ledger, a review."""
+    from clihelpers import cached_command  # noqa: F401 - conftest patches the command cache in
+    from typer.testing import CliRunner
+
+    from speco_returns.cli import app
+
+    desk = str(tmp_path / "desk.db")
+    runner = CliRunner()
+
+    def run(*args, today="2026-10-01"):
+        return ok(runner.invoke(app, ["--db", desk, *args], env={"SPECO_RETURNS_TODAY": today, "SPECO_RETURNS_AGENT": "desk-ann"}))
+
+    run("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "1299")
+    run("open", "--type", "standard", "--customer", "Ünïcode Ltd", "--item", "CAM-1")
+    run("open", "--type", "counter", "--customer", "Walk In", "--item", "CAM-1", "--ticket", "T-9", "--distributor", "D")
+    run("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-A", today="2026-09-01")
+    run("link", "RA-000002", "--on", "2026-09-01", today="2026-09-01")
+    run("hold", "RA-000002", "--ref", "AUTH-1", "--on", "2026-09-01", today="2026-09-01")
+    run("ship", "RA-000002", "--on", "2026-09-02", today="2026-09-02")
+    run("deliver", "RA-000002", "--on", "2026-09-02", today="2026-09-02")
+    run("charge", "RA-000002", "--on", "2026-10-05", today="2026-10-05")
+    run("receive", "RA-000002", "--on", "2026-10-06", today="2026-10-06")
+    run("note", "RA-000001", "50% off next time?", today="2026-10-06")
+    return desk
+
+
+def test_admin_copy_moves_every_row_and_the_server_answers_the_same(cli, tmp_path, pg_admin):
+    desk = _desk(tmp_path)
+    url, admin = pg_admin
+    name = f"speco_copy_{os.getpid()}"
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    server = with_dbname(url, name)
+    try:
+        found = json.loads(ok(cli("--db", desk, "admin", "copy", "--to", server, "--json")).stdout)
+        assert found["returns"]["rows"] == 3 and found["ledger"]["rows"] == 2 and found["reviews"]["rows"] == 1
+        assert found["ledger_days"]["rows"] >= 1 and found["events"]["rows"] >= 9
+        for key in ("RA-000001", "RA-000002", "T-9"):
+            here, there = (json.loads(ok(cli("--db", db, "show", key, "--json", today="2026-10-07")).stdout)
+                           for db in (desk, server))
+            assert here == there and {e["agent"] for e in there["events"]} == {"desk-ann"}
+        for kind in ("returns", "ledger", "holds"):
+            assert (ok(cli("--db", desk, "export", kind, today="2026-10-07")).stdout
+                    == ok(cli("--db", server, "export", kind, today="2026-10-07")).stdout)
+        ok(cli("--db", server, "open", "--type", "standard", "--customer", "Next", "--item", "CAM-1", today="2026-10-07"))
+        assert query(server, "SELECT max(ra_no) FROM returns") == [(3,)]  # RA numbers go on from the desk's
+        [line] = refused(cli("--db", desk, "admin", "copy", "--to", server))
+        assert "not empty" in line
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_copy_that_differs_is_refused_in_one_line(tmp_path, db_path):
+    from speco_returns import move
+
+    desk = Store(_desk(tmp_path))
+    server = Store(db_path)
+    columns = {t: move._columns_sqlite(desk, t) for t in move.TABLES}
+    with raw(db_path) as conn:
+        conn.execute("INSERT INTO catalog (model, category, updated_at) VALUES ('X-1', 'other', 'now')")
+    with pytest.raises(ReturnsError, match="the copy of catalog differs"):
+        move.verify(desk, server, columns)
