@@ -55,7 +55,7 @@ def writable(path: Path) -> bool:
 def refuse_overwriting(target: Path, protected: list[Path], what: str) -> None:
     """No output may be the database, its -wal/-shm/-journal, or a path that resolves to one
     of them (a symlink, a hard link): with or without --force."""
-    names = {f"{base}{side}" for p in protected for base in (p.absolute(), p.resolve())
+    names = {f"{base}{side}" for p in protected if p is not None for base in (p.absolute(), p.resolve())  # a server database (path None) has no file
              for side in ("", *SQLITE_SIDE_FILES)}
     if {str(target.absolute()), str(target.resolve())} & names:
         raise ReturnsError(f"{what} {target} is the database or one of its files: choose another name")

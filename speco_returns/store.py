@@ -255,11 +255,7 @@ class Store:
         return n
 
     def _migrate(self) -> None:
-        version = self.schema_version()
-        if version > SCHEMA_VERSION and self.url:  # a colleague upgraded the team's server first
-            raise ReturnsError(f"the database is at schema {version}, newer than this version of the tool "
-                               f"({SCHEMA_VERSION}): upgrade speco-returns")
-        if version >= SCHEMA_VERSION:  # the common case costs one query
+        if self.schema_version() >= SCHEMA_VERSION:  # the common case costs one query
             return
         if self.url:
             from . import pg

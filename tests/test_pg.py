@@ -106,8 +106,12 @@ def test_a_server_restarted_mid_command_is_one_line_and_nothing_half_written(db_
 def test_a_schema_newer_than_the_tool_is_refused_in_one_line(cli, db_path):
     with raw(db_path) as conn:
         conn.execute("INSERT INTO speco_migrations (migration_set, name) VALUES (?, 'm999_from_the_future')", [MIGRATION_SET])
+    [line] = refused(cli("catalog", "add", "CAM-2", "--category", "camera"))  # a write: never on a newer schema
+    assert "upgraded by speco-returns" in line and "upgrade the tool" in line
+    with raw(db_path) as conn:  # a newer tool that says this one may not even read it
+        conn.execute("UPDATE schema_info SET value = '999' WHERE key = 'reads_need_schema'")
     [line] = refused(cli("list"))
-    assert "newer" in line
+    assert "upgrade the tool" in line
 
 
 def test_history_and_ledger_refuse_update_delete_and_truncate(cli, db_path):
