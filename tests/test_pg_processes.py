@@ -160,3 +160,35 @@ def test_four_first_opens_racing_apply_the_migrations_once(pg_admin):
         assert sorted(m for (m,) in query(db, "SELECT model FROM catalog")) == [f"NEW-{n}" for n in range(4)]
     finally:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_admin_copy_moves_a_generated_100k_database_and_both_answer_alike(tmp_path, pg_admin):
+    """The move a real desk makes: 100,000 generated returns with their history and ledger."""
+    sys.path.insert(0, str(HELPER.parent.parent / "benchmarks"))
+    from datetime import date
+
+    import generate
+
+    desk = tmp_path / "desk.db"
+    generate.generate(desk, 100_000, None, 20261126, date(2026, 11, 26), quiet=True)
+    url, conn = pg_admin
+    name = f"speco_big_{random.randrange(1 << 30)}"
+    conn.execute(f"CREATE DATABASE {name}")
+    server = with_dbname(url, name)
+    try:
+        env = _env(desk)
+        done = subprocess.run([*CLI, "--db", str(desk), "admin", "copy", "--to", server, "--json"], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        import json
+
+        found = json.loads(done.stdout)
+        assert found["returns"]["rows"] == 100_000 and found["events"]["rows"] > 400_000
+        for args in (["export", "ledger"], ["overdue", "--json", "--as-of", "2026-11-26"], ["show", "RA-000777", "--json"]):
+            here, there = (subprocess.run([*CLI, "--db", db, *args], env=env, capture_output=True, text=True, timeout=300)
+                           for db in (str(desk), server))
+            assert here.returncode == there.returncode and here.stdout == there.stdout, args
+        doctor = subprocess.run([*CLI, "--db", server, "doctor", "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert doctor.returncode == 0 and json.loads(doctor.stdout)["ok"], doctor.stdout[-2000:]
+    finally:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
