@@ -25,14 +25,16 @@ LIMIT = 200  # candidates offered at most; a shell lists them, nobody reads more
 # --- where the values come from ----------------------------------------------------------------
 
 
-def _db_path(ctx: typer.Context | None) -> Path:
-    """The database the command line names: --db, else SPECO_RETURNS_DB, else the default."""
+def _db_path(ctx: typer.Context | None) -> Path | str:
+    """The database the command line names: --db, else SPECO_RETURNS_DB, else the default
+    (a PostgreSQL URL stays text)."""
+    from .dialect import is_url
+
     root = ctx.find_root() if ctx is not None else None
     given = root.params.get("db") if root is not None else None
+    given = given or os.environ.get("SPECO_RETURNS_DB")
     if given:
-        return Path(given).expanduser()
-    if os.environ.get("SPECO_RETURNS_DB"):
-        return Path(os.environ["SPECO_RETURNS_DB"]).expanduser()
+        return given if is_url(given) else Path(given).expanduser()
     return Path(typer.get_app_dir("speco-returns")) / "returns.db"
 
 
@@ -43,6 +45,8 @@ def _query(ctx: typer.Context | None, sql: str, args: list) -> list[tuple]:
         conn = source.completion_conn
         return conn.execute(sql, args).fetchall() if conn is not None else []  # fetched whole: no statement left open
     path = _db_path(ctx)
+    if isinstance(path, str):  # a team's server: the same SQL through the store's connection
+        return _query_server(path, sql, args)
     if not path.exists():
         return []
     try:
@@ -53,6 +57,22 @@ def _query(ctx: typer.Context | None, sql: str, args: list) -> list[tuple]:
             conn.close()
     except sqlite3.Error:  # an old schema, a locked or foreign file: no candidates, never an error
         return []
+
+
+def _query_server(url: str, sql: str, args: list) -> list[tuple]:
+    from .errors import ReturnsError
+    from .store import Store
+
+    try:
+        store = Store(url, read=True, migrate=False)
+    except ReturnsError:  # unreachable, no driver, a newer schema: no candidates, never an error
+        return []
+    try:
+        return [tuple(r) for r in store.conn.execute(sql, args).fetchall()]
+    except ReturnsError:
+        return []
+    finally:
+        store.close()
 
 
 def ra_ranges(digits: str) -> list[tuple[int, int]]:

@@ -179,6 +179,16 @@ class Connection:
             if own and self.in_transaction and not self._conn.closed:
                 self._conn.execute("ROLLBACK")
 
+    def alive(self) -> bool:
+        """False once the server ended this session (a restart, an idle timeout)."""
+        if self._conn.closed:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
     def close(self) -> None:
         self._conn.close()
 

@@ -43,7 +43,7 @@ class _CompletionSource:
 
     @property
     def completion_conn(self):
-        if self.session._store is None and not self.session.db_path.exists():
+        if self.session._store is None and isinstance(self.session.db_path, Path) and not self.session.db_path.exists():
             return None  # completing never creates the database
         return self.session.store.conn
 
@@ -105,6 +105,12 @@ class Shell:
         """A database file replaced under the shell (restored from a backup, moved away) is
         opened again, with one line: the kept connection would go on reading the old file."""
         store = self.session._kept
+        if not isinstance(self.session.db_path, Path):  # a server: a restart ends the kept session
+            if store is not None and not store.conn.alive():
+                store.close()
+                self.session._kept = self.session._store = None
+                sys.stderr.write("reconnected to the database server (the connection was lost)\n")
+            return
         try:
             st = os.stat(self.session.db_path)
             file_id = (st.st_dev, st.st_ino)
@@ -137,9 +143,16 @@ class Shell:
         history = history_path()
         if readline is not None:
             self._set_up_readline(readline, history)
-        name = self.session.db_path.name
+        where = self.session.db_path
+        if isinstance(where, Path):
+            name = where.name
+        else:  # a server: its database name, never a password
+            from .dialect import shown
+
+            where = shown(where)
+            name = where.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "server"
         prompt = f"{self.session.agent}@{name}> "
-        sys.stdout.write(f"speco-returns shell on {self.session.db_path}: help for the commands, "
+        sys.stdout.write(f"speco-returns shell on {where}: help for the commands, "
                          "Tab to complete, Ctrl-D or exit to leave.\n")
         last = 0
         while True:

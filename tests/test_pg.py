@@ -306,3 +306,48 @@ def test_a_copy_that_differs_is_refused_in_one_line(tmp_path, db_path):
         conn.execute("INSERT INTO catalog (model, category, updated_at) VALUES ('X-1', 'other', 'now')")
     with pytest.raises(ReturnsError, match="the copy of catalog differs"):
         move.verify(desk, server, columns)
+
+
+# --- the shell and completion on a server -----------------------------------------------------------
+
+
+def _speco(*args, env=None, input=None):
+    full = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    full.pop("SPECO_RETURNS_TODAY", None)
+    return subprocess.run([sys.executable, "-m", "speco_returns", *args], env=full, input=input, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_completion_offers_the_servers_open_returns(cli, db_path):
+    _open(cli)
+    _open(cli, "Second")
+    done = _speco(env={"_SPECO_RETURNS_COMPLETE": "complete_bash", "COMP_WORDS": "speco-returns show RA-", "COMP_CWORD": "2",
+                       "SPECO_RETURNS_DB": db_path})
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split()) == ["RA-000001", "RA-000002"]
+
+
+def test_a_shell_on_the_server_keeps_one_session_and_reconnects_after_a_restart(cli, db_path, pg_admin, monkeypatch, capsys):
+    from speco_returns import cli as cli_module
+    from speco_returns.shell import Shell
+
+    _open(cli)
+    monkeypatch.setenv("SPECO_RETURNS_TODAY", TODAY)
+    session = cli_module.Session(db_path=db_path, agent="tester", keep=True)
+    cli_module._current = session
+    shell = Shell(cli_module.app, session, keep_going=False, interactive=False)
+    try:
+        assert shell.run_line("note RA-000001 first") == 0
+        conn = session._kept.conn
+        assert shell.run_line("show RA-000001") == 0 and session._kept.conn is conn  # one session for the call
+        (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
+        pg_admin[1].execute("SELECT pg_terminate_backend(%s)", [pid])  # what a server restart does
+        capsys.readouterr()
+        assert shell.run_line("note RA-000001 second") == 0
+        assert "reconnected to the database server" in capsys.readouterr().err
+    finally:
+        session.keep, session._kept = False, None
+        session.done()
+        cli_module._current = None
+    notes = [n for (n,) in query(db_path, "SELECT detail FROM events WHERE event = 'note' ORDER BY id")]
+    assert [json.loads(n)["note"] for n in notes] == ["first", "second"]
