@@ -8,6 +8,7 @@ become the same one-line ReturnsError / DatabaseBusy the SQLite path gives.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,7 @@ IDLE_IN_TRANSACTION_MS = 60_000
 _ID_TABLES = ("returns", "items", "serials", "events", "ledger", "reviews", "notices")
 
 DIALECT = Postgres()
+_streams = itertools.count()
 
 
 def _need_driver() -> None:
@@ -167,7 +169,7 @@ class Connection:
         try:
             if own:
                 self._conn.execute(DIALECT.begin_read[0])
-            with self._conn.cursor(name="speco_stream") as cur:
+            with self._conn.cursor(name=f"speco_stream_{next(_streams)}") as cur:
                 cur.itersize = size
                 cur.execute(DIALECT.sql(sql, params), params)
                 yield from cur

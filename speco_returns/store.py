@@ -292,6 +292,11 @@ class Store:
             )
         return len(products)
 
+    def _stream(self, sql: str, args=()) -> Iterator:
+        """Rows as the database reads them, in flat memory at a million: SQLite's cursor steps
+        through the file; on a server, a server-side cursor fetches a few thousand at a time."""
+        return self.conn.stream(sql, args) if self.url else self.conn.execute(sql, args)
+
     def products(self) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM catalog ORDER BY model").fetchall()
 
@@ -834,7 +839,7 @@ class Store:
     def ledger_rows(self, start: date | None, end: date | None) -> Iterator[tuple]:
         from .export import sql_defuse, sql_visible
 
-        return self.conn.execute(
+        return self._stream(
             f"""SELECT l.happened_on, {sql_visible(sql_defuse(_SQL_KEY))}, {sql_visible(sql_defuse("r.customer"))},
                        r.type, l.event, {_SQL_AMOUNT.format("l.amount_cents")}, 'USD',
                        {sql_visible(sql_defuse("l.hold_ref"))}, {sql_visible(sql_defuse("l.agent"))},
@@ -852,7 +857,7 @@ class Store:
         # Holds of one return follow each other (a re-authorization releases the old one
         # first), so the first release or charge after an authorization settles it, and
         # refunds after that charge are refunds of it.
-        return self.conn.execute(
+        return self._stream(
             f"""WITH h AS (
                   SELECT a.id, a.return_id, a.happened_on AS authorized_on, a.amount_cents, a.hold_ref,
                          (SELECT s.id FROM ledger s WHERE s.return_id = a.return_id AND s.id > a.id
@@ -903,7 +908,7 @@ class Store:
         # Everything: scan the returns in id order, the order wanted, with no sort and no
         # temporary files (288 MB at a million). A range: the opened_on index, then a small sort.
         where, args = ("WHERE r.opened_on BETWEEN ? AND ?", _range(start, end)) if start or end else ("", [])
-        return self.conn.execute(
+        return self._stream(
             f"""SELECT {sql_visible(sql_defuse(_SQL_KEY))}, r.type, r.status, {sql_visible(sql_defuse("r.customer"))}, r.opened_on,
                        {sql_defuse("i.model")}, i.category, i.qty, {_SQL_AMOUNT.format("i.list_price_cents")},
                        {serials}, r.due_on, r.closed_on

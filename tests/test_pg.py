@@ -351,3 +351,17 @@ def test_a_shell_on_the_server_keeps_one_session_and_reconnects_after_a_restart(
         cli_module._current = None
     notes = [n for (n,) in query(db_path, "SELECT detail FROM events WHERE event = 'note' ORDER BY id")]
     assert [json.loads(n)["note"] for n in notes] == ["first", "second"]
+
+
+def test_exports_stream_through_a_server_side_cursor(cli, db_path):
+    for n in range(3):
+        _open(cli, f"Customer {n}")
+    store = Store(db_path)
+    rows = store.return_rows(None, None)
+    first = next(rows)
+    assert first[0] == "RA-000001"
+    cursors = [name for (name,) in store.conn.execute("SELECT name FROM pg_cursors").fetchall()]
+    assert any(name.startswith("speco_stream_") for name in cursors)  # rows come a batch at a time, not all at once
+    assert len([first, *rows]) == 3
+    assert not store.conn.in_transaction  # its snapshot ends with the rows
+    store.close()
