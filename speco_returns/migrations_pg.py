@@ -257,5 +257,16 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE TABLE chain_heads (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL, rows BIGINT NOT NULL, hash TEXT)",
         "CREATE TABLE schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ]),
+    ("m011_search_indexes", [
+        # SQLite's NOCASE as a server collation (search.py compares `x COLLATE NOCASE >= ?`):
+        # ICU's case-insensitive comparison, so the same ranges match the same rows.
+        "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+        "CREATE INDEX returns_email ON returns (email COLLATE nocase) WHERE email IS NOT NULL",
+        "CREATE INDEX returns_phone_digits ON returns (replace(replace(replace(replace(replace(replace("
+        "phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')) WHERE phone IS NOT NULL",
+        "CREATE INDEX ledger_hold_ref ON ledger (hold_ref COLLATE nocase) WHERE hold_ref IS NOT NULL",
+        "CREATE INDEX events_tracking ON events ((json_extract(detail, '$.tracking')) COLLATE nocase)"
+        " WHERE event IN ('ship', 'unit-shipped')",
+        "CREATE INDEX returns_customer_nocase ON returns (customer COLLATE nocase)",
+    ]),
 ]
-
