@@ -31,7 +31,8 @@ def where(text: str) -> tuple[str, dict]:
     parts = [
         "SELECT id FROM returns WHERE customer COLLATE NOCASE >= :lo AND customer COLLATE NOCASE < :hi",
         "SELECT id FROM returns WHERE email COLLATE NOCASE >= :lo AND email COLLATE NOCASE < :hi",
-        "SELECT id FROM returns WHERE ticket >= :lo AND ticket < :hi",  # the column is NOCASE
+        # The column is NOCASE; said again for a server, where it is citext compared with text.
+        "SELECT id FROM returns WHERE ticket COLLATE NOCASE >= :lo AND ticket COLLATE NOCASE < :hi",
         "SELECT return_id FROM serials WHERE serial >= :up AND serial < :up_hi",  # stored upper-case
         "SELECT return_id FROM ledger WHERE hold_ref COLLATE NOCASE >= :lo AND hold_ref COLLATE NOCASE < :hi",
         f"""SELECT return_id FROM events WHERE event IN ('ship', 'unit-shipped')

@@ -5,10 +5,9 @@ The real-terminal versions are in test_agent_pty.py."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
-from clihelpers import counts, ok, refused
+from clihelpers import counts, ok, query, refused
 
 TODAY = "2026-03-31"
 
@@ -31,11 +30,7 @@ def show(cli, ra) -> dict:
 
 
 def events(db_path, name) -> list[dict]:
-    conn = sqlite3.connect(db_path)
-    try:
-        return [json.loads(d) for (d,) in conn.execute("SELECT detail FROM events WHERE event = ? ORDER BY id", [name])]
-    finally:
-        conn.close()
+    return [json.loads(d) for (d,) in query(db_path, "SELECT detail FROM events WHERE event = ? ORDER BY id", [name])]
 
 
 # --- item 3: without a terminal, missing fields and rule refusals in one error ------------------

@@ -143,6 +143,7 @@ def test_search_combines_with_the_other_filters_and_refuses_empty_text(searchabl
     assert cli("list", "--search", "  ").exit_code == 1
 
 
+@pytest.mark.sqlite_only("SQLite's planner")
 def test_search_reads_indexes_never_a_whole_table(db_path):
     store = Store(db_path)
     captured = []

@@ -9,10 +9,9 @@ both the event and the void.
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
-from clihelpers import counts, ok, refused
+from clihelpers import counts, ok, query, raw, refused
 
 TODAY = "2026-03-31"
 OPENED = "2026-01-01"
@@ -84,21 +83,13 @@ def show(cli, ra) -> dict:
 
 def money(db_path, ra_key_id: int) -> tuple[int, int]:
     """(outstanding holds, money kept) of one return, summed from its ledger rows."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        rows = conn.execute("SELECT event, amount_cents FROM ledger WHERE return_id = ?", [ra_key_id]).fetchall()
-    finally:
-        conn.close()
+    rows = query(db_path, "SELECT event, amount_cents FROM ledger WHERE return_id = ?", [ra_key_id])
     return (sum(SIGNS[e][0] * a for e, a in rows), sum(SIGNS[e][1] * a for e, a in rows))
 
 
 def return_id(db_path, doc: dict) -> int:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        column, value = ("ticket", doc["ra"]) if doc["type"] == "counter" else ("ra_no", int(doc["ra"][3:]))
-        return conn.execute(f"SELECT id FROM returns WHERE {column} = ?", [value]).fetchone()[0]
-    finally:
-        conn.close()
+    column, value = ("ticket", doc["ra"]) if doc["type"] == "counter" else ("ra_no", int(doc["ra"][3:]))
+    return query(db_path, f"SELECT id FROM returns WHERE {column} = ?", [value])[0][0]
 
 
 @pytest.mark.parametrize("type_, path", CASES, ids=[f"{t}:{'>'.join(p)}" for t, p in CASES])
@@ -126,8 +117,7 @@ def test_voiding_a_receive_that_released_a_hold_re_authorizes_it(cli, db_path):
     apply(cli, ra, ["link", "hold", "ship", "deliver", "receive"])
     result = ok(cli("void", ra, "--reason", "wrong RA", today=TODAY))
     assert "card hold $1,299.99 authorized (ref H-1)" in result.stdout
-    conn = sqlite3.connect(db_path)
-    rows = conn.execute("SELECT happened_on, event, amount_cents, hold_ref FROM ledger ORDER BY id").fetchall()
+    rows = query(db_path, "SELECT happened_on, event, amount_cents, hold_ref FROM ledger ORDER BY id")
     assert rows[-2:] == [("2026-01-07", "hold-released", 129999, "H-1"), (TODAY, "hold-authorized", 129999, "H-1")]
     doc = show(cli, ra)
     assert (doc["status"], doc["hold_active"], doc["received_on"], doc["closed_on"]) == ("replacement-delivered", True, None, None)
@@ -138,8 +128,7 @@ def test_voiding_a_charge_moves_the_money_back_and_restores_the_hold(cli, db_pat
     apply(cli, ra, ["link", "hold", "ship", "deliver", "charge"])
     result = ok(cli("void", ra, "--reason", "charged too early", today=TODAY))
     assert "$1,299.99 refunded to the card (ref H-1); card hold $1,299.99 authorized (ref H-1)" in result.stdout
-    conn = sqlite3.connect(db_path)
-    rows = conn.execute("SELECT happened_on, event, amount_cents FROM ledger ORDER BY id").fetchall()
+    rows = query(db_path, "SELECT happened_on, event, amount_cents FROM ledger ORDER BY id")
     assert rows[-3:] == [("2026-02-10", "charged", 129999), (TODAY, "refunded", 129999), (TODAY, "hold-authorized", 129999)]
     assert show(cli, ra)["status"] == "replacement-delivered"
 
@@ -242,10 +231,8 @@ def test_doctor_names_a_return_whose_state_disagrees_with_its_history(cli, db_pa
     ra = open_return(cli, "standard")
     apply(cli, ra, ["receive"])
     ok(cli("void", ra, "--reason", "wrong RA", today=TODAY))
-    conn = sqlite3.connect(db_path)
-    conn.execute("UPDATE returns SET status = 'unit-received'")
-    conn.commit()
-    conn.close()
+    with raw(db_path) as conn:
+        conn.execute("UPDATE returns SET status = 'unit-received'")
     result = cli("doctor", today=TODAY)
     assert result.exit_code == 1
     assert f"{ra}: status is unit-received, history says authorized" in result.stderr
