@@ -19,8 +19,7 @@ def backup(store: Store, dest: Path, *, force: bool) -> int:
     """Copy the live database with SQLite's backup API (a consistent snapshot while others
     write) into a temporary file beside `dest`, check it, then rename it into place."""
     if store.url:  # a server keeps its own backups: pg_dump, at the server, once per team
-        raise ReturnsError("backup copies a SQLite file; this database is on a PostgreSQL server: "
-                           "back it up there with pg_dump (README: A team on one server)")
+        raise ReturnsError("on a server database, back up with pg_dump (README: A team on one server)")
     dest = dest.expanduser()
     with write_whole(dest, force=force, protected=[store.path], what="backup target") as tmp:
         copy = sqlite3.connect(tmp)

@@ -1249,7 +1249,7 @@ def admin_copy_cmd(
         emit_json(found)
         return
     for table, seen in found.items():
-        typer.echo(f"{table:<12} {seen['rows']:>10,} rows  checksum {seen['checksum']}  same on both")
+        typer.echo(f"{table:<12} {seen['rows']:>11,} rows  checksum {seen['checksum'][:16]}  same on both")  # fits 80 columns
     typer.echo("copied and verified: point everyone's SPECO_RETURNS_DB at the server")
 
 

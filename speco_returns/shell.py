@@ -151,7 +151,8 @@ class Shell:
 
             where = shown(where)
             name = where.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "server"
-        prompt = f"{self.session.agent}@{name}> "
+        agent = self.session.agent if isinstance(self.session.db_path, Path) else self.session.store.login  # a server records its login
+        prompt = f"{agent}@{name}> "
         sys.stdout.write(f"speco-returns shell on {where}: help for the commands, "
                          "Tab to complete, Ctrl-D or exit to leave.\n")
         last = 0
