@@ -12,6 +12,7 @@ from pathlib import Path
 
 BIN = Path(os.environ.get("SPECO_PG_BIN", "/usr/lib/postgresql/15/bin"))
 LOGIN = "tester"  # the tests' SPECO_RETURNS_AGENT: on a server the recorded agent is the login
+PASSWORD_LOGIN = "speco_pw"  # the one login that needs a password (pg_hba.conf), as .ci/run sets it up
 
 
 class Server:
@@ -35,6 +36,14 @@ class Server:
         """Start it; returns the URL of its `postgres` database as the superuser LOGIN."""
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8",
                   "--no-sync")
+        # One login with a password (the wrong-password test); everyone else by trust, on the socket only.
+        hba = self.data / "pg_hba.conf"
+        hba_text = f"local all {PASSWORD_LOGIN} scram-sha-256\n" + hba.read_text() if not self.as_postgres else None
+        if self.as_postgres:
+            subprocess.run(["runuser", "-u", "postgres", "--", "sed", "-i", f"1i local all {PASSWORD_LOGIN} scram-sha-256",
+                            str(hba)], check=True, timeout=30)
+        else:
+            hba.write_text(hba_text)
         opts = (f"-k {self.sock} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
                 "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-o", opts, "-w", "-t", "60", "start")

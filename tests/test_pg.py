@@ -365,3 +365,19 @@ def test_exports_stream_through_a_server_side_cursor(cli, db_path):
     assert len([first, *rows]) == 3
     assert not store.conn.in_transaction  # its snapshot ends with the rows
     store.close()
+
+
+def test_a_wrong_password_is_one_line_and_pgpassword_is_honoured(cli, db_path, monkeypatch):
+    """speco_pw is the one login the test server (and .ci/run's) asks a password of."""
+    from pgserver import PASSWORD_LOGIN
+
+    with raw(db_path) as conn:
+        conn.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PASSWORD_LOGIN}') THEN "
+                     f"CREATE ROLE {PASSWORD_LOGIN} LOGIN SUPERUSER; END IF; END $$")
+        conn.execute(f"ALTER ROLE {PASSWORD_LOGIN} PASSWORD 'right-one'")
+    url = db_path.replace("user=tester", f"user={PASSWORD_LOGIN}")
+    monkeypatch.setenv("PGPASSWORD", "wrong-one")
+    [line] = refused(cli("--db", url, "list"))
+    assert "password authentication failed" in line and "wrong-one" not in line
+    monkeypatch.setenv("PGPASSWORD", "right-one")
+    ok(cli("--db", url, "list"))
