@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 URL_PREFIXES = ("postgresql://", "postgres://")
-_SERVICE = re.compile(r"\s*service\s*=", re.IGNORECASE)
+_SERVICE = r"\s*service\s*="
 
 
 def is_url(target: object) -> bool:
     """A PostgreSQL connection string (`postgresql://…`, `postgres://…`, libpq's `service=NAME`)."""
     text = str(target)
-    return text.startswith(URL_PREFIXES) or bool(_SERVICE.match(text))
+    return text.startswith(URL_PREFIXES) or bool(re.match(_SERVICE, text, re.IGNORECASE))
 
 
 def has_password(target: str) -> bool:
     """A password written into the connection string itself (visible in `ps` and shell history)."""
     if target.startswith(URL_PREFIXES):
+        from urllib.parse import urlsplit
+
         try:
             if urlsplit(target).password:
                 return True
@@ -56,8 +57,8 @@ class SQLite:
 WRITE_LOCK = 0x5EC0_0001
 MIGRATION_LOCK = 0x5EC0_0002
 
-_LITERAL = re.compile(r"'(?:[^']|'')*'")
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_LITERAL = r"'(?:[^']|'')*'"
+_NAMED = r"(?<![:\w]):([A-Za-z_]\w*)"
 
 
 class Postgres:
@@ -81,13 +82,13 @@ def _glob_control() -> tuple[str, str]:
 # SQLite's printf() in the two shapes the store writes (store._SQL_KEY, store._SQL_AMOUNT), as
 # native expressions: the server's plpgsql printf() is a fallback, 6x slower at a million rows.
 # An RA number past 999999 stays whole (lpad would cut it).
-_PRINTF_RA = re.compile(r"printf\('RA-%06d', ([\w.]+)\)")
-_PRINTF_AMOUNT = re.compile(r"printf\('(-?)%d\.%02d', (.+?) / 100, \2 % 100\)")
+_PRINTF_RA = r"printf\('RA-%06d', ([\w.]+)\)"  # patterns, compiled on a server's first use (re caches them)
+_PRINTF_AMOUNT = r"printf\('(-?)%d\.%02d', (.+?) / 100, \2 % 100\)"
 
 
 def _native_printf(text: str) -> str:
-    text = _PRINTF_RA.sub(r"('RA-' || CASE WHEN \1 < 1000000 THEN lpad(\1::text, 6, '0') ELSE \1::text END)", text)
-    return _PRINTF_AMOUNT.sub(r"('\1' || div((\2)::numeric, 100)::text || '.' || lpad(mod((\2)::numeric, 100)::text, 2, '0'))",
+    text = re.sub(_PRINTF_RA, r"('RA-' || CASE WHEN \1 < 1000000 THEN lpad(\1::text, 6, '0') ELSE \1::text END)", text)
+    return re.sub(_PRINTF_AMOUNT, r"('\1' || div((\2)::numeric, 100)::text || '.' || lpad(mod((\2)::numeric, 100)::text, 2, '0'))",
                               text)
 
 
@@ -100,7 +101,7 @@ def _translate(text: str, positional: bool, named: bool) -> str:
     if positional or named:
         text = text.replace("%", "%%")  # psycopg reads % as a placeholder when it has parameters
     parts, last = [], 0
-    for m in _LITERAL.finditer(text):  # rewrite outside string literals only
+    for m in re.finditer(_LITERAL, text):  # rewrite outside string literals only
         parts.append(_code(text[last:m.start()], positional, named))
         parts.append(m.group())
         last = m.end()
@@ -117,5 +118,5 @@ def _code(code: str, positional: bool, named: bool) -> str:
     if positional:
         code = code.replace("?", "%s")
     if named:
-        code = _NAMED.sub(r"%(\1)s", code)
+        code = re.sub(_NAMED, r"%(\1)s", code)
     return code
