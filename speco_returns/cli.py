@@ -1203,7 +1203,10 @@ def _progress():
 def admin_roles_cmd(
     apply: Annotated[bool, typer.Option("--apply", help="Run it on the --db server, as the database's owner.")] = False,
 ) -> None:
-    """The SQL for the team's roles: speco_agent, speco_supervisor (charge, refund, void, virtual approval), speco_accounting (read and export)."""
+    """The SQL for the team's roles: speco_agent, speco_supervisor (charge, refund, void, virtual approval), speco_accounting (read and export).
+
+    Example: speco-returns admin roles --apply
+    """
     from . import roles
     from .dialect import is_url
 
@@ -1222,7 +1225,10 @@ def admin_copy_cmd(
     to: Annotated[str, typer.Option("--to", help="An empty PostgreSQL database: postgresql://host/dbname or service=NAME.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy this SQLite database (--db) whole to an empty server database, then verify counts and checksums per table."""
+    """Copy this SQLite database (--db) whole to an empty server database, then verify counts and checksums per table.
+
+    Example: speco-returns admin copy --to service=speco
+    """
     from . import move
     from .dialect import has_password, is_url
 
