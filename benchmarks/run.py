@@ -220,6 +220,7 @@ def export_sql(rows: str = "return_rows") -> str:
 
     store = Store.__new__(Store)
     store.conn = Capture()
+    store.url = None  # a SQLite file: the store's own execute path, not a server's cursor
     getattr(store, rows)(None, None)
     sql = store.conn.sql
 
