@@ -127,14 +127,7 @@ def doctor(store: Store, progress=None) -> dict:
     if fs in NETWORK_FILESYSTEMS:
         problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; move it to a local disk")
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
-        sums = """SELECT happened_on AS day, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
-                  FROM ledger GROUP BY happened_on, event"""
-        kept = "SELECT day, event, rows, amount_cents, holds_change, charges_change FROM ledger_days"
-        (drift,) = conn.execute(f"""SELECT count(DISTINCT day) FROM (SELECT day FROM ({sums} EXCEPT {kept}) AS a
-                                    UNION ALL SELECT day FROM ({kept} EXCEPT {sums}) AS b) AS drift""").fetchone()
-        if drift:
-            problems.append(f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
-                            "`report` would be wrong; restore from a backup")
+        problems += ledger_days_problems(conn)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -213,14 +206,7 @@ def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[in
                         f"{store.newer_message()}; its history was not checked")
         return version, pending, {}
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
-        sums = """SELECT happened_on AS day, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
-                  FROM ledger GROUP BY happened_on, event"""
-        kept = "SELECT day, event, rows, amount_cents, holds_change, charges_change FROM ledger_days"
-        (drift,) = conn.execute(f"""SELECT count(DISTINCT day) FROM (SELECT day FROM ({sums} EXCEPT {kept}) AS a
-                                    UNION ALL SELECT day FROM ({kept} EXCEPT {sums}) AS b) AS drift""").fetchone()
-        if drift:
-            problems.append(f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
-                            "`report` would be wrong; restore from a backup")
+        problems += ledger_days_problems(conn)
     if version >= 2:
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -229,3 +215,15 @@ def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[in
             counts[row[0]] = row[1]
     return version, pending, counts
 
+
+def ledger_days_problems(conn) -> list[str]:
+    """Doctor's check (SQLite and server alike) that ledger_days still sums the ledger per day and event."""
+    sums = """SELECT happened_on AS day, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
+              FROM ledger GROUP BY happened_on, event"""
+    kept = "SELECT day, event, rows, amount_cents, holds_change, charges_change FROM ledger_days"
+    (drift,) = conn.execute(f"""SELECT count(DISTINCT day) FROM (SELECT day FROM ({sums} EXCEPT {kept}) AS a
+                                UNION ALL SELECT day FROM ({kept} EXCEPT {sums}) AS b) AS drift""").fetchone()
+    if not drift:
+        return []
+    return [f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
+            "`report` would be wrong; restore from a backup"]
