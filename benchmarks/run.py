@@ -248,7 +248,8 @@ def line_count(path: Path) -> int:
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell", "doctor", "list", "search")
+BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell", "doctor", "list", "search",
+              "server", "sqlite-start")
 REFERENCE_TYPER = "0.29.2"  # the fixed reference: a faster Typer then counts as the gain it is
 
 
@@ -264,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=HERE / "data", help="where databases go (default benchmarks/data)")
     ap.add_argument("--reference-venv", type=Path, default=None,
                     help=f"a venv with typer {REFERENCE_TYPER} and this package (default: made under --data on first use)")
+    ap.add_argument("--pg", metavar="URL", default=None,
+                    help="a PostgreSQL server for the server leg (a postgresql:// URL to a login that may create databases; "
+                         "default: a throwaway server started here, or in a smoke run $SPECO_TEST_PG)")
     ap.add_argument("--only", default=",".join(BENCHMARKS),
                     help=f"a comma-separated subset of {','.join(BENCHMARKS)} (then RESULTS.md is not written)")
     args = ap.parse_args(argv)
@@ -329,6 +333,16 @@ def main(argv: list[str] | None = None) -> int:
         doctor(big, n, args, env, report)
     if "list" in only or "search" in only:
         list_scale(big, small, n, args, env, report, only)
+    if "server" in only:
+        from server import server_leg
+
+        server_leg(big, small, (big_meta, small_meta), ra, model, args, env, report, notes)
+    if "sqlite-start" in only and args.smoke:
+        notes.append("sqlite-start: skipped in the smoke run (it would make two venvs and a git archive).")
+    elif "sqlite-start" in only:
+        from server import sqlite_start
+
+        sqlite_start(small, overdue, args, env, report, notes)
 
     elapsed = time.perf_counter() - started
     print(f"\n{table(results)}\n")
@@ -460,18 +474,18 @@ def doctor(big: Path, n: int, args, env: dict, report) -> None:
         p.unlink(missing_ok=True)
 
 
+def open_argv(db, model: str, serial: str) -> list[str]:
+    """An agent's `open` of an advanced replacement, no terminal, a new serial each run."""
+    return [*SPECO, "--db", str(db), "open", "--type", "advanced", "--customer", "Bench Customer",
+            "--email", "bench@example.com", "--item", model, "--serial", serial, "--yes"]
+
+
 def open_write(big: Path, ra: str, model: str, n: int, args, env: dict, report) -> None:
     """`open` (a write at scale) against `show` (a read at scale), on a copy: the generated file stays as generated."""
     copy = args.data / f"open-copy-{n}.db"
     shutil.copyfile(big, copy)
     try:
-        pid = os.getpid()
-
-        def open_argv(i: int) -> list[str]:
-            return [*SPECO, "--db", str(copy), "open", "--type", "advanced", "--customer", "Bench Customer",
-                    "--email", "bench@example.com", "--item", model, "--serial", f"BENCH-{pid}-{i}", "--yes"]
-
-        opener = Cmd("open", open_argv)
+        opener = Cmd("open", lambda i: open_argv(copy, model, f"BENCH-{os.getpid()}-{i}"))
         shower = Cmd("show", [*SPECO, "--db", str(copy), "show", ra])
         measure([opener, shower], args.runs, env)
         report(Ratio("open", f"open --type advanced --yes, {n:,}", f"show {ra}, {n:,}", opener.seconds, shower.seconds, 1.2))
@@ -556,17 +570,27 @@ def reference_venv(args, env: dict) -> Path:
     python = venv / "bin" / "python"
     check = [str(python), "-c", "import importlib.metadata as m, speco_returns; print(m.version('typer'))"]
     if python.exists() and subprocess.run(check, capture_output=True, text=True).stdout.strip() == REFERENCE_TYPER:
-        if args.reference_venv is None:  # ours: refresh the package to the code being measured
-            subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(HERE.parent)],
-                           check=True, env=env, capture_output=True)
-        return python
+        # ours: refresh the package to the code being measured
+        return package_venv(venv, [], HERE.parent, env, refresh=args.reference_venv is None)
     if args.reference_venv is not None:
         raise SystemExit(f"--reference-venv {venv}: needs typer {REFERENCE_TYPER} and speco_returns installed")
-    print(f"making {venv} (typer {REFERENCE_TYPER}) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", f"typer=={REFERENCE_TYPER}", "rich>=13", "sqlite-utils>=4.2",
-                    "python-dateutil>=2.8"], check=True, env=env)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(HERE.parent)], check=True, env=env)
+    return package_venv(venv, [f"typer=={REFERENCE_TYPER}", "rich>=13", "sqlite-utils>=4.2", "python-dateutil>=2.8"],
+                        HERE.parent, env)
+
+
+def package_venv(venv: Path, requirements: list[str], package: Path, env: dict, refresh: bool = True) -> Path:
+    """The python of a venv holding `requirements` and `package` (installed --no-deps, as a
+    regular install: no editable hook), made on first use; `refresh` reinstalls the package."""
+    python = venv / "bin" / "python"
+    if not python.exists() or subprocess.run([str(python), "-c", "import typer, speco_returns"], capture_output=True).returncode:
+        shutil.rmtree(venv, ignore_errors=True)
+        print(f"making {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True, env=env)
+        refresh = True
+    if refresh:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(package)],
+                       check=True, env=env, capture_output=True)
     return python
 
 
@@ -819,6 +843,8 @@ The `(info)` rows have no target: they help read the others (see benchmarks/READ
 
 
 if __name__ == "__main__":
+    sys.modules["run"] = sys.modules[__name__]  # server.py imports this module's helpers by name
+    sys.path.insert(0, str(HERE))
     try:
         sys.exit(main())
     except CommandFailed as e:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import itertools
 import os
-from urllib.parse import urlsplit
 
 import pgserver
 import pytest
 import typer.testing
 from clihelpers import cached_command
+from pgserver import with_dbname
 from typer.testing import CliRunner
 
 from speco_returns.cli import app
@@ -44,11 +44,6 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def backend(request) -> str:
     return getattr(request, "param", "sqlite")
-
-
-def with_dbname(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/{name}" + (f"?{parts.query}" if parts.query else "")
 
 
 def _unavailable(why: str):

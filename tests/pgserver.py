@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BIN = Path(os.environ.get("SPECO_PG_BIN", "/usr/lib/postgresql/15/bin"))
 LOGIN = "tester"  # the tests' SPECO_RETURNS_AGENT: on a server the recorded agent is the login
@@ -32,8 +33,12 @@ class Server:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
-    def start(self) -> str:
-        """Start it; returns the URL of its `postgres` database as the superuser LOGIN."""
+    def start(self, durable: bool = False) -> str:
+        """Start it; returns the URL of its `postgres` database as the superuser LOGIN.
+
+        The tests' server skips fsync (a crash loses nothing they need); `durable` keeps the
+        server's defaults for fsync and commits, as a team's server runs, with the buffers of a
+        small dedicated one: the benchmark compares it with SQLite, which fsyncs every write."""
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8",
                   "--no-sync")
         # One login with a password (the wrong-password test); everyone else by trust, on the socket only.
@@ -44,8 +49,8 @@ class Server:
                             str(hba)], check=True, timeout=30)
         else:
             hba.write_text(hba_text)
-        opts = (f"-k {self.sock} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-                "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB")
+        opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=200 "
+        opts += "-c shared_buffers=256MB" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-o", opts, "-w", "-t", "60", "start")
         self.started = True
         url = self.url("postgres", user="postgres")
@@ -65,6 +70,12 @@ class Server:
             except (subprocess.SubprocessError, OSError):
                 pass
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def with_dbname(url: str, name: str) -> str:
+    """The same server and login, another database."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/{name}" + (f"?{parts.query}" if parts.query else "")
 
 
 def available() -> str | None:

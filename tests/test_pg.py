@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from clihelpers import ok, query, raw, refused
-from conftest import with_dbname
+from pgserver import with_dbname
 
 from speco_returns import dialect, migrations_pg, pg
 from speco_returns.errors import ReturnsError

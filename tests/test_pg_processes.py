@@ -11,7 +11,7 @@ import sys
 import time
 
 from clihelpers import query
-from conftest import with_dbname
+from pgserver import with_dbname
 from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, _env, _kill_all, _readline, _seed_catalog, _spawn
 
 from speco_returns import dialect, store

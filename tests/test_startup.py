@@ -1,4 +1,5 @@
-"""What a single command imports: no pydantic on dispatch (typer < 0.29), no rich on the JSON and CSV paths."""
+"""What a single command imports: no pydantic on dispatch (typer < 0.29), no rich on the JSON and CSV paths,
+no PostgreSQL driver on SQLite's path (issue 14: its import costs every start about 100 ms)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ try:
     run()
 except SystemExit:
     pass
-sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "pydantic", "typer"))))
+sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "pydantic", "typer", "psycopg", "psycopg_binary"))))
 """
 
 
@@ -43,3 +44,11 @@ def test_json_and_csv_commands_import_neither_rich_nor_pydantic(one_return, args
 
 def test_human_output_still_uses_rich(one_return):
     assert "rich" in loaded(one_return, "show", "RA-000001")
+
+
+@pytest.mark.parametrize("args", [("show", "RA-000001"), ("show", "RA-000001", "--json"), ("list",), ("overdue", "--json"),
+                                  ("export", "returns"), ("report", "--json"), ("doctor", "--json"), ("note", "RA-000001", "called")])
+def test_sqlite_commands_never_import_the_server_driver(one_return, args):
+    modules = loaded(one_return, *args)
+    assert "typer" in modules  # the probe did dispatch
+    assert not modules & {"psycopg", "psycopg_binary"}, modules
