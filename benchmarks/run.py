@@ -274,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     only = {b.strip() for b in args.only.split(",") if b.strip()}
     if only - set(BENCHMARKS):
         ap.error(f"--only: unknown benchmark {', '.join(sorted(only - set(BENCHMARKS)))}")
+    if args.pg and not args.pg.startswith(("postgresql://", "postgres://")):
+        ap.error("--pg: give a postgresql:// URL (the server leg makes its databases beside the one it names)")
 
     if args.smoke:
         args.returns, args.small, args.runs = 2_000, 1_000, 2

@@ -34,15 +34,19 @@ PINNED = ("typer", "rich", "sqlite-utils", "python-dateutil")  # both venvs get 
 def server_url(args, notes: list[str]) -> tuple[str | None, pgserver.Server | None]:
     """The server to measure: --pg URL; in a smoke run the tests' server when SPECO_TEST_PG names
     one (.ci/run's); else a throwaway one started here. (None, None) and one line when none can be."""
-    if args.pg and not args.pg.startswith(("postgresql://", "postgres://")):
-        raise SystemExit(f"--pg {args.pg}: give a postgresql:// URL (the leg makes its databases beside the one it names)")
-    why = pgserver.available()
     url = args.pg or (os.environ.get("SPECO_TEST_PG") if args.smoke else None)
+    try:
+        import psycopg  # noqa: F401 - the leg makes its databases with it
+        why = None
+    except ImportError:
+        why = "psycopg is not installed (pip install -e '.[postgres]')"
+    if why is None and url is None:
+        why = pgserver.available()  # the binaries
     if why is None and url is None:
         server = pgserver.Server()
         try:
             return server.start(durable=True), server
-        except (OSError, subprocess.SubprocessError) as e:
+        except Exception as e:  # noqa: BLE001 - any reason a local server cannot start, as conftest words it
             server.stop()
             why = f"cannot start a local server ({e})"
     if why:
