@@ -34,8 +34,16 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 4  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010)
+GENERATOR_VERSION = 5  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
+# 5: serials.held (m012) and returns.customer_key (m013)
 AS_OF = date(2026, 11, 26)
+# The columns each row tuple below fills, by name: a column a later migration adds never shifts them.
+RETURN_COLUMNS = ("id", "type", "status", "customer", "email", "phone", "ticket", "distributor", "approved_by", "reason",
+                  "hold_amount_cents", "hold_ref", "hold_expires", "hold_active", "opened_on", "opened_at", "opened_by",
+                  "last_event_on", "shipped_on", "delivered_on", "due_on", "unit_shipped_on", "received_on", "charged_on",
+                  "closed_on", "ra_no", "customer_key")
+ITEM_COLUMNS = ("id", "return_id", "model", "description", "category", "qty", "list_price_cents")
+SERIAL_COLUMNS = ("id", "return_id", "item_id", "serial", "held")
 HISTORY_DAYS = 6 * 365  # closed returns were opened over the six years before as-of
 CLOSED_BEFORE = 100  # closed returns were opened at least this many days before as-of
 BATCH = 25_000  # returns per transaction
@@ -262,8 +270,8 @@ def _choice_w(rng: random.Random, pairs):
 
 def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False,
              open_share: float | None = None) -> dict:
-    from speco_returns.policy import LEDGER_SIGNS
-    from speco_returns.store import Store
+    from speco_returns.policy import LEDGER_SIGNS, holds_serials
+    from speco_returns.store import Store, customer_key
 
     started = time.perf_counter()
     g = Generator(n, overdue, seed, as_of, open_share)
@@ -290,12 +298,13 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
     by_status: dict[str, int] = {}
     agents, customers = g.agents, g.customers
     ids = {"item": 0, "serial": 0}
+    keys: dict[str, str] = {}  # customer -> customer_key, computed once per name
 
     def flush():
         conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO returns VALUES ({','.join('?' * 26)})", returns)
-        conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", items)
-        conn.executemany("INSERT INTO serials VALUES (?, ?, ?, ?)", serials)
+        for table, columns, rows in (("returns", RETURN_COLUMNS, returns), ("items", ITEM_COLUMNS, items),
+                                     ("serials", SERIAL_COLUMNS, serials)):
+            conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
         conn.executemany("INSERT INTO events (return_id, event, happened_on, recorded_at, agent, status, detail) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
         conn.executemany("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, "
@@ -322,6 +331,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         hold = sum(p * q for _, _, _, q, p in lines) if type_ == "advanced" else None
         # serials: one per unit for advanced, virtual and standard; most counter returns
         want_serials = type_ != "counter" or rng.random() < 0.8
+        mine = len(serials)  # this return's serials start here; their SER-1 flag follows its final state
         for m, d, c, q, p in lines:
             ids["item"] += 1
             items.append((ids["item"], rid, m, d, c, q, p))
@@ -550,6 +560,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
             events.append((rid, name, days[day], days.stamp_of(day), agent, new, detail))
         if status in ("completed", "cancelled", "charged"):
             col["closed_on"] = last_event
+        flag = int(holds_serials(status))  # as m012's triggers would set it (they check, and find it right)
+        serials[mine:] = [(*row, flag) for row in serials[mine:]]
         delivered = col["delivered_on"]
         for day, name, ref, *more in ledger_rows:
             amount, reason = more or (hold or 0, None)
@@ -576,6 +588,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
             None if delivered is None else days[delivered + 30],
             *(None if col[c] is None else days[col[c]] for c in ("unit_shipped_on", "received_on", "charged_on", "closed_on")),
             None if type_ == "counter" else rid,  # ra_no (m004): the id, as for returns opened before it
+            keys.get(customer) or keys.setdefault(customer, customer_key(customer)),  # m013
         ))
 
     for rid, (type_, fate, opened) in enumerate(g.fates(), 1):

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from . import files, policy
+from .derived import serial_hold_problems
 from .errors import ReturnsError
 from .files import write_whole
 from .store import SCHEMA_VERSION, Store
@@ -128,6 +129,7 @@ def doctor(store: Store, progress=None) -> dict:
         problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; move it to a local disk")
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
         problems += ledger_days_problems(conn)
+    problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -207,6 +209,7 @@ def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[in
         return version, pending, {}
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
         problems += ledger_days_problems(conn)
+    problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 2:
         problems += replay_problems(conn)
     counts: dict[str, int] = {}

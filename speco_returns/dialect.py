@@ -5,7 +5,9 @@ The store writes SQLite's SQL with `?` placeholders. On a server, `Postgres.sql(
 the few things PostgreSQL spells differently; the SQL functions SQLite has and PostgreSQL
 lacks under the same name (`printf`, `group_concat`, `instr`, `json_extract`, `casefold`) are
 created on the server by migrations_pg.py, so a query added to the store later runs on both
-unchanged. Nothing here imports a driver: SQLite users never pay psycopg's import.
+unchanged. The server's `casefold` only approximates Python's (lower() keeps 'ß' and 'ς'):
+customer names are compared through the stored returns.customer_key instead (derived.py).
+Nothing here imports a driver: SQLite users never pay psycopg's import.
 """
 
 from __future__ import annotations

@@ -49,3 +49,13 @@ class DatabaseBusy(ReturnsError):
 
     def __init__(self):
         super().__init__("database busy: another process is writing to it; try again")
+
+
+class SerialTaken(ReturnsError):
+    """SER-1 refused by the database itself (migration m012's unique index over held serials);
+    the store rewords it to name the return that holds the serial (Store._ser1_backstop)."""
+
+    def __init__(self, serial: str | None = None):
+        self.serial = serial
+        super().__init__(Violation("SER-1", f"serial {serial} is already on another open return" if serial
+                                   else "a serial is already on another open return: nothing was written"))

@@ -343,3 +343,23 @@ def m011_search_indexes(db: Database) -> None:
         "CREATE INDEX events_tracking ON events (json_extract(detail, '$.tracking') COLLATE NOCASE)"
         " WHERE event IN ('ship', 'unit-shipped')",
     )
+
+
+@migrations()
+def m012_ser1_index(db: Database) -> None:
+    # SER-1 kept by the database too (issue 14): serials.held, 1 while the serial's return holds
+    # it, kept by triggers; a partial UNIQUE index over the held serials. See derived.py.
+    from .derived import M012_SQLITE
+
+    _run(db, *M012_SQLITE)
+
+
+@migrations()
+def m013_customer_key(db: Database) -> None:
+    # The customer's name casefolded by Python, stored (issue 14): VR-2 and `list --customer`
+    # compare it, so SQLite and a server agree. Back-filled here in Python (derived.py).
+    from .derived import backfill_customer_keys
+
+    _run(db, "ALTER TABLE returns ADD COLUMN customer_key TEXT")
+    backfill_customer_keys(db.conn)
+    _run(db, "CREATE INDEX returns_customer_key ON returns (customer_key, opened_on)")

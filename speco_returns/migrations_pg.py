@@ -8,6 +8,8 @@ A test keeps the two lists' names equal. An applied migration is never edited.
 
 from __future__ import annotations
 
+from .derived import M012_POSTGRES, backfill_customer_keys
+
 _APPEND_ONLY = """CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
     FOR EACH ROW EXECUTE FUNCTION speco_refuse('{message}')"""
 _NO_TRUNCATE = """CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
@@ -20,7 +22,7 @@ def _append_only(table: str, message: str) -> list[str]:
 
 _OPEN = "status NOT IN ('completed', 'cancelled', 'charged')"  # store.OPEN_SQL
 
-MIGRATIONS: list[tuple[str, list[str]]] = [
+MIGRATIONS: list[tuple[str, list]] = [
     ("m001_catalog", [
         "CREATE EXTENSION IF NOT EXISTS citext",
         # SQLite's functions the store's SQL uses, under their SQLite names (dialect.py).
@@ -268,5 +270,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "CREATE INDEX events_tracking ON events ((json_extract(detail, '$.tracking')) COLLATE nocase)"
         " WHERE event IN ('ship', 'unit-shipped')",
         "CREATE INDEX returns_customer_nocase ON returns (customer COLLATE nocase)",
+    ]),
+    ("m012_ser1_index", M012_POSTGRES),  # derived.py: serials.held, its triggers, the partial UNIQUE index
+    ("m013_customer_key", [
+        "ALTER TABLE returns ADD COLUMN customer_key TEXT",
+        backfill_customer_keys,  # Python's casefold, in batches: no server function equals it
+        "CREATE INDEX returns_customer_key ON returns (customer_key, opened_on)",
+        # lower(customer) served the casefold() approximation only; customer_key replaces it.
+        "DROP INDEX IF EXISTS returns_customer",
     ]),
 ]

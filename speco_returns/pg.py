@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from .dialect import MIGRATION_LOCK, Postgres, shown
-from .errors import DatabaseBusy, ReturnsError
+from .errors import DatabaseBusy, ReturnsError, SerialTaken
 
 try:
     import psycopg
@@ -78,6 +78,9 @@ def translate_error(e: Exception, target: str) -> ReturnsError:
     """One line for a server error, as the SQLite path words its own."""
     if isinstance(e, pgerrors.LockNotAvailable):
         return DatabaseBusy()
+    if isinstance(e, pgerrors.UniqueViolation) and e.diag.constraint_name == "serials_held":  # SER-1's backstop (m012)
+        found = re.search(r"\(serial\)=\((.*)\) already exists", e.diag.message_detail or "")
+        return SerialTaken(found.group(1) if found else None)
     if isinstance(e, pgerrors.InsufficientPrivilege):
         if "needs the speco_" in str(e):  # a supervisor's moment (roles.py): the trigger names the role
             return ReturnsError(_first_line(e))
@@ -257,8 +260,11 @@ def migrate(conn: Connection, migration_set: str, info: dict[str, str]) -> None:
         for name, statements in MIGRATIONS:
             if name in done:
                 continue
-            for statement in statements:
-                conn.execute(statement)
+            for statement in statements:  # SQL, or a step in Python (a back-fill the server's SQL cannot compute)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
             conn.execute("INSERT INTO speco_migrations (migration_set, name) VALUES (?, ?)", [migration_set, name])
         from . import __version__
 

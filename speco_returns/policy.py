@@ -669,6 +669,17 @@ def is_open(status: str) -> bool:
     return status not in CLOSED
 
 
+# SER-1: the states whose return does not hold its serials: the closed ones, and a late return
+# (the unit is back at Speco, SPEC §2). The store's check, migration m012's triggers (flag
+# serials.held) and doctor all read this one list (store.HOLDS_SQL); changing it needs a new
+# migration that re-creates those triggers and re-derives the flag.
+SERIAL_FREE = (*CLOSED, "late-return")
+
+
+def holds_serials(status: str) -> bool:
+    return status not in SERIAL_FREE
+
+
 def a_type(type_: str) -> str:
     """'a standard', 'an advanced': the type with its article, for sentences."""
     return f"{'an' if type_[:1] in 'aeiou' else 'a'} {type_}"

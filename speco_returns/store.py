@@ -18,11 +18,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import history, notices, policy
+from .derived import holds
 from .dialect import SQLite, is_url
-from .errors import DatabaseBusy, ReturnsError
+from .errors import DatabaseBusy, ReturnsError, SerialTaken
 from .policy import Clock, Product, Request
 
-SCHEMA_VERSION = 11  # the number of migrations in migrations.py (a test keeps them equal)
+SCHEMA_VERSION = 13  # the number of migrations in migrations.py (a test keeps them equal)
 # The oldest schema this tool can read without migrating it (a read-only database cannot be
 # migrated), and the value recorded for newer tools: a database at SCHEMA_VERSION is
 # readable by any tool that knows schema READS_NEED_SCHEMA (m010 only added columns and tables).
@@ -51,6 +52,9 @@ def _casefold(text: str | None) -> str | None:
     import unicodedata
 
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+
+
+customer_key = _casefold  # returns.customer_key (m013): what VR-2 and `list --customer` compare, on both backends
 
 
 def _d(text: str | None) -> date | None:
@@ -321,7 +325,7 @@ class Store:
             (facts.recent_virtual_units,) = self.conn.execute(
                 """SELECT coalesce(sum(i.qty), 0) FROM returns r JOIN items i ON i.return_id = r.id
                    WHERE r.opened_on BETWEEN ? AND ? AND r.type = 'virtual'
-                     AND r.status != 'cancelled' AND casefold(r.customer) = ?""",
+                     AND r.status != 'cancelled' AND r.customer_key = ?""",
                 [(on - timedelta(days=30)).isoformat(), on.isoformat(), _casefold(req.customer)],
             ).fetchone()
         return facts
@@ -333,10 +337,34 @@ class Store:
         rows = self.conn.execute(
             # A late return's unit is back at Speco: it holds no serial against SER-1 (SPEC §2).
             f"""SELECT s.serial, r.ra_no, r.type, r.ticket FROM serials s JOIN returns r ON r.id = s.return_id
-                WHERE s.serial IN ({marks}) AND r.{OPEN_SQL} AND r.status != 'late-return' AND r.id IS NOT ?""",
+                WHERE s.serial IN ({marks}) AND {holds("r.status")} AND r.id IS NOT ?""",
             [*serials, exclude_id],
         )
         return {r["serial"]: _key(r) for r in rows}
+
+    @contextmanager
+    def _ser1_backstop(self, serials: list[str], key: str | None = None) -> Iterator[None]:
+        """Around a write that may hold serials: SER-1 refused by the database (m012's unique index,
+        derived.py) rather than by the check inside the write, because a writer that skipped the
+        store's check got there first. After the rollback, the same SER-1 line the check gives,
+        naming the return that holds the serial now. `key`: the return written to (its own
+        serials, when `serials` is empty, are the candidates)."""
+        try:
+            yield
+        except (sqlite3.IntegrityError, SerialTaken) as e:
+            if not isinstance(e, SerialTaken) and str(e) != "UNIQUE constraint failed: serials.serial":
+                raise
+            exclude = None
+            if key is not None:
+                exclude = self._find(key)["id"]
+                serials = serials or [s for (s,) in self.conn.execute("SELECT serial FROM serials WHERE return_id = ?",
+                                                                      [exclude])]
+            taken = [e.serial] if isinstance(e, SerialTaken) and e.serial else []
+            owners = self._serial_owners(list(dict.fromkeys([*taken, *serials])), exclude)
+            if not owners:
+                raise SerialTaken(*taken) from None
+            raise ReturnsError(*(policy.Violation("SER-1", f"serial {s} is already on open return {o}")
+                                 for s, o in owners.items())) from None
 
     def check(self, req: Request, on: date, *, missing_reported: bool = False) -> policy.CheckResult:
         """Eligibility only: reads, writes nothing."""
@@ -350,7 +378,7 @@ class Store:
 
         `expect_hold`: the hold amount the agent confirmed; refused if prices changed since."""
         policy.check_event_date(on, now.today, policy.MIN_DATE)
-        with self.write() as conn:
+        with self._ser1_backstop([s for _, s in req.serials]), self.write() as conn:
             facts = self.facts(req, on)
             result = policy.check(req, facts)
             if result.violations:
@@ -365,11 +393,12 @@ class Store:
                 (ra_no,) = conn.execute("SELECT coalesce(max(ra_no), 0) + 1 FROM returns").fetchone()
             cur = conn.execute(
                 """INSERT INTO returns (type, status, customer, email, phone, ticket, distributor,
-                     approved_by, reason, hold_amount_cents, opened_on, opened_at, opened_by, last_event_on, ra_no)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     approved_by, reason, hold_amount_cents, opened_on, opened_at, opened_by, last_event_on, ra_no,
+                     customer_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [req.type, status, req.customer, contact.get("email"), contact.get("phone"),
                  req.ticket if req.type == "counter" else None, req.distributor, req.approved_by,
-                 req.reason, hold, on.isoformat(), now.stamp, now.agent, on.isoformat(), ra_no],
+                 req.reason, hold, on.isoformat(), now.stamp, now.agent, on.isoformat(), ra_no, customer_key(req.customer)],
             )
             return_id = cur.lastrowid
             for model, qty in req.items:
@@ -453,8 +482,8 @@ class Store:
                 args[column] = value
         if customer:
             policy.require_utf8("customer", customer)
-            where.append("instr(casefold(customer), :customer) > 0")
-            args["customer"] = _casefold(customer)
+            where.append("instr(customer_key, :customer) > 0")
+            args["customer"] = customer_key(customer)
         if search is not None:
             from . import search as searching
 
@@ -622,7 +651,7 @@ class Store:
         """Undo the latest event of a return's life (SPEC §3): a `void` event, the state and
         columns before that event restored, the money it moved moved back. `expect_event`: the
         id of the event the agent saw and confirmed; refused if another agent wrote since."""
-        with self.write():
+        with self._ser1_backstop([], key), self.write():
             r = self._find(key)
             policy.check_event_date(on, now.today, policy.MIN_DATE)
             plan = self._plan_void(r, on, reason)
@@ -667,8 +696,11 @@ class Store:
                     raise ReturnsError(policy.Violation(self.REQUIRED[name], f"{name.replace('_', ' ')} cannot be emptied"))
             changed = [(name, r[name], value) for name, value in fields.items() if r[name] != value]
             if changed:
-                sets = ", ".join(f"{name} = ?" for name, _, _ in changed)
-                self.conn.execute(f"UPDATE returns SET {sets} WHERE id = ?", [*(v for _, _, v in changed), r["id"]])
+                columns = {name: value for name, _, value in changed}
+                if "customer" in columns:  # m013: the key VR-2 and `list --customer` compare follows the name
+                    columns["customer_key"] = customer_key(columns["customer"])
+                sets = ", ".join(f"{name} = ?" for name in columns)
+                self.conn.execute(f"UPDATE returns SET {sets} WHERE id = ?", [*columns.values(), r["id"]])
                 self._event(r["id"], "edit", now.today, now, r["status"],
                             {"changes": [{"field": n, "from": old, "to": new} for n, old, new in changed]})
         return _key(r), changed
@@ -676,7 +708,7 @@ class Store:
     # --- serials ---------------------------------------------------------------------
 
     def add_serials(self, key: str, serials: list[tuple[str | None, str]], now: Now) -> str:
-        with self.write() as conn:
+        with self._ser1_backstop([s for _, s in serials], key), self.write() as conn:
             r = self._open_for_serials(key)
             items = conn.execute("SELECT id, model, qty FROM items WHERE return_id = ?", [r["id"]]).fetchall()
             have = conn.execute("SELECT i.model, s.serial FROM serials s JOIN items i ON i.id = s.item_id "

@@ -15,6 +15,10 @@ own line, flushed, only after the command returned (its transaction committed).
 With HELPER_PAUSE_IN_TRANSACTION_MS set, each return's write pauses that long inside its
 transaction, after its items and serials and before its history entry, so that a kill at a
 random moment often lands while the return is only partly written (and not committed).
+
+With HELPER_HOLD_AFTER_CHECK set, `open` stops inside its write transaction right after its
+checks (SER-1's included) and before it writes anything: it prints `checked` and waits for a
+line on stdin, so a test can write in between (tests/test_pg_processes.py).
 """
 
 from __future__ import annotations
@@ -74,10 +78,36 @@ def _pause_inside_transactions(ms: float) -> None:
     Store._event = paused
 
 
+def _hold_after_check() -> None:
+    facts, open_return = Store.facts, Store.open_return
+    # CliRunner swaps sys.stdin/stdout while a command runs: talk on the process's own.
+    tell, hear = sys.__stdout__, sys.__stdin__
+
+    def checked(self, *args, **kwargs):
+        found = facts(self, *args, **kwargs)
+        if self.__dict__.get("_opening"):
+            assert self.conn.in_transaction
+            tell.write("checked\n")
+            tell.flush()
+            hear.readline()
+        return found
+
+    def opening(self, *args, **kwargs):
+        self._opening = True
+        try:
+            return open_return(self, *args, **kwargs)
+        finally:
+            self._opening = False
+
+    Store.facts, Store.open_return = checked, opening
+
+
 def main(argv: list[str]) -> int:
     pause = os.environ.get("HELPER_PAUSE_IN_TRANSACTION_MS")
     if pause:
         _pause_inside_transactions(float(pause))
+    if os.environ.get("HELPER_HOLD_AFTER_CHECK"):
+        _hold_after_check()
     wait = argv[:1] == ["--wait"]
     if wait:
         argv = argv[1:]

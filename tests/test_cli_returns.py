@@ -375,6 +375,21 @@ def test_vr2_no_warning_without_customer_or_for_others(cli):
     assert not virtual(cli, "Someone Else", "V-0009")["warnings"]
 
 
+def test_vr2_and_list_customer_casefold_as_python_does_on_both_backends(cli):
+    """The stored customer_key (m013): 'Straße' is 'STRASSE' and a final sigma is a sigma, on a
+    server too (its lower() keeps 'ß' and 'ς' as they are)."""
+    virtual(cli, "Müller Straße GmbH", "V-0001", "V-0002", today="2026-12-01")
+    virtual(cli, "Οδυσσέας Κάμερες", "V-0003", "V-0004", today="2026-12-01")
+    for customer in ("MÜLLER STRASSE GMBH", "ΟΔΥΣΣΈΑΣ ΚΆΜΕΡΕΣ"):
+        doc = json.loads(ok(cli("check", "--type", "virtual", "--customer", customer, "--item", "CAM-1:2",
+                                "--serial", "V-0009", "--serial", "V-0010", *VIRTUAL_OK, "--json", today=TODAY)).stdout)
+        assert [w["rule"] for w in doc["warnings"]] == ["VR-2"], customer
+    assert [r["ra"] for r in listing(cli, "--customer", "strasse")] == ["RA-000001"]
+    assert [r["ra"] for r in listing(cli, "--customer", "ΟΔΥΣΣΈΑΣ")] == ["RA-000002"]
+    ok(cli("edit", "RA-000001", "--customer", "Weiß Video", today=TODAY))  # the key follows an edit of the name
+    assert listing(cli, "--customer", "strasse") == [] and len(listing(cli, "--customer", "WEISS")) == 1
+
+
 def test_vr2_counts_only_the_last_30_days(cli):
     virtual(cli, "Acme", "V-0001", "V-0002", "V-0003", today="2026-10-01")
     assert not [w for w in virtual(cli, "Acme", "V-0004")["warnings"] if w["rule"] == "VR-2"]

@@ -226,6 +226,16 @@ def test_an_agent_uses_the_tool_and_is_recorded_by_login(cli, team, db_path):
         conn.execute("UPDATE events SET agent = 'someone else'")
 
 
+def test_an_agents_event_moves_the_ser1_flag_the_agent_may_not_write(cli, team, db_path):
+    ok(cli("--db", team["ann"], "open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-T1",
+           today=TODAY))
+    assert query(db_path, "SELECT held FROM serials") == [(1,)]
+    ok(cli("--db", team["ann"], "cancel", "RA-000001", "--reason", "duplicate", today=TODAY))  # m012's trigger, as the owner
+    assert query(db_path, "SELECT held FROM serials") == [(0,)]
+    with raw(team["ann"]) as conn, pytest.raises(ReturnsError, match="speco_agent role"):
+        conn.execute("UPDATE serials SET held = 1")
+
+
 def test_a_supervisors_moment_refused_to_an_agent_names_the_role(cli, team, db_path):
     [line] = refused(_virtual(cli, team["ann"]))
     assert "needs the speco_supervisor role" in line
@@ -281,6 +291,10 @@ def test_admin_copy_moves_every_row_and_the_server_answers_the_same(cli, tmp_pat
         found = json.loads(ok(cli("--db", desk, "admin", "copy", "--to", server, "--json")).stdout)
         assert found["returns"]["rows"] == 3 and found["ledger"]["rows"] == 2 and found["reviews"]["rows"] == 1
         assert found["ledger_days"]["rows"] >= 1 and found["events"]["rows"] >= 9
+        from pathlib import Path
+
+        for sql in ("SELECT serial, held FROM serials ORDER BY id", "SELECT customer_key FROM returns ORDER BY id"):
+            assert query(server, sql) == query(Path(desk), sql)  # the derived columns arrive as the desk has them
         for key in ("RA-000001", "RA-000002", "T-9"):
             here, there = (json.loads(ok(cli("--db", db, "show", key, "--json", today="2026-10-07")).stdout)
                            for db in (desk, server))

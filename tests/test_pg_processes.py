@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from clihelpers import query
+from clihelpers import query, raw
 from pgserver import with_dbname
 from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, _env, _kill_all, _readline, _seed_catalog, _spawn
 
@@ -129,6 +129,35 @@ def test_kill_9_in_the_middle_of_writes_leaves_every_return_whole_or_absent(cli,
     assert landed >= 4, f"only {landed} kills landed while returns were being opened"
     result = cli("list", "--json")
     assert result.exit_code == 0, result.output
+
+
+def test_a_writer_slipping_between_the_ser1_check_and_the_write_meets_the_index(cli, db_path):
+    """SER-1's backstop (m012) in a real race: an agent's `open` has passed its SER-1 check inside
+    its write when a script on another desk, which takes no write lock, writes the same serial to
+    an open return. The agent's insert meets the unique index: one SER-1 line naming that return,
+    exit 1, nothing of its return written."""
+    _seed_catalog(cli)
+    env = {**_env(db_path), "HELPER_HOLD_AFTER_CHECK": "1"}
+    agent = _spawn([sys.executable, str(HELPER), "once", "--db", db_path, "open", "--type", "standard", "--customer",
+                    "Racer", "--item", "CAMA", "--serial", "SN-RACE-1"], env, stdin=subprocess.PIPE)
+    try:
+        assert _readline(agent, 30).strip() == "ready"
+        assert _readline(agent, 30).strip() == "checked"  # SN-RACE-1 was free when it looked
+        with raw(db_path) as conn:  # the script: straight into the tables, committed at once
+            rid = conn.execute("""INSERT INTO returns (type, status, customer, opened_on, opened_at, opened_by, last_event_on,
+                                  ra_no) VALUES ('standard', 'authorized', 'Script', '2026-11-26', 'x', 'script',
+                                  '2026-11-26', 1)""").lastrowid
+            item = conn.execute("INSERT INTO items (return_id, model, qty) VALUES (?, 'CAMA', 1)", [rid]).lastrowid
+            conn.execute("INSERT INTO serials (return_id, item_id, serial) VALUES (?, ?, 'SN-RACE-1')", [rid, item])
+        out, err = agent.communicate(input=b"go on\n", timeout=60)
+    finally:
+        _kill_all([agent])
+    assert agent.returncode == 1, (out, err)
+    assert err.decode().splitlines() == ["error: SER-1: serial SN-RACE-1 is already on open return RA-000001"]
+    assert out == b""
+    assert query(db_path, "SELECT ra_no, customer FROM returns") == [(1, "Script")]
+    assert query(db_path, "SELECT serial, held FROM serials") == [("SN-RACE-1", 1)]
+    assert query(db_path, "SELECT count(*) FROM events") == [(0,)]
 
 
 _fresh = itertools.count()

@@ -157,6 +157,67 @@ conn.close()
 """
 
 
+SCRIPT = """
+import sqlite3, sys
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+sys.stdin.readline()
+conn = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
+try:
+    conn.execute("BEGIN IMMEDIATE")
+    (ra_no,) = conn.execute("SELECT coalesce(max(ra_no), 0) + 1 FROM returns").fetchone()
+    rid = conn.execute("INSERT INTO returns (type, status, customer, opened_on, opened_at, opened_by, last_event_on, ra_no) "
+                       "VALUES ('standard', 'authorized', 'Script', '2026-11-26', 'x', 'script', '2026-11-26', ?)",
+                       [ra_no]).lastrowid
+    item = conn.execute("INSERT INTO items (return_id, model, qty) VALUES (?, 'CAMA', 1)", [rid]).lastrowid
+    conn.execute("INSERT INTO serials (return_id, item_id, serial) VALUES (?, ?, 'SN-RACE-1')", [rid, item])
+    conn.execute("COMMIT")
+    print(f"RA-{ra_no:06d}")
+except sqlite3.IntegrityError as e:
+    conn.execute("ROLLBACK")
+    print(f"refused: {e}")
+"""
+
+
+def test_agents_and_a_script_racing_for_one_serial_leave_it_on_one_open_return(cli, db_path):
+    """SER-1 under a real race (issue 14): six agents open a return with the same serial at the same
+    moment, and a script writes it straight into the tables. Exactly one gets it; each agent that
+    lost says so in one SER-1 line naming the winner; the script, past the store's check, is
+    refused by the database's unique index (m012)."""
+    _seed_catalog(cli)
+    procs = []
+    try:
+        for n in range(6):
+            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "once", "--db", str(db_path), "open", "--type",
+                                 "standard", "--customer", f"Racer {n}", "--item", "CAMA", "--serial", "SN-RACE-1"],
+                                _env(db_path, f"agent-{n}"), stdin=subprocess.PIPE))
+        procs.append(_spawn([sys.executable, "-c", SCRIPT, str(db_path)], _env(db_path), stdin=subprocess.PIPE))
+        for proc in procs:
+            assert _readline(proc, 30).strip() == "ready"
+        for proc in procs:
+            proc.stdin.write(b"go\n")
+        outputs = [proc.communicate(timeout=120) for proc in procs]
+    finally:
+        _kill_all(procs)
+    conn = _connect(db_path)
+    try:
+        [(winner, held)] = conn.execute("SELECT r.ra_no, s.held FROM serials s JOIN returns r ON r.id = s.return_id "
+                                        "WHERE s.serial = 'SN-RACE-1'").fetchall()
+        (n_returns,) = conn.execute("SELECT count(*) FROM returns").fetchone()
+    finally:
+        conn.close()
+    assert held == 1 and n_returns == 1  # the losers wrote nothing
+    agents, (script_out, script_err) = outputs[:-1], outputs[-1]
+    won = [proc for proc, (out, _) in zip(procs[:-1], agents, strict=True) if proc.returncode == 0] + (
+        [procs[-1]] if script_out.decode().startswith("RA-") else [])
+    assert len(won) == 1, outputs
+    for proc, (out, err) in zip(procs[:-1], agents, strict=True):
+        if proc.returncode != 0:
+            assert proc.returncode == 1 and out == b"", err
+            assert err.decode().splitlines() == [f"error: SER-1: serial SN-RACE-1 is already on open return {_ra(winner)}"]
+    if won != [procs[-1]]:
+        assert script_out.decode().strip() == "refused: UNIQUE constraint failed: serials.serial", (script_out, script_err)
+
+
 def _count(db_path: Path, table: str) -> int:
     conn = sqlite3.connect(db_path, timeout=10)
     try:
@@ -357,7 +418,7 @@ EXPECTED_SCHEMA = {
             "distributor": str, "approved_by": str, "reason": str, "hold_amount_cents": int, "hold_ref": str,
             "hold_expires": str, "hold_active": int, "opened_on": str, "opened_at": str, "opened_by": str,
             "last_event_on": str, "shipped_on": str, "delivered_on": str, "due_on": str, "unit_shipped_on": str,
-            "received_on": str, "charged_on": str, "closed_on": str, "ra_no": int,
+            "received_on": str, "charged_on": str, "closed_on": str, "ra_no": int, "customer_key": str,
         },
         "foreign_keys": set(),
     },
@@ -367,7 +428,7 @@ EXPECTED_SCHEMA = {
         "foreign_keys": {("return_id", "returns", "id")},
     },
     "serials": {
-        "columns": {"id": int, "return_id": int, "item_id": int, "serial": str},
+        "columns": {"id": int, "return_id": int, "item_id": int, "serial": str, "held": int},
         "foreign_keys": {("return_id", "returns", "id"), ("item_id", "items", "id")},
     },
     "events": {
@@ -406,10 +467,12 @@ EXPECTED_INDEXES = {
     "returns_closed_type",
     "returns_open_ra", "returns_open_ticket",
     "returns_email", "returns_phone_digits", "ledger_hold_ref", "events_tracking",  # list --search (m011)
+    "serials_held", "returns_customer_key",  # SER-1's unique index (m012), the stored casefolded name (m013)
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
                      "reviews_no_delete", "reviews_decided_once", "ledger_days_add",
-                     "events_no_replace", "ledger_no_replace"}
+                     "events_no_replace", "ledger_no_replace",
+                     "serials_held_insert", "serials_held_follows", "returns_hold_serials"}
 
 
 def test_an_empty_database_has_exactly_the_expected_schema(cli, db_path):
