@@ -108,11 +108,12 @@ def doctor(store: Store, progress=None) -> dict:
     if progress:
         progress("integrity check", 0, 0)
     version = store.schema_version()
-    chains, integrity = None, None
-    if version == SCHEMA_VERSION:  # the integrity check and the chains run beside the replay (audit.py)
-        from .audit import start_chains
+    chains, integrity, upto = None, None, 0
+    if version == SCHEMA_VERSION:  # the integrity check, the chains and part of the replay run beside (audit.py)
+        from .audit import fast_reads, split, start_chains
 
-        chains = start_chains(store.uri)
+        upto = split(fast_reads(conn))
+        chains = start_chains(store.uri, upto)
     else:
         from .chain import integrity_check
 
@@ -138,14 +139,12 @@ def doctor(store: Store, progress=None) -> dict:
             counts[row[0]] = row[1]
     audit_report: dict = {}
     if version == SCHEMA_VERSION:
-        from .audit import audit
+        from .audit import audit, stop
 
         try:
-            audit_report, found = audit(conn, progress, chains)
+            audit_report, found = audit(conn, progress, chains, upto)
         finally:
-            if chains is not None and chains.poll() is None:  # an error on the way: no process is left running
-                chains.kill()
-                chains.wait()
+            stop(chains)  # an error on the way: no process is left running
         integrity = audit_report.pop("integrity")
         problems += found
     elif version < SCHEMA_VERSION:

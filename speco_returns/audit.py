@@ -8,13 +8,13 @@ memory stays flat at any size.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import operator
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 
 from . import chain, history, policy
@@ -22,10 +22,6 @@ from .errors import ReturnsError
 
 MAX_NAMED = 20  # returns named in the one-line problem; JSON lists up to MAX_LISTED
 MAX_LISTED = 1000
-
-
-def _key(r: sqlite3.Row) -> str:
-    return r["ticket"] if r["type"] == "counter" else f"RA-{r['ra_no']:06d}"
 
 
 def ra_gaps(conn: sqlite3.Connection) -> list[int]:
@@ -44,138 +40,220 @@ def ra_gaps(conn: sqlite3.Connection) -> list[int]:
              AND NOT EXISTS (SELECT 1 FROM returns WHERE id = x AND ra_no IS NULL) LIMIT ?""", [top, MAX_LISTED])]
 
 
-def _grouped(cursor) -> Iterator[tuple[int, list]]:
-    return ((k, list(g)) for k, g in itertools.groupby(cursor, key=operator.itemgetter(0)))
-
-
-RETURNS_SQL = "SELECT * FROM returns ORDER BY id"
-EVENTS_SQL = "SELECT return_id, id, event, happened_on, detail, digest FROM events ORDER BY return_id, id"
-LEDGER_SQL = "SELECT return_id, event, amount_cents, hold_ref FROM ledger ORDER BY return_id, id"
-HOLDS_SQL = "SELECT return_id, sum(list_price_cents * qty) FROM items GROUP BY return_id ORDER BY return_id"
+EVENTS_SQL = f"""SELECT event, happened_on, CASE WHEN event IN ({', '.join(f"'{e}'" for e in history._READS_DETAIL)})
+                 THEN detail END, return_id, CAST(digest AS BLOB) FROM events
+                 WHERE return_id > ? AND return_id <= ? ORDER BY return_id, id"""
+ORPHANS_SQL = """SELECT DISTINCT return_id FROM ledger WHERE return_id > ? AND return_id <= ?
+                 AND return_id NOT IN (SELECT id FROM returns) ORDER BY 1"""
+ALL = 1 << 62
 MAX_LIFE_LINES = 20  # as admin.replay_problems: the first returns named, one line each
+LIFE = 6  # where a returns row's history-decided columns start (history.Life's order)
+HOLD = LIFE + len(history._LIFE_COLUMNS)  # then the record's text and the ledger rows
+RECORD, LEDGER = HOLD + 1, HOLD + 2
 
 
-def replay_return(r: sqlite3.Row, hold: int, record: str, events: list, ledger: list) -> tuple[str | None, list[str]]:
-    """One return's history replayed once (history.replay, voids included): a line in
-    admin.replay_problems' words when its stored state or dates disagree, and what else
-    disagrees: the hold amount against its items, the ledger, the record's digest."""
-    life_line, problems, moves = None, [], None
-    try:
-        replayed = history.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, events)
-        stored = history.Life.from_row(r)
-        moves = replayed.moves
-        if stored != replayed.life:
-            was = stored.columns()
-            wrong = [f"{c} is {was[c]}, history says {v}" for c, v in replayed.life.columns().items() if was[c] != v]
-            life_line = f"{_key(r)}: {'; '.join(wrong)}"
-    except ReturnsError as e:
-        life_line = f"{_key(r)}: its history does not replay ({e.problems[0].message})"
-    except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool
-        life_line = f"{_key(r)}: its history holds a value the tool never writes ({policy.quote(str(e))})"
-    if r["type"] == "advanced" and r["hold_amount_cents"] != hold:
-        problems.append(f"hold is {policy.format_usd(r['hold_amount_cents'])}, its items' list prices give "
-                        f"{policy.format_usd(hold)}")
-    stored_ledger = [tuple(row[1:]) for row in ledger]
-    if moves is not None and stored_ledger != [(m.event, m.amount, m.ref) for m in moves]:
-        problems.append(f"its ledger has {_moves(stored_ledger)}, its history gives "
-                        f"{_moves([(m.event, m.amount, m.ref) for m in moves])}")
-    if events and events[-1]["digest"] != chain.sha(record):
-        problems.append("its record (return, items or serials) was changed outside the tool since its last event")
-    return life_line, problems
+def returns_sql(conn: sqlite3.Connection) -> str:
+    """One row per return, in id order, with all doctor compares it with: the columns its
+    history decides, its items' hold, the text its digest covers (chain.records' text, built
+    by SQLite: bytes, as hashed), and its ledger rows (quoted, as
+    `_ledger_text` writes moves). Each return's items, serials and ledger rows are found
+    through their indexes; its events (the latest one's digest included) come beside it
+    (EVENTS_SQL)."""
+    def grouped(table: str, cols) -> str:
+        return (f"ifnull((SELECT group_concat(c, ';') FROM (SELECT {chain.fast_canon(conn, table, cols)} AS c "
+                f"FROM {table} WHERE return_id = r.id ORDER BY id)), '')")
+
+    life = ", ".join(f"r.{c}" for c in history._LIFE_COLUMNS)
+    return f"""SELECT r.id, r.type, r.ra_no, r.ticket, r.opened_on, r.hold_amount_cents, {life},
+                 CASE WHEN r.type = 'advanced' THEN ifnull((SELECT sum(list_price_cents * qty) FROM items
+                                                            WHERE return_id = r.id), 0) END,
+                 CAST({chain.fast_canon(conn, 'returns', chain.RETURN_COLUMNS, 'r.')} || '|' ||
+                      {grouped('items', chain.ITEM_COLUMNS)} || '|' || {grouped('serials', chain.SERIAL_COLUMNS)} AS BLOB),
+                 (SELECT group_concat(quote(event) || ',' || quote(amount_cents) || ',' || quote(hold_ref), ';')
+                  FROM (SELECT event, amount_cents, hold_ref FROM ledger WHERE return_id = r.id ORDER BY id))
+               FROM returns r WHERE r.id > ? AND r.id <= ? ORDER BY r.id"""
+
+
+def _ledger_text(moves) -> str | None:
+    """Moves as returns_sql quotes ledger rows (None for none, as group_concat gives)."""
+    return ";".join(f"{chain.sql_quote(m.event)},{chain.sql_quote(m.amount)},{chain.sql_quote(m.ref)}"
+                    for m in moves) or None
 
 
 def _moves(rows: list) -> str:
     return "; ".join(f"{event} {policy.format_usd(amount)}" for event, amount, _ in rows) or "no rows"
 
 
-def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None) -> tuple[list[str], list[dict]]:
-    """Every return replayed once: (lines for returns whose state disagrees, [{ra, problems}]
-    for the rest). Streams in return order, side by side: memory stays flat at any size."""
-    (total,) = conn.execute("SELECT count(*) FROM returns").fetchone()
-    returns, events = conn.cursor(), conn.cursor()
-    returns.row_factory = events.row_factory = sqlite3.Row
-    returns.execute(RETURNS_SQL)
-    records = chain.records(conn)
-    holds = chain._plain(conn, HOLDS_SQL)
-    streams = {"history": _grouped(events.execute(EVENTS_SQL)), "ledger rows": _grouped(chain._plain(conn, LEDGER_SQL))}
-    ahead = {what: next(stream, None) for what, stream in streams.items()}
-    next_hold = next(holds, None)
+def _name(r: tuple) -> str:
+    return r[3] if r[1] == "counter" else f"RA-{r[2]:06d}"
+
+
+def replay_return(conn: sqlite3.Connection, r: tuple, events: list) -> tuple[str | None, list[str]]:
+    """One return (a returns_sql row) and its history (EVENTS_SQL rows) replayed once
+    (history.replay_rows, voids included): a line in admin.replay_problems' words when its
+    stored state or dates disagree, and what else disagrees: the hold amount against its
+    items, the ledger, the record's digest."""
+    life_line, problems, moves = None, [], None
+    try:
+        replayed = history.replay_rows(r[1], date.fromisoformat(r[4]), r[5] or 0, events)
+        moves = replayed.moves
+        stored = list(r[LIFE:HOLD])
+        if replayed.life.stored() != stored:
+            was = dict(zip(history._LIFE_COLUMNS, stored, strict=True))
+            wrong = [f"{c} is {was[c]}, history says {v}" for c, v in replayed.life.columns().items() if was[c] != v]
+            life_line = f"{_name(r)}: {'; '.join(wrong)}"
+    except ReturnsError as e:
+        life_line = f"{_name(r)}: its history does not replay ({e.problems[0].message})"
+    except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool
+        life_line = f"{_name(r)}: its history holds a value the tool never writes ({policy.quote(str(e))})"
+    if r[1] == "advanced" and r[5] != r[HOLD]:
+        problems.append(f"hold is {policy.format_usd(r[5])}, its items' list prices give {policy.format_usd(r[HOLD])}")
+    if moves is not None and (moves or r[LEDGER] is not None) and r[LEDGER] != _ledger_text(moves):
+        rows = conn.execute("SELECT event, amount_cents, hold_ref FROM ledger WHERE return_id = ? ORDER BY id", [r[0]])
+        problems.append(f"its ledger has {_moves(rows.fetchall())}, its history gives "
+                        f"{_moves([(m.event, m.amount, m.ref) for m in moves])}")
+    if events[-1][4] != hashlib.sha256(r[RECORD]).hexdigest().encode():
+        problems.append("its record (return, items or serials) was changed outside the tool since its last event")
+    return life_line, problems
+
+
+def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None, after: int = -ALL,
+           upto: int = ALL) -> tuple[list[str], list[dict]]:
+    """Every return (ids after..upto) replayed once: (lines for returns whose state disagrees,
+    [{ra, problems}] for the rest). Returns (with what belongs to each) and events stream in
+    return order side by side, as plain tuples: memory stays flat at any size."""
+    span = [after, upto]
+    (total,) = conn.execute("SELECT count(*) FROM returns WHERE id > ? AND id <= ?", span).fetchone()
+    returns = chain._plain(conn, returns_sql(conn), span)
+    events = itertools.groupby(chain._plain(conn, EVENTS_SQL, span), key=operator.itemgetter(3))
+    ahead = next(events, None)
     lines: list[str] = []
     found: list[dict] = []
 
-    def take(what: str, rid: int) -> list:
-        """This return's rows of a stream; rows of a return that no longer exists are named."""
-        while ahead[what] and ahead[what][0] < rid:
-            found.append({"ra": f"row {ahead[what][0]}", "problems": [f"{what} of a return that no longer exists"]})
-            ahead[what] = next(streams[what], None)
-        if ahead[what] and ahead[what][0] == rid:
-            rows = ahead[what][1]
-            ahead[what] = next(streams[what], None)
-            return rows
-        return []
+    def orphans(what: str, rid) -> None:
+        if len(found) < MAX_LISTED:
+            found.append({"ra": f"row {rid}", "problems": [f"{what} of a return that no longer exists"]})
 
-    for done, (r, (_, record)) in enumerate(zip(returns, records, strict=True), 1):
-        rid = r["id"]
-        while next_hold and next_hold[0] < rid:
-            next_hold = next(holds, None)
-        hold = (next_hold[1] or 0) if next_hold and next_hold[0] == rid else 0
-        events_of, ledger = take("history", rid), take("ledger rows", rid)
-        if not events_of:
-            line, problems = None, ["it has no history"]
+    done = 0
+    for done, r in enumerate(returns, 1):
+        rid = r[0]
+        while ahead is not None and ahead[0] < rid:
+            orphans("history", ahead[0])
+            ahead = next(events, None)
+        if ahead is not None and ahead[0] == rid:
+            line, problems = replay_return(conn, r, list(ahead[1]))
+            ahead = next(events, None)
         else:
-            line, problems = replay_return(r, hold, record, events_of, ledger)
+            line, problems = None, ["it has no history"]
         if line:
             if len(lines) < MAX_LIFE_LINES:
                 lines.append(line)
             elif len(lines) == MAX_LIFE_LINES:
                 lines.append("(more returns disagree: only the first are named)")
         if problems and len(found) < MAX_LISTED:
-            found.append({"ra": _key(r), "problems": problems})
+            found.append({"ra": _name(r), "problems": problems})
         if progress and done % 100_000 == 0:
             progress("replaying returns", done, total)
-    for what in streams:
-        take(what, 1 << 62)
+    while ahead is not None:
+        orphans("history", ahead[0])
+        ahead = next(events, None)
+    for (rid,) in conn.execute(ORPHANS_SQL, span):
+        orphans("ledger rows", rid)
     return lines, found
 
 
-def start_chains(uri: str) -> subprocess.Popen | None:
-    """SQLite's integrity check and both chains in a second process while this one replays
-    (`python -m speco_returns.chain`): the two read the database side by side, each on one
-    core, and do about the same work. None when no process can be started: then all of it is
-    done here, after the replay."""
+MMAP_BYTES = 1 << 31  # SQLite's own ceiling: doctor reads the whole file, mapped instead of copied page by page
+REPLAY_HERE = 0.5  # the share of returns this process replays beside the workers (it also runs doctor's other checks)
+
+
+def fast_reads(conn: sqlite3.Connection) -> sqlite3.Connection:
+    conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+    return conn
+
+
+def split(conn: sqlite3.Connection) -> int:
+    """The return id up to which this process replays; a worker replays the rest."""
+    low, high = conn.execute("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM returns").fetchone()
+    return low + int((high - low) * REPLAY_HERE)
+
+
+def work(conn: sqlite3.Connection, task: str) -> dict:
+    """One of doctor's parts: `integrity` (SQLite's full check), `chains` (both hash chains),
+    `replay:AFTER:UPTO` (the returns with ids in that range)."""
+    if task == "integrity":
+        return {"integrity": chain.integrity_check(conn)}
+    if task == "chains":
+        return {"chains": {table: chain.verify(conn, table) for table in chain.CHAINED}}
+    _, after, upto = task.split(":")
+    lines, found = replay(conn, None, int(after), int(upto))
+    return {"lines": lines, "found": found}
+
+
+def start_chains(uri: str, upto: int) -> dict[str, subprocess.Popen] | None:
+    """SQLite's integrity check, both chains and the replay of the returns after `upto`, each in
+    its own process (`python -m speco_returns.audit URI TASK`) while this one replays the rest:
+    they read the database side by side, so every core works and none waits on a single long
+    part. None when no process can be started: then all of it is done here."""
+    tasks = ["integrity", "chains", f"replay:{upto}:{ALL}"]
+    started: dict[str, subprocess.Popen] = {}
     try:
-        return subprocess.Popen([sys.executable, "-m", "speco_returns.chain", uri], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for task in tasks:
+            started[task] = subprocess.Popen([sys.executable, "-m", "speco_returns.audit", uri, task],
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError:
+        stop(started)
         return None
+    return started
 
 
-def _beside(conn: sqlite3.Connection, progress, elsewhere: subprocess.Popen | None) -> tuple[list[str], dict]:
-    """(integrity check, chains' verdicts): the second process's, or checked here when it failed."""
-    if elsewhere is not None:
-        out, _ = elsewhere.communicate()
-        if elsewhere.returncode == 0:
-            verdicts = json.loads(out)
-            return verdicts["integrity"], verdicts["chains"]
+def stop(workers: dict[str, subprocess.Popen] | None) -> None:
+    """End any worker still running (an error on the way: no process is left behind)."""
+    for proc in (workers or {}).values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _result(conn: sqlite3.Connection, task: str, workers: dict | None, progress) -> dict:
+    """A task's result: its worker's, or worked out here when it has none or it failed."""
+    proc = (workers or {}).get(task)
+    if proc is not None:
+        out, _ = proc.communicate()
+        if proc.returncode == 0:
+            return json.loads(out)
     if progress:
-        progress("integrity check", 0, 0)
-    return chain.integrity_check(conn), {table: chain.verify(conn, table, progress) for table in chain.CHAINED}
+        progress(task.split(":")[0].replace("integrity", "integrity check"), 0, 0)
+    return work(conn, task)
+
+
+def _joined(parts: list[tuple[list[str], list[dict]]]) -> tuple[list[str], list[dict]]:
+    """The replay's slices in return order, capped as one replay caps them."""
+    more = "(more returns disagree: only the first are named)"
+    lines = [line for part, _ in parts for line in part if line != more]
+    if len(lines) > MAX_LIFE_LINES:
+        lines = [*lines[:MAX_LIFE_LINES], more]
+    return lines, [f for _, found in parts for f in found][:MAX_LISTED]
 
 
 def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
-          elsewhere: subprocess.Popen | None = None) -> tuple[dict, list[str]]:
+          workers: dict[str, subprocess.Popen] | None = None, upto: int = ALL) -> tuple[dict, list[str]]:
     """The tamper-evidence part of doctor and SQLite's integrity check: (report keys, problems),
-    the check's lines under "integrity" (doctor words them). `elsewhere`: the second process
-    started by `start_chains`."""
+    the check's lines under "integrity" (doctor words them). `workers`: the processes started
+    by `start_chains(uri, upto)`; this one replays the returns up to `upto`."""
     problems = []
     missing = chain.missing_triggers(conn)
     if missing:
         problems.append(f"append-only trigger(s) missing or changed: {', '.join(missing)}")
     gaps = ra_gaps(conn)
-    life_lines, disagree = replay(conn, progress)
+    parts = [replay(conn, progress, -ALL, upto)]
+    if upto < ALL:
+        rest = _result(conn, f"replay:{upto}:{ALL}", workers, progress)
+        parts.append((rest["lines"], rest["found"]))
+    life_lines, disagree = _joined(parts)
     problems += life_lines
     broken = {}
-    integrity, chains = _beside(conn, progress, elsewhere)
+    integrity = _result(conn, "integrity", workers, progress)["integrity"]
+    chains = _result(conn, "chains", workers, progress)["chains"]
     for table, (bad, head) in chains.items():
         problems += head
         if bad:
@@ -194,3 +272,16 @@ def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
               "disagreements": disagree + [{"ra": line.split(":", 1)[0], "problems": [line.split(": ", 1)[-1]]}
                                            for line in life_lines if not line.startswith("(")]}
     return report, problems
+
+
+def main(uri: str, task: str) -> None:
+    """`python -m speco_returns.audit URI TASK`: one of doctor's parts (`work`) as JSON."""
+    conn = fast_reads(sqlite3.connect(uri, uri=True))
+    try:
+        print(json.dumps(work(conn, task)))
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

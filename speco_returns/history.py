@@ -12,6 +12,7 @@ text, a dict or None): sqlite3 rows and plain dicts both work.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
@@ -70,7 +71,7 @@ class Life:
 
     @classmethod
     def opened(cls, type_: str, opened_on: date) -> Life:
-        return cls(status=policy.INITIAL[type_], last_event_on=opened_on)
+        return _with(_BLANK, {"status": policy.INITIAL[type_], "last_event_on": opened_on})  # as cls(...), quicker
 
     @classmethod
     def from_row(cls, row: Mapping) -> Life:
@@ -93,28 +94,43 @@ class Life:
             out[name] = int(value) if isinstance(value, bool) else value.isoformat() if isinstance(value, date) else value
         return out
 
+    def stored(self) -> list:
+        """columns()'s values in order, quicker (`doctor` compares one with every returns row);
+        hold_active stays a bool, which compares equal to the stored 0 or 1 only."""
+        return [v.isoformat() if isinstance(v, date) else v for v in _LIFE_VALUES(self)]
+
 
 def _with(life: Life, changes: dict) -> Life:
     """dataclasses.replace for Life, without its per-field __init__: `doctor` replays every
     event of every return (5M at 1M returns) and replace() was a quarter of that time. Life
     has no __post_init__ and no validation, so copying the fields is all replace() does."""
     new = object.__new__(Life)
-    vars(new).update(vars(life), **changes)
+    fields_ = vars(new)
+    fields_.update(vars(life))
+    fields_.update(changes)
     return new
 
 
+_BLANK = Life(status="", last_event_on=date.min)  # every other field at its default, for Life.opened
 _LIFE_COLUMNS = tuple(f.name for f in fields(Life))
+_LIFE_VALUES = operator.attrgetter(*_LIFE_COLUMNS)
 _LIFE_DATES = frozenset(n for n in _LIFE_COLUMNS if n.endswith("_on") or n == "hold_expires")
 _WITH_DETAIL = ("hold", "charge", "refund")  # the events whose detail step() reads
 
 
 def _on(event: Mapping) -> date:
-    value = event["happened_on"]
-    return value if isinstance(value, date) else date.fromisoformat(value)
+    return _date(event["happened_on"])
 
 
 def _detail(event: Mapping) -> dict:
-    value = event["detail"]
+    return _json(event["detail"])
+
+
+def _date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _json(value) -> dict:
     return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
@@ -190,35 +206,48 @@ def replay(type_: str, opened_on: date, hold_amount: int, events: Sequence[Mappi
     """Apply a return's history in order. A `void` undoes the latest life event not yet
     voided: the state goes back to what that event found, and the money it moved is moved
     back. Voids stack: a second one undoes the event before, back to the opening."""
+    rows = [(e["event"], e["happened_on"], e["detail"] if e["event"] in _READS_DETAIL else None, e) for e in events]
+    done = replay_rows(type_, opened_on, hold_amount, rows)
+    if done.voidable is None:
+        return done
+    return Replay(done.life, done.moves, done.voidable[3], done.before, done.undo)
+
+
+_STEPPED = frozenset((*LIFE_EVENTS, *NOT_VOIDABLE))
+_READS_DETAIL = frozenset((*_WITH_DETAIL, "void"))
+
+
+def replay_rows(type_: str, opened_on: date, hold_amount: int, rows: Iterable[Sequence]) -> Replay:
+    """`replay` on rows whose first three values are the event, its date (ISO text or a date)
+    and its detail: `doctor` replays every return's history as plain tuples from SQLite.
+    `voidable` is then the row itself."""
     life = Life.opened(type_, opened_on)
-    stack: list[tuple[Life, Mapping, list[Move]]] = []  # (state before, event, its moves)
+    stack: list[tuple[Life, Sequence, list[Move]]] = []  # (state before, event, its moves)
     moves: list[Move] = []
     money_floor = opened_on  # a void that moved money bounds later dates like any money event
-    for e in events:
-        name = e["event"]
-        if name in LIFE_EVENTS or name in NOT_VOIDABLE:
-            after, moved = step(type_, life, name, _on(e), _detail(e) if name in _WITH_DETAIL else {}, hold_amount)
-            stack.append((life, e, moved))
+    for row in rows:
+        name = row[0]
+        if name in _STEPPED:
+            after, moved = step(type_, life, name, _date(row[1]), _json(row[2]) if name in _WITH_DETAIL else {},
+                                hold_amount)
+            stack.append((life, row, moved))
             life = after
-            moves += moved
+            if moved:
+                moves += moved
         elif name == "void":
             if not stack:
                 raise ReturnsError("the history voids an event that does not exist")
             before, _, moved = stack.pop()
-            undo = reversal(moved, _void_reason(e))
+            reason = _json(row[2]).get("reason")
+            undo = reversal(moved, f"void: {reason}" if reason else None)
             if undo:
-                money_floor = max(money_floor, _on(e))
+                money_floor = max(money_floor, _date(row[1]))
             life = _with(before, {"last_event_on": max(before.last_event_on, money_floor)})
             moves += undo
     if stack:
         before, target, moved = stack[-1]
-        return Replay(life, moves, target, before, reversal(moved))
+        return Replay(life, moves, target, before, reversal(moved) if moved else [])
     return Replay(life, moves, None, None, [])
-
-
-def _void_reason(event: Mapping) -> str | None:
-    reason = _detail(event).get("reason")
-    return f"void: {reason}" if reason else None
 
 
 def effective(events: Sequence[Mapping]) -> list[Mapping]:

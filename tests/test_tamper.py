@@ -175,13 +175,38 @@ def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeyp
     from speco_returns import audit
 
     if not beside:
-        monkeypatch.setattr(audit, "start_chains", lambda uri: None)
+        monkeypatch.setattr(audit, "start_chains", lambda uri, upto: None)
     name = _index_out_of_step(db_path)
     code, report, err = doctor(cli)
     assert code == 1 and report["integrity"] != "ok"
     assert any(name in line for line in report["integrity"]), report["integrity"]
     assert report["problems"][0].startswith("integrity check failed: ") and name in report["problems"][0]
     assert err.splitlines()[0] == f"error: {report['problems'][0]}"
+
+
+@pytest.mark.parametrize("beside", [True, False], ids=["in-parts-beside", "here-when-none-starts"])
+def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db_path, monkeypatch, beside):
+    """The replay is split by return id between this process and a worker: a return edited on
+    each side of the split is named, in return order, as when everything runs here."""
+    from speco_returns import audit
+
+    if not beside:
+        monkeypatch.setattr(audit, "start_chains", lambda uri, upto: None)
+    conn = sqlite3.connect(db_path)
+    assert audit.split(conn) == 4  # ids 1..4 here, 5..7 in the worker
+    conn.close()
+    _tamper(db_path, "UPDATE returns SET due_on = '2027-01-01' WHERE id = 2",
+            "UPDATE returns SET charged_on = '2026-09-11' WHERE id = 7",
+            "DROP TRIGGER ledger_no_update", "UPDATE ledger SET amount_cents = 1 WHERE return_id = 3")
+    code, report, _ = doctor(cli)
+    assert code == 1
+    lines = [p for p in report["problems"] if p.startswith("RA-")]
+    assert lines == ["RA-000002: due_on is 2027-01-01, history says 2026-12-06",
+                     "RA-000006: charged_on is 2026-09-11, history says 2026-09-10"], report["problems"]
+    named = {d["ra"]: d["problems"] for d in report["disagreements"]}
+    assert list(named) == ["RA-000002", "RA-000003", "RA-000006"]  # their records changed; RA-000003's ledger
+    assert named["RA-000003"] == ["its ledger has hold-authorized $0.01; hold-released $0.01, its history gives "
+                                  "hold-authorized $499.99; hold-released $499.99"]
 
 
 def test_replace_and_update_and_delete_are_refused_by_triggers(db_path, cli, history):
@@ -220,6 +245,24 @@ def test_the_chain_covers_every_column(cli, history, db_path, table):
 def test_the_python_canonical_form_is_sqlites_quote(value):
     conn = sqlite3.connect(":memory:")
     assert chain.sql_quote(value) == conn.execute("SELECT quote(?)", [value]).fetchone()[0]
+    conn.close()
+
+
+VALUES = st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False),
+                   st.text().filter(lambda s: "\x00" not in s), st.binary())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-2**63, 2**63 - 1), VALUES, VALUES, VALUES)
+def test_doctors_printf_canonical_form_is_quote_of_every_column(row_id, number, text, other):
+    """doctor builds the chained text with one printf (%d, %Q) instead of quote() || ',' || ...:
+    the same text for any value a column can hold, blobs in a TEXT column included."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, s TEXT, x)")
+    conn.execute("INSERT INTO t VALUES (?, ?, ?, ?)", [row_id, 0 if number is None else number, text, other])
+    cols = chain.columns(conn, "t")
+    fast, slow = conn.execute(f"SELECT {chain.fast_canon(conn, 't')}, {chain._sql_canon(cols)} FROM t").fetchone()
+    assert fast == slow
     conn.close()
 
 
