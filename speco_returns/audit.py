@@ -2,8 +2,10 @@
 without gaps, and each return's history replayed through the policy's state machine and
 money rules against what is stored (status, hold, due date, ledger, record digest).
 
-Returns, events and ledger are read as three streams ordered by return, side by side, so
-memory stays flat at any size.
+Returns (each with its items, serials and ledger rows) and events are read as two streams
+ordered by return, side by side, so memory stays flat at any size. At a million returns the
+work is split over processes (`start_chains`): the integrity check, the chains and half the
+replay run beside this one.
 """
 
 from __future__ import annotations
