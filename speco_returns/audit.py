@@ -78,8 +78,11 @@ def returns_sql(conn: sqlite3.Connection) -> str:
 
 def _ledger_text(moves) -> str | None:
     """Moves as returns_sql quotes ledger rows (None for none, as group_concat gives)."""
-    return ";".join(f"{chain.sql_quote(m.event)},{chain.sql_quote(m.amount)},{chain.sql_quote(m.ref)}"
-                    for m in moves) or None
+    try:
+        return ";".join(f"{chain.sql_quote(m.event)},{chain.sql_quote(m.amount)},{chain.sql_quote(m.ref)}"
+                        for m in moves) or None
+    except TypeError:  # a history edited to hold a value the tool never writes: never SQLite's text
+        return repr(moves)
 
 
 def _moves(rows: list) -> str:
