@@ -305,11 +305,12 @@ def notify_progress(mode: str):
     if mode == "terminal":
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        # The description holds a counter return's ticket, which a person typed: never markup.
+        with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                       console=Console(highlight=False), transient=True) as progress:
             task = progress.add_task("notices", total=None)
             yield ((lambda total: progress.update(task, total=total)),
-                   (lambda o: progress.update(task, advance=1, description=f"{o.ra} {o.label}")))
+                   (lambda o: progress.update(task, advance=1, description=f"{_user(o.ra)} {o.label}")))
     elif mode == "lines":
         yield (lambda total: None), notice_line
     else:
@@ -319,7 +320,7 @@ def notify_progress(mode: str):
 def notice_line(o) -> None:
     """One plain line per notice as it goes (no-email ones are listed at the end)."""
     if o.status != "no-email":
-        parts = [f"{o.status:<10}", o.ra, o.label, o.to or "", o.message_id or ""]
+        parts = [f"{o.status:<10}", _user(o.ra), o.label, _user(o.to or ""), o.message_id or ""]
         sys.stdout.write("  ".join(p for p in parts if p) + "\n")
         sys.stdout.flush()
 
@@ -329,8 +330,6 @@ NOTIFY_SUMMARY = {"sent": "sent", "written": "written", "would-send": "would sen
 
 
 def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
-    from .notices import one_line
-
     call = [o for o in outcomes if o.status == "no-email"]
     if at_terminal:
         mailed = [o for o in outcomes if o.status != "no-email"]
@@ -344,7 +343,7 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
                 table.add_column("subject", ratio=1, min_width=16)
             for o in mailed:
                 style = "bold red" if o.status == "failed" else None
-                table.add_row(Text(o.status, style=style), o.ra, o.label, Text(o.to or ""), *([Text(o.subject)] if wide else []))
+                table.add_row(Text(o.status, style=style), o.ra, o.label, Text(_user(o.to or "")), *([Text(_user(o.subject))] if wide else []))
             console.print(table)
         if call:
             table = _table(title="Call the customer (no e-mail on file)")
@@ -353,7 +352,7 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
             table.add_column("phone", overflow="fold")
             table.add_column("notice", no_wrap=True)
             for o in call:
-                table.add_row(o.ra, Text(o.customer), Text(o.phone or "no phone either"), o.label)
+                table.add_row(o.ra, Text(_user(o.customer)), Text(_user(o.phone or "no phone either")), o.label)
             console.print(table)
         summary = _table(*(NOTIFY_SUMMARY[s] for s in counts if counts[s] or s in ("sent", "skipped", "failed", "no-email")),
                          title="Summary")
@@ -363,6 +362,6 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
     if call:
         sys.stdout.write("Call the customer (no e-mail on file):\n")
         for o in call:
-            sys.stdout.write(f"  {o.ra}  {o.label}  {one_line(o.customer)}  {one_line(o.phone or 'no phone either')}\n")
+            sys.stdout.write(f"  {_user(o.ra)}  {o.label}  {_user(o.customer)}  {_user(o.phone or 'no phone either')}\n")
     sys.stdout.write(", ".join(f"{counts[s]} {NOTIFY_SUMMARY[s]}" for s in counts if counts[s]) + "\n"
                      if outcomes else "No notice is due.\n")
