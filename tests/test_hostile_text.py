@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 
 from speco_returns import policy
 from speco_returns.cli import app
+from speco_returns.notices import one_line
+from speco_returns.store import customer_key
 
 TODAY = "2026-11-26"
 MARKUP = ["[", "]", "[/x]", "[/bold]", "[bold red]", "[link=https://evil.example]", "[/link]", "[/]", "\\[",
@@ -99,7 +101,8 @@ def _more_views(run, refuse, texts, folder):
     (eml,) = os.listdir(os.path.join(folder, "out"))
     with open(os.path.join(folder, "out", eml), "rb") as f:
         message = email.message_from_binary_file(f, policy=email.policy.default)
-    assert customer in message.get_body(("plain",)).get_content()  # plain text: the name as typed
+    # Plain text: the name as typed, on one line with its spaces collapsed (notices.one_line).
+    assert one_line(customer) in message.get_body(("plain",)).get_content()
     run("report", "--from", "2026-09-01")
     edited = run("edit", "RA-000001", f"--customer={customer} 2").stdout
     assert customer in edited and f"{customer} 2" in edited
@@ -230,7 +233,8 @@ def stored_escapes(cli, db_path, seeded):
     ok(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "T-9", "--distributor", "ADI"))
     conn = sqlite3.connect(db_path)
     with conn:
-        conn.execute("UPDATE returns SET customer = ?, email = ?", [STORED, STORED])
+        # The upgrade derives customer_key (m013) from the stored name, as store.customer_key does.
+        conn.execute("UPDATE returns SET customer = ?, customer_key = ?, email = ?", [STORED, customer_key(STORED), STORED])
         conn.execute("UPDATE returns SET ticket = ? WHERE type = 'counter'", ["T\x1b[2J9"])
         conn.execute("UPDATE catalog SET description = ?", [STORED])
     conn.close()
