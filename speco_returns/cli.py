@@ -794,8 +794,8 @@ def void_cmd(
         emit_json(doc)
     else:
         target = plan.voidable
-        typer.echo(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
-                   f"{history.describe(plan.undo)}. Next: {doc['next_step']}")
+        typer.echo(policy.visible(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
+                                  f"{history.describe(plan.undo)}. Next: {doc['next_step']}"))
 
 
 @command(app, "edit")
@@ -824,10 +824,10 @@ def edit_cmd(
     if as_json:
         emit_json(session.store.get(key))
     elif changed:
-        typer.echo(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
-                                          for name, old, new in changed))
+        typer.echo(policy.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
+                                                         for name, old, new in changed)))  # old: stored, may hold escapes
     else:
-        typer.echo(f"{key}: nothing changed")
+        typer.echo(f"{policy.visible(key)}: nothing changed")
 
 
 @command(app, "note")
@@ -921,8 +921,8 @@ def _show_notice(ra: str, kind: str, as_json: bool) -> None:
         return
     for header in ("From", "To", "Subject", "Date"):
         if msg[header]:
-            sys.stdout.write(f"{header}: {msg[header]}\n")
-    sys.stdout.write("\n" + msg.get_content())
+            sys.stdout.write(f"{header}: {policy.visible(str(msg[header]))}\n")
+    sys.stdout.write("\n" + "\n".join(policy.visible(line) for line in msg.get_content().split("\n")))
 
 
 @command(app, "notify")
@@ -979,10 +979,10 @@ def notify_cmd(
             failed.setdefault(o.error, []).append(o)
     for error, group in failed.items():
         if len(group) == 1:
-            sys.stderr.write(f"error: {group[0].ra} {group[0].label} to {group[0].to}: {error} (tried again on the next run)\n")
+            sys.stderr.write(policy.visible(f"error: {group[0].ra} {group[0].label} to {group[0].to}: {error} (tried again on the next run)") + "\n")
         else:
             names = ", ".join(f"{o.ra} {o.label}" for o in group[:3]) + (", ..." if len(group) > 3 else "")
-            sys.stderr.write(f"error: {error}: {len(group)} notices not sent ({names}); tried again on the next run\n")
+            sys.stderr.write(policy.visible(f"error: {error}: {len(group)} notices not sent ({names}); tried again on the next run") + "\n")
     if failed:
         raise typer.Exit(code=4)
 
@@ -1016,7 +1016,7 @@ def _export(kind: str, start: str | None, end: str | None, output: Path | None, 
     with export.output(output, force=force, bom=bom, protected=[store.path]) as stream:
         count = export.write_csv(stream, header, rows)
     if output:
-        sys.stderr.write(f"wrote {count} row(s) to {output}\n")
+        sys.stderr.write(f"wrote {count} row(s) to {policy.visible(str(output))}\n")
 
 
 @command(export_app, "ledger")
@@ -1157,7 +1157,7 @@ def backup_cmd(
     from . import admin
 
     size = admin.backup(_session().reader, path, force=force)
-    typer.echo(f"backed up to {path} ({size:,} bytes, quick check ok)")
+    typer.echo(f"backed up to {policy.visible(str(path))} ({size:,} bytes, quick check ok)")
 
 
 @command(app, "doctor")
@@ -1181,7 +1181,7 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
 
         render.doctor_view(report)
     for problem in report["problems"]:
-        sys.stderr.write(f"error: {problem}\n")
+        sys.stderr.write(f"error: {policy.visible(problem)}\n")  # names stored text: a tampered row may hold escapes
     if not report["ok"]:
         raise typer.Exit(code=1)
 

@@ -40,7 +40,7 @@ def confirm(question: str, default: bool) -> bool:
 
 def say_refused(problems: list[Violation]) -> None:
     for p in problems:
-        typer.echo(f"error: {p.line()}", err=True)
+        typer.echo(f"error: {policy.visible(p.line())}", err=True)  # stored text may hold escapes
 
 
 def ask(label: str, parse, *, optional: bool = False):
@@ -246,8 +246,8 @@ def _applies(name: str, type_: str) -> bool:
 
 def confirm_moment(key: str, customer: str, lines: list[str], question: str) -> None:
     """Show the return, the customer and what will move, and ask; 'no' writes nothing (exit 1)."""
-    typer.echo(f"{key}  {customer}")
+    typer.echo(policy.visible(f"{key}  {customer}"))  # stored by an older version: escapes shown, never run
     for line in lines:
-        typer.echo(f"  {line}")
+        typer.echo(f"  {policy.visible(line)}")
     if not confirm(question, default=False):
         raise ReturnsError("not confirmed: nothing was written")

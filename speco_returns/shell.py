@@ -119,7 +119,7 @@ class Shell:
         if store is not None and self._file_id is not None and file_id != self._file_id:
             store.close()
             self.session._kept = self.session._store = None
-            sys.stderr.write(f"reconnected to {self.session.db_path} (the file was replaced)\n")
+            sys.stderr.write(f"reconnected to {policy.visible(str(self.session.db_path))} (the file was replaced)\n")
         self._file_id = file_id
 
     # --- the loop -------------------------------------------------------------------------
@@ -152,8 +152,8 @@ class Shell:
             where = shown(where)
             name = where.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "server"
         agent = self.session.agent if isinstance(self.session.db_path, Path) else self.session.store.login  # a server records its login
-        prompt = f"{agent}@{name}> "
-        sys.stdout.write(f"speco-returns shell on {where}: help for the commands, "
+        prompt = policy.visible(f"{agent}@{name}> ")
+        sys.stdout.write(f"speco-returns shell on {policy.visible(str(where))}: help for the commands, "
                          "Tab to complete, Ctrl-D or exit to leave.\n")
         last = 0
         while True:
