@@ -47,6 +47,7 @@ SPECO = _speco()
 class Sample:
     seconds: float
     max_rss_kb: int
+    cpu_seconds: float = 0.0  # the child's user + system time: what a busy machine's queue does not add
 
 
 class CommandFailed(RuntimeError):
@@ -96,7 +97,7 @@ def run_once(argv: list[str], env: dict, stdout_path: Path | None = None, tty: b
         if proc.returncode != 0:
             err.seek(0)
             raise CommandFailed(f"exit {proc.returncode}: {' '.join(argv)}\n{err.read().decode(errors='replace')[-2000:]}")
-    return Sample(seconds, usage.ru_maxrss)  # Linux: kilobytes
+    return Sample(seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)  # Linux: kilobytes
 
 
 @dataclass
@@ -117,6 +118,10 @@ class Cmd:
     @property
     def rss_mb(self) -> float:
         return statistics.median(s.max_rss_kb for s in self.samples) / 1024
+
+    @property
+    def cpu_seconds(self) -> float:
+        return statistics.median(s.cpu_seconds for s in self.samples)
 
 
 def measure(cmds: list[Cmd], runs: int, env: dict) -> None:

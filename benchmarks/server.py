@@ -241,6 +241,8 @@ def sqlite_start(small: Path, overdue: int, args, env: dict, report, notes: list
     measure(shows, args.runs * 8, env)  # a 2% target: eight times the runs
     report(Ratio("SQLite start, since the server", f"show RA on SQLite, {args.small:,}, this package",
                  f"the same, package at {BEFORE_SERVER}", shows[0].seconds, shows[1].seconds, 1.02))
+    report(Ratio("SQLite start, CPU time", "show RA on SQLite: the process's CPU time, this package", f"the same at {BEFORE_SERVER}",
+                 shows[0].cpu_seconds, shows[1].cpu_seconds, None))
     report(Ratio("SQLite start, JSON", "show RA --json, this package", f"the same at {BEFORE_SERVER}",
                  shows[2].seconds, shows[3].seconds, None))
     notes.append(f"sqlite-start: {before.parent.parent} holds the package at {BEFORE_SERVER}, {now.parent.parent} this one, "
