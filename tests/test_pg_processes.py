@@ -12,7 +12,7 @@ import time
 
 from clihelpers import query, raw
 from pgserver import with_dbname
-from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, _env, _kill_all, _readline, _seed_catalog, _spawn
+from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, _env, _kill_all, _readline, _seed_catalog, _spawn, _start_together
 
 from speco_returns import dialect, store
 from speco_returns.migrations import migrations
@@ -41,18 +41,9 @@ def _assert_consistent(db: str, printed: set[str], context: str) -> int:
 
 def test_eight_agents_opening_at_once_lose_nothing_and_leave_no_gap(cli, db_path):
     _seed_catalog(cli)
-    procs = []
-    try:
-        for n in range(8):
-            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "loop", db_path, f"P{n}", "50"],
-                                _env(db_path, f"agent-{n}"), stdin=subprocess.PIPE))
-        for proc in procs:
-            assert _readline(proc, 30).strip() == "ready"
-        for proc in procs:
-            proc.stdin.write(b"go\n")
-        outputs = [proc.communicate(timeout=240) for proc in procs]
-    finally:
-        _kill_all(procs)
+    procs, outputs = _start_together(
+        [([sys.executable, str(HELPER), "--wait", "loop", db_path, f"P{n}", "50"], _env(db_path, f"agent-{n}"))
+         for n in range(8)], timeout=240)
     printed: list[str] = []
     for n, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
         assert proc.returncode == 0 and err == b"", f"agent {n}: {err.decode(errors='replace')}"
@@ -170,18 +161,9 @@ def test_four_first_opens_racing_apply_the_migrations_once(pg_admin):
     db = with_dbname(url, name)
     try:
         env = _env(db)
-        procs = []
-        try:
-            for n in range(4):
-                args = ["--db", db, "catalog", "add", f"NEW-{n}", "--category", "camera", "--list-price", "100"]
-                procs.append(_spawn([sys.executable, str(HELPER), "--wait", "once", *args], env, stdin=subprocess.PIPE))
-            for proc in procs:
-                assert _readline(proc, 30).strip() == "ready"
-            for proc in procs:
-                proc.stdin.write(b"go\n")
-            outputs = [proc.communicate(timeout=60) for proc in procs]
-        finally:
-            _kill_all(procs)
+        procs, outputs = _start_together(
+            [([sys.executable, str(HELPER), "--wait", "once", "--db", db, "catalog", "add", f"NEW-{n}",
+               "--category", "camera", "--list-price", "100"], env) for n in range(4)], timeout=60)
         for n, (proc, (_, err)) in enumerate(zip(procs, outputs, strict=True)):
             assert proc.returncode == 0 and err == b"", f"process {n}: {err.decode(errors='replace')}"
         applied = [n for (n,) in query(db, "SELECT name FROM speco_migrations ORDER BY name")]

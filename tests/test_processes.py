@@ -65,6 +65,22 @@ def _kill_all(procs: list[subprocess.Popen]) -> None:
             proc.wait(timeout=10)
 
 
+def _start_together(commands: list[tuple[list[str], dict[str, str]]], timeout: float) -> tuple[list, list]:
+    """Start each (argv, env), each waiting for "go" on stdin; once every one has said "ready",
+    let them all go at the same moment. (The processes, their (stdout, stderr).)"""
+    procs: list[subprocess.Popen] = []
+    try:
+        for argv, env in commands:
+            procs.append(_spawn(argv, env, stdin=subprocess.PIPE))
+        for proc in procs:
+            assert _readline(proc, 30).strip() == "ready"
+        for proc in procs:  # all start writing at the same moment
+            proc.stdin.write(b"go\n")  # unbuffered: on its way at once
+        return procs, [proc.communicate(timeout=timeout) for proc in procs]
+    finally:
+        _kill_all(procs)
+
+
 def _connect(db_path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(db_path, timeout=10)
     conn.execute("PRAGMA foreign_keys = ON")
@@ -105,18 +121,9 @@ def _assert_consistent(conn: sqlite3.Connection, printed: set[str], context: str
 
 def test_eight_agents_opening_at_once_lose_nothing_and_share_no_ra_number(cli, db_path):
     _seed_catalog(cli)
-    procs = []
-    try:
-        for n in range(8):
-            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "loop", str(db_path), f"P{n}", "50"],
-                                _env(db_path, f"agent-{n}"), stdin=subprocess.PIPE))
-        for proc in procs:
-            assert _readline(proc, 30).strip() == "ready"
-        for proc in procs:  # all start writing at the same moment
-            proc.stdin.write(b"go\n")  # unbuffered: on its way at once
-        outputs = [proc.communicate(timeout=150) for proc in procs]
-    finally:
-        _kill_all(procs)
+    procs, outputs = _start_together(
+        [([sys.executable, str(HELPER), "--wait", "loop", str(db_path), f"P{n}", "50"], _env(db_path, f"agent-{n}"))
+         for n in range(8)], timeout=150)
 
     printed: list[str] = []
     for n, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
@@ -184,20 +191,10 @@ def test_agents_and_a_script_racing_for_one_serial_leave_it_on_one_open_return(c
     lost says so in one SER-1 line naming the winner; the script, past the store's check, is
     refused by the database's unique index (m012)."""
     _seed_catalog(cli)
-    procs = []
-    try:
-        for n in range(6):
-            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "once", "--db", str(db_path), "open", "--type",
-                                 "standard", "--customer", f"Racer {n}", "--item", "CAMA", "--serial", "SN-RACE-1"],
-                                _env(db_path, f"agent-{n}"), stdin=subprocess.PIPE))
-        procs.append(_spawn([sys.executable, "-c", SCRIPT, str(db_path)], _env(db_path), stdin=subprocess.PIPE))
-        for proc in procs:
-            assert _readline(proc, 30).strip() == "ready"
-        for proc in procs:
-            proc.stdin.write(b"go\n")
-        outputs = [proc.communicate(timeout=120) for proc in procs]
-    finally:
-        _kill_all(procs)
+    agents = [([sys.executable, str(HELPER), "--wait", "once", "--db", str(db_path), "open", "--type", "standard",
+                "--customer", f"Racer {n}", "--item", "CAMA", "--serial", "SN-RACE-1"], _env(db_path, f"agent-{n}"))
+              for n in range(6)]
+    procs, outputs = _start_together([*agents, ([sys.executable, "-c", SCRIPT, str(db_path)], _env(db_path))], timeout=120)
     conn = _connect(db_path)
     try:
         [(winner, held)] = conn.execute("SELECT r.ra_no, s.held FROM serials s JOIN returns r ON r.id = s.return_id "
@@ -337,18 +334,9 @@ def test_four_processes_opening_a_new_database_at_once_migrate_it_once(isolated)
     db_path.parent.mkdir()  # a write makes a database only in a folder that exists (issue 11)
     assert not db_path.exists()
     env = _env(db_path)
-    procs = []
-    try:
-        for n in range(4):
-            args = ["--db", str(db_path), "catalog", "add", f"NEW-{n}", "--category", "camera", "--list-price", "100"]
-            procs.append(_spawn([sys.executable, str(HELPER), "--wait", "once", *args], env, stdin=subprocess.PIPE))
-        for proc in procs:
-            assert _readline(proc, 30).strip() == "ready"
-        for proc in procs:
-            proc.stdin.write(b"go\n")  # unbuffered: on its way at once
-        outputs = [proc.communicate(timeout=60) for proc in procs]
-    finally:
-        _kill_all(procs)
+    procs, outputs = _start_together(
+        [([sys.executable, str(HELPER), "--wait", "once", "--db", str(db_path), "catalog", "add", f"NEW-{n}",
+           "--category", "camera", "--list-price", "100"], env) for n in range(4)], timeout=60)
     for n, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
         assert proc.returncode == 0, f"process {n}: {out.decode()} {err.decode(errors='replace')}"
         assert err == b"", err.decode(errors="replace")
