@@ -153,7 +153,7 @@ def test_markup_in_every_text_field_is_printed_as_typed_by_every_human_view(text
         def refuse(*args):
             invoked.add(_command_of(args))
             result = runner.invoke(app, list(args), env=env)
-            assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+            assert result.exit_code == 1, (args, result.stdout, result.stderr)
             (line,) = result.stderr.splitlines()
             assert line.startswith("error: ")
             return line
