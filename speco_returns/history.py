@@ -101,12 +101,16 @@ class Life:
 
 
 def _with(life: Life, changes: dict) -> Life:
-    """dataclasses.replace for Life, without its per-field __init__: `doctor` replays every
-    event of every return (5M at 1M returns) and replace() was a quarter of that time. Life
-    has no __post_init__ and no validation, so copying the fields is all replace() does."""
-    new = object.__new__(Life)
+    """dataclasses.replace for Life, without its per-field __init__ (see _life)."""
     values = life.__dict__.copy()
     values.update(changes)
+    return _life(values)
+
+
+def _life(values: dict) -> Life:
+    """A Life over `values` (its own dict from now on): Life has no __post_init__ and no
+    validation, so this is all its __init__ would do, without the per-field calls."""
+    new = object.__new__(Life)
     object.__setattr__(new, "__dict__", values)  # Life is frozen: its own __setattr__ refuses
     return new
 
@@ -137,38 +141,47 @@ def _json(value) -> dict:
 def step(type_: str, life: Life, event: str, on: date, detail: Mapping, hold_amount: int) -> tuple[Life, list[Move]]:
     """The state after one event of SPEC §3 and the money it moves; ReturnsError (naming the
     rule) when the state machine refuses it. Dates and AR-2/AR-4 are checked by the caller."""
-    new = policy.transition(type_, life.status, event)
-    changes: dict = {"status": new}
-    if new != life.status or event == "hold":  # state-changing and money events (a re-authorized
-        changes["last_event_on"] = on           # hold included) bound later dates (SPEC §3)
+    values = life.__dict__.copy()
+    moves = _apply(type_, values, event, on, detail, hold_amount)
+    return _life(values), moves
+
+
+def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold_amount: int) -> list[Move]:
+    """`step` on a Life's columns as a dict, changed in place: a replay keeps one dict per
+    return instead of a new Life per event (`doctor` replays 5M events at 1M returns)."""
+    status = values["status"]
+    new = policy.transition(type_, status, event)
+    values["status"] = new
+    if new != status or event == "hold":  # state-changing and money events (a re-authorized
+        values["last_event_on"] = on      # hold included) bound later dates (SPEC §3)
     moves: list[Move] = []
     if type_ == "advanced":
-        amount, ref = hold_amount, life.hold_ref
+        amount, ref, active = hold_amount, values["hold_ref"], values["hold_active"]
         if event == "hold":
-            if life.hold_active:  # re-authorization: the old hold is released, never counted twice
+            if active:  # re-authorization: the old hold is released, never counted twice
                 moves.append(Move("hold-released", amount, ref))
             moves.append(Move("hold-authorized", amount, detail["ref"]))
             expires = detail.get("expires")
-            changes.update(hold_active=True, hold_ref=detail["ref"],
-                           hold_expires=date.fromisoformat(expires) if isinstance(expires, str) else expires)
+            values.update(hold_active=True, hold_ref=detail["ref"],
+                          hold_expires=date.fromisoformat(expires) if isinstance(expires, str) else expires)
         elif event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
             moves.append(Move("charged", amount, ref, detail.get("reason")))
-            changes["hold_active"] = False
+            values["hold_active"] = False
         elif event == "refund":  # a supervisor's refund of a late return's charge (its own reference)
             moves.append(Move("refunded", policy.parse_money(detail["amount"]), detail["ref"], detail.get("reason")))
-        elif event in ("receive", "cancel") and life.hold_active:
+        elif event in ("receive", "cancel") and active:
             moves.append(Move("hold-released", amount, ref))
-            changes["hold_active"] = False
+            values["hold_active"] = False
     column = _DATE_COLUMNS.get(event)
     if column:
-        changes[column] = on
+        values[column] = on
     if event == "deliver":
-        changes["due_on"] = policy.due_date(on)
+        values["due_on"] = policy.due_date(on)
     if new in policy.CLOSED:
-        changes["closed_on"] = on
+        values["closed_on"] = on
     elif new == "late-return":
-        changes["closed_on"] = None
-    return _with(life, changes), moves
+        values["closed_on"] = None
+    return moves
 
 
 def reversal(moves: Iterable[Move], reason: str | None = None) -> list[Move]:
@@ -221,33 +234,32 @@ def replay_rows(type_: str, opened_on: date, hold_amount: int, rows: Iterable[Se
     """`replay` on rows whose first three values are the event, its date (ISO text or a date)
     and its detail: `doctor` replays every return's history as plain tuples from SQLite.
     `voidable` is then the row itself."""
-    life = Life.opened(type_, opened_on)
-    stack: list[tuple[Life, Sequence, list[Move]]] = []  # (state before, event, its moves)
+    values = {**_BLANK.__dict__, "status": policy.INITIAL[type_], "last_event_on": opened_on}
+    stack: list[tuple[dict, Sequence, list[Move]]] = []  # (the columns before, event, its moves)
     moves: list[Move] = []
     money_floor = opened_on  # a void that moved money bounds later dates like any money event
     for row in rows:
         name = row[0]
         if name in _STEPPED:
-            after, moved = step(type_, life, name, _date(row[1]), _json(row[2]) if name in _WITH_DETAIL else {},
-                                hold_amount)
-            stack.append((life, row, moved))
-            life = after
+            before = values.copy()
+            moved = _apply(type_, values, name, _date(row[1]), _json(row[2]) if name in _WITH_DETAIL else {}, hold_amount)
+            stack.append((before, row, moved))
             if moved:
                 moves += moved
         elif name == "void":
             if not stack:
                 raise ReturnsError("the history voids an event that does not exist")
-            before, _, moved = stack.pop()
+            values, _, moved = stack.pop()  # the state the voided event found (no one else holds it)
             reason = _json(row[2]).get("reason")
             undo = reversal(moved, f"void: {reason}" if reason else None)
             if undo:
                 money_floor = max(money_floor, _date(row[1]))
-            life = _with(before, {"last_event_on": max(before.last_event_on, money_floor)})
+            values["last_event_on"] = max(values["last_event_on"], money_floor)
             moves += undo
     if stack:
         before, target, moved = stack[-1]
-        return Replay(life, moves, target, before, reversal(moved) if moved else [])
-    return Replay(life, moves, None, None, [])
+        return Replay(_life(values), moves, target, _life(before.copy()), reversal(moved) if moved else [])
+    return Replay(_life(values), moves, None, None, [])
 
 
 def effective(events: Sequence[Mapping]) -> list[Mapping]:
