@@ -477,6 +477,11 @@ def doctor(big: Path, n: int, args, env: dict, report) -> None:
     exp = Cmd("export", [*SPECO, "--db", str(big), "export", "returns", "--output", str(csv_big), "--force"])
     measure([check, exp], args.runs, env)
     report(Ratio("doctor", f"doctor at {n:,}", f"export returns -o FILE, {n:,}", check.seconds, exp.seconds, 3.0))
+    # The work itself, whatever the cores: doctor's CPU time includes its worker processes (wait4
+    # counts the children it waited for). Its wall time on c free cores is about this over c, and
+    # never less than its longest part (the integrity check, the chains or half the replay).
+    report(Ratio("doctor CPU", f"doctor at {n:,}, CPU time", "export returns, CPU time", check.cpu_seconds,
+                 exp.cpu_seconds, None))
     for p in (csv_big, args.data / "doctor.json"):
         p.unlink(missing_ok=True)
 
