@@ -8,6 +8,7 @@ import os
 import re
 import sqlite3
 import sys
+import typing
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -115,9 +116,14 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
     """Register a command whose ReturnsError and database errors become one clear line."""
 
     def decorate(fn):
+        paths = _path_parameters(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kw):
             try:
+                for name, label in paths.items():  # before anything is opened, created or written
+                    if kw.get(name) is not None:
+                        policy.refuse_control(label, str(kw[name]))
                 result = fn(*args, **kw)
                 _note_pinned_today()
                 return result
@@ -151,6 +157,23 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
         return fn
 
     return decorate
+
+
+def _path_parameters(fn) -> dict[str, str]:
+    """{parameter: how a person wrote it} for every path the command takes (--output, PATH ...),
+    read from its signature: a path option added later is checked at the edge without asking."""
+    from typer.models import OptionInfo
+    from typer.utils import get_params_from_function
+
+    found = {}
+    for name, param in get_params_from_function(fn).items():
+        if param.annotation is not Path and Path not in typing.get_args(param.annotation):  # Path, Optional[Path]
+            continue
+        if isinstance(param.default, OptionInfo):
+            found[name] = next((d for d in param.default.param_decls if d.startswith("--")), f"--{name}")
+        else:
+            found[name] = param.default.metavar or name.upper()
+    return found
 
 
 def _note_pinned_today() -> None:
@@ -252,11 +275,19 @@ def main(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Speco returns: open an RA, check it against the policy, move it through its life."""
+    from . import dialect
+
     global _current
     if _current is not None and _current.keep:  # inside `shell`: its session (--db, --agent) stays
         return
     try:
         name = policy.clean_text("agent", agent if agent is not None else _login()) or "unknown"
+        if db:  # before anything is opened or created: a file named with an escape, a URL with one
+            source = ctx.get_parameter_source("db")
+            label = "SPECO_RETURNS_DB" if source is not None and source.name == "ENVIRONMENT" else "--db"
+            policy.refuse_control(label, db, shown=dialect.shown(db))
+        # Named as the variable (parse_date would call it "date"), before a write creates the file.
+        policy.refuse_control("SPECO_RETURNS_TODAY", os.environ.get("SPECO_RETURNS_TODAY") or "")
     except ReturnsError as e:
         fail(e.problems)
     _current = Session(db_path=_database(ctx, db), agent=name)
@@ -1229,9 +1260,10 @@ def admin_copy_cmd(
 
     Example: speco-returns admin copy --to service=speco
     """
-    from . import move
+    from . import dialect, move
     from .dialect import has_password, is_url
 
+    policy.refuse_control("--to", to, shown=dialect.shown(to))  # a target URL, like --db (paths: `command`)
     if not is_url(to):
         raise ReturnsError("--to takes a PostgreSQL URL (postgresql://host/dbname or service=NAME)")
     if has_password(to):

@@ -28,7 +28,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import policy
+from . import dialect, policy
 from .errors import ReturnsError
 from .files import write_whole
 
@@ -64,7 +64,10 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     if address and any(not ch.isprintable() and ch != "\n" for ch in address):
         raise ReturnsError("SPECO_RETURNS_RETURN_ADDRESS holds a control character: only lines of text")
     password = env.get("SPECO_RETURNS_SMTP_PASSWORD") or None
+    if password:
+        policy.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)
     raw = (env.get("SPECO_RETURNS_SMTP") or "").strip()
+    policy.refuse_control("SPECO_RETURNS_SMTP", raw, shown=dialect.shown(raw))  # a DEL in the host reached the resolver
     if not raw:
         return Settings(url=None, sender=sender, bcc=bcc, return_address=address, password=password)
     try:

@@ -77,6 +77,18 @@ def has_control(text: str) -> bool:
     return _CONTROL.search(text) is not None
 
 
+def refuse_control(label: str, text: str, *, secret: bool = False, shown: str | None = None) -> None:
+    """A path, URL or environment value is refused whole when it holds a control character:
+    one line naming where it came from, the escapes shown visibly (a secret never shown; `shown`,
+    the text with its password masked, stands in for a URL). Bytes that are not UTF-8 (a C1
+    escape to an 8-bit terminal, \x9b) are refused as in a text field."""
+    require_utf8(label, text)
+    if has_control(text):
+        shown = "" if secret else f" ('{quote(text if shown is None else shown, 80)}')"
+        raise ReturnsError(f"{label} holds a control character{shown} (a line break, tab or terminal escape): "
+                           "retype it" + (" (it is not shown)" if secret else ""))
+
+
 def visible(text: str) -> str:
     """Control characters already stored, shown as escapes (`\\x1b`) instead of run."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
@@ -188,6 +200,7 @@ def parse_date(text: str) -> date:
     s = _bounded("date", text, MAX_SHORT).strip()
     if not s:
         raise ReturnsError("the date is empty: write it as YYYY-MM-DD, or leave the option out for today")
+    refuse_control("date", s)  # a tab or NEL inside reads as a space to the parser: refused, not stepped around
     if _NUMERIC_DATE.fullmatch(s):
         day = _parse_numeric_date(s)
     else:
