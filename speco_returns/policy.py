@@ -247,7 +247,7 @@ def _parse_loose_date(s: str) -> date:
             a = parser.parse(s, default=datetime(2000, 1, 1))
             b = parser.parse(s, default=datetime(2001, 2, 2))
     except (ValueError, OverflowError, Warning):
-        raise ReturnsError(f"date '{quote(s)}' is not a date: write YYYY-MM-DD (2026-11-26), 11/26/2026 or Nov 26 2026") from None
+        raise ReturnsError(f"date '{quote(s)}' is not a date: write YYYY-MM-DD (2026-11-26), M/D/YYYY (11/26/2026) or Nov 26 2026") from None
     if a.date() != b.date():
         raise ReturnsError(f"date '{quote(s)}' is incomplete: give a year, a month and a day")
     return a.date()

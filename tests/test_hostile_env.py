@@ -243,3 +243,9 @@ def test_a_database_path_that_is_not_utf8_is_refused(cli, tmp_path):
     lines = refused(cli("--db", str(folder / "b\udc9b.db"), "open", "-t", "standard", "-c", "x", "-i", "X", "-y"))
     assert len(lines) == 1 and "--db" in lines[0] and "not UTF-8" in lines[0]
     assert os.listdir(folder) == []
+
+
+def test_a_refused_date_shows_the_forms_it_takes(cli):
+    """The hint's own examples ran together into 16 digits and were hidden as "(a long number)"."""
+    line = refused(cli("report", "--from", "Novv 3 2026"))[0]
+    assert "2026-11-26" in line and "11/26/2026" in line and "long number" not in line
