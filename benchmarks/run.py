@@ -522,7 +522,7 @@ def same_open_set(big: Path, dest: Path, total: int) -> Path:
         conn.execute(f"""CREATE TEMP TABLE keep AS SELECT id FROM b.returns WHERE {OPEN_SQL}
                          UNION ALL SELECT * FROM (SELECT id FROM b.returns WHERE NOT ({OPEN_SQL}) ORDER BY id LIMIT
                          max(0, ? - (SELECT count(*) FROM b.returns WHERE {OPEN_SQL})))""", [total])
-        for table in ("catalog", "returns", "items", "serials", "events", "ledger"):
+        for table in ("catalog", "returns", "items", "serials", "events", "ledger", "notices"):  # notices: those already sent
             columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA main.table_info({table})"))
             where = "" if table == "catalog" else f" WHERE {'id' if table == 'returns' else 'return_id'} IN (SELECT id FROM keep)"
             conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM b.{table}{where}")
