@@ -34,8 +34,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 5  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
-# 5: serials.held (m012) and returns.customer_key (m013)
+GENERATOR_VERSION = 6  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
+# 5: serials.held (m012) and returns.customer_key (m013); 6: the notices already sent before as-of (notices table and
+# `notice` events), so notify finds only what falls due on as-of, as on a live database
 AS_OF = date(2026, 11, 26)
 # The columns each row tuple below fills, by name: a column a later migration adds never shifts them.
 RETURN_COLUMNS = ("id", "type", "status", "customer", "email", "phone", "ticket", "distributor", "approved_by", "reason",
@@ -44,6 +45,11 @@ RETURN_COLUMNS = ("id", "type", "status", "customer", "email", "phone", "ticket"
                   "closed_on", "ra_no", "customer_key")
 ITEM_COLUMNS = ("id", "return_id", "model", "description", "category", "qty", "list_price_cents")
 SERIAL_COLUMNS = ("id", "return_id", "item_id", "serial", "held")
+NOTICE_COLUMNS = ("return_id", "kind", "days", "about_on", "state", "message_id", "claimed_by", "claimed_at", "attempts",
+                  "sent_at")
+EVENT_COLUMNS = ("return_id", "event", "happened_on", "recorded_at", "agent", "status", "detail")
+NOTIFY_AGENT = "notify"  # who the nightly job's `notice` events name
+NOTICE_DOMAIN = "speco.example"  # the Message-IDs' domain (run.py sends from returns@speco.example)
 HISTORY_DAYS = 6 * 365  # closed returns were opened over the six years before as-of
 CLOSED_BEFORE = 100  # closed returns were opened at least this many days before as-of
 BATCH = 25_000  # returns per transaction
@@ -268,10 +274,29 @@ def _choice_w(rng: random.Random, pairs):
     return pairs[-1][0]
 
 
+def sent_notices(type_: str, status_of, clock_of, opened: int, as_of: date, key: str) -> list[tuple[int, object]]:
+    """[(day offset, Notice)]: the notices a nightly `notify` sent this open return before as-of,
+    each on the first day it fell due, found by asking the product's own `notices.due` for
+    every past day (each identity is sent once). `status_of(d)` and `clock_of(d)` give the
+    return's status and clock as of day offset d. Returns other than advanced replacements
+    only ever get `opened`, due within EVENT_NOTICE_DAYS of the opening: only those days
+    are asked. Those due on as-of itself are left for the benchmark's notify run."""
+    from speco_returns import notices
+
+    last = -1 if type_ == "advanced" else min(-1, opened + notices.EVENT_NOTICE_DAYS)
+    sent: dict = {}
+    for d in range(opened, last + 1):
+        facts = notices.ReturnFacts(key=key, type=type_, status=status_of(d), customer="", email=None, phone=None,
+                                    opened_on=as_of + timedelta(days=opened), items=(), clock=clock_of(d))
+        for n in notices.due(facts, as_of + timedelta(days=d)):
+            sent.setdefault(n, d)
+    return sorted(((d, n) for n, d in sent.items()), key=lambda dn: dn[0])
+
+
 def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False,
              open_share: float | None = None) -> dict:
-    from speco_returns.policy import LEDGER_SIGNS, holds_serials
-    from speco_returns.store import Store, customer_key
+    from speco_returns.policy import LEDGER_SIGNS, holds_serials, is_open
+    from speco_returns.store import Store, clock_from_events, customer_key, ra_number
 
     started = time.perf_counter()
     g = Generator(n, overdue, seed, as_of, open_share)
@@ -293,8 +318,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
     )
     conn.execute("COMMIT")
 
-    returns, items, serials, events, ledger, reviews = [], [], [], [], [], []
-    counts = {"returns": 0, "items": 0, "serials": 0, "events": 0, "ledger": 0, "reviews": 0}
+    returns, items, serials, events, ledger, reviews, sent = [], [], [], [], [], [], []
+    counts = {"returns": 0, "items": 0, "serials": 0, "events": 0, "ledger": 0, "reviews": 0, "notices": 0}
     by_status: dict[str, int] = {}
     agents, customers = g.agents, g.customers
     ids = {"item": 0, "serial": 0}
@@ -305,8 +330,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         for table, columns, rows in (("returns", RETURN_COLUMNS, returns), ("items", ITEM_COLUMNS, items),
                                      ("serials", SERIAL_COLUMNS, serials)):
             conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
-        conn.executemany("INSERT INTO events (return_id, event, happened_on, recorded_at, agent, status, detail) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+        for table, columns, rows in (("events", EVENT_COLUMNS, events), ("notices", NOTICE_COLUMNS, sent)):
+            conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
         conn.executemany("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, "
                          "holds_change, charges_change, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ledger)
         conn.executemany("INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at, "
@@ -318,7 +343,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         counts["events"] += len(events)
         counts["ledger"] += len(ledger)
         counts["reviews"] += len(reviews)
-        for lst in (returns, items, serials, events, ledger, reviews):
+        counts["notices"] += len(sent)
+        for lst in (returns, items, serials, events, ledger, reviews, sent):
             lst.clear()
 
     def add_return(rid: int, type_: str, fate: str, opened: int | None) -> None:
@@ -551,6 +577,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
 
         status = None
         last_event = o
+        mine_events = len(events)
         for day, name, new, detail in ev:
             if name == "note":
                 new = status
@@ -558,6 +585,8 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
                 status = new
                 last_event = day
             events.append((rid, name, days[day], days.stamp_of(day), agent, new, detail))
+        if email and is_open(status):  # what the nightly notify sent it before as-of (it sends none without an address)
+            add_notices(rid, type_, o, email, events[mine_events:], ev)
         if status in ("completed", "cancelled", "charged"):
             col["closed_on"] = last_event
         flag = int(holds_serials(status))  # as m012's triggers would set it (they check, and find it right)
@@ -591,6 +620,34 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
             keys.get(customer) or keys.setdefault(customer, customer_key(customer)),  # m013
         ))
 
+    def add_notices(rid: int, type_: str, o: int, email: str, rows: list[tuple], ev: list[tuple]) -> None:
+        """Record the notices sent before as-of as `notify` records them: a `sent` row in
+        `notices` and a `notice` event on the day it went, after that day's other events."""
+        as_dicts = [{"event": r[1], "happened_on": r[2], "detail": r[6]} for r in rows]
+        upto = [sum(1 for e in ev if e[0] <= d) for d in range(o, 1)]  # events in force as of each day offset
+        key = f"TT{500000 + rid}" if type_ == "counter" else ra_number(rid)
+        clocks: dict[int, object] = {}  # by the number of events in force: the clock changes only with them
+
+        def clock_of(d: int):
+            k = upto[d - o]
+            return clocks.get(k) or clocks.setdefault(k, clock_from_events(as_dicts[:k]))
+
+        done = sent_notices(type_, lambda d: rows[upto[d - o] - 1][5], clock_of, o, g.as_of, key)
+        if not done:
+            return
+        merged = [(e[0], 0, row) for e, row in zip(ev, rows, strict=True)]
+        for i, (d, n) in enumerate(done):
+            stamp = days.stamp_of(d)
+            mid = f"<{stamp[:10].replace('-', '')}.{rid}.{i}.{key}@{NOTICE_DOMAIN}>"
+            sent.append((rid, n.kind, n.days, n.about.isoformat(), "sent", mid, "notify:0", stamp, 1, stamp))
+            detail = {"kind": n.kind, "about": n.about.isoformat(), "to": email, "message_id": mid, "via": "smtp"}
+            if n.kind == "reminder":
+                detail["days"] = n.days
+            status = rows[upto[d - o] - 1][5]
+            merged.append((d, 1, (rid, "notice", days[d], stamp, NOTIFY_AGENT, status, json.dumps(detail, sort_keys=True))))
+        merged.sort(key=lambda m: m[:2])
+        events[len(events) - len(rows):] = [m[2] for m in merged]
+
     for rid, (type_, fate, opened) in enumerate(g.fates(), 1):
         add_return(rid, type_, fate, opened)
         if len(returns) >= BATCH:
@@ -614,7 +671,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         "open_returns": sum(g.open_counts.values()),
         "as_of": as_of.isoformat(), "seconds": round(seconds, 1), "counts": counts,
         "open_set": g.open_counts, "by_type_status": dict(sorted(by_status.items())),
-        "per_return": {k: round(counts[k] / max(1, n), 2) for k in ("items", "serials", "events", "ledger", "reviews")},
+        "per_return": {k: round(counts[k] / max(1, n), 2) for k in ("items", "serials", "events", "ledger", "reviews", "notices")},
         "bytes": path.stat().st_size,
     }
     Path(str(path) + ".meta.json").write_text(json.dumps(meta, indent=2) + "\n")
