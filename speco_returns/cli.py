@@ -159,6 +159,7 @@ def command(group: typer.Typer, name: str | None = None, **kwargs):
     return decorate
 
 
+@functools.cache  # once per command, on its first call (a `shell` runs the same commands again and again)
 def _path_parameters(fn) -> dict[str, str]:
     """{parameter: how a person wrote it} for every path the command takes (--output, PATH ...),
     read from its signature: a path option added later is checked at the edge without asking."""

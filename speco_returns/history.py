@@ -234,7 +234,7 @@ def replay_rows(type_: str, opened_on: date, hold_amount: int, rows: Iterable[Se
     """`replay` on rows whose first three values are the event, its date (ISO text or a date)
     and its detail: `doctor` replays every return's history as plain tuples from SQLite.
     `voidable` is then the row itself."""
-    values = {**_BLANK.__dict__, "status": policy.INITIAL[type_], "last_event_on": opened_on}
+    values = vars(Life.opened(type_, opened_on))  # that Life is dropped: its dict is the replay's own
     stack: list[tuple[dict, Sequence, list[Move]]] = []  # (the columns before, event, its moves)
     moves: list[Move] = []
     money_floor = opened_on  # a void that moved money bounds later dates like any money event
@@ -258,7 +258,7 @@ def replay_rows(type_: str, opened_on: date, hold_amount: int, rows: Iterable[Se
             moves += undo
     if stack:
         before, target, moved = stack[-1]
-        return Replay(_life(values), moves, target, _life(before.copy()), reversal(moved) if moved else [])
+        return Replay(_life(values), moves, target, _life(before), reversal(moved) if moved else [])
     return Replay(_life(values), moves, None, None, [])
 
 
