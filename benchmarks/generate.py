@@ -2,10 +2,10 @@
 
     python benchmarks/generate.py --returns 1000000 --db benchmarks/data/returns-1000000.db [--overdue 12]
 
-The database is opened with `speco_returns.store.Store`, so the project's own migrations
+The database is opened with `speco_returns.db.database.open_database`, so the project's own migrations
 create the schema; the rows then go straight into the tables (catalog, returns, items,
 serials, events, ledger) with executemany in large transactions, shaped like the rows
-`Store.open_return`, `Store.record` and `Store._money` write. Everything is derived from
+the tool's own use cases (services/returns.py) write. Everything is derived from
 a seeded random generator and a fixed as-of date, so the same arguments give the same
 database.
 
@@ -295,8 +295,11 @@ def sent_notices(type_: str, status_of, clock_of, opened: int, as_of: date, key:
 
 def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False,
              open_share: float | None = None) -> dict:
+    from speco_returns.db.database import open_database as Store
+    from speco_returns.domain.clock import clock_from_events
+    from speco_returns.domain.keys import customer_key
+    from speco_returns.domain.keys import ra_text as ra_number
     from speco_returns.policy import LEDGER_SIGNS, holds_serials, is_open
-    from speco_returns.store import Store, clock_from_events, customer_key, ra_number
 
     started = time.perf_counter()
     g = Generator(n, overdue, seed, as_of, open_share)
@@ -305,7 +308,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(tmp) + suffix).unlink(missing_ok=True)
     store = Store(tmp)  # the project's migrations make the schema
-    conn = store.conn
+    conn = store.raw
     conn.execute("PRAGMA foreign_keys = OFF")  # ids are consistent by construction
     conn.execute("PRAGMA journal_mode = OFF")
     conn.execute("PRAGMA synchronous = OFF")
@@ -655,10 +658,10 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
             if not quiet and rid % 200_000 < BATCH:
                 print(f"  {rid:,} returns ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     flush()
-    from speco_returns import chain
+    from speco_returns.db import chain
 
     conn.execute("BEGIN")
-    chain.rebuild(conn)  # the rows went in straight: chain them as the tool's own writes are
+    chain.rebuild(store)  # the rows went in straight: chain them as the tool's own writes are
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")  # what the tool uses
     store.close()

@@ -215,30 +215,32 @@ def pick(db: Path, sql: str) -> str:
 
 
 def export_sql(rows: str = "return_rows") -> str:
-    """The exact SELECT an export runs (`Store.return_rows`, `Store.holds_rows`), as sqlite3 shell text."""
-    from speco_returns.store import Store
+    """The exact SELECT an export runs (`db.exports.return_rows`, `holds_rows`) on SQLite, as
+    sqlite3 shell text."""
+    from speco_returns.db import exports
+    from speco_returns.db.engines.sqlite import ENGINE
 
     class Capture:
-        def execute(self, sql, params=()):
+        engine = ENGINE
+
+        def stream(self, sql, params=()):
             self.sql, self.params = sql, params
             return iter(())
 
-    store = Store.__new__(Store)
-    store.conn = Capture()
-    store.url = None  # a SQLite file: the store's own execute path, not a server's cursor
-    getattr(store, rows)(None, None)
-    sql = store.conn.sql
+    store = Capture()
+    getattr(exports, rows)(store, None, None)
+    sql = store.sql
 
     def literal(value) -> str:
         return "'" + str(value).replace("'", "''") + "'"
 
-    if isinstance(store.conn.params, dict):  # named parameters, longest name first
-        for name in sorted(store.conn.params, key=len, reverse=True):
-            sql = sql.replace(f":{name}", literal(store.conn.params[name]))
+    if isinstance(store.params, dict):  # named parameters, longest name first
+        for name in sorted(store.params, key=len, reverse=True):
+            sql = sql.replace(f":{name}", literal(store.params[name]))
     else:
-        for p in store.conn.params:
+        for p in store.params:
             sql = sql.replace("?", literal(p), 1)
-    # `visible` is the Python function Store registers; the sqlite3 shell has none. It runs only
+    # `visible` is the Python function the SQLite engine registers; the sqlite3 shell has none. It runs only
     # for a cell holding a control character (the GLOB before it), which generated data never
     # has, so the identity in its place prints the same bytes.
     sql = sql.replace("THEN visible(", "THEN (")
@@ -509,7 +511,8 @@ def open_write(big: Path, ra: str, model: str, n: int, args, env: dict, report) 
 def same_open_set(big: Path, dest: Path, total: int) -> Path:
     """A database of `total` returns holding every open return of `big`, row for row, and
     closed ones to make up the number: the same notices are due in both."""
-    from speco_returns.store import OPEN_SQL, Store
+    from speco_returns.db.database import open_database as Store
+    from speco_returns.db.returns import OPEN_SQL
 
     for suffix in ("", "-wal", "-shm"):
         Path(str(dest) + suffix).unlink(missing_ok=True)

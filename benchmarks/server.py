@@ -59,7 +59,7 @@ def server_url(args, notes: list[str]) -> tuple[str | None, pgserver.Server | No
 
 def _fingerprint(meta: dict) -> str:
     """What the server database was copied from: the generated database's record and the schema."""
-    from speco_returns.store import SCHEMA_VERSION
+    from speco_returns.db.migrations import SCHEMA_VERSION
 
     return "speco-bench " + hashlib.sha256(json.dumps([meta, SCHEMA_VERSION], sort_keys=True).encode()).hexdigest()[:16]
 

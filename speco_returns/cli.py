@@ -18,9 +18,14 @@ import typer
 
 from . import __version__, policy
 from .completion import complete_category, complete_model, complete_ra, complete_status, complete_type
+from .db import catalog as catalog_db
+from .db import returns as db_returns
+from .db.database import Database, open_database
+from .domain.clock import Now
 from .errors import DatabaseBusy, ReturnsError, Violation
 from .helptext import EPILOG, ReturnsCommand, ReturnsGroup
-from .store import Now, Store
+from .services import overdue as overdue_service
+from .services import returns as returns_service
 
 APP_SETTINGS = dict(
     name="speco-returns",
@@ -50,26 +55,26 @@ app.add_typer(admin_app, name="admin")
 
 @dataclass
 class Session:
-    db_path: Path | str  # a file, or a PostgreSQL URL (dialect.is_url)
+    db_path: Path | str  # a file, or a PostgreSQL URL (db.urls.is_url)
     agent: str
-    _store: Store | None = None
+    _store: Database | None = None
     keep: bool = False  # `shell`: one session and one connection for every command it runs
-    _kept: Store | None = None
+    _kept: Database | None = None
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Database:
         """For a write: creates the database in an existing folder (the default one is made)."""
         if self._store is None:
-            self._store = Store(self.db_path, make_folder=self.db_path == _default_db())
+            self._store = open_database(self.db_path, make_folder=self.db_path == _default_db())
             if self.keep:
                 self._kept = self._store
         return self._store
 
     @property
-    def reader(self) -> Store:
+    def reader(self) -> Database:
         """For a read: never creates a database; reads one this account cannot write."""
         if self._store is None:
-            self._store = Store(self.db_path, read=True)
+            self._store = open_database(self.db_path, read=True)
             if self.keep:
                 self._kept = self._store
         return self._store
@@ -276,7 +281,7 @@ def main(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Speco returns: open an RA, check it against the policy, move it through its life."""
-    from . import dialect
+    from .db import urls
 
     global _current
     if _current is not None and _current.keep:  # inside `shell`: its session (--db, --agent) stays
@@ -286,7 +291,7 @@ def main(
         if db:  # before anything is opened or created: a file named with an escape, a URL with one
             source = ctx.get_parameter_source("db")
             label = "SPECO_RETURNS_DB" if source is not None and source.name == "ENVIRONMENT" else "--db"
-            policy.refuse_control(label, db, shown=dialect.shown(db))
+            policy.refuse_control(label, db, shown=urls.shown(db))
         # Named as the variable (parse_date would call it "date"), before a write creates the file.
         policy.refuse_control("SPECO_RETURNS_TODAY", os.environ.get("SPECO_RETURNS_TODAY") or "")
     except ReturnsError as e:
@@ -295,7 +300,7 @@ def main(
 
 
 def _database(ctx: typer.Context, db: str | None) -> Path | str:
-    from .dialect import has_password, is_url
+    from .db.urls import has_password, is_url
 
     if not db:
         return _default_db()
@@ -412,7 +417,7 @@ def check_cmd(
     if problems and not as_json:
         fail(problems)
     # With --json every problem, of input or of a rule, is a violation (rule null where none applies).
-    result = session.reader.check(req, day) if req.type and day else policy.CheckResult([], [], {})
+    result = returns_service.check(session.reader, req, day) if req.type and day else policy.CheckResult([], [], {})
     result.violations[:0] = problems
     if as_json:
         emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
@@ -472,7 +477,7 @@ def open_cmd(
     store = session.store
     if not interactive:  # never asks: what is missing and what the rules refuse, in one error
         if missing and req.type and req.items:
-            missing += store.check(req, day, missing_reported=True).violations
+            missing += returns_service.check(store, req, day, missing_reported=True).violations
         if missing:
             fail(missing)
     confirmed_hold = None
@@ -480,11 +485,11 @@ def open_cmd(
         from . import prompts
 
         def lookup(r: policy.Request) -> policy.Facts:
-            return store.facts(r, day)
+            return returns_service.facts(store, r, day)
 
         req, contact = prompts.fill(req, contact, lookup, ask_contact=not yes)
         while not yes:  # show what breaks before asking; open_return checks again
-            result = store.check(req, day)
+            result = returns_service.check(store, req, day)
             if result.violations:
                 raise ReturnsError(*result.violations)
             from . import render
@@ -494,8 +499,8 @@ def open_cmd(
                 confirmed_hold = result.hold_amount
                 break
             req, contact = prompts.change_one(req, contact, lookup)
-    key, warnings = store.open_return(req, contact, note, day, now, expect_hold=confirmed_hold)
-    doc = store.get(key)
+    key, warnings = returns_service.open_return(store, req, contact, note, day, now, expect_hold=confirmed_hold)
+    doc = returns_service.show(store, key)
     doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
     if as_json:
         emit_json(doc)
@@ -522,7 +527,7 @@ def show_cmd(
     if notice is not None:
         _show_notice(ra, notice, as_json)
         return
-    doc = _session().reader.get(ra)
+    doc = returns_service.show(_session().reader, ra)
     if as_json:
         emit_json(doc)
         return
@@ -562,15 +567,15 @@ def list_cmd(
     store = _session().reader
     filters = (type_, status, customer, include_all, search)
     shown = _limit(limit, fmt)
-    rows = store.list_returns(*filters, limit=shown)
+    rows = db_returns.listing(store, filters, limit=shown)
     if fmt != "human":  # streamed as SQLite reads them
         _listing(fmt, rows, LIST_COLUMNS)
         return
     rows = list(rows)  # a page at a terminal; a pipe gets every row, as it always did
-    total = len(rows) if shown is None or len(rows) < shown else store.count_returns(*filters)
+    total = len(rows) if shown is None or len(rows) < shown else db_returns.listing_count(store, filters)
     empty = None
     if fmt == "human" and not rows and not include_all and status is None:
-        closed = store.count_returns(*filters, closed_only=True)
+        closed = db_returns.listing_count(store, filters, closed_only=True)
         if closed:
             empty = f"No open returns; {closed:,} closed: add --all."
     _listing(fmt, rows, LIST_COLUMNS, total=total, empty=empty)
@@ -607,7 +612,7 @@ def serial_add(
         m = policy.normalize_model(model)
         parsed = [(given or m, s) for given, s in parsed]
     session = _session()
-    key = session.store.add_serials(ra, parsed, session.now())
+    key = returns_service.add_serials(session.store, ra, parsed, session.now())
     typer.echo(f"{policy.visible(key)}: added {', '.join(s for _, s in parsed)}")
 
 
@@ -619,7 +624,7 @@ def serial_remove(ra: RaArg, serial: Annotated[str, typer.Argument(help="The ser
     """
     session = _session()
     s = policy.parse_serial(serial)
-    key = session.store.remove_serial(ra, s, session.now())
+    key = returns_service.remove_serial(session.store, ra, s, session.now())
     typer.echo(f"{policy.visible(key)}: removed {s}")
 
 
@@ -631,7 +636,7 @@ def serial_find(serial: Annotated[str, typer.Argument(help="The serial number.")
     Example: speco-returns serial find SN-3001
     """
     fmt = "json" if as_json else "human"
-    rows = _session().reader.find_serial(policy.parse_serial(serial))
+    rows = db_returns.with_serial(_session().reader, policy.parse_serial(serial))
     shown = _limit(limit, fmt)
     _listing(fmt, rows[:shown], LIST_COLUMNS + ["model"], f"Serial {policy.parse_serial(serial)}", total=len(rows),
              more="--json for all of them")
@@ -654,13 +659,13 @@ def _record(ra: str, event: str, on: str | None, as_json: bool, yes: bool = Fals
     day = _date(on, now.today)
     store = session.store
     if event in MONEY_MOMENTS and _interactive(as_json) and not yes:
-        key, r, moves = store.preview(ra, event, day, **detail)
+        key, r, moves = returns_service.preview(store, ra, event, day, **detail)
         if event != "receive" or r["type"] == "advanced":
             from .prompts import confirm_moment
 
             confirm_moment(key, r["customer"], [f"{event} on {day}: {history.describe(moves)}"], f"Record {event}?")
-    key, moves = store.record(ra, event, day, now, **detail)
-    doc = store.get(key)
+    key, moves = returns_service.record(store, ra, event, day, now, **detail)
+    doc = returns_service.show(store, key)
     if as_json:
         emit_json(doc)
     else:
@@ -811,7 +816,7 @@ def void_cmd(
     store = session.store
     expect = None
     if _interactive(as_json) and not yes:
-        key, r, plan = store.plan_void(ra, day)
+        key, r, plan = returns_service.plan_void(store, ra, day)
         target = plan.voidable
         from .prompts import confirm_moment
 
@@ -820,8 +825,8 @@ def void_cmd(
             f"money: {history.describe(plan.undo)}",
         ], f"Void {target['event']}?")
         expect = target["id"]
-    key, plan = store.void(ra, text, day, now, expect_event=expect)
-    doc = store.get(key)
+    key, plan = returns_service.void(store, ra, text, day, now, expect_event=expect)
+    doc = returns_service.show(store, key)
     if as_json:
         emit_json(doc)
     else:
@@ -852,9 +857,9 @@ def edit_cmd(
     if not fields:
         raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by or --reason")
     session = _session()
-    key, changed = session.store.edit(ra, fields, session.now())
+    key, changed = returns_service.edit(session.store, ra, fields, session.now())
     if as_json:
-        emit_json(session.store.get(key))
+        emit_json(returns_service.show(session.store, key))
     elif changed:
         typer.echo(policy.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
                                                          for name, old, new in changed)))  # old: stored, may hold escapes
@@ -873,7 +878,7 @@ def note_cmd(ra: RaArg, text: Annotated[str, typer.Argument(help="The note.")], 
     body = policy.clean_text("note", text)
     if not body:
         raise ReturnsError("the note is empty")
-    key = session.store.note(ra, body, _date(on, now.today), now)
+    key = returns_service.note(session.store, ra, body, _date(on, now.today), now)
     typer.echo(f"{policy.visible(key)}: note added")
 
 
@@ -917,7 +922,7 @@ def overdue_cmd(
     fmt = _out_format(as_json, as_csv)
     session = _session()
     day = _date(as_of, session.today())
-    rows = session.reader.overdue(day, within)
+    rows = overdue_service.rows(session.reader, day, within)
     shown = _limit(limit, fmt)
     if fmt == "json":
         emit_json(rows[:shown])
@@ -943,7 +948,7 @@ def _mail_settings():
 
 
 def _show_notice(ra: str, kind: str, as_json: bool) -> None:
-    from . import notify
+    from .services import notify
 
     session = _session()
     msg = notify.preview(session.store, ra, kind, session.now(), _mail_settings())
@@ -970,7 +975,8 @@ def notify_cmd(
 
     Example: speco-returns notify --dry-run
     """
-    from . import mailer, notices, notify
+    from . import mailer, notices
+    from .services import notify
 
     session = _session()
     now = session.now()
@@ -1040,11 +1046,13 @@ def _export(kind: str, start: str | None, end: str | None, output: Path | None, 
     from . import export
 
     first, last = _period(start, end)
+    from .db import exports
+
     store = _session().reader
-    header, rows = {"ledger": (export.LEDGER_COLUMNS, store.ledger_rows),
-                    "holds": (export.HOLDS_COLUMNS, store.holds_rows),
-                    "returns": (export.RETURNS_COLUMNS, store.return_rows)}[kind]
-    rows = rows(first, last)
+    header, rows = {"ledger": (export.LEDGER_COLUMNS, exports.ledger_rows),
+                    "holds": (export.HOLDS_COLUMNS, exports.holds_rows),
+                    "returns": (export.RETURNS_COLUMNS, exports.return_rows)}[kind]
+    rows = rows(store, first, last)
     with export.output(output, force=force, bom=bom, protected=[store.path]) as stream:
         count = export.write_csv(stream, header, rows)
     if output:
@@ -1082,7 +1090,7 @@ def report_cmd(
 
     Example: speco-returns report --from 2026-11-01 --to 2026-11-30
     """
-    from . import report
+    from .services import report
 
     fmt = _out_format(as_json, as_csv)
     session = _session()
@@ -1099,7 +1107,9 @@ def report_cmd(
 
         write_dicts(sys.stdout, report.CSV_COLUMNS, report.csv_rows(doc))
     else:
-        report.view(doc)
+        from .render import report_view
+
+        report_view(doc)
 
 
 @command(export_app, "returns")
@@ -1131,7 +1141,7 @@ def catalog_add(
 
     session = _session()
     product = make_product(model, category, list_price, description)
-    session.store.upsert_products([product], session.now())
+    catalog_db.upsert(session.store, [product], session.now())
     typer.echo(f"{product.model}: {product.category}, list price {policy.format_usd(product.list_price) or 'none'}")
 
 
@@ -1145,7 +1155,7 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="CSV with header mo
 
     products = read_csv(file)
     session = _session()
-    count = session.store.upsert_products(products, session.now())
+    count = catalog_db.upsert(session.store, products, session.now())
     typer.echo(f"imported {count} model(s)")
 
 
@@ -1159,7 +1169,7 @@ def catalog_list(limit: LimitOpt = None, as_json: JsonOpt = False, as_csv: CsvOp
     rows = [{"model": r["model"], "category": r["category"],
              "list_price": None if r["list_price_cents"] is None else policy.format_amount(r["list_price_cents"]),
              "description": r["description"], "updated_at": r["updated_at"]}
-            for r in _session().reader.products()]
+            for r in catalog_db.everything(_session().reader)]
     shown = _limit(limit, fmt)
     if fmt == "json":
         emit_json(rows[:shown])
@@ -1186,9 +1196,9 @@ def backup_cmd(
 
     Example: speco-returns backup /backups/returns-2026-11-26.db
     """
-    from . import admin
+    from .admin.backup import backup
 
-    size = admin.backup(_session().reader, path, force=force)
+    size = backup(_session().reader, path, force=force)
     typer.echo(f"backed up to {policy.visible(str(path))} ({size:,} bytes, quick check ok)")
 
 
@@ -1198,12 +1208,12 @@ def doctor_cmd(as_json: JsonOpt = False) -> None:
 
     Example: speco-returns doctor
     """
-    from . import admin
+    from .integrity.doctor import doctor
 
     session = _session()
-    session._store = Store(session.db_path, migrate=False, diagnose=True)  # diagnose as it is: do not migrate
+    session._store = open_database(session.db_path, migrate=False, diagnose=True)  # diagnose as it is: do not migrate
     progress = _progress() if sys.stderr.isatty() else None
-    report = admin.doctor(session._store, progress=progress)
+    report = doctor(session._store, progress=progress)
     if progress:
         sys.stderr.write("\r\x1b[K")  # the progress line gives way to the report
     if as_json:
@@ -1239,8 +1249,8 @@ def admin_roles_cmd(
 
     Example: speco-returns admin roles --apply
     """
-    from . import roles
-    from .dialect import is_url
+    from .admin import roles
+    from .db.urls import is_url
 
     if not apply:
         sys.stdout.write(roles.script())
@@ -1261,10 +1271,10 @@ def admin_copy_cmd(
 
     Example: speco-returns admin copy --to service=speco
     """
-    from . import dialect, move
-    from .dialect import has_password, is_url
+    from .admin import copy as move
+    from .db.urls import has_password, is_url, shown
 
-    policy.refuse_control("--to", to, shown=dialect.shown(to))  # a target URL, like --db (paths: `command`)
+    policy.refuse_control("--to", to, shown=shown(to))  # a target URL, like --db (paths: `command`)
     if not is_url(to):
         raise ReturnsError("--to takes a PostgreSQL URL (postgresql://host/dbname or service=NAME)")
     if has_password(to):

@@ -12,15 +12,11 @@ Completion never creates, migrates or writes a database, and holds no transactio
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 import typer
 
 from . import policy
-
-LIMIT = 200  # candidates offered at most; a shell lists them, nobody reads more
-
 
 # --- where the values come from ----------------------------------------------------------------
 
@@ -28,7 +24,7 @@ LIMIT = 200  # candidates offered at most; a shell lists them, nobody reads more
 def _db_path(ctx: typer.Context | None) -> Path | str:
     """The database the command line names: --db, else SPECO_RETURNS_DB, else the default
     (a PostgreSQL URL stays text)."""
-    from .dialect import is_url
+    from .db.urls import is_url
 
     root = ctx.find_root() if ctx is not None else None
     given = root.params.get("db") if root is not None else None
@@ -38,76 +34,40 @@ def _db_path(ctx: typer.Context | None) -> Path | str:
     return Path(typer.get_app_dir("speco-returns")) / "returns.db"
 
 
-def _query(ctx: typer.Context | None, sql: str, args: list) -> list[tuple]:
-    """Rows from the shell's open connection (ctx.obj), else a read-only one; [] when there is no database."""
-    source = getattr(ctx.find_root() if ctx else None, "obj", None)
-    if hasattr(source, "completion_conn"):  # the shell: its own database, or none yet
-        conn = source.completion_conn
-        return conn.execute(sql, args).fetchall() if conn is not None else []  # fetched whole: no statement left open
-    path = _db_path(ctx)
-    if isinstance(path, str):  # a team's server: the same SQL through the store's connection
-        return _query_server(path, sql, args)
-    if not path.exists():
-        return []
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error:  # an old schema, a locked or foreign file: no candidates, never an error
-        return []
-
-
-def _query_server(url: str, sql: str, args: list) -> list[tuple]:
+def _ask(ctx: typer.Context | None, question, *args) -> list[str]:
+    """`question(db, ...)` on the shell's open database (ctx.obj), else on one opened to read
+    (never created, migrated or written); [] when there is none or it cannot be read."""
     from .errors import ReturnsError
-    from .store import Store
 
-    try:
-        store = Store(url, read=True, migrate=False)
-    except ReturnsError:  # unreachable, no driver, a newer schema: no candidates, never an error
+    source = getattr(ctx.find_root() if ctx else None, "obj", None)
+    if hasattr(source, "completion_db"):  # the shell: its own database, or none yet
+        db = source.completion_db
+        try:
+            return question(db, *args) if db is not None else []
+        except ReturnsError:
+            return []
+    from .db.database import open_database
+
+    path = _db_path(ctx)
+    if isinstance(path, Path) and not path.exists():
         return []
     try:
-        return [tuple(r) for r in store.conn.execute(sql, args).fetchall()]
-    except ReturnsError:
+        db = open_database(path, read=True, migrate=False)
+    except ReturnsError:  # unreachable, no driver, a newer schema, a foreign file: no candidates
+        return []
+    try:
+        return question(db, *args)
+    except ReturnsError:  # an old schema, a locked file: no candidates, never an error
         return []
     finally:
-        store.close()
-
-
-def ra_ranges(digits: str) -> list[tuple[int, int]]:
-    """The RA numbers whose `RA-%06d` text starts with `digits`, as inclusive ranges."""
-    if len(digits) > 18:
-        return []
-    ranges = [(int(digits.ljust(6, "0")), int(digits.ljust(6, "9")))] if len(digits) <= 6 else []
-    if not digits:
-        ranges.append((1_000_000, 10**18 - 1))
-    elif not digits.startswith("0"):  # wider numbers, past RA-999999
-        for width in range(max(7, len(digits)), 19):
-            ranges.append((int(digits.ljust(width, "0")), int(digits.ljust(width, "9"))))
-    return ranges
+        db.close()
 
 
 def open_keys(ctx: typer.Context | None, incomplete: str) -> list[str]:
     """RA numbers and ticket IDs of open returns that start with what was typed (any case)."""
-    from .store import OPEN_SQL
+    from .db import completion
 
-    found: list[str] = []
-    typed = incomplete.upper()
-    digits = "" if "RA-".startswith(typed) else typed[3:] if typed.startswith("RA-") else None
-    if digits is not None and (digits == "" or digits.isdigit()):
-        for lo, hi in ra_ranges(digits):
-            rows = _query(ctx, f"SELECT ra_no FROM returns INDEXED BY returns_open_ra WHERE {OPEN_SQL} "
-                          "AND ra_no BETWEEN ? AND ? ORDER BY ra_no LIMIT ?", [lo, hi, LIMIT - len(found)])
-            found += [f"RA-{n:06d}" for (n,) in rows]
-            if len(found) >= LIMIT:
-                break
-    if len(found) < LIMIT and not incomplete.upper().startswith("RA-"):
-        upper = incomplete + "\U0010ffff"  # every text that starts with `incomplete` sorts below this
-        rows = _query(ctx, f"SELECT ticket FROM returns INDEXED BY returns_open_ticket WHERE {OPEN_SQL} "
-                      "AND ticket >= ? AND ticket < ? ORDER BY ticket LIMIT ?", [incomplete, upper, LIMIT - len(found)])
-        found += [t for (t,) in rows if t.lower().startswith(incomplete.lower())]
-    return found
+    return _ask(ctx, completion.open_keys, incomplete)
 
 
 def _starting(words, incomplete: str) -> list[str]:
@@ -135,9 +95,9 @@ def complete_category(incomplete: str) -> list[str]:
 
 def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
     """Catalog models (`--item` also takes MODEL:QTY: the model part is completed)."""
-    rows = _query(ctx, "SELECT model FROM catalog WHERE model >= ? COLLATE NOCASE ORDER BY model COLLATE NOCASE LIMIT ?",
-                  [incomplete, LIMIT])
-    return _starting([m for (m,) in rows], incomplete)
+    from .db import completion
+
+    return _starting(_ask(ctx, completion.models, incomplete), incomplete)
 
 
 # --- the shell: a whole line, read against the app's command tree -----------------------------

@@ -28,7 +28,8 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import dialect, policy
+from . import policy
+from .db.urls import shown as without_password
 from .errors import ReturnsError
 from .files import write_whole
 
@@ -67,7 +68,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     if password:
         policy.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)
     raw = (env.get("SPECO_RETURNS_SMTP") or "").strip()
-    policy.refuse_control("SPECO_RETURNS_SMTP", raw, shown=dialect.shown(raw))  # a DEL in the host reached the resolver
+    policy.refuse_control("SPECO_RETURNS_SMTP", raw, shown=without_password(raw))  # a DEL in the host reached the resolver
     if not raw:
         return Settings(url=None, sender=sender, bcc=bcc, return_address=address, password=password)
     try:

@@ -365,3 +365,41 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
             sys.stdout.write(f"  {_user(o.ra)}  {o.label}  {_user(o.customer)}  {_user(o.phone or 'no phone either')}\n")
     sys.stdout.write(", ".join(f"{counts[s]} {NOTIFY_SUMMARY[s]}" for s in counts if counts[s]) + "\n"
                      if outcomes else "No notice is due.\n")
+
+
+def report_view(doc: dict) -> None:
+    """A rich table at a terminal (plain text in a pipe)."""
+    from decimal import Decimal
+
+    from rich.text import Text
+
+    money = _table("", "count", "amount", title=f"Holds and charges, {doc['from']} to {doc['to']} (USD)")
+    money.columns[1].justify = money.columns[2].justify = "right"
+
+    def line(label: str, count: object, amount: str, bold: bool = False) -> None:
+        style = "bold" if bold else None
+        money.add_row(Text(label, style=style), str(count), Text(policy.format_usd(int(Decimal(amount) * 100)), style=style))
+
+    line("opening holds", doc["opening_holds"]["count"], doc["opening_holds"]["amount"], True)
+    line("  + authorized", doc["authorized"]["count"], doc["authorized"]["amount"])
+    line("  - released", doc["released"]["count"], doc["released"]["amount"])
+    line("  - charged", doc["charged"]["count"], doc["charged"]["amount"])
+    line("closing holds", doc["closing_holds"]["count"], doc["closing_holds"]["amount"], True)
+    money.add_section()
+    kept = doc["money_kept"]
+    line("money kept, opening", "", kept["opening"], True)
+    line("  + charged", doc["charged"]["count"], doc["charged"]["amount"])
+    line("  - refunds paid", doc["refunded"]["count"], doc["refunded"]["amount"])
+    line("money kept, closing", "", kept["closing"], True)
+    money.add_section()
+    line(f"charges in review on {doc['to']}", doc["in_review"]["count"], doc["in_review"]["amount"])
+    line(f"overdue on {doc['overdue']['as_of']}", doc["overdue"]["count"], doc["overdue"]["amount"])
+    returns = _table("returns", *policy.TYPES, "total", title="Returns opened and closed")
+    for column in returns.columns[1:]:
+        column.justify = "right"
+    for kind in ("opened", "closed"):
+        returns.add_row(kind, *(str(doc[kind][t]) for t in (*policy.TYPES, "total")))
+    console.print(money)
+    console.print(returns)
+    if not doc["balanced"]:  # never expected: the sums are of one ledger
+        console.print(Text("The period does not balance: run `doctor`.", style="bold red"))

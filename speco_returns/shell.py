@@ -42,10 +42,10 @@ class _CompletionSource:
         self.session = session
 
     @property
-    def completion_conn(self):
+    def completion_db(self):
         if self.session._store is None and isinstance(self.session.db_path, Path) and not self.session.db_path.exists():
             return None  # completing never creates the database
-        return self.session.store.conn
+        return self.session.store
 
 
 class Shell:
@@ -96,8 +96,8 @@ class Shell:
         """Nothing held between commands: no transaction, no connection but the kept one."""
         self.session.done()
         store = self.session._kept
-        if store is not None and store.conn.in_transaction:
-            store.conn.execute("ROLLBACK")
+        if store is not None and store.in_transaction:
+            store.execute("ROLLBACK")
         sys.stdout.flush()
         sys.stderr.flush()
 
@@ -106,7 +106,7 @@ class Shell:
         opened again, with one line: the kept connection would go on reading the old file."""
         store = self.session._kept
         if not isinstance(self.session.db_path, Path):  # a server: a restart ends the kept session
-            if store is not None and not store.conn.alive():
+            if store is not None and not store.engine.alive(store.raw):
                 store.close()
                 self.session._kept = self.session._store = None
                 sys.stderr.write("reconnected to the database server (the connection was lost)\n")
@@ -147,7 +147,7 @@ class Shell:
         if isinstance(where, Path):
             name = where.name
         else:  # a server: its database name, never a password
-            from .dialect import shown
+            from .db.urls import shown
 
             where = shown(where)
             name = where.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "server"

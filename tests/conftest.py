@@ -82,13 +82,13 @@ _clones = itertools.count()
 @pytest.fixture(scope="session")
 def pg_template(pg_admin) -> str:
     """A database migrated once, cloned for each test (CREATE DATABASE ... TEMPLATE)."""
-    from speco_returns.store import Store
+    from speco_returns.db.database import open_database
 
     url, conn = pg_admin
     name = f"speco_template_{os.getpid()}"
     conn.execute(f"DROP DATABASE IF EXISTS {name}")
     conn.execute(f"CREATE DATABASE {name}")
-    Store(with_dbname(url, name)).close()
+    open_database(with_dbname(url, name)).close()
     return name
 
 

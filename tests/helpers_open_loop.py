@@ -32,7 +32,8 @@ import traceback
 from typer.testing import CliRunner
 
 from speco_returns.cli import app
-from speco_returns.store import Store
+from speco_returns.db import returns as db_returns
+from speco_returns.services import returns as returns_service
 
 RETURN_SHAPE = {"items": {"CAMA": 2, "CAMB": 1}, "serials": 3}
 
@@ -68,38 +69,39 @@ def loop(runner: CliRunner, db: str, tag: str, count: int) -> int:
 
 
 def _pause_inside_transactions(ms: float) -> None:
-    original = Store._event
+    original = db_returns.add_event
 
-    def paused(self, *args, **kwargs):
-        assert self.conn.in_transaction
+    def paused(db, *args, **kwargs):
+        assert db.in_transaction
         time.sleep(ms / 1000)
-        return original(self, *args, **kwargs)
+        return original(db, *args, **kwargs)
 
-    Store._event = paused
+    db_returns.add_event = paused
 
 
 def _hold_after_check() -> None:
-    facts, open_return = Store.facts, Store.open_return
+    facts, open_return = returns_service.facts, returns_service.open_return
+    opening_now = {"on": False}
     # CliRunner swaps sys.stdin/stdout while a command runs: talk on the process's own.
     tell, hear = sys.__stdout__, sys.__stdin__
 
-    def checked(self, *args, **kwargs):
-        found = facts(self, *args, **kwargs)
-        if self.__dict__.get("_opening"):
-            assert self.conn.in_transaction
+    def checked(db, *args, **kwargs):
+        found = facts(db, *args, **kwargs)
+        if opening_now["on"]:
+            assert db.in_transaction
             tell.write("checked\n")
             tell.flush()
             hear.readline()
         return found
 
-    def opening(self, *args, **kwargs):
-        self._opening = True
+    def opening(db, *args, **kwargs):
+        opening_now["on"] = True
         try:
-            return open_return(self, *args, **kwargs)
+            return open_return(db, *args, **kwargs)
         finally:
-            self._opening = False
+            opening_now["on"] = False
 
-    Store.facts, Store.open_return = checked, opening
+    returns_service.facts, returns_service.open_return = checked, opening
 
 
 def main(argv: list[str]) -> int:

@@ -14,13 +14,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from builders import migration_named, older_database
 from clihelpers import counts, ok, query, raw, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlite_utils import Database
 from typer.testing import CliRunner
 
-from speco_returns import migrations as migrations_module
 from speco_returns.cli import app
 from speco_returns.errors import ReturnsError
 
@@ -351,17 +350,12 @@ def test_processor_references_are_accepted_and_exported_exactly(cli, ref):
 # --- upgrading a 0.1 database ------------------------------------------------------------------------
 
 
-def _signed_ledger_migration() -> str:
-    return next(m.name for m in migrations_module.migrations._migrations if m.name.endswith("_signed_ledger"))
-
-
 def test_a_01_ledger_upgrades_its_late_returns_into_review_facts(cli, tmp_path, monkeypatch):
     """A database as 0.1 left it: late-return ledger rows, one decided by `complete --note`, one open."""
     db_path = tmp_path / "old" / "returns.db"
     db_path.parent.mkdir()
     monkeypatch.setenv("SPECO_RETURNS_DB", str(db_path))
-    db = Database(db_path)
-    migrations_module.migrations.apply(db, stop_before=_signed_ledger_migration())
+    db = older_database(db_path, migration_named("_signed_ledger"))
     conn = db.conn
     conn.execute("INSERT INTO catalog VALUES ('CAM-9', NULL, 'camera', 10000, '2025-01-01T00:00:00+00:00')")
     for rid, status in ((1, "completed"), (2, "late-return"), (3, "completed")):

@@ -6,11 +6,10 @@ import json
 import sqlite3
 
 import pytest
+from builders import MIGRATION_NAMES, older_database
 from clihelpers import ok, refused
-from sqlite_utils import Database
 
-from speco_returns import admin
-from speco_returns.migrations import migrations
+from speco_returns.integrity import doctor as admin
 
 
 @pytest.fixture
@@ -52,7 +51,7 @@ def test_doctor_reports_a_healthy_database(cli, one_return):
     assert report["ok"] is True
     assert report["integrity"] == "ok"
     assert report["foreign_key_violations"] == 0
-    assert report["schema_version"] == len(migrations._migrations)
+    assert report["schema_version"] == len(MIGRATION_NAMES)
     assert report["pending_migrations"] == 0
     assert report["returns_by_type_and_status"] == {"standard authorized": 1}
     assert report["database_bytes"] > 0
@@ -83,12 +82,11 @@ def test_doctor_on_a_file_that_is_not_a_database_is_one_line(cli, db_path):
 
 
 def test_doctor_reports_pending_migrations_without_applying_them(cli, db_path):
-    db = Database(db_path)
-    migrations.apply(db, stop_before="m002_returns")
+    db = older_database(db_path, "m002_returns")
     db.close()
     report = json.loads(ok(cli("doctor", "--json")).stdout)
     assert report["schema_version"] == 1
-    assert report["pending_migrations"] == len(migrations._migrations) - 1
+    assert report["pending_migrations"] == len(MIGRATION_NAMES) - 1
     conn = sqlite3.connect(db_path)
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'returns'").fetchone() == (0,)
 

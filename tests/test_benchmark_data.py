@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from speco_returns import notices, notify
-from speco_returns.store import Store
+from speco_returns import notices
+from speco_returns.db.database import open_database as Store
+from speco_returns.services import notify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import generate  # noqa: E402
@@ -30,7 +31,7 @@ def generated(tmp_path_factory):
     store.close()
 
 
-def with_address(store: Store, day: date) -> list[tuple[str, notices.Notice]]:
+def with_address(store, day: date) -> list[tuple[str, notices.Notice]]:
     return [(f.key, n) for _, f, n in notify.due(store, day, notices.DEFAULT_REMIND) if notify.usable_email(f)]
 
 
@@ -42,17 +43,17 @@ def test_a_nightly_run_on_any_day_before_as_of_finds_nothing_left_to_send(genera
 def test_the_run_on_as_of_finds_that_days_notices_only(generated):
     today = with_address(generated, AS_OF)
     assert today, "nothing falls due on as-of: the benchmark's notify would time an empty run"
-    open_returns = generated.conn.execute(
+    open_returns = generated.execute(
         "SELECT count(*) FROM returns WHERE status NOT IN ('completed', 'cancelled', 'charged')").fetchone()[0]
     assert len(today) < open_returns / 5
     # each of them falls due on as-of, not before: the day before, with nothing recorded, it was not due
-    unrecorded_yesterday = {(f.key, n) for _, f, _ in generated.notice_candidates(AS_OF - timedelta(days=1))
+    unrecorded_yesterday = {(f.key, n) for _, f, _ in notify.candidates(generated, AS_OF - timedelta(days=1))
                             for n in notices.due(f, AS_OF - timedelta(days=1))}
     assert not set(today) & unrecorded_yesterday
 
 
 def test_each_sent_notice_has_its_notice_event_as_notify_records_it(generated):
-    conn = generated.conn
+    conn = generated
     rows = conn.execute("SELECT return_id, kind, days, about_on, state, message_id, sent_at FROM notices").fetchall()
     assert rows and {r["state"] for r in rows} == {"sent"}
     events = Counter()
@@ -72,6 +73,6 @@ def test_the_notify_benchmarks_small_database_finds_the_same_notices_due(generat
     small = Store(run.same_open_set(Path(generated.path), tmp_path / "small.db", 1_000))
     try:
         assert sorted(with_address(small, AS_OF)) == sorted(with_address(generated, AS_OF))
-        assert small.conn.execute("SELECT count(*) FROM returns").fetchone()[0] < 4_000
+        assert small.execute("SELECT count(*) FROM returns").fetchone()[0] < 4_000
     finally:
         small.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from speco_returns.store import Store
+from speco_returns.db.database import open_database as Store
 
 
 def luhn_ok(digits: str) -> bool:
@@ -197,8 +197,8 @@ def test_a_catalog_import_refuses_a_card_number_in_a_description(seeded, cli, tm
 def test_the_store_turns_on_secure_delete(db_path):
     store = Store(db_path)
     try:
-        assert store.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
-        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert store.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        assert store.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
         store.close()
 

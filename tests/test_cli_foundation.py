@@ -16,7 +16,7 @@ import pytest
 from clihelpers import counts, ok, refused
 
 from speco_returns import __version__
-from speco_returns.store import Store
+from speco_returns.db.database import open_database as Store
 
 TODAY = "2026-12-10"
 TYPES = ("standard", "counter", "advanced", "virtual")

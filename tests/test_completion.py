@@ -13,6 +13,8 @@ from shellhelpers import COMMAND, run
 
 from speco_returns import completion, policy
 from speco_returns.cli import app
+from speco_returns.db import completion as db_completion
+from speco_returns.db.database import open_database
 from speco_returns.shell import WORDS
 
 
@@ -106,7 +108,7 @@ def root():
 
 class Source:
     def __init__(self, path):
-        self.completion_conn = sqlite3.connect(path)
+        self.completion_db = open_database(path, read=True)
 
 
 @pytest.mark.parametrize("words,incomplete,expected", [
@@ -135,14 +137,14 @@ def test_every_command_of_the_app_is_offered_at_the_start_of_a_shell_line(root):
 def test_ra_ranges_hold_exactly_the_numbers_whose_text_starts_with_the_digits(n, cut):
     text = f"{n:06d}"
     digits = text[:cut]
-    inside = any(lo <= n <= hi for lo, hi in completion.ra_ranges(digits))
+    inside = any(lo <= n <= hi for lo, hi in db_completion.ra_ranges(digits))
     assert inside == text.startswith(digits)
     other = n + 1
-    assert any(lo <= other <= hi for lo, hi in completion.ra_ranges(digits)) == f"{other:06d}".startswith(digits)
+    assert any(lo <= other <= hi for lo, hi in db_completion.ra_ranges(digits)) == f"{other:06d}".startswith(digits)
 
 
 def test_completion_uses_the_open_indexes_not_the_table(seeded):
-    from speco_returns.store import OPEN_SQL
+    from speco_returns.db.returns import OPEN_SQL
 
     conn = sqlite3.connect(seeded / "returns.db")
     for sql in (f"SELECT ra_no FROM returns WHERE {OPEN_SQL} AND ra_no BETWEEN 0 AND 9",
@@ -159,7 +161,7 @@ def test_completing_in_a_process_prints_nothing_else(seeded):
 
 def test_the_shell_completes_nothing_from_a_database_it_has_not_got(root, seeded, monkeypatch):
     class Missing:
-        completion_conn = None
+        completion_db = None
 
     monkeypatch.setenv("SPECO_RETURNS_DB", str(seeded / "returns.db"))  # another database that does exist
     assert completion.complete_line(root, ["show"], "RA-", ctx_obj=Missing()) == []

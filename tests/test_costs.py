@@ -13,21 +13,25 @@ from clihelpers import ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speco_returns import admin, cli, export, policy
-from speco_returns.store import Now, Store
+from speco_returns import cli, export, policy
+from speco_returns.admin import backup as admin
+from speco_returns.db import exports
+from speco_returns.db import returns as db_returns
+from speco_returns.db.database import open_database as Store
+from speco_returns.domain.clock import Now
 
 NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="tester")
 
 
-def _plan(store: Store, sql: str, args) -> str:
-    return " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+def _plan(store, sql: str, args) -> str:
+    return " ".join(row[3] for row in store.execute("EXPLAIN QUERY PLAN " + sql, args))
 
 
-def _last_query(store: Store, call) -> tuple[str, list]:
+def _last_query(store, call) -> tuple[str, list]:
     captured = []
-    store.conn.set_trace_callback(captured.append)
+    store.raw.set_trace_callback(captured.append)
     result = call()
-    store.conn.set_trace_callback(None)
+    store.raw.set_trace_callback(None)
     return captured[-1], result
 
 
@@ -35,9 +39,9 @@ def _last_query(store: Store, call) -> tuple[str, list]:
 @pytest.mark.parametrize("include_all", [False, True])
 def test_listing_an_open_state_reads_the_open_index(db_path, status, include_all):
     store = Store(db_path)
-    sql, rows = _last_query(store, lambda: list(store.list_returns(None, status, None, include_all)))
+    sql, rows = _last_query(store, lambda: list(db_returns.listing(store, (None, status, None, include_all, None), None)))
     assert rows == []
-    plan = " ".join(r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + sql.replace(f"'{status}'", "?"), [status]))
+    plan = " ".join(r[3] for r in store.execute("EXPLAIN QUERY PLAN " + sql.replace(f"'{status}'", "?"), [status]))
     assert "returns_open" in plan, plan
 
 
@@ -74,14 +78,14 @@ def test_streamed_json_rows_are_the_same_bytes_as_one_document(rows):
 
 def test_listing_streams_rows_as_sqlite_reads_them(db_path):
     store = Store(db_path)
-    rows = store.list_returns(None, None, None, True)
+    rows = db_returns.listing(store, (None, None, None, True, None), None)
     assert not isinstance(rows, list)  # an iterator: --all --json at a million keeps flat memory
     assert iter(rows) is rows
 
 
-def _export_bytes(store: Store, start, end) -> bytes:
+def _export_bytes(store, start, end) -> bytes:
     out = io.StringIO()
-    export.write_csv(out, export.RETURNS_COLUMNS, store.return_rows(start, end))
+    export.write_csv(out, export.RETURNS_COLUMNS, exports.return_rows(store, start, end))
     return out.getvalue().encode()
 
 
@@ -91,7 +95,7 @@ def test_export_of_everything_scans_in_id_order_with_no_sort_and_reads_serials_o
             "--on", "2026-11-20", "--yes", today="2026-11-26"))
     ok(cli_("open", "--type", "standard", "--customer", "=B", "--item", "X2", "--on", "2026-01-02", today="2026-11-26"))
     store = Store(db_path)
-    sql, _ = _last_query(store, lambda: store.return_rows(None, None))
+    sql, _ = _last_query(store, lambda: exports.return_rows(store, None, None))
     plan = _plan(store, sql, [])
     assert "TEMP B-TREE" not in plan, plan
     assert plan.count("serials_item") == 1, plan

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from speco_returns import policy
 from speco_returns.cli import app
+from speco_returns.domain.keys import customer_key
 from speco_returns.notices import one_line
-from speco_returns.store import customer_key
 
 TODAY = "2026-11-26"
 MARKUP = ["[", "]", "[/x]", "[/bold]", "[bold red]", "[link=https://evil.example]", "[/link]", "[/]", "\\[",

@@ -16,7 +16,10 @@ from hypothesis import strategies as st
 from ptyhelpers import screen
 
 from speco_returns import policy
-from speco_returns.store import Now, Store
+from speco_returns.db import returns as db_returns
+from speco_returns.db.database import open_database as Store
+from speco_returns.domain.clock import Now
+from speco_returns.services import returns as returns_service
 
 NOW = Now(today=policy.parse_date("2026-11-26"), stamp="2026-11-26T12:00:00+00:00", agent="tester")
 
@@ -26,9 +29,9 @@ def _many(db_path, n: int, closed: int = 0) -> None:
     store = Store(db_path)
     for i in range(n + closed):
         req = policy.Request(type="standard", items=(("CAM-1", 1),), customer=f"Customer {i:03d}")
-        key, _ = store.open_return(req, {"phone": f"555-{i:04d}"}, None, NOW.today, NOW)
+        key, _ = returns_service.open_return(store, req, {"phone": f"555-{i:04d}"}, None, NOW.today, NOW)
         if i >= n:
-            store.record(key, "cancel", NOW.today, NOW, reason="duplicate")
+            returns_service.record(store, key, "cancel", NOW.today, NOW, reason="duplicate")
     store.close()
 
 
@@ -147,11 +150,11 @@ def test_search_combines_with_the_other_filters_and_refuses_empty_text(searchabl
 def test_search_reads_indexes_never_a_whole_table(db_path):
     store = Store(db_path)
     captured = []
-    store.conn.set_trace_callback(captured.append)
-    store.list_returns(None, None, None, True, search="(201) 555", limit=50)
-    store.conn.set_trace_callback(None)
+    store.raw.set_trace_callback(captured.append)
+    list(db_returns.listing(store, (None, None, None, True, "(201) 555"), 50))
+    store.raw.set_trace_callback(None)
     sql = captured[-1]
-    plan = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+    plan = [row[3] for row in store.execute("EXPLAIN QUERY PLAN " + sql)]
     scans = [p for p in plan if p.startswith("SCAN") and "USING" not in p and "SUBQUERY" not in p]
     assert not scans, plan
     for index in ("returns_customer", "returns_email", "returns_phone_digits", "serials_serial", "ledger_hold_ref",
@@ -170,11 +173,11 @@ def test_search_agrees_with_startswith_ignoring_case(tmp_path_factory, customers
     expected = []
     for customer in customers:
         req = policy.Request(type="standard", items=(("CAM-1", 1),), customer=customer.strip())
-        key, _ = store.open_return(req, {}, None, NOW.today, NOW)
+        key, _ = returns_service.open_return(store, req, {}, None, NOW.today, NOW)
         if customer.strip().lower().startswith(query.strip().lower()):
             expected.append(key)
     digits = "".join(c for c in query if c.isdigit())
-    got = [r["ra"] for r in store.list_returns(None, None, None, True, search=query)]
+    got = [r["ra"] for r in db_returns.listing(store, (None, None, None, True, query), None)]
     if not (len(digits) >= 3 and all(c.isdigit() or c in " -().+" for c in query.strip())):
         assert sorted(got) == sorted(expected)
     else:

@@ -13,10 +13,13 @@ import pytest
 from clihelpers import ok, query, raw, refused
 from pgserver import with_dbname
 
-from speco_returns import dialect, migrations_pg, pg
+from speco_returns.db import exports
+from speco_returns.db import urls as dialect
+from speco_returns.db.database import MIGRATION_SET
+from speco_returns.db.database import open_database as Store
+from speco_returns.db.migrations import SCHEMA_VERSION
 from speco_returns.errors import ReturnsError
-from speco_returns.migrations import migrations
-from speco_returns.store import MIGRATION_SET, SCHEMA_VERSION, Store
+from speco_returns.services import returns as returns_service
 
 TODAY = "2026-12-01"
 
@@ -28,11 +31,6 @@ def _open(cli, customer="Acme", *extra):
 @pytest.fixture(autouse=True)
 def catalog(cli):
     ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))
-
-
-def test_the_server_migrations_have_the_same_names_in_the_same_order():
-    assert [name for name, _ in migrations_pg.MIGRATIONS] == [m.name for m in migrations._migrations]
-    assert len(migrations_pg.MIGRATIONS) == SCHEMA_VERSION
 
 
 def test_every_url_form_reaches_the_server(cli, db_path, tmp_path, monkeypatch):
@@ -64,7 +62,9 @@ def test_passwords_are_never_shown():
 
 
 def test_without_the_driver_a_url_gets_one_line_saying_what_to_install(cli, monkeypatch):
-    monkeypatch.setattr(pg, "psycopg", None)
+    from speco_returns.db.engines import postgres
+
+    monkeypatch.setattr(postgres, "psycopg", None)
     [line] = refused(cli("list"))
     assert "pip install 'speco-returns[postgres]'" in line
 
@@ -92,14 +92,14 @@ def test_a_server_restarted_mid_command_is_one_line_and_nothing_half_written(db_
 
     session = Session(db_path=db_path, agent="tester")
     store = session.store
-    (pid,) = store.conn.execute("SELECT pg_backend_pid()").fetchone()
+    (pid,) = store.execute("SELECT pg_backend_pid()").fetchone()
     _, admin = pg_admin
     admin.execute("SELECT pg_terminate_backend(%s)", [pid])  # what a restart does to every session
     from speco_returns.policy import Request
 
     req = Request(type="standard", customer="Cut Off", items=[("CAM-1", 1)], serials=[])
     with pytest.raises(ReturnsError, match="lost the connection to the database server"):
-        store.open_return(req, {}, None, session.today(), session.now())
+        returns_service.open_return(store, req, {}, None, session.today(), session.now())
     assert query(db_path, "SELECT count(*) FROM returns") == [(0,)]
 
 
@@ -132,18 +132,22 @@ def test_history_and_ledger_refuse_update_delete_and_truncate(cli, db_path):
 def test_rows_read_by_position_give_values_not_column_names(db_path):
     """psycopg's dict_row would make `(n,) = fetchone()` yield the column's name."""
     store = Store(db_path)
-    (n,) = store.conn.execute("SELECT count(*) AS n FROM returns").fetchone()
+    (n,) = store.execute("SELECT count(*) AS n FROM returns").fetchone()
     assert n == 0
-    row = store.conn.execute("SELECT 7 AS seven, 'x' AS ex").fetchone()
+    row = store.execute("SELECT 7 AS seven, 'x' AS ex").fetchone()
     assert (row["seven"], row[1], tuple(row)) == (7, "x", (7, "x"))
     store.close()
 
 
 def test_a_literal_percent_and_placeholders_inside_strings_survive(db_path):
     store = Store(db_path)
-    rows = store.conn.execute("SELECT '100%' AS a, 'why?' AS b, ? AS c, printf('RA-%06d', ?) AS d", ["x?", 1000000]).fetchall()
+    ra = store.engine.ra_text("v.n")
+    rows = store.execute(f"SELECT '100%' AS a, 'why?' AS b, ? AS c, {ra} AS d FROM (SELECT ?::bigint AS n) AS v",
+                         ["x?", 1000000]).fetchall()
     assert tuple(rows[0]) == ("100%", "why?", "x?", "RA-1000000")
-    assert tuple(store.conn.execute("SELECT printf('%d.%02d', 12, 5)").fetchone()) == ("12.05",)
+    named = store.execute("SELECT ':x' AS a, :x AS b, 1::text AS c", {"x": "y"}).fetchone()
+    assert tuple(named) == (":x", "y", "1")
+    assert tuple(store.execute(f"SELECT {store.engine.amount_text('1205')}").fetchone()) == ("12.05",)
     store.close()
 
 
@@ -180,9 +184,9 @@ def test_doctor_reports_the_server_and_schema(cli):
 
 def test_a_session_that_drops_off_mid_write_cannot_hold_the_lock_for_hours(db_path):
     store = Store(db_path)
-    (idle,) = store.conn.execute("SHOW idle_in_transaction_session_timeout").fetchone()
+    (idle,) = store.execute("SHOW idle_in_transaction_session_timeout").fetchone()
     assert idle == "1min"
-    assert store.conn._conn.info.get_parameters().get("keepalives") == "1"
+    assert store.raw.info.get_parameters().get("keepalives") == "1"
     store.close()
 
 
@@ -352,8 +356,8 @@ def test_a_shell_on_the_server_keeps_one_session_and_reconnects_after_a_restart(
     shell = Shell(cli_module.app, session, keep_going=False, interactive=False)
     try:
         assert shell.run_line("note RA-000001 first") == 0
-        conn = session._kept.conn
-        assert shell.run_line("show RA-000001") == 0 and session._kept.conn is conn  # one session for the call
+        conn = session._kept.raw
+        assert shell.run_line("show RA-000001") == 0 and session._kept.raw is conn  # one session for the call
         (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone()
         pg_admin[1].execute("SELECT pg_terminate_backend(%s)", [pid])  # what a server restart does
         capsys.readouterr()
@@ -371,13 +375,13 @@ def test_exports_stream_through_a_server_side_cursor(cli, db_path):
     for n in range(3):
         _open(cli, f"Customer {n}")
     store = Store(db_path)
-    rows = store.return_rows(None, None)
+    rows = exports.return_rows(store, None, None)
     first = next(rows)
     assert first[0] == "RA-000001"
-    cursors = [name for (name,) in store.conn.execute("SELECT name FROM pg_cursors").fetchall()]
+    cursors = [name for (name,) in store.execute("SELECT name FROM pg_cursors").fetchall()]
     assert any(name.startswith("speco_stream_") for name in cursors)  # rows come a batch at a time, not all at once
     assert len([first, *rows]) == 3
-    assert not store.conn.in_transaction  # its snapshot ends with the rows
+    assert not store.in_transaction  # its snapshot ends with the rows
     store.close()
 
 

@@ -10,12 +10,13 @@ import subprocess
 import sys
 import time
 
+from builders import MIGRATION_NAMES
 from clihelpers import query, raw
 from pgserver import with_dbname
 from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, _env, _kill_all, _readline, _seed_catalog, _spawn, _start_together
 
-from speco_returns import dialect, store
-from speco_returns.migrations import migrations
+from speco_returns.db.engines import postgres as dialect
+from speco_returns.db.engines import sqlite as store
 
 
 def _ra(n: int) -> str:
@@ -167,7 +168,7 @@ def test_four_first_opens_racing_apply_the_migrations_once(pg_admin):
         for n, (proc, (_, err)) in enumerate(zip(procs, outputs, strict=True)):
             assert proc.returncode == 0 and err == b"", f"process {n}: {err.decode(errors='replace')}"
         applied = [n for (n,) in query(db, "SELECT name FROM speco_migrations ORDER BY name")]
-        assert applied == [m.name for m in migrations._migrations]
+        assert applied == sorted(MIGRATION_NAMES)
         assert sorted(m for (m,) in query(db, "SELECT model FROM catalog")) == [f"NEW-{n}" for n in range(4)]
     finally:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -86,13 +86,10 @@ def test_the_ledger_never_settles_a_hold_before_its_authorization(cli, db_path):
 
 
 def test_an_older_database_learns_its_re_authorizations_bound_later_dates(cli, tmp_path):
-    from sqlite_utils import Database
-
-    from speco_returns import migrations
+    from builders import older_database
 
     old = str(tmp_path / "old.db")
-    db = Database(old)
-    migrations.migrations.apply(db, stop_before="m006_policy_gaps")
+    db = older_database(old, "m006_policy_gaps")
     db.execute("""INSERT INTO returns (id, ra_no, type, status, customer, hold_amount_cents, hold_ref, hold_active,
                     opened_on, opened_at, opened_by, last_event_on)
                   VALUES (1, 1, 'advanced', 'replacement-delivered', 'Old Co', 129900, 'AUTH-2', 1,

@@ -17,11 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
+from builders import MIGRATION_NAMES, older_database
 from sqlite_utils import Database
 
-from speco_returns import migrations as migrations_module
-from speco_returns import store
-from speco_returns.store import Store
+from speco_returns.db import database as store
+from speco_returns.db import migrations as migrations_module
+from speco_returns.db.database import open_database as Store
+from speco_returns.db.engines import sqlite as sqlite_engine
 
 HELPER = Path(__file__).with_name("helpers_open_loop.py")
 CLI = [sys.executable, "-m", "speco_returns"]
@@ -244,7 +246,7 @@ def test_a_lock_held_past_the_busy_timeout_gives_one_clear_line_and_writes_nothi
     assert "database busy" in lines[0].lower() and "try again" in lines[0].lower(), lines[0]
     assert "Traceback" not in blocked.stderr + blocked.stdout
     assert "locked" not in blocked.stderr.lower()
-    assert waited >= store.BUSY_TIMEOUT_MS / 1000 - 0.5, f"gave up after {waited:.1f} s, before the busy timeout"
+    assert waited >= sqlite_engine.BUSY_TIMEOUT_MS / 1000 - 0.5, f"gave up after {waited:.1f} s, before the busy timeout"
     for table in ("returns", "items", "serials", "events", "ledger"):
         assert _count(db_path, table) == 0, f"{table} was written while busy"
 
@@ -323,9 +325,9 @@ def _applied(db_path: Path) -> list[str]:
 
 
 def test_schema_version_counts_the_migrations():
-    assert store.SCHEMA_VERSION == len(migrations_module.migrations._migrations)
-    assert migrations_module.migrations.name == store.MIGRATION_SET == "speco-returns"
-    names = [m.name for m in migrations_module.migrations._migrations]
+    assert migrations_module.SCHEMA_VERSION == len(MIGRATION_NAMES) == len(set(MIGRATION_NAMES))
+    assert store.MIGRATION_SET == "speco-returns"
+    names = MIGRATION_NAMES
     assert names == sorted(names) and names[:3] == ["m001_catalog", "m002_returns", "m003_overdue_indexes"]
 
 
@@ -340,7 +342,7 @@ def test_four_processes_opening_a_new_database_at_once_migrate_it_once(isolated)
     for n, (proc, (out, err)) in enumerate(zip(procs, outputs, strict=True)):
         assert proc.returncode == 0, f"process {n}: {out.decode()} {err.decode(errors='replace')}"
         assert err == b"", err.decode(errors="replace")
-    names = [m.name for m in migrations_module.migrations._migrations]
+    names = MIGRATION_NAMES
     assert _applied(db_path) == names  # each once, in order
     conn = sqlite3.connect(db_path, timeout=10)
     try:
@@ -351,14 +353,13 @@ def test_four_processes_opening_a_new_database_at_once_migrate_it_once(isolated)
         conn.close()
     s = Store(db_path)
     try:
-        assert s.schema_version() == store.SCHEMA_VERSION
+        assert s.schema_version() == migrations_module.SCHEMA_VERSION
     finally:
         s.close()
 
 
 def test_a_database_from_the_first_migration_upgrades_in_place_without_losing_a_row(cli, db_path):
-    db = Database(db_path)
-    migrations_module.migrations.apply(db, stop_before="m002_returns")
+    db = older_database(db_path, "m002_returns")
     rows = [
         {"model": "OLD-CAM", "description": "Bullet camera, 4 MP", "category": "camera", "list_price_cents": 129_900,
          "updated_at": "2025-01-02T03:04:05+00:00"},
@@ -379,7 +380,7 @@ def test_a_database_from_the_first_migration_upgrades_in_place_without_losing_a_
     assert listed.returncode == 0, listed.stderr
     assert {row["model"] for row in json.loads(listed.stdout)} == {"OLD-CAM", "OLD-PTZ", "Old-Nvr"}
 
-    assert _applied(db_path) == [m.name for m in migrations_module.migrations._migrations]
+    assert _applied(db_path) == MIGRATION_NAMES
     db = Database(db_path)
     try:
         after = [dict(r) for r in db.query("SELECT * FROM catalog ORDER BY model")]
@@ -482,7 +483,7 @@ def test_an_empty_database_has_exactly_the_expected_schema(cli, db_path):
         assert list(db.execute("PRAGMA journal_mode")) == [("wal",)]
     finally:
         db.close()
-    assert _applied(db_path) == [m.name for m in migrations_module.migrations._migrations]
+    assert _applied(db_path) == MIGRATION_NAMES
 
 
 # --- 5. the history is append-only ------------------------------------------------------------
@@ -572,7 +573,7 @@ def test_backup_and_doctor_work_while_another_agent_writes(cli, db_path, tmp_pat
 def test_many_rounds_of_six_first_opens_never_report_busy(tmp_path):
     """Switching a new file to WAL can fail at once with "locked" while another process opens
     it too; before Store retried it, about one round in twenty failed here."""
-    opener = "import sys; from speco_returns.store import Store; Store(sys.argv[1]).close()"
+    opener = "import sys; from speco_returns.db.database import open_database as Store; Store(sys.argv[1]).close()"
     for round_ in range(30):
         db = tmp_path / f"round-{round_}.db"
         procs = [subprocess.Popen([sys.executable, "-c", opener, str(db)], stderr=subprocess.PIPE) for _ in range(6)]

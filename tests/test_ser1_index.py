@@ -9,12 +9,13 @@ import json
 import sqlite3
 
 import pytest
+from builders import migration_named, older_database
 from clihelpers import counts, ok, query, raw, refused
 
-from speco_returns import migrations as migrations_module
-from speco_returns import migrations_pg
+from speco_returns.db import returns as db_returns
+from speco_returns.db.database import open_database as Store
+from speco_returns.domain.keys import customer_key
 from speco_returns.errors import ReturnsError
-from speco_returns.store import Store, customer_key
 
 TODAY = "2026-11-20"
 
@@ -114,12 +115,12 @@ def blind_check(monkeypatch):
     index stands in the way. SQLite's write lock makes that race impossible between processes there,
     so this is how both backends show the store's wording of the index's refusal (the race itself, on
     a server, is test_pg_processes.py's)."""
-    real = Store._serial_owners
+    real = db_returns.serial_owners
 
-    def owners(self, serials, exclude_id):
-        return {} if self.conn.in_transaction else real(self, serials, exclude_id)
+    def owners(db, serials, exclude_id=None):
+        return {} if db.in_transaction else real(db, serials, exclude_id)
 
-    monkeypatch.setattr(Store, "_serial_owners", owners)
+    monkeypatch.setattr(db_returns, "serial_owners", owners)
 
 
 def test_the_index_refusing_a_write_gives_the_one_ser1_line(cli, db_path, blind_check):
@@ -143,21 +144,12 @@ def test_the_index_refusing_a_write_gives_the_one_ser1_line(cli, db_path, blind_
 # --- an older database upgraded ----------------------------------------------------------------------
 
 
-def _name_of(suffix: str) -> str:
-    return next(m.name for m in migrations_module.migrations._migrations if m.name.endswith(suffix))
-
-
 @pytest.fixture
 def older(backend, tmp_path, request, monkeypatch):
     """A database at the schema before m012 (SQLite file or server database): its URL or Path."""
-    cut = [m.name for m in migrations_module.migrations._migrations].index(_name_of("_ser1_index"))
     if backend == "sqlite":
-        from sqlite_utils import Database
-
         path = tmp_path / "older.db"
-        db = Database(path)
-        migrations_module.migrations.apply(db, stop_before=_name_of("_ser1_index"))
-        db.close()
+        older_database(path, migration_named("_ser1_index")).close()
         yield path
         return
     import random
@@ -168,9 +160,7 @@ def older(backend, tmp_path, request, monkeypatch):
     name = f"speco_older_{random.randrange(1 << 30)}"
     admin.execute(f"CREATE DATABASE {name}")
     target = with_dbname(url, name)
-    with monkeypatch.context() as m:
-        m.setattr(migrations_pg, "MIGRATIONS", migrations_pg.MIGRATIONS[:cut])
-        Store(target).close()
+    older_database(target, migration_named("_ser1_index")).close()
     try:
         yield target
     finally:

@@ -13,8 +13,8 @@ from clihelpers import counts, ok
 from shellhelpers import COMMAND, env_for, run
 
 from speco_returns import cli
+from speco_returns.db.database import open_database as Store
 from speco_returns.shell import Shell
-from speco_returns.store import Store
 
 OPEN = 'open --type standard --customer "Batch Co" --item C1'
 
@@ -101,10 +101,10 @@ def shell(db_path, monkeypatch):
 
 def test_the_connection_is_kept_and_no_transaction_is_left_open(shell, capsys):
     assert shell.run_line(OPEN) == 0
-    conn = shell.session._kept.conn
+    conn = shell.session._kept.raw
     for line in ("show RA-000001", "list", "show RA-9", "overdue --json", "export returns", "list --bogus", "doctor"):
         shell.run_line(line)
-        assert shell.session._kept.conn is conn, line
+        assert shell.session._kept.raw is conn, line
         assert not conn.in_transaction, line
     capsys.readouterr()
 
@@ -144,12 +144,14 @@ def test_a_replaced_database_file_is_reopened_with_one_line(shell, capsys, tmp_p
 
 WRITER = """
 import sys
-from speco_returns.store import Now, Store
+from speco_returns.db.database import open_database as Store
+from speco_returns.domain.clock import Now
+from speco_returns.services import returns as returns_service
 from datetime import date
 store = Store(sys.argv[1])
 now = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="writer")
 for i in range(int(sys.argv[2])):
-    store.note("RA-000001", f"note {i} " + "x" * 200, date(2026, 11, 26), now)
+    returns_service.note(store, "RA-000001", f"note {i} " + "x" * 200, date(2026, 11, 26), now)
 """
 
 

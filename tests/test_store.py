@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 
 import pytest
-from sqlite_utils import Database
+from builders import older_database
 
 from speco_returns import policy
+from speco_returns.db import catalog as catalog_db
+from speco_returns.db import returns as db_returns
+from speco_returns.db.database import open_database as Store
+from speco_returns.db.returns import OPEN_SQL
+from speco_returns.domain.clock import Now
 from speco_returns.errors import ReturnsError
-from speco_returns.migrations import migrations
-from speco_returns.store import OPEN_SQL, Now, Store
+from speco_returns.services import returns as returns_service
 
 NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="tester")
 
@@ -19,10 +22,10 @@ NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="te
 @pytest.mark.sqlite_only("SQLite's planner")
 def test_open_sql_is_the_partial_index_condition_word_for_word(db_path):
     store = Store(db_path)
-    (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_advanced_open'").fetchone()
+    (sql,) = store.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_advanced_open'").fetchone()
     assert sql.endswith(f"WHERE type = 'advanced' AND {OPEN_SQL}")
     for name in ("returns_open", "returns_open_ra", "returns_open_ticket"):
-        (sql,) = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+        (sql,) = store.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
         assert sql.endswith(f"WHERE {OPEN_SQL}"), name
 
 
@@ -31,30 +34,30 @@ def test_open_sql_is_the_partial_index_condition_word_for_word(db_path):
 def test_listing_open_returns_reads_the_open_index_not_the_table(db_path, filters):
     store = Store(db_path)
     captured = []
-    store.conn.set_trace_callback(captured.append)
-    store.list_returns(*filters)
-    store.conn.set_trace_callback(None)
-    plan = " ".join(row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + captured[-1].split(" ORDER BY")[0]
+    store.raw.set_trace_callback(captured.append)
+    list(db_returns.listing(store, (*filters, None), None))
+    store.raw.set_trace_callback(None)
+    plan = " ".join(row[3] for row in store.execute("EXPLAIN QUERY PLAN " + captured[-1].split(" ORDER BY")[0]
                                                            .replace("?", "'x'") + " ORDER BY id DESC"))
     assert "USING INDEX returns_open" in plan, plan
 
 
 def test_a_changed_list_price_after_confirmation_writes_nothing(db_path):
     store = Store(db_path)
-    store.upsert_products([policy.Product("CAM-1", "camera", 19_999)], NOW)
+    catalog_db.upsert(store, [policy.Product("CAM-1", "camera", 19_999)], NOW)
     req = policy.Request(type="advanced", items=(("CAM-1", 2),), serials=((None, "SN-0001"), (None, "SN-0002")), customer="Acme")
     with pytest.raises(ReturnsError) as err:
-        store.open_return(req, {}, None, NOW.today, NOW, expect_hold=29_998)  # what the agent was shown
+        returns_service.open_return(store, req, {}, None, NOW.today, NOW, expect_hold=29_998)  # what the agent was shown
     assert err.value.problems[0].rule == "AR-3" and "$399.98" in str(err.value)
-    assert store.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
-    key, _ = store.open_return(req, {}, None, NOW.today, NOW, expect_hold=39_998)
-    assert store.get(key)["hold_amount"] == "399.98"
+    assert store.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
+    key, _ = returns_service.open_return(store, req, {}, None, NOW.today, NOW, expect_hold=39_998)
+    assert returns_service.show(store, key)["hold_amount"] == "399.98"
 
 
 def _open(store: Store, type_: str, n: int) -> str:
     extra = {"ticket": f"T-{n}", "distributor": "ADI"} if type_ == "counter" else {}
     req = policy.Request(type=type_, items=(("CAM-1", 1),), customer=f"C{n}", **extra)
-    return store.open_return(req, {}, None, NOW.today, NOW)[0]
+    return returns_service.open_return(store, req, {}, None, NOW.today, NOW)[0]
 
 
 def test_counter_returns_take_no_ra_number(db_path):
@@ -65,8 +68,7 @@ def test_counter_returns_take_no_ra_number(db_path):
 
 @pytest.mark.sqlite_only("upgrades a 0.1 SQLite file")
 def test_upgrading_to_m004_keeps_every_ra_number_issued_before(db_path):
-    db = Database(db_path)
-    migrations.apply(db, stop_before="m004_ra_numbers")
+    db = older_database(db_path, "m004_ra_numbers")
     for n, type_ in enumerate(["standard", "counter", "advanced"], 1):  # ids 1, 2, 3: RA-000001, T-2, RA-000003
         db.execute(
             """INSERT INTO returns (id, type, status, customer, ticket, opened_on, opened_at, opened_by, last_event_on)
@@ -76,7 +78,7 @@ def test_upgrading_to_m004_keeps_every_ra_number_issued_before(db_path):
     db.conn.commit()
     db.close()
     store = Store(db_path)  # applies m004
-    assert [r["ra"] for r in store.list_returns(None, None, None, True)] == ["RA-000003", "T-2", "RA-000001"]
+    assert [r["ra"] for r in list(db_returns.listing(store, (None, None, None, True, None), None))] == ["RA-000003", "T-2", "RA-000001"]
     assert _open(store, "standard", 9) == "RA-000004"  # the sequence goes on from the highest
-    with pytest.raises(sqlite3.IntegrityError):
-        store.conn.execute("UPDATE returns SET ra_no = 1 WHERE ra_no = 3")  # unique
+    with pytest.raises(ReturnsError, match="UNIQUE"):
+        store.execute("UPDATE returns SET ra_no = 1 WHERE ra_no = 3")  # unique

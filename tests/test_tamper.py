@@ -18,14 +18,15 @@ import termios
 from pathlib import Path
 
 import pytest
+from builders import older_database
 from clihelpers import ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlite_utils import Database
 
-from speco_returns import chain, store
-from speco_returns import migrations as migrations_module
-from speco_returns.store import Store
+from speco_returns.db import chain
+from speco_returns.db.database import open_database as Store
+from speco_returns.db.migrations import SCHEMA_VERSION
+from speco_returns.integrity import sqlite_fanout
 
 TODAY = "2026-11-26"
 
@@ -172,8 +173,7 @@ def _index_out_of_step(db: Path) -> str:
 def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeypatch, beside):
     """The integrity check runs in the second process beside the replay (for speed at 1M),
     or here when no process can be started: either way a damaged index is named."""
-    from speco_returns import audit
-
+    audit = sqlite_fanout
     if not beside:
         monkeypatch.setattr(audit, "start_chains", lambda uri, upto: None)
     name = _index_out_of_step(db_path)
@@ -188,8 +188,7 @@ def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeyp
 def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db_path, monkeypatch, beside):
     """The replay is split by return id between this process and a worker: a return edited on
     each side of the split is named, in return order, as when everything runs here."""
-    from speco_returns import audit
-
+    audit = sqlite_fanout
     if not beside:
         monkeypatch.setattr(audit, "start_chains", lambda uri, upto: None)
     conn = sqlite3.connect(db_path)
@@ -224,9 +223,9 @@ def test_replace_and_update_and_delete_are_refused_by_triggers(db_path, cli, his
 
 @pytest.mark.parametrize("table", chain.CHAINED)
 def test_the_chain_covers_every_column(cli, history, db_path, table):
-    conn = sqlite3.connect(db_path)
-    columns = [c for c in chain.columns(conn, table) if c != "id"]
-    conn.close()
+    store = Store(db_path)
+    columns = [c for c in chain.covered(store, table) if c != "id"]
+    store.close()
     for column in columns:
         copy = db_path.with_name(f"copy-{column}.db")
         Store(db_path).close()
@@ -260,8 +259,8 @@ def test_doctors_printf_canonical_form_is_quote_of_every_column(row_id, number, 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, s TEXT, x)")
     conn.execute("INSERT INTO t VALUES (?, ?, ?, ?)", [row_id, 0 if number is None else number, text, other])
-    cols = chain.columns(conn, "t")
-    fast, slow = conn.execute(f"SELECT {chain.fast_canon(conn, 't')}, {chain._sql_canon(cols)} FROM t").fetchone()
+    cols = [row[1] for row in conn.execute("PRAGMA table_info(t)")]
+    fast, slow = conn.execute(f"SELECT {sqlite_fanout.fast_canon(conn, 't')}, {sqlite_fanout._sql_canon(cols)} FROM t").fetchone()
     assert fast == slow
     conn.close()
 
@@ -270,12 +269,8 @@ def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
     """A database at m005 with history is upgraded: chains built, doctor passes, and every
     later write continues the chain."""
     db_path = tmp_path / "old.db"
-    Path(db_path).touch()
+    older_database(db_path, "m006_policy_gaps").close()
     conn = sqlite3.connect(db_path)
-    five = migrations_module.Migrations("speco-returns")
-    for fn in migrations_module.migrations._migrations[:5]:
-        five._migrations.append(fn)
-    five.apply(Database(conn))
     conn.execute("INSERT INTO catalog VALUES ('CAM-1', NULL, 'camera', 1000, 'x')")
     # Before m004 an RA number was the row id: the counter return of then (id 1) left RA-000001
     # unissued, which is not a gap.
@@ -302,7 +297,7 @@ def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
     ok(cli("--db", str(db_path), "complete", "T-1", today=TODAY))
     result = cli("--db", str(db_path), "doctor", "--json")
     assert result.exit_code == 0, result.stdout
-    assert json.loads(result.stdout)["schema_version"] == store.SCHEMA_VERSION
+    assert json.loads(result.stdout)["schema_version"] == SCHEMA_VERSION
 
 
 def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_path):

@@ -1,4 +1,4 @@
-"""Who may do what on a team's server (issue 14): three group roles, `admin roles [--apply]`.
+"""Who may do what on a team's server three group roles, `admin roles [--apply]`.
 
 - speco_agent: uses the tool; history (events) and the ledger take rows, never UPDATE/DELETE.
 - speco_supervisor: an agent who may also charge, refund, void and approve a virtual return.
@@ -63,6 +63,6 @@ def script() -> str:
 
 def apply(store) -> None:
     """Run the script in one write transaction (all of it, or none)."""
-    with store.write() as conn:
+    with store.write():
         for statement in STATEMENTS:
-            conn.execute(statement)
+            store.execute(statement)

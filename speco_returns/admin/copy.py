@@ -1,4 +1,4 @@
-"""Moving a desk's SQLite database to the team's server (`admin copy --to URL`, issue 14).
+"""Moving a desk's SQLite database to the team's server (`admin copy --to URL`).
 
 Every table is copied row for row with its ids, so RA numbers, history, agents and the ledger
 arrive as they were; ledger_days is rebuilt on the server by its trigger as the ledger arrives.
@@ -11,23 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from .errors import ReturnsError
-from .store import Store
+from ..db.database import Database, open_database
+from ..errors import ReturnsError
 
 # In the order foreign keys need. ledger_days is not copied: the ledger's trigger makes it
 # (and the checksum then proves it equal to the desk's).
 TABLES = ("catalog", "returns", "items", "serials", "events", "ledger", "reviews", "notices")
 CHECKED = (*TABLES, "ledger_days")
-
-
-def _columns_sqlite(store: Store, table: str) -> list[str]:
-    return [r[1] for r in store.conn.execute(f"PRAGMA table_info({table})")]
-
-
-def _columns_server(store: Store, table: str) -> list[str]:
-    return [r[0] for r in store.conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? "
-        "ORDER BY ordinal_position", [table])]
 
 
 def _row_digest(row) -> int:
@@ -45,36 +35,36 @@ def checksum(rows) -> tuple[int, str]:
     return n, f"{total:032x}"
 
 
-def copy(source: Store, target_url: str, on_total: Callable[[int], None] | None = None,
+def copy(source: Database, target_url: str, on_total: Callable[[int], None] | None = None,
          on_rows: Callable[[int], None] | None = None) -> dict[str, dict]:
     """Copy `source` (SQLite) to the empty server database at `target_url`; returns, per table,
     {"rows": n, "checksum": hex}, as verified on both sides."""
-    if source.url:
+    if source.is_server:
         raise ReturnsError("admin copy moves a SQLite database: give it with --db PATH (the file)")
-    target = Store(target_url)  # migrates an empty database to this version's schema
+    target = open_database(target_url)  # migrates an empty database to this version's schema
     try:
         if target.schema_version() != source.schema_version():
             raise ReturnsError(f"the server database is at schema {target.schema_version()} and the file at "
                                f"{source.schema_version()}: run both with this version first")
         for table in CHECKED:
-            (n,) = target.conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+            n = target.scalar(f"SELECT count(*) FROM {table}")
             if n:
                 raise ReturnsError(f"the target database is not empty ({n} row(s) in {table}): "
                                    "admin copy moves a desk to a new, empty server database; nothing was copied")
         columns = {}
         for table in TABLES:
-            mine, theirs = _columns_sqlite(source, table), set(_columns_server(target, table))
+            mine, theirs = source.columns(table), set(target.columns(table))
             if set(mine) - theirs:
                 raise ReturnsError(f"the server's {table} lacks column(s) {', '.join(sorted(set(mine) - theirs))}")
             columns[table] = mine
         if on_total:
-            on_total(sum(source.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES))
-        with source.read(), target.write() as conn:
+            on_total(sum(source.scalar(f"SELECT count(*) FROM {t}") for t in TABLES))
+        with source.read(), target.write():
             for table in TABLES:
                 names = ", ".join(columns[table])
-                with conn._conn.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as pipe:
+                with target.raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as pipe:
                     batch = 0
-                    for row in source.conn.execute(f"SELECT {names} FROM {table}"):
+                    for row in source.execute(f"SELECT {names} FROM {table}"):
                         pipe.write_row(tuple(row))
                         batch += 1
                         if batch == 5000 and on_rows:
@@ -83,22 +73,22 @@ def copy(source: Store, target_url: str, on_total: Callable[[int], None] | None 
                     if on_rows:
                         on_rows(batch)
                 if "id" in columns[table]:  # new rows continue after the copied ids
-                    conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) "
+                    target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) "
                                  f"FROM {table}")
-        target.conn.execute("ANALYZE")  # the planner's statistics for the rows just loaded, before anyone reads them
+        target.execute("ANALYZE")  # the planner's statistics for the rows just loaded, before anyone reads them
         return verify(source, target, columns)
     finally:
         target.close()
 
 
-def verify(source: Store, target: Store, columns: dict[str, list[str]]) -> dict[str, dict]:
+def verify(source: Database, target: Database, columns: dict[str, list[str]]) -> dict[str, dict]:
     """Counts and checksums per table, read from both sides; a difference is one line."""
     found = {}
     for table in CHECKED:
-        names = ", ".join(columns.get(table) or _columns_sqlite(source, table))
+        names = ", ".join(columns.get(table) or source.columns(table))
         sql = f"SELECT {names} FROM {table}"
-        mine = checksum(source.conn.execute(sql))
-        theirs = checksum(target.conn.stream(sql))
+        mine = checksum(source.execute(sql))
+        theirs = checksum(target.stream(sql))
         if mine != theirs:
             raise ReturnsError(f"the copy of {table} differs ({mine[0]} row(s) here, {theirs[0]} on the server, "
                                "or a checksum): drop and re-create the server database, then copy again")

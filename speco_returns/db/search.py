@@ -11,22 +11,26 @@ index (migration m011 adds the missing ones) and a search costs the same at 1k r
 
 from __future__ import annotations
 
-from . import policy
+from typing import TYPE_CHECKING
+
+from .. import policy
+from ..errors import ReturnsError
+
+if TYPE_CHECKING:
+    from .database import Database
 
 # Word for word the expression of the index returns_phone_digits (m011): the planner matches it literally.
 PHONE_DIGITS = "replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')"
-TRACKING = "json_extract(detail, '$.tracking')"  # as the index events_tracking (m011)
 _TOP = "\U0010ffff"  # sorts after every character: [text, text + _TOP) is "starts with text"
 
 
-def where(text: str) -> tuple[str, dict]:
+def where(db: Database, text: str) -> tuple[str, dict]:
     """`id IN (...)` for the returns table, and its parameters."""
     policy.require_utf8("search", text)
     term = text.strip()
     if not term:
-        from .errors import ReturnsError
-
         raise ReturnsError("--search is empty: give a name, e-mail, phone, ticket, tracking number, hold reference or serial")
+    tracking = db.engine.json_text("detail", "tracking")  # the index events_tracking's (m011; a server's m014)
     args = {"lo": term, "hi": term + _TOP, "up": term.upper(), "up_hi": term.upper() + _TOP}
     parts = [
         "SELECT id FROM returns WHERE customer COLLATE NOCASE >= :lo AND customer COLLATE NOCASE < :hi",
@@ -36,7 +40,7 @@ def where(text: str) -> tuple[str, dict]:
         "SELECT return_id FROM serials WHERE serial >= :up AND serial < :up_hi",  # stored upper-case
         "SELECT return_id FROM ledger WHERE hold_ref COLLATE NOCASE >= :lo AND hold_ref COLLATE NOCASE < :hi",
         f"""SELECT return_id FROM events WHERE event IN ('ship', 'unit-shipped')
-            AND {TRACKING} COLLATE NOCASE >= :lo AND {TRACKING} COLLATE NOCASE < :hi""",
+            AND {tracking} COLLATE NOCASE >= :lo AND {tracking} COLLATE NOCASE < :hi""",
     ]
     digits = "".join(ch for ch in term if ch.isdigit())
     if len(digits) >= 3 and all(ch.isdigit() or ch in " -().+" for ch in term):

@@ -1,41 +1,21 @@
-"""Keeping the data safe: a consistent backup and a health check (`backup`, `doctor`)."""
+"""`doctor`: integrity, schema, the history's tamper evidence and each return replayed."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import files, policy
-from .derived import serial_hold_problems
-from .errors import ReturnsError
-from .files import write_whole
-from .store import SCHEMA_VERSION, Store
+from .. import files, policy
+from ..db.derived import holds
+from ..db.migrations import SCHEMA_VERSION
+from ..errors import ReturnsError
+
+if TYPE_CHECKING:
+    from ..db.database import Database
 
 # Filesystems where SQLite's locking is unsafe (SPEC §6): keep the database on a local disk.
 NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ncpfs"}
-
-
-def backup(store: Store, dest: Path, *, force: bool) -> int:
-    """Copy the live database with SQLite's backup API (a consistent snapshot while others
-    write) into a temporary file beside `dest`, check it, then rename it into place."""
-    if store.url:  # a server keeps its own backups: pg_dump, at the server, once per team
-        raise ReturnsError("on a server database, back up with pg_dump (README: A team on one server)")
-    dest = dest.expanduser()
-    with write_whole(dest, force=force, protected=[store.path], what="backup target") as tmp:
-        copy = sqlite3.connect(tmp)
-        try:
-            store.conn.backup(copy)  # one step: a snapshot taken under a read lock
-            # The quick check (pages, records, free list; not index contents) is enough for a copy
-            # SQLite's backup API made page by page: the full check was 75% of a backup at 1M.
-            # `doctor` runs the full integrity check of the database itself.
-            (result,) = copy.execute("PRAGMA quick_check").fetchone()
-            if result != "ok":
-                raise ReturnsError(f"the copy failed its quick check ({result}); nothing was written")
-            copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-        finally:
-            copy.close()
-    return dest.stat().st_size
 
 
 def filesystem_type(path: Path, mounts: str | None = None) -> str | None:
@@ -58,11 +38,11 @@ def filesystem_type(path: Path, mounts: str | None = None) -> str | None:
     return kind
 
 
-def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
+def replay_problems(conn: Database, limit: int = 20) -> list[str]:
     """Each return's history replayed through the state machine and money rules (voids
     included, history.replay): name every return whose stored state or dates disagree."""
-    from . import history
-    from .store import ra_number
+    from .. import history
+    from ..domain.keys import ra_text as ra_number
 
     problems: list[str] = []
     events = conn.execute("SELECT return_id, id, event, happened_on, detail FROM events ORDER BY return_id, id")
@@ -70,7 +50,7 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     returns = conn.execute("SELECT * FROM returns ORDER BY id")
     has_ra_no = any(d[0] == "ra_no" for d in returns.description)  # before m004 the id was the number
 
-    def name(r: sqlite3.Row) -> str:
+    def name(r) -> str:
         return r["ticket"] if r["type"] == "counter" else ra_number(r["ra_no"] if has_ra_no else r["id"])
 
     for r in returns:
@@ -98,24 +78,24 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     return problems
 
 
-def doctor(store: Store, progress=None) -> dict:
+def doctor(store: Database, progress=None) -> dict:
     """Integrity, foreign keys, schema, sizes, counts, the history's tamper evidence (audit.py),
     files left behind; `problems` lists what is wrong."""
-    conn = store.conn
+    conn = store.raw
     problems, warnings = [], []
-    if store.url:
+    if store.is_server:
         return _doctor_server(store, problems, warnings)
     if progress:
         progress("integrity check", 0, 0)
     version = store.schema_version()
     chains, integrity, upto = None, None, 0
     if version == SCHEMA_VERSION:  # the integrity check, the chains and part of the replay run beside (audit.py)
-        from .audit import fast_reads, split, start_chains
+        from .sqlite_fanout import fast_reads, split, start_chains
 
         upto = split(fast_reads(conn))
-        chains = start_chains(store.uri, upto)
+        chains = start_chains(_uri(store.path), upto)
     else:
-        from .chain import integrity_check
+        from .sqlite_fanout import integrity_check
 
         integrity = integrity_check(conn)
     fk = conn.execute("PRAGMA foreign_key_check").fetchall()
@@ -129,17 +109,17 @@ def doctor(store: Store, progress=None) -> dict:
     if fs in NETWORK_FILESYSTEMS:
         problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; move it to a local disk")
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
-        problems += ledger_days_problems(conn)
-    problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
+        problems += ledger_days_problems(store)
+    problems += serial_hold_problems(store)  # m012's SER-1 flags against their returns' states
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
-        problems += replay_problems(conn)
+        problems += replay_problems(store)
     counts: dict[str, int] = {}
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
             counts[row[0]] = row[1]
     audit_report: dict = {}
     if version == SCHEMA_VERSION:
-        from .audit import audit, stop
+        from .sqlite_fanout import audit, stop
 
         try:
             audit_report, found = audit(conn, progress, chains, upto)
@@ -178,15 +158,13 @@ def doctor(store: Store, progress=None) -> dict:
     }
 
 
-def _doctor_server(store: Store, problems: list, warnings: list) -> dict:
+def _doctor_server(store: Database, problems: list, warnings: list) -> dict:
     """On a PostgreSQL server: its version, the schema, the same ledger check and counts (the
     server checks its own pages and foreign keys; sizes and backups are the server's business)."""
-    from .dialect import shown
-
-    (server_version,) = store.conn.execute("SHOW server_version").fetchone()
+    server_version = store.scalar("SHOW server_version")
     version, pending, counts = _schema_and_counts(store, problems, warnings)
     return {
-        "database": shown(store.url),
+        "database": store.where,
         "server_version": server_version,
         "schema_version": version,
         "pending_migrations": pending,
@@ -197,9 +175,9 @@ def _doctor_server(store: Store, problems: list, warnings: list) -> dict:
     }
 
 
-def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[int, int, dict[str, int]]:
+def _schema_and_counts(store: Database, problems: list, warnings: list) -> tuple[int, int, dict[str, int]]:
     """The server's schema, its ledger's daily totals, each history replayed, and counts."""
-    conn = store.conn
+    conn = store
     version = store.schema_version()
     pending = max(SCHEMA_VERSION - version, 0)
     if version > SCHEMA_VERSION:
@@ -229,3 +207,32 @@ def ledger_days_problems(conn) -> list[str]:
         return []
     return [f"the ledger's daily totals (ledger_days) disagree with the ledger on {drift} day(s): "
             "`report` would be wrong; restore from a backup"]
+
+
+def _uri(path: Path) -> str:
+    from urllib.parse import quote
+
+    return "file:" + quote(str(path.absolute()))
+
+
+MAX_NAMED = 5
+
+
+def serial_hold_problems(conn: Database) -> list[str]:
+    """Doctor (both backends): serials whose flag disagrees with their return's state. Both halves
+    read only held serials and open returns through their partial indexes: cheap at a million."""
+    if "held" not in conn.columns("serials"):
+        return []  # before m012
+    key = f"CASE r.type WHEN 'counter' THEN r.ticket ELSE {conn.engine.ra_text('r.ra_no')} END"
+    rows = conn.all(
+        f"""SELECT s.serial, {key}, r.status, s.held FROM serials s JOIN returns r ON r.id = s.return_id
+            WHERE s.held = 1 AND NOT ({holds('r.status')})
+            UNION ALL
+            SELECT s.serial, {key}, r.status, s.held FROM returns r JOIN serials s ON s.return_id = r.id
+            WHERE {holds('r.status')} AND s.held = 0""")
+    if not rows:
+        return []
+    named = "; ".join(f"{serial} on {ra} ({status}) is {'held' if held else 'not held'}"
+                      for serial, ra, status, held in rows[:MAX_NAMED])
+    return [f"{len(rows)} serial(s) disagree with their return's state under SER-1 (serials.held): {named}"
+            f"{' ...' if len(rows) > MAX_NAMED else ''}: a serial on two open returns shows here; cancel one"]

@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from . import mailer, notices
-from .errors import ReturnsError
-from .notices import Notice, ReturnFacts
-from .policy import parse_email
-from .store import Now, Store
+from .. import mailer, notices
+from ..db import outbox, returns
+from ..db.database import Database
+from ..domain.clock import Now, clock_from_events
+from ..errors import ReturnsError
+from ..notices import Notice, ReturnFacts
+from ..policy import parse_email
 
 CLAIM_LEASE = timedelta(minutes=15)  # far beyond one send (mailer.TIMEOUT_S per SMTP command)
 
@@ -52,10 +54,40 @@ class Outcome:
 STATUSES = ("sent", "written", "would-send", "skipped", "failed", "no-email")
 
 
-def due(store: Store, as_of: date, remind: tuple[int, ...]) -> list[tuple[int, ReturnFacts, Notice]]:
+def candidates(db: Database, as_of: date, key: str | None = None) -> list[tuple[int, ReturnFacts, set]]:
+    """Open returns with their facts as of `as_of` and the notices already sent, each as
+    (id, facts, {(kind, days, about)}). All of them through the partial index returns_open: the
+    work grows with the open returns, not with the history. `key`: one return."""
+    day = as_of.isoformat()
+    with db.read():
+        found = [returns.find(db, key)] if key is not None else returns.open_as_of(db, day)
+        ids = [r["id"] for r in found]
+        events = returns.events_upto(db, ids, day)
+        items = returns.by_return(db, "SELECT * FROM items WHERE return_id IN ({ids}) ORDER BY id", ids)
+        serials = returns.by_return(db, "SELECT return_id, item_id, serial FROM serials WHERE return_id IN ({ids}) "
+                                        "ORDER BY id", ids)
+        sent = outbox.sent_by_return(db, ids)
+    out = []
+    for r in found:
+        history = events.get(r["id"], [])
+        by_item: dict[int, list[str]] = {}
+        for s in serials.get(r["id"], []):
+            by_item.setdefault(s["item_id"], []).append(s["serial"])
+        facts = ReturnFacts(
+            key=returns.key(r), type=r["type"], status=history[-1]["status"] if history else r["status"],
+            customer=r["customer"], email=r["email"], phone=r["phone"], opened_on=date.fromisoformat(r["opened_on"]),
+            items=tuple(notices.Item(i["model"], i["qty"], i["list_price_cents"], tuple(by_item.get(i["id"], [])))
+                        for i in items.get(r["id"], [])),
+            clock=clock_from_events(history), hold_amount=r["hold_amount_cents"], distributor=r["distributor"])
+        done = {(n["kind"], n["days"], date.fromisoformat(n["about_on"])) for n in sent.get(r["id"], [])}
+        out.append((r["id"], facts, done))
+    return out
+
+
+def due(db: Database, as_of: date, remind: tuple[int, ...]) -> list[tuple[int, ReturnFacts, Notice]]:
     """Every notice due as of `as_of` that has not been sent, in RA order."""
     found = []
-    for return_id, facts, sent in store.notice_candidates(as_of):
+    for return_id, facts, sent in candidates(db, as_of):
         for n in notices.due(facts, as_of, remind):
             if (n.kind, n.days, n.about) not in sent:
                 found.append((return_id, facts, n))
@@ -84,11 +116,11 @@ def is_stale(row, now: Now) -> bool:
     return datetime.fromisoformat(now.stamp) - claimed > CLAIM_LEASE
 
 
-def run(store: Store, settings: mailer.Settings, transport, now: Now, as_of: date, remind: tuple[int, ...],
+def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: date, remind: tuple[int, ...],
         dry_run: bool, on_progress: Callable[[Outcome], None] | None = None,
         on_total: Callable[[int], None] | None = None) -> list[Outcome]:
     """Send (or with `dry_run`, only compose) every due notice; one Outcome each."""
-    work = due(store, as_of, remind)
+    work = due(db, as_of, remind)
     if on_total:
         on_total(len(work))
     outcomes = []
@@ -111,7 +143,7 @@ def run(store: Store, settings: mailer.Settings, transport, now: Now, as_of: dat
                 o.status = "written"
         else:
             try:
-                _deliver(store, settings, transport, now, me, return_id, facts, n, msg, o)
+                _deliver(db, settings, transport, now, me, return_id, facts, n, msg, o)
             except mailer.Down as e:  # nothing was claimed: the rest fail alike, without waiting on the server again
                 down = str(e)
                 o.status, o.error = "failed", down
@@ -121,10 +153,10 @@ def run(store: Store, settings: mailer.Settings, transport, now: Now, as_of: dat
     return outcomes
 
 
-def _deliver(store: Store, settings, transport, now: Now, me: str, return_id: int, facts: ReturnFacts, n: Notice,
+def _deliver(db: Database, settings, transport, now: Now, me: str, return_id: int, facts: ReturnFacts, n: Notice,
              msg, o: Outcome) -> None:
     transport.connect()  # before claiming: a server that is down leaves nothing claimed (raises Down)
-    mid = store.claim_notice(return_id, n, mailer.message_id(settings, facts.key), now, me, lambda row: is_stale(row, now))
+    mid = outbox.claim(db, return_id, n, mailer.message_id(settings, facts.key), now, me, lambda row: is_stale(row, now))
     if mid is None:
         o.status = "skipped"  # sent meanwhile, or being sent by another run, or the return closed
         return
@@ -133,13 +165,13 @@ def _deliver(store: Store, settings, transport, now: Now, me: str, return_id: in
         msg["Message-ID"] = mid
         transport.send(msg, _name(facts, n))
     except mailer.Failed as e:
-        store.notice_failed(return_id, n, str(e))
+        outbox.mark_failed(db, return_id, n, str(e))
         o.status, o.error = "failed", str(e)
         return
     detail = {"kind": n.kind, "about": n.about.isoformat(), "to": o.to, "message_id": mid, "via": transport.via}
     if n.kind == "reminder":
         detail["days"] = n.days
-    store.notice_sent(return_id, n, now, detail)
+    outbox.mark_sent(db, return_id, n, now, detail)
     o.status = "sent" if transport.via == "smtp" else "written"
 
 
@@ -160,9 +192,9 @@ def summary(outcomes: list[Outcome]) -> dict[str, int]:
     return {s: sum(o.status == s for o in outcomes) for s in STATUSES}
 
 
-def preview(store: Store, key: str, kind: str, now: Now, settings: mailer.Settings):
+def preview(db: Database, key: str, kind: str, now: Now, settings: mailer.Settings):
     """`show RA --notice KIND`: the message as it would be sent today (no Message-ID until it is)."""
-    [(_, facts, _)] = store.notice_candidates(now.today, key=key)
+    [(_, facts, _)] = candidates(db, now.today, key=key)
     n = notices.notice_for(facts, kind, now.today)
     facts = facts if usable_email(facts) == facts.email else replace(facts, email=None)
     return notices.message(facts, n, sender=settings.sender, bcc=None, stamp=now.stamp,

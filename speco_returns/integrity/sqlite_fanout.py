@@ -17,10 +17,112 @@ import operator
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from datetime import date
 
-from . import chain, history, policy
-from .errors import ReturnsError
+from .. import history, policy
+from ..db import chain
+from ..db.schema import SQLITE_CHAIN_TRIGGERS
+from ..errors import ReturnsError
+
+Progress = Callable[[str, int, int], None]
+
+# --- SQLite's fast paths: the canonical text built by SQLite itself ------------------------
+
+def _sql_canon(columns, prefix: str = "") -> str:
+    return "||','||".join(f"quote({prefix}{c})" for c in columns)
+
+
+def _affinity(declared: str) -> str:
+    """SQLite's column affinity from a declared type (its documented rules, in order)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "integer"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "text"
+    return "blob" if "BLOB" in t or not t else "real" if any(w in t for w in ("REAL", "FLOA", "DOUB")) else "numeric"
+
+
+def fast_canon(conn: sqlite3.Connection, table: str, cols=None, prefix: str = "") -> str:
+    """An SQL expression giving exactly `_sql_canon`'s text (quote() of each column, comma-
+    separated) in one printf: `doctor` builds it for every chained row and every return, and
+    quote() || ',' || ... costs twice as much. printf's %Q is quote() for text and NULL; a
+    column of TEXT affinity holds only text, NULL or a blob (numbers are stored as text), and
+    a row holding a blob there, which %Q would print as text, falls back to quote() itself.
+    The rowid (INTEGER PRIMARY KEY) is always an integer: %d. Other columns go through quote()."""
+    info = {row[1]: row for row in conn.execute(f"PRAGMA table_info({table})")}
+    cols = cols or [c for c in info if c != "hash"]
+    formats, args, texts = [], [], []
+    for c in cols:
+        _, _, declared, _, _, pk = info[c]
+        if pk == 1 and declared.upper() == "INTEGER" and sum(r[5] > 0 for r in info.values()) == 1:
+            formats.append("%d")
+            args.append(prefix + c)
+        elif _affinity(declared) == "text":
+            formats.append("%Q")
+            args.append(prefix + c)
+            texts.append(f"typeof({prefix}{c})")
+        else:
+            formats.append("%s")
+            args.append(f"quote({prefix}{c})")
+    fast = f"printf('{','.join(formats)}', {', '.join(args)})"
+    if not texts:
+        return fast
+    kinds = texts[0] if len(texts) == 1 else f"min({', '.join(texts)})"  # 'blob' sorts first of the five
+    return f"(CASE WHEN {kinds} = 'blob' THEN {_sql_canon(cols, prefix)} ELSE {fast} END)"
+
+
+def _plain(conn: sqlite3.Connection, sql: str, args=()) -> sqlite3.Cursor:
+    """Tuples, not sqlite3.Row: these loops read millions of rows."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(sql, args)
+
+
+
+def _stream(conn: sqlite3.Connection, table: str) -> Iterator[tuple]:
+    """(id, stored hash, the bytes its hash covers after the previous row's hash: a newline and
+    the row's canonical text). Bytes straight from SQLite: no text decoded and encoded again."""
+    return _plain(conn, f"SELECT id, hash, CAST(char(10) || {fast_canon(conn, table)} AS BLOB) FROM {table} ORDER BY id")
+
+
+
+
+
+def verify(conn: sqlite3.Connection, table: str, progress: Progress | None = None) -> tuple[list[int], list[str]]:
+    """Row ids whose hash does not follow from the previous row's, and what is wrong with the
+    head. A changed row breaks at itself; a removed or inserted one at the row after it."""
+    (total,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    bad: list[int] = []
+    prev, count, last_id = b"", 0, 0
+    sha = hashlib.sha256
+    for row_id, stored, canon in _stream(conn, table):
+        if stored != sha(prev + canon).hexdigest():
+            bad.append(row_id)
+        prev, count, last_id = stored.encode() if isinstance(stored, str) else b"", count + 1, row_id
+        if progress and count % 100_000 == 0:
+            progress(f"{table} chain", count, total)
+    prev = prev.decode()
+    head = conn.execute("SELECT last_id, rows, hash FROM chain_heads WHERE name = ?", [table]).fetchone()
+    problems = []
+    if head is None:
+        if count:
+            problems.append(f"the {table} chain has no recorded head")
+    elif (head[0], head[1], head[2] or "") != (last_id, count, prev):
+        problems.append(f"the {table} chain ends at row {last_id} of {count}, but its head records row {head[0]} "
+                        f"of {head[1]}: rows were removed or added at the end")
+    return bad, problems
+
+
+def missing_triggers(conn: sqlite3.Connection) -> list[str]:
+    have = {name: sql for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")}
+    return [name for name, sql in SQLITE_CHAIN_TRIGGERS.items() if " ".join((have.get(name) or "").split()) != " ".join(sql.split())]
+
+
+def integrity_check(conn: sqlite3.Connection) -> list[str]:
+    """SQLite's full integrity check (every page, record and index entry): ["ok"] or what is wrong."""
+    return [row[0] for row in conn.execute("PRAGMA integrity_check")]
+
 
 MAX_NAMED = 20  # returns named in the one-line problem; JSON lists up to MAX_LISTED
 MAX_LISTED = 1000
@@ -62,14 +164,14 @@ def returns_sql(conn: sqlite3.Connection) -> str:
     through their indexes; its events (the latest one's digest included) come beside it
     (EVENTS_SQL)."""
     def grouped(table: str, cols) -> str:
-        return (f"ifnull((SELECT group_concat(c, ';') FROM (SELECT {chain.fast_canon(conn, table, cols)} AS c "
+        return (f"ifnull((SELECT group_concat(c, ';') FROM (SELECT {fast_canon(conn, table, cols)} AS c "
                 f"FROM {table} WHERE return_id = r.id ORDER BY id)), '')")
 
     life = ", ".join(f"r.{c}" for c in history._LIFE_COLUMNS)
     return f"""SELECT r.id, r.type, r.ra_no, r.ticket, r.opened_on, r.hold_amount_cents, {life},
                  CASE WHEN r.type = 'advanced' THEN ifnull((SELECT sum(list_price_cents * qty) FROM items
                                                             WHERE return_id = r.id), 0) END,
-                 CAST({chain.fast_canon(conn, 'returns', chain.RETURN_COLUMNS, 'r.')} || '|' ||
+                 CAST({fast_canon(conn, 'returns', chain.RETURN_COLUMNS, 'r.')} || '|' ||
                       {grouped('items', chain.ITEM_COLUMNS)} || '|' || {grouped('serials', chain.SERIAL_COLUMNS)} AS BLOB),
                  (SELECT group_concat(quote(event) || ',' || quote(amount_cents) || ',' || quote(hold_ref), ';')
                   FROM (SELECT event, amount_cents, hold_ref FROM ledger WHERE return_id = r.id ORDER BY id))
@@ -122,15 +224,15 @@ def replay_return(conn: sqlite3.Connection, r: tuple, events: list) -> tuple[str
     return life_line, problems
 
 
-def replay(conn: sqlite3.Connection, progress: chain.Progress | None = None, after: int = -ALL,
+def replay(conn: sqlite3.Connection, progress: Progress | None = None, after: int = -ALL,
            upto: int = ALL) -> tuple[list[str], list[dict]]:
     """Every return (ids after..upto) replayed once: (lines for returns whose state disagrees,
     [{ra, problems}] for the rest). Returns (with what belongs to each) and events stream in
     return order side by side, as plain tuples: memory stays flat at any size."""
     span = [after, upto]
     (total,) = conn.execute("SELECT count(*) FROM returns WHERE id > ? AND id <= ?", span).fetchone()
-    returns = chain._plain(conn, returns_sql(conn), span)
-    events = itertools.groupby(chain._plain(conn, EVENTS_SQL, span), key=operator.itemgetter(3))
+    returns = _plain(conn, returns_sql(conn), span)
+    events = itertools.groupby(_plain(conn, EVENTS_SQL, span), key=operator.itemgetter(3))
     ahead = next(events, None)
     lines: list[str] = []
     found: list[dict] = []
@@ -186,9 +288,9 @@ def work(conn: sqlite3.Connection, task: str) -> dict:
     """One of doctor's parts: `integrity` (SQLite's full check), `chains` (both hash chains),
     `replay:AFTER:UPTO` (the returns with ids in that range)."""
     if task == "integrity":
-        return {"integrity": chain.integrity_check(conn)}
+        return {"integrity": integrity_check(conn)}
     if task == "chains":
-        return {"chains": {table: chain.verify(conn, table) for table in chain.CHAINED}}
+        return {"chains": {table: verify(conn, table) for table in chain.CHAINED}}
     _, after, upto = task.split(":")
     lines, found = replay(conn, None, int(after), int(upto))
     return {"lines": lines, "found": found}
@@ -196,14 +298,14 @@ def work(conn: sqlite3.Connection, task: str) -> dict:
 
 def start_chains(uri: str, upto: int) -> dict[str, subprocess.Popen] | None:
     """SQLite's integrity check, both chains and the replay of the returns after `upto`, each in
-    its own process (`python -m speco_returns.audit URI TASK`) while this one replays the rest:
+    its own process (`python -m speco_returns.integrity.sqlite_fanout URI TASK`) while this one replays the rest:
     they read the database side by side, so every core works and none waits on a single long
     part. None when no process can be started: then all of it is done here."""
     tasks = ["integrity", "chains", f"replay:{upto}:{ALL}"]
     started: dict[str, subprocess.Popen] = {}
     try:
         for task in tasks:
-            started[task] = subprocess.Popen([sys.executable, "-m", "speco_returns.audit", uri, task],
+            started[task] = subprocess.Popen([sys.executable, "-m", "speco_returns.integrity.sqlite_fanout", uri, task],
                                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError:
         stop(started)
@@ -240,13 +342,13 @@ def _joined(parts: list[tuple[list[str], list[dict]]]) -> tuple[list[str], list[
     return lines, [f for _, found in parts for f in found][:MAX_LISTED]
 
 
-def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
+def audit(conn: sqlite3.Connection, progress: Progress | None = None,
           workers: dict[str, subprocess.Popen] | None = None, upto: int = ALL) -> tuple[dict, list[str]]:
     """The tamper-evidence part of doctor and SQLite's integrity check: (report keys, problems),
     the check's lines under "integrity" (doctor words them). `workers`: the processes started
     by `start_chains(uri, upto)`; this one replays the returns up to `upto`."""
     problems = []
-    missing = chain.missing_triggers(conn)
+    missing = missing_triggers(conn)
     if missing:
         problems.append(f"append-only trigger(s) missing or changed: {', '.join(missing)}")
     gaps = ra_gaps(conn)
@@ -280,7 +382,7 @@ def audit(conn: sqlite3.Connection, progress: chain.Progress | None = None,
 
 
 def main(uri: str, task: str) -> None:
-    """`python -m speco_returns.audit URI TASK`: one of doctor's parts (`work`) as JSON."""
+    """`python -m speco_returns.integrity.sqlite_fanout URI TASK`: one of doctor's parts (`work`) as JSON."""
     conn = fast_reads(sqlite3.connect(uri, uri=True))
     try:
         print(json.dumps(work(conn, task)))

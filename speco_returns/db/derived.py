@@ -1,4 +1,4 @@
-"""Columns derived from others, kept right by the database or the store (issue 14):
+"""Columns derived from others, kept right by the database or the store :
 
 - `serials.held` (migration m012): 1 while the serial's return holds it under SER-1, that is
   while the return's state is not one of policy.SERIAL_FREE (closed, or a late return). Kept
@@ -21,7 +21,12 @@ disagrees with its return's state).
 
 from __future__ import annotations
 
-from .policy import CLOSED, SERIAL_FREE
+from typing import TYPE_CHECKING
+
+from ..policy import CLOSED, SERIAL_FREE
+
+if TYPE_CHECKING:
+    from .database import Database
 
 BACKFILL_BATCH = 5000
 
@@ -77,39 +82,15 @@ M012_POSTGRES = [
 ]
 
 
-def backfill_customer_keys(conn) -> None:
-    """m013 on either backend: every return's customer_key from Python's casefold, in batches
-    (a server has no SQL function equal to it; SQLite's connection may lack the store's)."""
-    from .store import customer_key
+def backfill_customer_keys(db: Database) -> None:
+    """m013 on either engine: every return's customer_key from Python's casefold, in batches
+    (no SQL function on either engine equals it)."""
+    from ..domain.keys import customer_key
 
     last = 0
     while True:
-        rows = conn.execute("SELECT id, customer FROM returns WHERE id > ? ORDER BY id LIMIT ?",
-                            [last, BACKFILL_BATCH]).fetchall()
+        rows = db.all("SELECT id, customer FROM returns WHERE id > ? ORDER BY id LIMIT ?", [last, BACKFILL_BATCH])
         if not rows:
             return
-        conn.executemany("UPDATE returns SET customer_key = ? WHERE id = ?", [(customer_key(c), i) for i, c in rows])
+        db.many("UPDATE returns SET customer_key = ? WHERE id = ?", [(customer_key(c), i) for i, c in rows])
         last = rows[-1][0]
-
-
-MAX_NAMED = 5
-
-
-def serial_hold_problems(conn) -> list[str]:
-    """Doctor (both backends): serials whose flag disagrees with their return's state. Both halves
-    read only held serials and open returns through their partial indexes: cheap at a million."""
-    if not any(column[1] == "held" for column in conn.execute("PRAGMA table_info(serials)")):
-        return []  # before m012
-    key = "CASE r.type WHEN 'counter' THEN r.ticket ELSE printf('RA-%06d', r.ra_no) END"
-    rows = conn.execute(
-        f"""SELECT s.serial, {key}, r.status, s.held FROM serials s JOIN returns r ON r.id = s.return_id
-            WHERE s.held = 1 AND NOT ({holds('r.status')})
-            UNION ALL
-            SELECT s.serial, {key}, r.status, s.held FROM returns r JOIN serials s ON s.return_id = r.id
-            WHERE {holds('r.status')} AND s.held = 0""").fetchall()
-    if not rows:
-        return []
-    named = "; ".join(f"{serial} on {ra} ({status}) is {'held' if held else 'not held'}"
-                      for serial, ra, status, held in rows[:MAX_NAMED])
-    return [f"{len(rows)} serial(s) disagree with their return's state under SER-1 (serials.held): {named}"
-            f"{' ...' if len(rows) > MAX_NAMED else ''}: a serial on two open returns shows here; cancel one"]

@@ -1,0 +1,1 @@
+"""Keeping the data safe and moving it: backup, a desk copied to a server, the team roles."""

@@ -1,0 +1,158 @@
+"""SQLite: one desk's database, a file beside the tool (the default)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from ...errors import DatabaseBusy, ReturnsError, SerialTaken
+from .base import Engine, Params
+
+BUSY_TIMEOUT_MS = 5000
+# SQLite's text of a control character class, in GLOB (C, fast: the Python `visible` is called
+# only for a cell that holds one).
+_CONTROL_GLOB = "'*[' || char(1) || '-' || char(31) || char(127) || '-' || char(159) || ']*'"
+
+
+def damaged(where: str) -> ReturnsError:
+    return ReturnsError(f"the database {where} is damaged (unreadable text or pages): run "
+                        "`speco-returns doctor`, and restore the latest `speco-returns backup` copy")
+
+
+class SQLiteEngine(Engine):
+    name = "sqlite"
+    migrations_table = "_sqlite_migrations"  # sqlite-utils' table, as 0.1 and 0.2 kept it
+    begin_write = ("BEGIN IMMEDIATE",)  # the write lock first: writers queue on the busy timeout
+    begin_read = ("BEGIN",)
+    driver_errors = (sqlite3.Error,)
+
+    def connect(self, path: Path, *, readonly: bool, visible) -> sqlite3.Connection:
+        """The connection every command uses: busy timeout, full sync, foreign keys, WAL."""
+        try:
+            raw = sqlite3.connect(_uri(path, readonly), uri=True, isolation_level=None,
+                                  timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as e:
+            raise ReturnsError(f"cannot open database {path}: {e}") from None
+        raw.row_factory = sqlite3.Row
+        raw.create_function("visible", 1, visible, deterministic=True)
+        try:
+            for pragma in (
+                f"busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the others may wait on a lock
+                "synchronous = FULL",
+                "foreign_keys = ON",
+                "secure_delete = ON",
+            ):
+                raw.execute(f"PRAGMA {pragma}")
+            if not readonly:
+                _use_wal(raw)
+        except BaseException:
+            raw.close()
+            raise
+        return raw
+
+    def execute(self, raw, sql: str, params: Params = None):
+        return raw.execute(sql, params or ())
+
+    def executemany(self, raw, sql: str, rows: list) -> None:
+        raw.executemany(sql, rows)
+
+    def insert_id(self, raw, sql: str, params: Params) -> int:
+        return raw.execute(sql, params or ()).lastrowid
+
+    def stream(self, raw, sql: str, params: Params = None) -> Iterator:
+        return iter(raw.execute(sql, params or ()))  # SQLite's cursor steps through the file
+
+    def columns(self, raw, table: str) -> dict[str, str]:
+        return {row[1]: _affinity(row[2]) for row in raw.execute(f"PRAGMA table_info({table})")}
+
+    def in_transaction(self, raw) -> bool:
+        return raw.in_transaction
+
+    def classify(self, error: BaseException, where: str):
+        text = str(error)
+        if isinstance(error, sqlite3.IntegrityError) and text == "UNIQUE constraint failed: serials.serial":
+            return SerialTaken()  # SER-1's backstop: the partial unique index over held serials
+        if isinstance(error, sqlite3.OperationalError):
+            if "locked" in text or "busy" in text:
+                return DatabaseBusy()
+            if "decode" in text or "user-defined function raised" in text:  # stored text that is not UTF-8
+                return damaged(where)
+            return ReturnsError(f"database error: {text}")
+        if isinstance(error, sqlite3.DatabaseError):
+            if "malformed" in text or "not a database" in text:
+                return damaged(where)
+            return ReturnsError(f"database error: {text} ({where})")
+        return None
+
+    def ra_text(self, column: str) -> str:
+        return f"printf('RA-%06d', {column})"
+
+    def amount_text(self, column: str) -> str:
+        return (f"CASE WHEN {column} IS NULL THEN NULL WHEN {column} < 0 "
+                f"THEN printf('-%d.%02d', -({column}) / 100, -({column}) % 100) "
+                f"ELSE printf('%d.%02d', {column} / 100, {column} % 100) END")
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
+    def joined(self, expr: str, separator: str) -> str:
+        return f"group_concat({expr}, '{separator}')"
+
+    def contains(self, haystack: str, needle: str) -> str:
+        return f"instr({haystack}, {needle}) > 0"
+
+    def has_control(self, column: str) -> str:
+        return f"{column} GLOB {_CONTROL_GLOB}"
+
+    def quoted(self, column: str, kind: str) -> str:
+        return f"quote({column})"
+
+    def indexed_by(self, index: str) -> str:
+        return f" INDEXED BY {index}"
+
+
+def _affinity(declared: str) -> str:
+    """SQLite's column affinity from a declared type (its documented rules, in order)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "integer"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "text"
+    return "blob" if "BLOB" in t or not t else "real" if any(w in t for w in ("REAL", "FLOA", "DOUB")) else "numeric"
+
+
+def _uri(path: Path, readonly: bool) -> str:
+    """A file we may not write is opened read-only; without a WAL to read, as immutable, so
+    SQLite creates no -wal/-shm (owned by us, in someone else's folder)."""
+    uri = "file:" + quote(str(path.absolute()))
+    if not readonly:
+        return uri
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if wal.exists() and shm.exists():
+        return uri + "?mode=ro"
+    if wal.exists() and wal.stat().st_size > 0:
+        raise ReturnsError(f"{path} has unfinished writes in {wal} that only an account that can "
+                           "write the database can finish: run any command as that account first")
+    return uri + "?immutable=1"
+
+
+def _use_wal(raw: sqlite3.Connection) -> None:
+    """WAL is kept in the file, so this is a read once a file has it. Switching a new file can
+    fail at once with "locked" while another process opens it too (SQLite does not wait on the
+    busy handler there): retry within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if raw.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                raw.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+ENGINE = SQLiteEngine()

@@ -1,0 +1,75 @@
+"""Money: the ledger (chained, append-only), late-return reviews, and the sums `report` reads."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from .. import policy
+from . import chain
+
+if TYPE_CHECKING:
+    from ..domain.clock import Now
+    from ..history import Move
+    from .database import Database
+
+
+def add(db: Database, return_id: int, move: Move, on: date, now: Now) -> None:
+    """The one place ledger rows are written, chained: the signed columns follow from the event
+    and the amount (policy.LEDGER_SIGNS)."""
+    holds, charges = policy.ledger_changes(move.event, move.amount)
+    chain.append(db, "ledger", {
+        "return_id": return_id, "happened_on": on.isoformat(), "event": move.event, "amount_cents": move.amount,
+        "hold_ref": move.ref, "agent": now.agent, "recorded_at": now.stamp, "holds_change": holds,
+        "charges_change": charges, "reason": move.reason})
+
+
+def charged_and_refunded(db: Database, return_id: int) -> tuple[int, int]:
+    """Cents charged and cents refunded on a return, so far."""
+    charged, refunded = db.one(
+        """SELECT coalesce(sum(CASE event WHEN 'charged' THEN amount_cents END), 0),
+                  coalesce(sum(CASE event WHEN 'refunded' THEN amount_cents END), 0)
+           FROM ledger WHERE return_id = ?""", [return_id])
+    return int(charged), int(refunded)
+
+
+def open_review(db: Database, return_id: int, on: date, now: Now) -> None:
+    """A late return's unit arrived after the charge: the charge goes to a supervisor's review."""
+    db.execute("""INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at)
+                  SELECT return_id, ?, amount_cents, hold_ref, ?, ? FROM ledger
+                  WHERE return_id = ? AND event = 'charged' ORDER BY id DESC LIMIT 1""",
+               [on.isoformat(), now.agent, now.stamp, return_id])
+
+
+def decide_review(db: Database, return_id: int, on: date, decision: str) -> None:
+    db.execute("UPDATE reviews SET decided_on = ?, decision = ? WHERE return_id = ? AND decided_on IS NULL",
+               [on.isoformat(), decision, return_id])
+
+
+def day_sums(db: Database, where: str, args: list) -> dict[str, tuple[int, int, int, int]]:
+    """event -> (rows, amount, holds_change, charges_change) over the days `where` selects, read
+    from ledger_days (the ledger summed per day and event by a trigger): cheap at any size."""
+    rows = db.all(f"""SELECT event, sum(rows), sum(amount_cents), sum(holds_change), sum(charges_change)
+                      FROM ledger_days WHERE {where} GROUP BY event""", args)
+    return {r[0]: tuple(int(v) for v in r[1:]) for r in rows}
+
+
+def in_review(db: Database, end: str) -> tuple[int, int]:
+    """(count, cents) of charges awaiting a supervisor's decision at the end of `end`."""
+    n, cents = db.one(
+        """SELECT count(*), coalesce(sum(amount_cents), 0) FROM (
+             SELECT amount_cents FROM reviews WHERE decided_on IS NULL AND happened_on <= :end
+             UNION ALL
+             SELECT amount_cents FROM reviews WHERE decided_on > :end AND happened_on <= :end) AS pending""",
+        {"end": end})
+    return int(n), int(cents)
+
+
+def counts_by_type(db: Database, column: str, start: str, end: str) -> dict[str, int]:
+    """Returns opened (or closed) in the range, by type: from the indexes m008 adds."""
+    counts = dict.fromkeys(policy.TYPES, 0)
+    for type_, n in db.all(f"SELECT type, count(*) FROM returns WHERE {column} BETWEEN ? AND ? GROUP BY type",
+                           [start, end]):
+        counts[type_] = int(n)
+    counts["total"] = sum(counts.values())
+    return counts

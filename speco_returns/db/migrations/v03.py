@@ -1,0 +1,31 @@
+"""Migrations from m014: the schema of 0.3."""
+
+from __future__ import annotations
+
+from . import Step
+
+STEPS = [
+    # A server runs the tool's SQL as written (db/engines): the look-alikes of SQLite's functions
+    # that 0.2 installed go, and the one index built on one of them is built on the server's own
+    # JSON operator, the expression db/search.py reads it through.
+    Step(
+        "m014_server_native_sql",
+        sqlite=(),
+        postgres=(
+            "DROP INDEX IF EXISTS events_tracking",
+            "CREATE INDEX events_tracking ON events (((detail::jsonb ->> 'tracking')) COLLATE nocase)"
+            " WHERE event IN ('ship', 'unit-shipped')",
+            "DROP FUNCTION IF EXISTS printf(text, numeric[])",
+            "DROP AGGREGATE IF EXISTS public.group_concat(text, text)",
+            # 0.2 created that aggregate through its SQL rewriting, which renamed it string_agg
+            # in the public schema (the server's own string_agg lives in pg_catalog).
+            "DROP AGGREGATE IF EXISTS public.string_agg(text, text)",
+            "DROP FUNCTION IF EXISTS public.speco_concat(text, text, text)",
+            "DROP FUNCTION IF EXISTS instr(text, text)",
+            "DROP FUNCTION IF EXISTS json_extract(text, text)",
+            "DROP FUNCTION IF EXISTS casefold(text)",
+            "DROP FUNCTION IF EXISTS quote(text)",
+            "DROP FUNCTION IF EXISTS quote(bigint)",
+        ),
+    ),
+]

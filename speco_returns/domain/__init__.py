@@ -1,0 +1,1 @@
+"""The policy as pure code: no SQL, no I/O, no clock. Everything else calls into it."""

@@ -1,0 +1,39 @@
+"""How a return is named and found: its RA number, a counter return's ticket, a customer's key.
+
+The one home of the RA number's form (`RA-` and six digits, wider past 999999): every place
+that shows one calls `ra_text` (and SQL that shows one calls the engine's `ra_text`, which
+tests keep equal to this).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_RA = re.compile(r"RA-([0-9]{1,18})", re.IGNORECASE)
+
+
+def ra_text(ra_no: int) -> str:
+    return f"RA-{ra_no:06d}"
+
+
+def key_of(type_: str, ra_no: int | None, ticket: str | None) -> str:
+    """What an agent calls a return: its RA number, or a counter return's ticket ID. A return
+    whose RA number is missing (written outside the tool) is named by what it has."""
+    if type_ == "counter":
+        return ticket or "(a counter return with no ticket)"
+    return ra_text(ra_no) if ra_no is not None else "(a return with no RA number)"
+
+
+def ra_no_of(key: str) -> int | None:
+    """The RA number a typed key names (`RA-000042`, `ra-42`), or None for a ticket."""
+    m = _RA.fullmatch(key)
+    return int(m.group(1)) if m else None
+
+
+def customer_key(text: str | None) -> str | None:
+    """Customer names match NFKC-casefolded: 'ＡＣＭＥ', 'Acme' and 'ACME' are one customer
+    ('Straße' is 'STRASSE'; a final sigma is a sigma). Stored as returns.customer_key."""
+    if text is None:
+        return None
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())

@@ -1,0 +1,1 @@
+"""One doctor for both engines: checks of integrity, schema and the tamper evidence."""

@@ -1,0 +1,48 @@
+"""`overdue`: the nightly check of advanced replacements (SPEC §4), as of a day."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from .. import policy
+from ..db import returns
+from ..db.database import Database
+from ..domain.clock import clock_from_events
+from ..domain.keys import key_of
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _unit_tracking(events: list) -> str | None:
+    """The tracking number of the customer's latest return shipment (`unit-shipped`), if recorded."""
+    shipped = [e for e in events if e["event"] == "unit-shipped"]
+    return json.loads(shipped[-1]["detail"] or "{}").get("tracking") if shipped else None
+
+
+def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
+    """One row per (return, state), reading only events dated on or before `as_of`: every run
+    reports everything due as of its date, so a missed or repeated night loses nothing."""
+    day = as_of.isoformat()
+    with db.read():
+        found = returns.advanced_as_of(db, day)  # by RA number: rows keep this order within a state
+        events = returns.events_upto(db, [r["id"] for r in found], day)
+    out = []
+    for r in found:
+        history = events.get(r["id"], [])
+        clock = clock_from_events(history)
+        for state, days in policy.overdue_states(clock, as_of, within):
+            out.append({
+                "ra": key_of("advanced", r["ra_no"], None), "customer": r["customer"], "state": state,
+                "delivered_on": _iso(clock.delivered_on), "due_on": _iso(clock.due_on),
+                "days_overdue": days,
+                "hold_amount": None if r["hold_amount_cents"] is None else policy.format_amount(r["hold_amount_cents"]),
+                "email": r["email"], "phone": r["phone"],
+                "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
+                "hold_expires": _iso(clock.hold_expires), "unit_tracking": _unit_tracking(history),
+            })
+    order = {s: i for i, s in enumerate(policy.OVERDUE_STATES)}
+    out.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state
+    return out

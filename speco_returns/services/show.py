@@ -1,0 +1,51 @@
+"""The `open` / `show` document of one return (SPEC §4 keys, and more)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from .. import policy
+from ..db.returns import key
+from ..domain.clock import clock_from_events
+
+__all__ = ["clock_from_events", "document"]
+
+
+def _amount(cents: int | None) -> str | None:
+    return None if cents is None else policy.format_amount(cents)
+
+
+def document(r, items: list, serials: dict[int, list[str]], events: list) -> dict:
+    due = date.fromisoformat(r["due_on"]) if r["due_on"] else None
+    doc_items = [
+        {"model": i["model"], "description": i["description"], "category": i["category"], "qty": i["qty"],
+         "list_price": _amount(i["list_price_cents"]), "serials": serials.get(i["id"], [])}
+        for i in items
+    ]
+    warnings = []
+    rule = policy.SERIAL_RULE.get(r["type"])
+    if rule and policy.is_open(r["status"]):
+        for item in doc_items:
+            if len(item["serials"]) < item["qty"]:
+                warnings.append({"rule": rule, "message": f"{item['model']} needs one serial per unit: "
+                                 f"{item['qty']} unit(s), {len(item['serials'])} serial(s)"})
+    return {
+        "ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
+        "email": r["email"], "phone": r["phone"], "ticket": r["ticket"], "distributor": r["distributor"],
+        "approved_by": r["approved_by"], "reason": r["reason"],
+        "hold_amount": _amount(r["hold_amount_cents"]) if r["type"] == "advanced" else None,
+        "hold_ref": r["hold_ref"], "hold_active": bool(r["hold_active"]), "hold_expires": r["hold_expires"],
+        "opened_on": r["opened_on"], "shipped_on": r["shipped_on"], "delivered_on": r["delivered_on"],
+        "due_on": r["due_on"] if r["type"] == "advanced" else None,
+        "unit_shipped_on": r["unit_shipped_on"], "received_on": r["received_on"],
+        "charged_on": r["charged_on"], "closed_on": r["closed_on"],
+        "next_step": policy.next_step(r["type"], r["status"], due),
+        "warnings": warnings,
+        "items": doc_items,
+        "events": [
+            {"event": e["event"], "on": e["happened_on"], "agent": e["agent"], "recorded_at": e["recorded_at"],
+             "status": e["status"], **json.loads(e["detail"] or "{}")}
+            for e in events
+        ],
+    }
