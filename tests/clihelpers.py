@@ -32,16 +32,11 @@ def refused(result, code: int = 1) -> list[str]:
 
 
 def query(db, sql: str, params=()) -> list:
-    """Rows (tuples) of SQLite-flavoured `sql` on the test's database, a file or a server (URL): the
-    server's connection rewrites it as the store's does (dialect.py)."""
+    """Rows (tuples) of `sql` (`?` placeholders) on the test's database, a file or a server (URL):
+    on a server through the tool's own engine, which converts the placeholders."""
     if isinstance(db, str):
-        from speco_returns import pg
-
-        conn = pg.connect(db)
-        try:
+        with raw(db) as conn:
             return [tuple(r) for r in conn.execute(sql, params).fetchall()]
-        finally:
-            conn.close()
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         return conn.execute(sql, params).fetchall()
@@ -51,11 +46,13 @@ def query(db, sql: str, params=()) -> list:
 
 @contextmanager
 def raw(db):
-    """A connection to the test's database, a file or a server (URL), that commits each statement."""
+    """A connection to the test's database, a file or a server (URL), that commits each statement:
+    sqlite3's own, or on a server the tool's Database (its errors are one-line ReturnsErrors)."""
     if isinstance(db, str):
-        from speco_returns import pg
+        from speco_returns.db.database import Database
+        from speco_returns.db.engines.postgres import ENGINE
 
-        conn = pg.connect(db)
+        conn = Database(ENGINE, ENGINE.connect(db), url=db)
     else:
         conn = sqlite3.connect(db, isolation_level=None)
     try:

@@ -315,11 +315,11 @@ def test_admin_copy_moves_every_row_and_the_server_answers_the_same(cli, tmp_pat
 
 
 def test_a_copy_that_differs_is_refused_in_one_line(tmp_path, db_path):
-    from speco_returns import move
+    from speco_returns.admin import copy as move
 
     desk = Store(_desk(tmp_path))
     server = Store(db_path)
-    columns = {t: move._columns_sqlite(desk, t) for t in move.TABLES}
+    columns = {t: desk.columns(t) for t in move.TABLES}
     with raw(db_path) as conn:
         conn.execute("INSERT INTO catalog (model, category, updated_at) VALUES ('X-1', 'other', 'now')")
     with pytest.raises(ReturnsError, match="the copy of catalog differs"):

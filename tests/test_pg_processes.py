@@ -136,10 +136,10 @@ def test_a_writer_slipping_between_the_ser1_check_and_the_write_meets_the_index(
         assert _readline(agent, 30).strip() == "ready"
         assert _readline(agent, 30).strip() == "checked"  # SN-RACE-1 was free when it looked
         with raw(db_path) as conn:  # the script: straight into the tables, committed at once
-            rid = conn.execute("""INSERT INTO returns (type, status, customer, opened_on, opened_at, opened_by, last_event_on,
+            rid = conn.insert("""INSERT INTO returns (type, status, customer, opened_on, opened_at, opened_by, last_event_on,
                                   ra_no) VALUES ('standard', 'authorized', 'Script', '2026-11-26', 'x', 'script',
-                                  '2026-11-26', 1)""").lastrowid
-            item = conn.execute("INSERT INTO items (return_id, model, qty) VALUES (?, 'CAMA', 1)", [rid]).lastrowid
+                                  '2026-11-26', 1)""", [])
+            item = conn.insert("INSERT INTO items (return_id, model, qty) VALUES (?, 'CAMA', 1)", [rid])
             conn.execute("INSERT INTO serials (return_id, item_id, serial) VALUES (?, ?, 'SN-RACE-1')", [rid, item])
         out, err = agent.communicate(input=b"go on\n", timeout=60)
     finally:
