@@ -10,9 +10,10 @@ from . import files, policy
 from .derived import serial_hold_problems
 from .errors import ReturnsError
 from .files import write_whole
-from .store import SCHEMA_VERSION, Store
+from .store import NO_RA_NUMBER, SCHEMA_VERSION, Store
 
 # Filesystems where SQLite's locking is unsafe (SPEC §6): keep the database on a local disk.
+MAX_NAMED = 5  # returns named in one problem line
 NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ncpfs"}
 
 
@@ -71,7 +72,10 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     has_ra_no = any(d[0] == "ra_no" for d in returns.description)  # before m004 the id was the number
 
     def name(r: sqlite3.Row) -> str:
-        return r["ticket"] if r["type"] == "counter" else ra_number(r["ra_no"] if has_ra_no else r["id"])
+        if r["type"] == "counter":
+            return r["ticket"]
+        number = r["ra_no"] if has_ra_no else r["id"]
+        return ra_number(number) if number is not None else f"return id {r['id']} {NO_RA_NUMBER}"
 
     for r in returns:
         mine = []
@@ -131,6 +135,8 @@ def doctor(store: Store, progress=None) -> dict:
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
         problems += ledger_days_problems(conn)
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
+    if version >= 4:  # m004: RA numbers in their own column
+        problems += missing_ra_problems(conn)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -209,6 +215,8 @@ def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[in
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
         problems += ledger_days_problems(conn)
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
+    if version >= 4:  # m004: RA numbers in their own column
+        problems += missing_ra_problems(conn)
     if version >= 2:
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -216,6 +224,17 @@ def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[in
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
             counts[row[0]] = row[1]
     return version, pending, counts
+
+
+def missing_ra_problems(conn) -> list[str]:
+    """Doctor (both backends): a return other than a counter return without its RA number (SPEC
+    §1: every one has one), erased outside the tool. Read through the RA number's index."""
+    rows = conn.execute("SELECT id, type FROM returns WHERE ra_no IS NULL AND type != 'counter' ORDER BY id").fetchall()
+    if not rows:
+        return []
+    named = ", ".join(f"id {rid} ({type_})" for rid, type_ in rows[:MAX_NAMED])
+    return [f"{len(rows)} return(s) have no RA number (changed outside the tool): {named}"
+            f"{', ...' if len(rows) > MAX_NAMED else ''}; they are listed as {NO_RA_NUMBER}"]
 
 
 def ledger_days_problems(conn) -> list[str]:

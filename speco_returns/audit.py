@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import chain, history, policy
 from .errors import ReturnsError
+from .store import NO_RA_NUMBER
 
 MAX_NAMED = 20  # returns named in the one-line problem; JSON lists up to MAX_LISTED
 MAX_LISTED = 1000
@@ -91,7 +92,7 @@ def _moves(rows: list) -> str:
 
 
 def _name(r: tuple) -> str:
-    return r[3] if r[1] == "counter" else f"RA-{r[2]:06d}"
+    return r[3] if r[1] == "counter" else f"RA-{r[2]:06d}" if r[2] is not None else f"return id {r[0]} {NO_RA_NUMBER}"
 
 
 def replay_return(conn: sqlite3.Connection, r: tuple, events: list) -> tuple[str | None, list[str]]:

@@ -100,7 +100,8 @@ def serial_hold_problems(conn) -> list[str]:
     read only held serials and open returns through their partial indexes: cheap at a million."""
     if not any(column[1] == "held" for column in conn.execute("PRAGMA table_info(serials)")):
         return []  # before m012
-    key = "CASE r.type WHEN 'counter' THEN r.ticket ELSE printf('RA-%06d', r.ra_no) END"
+    from .store import _SQL_KEY as key
+
     rows = conn.execute(
         f"""SELECT s.serial, {key}, r.status, s.held FROM serials s JOIN returns r ON r.id = s.return_id
             WHERE s.held = 1 AND NOT ({holds('r.status')})

@@ -36,8 +36,13 @@ OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in policy.CLOSED
 _RA = re.compile(r"RA-([0-9]{1,18})", re.IGNORECASE)
 
 
-def ra_number(ra_no: int) -> str:
-    return f"RA-{ra_no:06d}"
+# What a return whose RA number was erased outside the tool is called (doctor names it as a
+# problem): every view still shows it, never a traceback.
+NO_RA_NUMBER = "(no RA number)"
+
+
+def ra_number(ra_no: int | None) -> str:
+    return NO_RA_NUMBER if ra_no is None else f"RA-{ra_no:06d}"
 
 
 def _key(row: sqlite3.Row) -> str:
@@ -760,7 +765,7 @@ class Store:
                     WHERE type = 'advanced' AND closed_on > :day AND opened_on <= :day""",
                 {"day": day},
             ).fetchall()
-            returns.sort(key=lambda r: r["ra_no"])  # rows keep this order within a state
+            returns.sort(key=lambda r: (r["ra_no"] is not None, r["ra_no"] or 0))  # rows keep this order within a state
             events = self._events_upto([r["id"] for r in returns], day)
         rows = []
         for r in returns:
@@ -950,7 +955,8 @@ class Store:
         )
 
 
-_SQL_KEY = "CASE r.type WHEN 'counter' THEN r.ticket ELSE printf('RA-%06d', r.ra_no) END"  # as _key()
+_SQL_KEY = (f"CASE WHEN r.type = 'counter' THEN r.ticket WHEN r.ra_no IS NULL THEN '{NO_RA_NUMBER}' "
+            "ELSE printf('RA-%06d', r.ra_no) END")  # as _key()
 # Amounts leave SQLite already formatted (`1299.00`): integer cents, never a float.
 # Negative ones (the ledger's signed columns) as `-499.98`: a plain number in a spreadsheet.
 _SQL_AMOUNT = ("CASE WHEN {0} IS NULL THEN NULL WHEN {0} < 0 THEN printf('-%d.%02d', -({0}) / 100, -({0}) % 100) "
