@@ -10,7 +10,7 @@ from . import files, policy
 from .derived import serial_hold_problems
 from .errors import ReturnsError
 from .files import write_whole
-from .store import NO_RA_NUMBER, SCHEMA_VERSION, Store
+from .store import NO_RA_NUMBER, OPEN_SQL, SCHEMA_VERSION, Store
 
 # Filesystems where SQLite's locking is unsafe (SPEC §6): keep the database on a local disk.
 MAX_NAMED = 5  # returns named in one problem line
@@ -137,6 +137,8 @@ def doctor(store: Store, progress=None) -> dict:
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(conn)
+    if version >= 7:  # m007: notices
+        problems += address_problems(conn)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -217,6 +219,8 @@ def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[in
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(conn)
+    if version >= 7:  # m007: notices
+        problems += address_problems(conn)
     if version >= 2:
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -235,6 +239,27 @@ def missing_ra_problems(conn) -> list[str]:
     named = ", ".join(f"id {rid} ({type_})" for rid, type_ in rows[:MAX_NAMED])
     return [f"{len(rows)} return(s) have no RA number (changed outside the tool): {named}"
             f"{', ...' if len(rows) > MAX_NAMED else ''}; they are listed as {NO_RA_NUMBER}"]
+
+
+def address_problems(conn) -> list[str]:
+    """Doctor (both backends): open returns whose notices failed and whose e-mail on file the
+    `email` package cannot carry (stored before input checked it), one line per return, at most
+    MAX_NAMED of them and a line for the rest. Only returns with a failed notice are read: cheap
+    at a million."""
+    key = "CASE WHEN type = 'counter' THEN ticket WHEN ra_no IS NOT NULL THEN printf('RA-%06d', ra_no) END"
+    rows = conn.execute(f"""SELECT {key}, email FROM returns WHERE {OPEN_SQL}
+                            AND id IN (SELECT return_id FROM notices WHERE state = 'failed') ORDER BY id""").fetchall()
+    found = []
+    for ra, email in rows:
+        ra = ra or NO_RA_NUMBER
+        refusal = policy.email_refusal(email) if email else None
+        if refusal:
+            found.append(f"{ra}: its notices cannot be sent to the e-mail on file '{policy.quote(email)}' ({refusal}): "
+                         f"correct it with `speco-returns edit {ra} --email`")
+    if len(found) > MAX_NAMED:
+        found[MAX_NAMED:] = [f"{len(found) - MAX_NAMED} more open return(s) whose notices cannot be sent to the e-mail on file: "
+                         "`speco-returns notify --dry-run` names them"]
+    return found
 
 
 def ledger_days_problems(conn) -> list[str]:

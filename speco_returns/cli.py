@@ -992,8 +992,9 @@ def notify_cmd(
     from . import render
 
     mode = "quiet" if as_json else "terminal" if sys.stdout.isatty() else "lines"
+    stamp = f"{now.stamp} as-of {day}" if mode == "lines" else ""  # a week of `>> notify.log` reads by run
     try:
-        with render.notify_progress(mode) as (on_total, on_progress):
+        with render.notify_progress(mode, stamp) as (on_total, on_progress):
             outcomes = notify.run(session.store, settings, transport, now, day, days, dry_run,
                                   on_progress=on_progress, on_total=on_total)
     finally:
@@ -1004,7 +1005,7 @@ def notify_cmd(
         emit_json({"as_of": day.isoformat(), "dry_run": dry_run, "remind": list(days),
                    "notices": [dict(vars(o), label=o.label) for o in outcomes], "summary": counts})
     else:
-        render.notify_report(outcomes, counts, at_terminal=mode == "terminal")
+        render.notify_report(outcomes, counts, at_terminal=mode == "terminal", stamp=stamp)
     failed: dict[str, list] = {}  # one line per cause: a server that is down is one line, not one per notice
     for o in outcomes:
         if o.status == "failed":
