@@ -79,10 +79,11 @@ class Store:
     """`read=True`: a read command. It never creates a database, and it reads a database it
     cannot write (a reporting account, a read-only mount, a backup) without leaving a file
     behind. Otherwise a write: a new database only in a folder that exists (`make_folder`
-    for the default folder), never world-accessible."""
+    for the default folder), never world-accessible; `create=False` for a write that adds
+    nothing but to returns already there (`notify`): no database, no write."""
 
     def __init__(self, path: str | Path, *, migrate: bool = True, read: bool = False, make_folder: bool = False,
-                 diagnose: bool = False):
+                 diagnose: bool = False, create: bool = True):
         from . import files
 
         self.url = self.login = None
@@ -95,7 +96,7 @@ class Store:
         if self.path.is_dir():
             raise ReturnsError(f"{self.path} is a folder: give the database file, such as {self.path / 'returns.db'}")
         if not self.path.exists():
-            if read or diagnose:
+            if read or diagnose or not create:
                 raise ReturnsError(f"no database at {self.path}")
             files.create_private(self.path, make_folder=make_folder)
         elif not files.writable(self.path):
