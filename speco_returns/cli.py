@@ -64,17 +64,22 @@ class Session:
     @property
     def store(self) -> Database:
         """For a write: creates the database in an existing folder (the default one is made)."""
-        if self._store is None:
-            self._store = open_database(self.db_path, make_folder=self.db_path == _default_db())
-            if self.keep:
-                self._kept = self._store
-        return self._store
+        return self._open(make_folder=self.db_path == _default_db())
 
     @property
     def reader(self) -> Database:
         """For a read: never creates a database; reads one this account cannot write."""
+        return self._open(read=True)
+
+    @property
+    def existing(self) -> Database:
+        """For a write about returns already there (`notify`): never creates a database."""
+        return self._open(create=False)
+
+    def _open(self, **how) -> Database:
+        """The command's store, opened on first use (the shell keeps it for the next command)."""
         if self._store is None:
-            self._store = open_database(self.db_path, read=True)
+            self._store = open_database(self.db_path, **how)
             if self.keep:
                 self._kept = self._store
         return self._store
@@ -414,10 +419,15 @@ def check_cmd(
     except ReturnsError as e:
         problems += e.problems
         day = None
+    try:
+        store = session.reader  # never creates one: a missing database is a problem like the others
+    except ReturnsError as e:
+        problems += e.problems
+        store = None
     if problems and not as_json:
         fail(problems)
     # With --json every problem, of input or of a rule, is a violation (rule null where none applies).
-    result = returns_service.check(session.reader, req, day) if req.type and day else policy.CheckResult([], [], {})
+    result = returns_service.check(store, req, day) if store and req.type and day else policy.CheckResult([], [], {})
     result.violations[:0] = problems
     if as_json:
         emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
@@ -951,7 +961,8 @@ def _show_notice(ra: str, kind: str, as_json: bool) -> None:
     from .services import notify
 
     session = _session()
-    msg = notify.preview(session.store, ra, kind, session.now(), _mail_settings())
+    store = session.reader  # a read: never creates a database (the clock below asks the store for its login)
+    msg = notify.preview(store, ra, kind, session.now(), _mail_settings())
     if as_json:
         emit_json({"ra": msg["X-Speco-Return"], "kind": kind.strip().lower(), "from": msg["From"] and str(msg["From"]),
                    "to": msg["To"] and str(msg["To"]), "subject": str(msg["Subject"]), "body": msg.get_content()})
@@ -979,6 +990,7 @@ def notify_cmd(
     from .services import notify
 
     session = _session()
+    store = session.reader if dry_run else session.existing  # neither creates a database (SPEC §4)
     now = session.now()
     day = _date(as_of, now.today)
     if day > now.today and not dry_run:
@@ -998,9 +1010,10 @@ def notify_cmd(
     from . import render
 
     mode = "quiet" if as_json else "terminal" if sys.stdout.isatty() else "lines"
+    stamp = f"{now.stamp} as-of {day}" if mode == "lines" else ""  # a week of `>> notify.log` reads by run
     try:
-        with render.notify_progress(mode) as (on_total, on_progress):
-            outcomes = notify.run(session.store, settings, transport, now, day, days, dry_run,
+        with render.notify_progress(mode, stamp) as (on_total, on_progress):
+            outcomes = notify.run(store, settings, transport, now, day, days, dry_run,
                                   on_progress=on_progress, on_total=on_total)
     finally:
         if transport is not None:
@@ -1010,7 +1023,7 @@ def notify_cmd(
         emit_json({"as_of": day.isoformat(), "dry_run": dry_run, "remind": list(days),
                    "notices": [dict(vars(o), label=o.label) for o in outcomes], "summary": counts})
     else:
-        render.notify_report(outcomes, counts, at_terminal=mode == "terminal")
+        render.notify_report(outcomes, counts, at_terminal=mode == "terminal", stamp=stamp)
     failed: dict[str, list] = {}  # one line per cause: a server that is down is one line, not one per notice
     for o in outcomes:
         if o.status == "failed":
@@ -1095,11 +1108,11 @@ def report_cmd(
     fmt = _out_format(as_json, as_csv)
     session = _session()
     first, last = _period(start, end)
-    last = last or session.now().today  # default: this month to date (--to alone: its month to that day)
+    last = last or session.today()  # default: this month to date (--to alone: its month to that day)
     first = first or last.replace(day=1)
     if first > last:
         raise ReturnsError(f"--from {first} is after --to {last}")
-    doc = report.build(session.store, first, last)
+    doc = report.build(session.reader, first, last)
     if fmt == "json":
         emit_json(doc)
     elif fmt == "csv":

@@ -121,7 +121,15 @@ def _loopback(host: str) -> bool:
 
 
 def message_id(settings: Settings, ra: str) -> str:
-    return make_msgid(idstring=ra, domain=settings.domain)
+    return make_msgid(idstring=plain_key(ra), domain=settings.domain)  # a ticket's `:` would end the id
+
+
+def plain_key(key: str) -> str:
+    """An RA number or ticket as a file name and a Message-ID can carry it, one to one: ASCII
+    letters, digits and `-` stay, every other character is `_` and its UTF-8 bytes in hex
+    (`/` is `_2f`, `_` itself `_5f`), so two keys never come out the same."""
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else "".join(f"_{b:02x}" for b in ch.encode())
+                   for ch in key)
 
 
 class Failed(Exception):
@@ -210,15 +218,34 @@ class Outbox:
         pass
 
     def send(self, msg: EmailMessage, name: str) -> None:
+        """Write NAME.eml whole. A file already there is replaced only when it is this very message
+        (its Message-ID: a retry after a crash); any other is never overwritten, the notice fails."""
+        path = self.folder / f"{name}.eml"
+        taken = f"{path} exists and holds another message: move it away (it is never overwritten)"
+        same = path.is_file() and _message_id(path) == msg["Message-ID"]
+        if path.exists() and not same:
+            raise Failed(taken)
         try:
-            with write_whole(self.folder / f"{name}.eml", force=True) as tmp:
+            with write_whole(path, force=same) as tmp:
                 with open(tmp, "wb") as handle:
                     handle.write(msg.as_bytes())
-        except (OSError, ReturnsError) as e:
-            raise Failed(f"cannot write to {self.folder}: {_reason(e)}") from None
+        except ReturnsError:  # written meanwhile by another program: still never overwritten
+            raise Failed(taken) from None
+        except OSError as e:
+            raise Failed(f"cannot write {path}: {_reason(e)}") from None
 
     def close(self) -> None:
         pass
+
+
+def _message_id(path: Path) -> str | None:
+    from email.parser import BytesHeaderParser
+
+    try:
+        with open(path, "rb") as handle:
+            return BytesHeaderParser().parse(handle)["Message-ID"]
+    except (OSError, ValueError):
+        return None
 
 
 def _reason(e: BaseException) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
@@ -282,13 +281,14 @@ def one_line(text: str) -> str:
 def message(f: ReturnFacts, n: Notice, *, sender: str | None, bcc: str | None, stamp: str | None,
             return_address: str | None = None) -> EmailMessage:
     """The RFC 5322 message: headers encoded by the `email` package (a name with non-ASCII
-    characters is RFC 2047-encoded; a header value with CR or LF is refused, never sent)."""
+    characters is RFC 2047-encoded; a header value with CR or LF is refused, never sent). An
+    address the package cannot carry is ReturnsError (policy.mail_address), as at input."""
     subject, body = compose(f, n, return_address)
     msg = EmailMessage(policy=SMTP)
     if sender:
-        msg["From"] = Address(SIGNATURE, addr_spec=sender)
+        msg["From"] = policy.mail_address(sender, SIGNATURE)
     if f.email:
-        msg["To"] = Address(one_line(f.customer), addr_spec=f.email)
+        msg["To"] = policy.mail_address(f.email, one_line(f.customer))
     if bcc:
         msg["Bcc"] = bcc
     msg["Subject"] = subject

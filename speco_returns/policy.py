@@ -350,16 +350,64 @@ def clean_text(label: str, value: str | None) -> str | None:
 
 
 def parse_email(text: str | None) -> str | None:
-    """One plain e-mail address (`name@example.com`), or None when empty. No display name,
-    spaces or line breaks: it becomes the To of the customer's notices (`notify`)."""
+    """One plain e-mail address (`name@example.com`), or None when empty: it becomes the To of
+    the customer's notices (`notify`), so it is accepted only where `mail_address` is."""
     s = clean_text("email", text)
     if s is None:
         return None
-    local, _, domain = s.partition("@")
-    if (s.count("@") != 1 or not local or "." not in domain.strip(".") or len(s) > 254
-            or any(ch.isspace() or ch in '<>,;:"()[]\\' for ch in s)):
-        raise ReturnsError(f"email '{quote(s)}' is not an e-mail address: write it like name@example.com")
+    if email_refusal(s):
+        raise ReturnsError(f"email '{quote(s)}' is not an e-mail address a notice can go to: write it like name@example.com")
     return s
+
+
+EMAIL_MAX = 254  # RFC 5321: the longest path a mail server takes
+
+
+def email_refusal(address: str) -> str | None:
+    """Why a notice cannot go to `address`, or None when it can. The `email` package decides, as
+    the message builder uses it (`mail_address`): the address is its addr-spec with no defect,
+    written as it was typed (no quoting, comment or space for the package to drop), a host name
+    with a dot, and a `To:` header under the SMTP policy reads back as the same address."""
+    from email.errors import MessageError
+    from email.headerregistry import Address
+    from email.policy import SMTP
+
+    if len(address) > EMAIL_MAX:
+        return f"longer than {EMAIL_MAX} characters"
+    try:
+        parsed = Address(addr_spec=address)
+        if f"{parsed.username}@{parsed.domain}" != address:
+            return "not one plain address like name@example.com"
+        if "." not in parsed.domain.strip(".") or parsed.domain.startswith("["):
+            return "the part after @ is not a domain name like example.com"
+        folded = SMTP.header_factory("To", parsed).fold(policy=SMTP)
+        back = SMTP.header_factory("To", folded.partition(":")[2].strip())
+    except (ValueError, MessageError, IndexError) as e:  # the parser's defect (a ValueError) or parse error
+        return _parser_reason(e)
+    if back.defects or [a.addr_spec for a in back.addresses] != [address]:
+        return "a To: header would not read back as this address"
+    return None
+
+
+def mail_address(address: str, name: str = ""):
+    """The `email.headerregistry.Address` a notice's header carries (`notices.message`), or
+    ReturnsError when the `email` package cannot carry it. The one check of an address: `open`,
+    `edit`, the prompts and the mail settings reach it through `parse_email`."""
+    from email.headerregistry import Address
+
+    refusal = email_refusal(address)
+    if refusal:
+        raise ReturnsError(f"'{quote(address)}' cannot be put in a To: header ({refusal})")
+    return Address(name, addr_spec=address)
+
+
+def _parser_reason(e: Exception) -> str:
+    if isinstance(e, IndexError):
+        return "the address ends too early"
+    text = " ".join(str(e).split())
+    if text.count(")") > text.count("("):  # one defect's text ends in a stray ")"
+        text = text[:-1] if text.endswith(")") else text
+    return text or type(e).__name__
 
 
 HOLD_REF_MAX = 64

@@ -299,9 +299,9 @@ def doctor_view(report: dict) -> None:
 
 
 @contextmanager
-def notify_progress(mode: str):
+def notify_progress(mode: str, stamp: str = ""):
     """(on_total, on_progress) for `notify`: a progress bar at a terminal, a line per notice
-    in a log (cron), nothing under --json."""
+    in a log (cron), each starting with `stamp` (the run's time and as-of day), nothing under --json."""
     if mode == "terminal":
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -312,15 +312,15 @@ def notify_progress(mode: str):
             yield ((lambda total: progress.update(task, total=total)),
                    (lambda o: progress.update(task, advance=1, description=f"{_user(o.ra)} {o.label}")))
     elif mode == "lines":
-        yield (lambda total: None), notice_line
+        yield (lambda total: None), (lambda o: notice_line(o, stamp))
     else:
         yield (lambda total: None), (lambda o: None)
 
 
-def notice_line(o) -> None:
+def notice_line(o, stamp: str = "") -> None:
     """One plain line per notice as it goes (no-email ones are listed at the end)."""
     if o.status != "no-email":
-        parts = [f"{o.status:<10}", _user(o.ra), o.label, _user(o.to or ""), o.message_id or ""]
+        parts = [stamp, f"{o.status:<10}", _user(o.ra), o.label, _user(o.to or ""), o.message_id or ""]
         sys.stdout.write("  ".join(p for p in parts if p) + "\n")
         sys.stdout.flush()
 
@@ -329,7 +329,8 @@ NOTIFY_SUMMARY = {"sent": "sent", "written": "written", "would-send": "would sen
                   "failed": "failed", "no-email": "no e-mail"}
 
 
-def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
+def notify_report(outcomes: list, counts: dict, *, at_terminal: bool, stamp: str = "") -> None:
+    """At a terminal: tables. In a log: plain lines, each starting with `stamp` (README "The nightly job")."""
     call = [o for o in outcomes if o.status == "no-email"]
     if at_terminal:
         mailed = [o for o in outcomes if o.status != "no-email"]
@@ -359,12 +360,13 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool) -> None:
         summary.add_row(*(str(counts[s]) for s in counts if counts[s] or s in ("sent", "skipped", "failed", "no-email")))
         console.print(summary if outcomes else Text("No notice is due."))
         return
+    lead = f"{stamp}  " if stamp else ""
     if call:
-        sys.stdout.write("Call the customer (no e-mail on file):\n")
+        sys.stdout.write(f"{lead}Call the customer (no e-mail on file):\n")
         for o in call:
-            sys.stdout.write(f"  {_user(o.ra)}  {o.label}  {_user(o.customer)}  {_user(o.phone or 'no phone either')}\n")
-    sys.stdout.write(", ".join(f"{counts[s]} {NOTIFY_SUMMARY[s]}" for s in counts if counts[s]) + "\n"
-                     if outcomes else "No notice is due.\n")
+            sys.stdout.write(f"{lead}  {_user(o.ra)}  {o.label}  {_user(o.customer)}  {_user(o.phone or 'no phone either')}\n")
+    sys.stdout.write(lead + (", ".join(f"{counts[s]} {NOTIFY_SUMMARY[s]}" for s in counts if counts[s]) if outcomes
+                             else "No notice is due.") + "\n")
 
 
 def report_view(doc: dict) -> None:

@@ -164,6 +164,29 @@ def test_edit_refuses(cli, db_path, args, message):
     assert counts(db_path) == before
 
 
+# Addresses the `email` package refuses in a To: header: `notify` once died on them (policy.mail_address).
+UNCARRIABLE = ["ann..lee@example.com", ".ann@example.com", "ann.@example.com", "ann@example..com", "ann@.example.com",
+               "ann@example.com.", "anné@example.com", "ａｎｎ@example.com", "=?utf-8?q?ann?=@example.com"]
+
+
+@pytest.mark.parametrize("address", UNCARRIABLE)
+def test_open_and_edit_refuse_an_address_a_notice_cannot_go_to(cli, db_path, address):
+    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "X", "--email", "ann@example.com", today=TODAY))
+    before = counts(db_path)
+    [line] = refused(cli("open", "--type", "standard", "--customer", "B", "--item", "X", "--email", address, today=TODAY))
+    assert "is not an e-mail address a notice can go to" in line
+    [line] = refused(cli("edit", "RA-000001", "--email", address, today=TODAY))
+    assert "is not an e-mail address a notice can go to" in line
+    assert counts(db_path) == before and show(cli, "RA-000001")["email"] == "ann@example.com"
+
+
+def test_the_email_prompt_asks_again_for_an_address_a_notice_cannot_go_to(cli, terminal):
+    result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X",
+                    input="ann..lee@example.com\nann.lee@example.com\n\ny\n", today=TODAY))
+    assert "is not an e-mail address a notice can go to" in result.stderr
+    assert show(cli, "RA-000001")["email"] == "ann.lee@example.com"
+
+
 def test_edit_a_required_approval_cannot_be_emptied(cli):
     ok(cli("open", "--type", "virtual", "--customer", "A", "--item", "CAM-1", "--serial", "V-0001",
            "--approved-by", "Sue", "--reason", "DOA", today=TODAY))

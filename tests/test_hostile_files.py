@@ -46,12 +46,117 @@ def seeded(cli):
 # --- 4. a missing database is never created by a read ---------------------------------------
 
 
-@pytest.mark.parametrize("args", READS, ids=" ".join)
-def test_a_read_on_a_missing_database_creates_nothing(cli, tmp_path, args):
+def _command_paths(group, prefix=()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (click's, or the one typer brings)
+            found += _command_paths(command, (*prefix, name))
+        else:
+            found.append((*prefix, name))
+    return found
+
+
+# Every command of the app, as the test's table must know it: a command added later fails
+# test_every_command_is_classified until it is put here (SPEC §4: a command that writes no
+# return or catalog row refuses a missing database; a write creates one in a folder that exists).
+READ, WRITE, NONE = "read", "write", "none"
+EVERY_COMMAND = {
+    ("policy",): (NONE, []),
+    ("check",): (READ, ["-t", "standard", "-i", "CAM-1"]),
+    ("open",): (WRITE, ["-t", "standard", "-c", "Acme", "-i", "CAM-1"]),
+    ("show",): (READ, ["RA-000001"]),
+    ("list",): (READ, []),
+    ("serial", "add"): (WRITE, ["RA-000001", "SN0001"]),
+    ("serial", "remove"): (WRITE, ["RA-000001", "SN0001"]),
+    ("serial", "find"): (READ, ["SN0001"]),
+    ("link",): (WRITE, ["RA-000001"]),
+    ("hold",): (WRITE, ["RA-000001", "--ref", "AUTH-1"]),
+    ("ship",): (WRITE, ["RA-000001"]),
+    ("deliver",): (WRITE, ["RA-000001"]),
+    ("unit-shipped",): (WRITE, ["RA-000001"]),
+    ("receive",): (WRITE, ["RA-000001"]),
+    ("charge",): (WRITE, ["RA-000001"]),
+    ("refund",): (WRITE, ["RA-000001", "--ref", "RF-1"]),
+    ("complete",): (WRITE, ["RA-000001"]),
+    ("cancel",): (WRITE, ["RA-000001", "--reason", "r"]),
+    ("void",): (WRITE, ["RA-000001", "--reason", "r"]),
+    ("edit",): (WRITE, ["RA-000001", "--phone", "555-0100"]),
+    ("note",): (WRITE, ["RA-000001", "hi"]),
+    ("overdue",): (READ, ["--check"]),
+    ("notify",): (READ, []),  # writes notices of returns already there, never a database
+    ("export", "ledger"): (READ, []),
+    ("export", "holds"): (READ, []),
+    ("export", "returns"): (READ, []),
+    ("report",): (READ, []),
+    ("catalog", "add"): (WRITE, ["CAM-1", "--category", "camera"]),
+    ("catalog", "import"): (WRITE, ["{work}/models.csv"]),
+    ("catalog", "list"): (READ, []),
+    ("backup",): (READ, ["{work}/copy.db"]),
+    ("doctor",): (READ, []),
+    ("admin", "roles"): (NONE, []),
+    ("admin", "copy"): (READ, ["--to", "postgresql:///nowhere"]),
+    ("shell",): (NONE, []),  # runs the lines it is given: each read or write as above
+}
+# A read's other forms, which once created the database.
+MORE_READS = [["show", "RA-000001", "--notice", "opened"], ["notify", "--dry-run"], ["notify", "--dry-run", "--outbox", "{work}"],
+              ["report", "--json"], ["check", "--json", "-t", "standard", "-i", "CAM-1"], ["doctor", "--json"]]
+
+
+def test_every_command_is_classified():
+    import typer.main
+
+    assert sorted(_command_paths(typer.main.get_command(app))) == sorted(EVERY_COMMAND)
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """What the commands' arguments name, beside (not in) the database's folder; mail settings set."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "models.csv").write_text("model,category,list_price\nCAM-1,camera,100\n", encoding="utf-8")
+    monkeypatch.setenv("SPECO_RETURNS_MAIL_FROM", "returns@speco.example")
+    monkeypatch.setenv("SPECO_RETURNS_SMTP", "smtp://127.0.0.1:9?tls=off")
+    return folder
+
+
+@pytest.mark.parametrize("path", sorted(EVERY_COMMAND), ids=" ".join)
+def test_every_command_on_a_missing_database(cli, tmp_path, work, path):
+    kind, args = EVERY_COMMAND[path]
+    args = [a.format(work=work) for a in args]
+    folder = tmp_path / "db"
+    folder.mkdir()
+    for target in (folder / "typo.db", folder / "unmounted" / "returns.db"):
+        result = cli("--db", str(target), *path, *args, input="")
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        if kind == READ:
+            assert refused(result) == [f"error: no database at {target}"]
+    # a write creates the database where the folder exists, never a folder; the rest create nothing
+    assert sorted(p.name for p in folder.iterdir()) == (["typo.db"] if kind == WRITE else [])
+    assert sorted(p.name for p in work.iterdir()) == ["models.csv"]
+
+
+@pytest.mark.parametrize("args", MORE_READS, ids=" ".join)
+def test_every_form_of_a_read_on_a_missing_database_creates_nothing(cli, tmp_path, work, args):
+    missing = tmp_path / "db" / "typo.db"
+    missing.parent.mkdir()
+    result = cli("--db", str(missing), *[a.format(work=work) for a in args])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.splitlines() == ([] if "--json" in args and "check" in args else [f"error: no database at {missing}"])
+    assert list(missing.parent.iterdir()) == [] and sorted(p.name for p in work.iterdir()) == ["models.csv"]
+
+
+def test_check_json_on_a_missing_database_prints_its_document(cli, tmp_path):
+    """SPEC §4: check --json always prints its document; a missing database is one of its violations."""
     missing = tmp_path / "typo.db"
-    lines = refused(cli("--db", str(missing), *_args(args, tmp_path)))
-    assert lines == [f"error: no database at {missing}"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    result = cli("--db", str(missing), "check", "--json", "-t", "standard", "-i", "CAM-1")
+    assert result.exit_code == 1 and result.stderr == ""
+    assert json.loads(result.stdout) == {"eligible": False, "warnings": [],
+                                         "violations": [{"rule": None, "message": f"no database at {missing}"}]}
+    result = cli("--db", str(missing), "check", "--json", "-i", "CAM-1")  # with an input problem: both, one document
+    assert result.exit_code == 1
+    assert [v["message"] for v in json.loads(result.stdout)["violations"]] == [
+        "missing --type: standard, counter (otc), advanced (ar) or virtual", f"no database at {missing}"]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("args", WRITES, ids=" ".join)

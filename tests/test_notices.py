@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from speco_returns import notices
@@ -103,3 +103,18 @@ def test_parse_remind():
     assert notices.parse_remind("7,2") == (7, 2)
     assert notices.parse_remind(" 2, 7 ,7") == (7, 2)
     assert notices.parse_remind("") == ()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30))
+def test_plain_keys_of_two_tickets_never_meet(key):
+    """The outbox's file names and the Message-IDs carry a key one to one (it decodes back), in
+    characters both keep: two tickets never share a file."""
+    import re
+
+    from speco_returns.mailer import plain_key
+
+    plain = plain_key(key)
+    assert re.fullmatch(r"[A-Za-z0-9_-]*", plain)
+    decoded = re.sub(rb"_([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), plain.encode()).decode()
+    assert decoded == key

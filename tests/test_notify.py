@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from email.policy import default
 
 import pytest
@@ -268,6 +269,85 @@ def test_dry_run_outbox_writes_files_for_review_and_records_nothing(cli, tmp_pat
     assert len(list(outbox.glob("*.eml"))) == 5 and notices_in_history(db_path) == []
 
 
+def test_outbox_names_never_share_a_file_across_tickets(cli, mail_env, tmp_path, db_path):
+    """Tickets that differ only in a character a file name cannot keep each get their own file."""
+    tickets = ["TT/1", "TT_1", "TT:1", "TT-1", "TT.1", "TT_2f1"]
+    for ticket in tickets:
+        ok(cli("open", "--type", "counter", "--customer", "Frank Co", "--email", "frank@example.com", "--item", "DVR-8",
+               "--ticket", ticket, "--distributor", "ADI", "--on", "2026-11-25", today=TODAY))
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    ok(notify(cli, "--outbox", str(outbox)))
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == len(tickets)
+    written = {}
+    for path in files:
+        with open(path, "rb") as handle:
+            msg = email.message_from_binary_file(handle, policy=default)
+        written[msg["X-Speco-Return"]] = msg["Message-ID"]
+        assert all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in path.name)
+    assert set(written) == set(tickets)
+    assert {h["ra"]: h["message_id"] for h in notices_in_history(db_path)} == written  # each recorded with its own file
+
+
+def test_outbox_never_overwrites_another_message(cli, mail_env, tmp_path, db_path):
+    seed(cli)
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    ok(notify(cli, "--dry-run", "--outbox", str(outbox)))
+    [review] = outbox.glob("RA-000003-*.eml")
+    before = review.read_bytes()
+    for other in outbox.glob("*.eml"):
+        if other != review:
+            other.unlink()
+    [line] = refused(notify(cli, "--outbox", str(outbox)), code=4)
+    assert "RA-000003" in line and "exists and holds another message" in line
+    assert review.read_bytes() == before  # the file there is kept
+    assert len(list(outbox.glob("*.eml"))) == 5 and len(notices_in_history(db_path)) == 4
+    review.unlink()  # moved away: the next run writes it
+    ok(notify(cli, "--outbox", str(outbox)))
+    assert len(notices_in_history(db_path)) == 5
+
+
+def test_a_retry_rewrites_its_own_file(tmp_path):
+    """A run killed between writing and recording leaves its file; the retry (same Message-ID) replaces it."""
+    from email.message import EmailMessage
+
+    from speco_returns import mailer
+
+    box = mailer.Outbox(tmp_path)
+    msg = EmailMessage()
+    msg["Message-ID"] = "<1.RA-000001@speco.example>"
+    msg.set_content("first")
+    box.send(msg, "RA-000001-opened-2026-11-26")
+    msg.set_content("again")
+    box.send(msg, "RA-000001-opened-2026-11-26")
+    assert b"again" in (tmp_path / "RA-000001-opened-2026-11-26.eml").read_bytes()
+    other = EmailMessage()
+    other["Message-ID"] = "<2.RA-000001@speco.example>"
+    other.set_content("another")
+    with pytest.raises(mailer.Failed, match="holds another message"):
+        box.send(other, "RA-000001-opened-2026-11-26")
+
+
+# --- the log (cron) ---------------------------------------------------------------------------------
+
+
+def test_every_log_line_starts_with_the_run_time_and_as_of_day(cli, mail_env, db_path):
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 as-of 2026-11-26  "
+    ok(cli("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99"))
+    [line] = ok(notify(cli)).stdout.splitlines()
+    assert re.match(stamp + "No notice is due.$", line), line
+    seed(cli)
+    for args in ((), ("--dry-run",), ()):
+        lines = notify(cli, *args).stdout.splitlines()
+        assert len(lines) > 1 and all(re.match(stamp, line) for line in lines), lines
+        assert len({line[:25] for line in lines}) == 1  # one run, one time
+    assert "Call the customer" in lines[0] and lines[-1].endswith("  1 no e-mail")
+    logged = notify(cli, "--dry-run", "--as-of", "2026-12-01").stdout.splitlines()
+    assert all(" as-of 2026-12-01  " in line for line in logged)
+
+
 # --- settings -------------------------------------------------------------------------------------
 
 
@@ -505,15 +585,93 @@ def test_an_untrusted_certificate_is_refused(cli, tls_env, certificate, db_path)
         controller.stop()
 
 
-def test_a_stored_address_that_is_not_one_is_a_call_not_a_failure(cli, mail_env, db_path):
-    """A row from before `open` checked addresses: the customer is called, nothing is sent or failed."""
+# --- stored addresses the `email` package cannot carry: that notice fails, the others go ----------
+
+# Each passed `open` before it checked addresses with the message builder's own rules.
+UNCARRIABLE = ["dave..doe@example.com", ".dave@example.com", "dave.@example.com", "dave@example..com",
+               "dave@.example.com", "dave@example.com.", "dävé@example.com", "ｄａｖｅ@example.com",
+               "=?utf-8?q?dave?=@example.com", "dave@exämple.com", "dave at example dot com"]
+
+
+def two_returns(cli):
+    for name, address in (("Dave Doe", "dave@example.com"), ("Erin Eve", "erin@example.com")):
+        ok(cli("open", "--type", "standard", "--customer", name, "--email", address, "--item", "DVR-8", "--on", "2026-11-25",
+               today=TODAY))
+
+
+@pytest.mark.parametrize("address", UNCARRIABLE)
+def test_a_stored_address_the_email_package_refuses_fails_its_notice_only(cli, mail_env, db_path, tmp_path, address):
+    two_returns(cli)
+    with raw(db_path) as conn:  # as a row from before the check holds it
+        conn.execute("UPDATE returns SET email = ? WHERE ra_no = 1", [address])
+    for args in (("--dry-run", "--json"), ("--dry-run",)):
+        result = notify(cli, *args)
+        assert result.exit_code == 4 and "Traceback" not in result.output, result.output
+    doc = json.loads(notify(cli, "--dry-run", "--json").stdout)
+    assert [(n["ra"], n["status"]) for n in doc["notices"]] == [("RA-000001", "failed"), ("RA-000002", "would-send")]
+    assert "To: header" in doc["notices"][0]["error"] and "edit RA-000001 --email" in doc["notices"][0]["error"]
+    [line] = refused(cli("show", "RA-000001", "--notice", "opened", today=TODAY))
+    assert "RA-000001 opened" in line and "To: header" in line
+    ok(cli("show", "RA-000002", "--notice", "opened", today=TODAY))
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    refused(notify(cli, "--dry-run", "--outbox", str(outbox)), code=4)
+    assert [p.name for p in outbox.iterdir()] == ["RA-000002-opened-2026-11-25.eml"]
+    [line] = refused(notify(cli), code=4)
+    assert line.startswith("error: RA-000001 opened to ") and "To: header" in line
+    assert [r.msg["X-Speco-Return"] for r in mail_env.received] == ["RA-000002"]
+    assert query(db_path, "SELECT state, attempts FROM notices ORDER BY return_id") == [("failed", 1), ("sent", 1)]
+
+
+def test_an_address_that_cannot_be_carried_is_recorded_failed_named_by_doctor_and_goes_once_corrected(cli, mail_env, db_path):
+    seed(cli)
+    bad = {1: "carol..c@example.com", 3: "érin@example.com"}
+    with raw(db_path) as conn:
+        for ra_no, address in bad.items():
+            conn.execute("UPDATE returns SET email = ? WHERE ra_no = ?", [address, ra_no])
+        conn.execute("UPDATE returns SET email = ? WHERE ticket = 'TT-9'", ["=?utf-8?q?frank?=@example.com"])
+    lines = refused(notify(cli), code=4)
+    assert len(lines) == 3 and all("To: header" in line for line in lines)
+    assert {key(r.msg) for r in mail_env.received} == {("RA-000002", "overdue"), ("RA-000005", "shipped")}
+    failed = query(db_path, "SELECT last_error FROM notices WHERE state = 'failed'")
+    assert len(failed) == 3 and all("To: header" in error for (error,) in failed)
+    refused(notify(cli), code=4)  # tried again each run; what went is not sent again
+    assert len(mail_env.received) == 2
+    assert query(db_path, "SELECT DISTINCT attempts FROM notices WHERE state = 'failed'") == [(2,)]
+    result = cli("doctor")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    named = [line for line in result.stderr.splitlines() if "e-mail on file" in line]
+    assert [line.split(":")[1].strip() for line in named] == ["RA-000001", "RA-000003", "TT-9"]
+    assert "edit RA-000001 --email" in named[0]
+    ok(cli("edit", "RA-000001", "--email", "carol@example.com", today=TODAY))
+    refused(notify(cli), code=4)
+    assert ("RA-000001", "reminder") in {key(r.msg) for r in mail_env.received}
+    named = [line for line in cli("doctor").stderr.splitlines() if "e-mail on file" in line]
+    assert [line.split(":")[1].strip() for line in named] == ["RA-000003", "TT-9"]
+
+
+def test_doctor_names_at_most_five_returns_and_counts_the_rest(cli, mail_env, db_path):
+    for n in range(7):
+        ok(cli("open", "--type", "standard", "--customer", f"C{n}", "--email", f"c{n}@example.com", "--item", "DVR-8",
+               "--on", "2026-11-25", today=TODAY))
+    with raw(db_path) as conn:
+        conn.execute("UPDATE returns SET email = 'c..c@example.com'")
+    refused(notify(cli), code=4)
+    named = [line for line in cli("doctor").stderr.splitlines() if "e-mail on file" in line]
+    assert len(named) == 6 and "2 more open return(s)" in named[-1]
+
+
+def test_a_message_the_email_package_cannot_build_fails_its_notice_only(cli, mail_env, db_path):
+    """Any stored value, not only the address: a ticket with a line break cannot be a header."""
     seed(cli)
     with raw(db_path) as conn:
-        conn.execute("UPDATE returns SET email = 'erin at example dot com' WHERE ra_no = 3")
-    doc = json.loads(ok(notify(cli, "--json")).stdout)
-    erin = [n for n in doc["notices"] if n["ra"] == "RA-000003"]
-    assert [n["status"] for n in erin] == ["no-email"] and doc["summary"]["failed"] == 0
-    assert "RA-000003" not in {r.msg["X-Speco-Return"] for r in mail_env.received}
+        conn.execute("UPDATE returns SET ticket = ? WHERE ticket = 'TT-9'", ["TT-9\nBcc: x@example.com"])
+    result = notify(cli, "--dry-run", "--json")
+    assert result.exit_code == 4 and "Traceback" not in result.output
+    [tt] = [n for n in json.loads(result.stdout)["notices"] if n["ra"].startswith("TT-9")]
+    assert tt["status"] == "failed" and "cannot be built" in tt["error"]
+    refused(notify(cli), code=4)
+    assert len(mail_env.received) == 5 - 1 and all("x@example.com" not in r.rcpt_tos for r in mail_env.received)
 
 
 def test_a_notice_changes_no_state_and_does_not_bound_later_dates(cli, mail_env):

@@ -590,3 +590,62 @@ def test_a_numeric_date_is_iso_or_month_first_or_refused(a, b, c):
 def test_an_empty_date_is_refused(text):
     with pytest.raises(ReturnsError, match="empty"):
         policy.parse_date(text)
+
+
+# --- e-mail addresses: accepted only where the message builder can put them in To: -----------------
+
+REFUSED_ADDRESSES = ["ann..lee@example.com", ".ann@example.com", "ann.@example.com", "ann@example..com",
+                     "ann@.example.com", "ann@example.com.", "anné@example.com", "ａｎｎ@example.com",
+                     "=?utf-8?q?ann?=@example.com", "ann@=?utf-8?q?x?=.example.com", "ann@exämple.com",
+                     '"ann lee"@example.com', "ann(x)@example.com", "ann@[192.0.2.1]", "ann@localhost",
+                     "ann@@example.com", "ann@", "@example.com", "ann at example dot com", "x" * 250 + "@example.com"]
+
+
+@pytest.mark.parametrize("address", REFUSED_ADDRESSES)
+def test_parse_email_refuses_what_a_to_header_cannot_carry(address):
+    with pytest.raises(ReturnsError, match="is not an e-mail address"):
+        policy.parse_email(address)
+    with pytest.raises(ReturnsError, match="cannot be put in a To: header"):
+        policy.mail_address(address)
+
+
+@pytest.mark.parametrize("address", ["ann@example.com", "ann.lee+returns@mail.example.co.uk", "o'brien@example.ie",
+                                     "a!#$%&*/=?^_`{|}~-@example.com", "ANN@EXAMPLE.COM"])
+def test_parse_email_takes_plain_addresses(address):
+    assert policy.parse_email(f"  {address} ") == address
+
+
+def _to_header_reads_back(address: str) -> None:
+    """The message builder's own message, written out and parsed back: the same address."""
+    import email
+    from datetime import date
+
+    from speco_returns import notices
+
+    facts = notices.ReturnFacts(key="RA-000001", type="standard", status="authorized", customer="Ann Lee",
+                                email=address, phone=None, opened_on=date(2026, 11, 26), items=())
+    msg = notices.message(facts, notices.Notice("opened", date(2026, 11, 26)), sender="returns@speco.example",
+                          bcc=None, stamp="2026-11-26T10:00:00+00:00")
+    back = email.message_from_bytes(msg.as_bytes(), policy=email.policy.SMTP)
+    assert not back.defects and [a.addr_spec for a in back["To"].addresses] == [address]
+
+
+ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
+
+
+@st.composite
+def address_like(draw):
+    """Local part and domain from whole character classes: atext, dots, any Unicode letter or
+    mark, symbols, spaces and the specials, in any arrangement (dots doubled, leading, trailing)."""
+    piece = st.text(st.one_of(st.sampled_from(ATEXT + "."), st.characters(categories=["L", "M", "N", "S", "P", "Z"])),
+                    max_size=12)
+    return draw(piece) + draw(st.sampled_from(["@", "@", "@@", ""])) + draw(piece) + draw(st.sampled_from(["", ".com", "."]))
+
+
+@BROAD
+@given(st.one_of(st.emails(), address_like(), st.text()))
+def test_every_address_input_accepts_builds_a_message_that_reads_back(text):
+    """Whatever `open`, `edit` and the prompts accept, `notify` can send: one function decides."""
+    address = only_returns_error(policy.parse_email, text)
+    if address is not None:
+        _to_header_reads_back(address)

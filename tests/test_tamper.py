@@ -325,3 +325,34 @@ def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_
     assert b"doctor: integrity check" in out and b"healthy" in out
     piped = subprocess.run([sys.executable, "-m", "speco_returns", "doctor"], env=env, capture_output=True, timeout=60)
     assert piped.returncode == 0 and piped.stderr == b""
+
+
+def test_doctors_workers_load_only_the_installed_package(cli, history, db_path, tmp_path):
+    """`doctor` run from a folder that holds a planted `speco_returns/` package: its workers must
+    not import it (it would run as whoever runs doctor, and report every part healthy). A row
+    changed under its trigger (dropped, then made again as it was) is seen only by the chain's
+    worker: it must still be named."""
+    import shutil
+
+    events_no_update = chain.TRIGGERS["events_no_update"]
+    _tamper(db_path, "DROP TRIGGER events_no_update", "UPDATE events SET agent = 'mallory' WHERE id = 2",
+            events_no_update)
+    shared = tmp_path / "shared"
+    planted = shared / "speco_returns"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    healthy = {"integrity": {"integrity": ["ok"]}, "chains": {"chains": {t: [[], []] for t in chain.CHAINED}},
+               "replay": {"lines": [], "found": []}}
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write('imported\\n')\n")
+    for name in ("__main__.py", "audit.py"):
+        (planted / name).write_text(
+            "import json, sys\n"
+            f"open({str(marker)!r}, 'a').write('ran\\n')\n"
+            f"print(json.dumps({healthy!r}[sys.argv[-1].split(':')[0]]))\n")
+    command = shutil.which("speco-returns", path=str(Path(sys.executable).parent))
+    assert command, "the installed speco-returns command"
+    env = {**os.environ, "SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "t"}
+    done = subprocess.run([command, "doctor"], cwd=shared, env=env, capture_output=True, text=True, timeout=120)
+    assert not marker.exists(), marker.read_text()
+    assert done.returncode == 1, done.stdout
+    assert "error: the events chain breaks at 1 row(s) (id 2)" in done.stderr, done.stderr

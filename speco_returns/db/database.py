@@ -198,14 +198,15 @@ class Database:
 
 
 def open_database(target: str | Path, *, read: bool = False, make_folder: bool = False,
-                  diagnose: bool = False, migrate: bool = True) -> Database:
+                  diagnose: bool = False, migrate: bool = True, create: bool = True) -> Database:
     """`read`: a read command. It never creates a database, and it reads one it cannot write (a
     reporting account, a read-only mount, a backup) without leaving a file behind. Otherwise a
     write: a new database only in a folder that exists (`make_folder`: the default folder),
-    never world-accessible. `diagnose` (doctor): reports a newer schema instead of refusing it,
+    never world-accessible; `create=False` for a write that adds nothing but to returns already
+    there (`notify`): no database, no write. `diagnose` (doctor): reports a newer schema instead of refusing it,
     and migrates nothing."""
     db = _open_server(str(target)) if is_url(target) else _open_file(Path(target), read=read or diagnose,
-                                                                     make_folder=make_folder)
+                                                                     make_folder=make_folder, create=create)
     try:
         if not diagnose:
             db.check_version(read=read)
@@ -219,7 +220,7 @@ def open_database(target: str | Path, *, read: bool = False, make_folder: bool =
     return db
 
 
-def _open_file(path: Path, *, read: bool, make_folder: bool) -> Database:
+def _open_file(path: Path, *, read: bool, make_folder: bool, create: bool = True) -> Database:
     from .. import files
     from ..policy import visible
     from .engines.sqlite import ENGINE
@@ -228,7 +229,7 @@ def _open_file(path: Path, *, read: bool, make_folder: bool) -> Database:
         raise ReturnsError(f"{path} is a folder: give the database file, such as {path / 'returns.db'}")
     readonly = False
     if not path.exists():
-        if read:
+        if read or not create:
             raise ReturnsError(f"no database at {path}")
         files.create_private(path, make_folder=make_folder)
     elif not files.writable(path):

@@ -12,6 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from .. import policy
+from ..domain.keys import NO_RA_NUMBER
 
 if TYPE_CHECKING:
     from .database import Database
@@ -42,7 +43,8 @@ class _Cells:
     @property
     def key(self) -> str:
         """A return's key as domain.keys.key_of gives it."""
-        return self.text(f"CASE r.type WHEN 'counter' THEN r.ticket ELSE {self.engine.ra_text('r.ra_no')} END")
+        return self.text(f"CASE WHEN r.type = 'counter' THEN r.ticket WHEN r.ra_no IS NULL THEN '{NO_RA_NUMBER}' "
+                         f"ELSE {self.engine.ra_text('r.ra_no')} END")
 
 
 def ledger_rows(db: Database, start: date | None, end: date | None) -> Iterator[tuple]:

@@ -199,7 +199,7 @@ def advanced_as_of(db: Database, day: str) -> list:
             FROM returns{engine.indexed_by("returns_advanced_closed")}
             WHERE type = 'advanced' AND closed_on > :day AND opened_on <= :day""",
         {"day": day})
-    return sorted(rows, key=lambda r: r["ra_no"] if r["ra_no"] is not None else -1)
+    return sorted(rows, key=lambda r: (r["ra_no"] is not None, r["ra_no"] or 0))
 
 
 def open_as_of(db: Database, day: str) -> list:

@@ -13,16 +13,18 @@ import unicodedata
 _RA = re.compile(r"RA-([0-9]{1,18})", re.IGNORECASE)
 
 
-def ra_text(ra_no: int) -> str:
-    return f"RA-{ra_no:06d}"
+# What a return whose RA number was erased outside the tool is called (doctor names it as a
+# problem): every view still shows it, never a traceback.
+NO_RA_NUMBER = "(no RA number)"
+
+
+def ra_text(ra_no: int | None) -> str:
+    return NO_RA_NUMBER if ra_no is None else f"RA-{ra_no:06d}"
 
 
 def key_of(type_: str, ra_no: int | None, ticket: str | None) -> str:
-    """What an agent calls a return: its RA number, or a counter return's ticket ID. A return
-    whose RA number is missing (written outside the tool) is named by what it has."""
-    if type_ == "counter":
-        return ticket or "(a counter return with no ticket)"
-    return ra_text(ra_no) if ra_no is not None else "(a return with no RA number)"
+    """What an agent calls a return: its RA number, or a counter return's ticket ID."""
+    return ticket if type_ == "counter" else ra_text(ra_no)
 
 
 def ra_no_of(key: str) -> int | None:

@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING
 from .. import files, policy
 from ..db.derived import holds
 from ..db.migrations import SCHEMA_VERSION
+from ..db.returns import OPEN_SQL
+from ..domain.keys import NO_RA_NUMBER
 from ..errors import ReturnsError
 
 if TYPE_CHECKING:
     from ..db.database import Database
 
 # Filesystems where SQLite's locking is unsafe (SPEC §6): keep the database on a local disk.
+MAX_NAMED = 5  # returns named in one problem line
 NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ncpfs"}
 
 
@@ -51,7 +54,10 @@ def replay_problems(conn: Database, limit: int = 20) -> list[str]:
     has_ra_no = any(d[0] == "ra_no" for d in returns.description)  # before m004 the id was the number
 
     def name(r) -> str:
-        return r["ticket"] if r["type"] == "counter" else ra_number(r["ra_no"] if has_ra_no else r["id"])
+        if r["type"] == "counter":
+            return r["ticket"]
+        number = r["ra_no"] if has_ra_no else r["id"]
+        return ra_number(number) if number is not None else f"return id {r['id']} {NO_RA_NUMBER}"
 
     for r in returns:
         mine = []
@@ -111,6 +117,10 @@ def doctor(store: Database, progress=None) -> dict:
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
         problems += ledger_days_problems(store)
     problems += serial_hold_problems(store)  # m012's SER-1 flags against their returns' states
+    if version >= 4:  # m004: RA numbers in their own column
+        problems += missing_ra_problems(store)
+    if version >= 7:  # m007: notices
+        problems += address_problems(store)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(store)
     counts: dict[str, int] = {}
@@ -187,6 +197,10 @@ def _schema_and_counts(store: Database, problems: list, warnings: list) -> tuple
     if version >= 8:  # m008: ledger_days is the ledger summed per day and event, kept by a trigger
         problems += ledger_days_problems(conn)
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
+    if version >= 4:  # m004: RA numbers in their own column
+        problems += missing_ra_problems(conn)
+    if version >= 7:  # m007: notices
+        problems += address_problems(conn)
     if version >= 2:
         problems += replay_problems(conn)
     counts: dict[str, int] = {}
@@ -194,6 +208,38 @@ def _schema_and_counts(store: Database, problems: list, warnings: list) -> tuple
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
             counts[row[0]] = row[1]
     return version, pending, counts
+
+
+def missing_ra_problems(conn: Database) -> list[str]:
+    """Doctor (both engines): a return other than a counter return without its RA number (SPEC
+    §1: every one has one), erased outside the tool. Read through the RA number's index."""
+    rows = conn.all("SELECT id, type FROM returns WHERE ra_no IS NULL AND type != 'counter' ORDER BY id")
+    if not rows:
+        return []
+    named = ", ".join(f"id {rid} ({type_})" for rid, type_ in rows[:MAX_NAMED])
+    return [f"{len(rows)} return(s) have no RA number (changed outside the tool): {named}"
+            f"{', ...' if len(rows) > MAX_NAMED else ''}; they are listed as {NO_RA_NUMBER}"]
+
+
+def address_problems(conn: Database) -> list[str]:
+    """Doctor (both engines): open returns whose notices failed and whose e-mail on file the
+    `email` package cannot carry (stored before input checked it), one line per return, at most
+    MAX_NAMED of them and a line for the rest. Only returns with a failed notice are read: cheap
+    at a million."""
+    key = f"CASE WHEN type = 'counter' THEN ticket WHEN ra_no IS NOT NULL THEN {conn.engine.ra_text('ra_no')} END"
+    rows = conn.all(f"""SELECT {key}, email FROM returns WHERE {OPEN_SQL}
+                        AND id IN (SELECT return_id FROM notices WHERE state = 'failed') ORDER BY id""")
+    found = []
+    for ra, email in rows:
+        ra = ra or NO_RA_NUMBER
+        refusal = policy.email_refusal(email) if email else None
+        if refusal:
+            found.append(f"{ra}: its notices cannot be sent to the e-mail on file '{policy.quote(email)}' ({refusal}): "
+                         f"correct it with `speco-returns edit {ra} --email`")
+    if len(found) > MAX_NAMED:
+        found[MAX_NAMED:] = [f"{len(found) - MAX_NAMED} more open return(s) whose notices cannot be sent to the e-mail "
+                             "on file: `speco-returns notify --dry-run` names them"]
+    return found
 
 
 def ledger_days_problems(conn) -> list[str]:
@@ -215,15 +261,13 @@ def _uri(path: Path) -> str:
     return "file:" + quote(str(path.absolute()))
 
 
-MAX_NAMED = 5
-
-
 def serial_hold_problems(conn: Database) -> list[str]:
     """Doctor (both backends): serials whose flag disagrees with their return's state. Both halves
     read only held serials and open returns through their partial indexes: cheap at a million."""
     if "held" not in conn.columns("serials"):
         return []  # before m012
-    key = f"CASE r.type WHEN 'counter' THEN r.ticket ELSE {conn.engine.ra_text('r.ra_no')} END"
+    key = (f"CASE WHEN r.type = 'counter' THEN r.ticket WHEN r.ra_no IS NULL THEN '{NO_RA_NUMBER}' "
+           f"ELSE {conn.engine.ra_text('r.ra_no')} END")
     rows = conn.all(
         f"""SELECT s.serial, {key}, r.status, s.held FROM serials s JOIN returns r ON r.id = s.return_id
             WHERE s.held = 1 AND NOT ({holds('r.status')})

@@ -19,10 +19,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 from .. import history, policy
 from ..db import chain
 from ..db.schema import SQLITE_CHAIN_TRIGGERS
+from ..domain.keys import NO_RA_NUMBER
 from ..errors import ReturnsError
 
 Progress = Callable[[str, int, int], None]
@@ -192,7 +194,7 @@ def _moves(rows: list) -> str:
 
 
 def _name(r: tuple) -> str:
-    return r[3] if r[1] == "counter" else f"RA-{r[2]:06d}"
+    return r[3] if r[1] == "counter" else f"RA-{r[2]:06d}" if r[2] is not None else f"return id {r[0]} {NO_RA_NUMBER}"
 
 
 def replay_return(conn: sqlite3.Connection, r: tuple, events: list) -> tuple[str | None, list[str]]:
@@ -296,16 +298,27 @@ def work(conn: sqlite3.Connection, task: str) -> dict:
     return {"lines": lines, "found": found}
 
 
+# A worker runs this package, from where this one was loaded, and nothing else: `-I` keeps the
+# current folder, PYTHONPATH and the user's site-packages off its sys.path (`python -m` would
+# import a `speco_returns/` planted in the folder doctor is run from, and run it as this account).
+WORKER_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "from speco_returns.integrity.sqlite_fanout import main; main(*sys.argv[2:])")
+
+
+def worker_command(uri: str, task: str) -> list[str]:
+    return [sys.executable, "-I", "-c", WORKER_CODE, str(Path(__file__).resolve().parents[2]), uri, task]
+
+
 def start_chains(uri: str, upto: int) -> dict[str, subprocess.Popen] | None:
     """SQLite's integrity check, both chains and the replay of the returns after `upto`, each in
-    its own process (`python -m speco_returns.integrity.sqlite_fanout URI TASK`) while this one replays the rest:
-    they read the database side by side, so every core works and none waits on a single long
-    part. None when no process can be started: then all of it is done here."""
+    its own process (`worker_command`) while this one replays the rest: they read the database
+    side by side, so every core works and none waits on a single long part. None when no
+    process can be started: then all of it is done here."""
     tasks = ["integrity", "chains", f"replay:{upto}:{ALL}"]
     started: dict[str, subprocess.Popen] = {}
     try:
         for task in tasks:
-            started[task] = subprocess.Popen([sys.executable, "-m", "speco_returns.integrity.sqlite_fanout", uri, task],
+            started[task] = subprocess.Popen(worker_command(uri, task),
                                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError:
         stop(started)
@@ -382,13 +395,9 @@ def audit(conn: sqlite3.Connection, progress: Progress | None = None,
 
 
 def main(uri: str, task: str) -> None:
-    """`python -m speco_returns.integrity.sqlite_fanout URI TASK`: one of doctor's parts (`work`) as JSON."""
+    """A worker (`worker_command`): one of doctor's parts (`work`) as JSON."""
     conn = fast_reads(sqlite3.connect(uri, uri=True))
     try:
         print(json.dumps(work(conn, task)))
     finally:
         conn.close()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])

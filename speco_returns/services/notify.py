@@ -16,16 +16,15 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .. import mailer, notices
+from .. import mailer, notices, policy
 from ..db import outbox, returns
 from ..db.database import Database
 from ..domain.clock import Now, clock_from_events
 from ..errors import ReturnsError
 from ..notices import Notice, ReturnFacts
-from ..policy import parse_email
 
 CLAIM_LEASE = timedelta(minutes=15)  # far beyond one send (mailer.TIMEOUT_S per SMTP command)
 
@@ -95,11 +94,9 @@ def due(db: Database, as_of: date, remind: tuple[int, ...]) -> list[tuple[int, R
 
 
 def usable_email(facts: ReturnFacts) -> str | None:
-    """The stored address if a message can go to it (rows from before input checked it may not)."""
-    try:
-        return parse_email(facts.email) if facts.email else None
-    except ReturnsError:
-        return None
+    """The stored address if a message can go to it (rows written before input checked it may hold
+    one the `email` package cannot carry: policy.mail_address decides, as at input)."""
+    return facts.email if facts.email and policy.email_refusal(facts.email) is None else None
 
 
 def is_stale(row, now: Now) -> bool:
@@ -127,23 +124,27 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
     down: str | None = None
     me = mailer.claimant()
     for return_id, facts, n in work:
-        to = usable_email(facts)
-        facts = facts if to == facts.email else replace(facts, email=None)
-        msg = _message(facts, n, settings, now)
+        msg, problem = build(facts, n, settings, now)
         o = Outcome(ra=facts.key, customer=facts.customer, kind=n.kind, days=n.days if n.kind == "reminder" else None,
-                    about=n.about.isoformat(), to=to, phone=facts.phone, subject=str(msg["Subject"]), status="would-send")
-        if to is None:
+                    about=n.about.isoformat(), to=facts.email or None, phone=facts.phone,
+                    subject=str(msg["Subject"]) if msg is not None else _subject(facts, n), status="would-send")
+        if not facts.email:
             o.status = "no-email"
         elif down:
             o.status, o.error = "failed", down
         elif dry_run:
-            if transport is not None:
+            if problem:
+                o.status, o.error = "failed", problem
+            elif transport is not None:
                 msg["Message-ID"] = mailer.message_id(settings, facts.key)
-                transport.send(msg, _name(facts, n))
-                o.status = "written"
+                try:
+                    _send(transport, msg, facts, n)
+                    o.status = "written"
+                except mailer.Failed as e:
+                    o.status, o.error = "failed", str(e)
         else:
             try:
-                _deliver(db, settings, transport, now, me, return_id, facts, n, msg, o)
+                _deliver(db, settings, transport, now, me, return_id, facts, n, msg, problem, o)
             except mailer.Down as e:  # nothing was claimed: the rest fail alike, without waiting on the server again
                 down = str(e)
                 o.status, o.error = "failed", down
@@ -154,7 +155,7 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
 
 
 def _deliver(db: Database, settings, transport, now: Now, me: str, return_id: int, facts: ReturnFacts, n: Notice,
-             msg, o: Outcome) -> None:
+             msg, problem: str | None, o: Outcome) -> None:
     transport.connect()  # before claiming: a server that is down leaves nothing claimed (raises Down)
     mid = outbox.claim(db, return_id, n, mailer.message_id(settings, facts.key), now, me, lambda row: is_stale(row, now))
     if mid is None:
@@ -162,9 +163,11 @@ def _deliver(db: Database, settings, transport, now: Now, me: str, return_id: in
         return
     o.message_id = mid
     try:
+        if problem:
+            raise mailer.Failed(problem)
         msg["Message-ID"] = mid
-        transport.send(msg, _name(facts, n))
-    except mailer.Failed as e:
+        _send(transport, msg, facts, n)
+    except mailer.Failed as e:  # recorded with its reason (doctor names it); tried again next run
         outbox.mark_failed(db, return_id, n, str(e))
         o.status, o.error = "failed", str(e)
         return
@@ -175,6 +178,42 @@ def _deliver(db: Database, settings, transport, now: Now, me: str, return_id: in
     o.status = "sent" if transport.via == "smtp" else "written"
 
 
+def _send(transport, msg, facts: ReturnFacts, n: Notice) -> None:
+    """Send one message; whatever goes wrong with it fails this notice only (mailer.Failed)."""
+    try:
+        transport.send(msg, _name(facts, n))
+    except mailer.Failed:
+        raise
+    except Exception as e:  # noqa: BLE001 - a message the transport chokes on must not stop the night
+        raise mailer.Failed(f"the message could not be sent: {type(e).__name__}: {e}") from None
+
+
+def build(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now):
+    """(message, None), or (None, why) when this return's stored values cannot make a message:
+    an address the `email` package cannot carry (stored before input checked it the same way),
+    or any header it refuses. Written out once here, as sending will, so it fails now."""
+    if facts.email:
+        refusal = policy.email_refusal(facts.email)
+        if refusal:
+            return None, (f"the e-mail on file cannot be put in a To: header ({refusal}): "
+                          f"correct it with `speco-returns edit {facts.key} --email`")
+    try:
+        msg = _message(facts, n, settings, now)
+        msg.as_bytes()
+    except ReturnsError as e:
+        return None, f"the message cannot be built: {e.problems[0].message}"
+    except Exception as e:  # noqa: BLE001 - a stored value nobody foresaw fails its notice, never the night
+        return None, f"the message cannot be built: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+    return msg, None
+
+
+def _subject(facts: ReturnFacts, n: Notice) -> str:
+    try:
+        return notices.compose(facts, n)[0]
+    except Exception:  # noqa: BLE001 - only for the report of a notice that failed already
+        return ""
+
+
 def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now):
     """The message to send; its Message-ID is added once the notice is claimed."""
     return notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
@@ -182,10 +221,10 @@ def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now)
 
 
 def _name(facts: ReturnFacts, n: Notice) -> str:
-    """The .eml file name: one per notice identity, so a retry rewrites the same file."""
+    """The .eml file name, one per notice identity (a retry writes the same name) and never one
+    for two (mailer.plain_key: two tickets never share a file)."""
     days = f"-{n.days}d" if n.kind == "reminder" else ""
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in facts.key)
-    return f"{safe}-{n.kind}{days}-{n.about.isoformat()}"
+    return f"{mailer.plain_key(facts.key)}-{n.kind}{days}-{n.about.isoformat()}"
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, int]:
@@ -193,9 +232,12 @@ def summary(outcomes: list[Outcome]) -> dict[str, int]:
 
 
 def preview(db: Database, key: str, kind: str, now: Now, settings: mailer.Settings):
-    """`show RA --notice KIND`: the message as it would be sent today (no Message-ID until it is)."""
+    """`show RA --notice KIND`: the message as it would be sent today (no Message-ID until it is);
+    ReturnsError (one line) when it cannot be built, as `notify` would fail it."""
     [(_, facts, _)] = candidates(db, now.today, key=key)
     n = notices.notice_for(facts, kind, now.today)
-    facts = facts if usable_email(facts) == facts.email else replace(facts, email=None)
-    return notices.message(facts, n, sender=settings.sender, bcc=None, stamp=now.stamp,
-                           return_address=settings.return_address)
+    msg, problem = build(facts, n, settings, now)
+    if problem:
+        raise ReturnsError(f"{facts.key} {n.label}: {problem}")
+    return msg
+
