@@ -9,7 +9,7 @@ from ..policy import Product
 
 if TYPE_CHECKING:
     from ..domain.clock import Now
-    from .database import Database
+    from .connection import Database
 
 
 def upsert(db: Database, products: list[Product], now: Now) -> int:

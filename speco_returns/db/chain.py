@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .database import Database
+    from .connection import Database
 
 CHAINED = ("events", "ledger")
 REBUILD_SLICE = 50_000

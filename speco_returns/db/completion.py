@@ -10,7 +10,7 @@ from ..domain.keys import ra_text
 from .returns import OPEN_SQL
 
 if TYPE_CHECKING:
-    from .database import Database
+    from .connection import Database
 
 LIMIT = 200  # candidates offered at most; a shell lists them, nobody reads more
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ..policy import CLOSED, SERIAL_FREE
 
 if TYPE_CHECKING:
-    from .database import Database
+    from .connection import Database
 
 BACKFILL_BATCH = 5000
 

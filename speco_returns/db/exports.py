@@ -15,7 +15,7 @@ from .. import policy
 from ..domain.keys import NO_RA_NUMBER
 
 if TYPE_CHECKING:
-    from .database import Database
+    from .connection import Database
 
 # A text cell a spreadsheet would run as a formula starts with one of these (SPEC §5).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -11,7 +11,7 @@ from . import chain
 if TYPE_CHECKING:
     from ..domain.clock import Now
     from ..history import Move
-    from .database import Database
+    from .connection import Database
 
 
 def add(db: Database, return_id: int, move: Move, on: date, now: Now) -> None:

@@ -12,7 +12,7 @@ from . import returns
 if TYPE_CHECKING:
     from ..domain.clock import Now
     from ..notices import Notice
-    from .database import Database
+    from .connection import Database
 
 
 def _key(return_id: int, n: Notice) -> list:

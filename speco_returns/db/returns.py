@@ -16,7 +16,7 @@ from .derived import holds
 
 if TYPE_CHECKING:
     from ..domain.clock import Now
-    from .database import Database
+    from .connection import Database
 
 # Word for word the WHERE of the partial indexes returns_advanced_open (m003) and returns_open
 # (m005): the planner matches it literally (tests keep them equal).

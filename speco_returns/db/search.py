@@ -17,7 +17,7 @@ from .. import policy
 from ..errors import ReturnsError
 
 if TYPE_CHECKING:
-    from .database import Database
+    from .connection import Database
 
 # Word for word the expression of the index returns_phone_digits (m011): the planner matches it literally.
 PHONE_DIGITS = "replace(replace(replace(replace(replace(replace(phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')"

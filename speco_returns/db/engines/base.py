@@ -52,6 +52,9 @@ class Engine:
     def in_transaction(self, raw) -> bool:
         raise NotImplementedError
 
+    def table_exists(self, raw, table: str) -> bool:
+        raise NotImplementedError
+
     def classify(self, error: BaseException, where: str):
         """The one-line ReturnsError a driver error means (busy, SER-1 taken, damaged, lost
         connection, permission), or None for an error that is a bug."""

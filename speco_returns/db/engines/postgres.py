@@ -150,6 +150,9 @@ class PostgresEngine(Engine):
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() "
             "AND table_name = %s ORDER BY ordinal_position", [table])}
 
+    def table_exists(self, raw, table: str) -> bool:
+        return raw.execute("SELECT to_regclass(%s) IS NOT NULL", [table]).fetchone()[0]
+
     def in_transaction(self, raw) -> bool:
         return raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR,
                                                TransactionStatus.ACTIVE)

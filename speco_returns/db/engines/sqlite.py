@@ -71,6 +71,9 @@ class SQLiteEngine(Engine):
     def in_transaction(self, raw) -> bool:
         return raw.in_transaction
 
+    def table_exists(self, raw, table: str) -> bool:
+        return raw.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0] > 0
+
     def classify(self, error: BaseException, where: str):
         text = str(error)
         if isinstance(error, sqlite3.IntegrityError) and text == "UNIQUE constraint failed: serials.serial":

@@ -12,33 +12,15 @@ same names, so databases made by 0.2 open unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from ..connection import MIGRATION_SET
+
 if TYPE_CHECKING:
-    from ..database import Database
-
-Statement = str | Callable[["Database"], None]
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    sqlite: Sequence[Statement] = field(default_factory=tuple)
-    postgres: Sequence[Statement] = field(default_factory=tuple)
-
-    def statements(self, engine: str) -> Sequence[Statement]:
-        return self.sqlite if engine == "sqlite" else self.postgres
-
-
-def shared(name: str, *statements: Statement) -> Step:
-    """A step both engines run as written."""
-    return Step(name, statements, statements)
-
-
-from . import v01, v02, v03  # noqa: E402 - the steps use Step and shared above
+    from ..connection import Database
+from . import v01, v02, v03
+from .step import Step
 
 STEPS: list[Step] = [*v01.STEPS, *v02.STEPS, *v03.STEPS]
 SCHEMA_VERSION = len(STEPS)
@@ -51,42 +33,16 @@ READS_NEED_SCHEMA = 9
 RECORDED_READS_NEED = {"sqlite": READS_NEED_SCHEMA, "postgres": 14}
 
 
-def applied_count(db: Database) -> int:
-    """How many steps this database has: one query when the table exists (every write asks)."""
-    table = db.engine.migrations_table
-    if db.is_server:
-        if not db.scalar(f"SELECT to_regclass('{table}') IS NOT NULL"):
-            return 0
-    elif not db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]):
-        return 0
-    return db.scalar(f"SELECT count(*) FROM {table} WHERE migration_set = ?", [_set()])
-
-
-def schema_info(db: Database) -> dict[str, str]:
-    """What the newest tool that upgraded this database recorded for older ones (from m010)."""
-    if db.is_server:
-        exists = db.scalar("SELECT to_regclass('schema_info') IS NOT NULL")
-    else:
-        exists = db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_info'")
-    return {k: v for k, v in db.all("SELECT key, value FROM schema_info")} if exists else {}
-
-
-def _set() -> str:
-    from ..database import MIGRATION_SET
-
-    return MIGRATION_SET
-
-
 def migrate(db: Database, *, stop_before: str | None = None) -> None:
     """Apply every pending step (the common case, none pending, costs one query).
     `stop_before`: stop at that step, leaving the schema of an older tool (tests of upgrades)."""
-    if applied_count(db) >= SCHEMA_VERSION:
+    if db.schema_version() >= SCHEMA_VERSION:
         return
     from ... import __version__
 
     with _migrating(db):
         table = db.engine.migrations_table
-        done = {name for (name,) in db.all(f"SELECT name FROM {table} WHERE migration_set = ?", [_set()])}
+        done = {name for (name,) in db.all(f"SELECT name FROM {table} WHERE migration_set = ?", [MIGRATION_SET])}
         for step in STEPS:
             if step.name == stop_before:
                 return
@@ -99,7 +55,7 @@ def migrate(db: Database, *, stop_before: str | None = None) -> None:
                     db.execute(statement)
                 db.forget_columns()  # a step changes tables: what they hold is read again after it
             db.execute(f"INSERT INTO {table} (migration_set, name, applied_at) VALUES (?, ?, ?)",
-                       [_set(), step.name, str(datetime.now(timezone.utc))])
+                       [MIGRATION_SET, step.name, str(datetime.now(timezone.utc))])
         for key, value in (("upgraded_by", __version__), ("schema", str(SCHEMA_VERSION)),
                            ("reads_need_schema", str(RECORDED_READS_NEED[db.engine.name]))):  # what an older tool reads
             db.execute("INSERT INTO schema_info (key, value) VALUES (?, ?) "
@@ -128,7 +84,7 @@ class _migrating:
             from sqlite_utils import Database as Tables
             from sqlite_utils import Migrations
 
-            Migrations(_set()).ensure_migrations_table(Tables(db.raw, execute_plugins=False))
+            Migrations(MIGRATION_SET).ensure_migrations_table(Tables(db.raw, execute_plugins=False))
 
     def __exit__(self, kind, error, trace) -> None:
         self.db.forget_columns()  # the steps changed tables: their columns are read again

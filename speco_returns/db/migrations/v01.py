@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import Step
+from .step import Step
 
 if TYPE_CHECKING:
-    from ..database import Database
+    from ..connection import Database
 
 _APPEND_ONLY = """CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
     FOR EACH ROW EXECUTE FUNCTION speco_refuse('{message}')"""

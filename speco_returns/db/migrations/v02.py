@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import derived
-from . import Step
+from .step import Step
 from .v01 import _NO_TRUNCATE, _OPEN
 
 if TYPE_CHECKING:
-    from ..database import Database
+    from ..connection import Database
 
 _SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1)}  # the ledger's signs in 0.2
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import Step
+from .step import Step
 
 STEPS = [
     # A server runs the tool's SQL as written (db/engines): the look-alikes of SQLite's functions
