@@ -650,11 +650,12 @@ def agent_script(first_ra: int, old_ra: str, model: str, serial: str, customer: 
 
 SHELL_TIMER = """
 import json, sys, time
-from speco_returns import cli
-from speco_returns.shell import Shell
-session = cli.Session(db_path=__import__("pathlib").Path(sys.argv[1]), agent="bench", keep=True)
-cli._current = session
-shell = Shell(cli.app, session, keep_going=False, interactive=False)
+import typer.main
+from speco_returns.cli.root import full_app
+from speco_returns.cli.session import Session
+from speco_returns.cli.shell import Shell
+session = Session(db_path=__import__("pathlib").Path(sys.argv[1]), agent="bench", keep=True)
+shell = Shell(typer.main.get_command(full_app()), session, keep_going=False, interactive=False)
 times = []
 out = sys.stdout
 for line in open(sys.argv[2]):

@@ -22,7 +22,7 @@ def catalog(cli, tmp_path):
 
 @pytest.fixture
 def terminal(monkeypatch):
-    monkeypatch.setattr("speco_returns.cli._interactive", lambda *args, **kwargs: True)
+    monkeypatch.setattr("speco_returns.cli.prompts.interactive", lambda *args, **kwargs: True)
 
 
 def show(cli, ra) -> dict:

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from speco_returns import export
+from speco_returns.cli import accounting as export
 from speco_returns.cli import app
 from speco_returns.policy import has_control
 

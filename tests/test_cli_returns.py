@@ -247,7 +247,7 @@ def test_open_without_terminal_lists_every_missing_field(cli, db_path, args, exp
 
 @pytest.fixture
 def terminal(monkeypatch):
-    monkeypatch.setattr("speco_returns.cli._interactive", lambda *args, **kwargs: True)
+    monkeypatch.setattr("speco_returns.cli.prompts.interactive", lambda *args, **kwargs: True)
 
 
 def test_terminal_asks_for_everything_a_virtual_return_needs(cli, terminal):

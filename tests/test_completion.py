@@ -1,5 +1,5 @@
 """Tab completion: bash, zsh and fish through Typer's completion variables (a real process),
-and the shell's completer, both served by speco_returns/completion.py."""
+and the shell's completer, both served by speco_returns/cli/completion.py."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shellhelpers import COMMAND, run
 
-from speco_returns import completion, policy
-from speco_returns.cli import app
+from speco_returns import policy
+from speco_returns.cli import app, completion
+from speco_returns.cli.shell import WORDS
 from speco_returns.db import completion as db_completion
 from speco_returns.db.database import open_database
-from speco_returns.shell import WORDS
 
 
 @pytest.fixture(scope="module")

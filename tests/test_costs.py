@@ -13,8 +13,10 @@ from clihelpers import ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speco_returns import cli, export, policy
+from speco_returns import policy
 from speco_returns.admin import backup as admin
+from speco_returns.cli import output as cli
+from speco_returns.cli import output as export
 from speco_returns.db import exports
 from speco_returns.db import returns as db_returns
 from speco_returns.db.database import open_database as Store
@@ -85,7 +87,7 @@ def test_listing_streams_rows_as_sqlite_reads_them(db_path):
 
 def _export_bytes(store, start, end) -> bytes:
     out = io.StringIO()
-    export.write_csv(out, export.RETURNS_COLUMNS, exports.return_rows(store, start, end))
+    export.write_csv(out, exports.RETURNS_COLUMNS, exports.return_rows(store, start, end))
     return out.getvalue().encode()
 
 

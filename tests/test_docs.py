@@ -96,7 +96,7 @@ def test_every_command_has_one_example_that_parses_and_is_in_the_readme(cli, nam
 
 
 def test_help_names_the_environment_and_the_date_forms_as_the_readme_does(cli):
-    from speco_returns.helptext import DATE_FORMS, ENVIRONMENT
+    from speco_returns.cli.helptext import DATE_FORMS, ENVIRONMENT
 
     root = " ".join(cli("--help").stdout.split())
     in_help = set(re.findall(r"SPECO_RETURNS_[A-Z_]*[A-Z]", root))

@@ -8,8 +8,10 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from speco_returns.cli import _command_name, app, slim_app
+from speco_returns.cli.edge import REGISTRY
+from speco_returns.cli.root import COMMAND_MODULES, build, command_name, full_app
 
+app = full_app()
 TOP_LEVEL = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
 
 
@@ -27,18 +29,21 @@ TOP_LEVEL = [c.name for c in app.registered_commands] + [g.name for g in app.reg
     ],
 )
 def test_command_name_skips_global_options(argv, name):
-    assert _command_name(argv) == name
+    assert command_name(argv) == name
 
 
-def test_unknown_command_gets_the_whole_app():
-    assert slim_app("no-such-command") is None
+def test_each_command_is_found_in_the_module_that_registers_it():
+    """run() imports only COMMAND_MODULES[name]: it must be the module holding that command."""
+    assert sorted(COMMAND_MODULES) == sorted(TOP_LEVEL)
+    for group, name, fn, _ in REGISTRY:
+        assert fn.__module__ == f"speco_returns.cli.{COMMAND_MODULES[group or name]}", (group, name)
 
 
 @pytest.mark.parametrize("name", TOP_LEVEL)
 def test_slim_app_help_matches_the_whole_app(name):
     runner = CliRunner()
     whole = runner.invoke(app, [name, "--help"])
-    slim = runner.invoke(slim_app(name), [name, "--help"])
+    slim = runner.invoke(build([name]), [name, "--help"])
     assert whole.exit_code == slim.exit_code == 0
     assert slim.stdout == whole.stdout
 

@@ -192,11 +192,11 @@ def as_nobody(args: list[str], env: dict[str, str]) -> dict:
     """Run the CLI in a forked child that has given up root for `nobody`: the kernel's own
     permission checks apply. Everything the command imports is imported before the switch."""
     import speco_returns.admin.backup  # noqa: F401
+    import speco_returns.cli.output  # noqa: F401
+    import speco_returns.cli.render  # noqa: F401
     import speco_returns.db.exports  # noqa: F401
-    import speco_returns.export  # noqa: F401
     import speco_returns.integrity.doctor  # noqa: F401
     import speco_returns.integrity.sqlite_fanout  # noqa: F401
-    import speco_returns.render  # noqa: F401
 
     read, write = os.pipe()
     pid = os.fork()

@@ -88,7 +88,7 @@ def test_a_server_that_cannot_be_reached_is_one_line(cli, db_path, change, says)
 
 
 def test_a_server_restarted_mid_command_is_one_line_and_nothing_half_written(db_path, pg_admin):
-    from speco_returns.cli import Session
+    from speco_returns.cli.session import Session
 
     session = Session(db_path=db_path, agent="tester")
     store = session.store
@@ -346,14 +346,16 @@ def test_completion_offers_the_servers_open_returns(cli, db_path):
 
 
 def test_a_shell_on_the_server_keeps_one_session_and_reconnects_after_a_restart(cli, db_path, pg_admin, monkeypatch, capsys):
-    from speco_returns import cli as cli_module
-    from speco_returns.shell import Shell
+    import typer.main
+
+    from speco_returns.cli.root import full_app
+    from speco_returns.cli.session import Session
+    from speco_returns.cli.shell import Shell
 
     _open(cli)
     monkeypatch.setenv("SPECO_RETURNS_TODAY", TODAY)
-    session = cli_module.Session(db_path=db_path, agent="tester", keep=True)
-    cli_module._current = session
-    shell = Shell(cli_module.app, session, keep_going=False, interactive=False)
+    session = Session(db_path=db_path, agent="tester", keep=True)
+    shell = Shell(typer.main.get_command(full_app()), session, keep_going=False, interactive=False)
     try:
         assert shell.run_line("note RA-000001 first") == 0
         conn = session._kept.raw
@@ -366,7 +368,6 @@ def test_a_shell_on_the_server_keeps_one_session_and_reconnects_after_a_restart(
     finally:
         session.keep, session._kept = False, None
         session.done()
-        cli_module._current = None
     notes = [n for (n,) in query(db_path, "SELECT detail FROM events WHERE event = 'note' ORDER BY id")]
     assert [json.loads(n)["note"] for n in notes] == ["first", "second"]
 

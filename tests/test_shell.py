@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.main
 from clihelpers import counts, ok
 from shellhelpers import COMMAND, env_for, run
 
-from speco_returns import cli
+from speco_returns.cli import root as cli_app
+from speco_returns.cli.session import Session
+from speco_returns.cli.shell import Shell
 from speco_returns.db.database import open_database as Store
-from speco_returns.shell import Shell
 
 OPEN = 'open --type standard --customer "Batch Co" --item C1'
 
@@ -91,12 +93,10 @@ def test_help_in_the_shell_is_the_commands_help(tmp_path):
 @pytest.fixture
 def shell(db_path, monkeypatch):
     monkeypatch.setenv("SPECO_RETURNS_TODAY", "2026-11-26")
-    session = cli.Session(db_path=db_path, agent="tester", keep=True)
-    cli._current = session
-    yield Shell(cli.app, session, keep_going=False, interactive=False)
+    session = Session(db_path=db_path, agent="tester", keep=True)
+    yield Shell(typer.main.get_command(cli_app.full_app()), session, keep_going=False, interactive=False)
     session.keep, session._kept = False, None
     session.done()
-    cli._current = None
 
 
 def test_the_connection_is_kept_and_no_transaction_is_left_open(shell, capsys):

@@ -17,6 +17,14 @@ from ..domain.keys import NO_RA_NUMBER
 if TYPE_CHECKING:
     from .connection import Database
 
+LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
+                  "holds_change", "charges_change"]
+HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on", "expires_on", "state",
+                 "settled_on", "charged", "refunded", "in_review"]
+RETURNS_COLUMNS = [
+    "ra", "type", "status", "customer", "opened_on", "model", "category", "qty", "list_price",
+    "serials", "due_on", "closed_on",
+]
 # A text cell a spreadsheet would run as a formula starts with one of these (SPEC §5).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from . import policy
+from .. import policy
 
 # --- where the values come from ----------------------------------------------------------------
 
@@ -24,7 +24,7 @@ from . import policy
 def _db_path(ctx: typer.Context | None) -> Path | str:
     """The database the command line names: --db, else SPECO_RETURNS_DB, else the default
     (a PostgreSQL URL stays text)."""
-    from .db.urls import is_url
+    from ..db.urls import is_url
 
     root = ctx.find_root() if ctx is not None else None
     given = root.params.get("db") if root is not None else None
@@ -37,7 +37,7 @@ def _db_path(ctx: typer.Context | None) -> Path | str:
 def _ask(ctx: typer.Context | None, question, *args) -> list[str]:
     """`question(db, ...)` on the shell's open database (ctx.obj), else on one opened to read
     (never created, migrated or written); [] when there is none or it cannot be read."""
-    from .errors import ReturnsError
+    from ..errors import ReturnsError
 
     source = getattr(ctx.find_root() if ctx else None, "obj", None)
     if hasattr(source, "completion_db"):  # the shell: its own database, or none yet
@@ -46,7 +46,7 @@ def _ask(ctx: typer.Context | None, question, *args) -> list[str]:
             return question(db, *args) if db is not None else []
         except ReturnsError:
             return []
-    from .db.database import open_database
+    from ..db.database import open_database
 
     path = _db_path(ctx)
     if isinstance(path, Path) and not path.exists():
@@ -65,7 +65,7 @@ def _ask(ctx: typer.Context | None, question, *args) -> list[str]:
 
 def open_keys(ctx: typer.Context | None, incomplete: str) -> list[str]:
     """RA numbers and ticket IDs of open returns that start with what was typed (any case)."""
-    from .db import completion
+    from ..db import completion
 
     return _ask(ctx, completion.open_keys, incomplete)
 
@@ -95,7 +95,7 @@ def complete_category(incomplete: str) -> list[str]:
 
 def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
     """Catalog models (`--item` also takes MODEL:QTY: the model part is completed)."""
-    from .db import completion
+    from ..db import completion
 
     return _starting(_ask(ctx, completion.models, incomplete), incomplete)
 

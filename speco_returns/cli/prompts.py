@@ -8,13 +8,14 @@ an agent types (line editing, history).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 
 import typer
 
-from . import policy
-from .errors import ReturnsError, Violation
+from .. import policy
+from ..errors import ReturnsError, Violation
 
 Lookup = Callable[[policy.Request], policy.Facts]  # what the store knows about a request
 
@@ -26,6 +27,14 @@ def line_editing() -> None:
         import readline  # noqa: F401
     except ImportError:  # a Python built without it: plain input
         pass
+
+
+def interactive(as_json: bool) -> bool:
+    """Ask only a person at a terminal; never a pipe, a cron job or a script asking for JSON."""
+    if as_json or not sys.stdin.isatty():
+        return False
+    line_editing()
+    return True
 
 
 def read(label: str) -> str:

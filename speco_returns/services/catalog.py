@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from . import policy
-from .errors import ReturnsError
+from .. import policy
+from ..errors import ReturnsError
 
 MAX_PROBLEMS_SHOWN = 20
 

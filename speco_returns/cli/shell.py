@@ -20,11 +20,13 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from . import policy
-from .cli import Session
+from .. import policy
+from .edge import command, session_of
+from .session import Session
 
 WORDS = ("help", "exit")
 HISTORY_LINES = 1000
@@ -49,8 +51,8 @@ class _CompletionSource:
 
 
 class Shell:
-    def __init__(self, app: typer.Typer, session: Session, *, keep_going: bool, interactive: bool):
-        self.root = typer.main.get_command(app)  # built once, not once per line
+    def __init__(self, root, session: Session, *, keep_going: bool, interactive: bool):
+        self.root = root  # the app's click command, built once by the command line, not once per line
         self.session = session
         self.keep_going = keep_going
         self.interactive = interactive
@@ -78,7 +80,7 @@ class Shell:
             return 2
         self._reconnect_if_replaced()
         try:
-            self.root.main(args=words, prog_name="speco-returns", standalone_mode=True)
+            self.root.main(args=words, prog_name="speco-returns", standalone_mode=True, obj=self.session)
             code = 0
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -147,7 +149,7 @@ class Shell:
         if isinstance(where, Path):
             name = where.name
         else:  # a server: its database name, never a password
-            from .db.urls import shown
+            from ..db.urls import shown
 
             where = shown(where)
             name = where.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "server"
@@ -232,14 +234,24 @@ def _readline():
     return readline
 
 
-def run_shell(app: typer.Typer, session: Session, *, keep_going: bool) -> int:
-    """The `shell` command: a session that keeps the database connection for every line."""
-    from . import cli
+@command("", "shell")
+def shell_cmd(
+    ctx: typer.Context,
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="Without a terminal: run every line, even after a failure.")] = False,
+) -> None:
+    """A whole call in one session: the same commands without the prefix, one process, one connection.
 
+    Example: speco-returns shell
+    """
+    raise typer.Exit(code=run_shell(ctx.find_root().command, session_of(ctx), keep_going=keep_going))
+
+
+def run_shell(root, session: Session, *, keep_going: bool) -> int:
+    """The `shell` command: a session that keeps the database connection for every line, passed
+    to each command as its context's object."""
     interactive = sys.stdin.isatty()
     session.keep = True
-    cli._current = session
-    shell = Shell(app, session, keep_going=keep_going, interactive=interactive)
+    shell = Shell(root, session, keep_going=keep_going, interactive=interactive)
     try:
         if interactive:
             return shell.interact()
@@ -255,4 +267,3 @@ def run_shell(app: typer.Typer, session: Session, *, keep_going: bool) -> int:
         session.keep = False
         session._kept = None
         session.done()
-        cli._current = None

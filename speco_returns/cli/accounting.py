@@ -1,0 +1,106 @@
+"""What accounting takes: the CSV exports and the period's report."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .. import policy
+from ..errors import ReturnsError
+from .edge import command, session_of
+from .options import BomOpt, CsvOpt, ForceOpt, FromOpt, JsonOpt, OutputOpt, ToOpt, out_format
+from .output import csv_output, emit_json, write_csv, write_dicts
+
+
+def _period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    first = policy.parse_date(start) if start is not None else None
+    last = policy.parse_date(end) if end is not None else None
+    if first and last and first > last:
+        raise ReturnsError(f"--from {first} is after --to {last}")
+    return first, last
+
+
+def _export(ctx: typer.Context, kind: str, start: str | None, end: str | None, output: Path | None, force: bool,
+            bom: bool) -> None:
+    from ..db import exports
+
+    first, last = _period(start, end)
+    store = session_of(ctx).reader
+    header, rows = {"ledger": (exports.LEDGER_COLUMNS, exports.ledger_rows),
+                    "holds": (exports.HOLDS_COLUMNS, exports.holds_rows),
+                    "returns": (exports.RETURNS_COLUMNS, exports.return_rows)}[kind]
+    rows = rows(store, first, last)
+    with csv_output(output, force=force, bom=bom, protected=[store.path]) as stream:
+        count = write_csv(stream, header, rows)
+    if output:
+        sys.stderr.write(f"wrote {count} row(s) to {policy.visible(str(output))}\n")
+
+
+@command("export", "ledger")
+def export_ledger(
+    ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+                  bom: BomOpt = False) -> None:
+    """Money movements dated in the range: holds authorized and released, charges, refunds.
+
+    Example: speco-returns export ledger --from 2026-11-01 --to 2026-11-30 --output ledger-2026-11.csv
+    """
+    _export(ctx, "ledger", start, end, output, force, bom)
+
+
+@command("export", "holds")
+def export_holds(
+    ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+                 bom: BomOpt = False) -> None:
+    """One row per card hold authorized, settled or refunded in the range, as of its end: match by hold_ref.
+
+    Example: speco-returns export holds --from 2026-11-01 --to 2026-11-30 --output holds-2026-11.csv
+    """
+    _export(ctx, "holds", start, end, output, force, bom)
+
+
+@command("", "report")
+def report_cmd(
+    ctx: typer.Context,
+    start: Annotated[Optional[str], typer.Option("--from", help="First day, inclusive (default: the first of this month).")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: today).")] = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """A period's holds and charges, balanced to the cent: opening + authorized - released - charged = closing.
+
+    Example: speco-returns report --from 2026-11-01 --to 2026-11-30
+    """
+    from ..services import report
+
+    fmt = out_format(as_json, as_csv)
+    session = session_of(ctx)
+    first, last = _period(start, end)
+    last = last or session.today()  # default: this month to date (--to alone: its month to that day)
+    first = first or last.replace(day=1)
+    if first > last:
+        raise ReturnsError(f"--from {first} is after --to {last}")
+    doc = report.build(session.reader, first, last)
+    if fmt == "json":
+        emit_json(doc)
+    elif fmt == "csv":
+        write_dicts(sys.stdout, report.CSV_COLUMNS, report.csv_rows(doc))
+    else:
+        from .render import report_view
+
+        report_view(doc)
+
+
+@command("export", "returns")
+def export_returns(
+    ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
+                   bom: BomOpt = False) -> None:
+    """One row per item of every return opened in the range.
+
+    Example: speco-returns export returns --from 2026-11-01 --to 2026-11-30 --output returns-2026-11.csv --bom
+    """
+    _export(ctx, "returns", start, end, output, force, bom)
+

@@ -1,0 +1,278 @@
+"""The events of a return's life (SPEC §3), and its corrections: void, edit, note."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .. import history, policy
+from ..errors import ReturnsError
+from ..services import returns as returns_service
+from . import prompts
+from .edge import command, session_of
+from .options import JsonOpt, OnOpt, RaArg, YesOpt, day_or_today
+from .output import emit_json
+
+# Events that move money or end a return: at a terminal they show the RA, the customer and
+# the money, and ask (`--yes` skips); without a terminal they never ask (SPEC §4).
+MONEY_MOMENTS = ("receive", "charge", "cancel", "refund")
+
+
+def _record(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail) -> None:
+    session = session_of(ctx)
+    now = session.now()
+    day = day_or_today(on, now.today)
+    store = session.store
+    if event in MONEY_MOMENTS and prompts.interactive(as_json) and not yes:
+        key, r, moves = returns_service.preview(store, ra, event, day, **detail)
+        if event != "receive" or r["type"] == "advanced":
+            from .prompts import confirm_moment
+
+            confirm_moment(key, r["customer"], [f"{event} on {day}: {history.describe(moves)}"], f"Record {event}?")
+    key, moves = returns_service.record(store, ra, event, day, now, **detail)
+    doc = returns_service.show(store, key)
+    if as_json:
+        emit_json(doc)
+    else:
+        money = f"; {history.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
+        typer.echo(f"{policy.visible(key)}: {event} on {day}: now {doc['status']}{money}. Next: {doc['next_step']}")
+
+
+@command("", "link")
+def link_cmd(
+    ctx: typer.Context, ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Advanced: the e-biz link was sent to the customer (AR-2).
+
+    Example: speco-returns link RA-000003
+    """
+    _record(ctx, ra, "link", on, as_json)
+
+
+@command("", "hold")
+def hold_cmd(
+    ctx: typer.Context,
+    ra: RaArg,
+    ref: Annotated[str, typer.Option("--ref", help="The payment processor's reference for the hold (never a card number).")],
+    expires: Annotated[Optional[str], typer.Option("--expires", help="The day the authorization lapses (may be in the future).")] = None,
+    on: OnOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Advanced: the card hold was authorized; run again to re-authorize (AR-2, AR-3).
+
+    Example: speco-returns hold RA-000003 --ref AUTH-88231 --expires 2026-11-09
+    """
+    reference = policy.parse_hold_ref(ref)
+    expiry = policy.parse_date(expires) if expires is not None else None
+    _record(ctx, ra, "hold", on, as_json, ref=reference, expires=expiry)
+
+
+@command("", "ship")
+def ship_cmd(
+    ctx: typer.Context, ra: RaArg, tracking: Annotated[Optional[str], typer.Option("--tracking", help="The carrier's tracking number.")] = None,
+             on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Speco shipped the repaired or replacement unit (STD-1, AR-2, VR-5).
+
+    Example: speco-returns ship RA-000003 --tracking 1Z999AA10123456786
+    """
+    _record(ctx, ra, "ship", on, as_json, tracking=_tracking(tracking))
+
+
+@command("", "deliver")
+def deliver_cmd(
+    ctx: typer.Context, ra: RaArg, on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Advanced: the customer received the replacement; the 30-day clock starts (AR-4).
+
+    Example: speco-returns deliver RA-000003 --on 2026-11-02
+    """
+    _record(ctx, ra, "deliver", on, as_json)
+
+
+@command("", "unit-shipped")
+def unit_shipped_cmd(
+    ctx: typer.Context, ra: RaArg, tracking: Annotated[Optional[str], typer.Option("--tracking", help="The carrier's tracking number.")] = None,
+                     on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """The customer shipped the defective unit to Speco.
+
+    Example: speco-returns unit-shipped RA-000001 --tracking 1Z999AA10123456784
+    """
+    _record(ctx, ra, "unit-shipped", on, as_json, tracking=_tracking(tracking))
+
+
+@command("", "receive")
+def receive_cmd(
+    ctx: typer.Context, ra: RaArg, on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
+    """Speco received the customer's unit (advanced: completes the return and releases the hold).
+
+    Example: speco-returns receive RA-000001
+    """
+    _record(ctx, ra, "receive", on, as_json, yes)
+
+
+@command("", "charge")
+def charge_cmd(
+    ctx: typer.Context,
+    ra: RaArg,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Who decided and why (required for a lost parcel: sent back, stalled past its due date).")] = None,
+    on: OnOpt = None,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4).
+
+    Example: speco-returns charge RA-000004
+    """
+    _record(ctx, ra, "charge", on, as_json, yes, reason=policy.clean_text("reason", reason))
+
+
+@command("", "refund")
+def refund_cmd(
+    ctx: typer.Context,
+    ra: RaArg,
+    ref: Annotated[str, typer.Option("--ref", help="The payment processor's reference for the refund.")],
+    amount: Annotated[Optional[str], typer.Option("--amount", help="How much to refund (default: all that was charged; never more).")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why: the supervisor's decision, for the history and the ledger.")] = None,
+    on: OnOpt = None,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Late return: a supervisor refunds the charge (a `refunded` ledger row); the return is completed.
+
+    Example: speco-returns refund RA-000004 --ref RF-20261203-1 --reason "K. Alvarez: unit works, refund in full"
+    """
+    reference = policy.parse_hold_ref(ref, "refund reference")
+    cents = policy.parse_money(amount) if amount is not None else None
+    _record(ctx, ra, "refund", on, as_json, yes, ref=reference, amount=cents, reason=policy.clean_text("reason", reason))
+
+
+@command("", "complete")
+def complete_cmd(
+    ctx: typer.Context,
+    ra: RaArg,
+    note: Annotated[Optional[str], typer.Option("--note", help="The outcome (a late return needs the supervisor's refund decision).")] = None,
+    on: OnOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Counter: the distributor handled it. Late return: the supervisor decided on a refund.
+
+    Example: speco-returns complete TT-55012 --note "distributor credited the customer"
+    """
+    _record(ctx, ra, "complete", on, as_json, note=policy.clean_text("note", note))
+
+
+@command("", "cancel")
+def cancel_cmd(
+    ctx: typer.Context, ra: RaArg, reason: Annotated[str, typer.Option("--reason", help="Why the return is cancelled.")],
+               on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
+    """Cancel a return that has not shipped (an authorized hold is released).
+
+    Example: speco-returns cancel RA-000006 --reason "customer found the cable was loose"
+    """
+    _record(ctx, ra, "cancel", on, as_json, yes, reason=_reason(reason, "the return is cancelled"))
+
+
+@command("", "void")
+def void_cmd(
+    ctx: typer.Context,
+    ra: RaArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why the event is undone (kept in the history).")],
+    on: Annotated[Optional[str], typer.Option("--on", help="The day of the void (default today; not before the event it undoes).")] = None,
+    yes: YesOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo the latest event of a return (a slip): its state and money go back; the history keeps both.
+
+    Example: speco-returns void RA-000006 --reason "receive was typed on the wrong RA"
+    """
+    text = _reason(reason, "the event is voided")
+    session = session_of(ctx)
+    now = session.now()
+    day = day_or_today(on, now.today)
+    store = session.store
+    expect = None
+    if prompts.interactive(as_json) and not yes:
+        key, r, plan = returns_service.plan_void(store, ra, day)
+        target = plan.voidable
+        from .prompts import confirm_moment
+
+        confirm_moment(key, r["customer"], [
+            f"void: undoes {target['event']} of {target['happened_on']} ({r['status']} -> {plan.life.status})",
+            f"money: {history.describe(plan.undo)}",
+        ], f"Void {target['event']}?")
+        expect = target["id"]
+    key, plan = returns_service.void(store, ra, text, day, now, expect_event=expect)
+    doc = returns_service.show(store, key)
+    if as_json:
+        emit_json(doc)
+    else:
+        target = plan.voidable
+        typer.echo(policy.visible(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
+                                  f"{history.describe(plan.undo)}. Next: {doc['next_step']}"))
+
+
+@command("", "edit")
+def edit_cmd(
+    ctx: typer.Context,
+    ra: RaArg,
+    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="The customer's name (or company).")] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="The customer's email ('' clears it).")] = None,
+    phone: Annotated[Optional[str], typer.Option("--phone", help="The customer's phone number ('' clears it).")] = None,
+    distributor: Annotated[Optional[str], typer.Option("--distributor", help="Counter: the distributor (OTC-1).")] = None,
+    approved_by: Annotated[Optional[str], typer.Option("--approved-by", help="Virtual: the approving supervisor (VR-1).")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Virtual: why it was approved (VR-1).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Correct a return's contact and approval fields; the history keeps old → new.
+
+    Example: speco-returns edit RA-000004 --email dan@example.com --phone 555-0199
+    """
+    given = {"customer": customer, "email": email, "phone": phone, "distributor": distributor,
+             "approved_by": approved_by, "reason": reason}
+    fields = {name: (policy.parse_email(value) if name == "email" else policy.clean_text(name.replace("_", " "), value))
+              for name, value in given.items() if value is not None}
+    if not fields:
+        raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by or --reason")
+    session = session_of(ctx)
+    key, changed = returns_service.edit(session.store, ra, fields, session.now())
+    if as_json:
+        emit_json(returns_service.show(session.store, key))
+    elif changed:
+        typer.echo(policy.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
+                                                         for name, old, new in changed)))  # old: stored, may hold escapes
+    else:
+        typer.echo(f"{policy.visible(key)}: nothing changed")
+
+
+@command("", "note")
+def note_cmd(
+    ctx: typer.Context, ra: RaArg, text: Annotated[str, typer.Argument(help="The note.")], on: OnOpt = None) -> None:
+    """Add a note to a return's history.
+
+    Example: speco-returns note RA-000004 "left voicemail about the late unit"
+    """
+    session = session_of(ctx)
+    now = session.now()
+    body = policy.clean_text("note", text)
+    if not body:
+        raise ReturnsError("the note is empty")
+    key = returns_service.note(session.store, ra, body, day_or_today(on, now.today), now)
+    typer.echo(f"{policy.visible(key)}: note added")
+
+
+def _reason(text: str, why: str) -> str:
+    reason = policy.clean_text("reason", text)
+    if not reason:
+        raise ReturnsError(f"--reason is empty: say why {why}")
+    return reason
+
+
+def _tracking(text: str | None) -> str | None:
+    """Tracking numbers are exempt from the card check (SPEC §6) but kept tidy."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    policy.require_utf8("tracking number", value)
+    if len(value) > 64 or not value.isprintable():
+        raise ReturnsError("tracking number is not valid: at most 64 printable characters")
+    return value
+

@@ -1,0 +1,326 @@
+"""Commands about one return or many: policy, check, open, show, list, serials."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .. import policy
+from ..db import returns as db_returns
+from ..errors import ReturnsError, Violation
+from ..services import returns as returns_service
+from . import prompts
+from .completion import complete_model, complete_status, complete_type
+from .edge import command, fail, session_of
+from .nightly import show_notice
+from .options import CsvOpt, JsonOpt, LimitOpt, RaArg, day_or_today, out_format, rows_shown
+from .output import emit_json, listing
+
+
+@command("", "policy")
+def policy_cmd(
+    ctx: typer.Context,
+    return_type: Annotated[Optional[str], typer.Argument(metavar="TYPE", help="standard, counter (otc), advanced (ar) or virtual; all when left out.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The return types, their rules and the next steps, as an agent reads them.
+
+    Example: speco-returns policy advanced
+    """
+    types = [policy.parse_type(return_type)] if return_type else list(policy.TYPES)
+    if as_json:
+        emit_json([{"type": t, "title": policy.TYPE_TITLES[t],
+                    "rules": [{"rule": r, "text": policy.RULE_TEXT[r]} for r in policy.RULES[t]],
+                    "next_steps": policy.NEXT_STEPS[t]} for t in types])
+        return
+    from . import render
+
+    render.policy_view(types)
+
+
+TypeOpt = Annotated[Optional[str], typer.Option(
+    "--type", "-t", help="standard, counter (otc), advanced (ar) or virtual.", autocompletion=complete_type)]
+ItemOpt = Annotated[Optional[list[str]], typer.Option(
+    "--item", "-i", help="MODEL or MODEL:QTY; repeat for several models.", autocompletion=complete_model)]
+SerialOpt = Annotated[Optional[list[str]], typer.Option(
+    "--serial", "-s", help="A serial number, or MODEL=SERIAL when the RA has several models; repeat per unit.")]
+ApproverOpt = Annotated[Optional[str], typer.Option("--approved-by", help="Virtual: the supervisor who approved it (VR-1).")]
+ReasonOpt = Annotated[Optional[str], typer.Option("--reason", help="Virtual: why it was approved (VR-1).")]
+TicketOpt = Annotated[Optional[str], typer.Option(
+    "--ticket", help="Counter: the Tech Ticket ID given to the customer (OTC-1).")]
+DistributorOpt = Annotated[Optional[str], typer.Option(
+    "--distributor", help="Counter: the distributor the customer returns through (OTC-1).")]
+
+_REFUSED = "(refused)"  # stands in for a given value that was refused, so no rule calls it missing
+
+
+def _parse_request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor,
+                   ) -> tuple[policy.Request, list[Violation]]:
+    """The request as far as it parses, and every input problem (not just the first)."""
+    problems: list[Violation] = []
+
+    def attempt(parse, *args, default=None):
+        try:
+            return parse(*args)
+        except ReturnsError as e:
+            problems.extend(e.problems)
+            return default
+
+    parsed_items = [it for it in (attempt(policy.parse_item, i) for i in items or []) if it]
+    parsed_serials = [sr for sr in (attempt(policy.parse_serial_arg, x) for x in serials or []) if sr]
+    req = policy.Request(
+        type=(attempt(policy.parse_type, type_, default="") if type_ else ""),
+        customer=attempt(policy.clean_text, "customer", customer, default=_REFUSED),
+        items=tuple(attempt(policy.merge_items, parsed_items, default=[])),
+        serials=tuple(parsed_serials),
+        approved_by=attempt(policy.clean_text, "approver", approved_by, default=_REFUSED),
+        reason=attempt(policy.clean_text, "reason", reason, default=_REFUSED),
+        ticket=attempt(policy.parse_ticket, ticket, default=_REFUSED) if ticket and ticket.strip() else None,
+        distributor=attempt(policy.clean_text, "distributor", distributor, default=_REFUSED),
+    )
+    return req, problems
+
+
+def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> policy.Request:
+    req, problems = _parse_request(type_, customer, items, serials, approved_by, reason, ticket, distributor)
+    if problems:
+        raise ReturnsError(*problems)
+    return req
+
+
+@command("", "check")
+def check_cmd(
+    ctx: typer.Context,
+    return_type: TypeOpt = None,
+    item: ItemOpt = None,
+    serial: SerialOpt = None,
+    approved_by: ApproverOpt = None,
+    reason: ReasonOpt = None,
+    customer: Annotated[Optional[str], typer.Option("--customer", help="Virtual: warn when this customer's recent virtual returns pass 3 units (VR-2).")] = None,
+    ticket: TicketOpt = None,
+    distributor: DistributorOpt = None,
+    on: Annotated[Optional[str], typer.Option("--on", help="The day to check as of (default today).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Eligibility only, writes nothing: exit 0 eligible, 1 not, with every broken rule.
+
+    Example: speco-returns check --type virtual --item O4B3:2 --serial SN-1001 --serial SN-1002 --approved-by "Dana Lee" --reason "install deadline"
+    """
+    session = session_of(ctx)
+    problems = []
+    if not return_type:
+        problems.append(Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual"))
+    if not item:
+        problems.append(Violation(None, "missing --item: at least one MODEL[:QTY]"))
+    req, bad_input = _parse_request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
+    problems += bad_input
+    try:
+        day = day_or_today(on, session.today())
+    except ReturnsError as e:
+        problems += e.problems
+        day = None
+    try:
+        store = session.reader  # never creates one: a missing database is a problem like the others
+    except ReturnsError as e:
+        problems += e.problems
+        store = None
+    if problems and not as_json:
+        fail(problems)
+    # With --json every problem, of input or of a rule, is a violation (rule null where none applies).
+    result = returns_service.check(store, req, day) if store and req.type and day else policy.CheckResult([], [], {})
+    result.violations[:0] = problems
+    if as_json:
+        emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
+                   "warnings": [w.as_json() for w in result.warnings]})
+    else:
+        from . import render
+
+        render.check_view(result)
+    if not result.eligible:
+        raise typer.Exit(code=1)
+
+
+@command("", "open")
+def open_cmd(
+    ctx: typer.Context,
+    return_type: TypeOpt = None,
+    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="The customer's name (or company).")] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="The customer's email.")] = None,
+    phone: Annotated[Optional[str], typer.Option("--phone", help="The customer's phone number.")] = None,
+    item: ItemOpt = None,
+    serial: SerialOpt = None,
+    ticket: TicketOpt = None,
+    distributor: DistributorOpt = None,
+    approved_by: ApproverOpt = None,
+    reason: ReasonOpt = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="A note for the history.")] = None,
+    on: Annotated[Optional[str], typer.Option("--on", help="The day the return was opened (default today; never in the future).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check, then record the return; print its RA number (counter: its ticket ID) and the next steps.
+
+    Example: speco-returns open --type standard --customer "Acme Security" --phone 555-0100 --item O4B3 --serial SN-1001
+    """
+    session = session_of(ctx)
+    now = session.now()
+    day = day_or_today(on, now.today)
+    policy.check_event_date(day, now.today, policy.MIN_DATE)  # before any question is asked
+    contact = {"email": policy.parse_email(email), "phone": policy.clean_text("phone", phone)}
+    note = policy.clean_text("note", note)
+    req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
+    asking = prompts.interactive(as_json)
+    missing = ([Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual")]
+               if not req.type else []) + policy.missing_fields(req)
+    store = session.store
+    if not asking:  # never asks: what is missing and what the rules refuse, in one error
+        if missing and req.type and req.items:
+            missing += returns_service.check(store, req, day, missing_reported=True).violations
+        if missing:
+            fail(missing)
+    confirmed_hold = None
+    if asking and (missing or not yes):
+        def lookup(r: policy.Request) -> policy.Facts:
+            return returns_service.facts(store, r, day)
+
+        req, contact = prompts.fill(req, contact, lookup, ask_contact=not yes)
+        while not yes:  # show what breaks before asking; open_return checks again
+            result = returns_service.check(store, req, day)
+            if result.violations:
+                raise ReturnsError(*result.violations)
+            from . import render
+
+            render.warnings(result.warnings)
+            if prompts.confirm(prompts.summary(req, contact, result.hold_amount), default=True):
+                confirmed_hold = result.hold_amount
+                break
+            req, contact = prompts.change_one(req, contact, lookup)
+    key, warnings = returns_service.open_return(store, req, contact, note, day, now, expect_hold=confirmed_hold)
+    doc = returns_service.show(store, key)
+    doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
+    if as_json:
+        emit_json(doc)
+        return
+    from . import render
+
+    render.return_view(doc, opened=True)
+
+
+@command("", "show")
+def show_cmd(
+    ctx: typer.Context,
+    ra: RaArg,
+    notice: Annotated[Optional[str], typer.Option("--notice", metavar="KIND", help="Print this e-mail notice as it would be sent: "
+                                                  "opened, shipped, delivered, reminder, overdue or hold-expiring.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One return: items, serials, money, timeline, due date and the next step.
+
+    Example: speco-returns show RA-000001
+    """
+    if notice is not None:
+        show_notice(ctx, ra, notice, as_json)
+        return
+    doc = returns_service.show(session_of(ctx).reader, ra)
+    if as_json:
+        emit_json(doc)
+        return
+    from . import render
+
+    render.return_view(doc)
+
+
+LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on"]
+
+
+@command("", "list")
+def list_cmd(
+    ctx: typer.Context,
+    return_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this type.", autocompletion=complete_type)] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only this state (closed states included).",
+                                                  autocompletion=complete_status)] = None,
+    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer name contains this text (any case).")] = None,
+    include_all: Annotated[bool, typer.Option("--all", "-a", help="Closed returns too.")] = False,
+    search: Annotated[Optional[str], typer.Option(
+        "--search", help="The start of a customer, e-mail, phone, ticket, tracking number, hold reference or serial (any case).")] = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Open returns, newest first (--all for closed ones too).
+
+    Example: speco-returns list --search 555-01 --all
+    """
+    fmt = out_format(as_json, as_csv)
+    type_ = policy.parse_type(return_type) if return_type else None
+    if status is not None:
+        known = {s for t in policy.TYPES for s in policy.states(t)}
+        if status.strip().lower() not in known:
+            raise ReturnsError(f"unknown status '{policy.quote(status)}': one of {', '.join(sorted(known))}")
+        status = status.strip().lower()
+    customer = policy.clean_text("customer", customer)  # bounded, plain text, like the name it looks for
+    store = session_of(ctx).reader
+    filters = (type_, status, customer, include_all, search)
+    shown = rows_shown(limit, fmt)
+    rows = db_returns.listing(store, filters, limit=shown)
+    if fmt != "human":  # streamed as SQLite reads them
+        listing(fmt, rows, LIST_COLUMNS)
+        return
+    rows = list(rows)  # a page at a terminal; a pipe gets every row, as it always did
+    total = len(rows) if shown is None or len(rows) < shown else db_returns.listing_count(store, filters)
+    empty = None
+    if fmt == "human" and not rows and not include_all and status is None:
+        closed = db_returns.listing_count(store, filters, closed_only=True)
+        if closed:
+            empty = f"No open returns; {closed:,} closed: add --all."
+    listing(fmt, rows, LIST_COLUMNS, total=total, empty=empty)
+
+
+@command("serial", "add")
+def serial_add(
+    ctx: typer.Context,
+    ra: RaArg,
+    serials: Annotated[list[str], typer.Argument(help="SERIAL or MODEL=SERIAL, one per unit.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model these serials belong to (RAs with several models).")] = None,
+) -> None:
+    """Record serial numbers on an open return.
+
+    Example: speco-returns serial add RA-000005 O4B3=SN-5009
+    """
+    parsed = [policy.parse_serial_arg(s) for s in serials]
+    if model:
+        m = policy.normalize_model(model)
+        parsed = [(given or m, s) for given, s in parsed]
+    session = session_of(ctx)
+    key = returns_service.add_serials(session.store, ra, parsed, session.now())
+    typer.echo(f"{policy.visible(key)}: added {', '.join(s for _, s in parsed)}")
+
+
+@command("serial", "remove")
+def serial_remove(
+    ctx: typer.Context, ra: RaArg, serial: Annotated[str, typer.Argument(help="The serial to take off the return.")]) -> None:
+    """Take a serial number off an open return (to correct a typo).
+
+    Example: speco-returns serial remove RA-000005 SN-5009
+    """
+    session = session_of(ctx)
+    s = policy.parse_serial(serial)
+    key = returns_service.remove_serial(session.store, ra, s, session.now())
+    typer.echo(f"{policy.visible(key)}: removed {s}")
+
+
+@command("serial", "find")
+def serial_find(
+    ctx: typer.Context, serial: Annotated[str, typer.Argument(help="The serial number.")], limit: LimitOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Every return, open or closed, that holds this serial.
+
+    Example: speco-returns serial find SN-3001
+    """
+    fmt = "json" if as_json else "human"
+    rows = db_returns.with_serial(session_of(ctx).reader, policy.parse_serial(serial))
+    shown = rows_shown(limit, fmt)
+    listing(fmt, rows[:shown], LIST_COLUMNS + ["model"], f"Serial {policy.parse_serial(serial)}", total=len(rows),
+             more="--json for all of them")
+

@@ -1,0 +1,84 @@
+"""One command's session, kept in the Typer context (`ctx.obj`): the database it names, who is
+recording, and the clock, read here and nowhere below. `shell` passes one session to every
+command it runs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import typer
+
+from .. import policy
+from ..db.database import Database, open_database
+from ..domain.clock import Now
+
+
+def default_db() -> Path:
+    return Path(typer.get_app_dir("speco-returns")) / "returns.db"
+
+
+@dataclass
+class Session:
+    db_path: Path | str  # a file, or a PostgreSQL URL (db.urls.is_url)
+    agent: str
+    _store: Database | None = None
+    keep: bool = False  # `shell`: one session and one connection for every command it runs
+    _kept: Database | None = None
+    pinned: date | None = None  # set once a write read a pinned today: the edge notes it
+
+    @property
+    def store(self) -> Database:
+        """For a write: creates the database in an existing folder (the default one is made)."""
+        return self._open(make_folder=self.db_path == default_db())
+
+    @property
+    def reader(self) -> Database:
+        """For a read: never creates a database; reads one this account cannot write."""
+        return self._open(read=True)
+
+    @property
+    def existing(self) -> Database:
+        """For a write about returns already there (`notify`): never creates a database."""
+        return self._open(create=False)
+
+    def _open(self, **how) -> Database:
+        """The command's database, opened on first use (the shell keeps it for the next command)."""
+        if self._store is None:
+            self._store = open_database(self.db_path, **how)
+            if self.keep:
+                self._kept = self._store
+        return self._store
+
+    def diagnose(self) -> Database:
+        """For `doctor`: the database as it is, neither migrated nor refused for a newer schema."""
+        if self._store is None or self._store is self._kept:
+            self._store = open_database(self.db_path, migrate=False, diagnose=True)
+        return self._store
+
+    def classify(self, error: BaseException):
+        """The one line a driver's error means, when this command's database raised it."""
+        db = self._store
+        return db.engine.classify(error, db.where) if db is not None and isinstance(error, db.engine.driver_errors) else None
+
+    def done(self) -> None:
+        """After each command: close its connection, unless it is the one the shell keeps."""
+        if self._store is not None and self._store is not self._kept:
+            self._store.close()
+        self._store = self._kept
+        self.pinned = None  # noted after a success; a refusal prints only its error (the shell goes on)
+
+    def today(self) -> date:
+        """The one place the clock is read. SPECO_RETURNS_TODAY pins "today" (tests, back-filling)."""
+        pinned = os.environ.get("SPECO_RETURNS_TODAY")
+        return policy.parse_date(pinned) if pinned else date.today()
+
+    def now(self) -> Now:
+        """The clock for a write: a pinned today is noted on stderr once the write succeeds."""
+        today = self.today()
+        if os.environ.get("SPECO_RETURNS_TODAY"):
+            self.pinned = today
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return Now(today=today, stamp=stamp, agent=self.store.login or self.agent)  # a server records its login
