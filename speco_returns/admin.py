@@ -6,7 +6,8 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from . import files, policy
+from . import crosscheck, files, policy
+from .chain import TRIGGERS, catalog_problems
 from .derived import serial_hold_problems
 from .errors import ReturnsError
 from .files import write_whole
@@ -63,13 +64,15 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     """Each return's history replayed through the state machine and money rules (voids
     included, history.replay): name every return whose stored state or dates disagree."""
     from . import history
-    from .store import ra_number
+    from .audit import customer_key_problem
+    from .store import customer_key, ra_number
 
     problems: list[str] = []
     events = conn.execute("SELECT return_id, id, event, happened_on, detail FROM events ORDER BY return_id, id")
     pending = next(events, None)
     returns = conn.execute("SELECT * FROM returns ORDER BY id")
     has_ra_no = any(d[0] == "ra_no" for d in returns.description)  # before m004 the id was the number
+    has_key = any(d[0] == "customer_key" for d in returns.description)  # m013
 
     def name(r: sqlite3.Row) -> str:
         if r["type"] == "counter":
@@ -96,6 +99,9 @@ def replay_problems(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
             was = stored.columns()
             wrong = [f"{c} is {was[c]}, history says {v}" for c, v in life.columns().items() if was[c] != v]
             problems.append(f"{name(r)}: {'; '.join(wrong)}")
+        key = customer_key(r["customer"]) if isinstance(r["customer"], str) else None
+        if has_key and r["customer_key"] != key:
+            problems.append(f"{name(r)}: {customer_key_problem(r['customer_key'], key)}")
         if len(problems) >= limit:
             problems.append("(more returns disagree: only the first are named)")
             break
@@ -137,10 +143,13 @@ def doctor(store: Store, progress=None) -> dict:
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(conn)
-    if version >= 7:  # m007: notices
-        problems += address_problems(conn)
+    if 0 < version <= SCHEMA_VERSION:  # the append-only triggers: the audit's own check, in its words
+        problems += crosscheck.sqlite_schema_problems(conn, set(TRIGGERS) if version == SCHEMA_VERSION else set())[0]
+    problems += _crosschecks(conn, version)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(conn)
+        if version >= 7:  # at this schema the audit's replay counts them
+            problems += crosscheck.unrecorded_notice_problems(conn)
     counts: dict[str, int] = {}
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
@@ -219,15 +228,30 @@ def _schema_and_counts(store: Store, problems: list, warnings: list) -> tuple[in
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(conn)
-    if version >= 7:  # m007: notices
-        problems += address_problems(conn)
+    problems += crosscheck.server_schema_problems(conn)
+    problems += _crosschecks(conn, version)
     if version >= 2:
         problems += replay_problems(conn)
+    if version >= 7:
+        problems += crosscheck.unrecorded_notice_problems(conn)
     counts: dict[str, int] = {}
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
             counts[row[0]] = row[1]
     return version, pending, counts
+
+
+def _crosschecks(conn, version: int) -> list[str]:
+    """The tables outside the chains, against what they derive from (crosscheck.py), both backends."""
+    found = []
+    if version >= 8:  # m008: reviews
+        found += crosscheck.review_problems(conn)
+    if version >= 7:  # m007: notices
+        found += address_problems(conn)
+        found += crosscheck.notice_problems(conn)
+    if version >= 14:  # m014: the catalog's digest
+        found += catalog_problems(conn)
+    return found
 
 
 def missing_ra_problems(conn) -> list[str]:

@@ -173,6 +173,46 @@ def append(conn: sqlite3.Connection, table: str, values: dict, cols: list[str] |
     return row["id"]
 
 
+# The catalog is not a history: each model's row is replaced by `catalog add` and `import`. A
+# digest of the whole catalog is kept beside the chains' heads (chain_heads, name 'catalog'),
+# written in the same transaction as every catalog write (m014 for one written before): list
+# prices and categories decide holds and VR-3, so `doctor` recomputes it.
+CATALOG_COLUMNS = ("model", "description", "category", "list_price_cents", "updated_at")
+
+
+def _canon_or_repr(value: object) -> str:
+    try:
+        return sql_quote(value)
+    except TypeError:  # a value the tool never writes (a float, a blob): never equal to its text
+        return repr(value)
+
+
+def catalog_digest(conn) -> tuple[int, str]:
+    """(rows, SHA-256 over every catalog row's canonical text, sorted): the same on either
+    backend, whatever order or collation its database reads them in."""
+    rows = sorted(",".join(_canon_or_repr(v) for v in row)
+                  for row in conn.execute(f"SELECT {', '.join(CATALOG_COLUMNS)} FROM catalog"))
+    return len(rows), sha("\n".join(rows))
+
+
+def record_catalog(conn) -> None:
+    """Keep the catalog's digest (inside the caller's write transaction; either backend)."""
+    rows, digest_ = catalog_digest(conn)
+    conn.execute("""INSERT INTO chain_heads (name, last_id, rows, hash) VALUES ('catalog', 0, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET rows = excluded.rows, hash = excluded.hash""", [rows, digest_])
+
+
+def catalog_problems(conn) -> list[str]:
+    """Doctor (both backends, from m014): the catalog against its recorded digest."""
+    head = conn.execute("SELECT rows, hash FROM chain_heads WHERE name = 'catalog'").fetchone()
+    rows, digest_ = catalog_digest(conn)
+    if head is not None and (head[0], head[1]) == (rows, digest_):
+        return []
+    return [f"the catalog was changed outside the tool ({rows} model(s); its digest was recorded with "
+            f"{'no' if head is None else head[0]} row(s) and does not match): list prices and categories decide holds "
+            "and VR-3; compare `catalog list` with the price list, then enter it again (`catalog import`)"]
+
+
 def _stream(conn: sqlite3.Connection, table: str) -> Iterator[tuple]:
     """(id, stored hash, the bytes its hash covers after the previous row's hash: a newline and
     the row's canonical text). Bytes straight from SQLite: no text decoded and encoded again."""
@@ -191,7 +231,7 @@ def rebuild(conn: sqlite3.Connection) -> None:
                                  "GROUP BY return_id", [start, start + REBUILD_SLICE]))
         updates = [(sha(text), last[rid]) for rid, text in records(conn, start, start + REBUILD_SLICE) if rid in last]
         conn.executemany("UPDATE events SET digest = ? WHERE id = ?", updates)
-    conn.execute("DELETE FROM chain_heads")
+    conn.execute(f"DELETE FROM chain_heads WHERE name IN ({', '.join(repr(t) for t in CHAINED)})")
     for table in CHAINED:
         prev, count, last_id = "", 0, 0
         canon = _sql_canon(columns(conn, table))

@@ -363,3 +363,12 @@ def m013_customer_key(db: Database) -> None:
     _run(db, "ALTER TABLE returns ADD COLUMN customer_key TEXT")
     backfill_customer_keys(db.conn)
     _run(db, "CREATE INDEX returns_customer_key ON returns (customer_key, opened_on)")
+
+
+@migrations()
+def m014_catalog_digest(db: Database) -> None:
+    # The catalog's digest beside the chains' heads (chain.record_catalog): `doctor` names a
+    # price or category changed outside the tool.
+    from .chain import record_catalog
+
+    record_catalog(db.conn)

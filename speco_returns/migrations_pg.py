@@ -8,6 +8,7 @@ A test keeps the two lists' names equal. An applied migration is never edited.
 
 from __future__ import annotations
 
+from .chain import record_catalog
 from .derived import M012_POSTGRES, backfill_customer_keys
 
 _APPEND_ONLY = """CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
@@ -279,4 +280,5 @@ MIGRATIONS: list[tuple[str, list]] = [
         # lower(customer) served the casefold() approximation only; customer_key replaces it.
         "DROP INDEX IF EXISTS returns_customer",
     ]),
+    ("m014_catalog_digest", [record_catalog]),  # chain.py: the catalog's digest beside the chains' heads
 ]

@@ -85,6 +85,9 @@ def copy(source: Store, target_url: str, on_total: Callable[[int], None] | None 
                 if "id" in columns[table]:  # new rows continue after the copied ids
                     conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) "
                                  f"FROM {table}")
+            from .chain import record_catalog
+
+            record_catalog(conn)  # the catalog's digest, as the desk's own writes kept it
         target.conn.execute("ANALYZE")  # the planner's statistics for the rows just loaded, before anyone reads them
         return verify(source, target, columns)
     finally:
