@@ -220,7 +220,8 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One `BEGIN IMMEDIATE` transaction, committed or rolled back whole."""
+        """One `BEGIN IMMEDIATE` transaction, committed or rolled back whole, refused on a
+        database a newer tool upgraded (checked here, not when connecting)."""
         try:
             for statement in self.dialect.begin_write:
                 self.conn.execute(statement)
@@ -233,12 +234,19 @@ class Store:
                 self.conn.execute("ROLLBACK")
             raise
         try:
+            self._may_write()
             yield self.conn
             self.conn.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
+
+    def _may_write(self) -> None:
+        """Checked at the start of every write, under its lock: a connection kept open (the
+        shell's) may have been made before a newer tool upgraded the database."""
+        if self.schema_version() > SCHEMA_VERSION:
+            raise ReturnsError(self.newer_message())
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -80,3 +80,30 @@ def test_upgrading_to_m004_keeps_every_ra_number_issued_before(db_path):
     assert _open(store, "standard", 9) == "RA-000004"  # the sequence goes on from the highest
     with pytest.raises(sqlite3.IntegrityError):
         store.conn.execute("UPDATE returns SET ra_no = 1 WHERE ra_no = 3")  # unique
+
+
+def _upgraded_by_a_newer_tool(db) -> None:
+    """What a newer speco-returns leaves: one more migration row, and its version recorded."""
+    from clihelpers import raw
+
+    from speco_returns.store import MIGRATION_SET
+
+    table = "speco_migrations (migration_set, name)" if isinstance(db, str) else "_sqlite_migrations (migration_set, name)"
+    with raw(db) as conn:
+        conn.execute(f"INSERT INTO {table} VALUES (?, 'm099_from_the_future')", [MIGRATION_SET])
+        conn.execute("UPDATE schema_info SET value = '9.1.0' WHERE key = 'upgraded_by'")
+
+
+def test_a_write_is_refused_once_a_newer_tool_upgraded_the_database_after_the_connection_was_made(db_path):
+    """The check is made when a write begins: a connection kept open (the shell's) was made
+    before the upgrade, and must not write to a schema it does not know."""
+    store = Store(db_path)
+    try:
+        store.upsert_products([policy.Product("CAM-1", "camera", 100, None)], NOW)
+        _upgraded_by_a_newer_tool(db_path)
+        with pytest.raises(ReturnsError, match=r"upgraded by speco-returns 9\.1\.0 or later: upgrade the tool"):
+            store.upsert_products([policy.Product("CAM-2", "camera", 100, None)], NOW)
+        assert not store.conn.in_transaction
+        assert [r["model"] for r in store.products()] == ["CAM-1"]
+    finally:
+        store.close()
