@@ -128,7 +128,7 @@ class Shell:
         """Lines from a file or a pipe: no prompt; the first failure ends it unless --keep-going."""
         first_failure = 0
         for number, line in enumerate(lines, 1):
-            if line.strip() in ("exit", "quit"):
+            if _is_exit(line):
                 break
             code = self.run_line(line)
             if code:
@@ -166,7 +166,7 @@ class Shell:
             except EOFError:  # Ctrl-D
                 sys.stdout.write("\n")
                 return last
-            if line.strip() in ("exit", "quit"):
+            if _is_exit(line):
                 return last
             mark = readline.get_current_history_length() if readline is not None else 0
             code = self.run_line(line)
@@ -222,6 +222,14 @@ class Shell:
                 words = before.split()
             self._matches = completion.complete_line(self.root, words, text, ctx_obj=self.source, extra=WORDS)
         return self._matches[state] if state < len(self._matches) else None
+
+
+def _is_exit(line: str) -> bool:
+    """`exit` or `quit` as the shell reads any line: quotes and a trailing `# comment` allowed."""
+    try:
+        return shlex.split(line, comments=True) in (["exit"], ["quit"])
+    except ValueError:
+        return False
 
 
 def _readline():

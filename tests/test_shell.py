@@ -58,6 +58,25 @@ def test_a_batch_skips_blank_lines_and_comments_and_ends_at_exit(tmp_path):
     assert counts(tmp_path / "returns.db")["returns"] == 1
 
 
+@pytest.mark.parametrize("line", ["exit   # the call is done", "quit # done", "  'exit'  "])
+def test_exit_with_a_comment_or_quotes_is_exit(tmp_path, line):
+    done = run(tmp_path, "shell", input=f"{OPEN}\n{line}\n{OPEN}\n")
+    assert done.returncode == 0, done.stderr
+    assert counts(tmp_path / "returns.db")["returns"] == 1
+
+
+def test_thousands_of_stray_arguments_are_counted_not_all_shown(tmp_path, cli):
+    strays = [f"stray-{n}" for n in range(5000)]
+    done = run(tmp_path, "shell", input="list " + " ".join(strays) + "\n", COLUMNS="200")
+    assert done.returncode == 2
+    assert "stray-0 stray-1 stray-2 stray-3 stray-4 and 4,995 more" in done.stderr
+    assert "stray-5" not in done.stderr and len(done.stderr) < 1000
+    result = cli("list", *strays)  # the command line's usage error is the same
+    assert result.exit_code == 2
+    assert "and 4,995 more" in result.stderr and "stray-5" not in result.stderr
+    assert "(a b)" in cli("list", "a", "b").stderr  # a few are all named
+
+
 @pytest.mark.parametrize("line,code", [("--db other.db list", 2), ("--agent x list", 2), ("shell", 2),
                                        ('note RA-000001 "unclosed', 2)])
 def test_lines_the_shell_refuses(tmp_path, line, code):
