@@ -53,7 +53,7 @@ class Session:
     db_path: Path | str  # a file, or a PostgreSQL URL (dialect.is_url)
     agent: str
     _store: Store | None = None
-    keep: bool = False  # `shell`: one session and one connection for every command it runs
+    keep: bool = False  # `shell`: one session for every command it runs (a server: one connection too)
     _kept: Store | None = None
 
     @property

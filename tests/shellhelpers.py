@@ -164,11 +164,13 @@ class ShellProcess:
     def run(self, line: str, *, shows: str, on: str = "out") -> str:
         """Send `line`; read until `shows` appears on stdout (`on="out"`) or stderr ("err").
         What that line printed there, up to and including `shows`."""
-        stream = self.read[self.fds[on]]
-        start, wanted = len(stream), shows.encode()
+        stream, errors = self.read[self.fds[on]], self.read[self.fds["err"]]
+        start, wanted, failed_from = len(stream), shows.encode(), len(errors)
         self.proc.stdin.write(line.encode() + b"\n")
         deadline = time.monotonic() + WAIT
         while (found := stream.find(wanted, start)) < 0:
+            if on == "out" and re.search(rb"^line [0-9]+: exit ", errors[failed_from:], re.MULTILINE):
+                raise AssertionError(f"{line!r} failed; stderr:\n{self.err}")
             self._read_more(deadline, f"{shows!r} never showed after {line!r}")
         return stream[start:found + len(wanted)].decode(errors="replace")
 
