@@ -174,6 +174,14 @@ class ShellProcess:
             self._read_more(deadline, f"{shows!r} never showed after {line!r}")
         return stream[start:found + len(wanted)].decode(errors="replace")
 
+    def settle(self) -> None:
+        """Wait until the shell has finished the lines sent so far, its closing steps included
+        (a command's output shows before it has closed its database): it answers the next line,
+        `--version`, which reads no database, only once the line before is done."""
+        from speco_returns import __version__
+
+        self.run("--version", shows=f"speco-returns {__version__}\n")
+
     def finish(self) -> int:
         """End of input, as Ctrl-D or the end of a script: the shell's exit code."""
         self.proc.stdin.close()
