@@ -34,9 +34,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 6  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
+GENERATOR_VERSION = 7  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
 # 5: serials.held (m012) and returns.customer_key (m013); 6: the notices already sent before as-of (notices table and
-# `notice` events), so notify finds only what falls due on as-of, as on a live database
+# `notice` events), so notify finds only what falls due on as-of, as on a live database; 7: the catalog's digest (m014)
 AS_OF = date(2026, 11, 26)
 # The columns each row tuple below fills, by name: a column a later migration adds never shifts them.
 RETURN_COLUMNS = ("id", "type", "status", "customer", "email", "phone", "ticket", "distributor", "approved_by", "reason",
@@ -319,6 +319,9 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         "INSERT INTO catalog (model, description, category, list_price_cents, updated_at) VALUES (?, ?, ?, ?, ?)",
         [(m, d, c, p, days.stamp_of(-HISTORY_DAYS - 30)) for m, d, c, p in g.catalog],
     )
+    from speco_returns.chain import record_catalog
+
+    record_catalog(conn)  # m014: the catalog's digest, as `catalog import` keeps it
     conn.execute("COMMIT")
 
     returns, items, serials, events, ledger, reviews, sent = [], [], [], [], [], [], []

@@ -16,6 +16,20 @@ TABLES = ("catalog", "returns", "items", "serials", "events", "ledger")
 cached_command = functools.cache(typer.main.get_command)
 
 
+def late_return(ra: str, customer: str, serial: str) -> list[tuple[str, ...]]:
+    """The commands of an advanced return opened 2026-08-01 as `ra`, charged 2026-09-10, whose
+    unit then arrived on 2026-09-20: a late return, its charge in review."""
+    return [
+        ("open", "-t", "advanced", "-c", customer, "-i", "CAM-1", "-s", serial, "--on", "2026-08-01", "-y"),
+        ("link", ra, "--on", "2026-08-01"),
+        ("hold", ra, "--ref", f"AUTH-{ra[-1]}", "--on", "2026-08-02"),
+        ("ship", ra, "--on", "2026-08-03"),
+        ("deliver", ra, "--on", "2026-08-05"),
+        ("charge", ra, "--on", "2026-09-10"),
+        ("receive", ra, "--on", "2026-09-20"),
+    ]
+
+
 def ok(result):
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     return result

@@ -12,9 +12,10 @@ Prints `ready` once imported; with --wait, then waits for a `go` line on stdin, 
 several processes start writing at the same moment. `loop` prints each RA number on its
 own line, flushed, only after the command returned (its transaction committed).
 
-With HELPER_PAUSE_IN_TRANSACTION_MS set, each return's write pauses that long inside its
-transaction, after its items and serials and before its history entry, so that a kill at a
-random moment often lands while the return is only partly written (and not committed).
+With HELPER_HOLD_IN_TRANSACTION=N, the N-th return's write stops inside its transaction,
+after its items and serials and before its history entry: it prints `in transaction` and
+waits there until it is killed, so that a test's kill lands, for certain, on a return only
+partly written (and not committed).
 
 With HELPER_HOLD_AFTER_CHECK set, `open` stops inside its write transaction right after its
 checks (SER-1's included) and before it writes anything: it prints `checked` and waits for a
@@ -26,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
+import threading
 import traceback
 
 from typer.testing import CliRunner
@@ -68,15 +69,21 @@ def loop(runner: CliRunner, db: str, tag: str, count: int) -> int:
     return 1 if failures else 0
 
 
-def _pause_inside_transactions(ms: float) -> None:
+def _hold_inside_transaction(n: int) -> None:
     original = db_returns.add_event
+    seen = 0
 
-    def paused(db, *args, **kwargs):
-        assert db.in_transaction
-        time.sleep(ms / 1000)
+    def held(db, *args, **kwargs):
+        nonlocal seen
+        seen += 1  # one history entry per return opened: this is the seen-th return's write
+        if seen == n:
+            assert db.in_transaction
+            sys.__stdout__.write("in transaction\n")  # CliRunner swaps sys.stdout while a command runs
+            sys.__stdout__.flush()
+            threading.Event().wait()  # until killed
         return original(db, *args, **kwargs)
 
-    db_returns.add_event = paused
+    db_returns.add_event = held
 
 
 def _hold_after_check() -> None:
@@ -105,9 +112,9 @@ def _hold_after_check() -> None:
 
 
 def main(argv: list[str]) -> int:
-    pause = os.environ.get("HELPER_PAUSE_IN_TRANSACTION_MS")
-    if pause:
-        _pause_inside_transactions(float(pause))
+    hold = os.environ.get("HELPER_HOLD_IN_TRANSACTION")
+    if hold:
+        _hold_inside_transaction(int(hold))
     if os.environ.get("HELPER_HOLD_AFTER_CHECK"):
         _hold_after_check()
     wait = argv[:1] == ["--wait"]

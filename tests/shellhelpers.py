@@ -130,3 +130,69 @@ class Terminal:
             os.close(self.master)
         except OSError:
             pass
+
+
+class ShellProcess:
+    """A `speco-returns shell --keep-going` fed line by line through a pipe (no terminal), left
+    open between lines as an agent's is: `run` sends one line and reads until what it prints shows."""
+
+    def __init__(self, tmp_path: Path, **extra: str):
+        self.proc = subprocess.Popen([*COMMAND, "shell", "--keep-going"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env_for(tmp_path, **extra), bufsize=0)
+        self.fds = {"out": self.proc.stdout.fileno(), "err": self.proc.stderr.fileno()}
+        self.read = {fd: bytearray() for fd in self.fds.values()}
+        self.open_fds = list(self.read)
+
+    @property
+    def out(self) -> str:
+        return self.read[self.fds["out"]].decode(errors="replace")
+
+    @property
+    def err(self) -> str:
+        return self.read[self.fds["err"]].decode(errors="replace")
+
+    def _read_more(self, deadline: float, waiting_for: str) -> None:
+        ready, _, _ = select.select(self.open_fds, [], [], max(0.0, deadline - time.monotonic())) if self.open_fds else ([], 0, 0)
+        if not ready:
+            raise AssertionError(f"{waiting_for} (exit {self.proc.poll()}); stdout:\n{self.out}\nstderr:\n{self.err}")
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            self.read[fd] += chunk
+            if not chunk:  # the shell closed it: it ended
+                self.open_fds.remove(fd)
+
+    def run(self, line: str, *, shows: str, on: str = "out") -> str:
+        """Send `line`; read until `shows` appears on stdout (`on="out"`) or stderr ("err").
+        What that line printed there, up to and including `shows`."""
+        stream, errors = self.read[self.fds[on]], self.read[self.fds["err"]]
+        start, wanted, failed_from = len(stream), shows.encode(), len(errors)
+        self.proc.stdin.write(line.encode() + b"\n")
+        deadline = time.monotonic() + WAIT
+        while (found := stream.find(wanted, start)) < 0:
+            if on == "out" and re.search(rb"^line [0-9]+: exit ", errors[failed_from:], re.MULTILINE):
+                raise AssertionError(f"{line!r} failed; stderr:\n{self.err}")
+            self._read_more(deadline, f"{shows!r} never showed after {line!r}")
+        return stream[start:found + len(wanted)].decode(errors="replace")
+
+    def settle(self) -> None:
+        """Wait until the shell has finished the lines sent so far, its closing steps included
+        (a command's output shows before it has closed its database): it answers the next line,
+        `--version`, which reads no database, only once the line before is done."""
+        from speco_returns import __version__
+
+        self.run("--version", shows=f"speco-returns {__version__}\n")
+
+    def finish(self) -> int:
+        """End of input, as Ctrl-D or the end of a script: the shell's exit code."""
+        self.proc.stdin.close()
+        deadline = time.monotonic() + WAIT
+        while self.open_fds:
+            self._read_more(deadline, "the shell did not end at the end of its input")
+        return self.proc.wait(timeout=WAIT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=WAIT)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            stream.close()

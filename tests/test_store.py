@@ -14,6 +14,7 @@ from speco_returns.db.database import open_database as Store
 from speco_returns.db.returns import OPEN_SQL
 from speco_returns.domain.clock import Now
 from speco_returns.errors import ReturnsError
+from speco_returns.services import catalog as catalog_service
 from speco_returns.services import returns as returns_service
 
 NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="tester")
@@ -44,7 +45,7 @@ def test_listing_open_returns_reads_the_open_index_not_the_table(db_path, filter
 
 def test_a_changed_list_price_after_confirmation_writes_nothing(db_path):
     store = Store(db_path)
-    catalog_db.upsert(store, [policy.Product("CAM-1", "camera", 19_999)], NOW)
+    catalog_service.save(store, [policy.Product("CAM-1", "camera", 19_999)], NOW)
     req = policy.Request(type="advanced", items=(("CAM-1", 2),), serials=((None, "SN-0001"), (None, "SN-0002")), customer="Acme")
     with pytest.raises(ReturnsError) as err:
         returns_service.open_return(store, req, {}, None, NOW.today, NOW, expect_hold=29_998)  # what the agent was shown
@@ -54,7 +55,7 @@ def test_a_changed_list_price_after_confirmation_writes_nothing(db_path):
     assert returns_service.show(store, key)["hold_amount"] == "399.98"
 
 
-def _open(store: Store, type_: str, n: int) -> str:
+def _open(store, type_: str, n: int) -> str:
     extra = {"ticket": f"T-{n}", "distributor": "ADI"} if type_ == "counter" else {}
     req = policy.Request(type=type_, items=(("CAM-1", 1),), customer=f"C{n}", **extra)
     return returns_service.open_return(store, req, {}, None, NOW.today, NOW)[0]
@@ -82,3 +83,30 @@ def test_upgrading_to_m004_keeps_every_ra_number_issued_before(db_path):
     assert _open(store, "standard", 9) == "RA-000004"  # the sequence goes on from the highest
     with pytest.raises(ReturnsError, match="UNIQUE"):
         store.execute("UPDATE returns SET ra_no = 1 WHERE ra_no = 3")  # unique
+
+
+def _upgraded_by_a_newer_tool(db) -> None:
+    """What a newer speco-returns leaves: one more migration row, and its version recorded."""
+    from clihelpers import raw
+
+    from speco_returns.db.database import MIGRATION_SET
+
+    table = "speco_migrations (migration_set, name)" if isinstance(db, str) else "_sqlite_migrations (migration_set, name)"
+    with raw(db) as conn:
+        conn.execute(f"INSERT INTO {table} VALUES (?, 'm099_from_the_future')", [MIGRATION_SET])
+        conn.execute("UPDATE schema_info SET value = '9.1.0' WHERE key = 'upgraded_by'")
+
+
+def test_a_write_is_refused_once_a_newer_tool_upgraded_the_database_after_the_connection_was_made(db_path):
+    """The check is made when a write begins: a connection kept open (the shell's) was made
+    before the upgrade, and must not write to a schema it does not know."""
+    store = Store(db_path)
+    try:
+        catalog_service.save(store, [policy.Product("CAM-1", "camera", 100, None)], NOW)
+        _upgraded_by_a_newer_tool(db_path)
+        with pytest.raises(ReturnsError, match=r"upgraded by speco-returns 9\.1\.0 or later: upgrade the tool"):
+            catalog_service.save(store, [policy.Product("CAM-2", "camera", 100, None)], NOW)
+        assert not store.in_transaction
+        assert [r["model"] for r in catalog_db.everything(store)] == ["CAM-1"]
+    finally:
+        store.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from builders import older_database
-from clihelpers import ok
+from clihelpers import late_return, ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -70,13 +70,7 @@ def history(cli):
         ("open", "-t", "counter", "-c", "Gus", "-i", "CAM-1", "--ticket", "T-1", "--distributor", "ADI", "--on", "2026-11-10"),
         ("complete", "T-1", "--on", "2026-11-12"),
         # RA-000006: advanced, charged, the unit arrives late, the supervisor refunds part of it
-        ("open", "-t", "advanced", "-c", "Hal", "-i", "CAM-1", "-s", "SN0008", "--on", "2026-08-01", "-y"),
-        ("link", "RA-000006", "--on", "2026-08-01"),
-        ("hold", "RA-000006", "--ref", "AUTH-6", "--on", "2026-08-02"),
-        ("ship", "RA-000006", "--on", "2026-08-03"),
-        ("deliver", "RA-000006", "--on", "2026-08-05"),
-        ("charge", "RA-000006", "--on", "2026-09-10"),
-        ("receive", "RA-000006", "--on", "2026-09-20"),
+        *late_return("RA-000006", "Hal", "SN0008"),
         ("refund", "RA-000006", "--ref", "RF-6", "--amount", "100", "--on", "2026-09-21"),
     ]:
         ok(cli(*args, today=TODAY))

@@ -75,6 +75,9 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
                 if "id" in columns[table]:  # new rows continue after the copied ids
                     target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) "
                                  f"FROM {table}")
+            from ..db.chain import record_catalog
+
+            record_catalog(target)  # the catalog's digest, as the desk's own writes kept it
         target.execute("ANALYZE")  # the planner's statistics for the rows just loaded, before anyone reads them
         return verify(source, target, columns)
     finally:

@@ -30,10 +30,11 @@ def catalog_add(
     Example: speco-returns catalog add O4B3 --category camera --list-price 249.99 --description "4MP bullet"
     """
     from ..services.catalog import product as make_product
+    from ..services.catalog import save
 
     session = session_of(ctx)
     product = make_product(model, category, list_price, description)
-    catalog_db.upsert(session.store, [product], session.now())
+    save(session.store, [product], session.now())
     typer.echo(f"{product.model}: {product.category}, list price {policy.format_usd(product.list_price) or 'none'}")
 
 
@@ -44,11 +45,11 @@ def catalog_import(
 
     Example: speco-returns catalog import models.csv
     """
-    from ..services.catalog import read_csv
+    from ..services.catalog import read_csv, save
 
     products = read_csv(file)
     session = session_of(ctx)
-    count = catalog_db.upsert(session.store, products, session.now())
+    count = save(session.store, products, session.now())
     typer.echo(f"imported {count} model(s)")
 
 

@@ -77,6 +77,17 @@ def readable(params: list) -> None:
             p.metavar = METAVARS.get(_name(p), _name(p).lstrip("-").upper())
 
 
+EXTRA_SHOWN = 5  # stray arguments named in a usage error; the rest are counted
+
+
+def unexpected_arguments(args: list[str]) -> str:
+    from ..policy import quote
+
+    shown = quote(" ".join(args[:EXTRA_SHOWN]), 80)  # one short line, never a card number
+    more = f" and {len(args) - EXTRA_SHOWN:,} more" if len(args) > EXTRA_SHOWN else ""
+    return f"Got unexpected extra argument(s) ({shown}{more})"
+
+
 class _Readable:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -87,6 +98,20 @@ class _Readable:
         if option is not None:
             option.metavar = ""
         return option
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        """Stray arguments are named in the usage error, the first few of them: a line with
+        thousands would otherwise fill the screen with its box."""
+        if ctx.allow_extra_args or ctx.resilient_parsing:
+            return super().parse_args(ctx, args)
+        ctx.allow_extra_args = True
+        try:
+            rest = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = False
+        if rest:
+            ctx.fail(unexpected_arguments(rest))
+        return rest
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         """`show [OPTIONS] RA`, `serial add [OPTIONS] RA SERIAL...`: the names, without braces."""

@@ -25,7 +25,7 @@ class Session:
     db_path: Path | str  # a file, or a PostgreSQL URL (db.urls.is_url)
     agent: str
     _store: Database | None = None
-    keep: bool = False  # `shell`: one session and one connection for every command it runs
+    keep: bool = False  # `shell`: one session for every command it runs (a server: one connection too)
     _kept: Database | None = None
     pinned: date | None = None  # set once a write read a pinned today: the edge notes it
 

@@ -3,10 +3,11 @@
 Each line is dispatched to the same Typer app as the command line, so it runs the same
 code, prints the same output and refusals, and exits with the same status: the shell shows
 a failure's status and goes on. What the shell keeps between lines is only what the command
-line would rebuild each time: Python's imports, the click command, and one database
-connection. It keeps no transaction (every store call commits or rolls back before it
-returns, so SQLite can checkpoint its WAL while the shell idles), no cache of returns (each
-command reads the database afresh) and no clock (each command reads "today").
+line would rebuild each time: Python's imports, the click command, and a server's
+connection. A database file is opened for each command and closed after it (Shell._release),
+so a file restored while the shell waits is what the next command reads. It keeps no
+transaction (every store call commits or rolls back before it returns), no cache of returns
+(each command reads the database afresh) and no clock (each command reads "today").
 
 At a terminal: readline line editing, Tab completion (completion.py) and a history file
 beside the default database folder that never keeps a line holding a card number, nor the
@@ -57,7 +58,6 @@ class Shell:
         self.keep_going = keep_going
         self.interactive = interactive
         self.source = _CompletionSource(session)
-        self._file_id = None
 
     # --- one line -------------------------------------------------------------------------
 
@@ -78,7 +78,7 @@ class Shell:
         if words[0] == "shell":
             sys.stderr.write("error: already in the shell\n")
             return 2
-        self._reconnect_if_replaced()
+        self._reconnect_if_lost()
         try:
             self.root.main(args=words, prog_name="speco-returns", standalone_mode=True, obj=self.session)
             code = 0
@@ -95,34 +95,34 @@ class Shell:
         return code
 
     def _end_command(self) -> None:
-        """Nothing held between commands: no transaction, no connection but the kept one."""
+        """Nothing held between commands: no transaction, and no connection to a file."""
         self.session.done()
-        store = self.session._kept
-        if store is not None and store.in_transaction:
-            store.execute("ROLLBACK")
+        self._release()
         sys.stdout.flush()
         sys.stderr.flush()
 
-    def _reconnect_if_replaced(self) -> None:
-        """A database file replaced under the shell (restored from a backup, moved away) is
-        opened again, with one line: the kept connection would go on reading the old file."""
+    def _release(self) -> None:
+        """A database file is opened for each command and closed after it, as the command line
+        does: a connection left open while the shell waits would go on reading the old pages
+        of a file restored under it (copied over it or moved into place), and write them back
+        over the restored file when it closed. A server keeps its one connection, with no
+        transaction left open (a server's backup is not a file copied under it)."""
         store = self.session._kept
-        if not isinstance(self.session.db_path, Path):  # a server: a restart ends the kept session
-            if store is not None and not store.engine.alive(store.raw):
-                store.close()
-                self.session._kept = self.session._store = None
-                sys.stderr.write("reconnected to the database server (the connection was lost)\n")
+        if store is None:
             return
-        try:
-            st = os.stat(self.session.db_path)
-            file_id = (st.st_dev, st.st_ino)
-        except OSError:
-            file_id = None
-        if store is not None and self._file_id is not None and file_id != self._file_id:
+        if isinstance(self.session.db_path, Path):
+            self.session._kept = self.session._store = None
+            store.close()
+        elif store.in_transaction:
+            store.execute("ROLLBACK")
+
+    def _reconnect_if_lost(self) -> None:
+        """A server restarted while the shell waited: the next command connects again, with one line."""
+        store = self.session._kept
+        if store is not None and store.is_server and not store.engine.alive(store.raw):
             store.close()
             self.session._kept = self.session._store = None
-            sys.stderr.write(f"reconnected to {policy.visible(str(self.session.db_path))} (the file was replaced)\n")
-        self._file_id = file_id
+            sys.stderr.write("reconnected to the database server (the connection was lost)\n")
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -130,7 +130,7 @@ class Shell:
         """Lines from a file or a pipe: no prompt; the first failure ends it unless --keep-going."""
         first_failure = 0
         for number, line in enumerate(lines, 1):
-            if line.strip() in ("exit", "quit"):
+            if _is_exit(line):
                 break
             code = self.run_line(line)
             if code:
@@ -168,7 +168,7 @@ class Shell:
             except EOFError:  # Ctrl-D
                 sys.stdout.write("\n")
                 return last
-            if line.strip() in ("exit", "quit"):
+            if _is_exit(line):
                 return last
             mark = readline.get_current_history_length() if readline is not None else 0
             code = self.run_line(line)
@@ -222,8 +222,19 @@ class Shell:
                 words = shlex.split(before)
             except ValueError:
                 words = before.split()
-            self._matches = completion.complete_line(self.root, words, text, ctx_obj=self.source, extra=WORDS)
+            try:
+                self._matches = completion.complete_line(self.root, words, text, ctx_obj=self.source, extra=WORDS)
+            finally:
+                self._release()  # Tab opened the file: closed again while the shell waits
         return self._matches[state] if state < len(self._matches) else None
+
+
+def _is_exit(line: str) -> bool:
+    """`exit` or `quit` as the shell reads any line: quotes and a trailing `# comment` allowed."""
+    try:
+        return shlex.split(line, comments=True) in (["exit"], ["quit"])
+    except ValueError:
+        return False
 
 
 def _readline():

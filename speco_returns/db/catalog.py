@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..policy import Product
+from .chain import record_catalog
 
 if TYPE_CHECKING:
     from ..domain.clock import Now
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def upsert(db: Database, products: list[Product], now: Now) -> int:
-    """Add or update models; a list price or description left out keeps the one it had."""
+    """Add or update models, inside the caller's write; a list price or description left out
+    keeps the one it had."""
     db.many("""INSERT INTO catalog (model, description, category, list_price_cents, updated_at)
                VALUES (?, ?, ?, ?, ?)
                ON CONFLICT (model) DO UPDATE SET
@@ -22,6 +24,7 @@ def upsert(db: Database, products: list[Product], now: Now) -> int:
                  list_price_cents = coalesce(excluded.list_price_cents, catalog.list_price_cents),
                  updated_at = excluded.updated_at""",
             [(p.model, p.description, p.category, p.list_price, now.stamp) for p in products])
+    record_catalog(db)  # doctor compares the catalog with it
     return len(products)
 
 

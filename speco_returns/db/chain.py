@@ -116,6 +116,35 @@ def append(db: Database, table: str, values: dict) -> int:
     return row["id"]
 
 
+# The catalog is not a history: each model's row is replaced by `catalog add` and `import`. A
+# digest of the whole catalog is kept beside the chains' heads (chain_heads, name 'catalog'),
+# written in the same transaction as every catalog write (m014 for one written before): list
+# prices and categories decide holds and VR-3, so `doctor` recomputes it.
+CATALOG_COLUMNS = ("model", "description", "category", "list_price_cents", "updated_at")
+
+
+def _canon_or_repr(value: object) -> str:
+    try:
+        return sql_quote(value)
+    except TypeError:  # a value the tool never writes (a float, a blob): never equal to its text
+        return repr(value)
+
+
+def catalog_digest(db: Database) -> tuple[int, str]:
+    """(rows, SHA-256 over every catalog row's canonical text, sorted): the same on either
+    engine, whatever order or collation its database reads them in."""
+    rows = sorted(",".join(_canon_or_repr(v) for v in row)
+                  for row in db.all(f"SELECT {', '.join(CATALOG_COLUMNS)} FROM catalog"))
+    return len(rows), sha("\n".join(rows))
+
+
+def record_catalog(db: Database) -> None:
+    """Keep the catalog's digest (inside the caller's write transaction; either engine)."""
+    rows, digest_ = catalog_digest(db)
+    db.execute("""INSERT INTO chain_heads (name, last_id, rows, hash) VALUES ('catalog', 0, ?, ?)
+                  ON CONFLICT (name) DO UPDATE SET rows = excluded.rows, hash = excluded.hash""", [rows, digest_])
+
+
 def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
     """Digests for each return's latest event, then both chains and their heads, computed from
     the rows as they are: for a migration (m010) and the benchmark generator. Runs inside the
@@ -132,7 +161,7 @@ def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
                                                 "AND return_id <= ? GROUP BY return_id", [start, start + REBUILD_SLICE])}
         updates = [(sha(text), last[rid]) for rid, text in records(db, start, start + REBUILD_SLICE) if rid in last]
         db.many("UPDATE events SET digest = ? WHERE id = ?", updates)
-    db.execute("DELETE FROM chain_heads")
+    db.execute(f"DELETE FROM chain_heads WHERE name IN ({', '.join(repr(t) for t in CHAINED)})")
     for table in CHAINED:
         prev, count, last_id = "", 0, 0
         canon = canon_sql(db, table, covered(db, table))

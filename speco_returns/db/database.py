@@ -51,6 +51,19 @@ def open_database(target: str | Path, *, read: bool = False, make_folder: bool =
     return db
 
 
+def in_memory() -> Database:
+    """An empty SQLite database in memory, not migrated (doctor builds its expected schema there)."""
+    import sqlite3
+
+    from ..policy import visible
+    from .engines.sqlite import ENGINE
+
+    raw = sqlite3.connect(":memory:", isolation_level=None)
+    raw.row_factory = sqlite3.Row
+    raw.create_function("visible", 1, visible, deterministic=True)
+    return Database(ENGINE, raw, path=Path(":memory:"), known_schema=SCHEMA_VERSION)
+
+
 def _open_file(path: Path, *, read: bool, make_folder: bool, create: bool = True) -> Database:
     from .. import files
     from ..policy import visible

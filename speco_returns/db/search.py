@@ -30,7 +30,7 @@ def where(db: Database, text: str) -> tuple[str, dict]:
     term = text.strip()
     if not term:
         raise ReturnsError("--search is empty: give a name, e-mail, phone, ticket, tracking number, hold reference or serial")
-    tracking = db.engine.json_text("detail", "tracking")  # the index events_tracking's (m011; a server's m014)
+    tracking = db.engine.json_text("detail", "tracking")  # the index events_tracking's (m011; a server's m015)
     args = {"lo": term, "hi": term + _TOP, "up": term.upper(), "up_hi": term.upper() + _TOP}
     parts = [
         "SELECT id FROM returns WHERE customer COLLATE NOCASE >= :lo AND customer COLLATE NOCASE < :hi",

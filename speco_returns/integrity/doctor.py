@@ -10,8 +10,10 @@ from .. import files, policy
 from ..db.derived import holds
 from ..db.migrations import SCHEMA_VERSION
 from ..db.returns import OPEN_SQL
+from ..db.schema import SQLITE_CHAIN_TRIGGERS
 from ..domain.keys import NO_RA_NUMBER
 from ..errors import ReturnsError
+from . import crosscheck
 
 if TYPE_CHECKING:
     from ..db.database import Database
@@ -45,13 +47,16 @@ def replay_problems(conn: Database, limit: int = 20) -> list[str]:
     """Each return's history replayed through the state machine and money rules (voids
     included, history.replay): name every return whose stored state or dates disagree."""
     from .. import history
+    from ..domain.keys import customer_key
     from ..domain.keys import ra_text as ra_number
+    from .sqlite_fanout import customer_key_problem
 
     problems: list[str] = []
     events = conn.execute("SELECT return_id, id, event, happened_on, detail FROM events ORDER BY return_id, id")
     pending = next(events, None)
     returns = conn.execute("SELECT * FROM returns ORDER BY id")
     has_ra_no = any(d[0] == "ra_no" for d in returns.description)  # before m004 the id was the number
+    has_key = any(d[0] == "customer_key" for d in returns.description)  # m013
 
     def name(r) -> str:
         if r["type"] == "counter":
@@ -78,6 +83,9 @@ def replay_problems(conn: Database, limit: int = 20) -> list[str]:
             was = stored.columns()
             wrong = [f"{c} is {was[c]}, history says {v}" for c, v in life.columns().items() if was[c] != v]
             problems.append(f"{name(r)}: {'; '.join(wrong)}")
+        key = customer_key(r["customer"]) if isinstance(r["customer"], str) else None
+        if has_key and r["customer_key"] != key:
+            problems.append(f"{name(r)}: {customer_key_problem(r['customer_key'], key)}")
         if len(problems) >= limit:
             problems.append("(more returns disagree: only the first are named)")
             break
@@ -119,10 +127,14 @@ def doctor(store: Database, progress=None) -> dict:
     problems += serial_hold_problems(store)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(store)
-    if version >= 7:  # m007: notices
-        problems += address_problems(store)
+    if 0 < version <= SCHEMA_VERSION:  # the append-only triggers: the audit's own check, in its words
+        problems += crosscheck.sqlite_schema_problems(store, set(SQLITE_CHAIN_TRIGGERS) if version == SCHEMA_VERSION
+                                                      else set())[0]
+    problems += _crosschecks(store, version)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(store)
+        if version >= 7:  # at this schema the audit's replay counts them
+            problems += crosscheck.unrecorded_notice_problems(store)
     counts: dict[str, int] = {}
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
@@ -199,15 +211,43 @@ def _schema_and_counts(store: Database, problems: list, warnings: list) -> tuple
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(conn)
-    if version >= 7:  # m007: notices
-        problems += address_problems(conn)
+    problems += crosscheck.server_schema_problems(conn)
+    problems += _crosschecks(conn, version)
     if version >= 2:
         problems += replay_problems(conn)
+    if version >= 7:
+        problems += crosscheck.unrecorded_notice_problems(conn)
     counts: dict[str, int] = {}
     if version >= 2:
         for row in conn.execute("SELECT type || ' ' || status, count(*) FROM returns GROUP BY type, status ORDER BY 1"):
             counts[row[0]] = row[1]
     return version, pending, counts
+
+
+def _crosschecks(conn: Database, version: int) -> list[str]:
+    """The tables outside the chains, against what they derive from (crosscheck.py), both engines."""
+    found = []
+    if version >= 8:  # m008: reviews
+        found += crosscheck.review_problems(conn)
+    if version >= 7:  # m007: notices
+        found += address_problems(conn)
+        found += crosscheck.notice_problems(conn)
+    if version >= 14:  # m014: the catalog's digest
+        found += catalog_problems(conn)
+    return found
+
+
+def catalog_problems(conn: Database) -> list[str]:
+    """Doctor (both engines, from m014): the catalog against its recorded digest."""
+    from ..db.chain import catalog_digest
+
+    head = conn.one("SELECT rows, hash FROM chain_heads WHERE name = 'catalog'")
+    rows, digest_ = catalog_digest(conn)
+    if head is not None and (head[0], head[1]) == (rows, digest_):
+        return []
+    return [f"the catalog was changed outside the tool ({rows} model(s); its digest was recorded with "
+            f"{'no' if head is None else head[0]} row(s) and does not match): list prices and categories decide holds "
+            "and VR-3; compare `catalog list` with the price list, then enter it again (`catalog import`)"]
 
 
 def missing_ra_problems(conn: Database) -> list[str]:

@@ -24,8 +24,9 @@ from pathlib import Path
 from .. import history, policy
 from ..db import chain
 from ..db.schema import SQLITE_CHAIN_TRIGGERS
-from ..domain.keys import NO_RA_NUMBER
+from ..domain.keys import NO_RA_NUMBER, customer_key
 from ..errors import ReturnsError
+from .crosscheck import unrecorded
 
 Progress = Callable[[str, int, int], None]
 
@@ -156,15 +157,16 @@ MAX_LIFE_LINES = 20  # as admin.replay_problems: the first returns named, one li
 LIFE = 6  # where a returns row's history-decided columns start (history.Life's order)
 HOLD = LIFE + len(history._LIFE_COLUMNS)  # then the record's text and the ledger rows
 RECORD, LEDGER = HOLD + 1, HOLD + 2
+CUSTOMER, CUSTOMER_KEY, SENT = LEDGER + 1, LEDGER + 2, LEDGER + 3  # and what derives from the history elsewhere
 
 
 def returns_sql(conn: sqlite3.Connection) -> str:
     """One row per return, in id order, with all doctor compares it with: the columns its
     history decides, its items' hold, the text its digest covers (chain.records' text, built
-    by SQLite: bytes, as hashed), and its ledger rows (quoted, as
-    `_ledger_text` writes moves). Each return's items, serials and ledger rows are found
-    through their indexes; its events (the latest one's digest included) come beside it
-    (EVENTS_SQL)."""
+    by SQLite: bytes, as hashed), its ledger rows (quoted, as `_ledger_text` writes moves),
+    its customer and customer_key, and how many of its notices are recorded as sent. Each
+    return's items, serials, ledger rows and notices are found through their indexes; its
+    events (the latest one's digest included) come beside it (EVENTS_SQL)."""
     def grouped(table: str, cols) -> str:
         return (f"ifnull((SELECT group_concat(c, ';') FROM (SELECT {fast_canon(conn, table, cols)} AS c "
                 f"FROM {table} WHERE return_id = r.id ORDER BY id)), '')")
@@ -176,7 +178,8 @@ def returns_sql(conn: sqlite3.Connection) -> str:
                  CAST({fast_canon(conn, 'returns', chain.RETURN_COLUMNS, 'r.')} || '|' ||
                       {grouped('items', chain.ITEM_COLUMNS)} || '|' || {grouped('serials', chain.SERIAL_COLUMNS)} AS BLOB),
                  (SELECT group_concat(quote(event) || ',' || quote(amount_cents) || ',' || quote(hold_ref), ';')
-                  FROM (SELECT event, amount_cents, hold_ref FROM ledger WHERE return_id = r.id ORDER BY id))
+                  FROM (SELECT event, amount_cents, hold_ref FROM ledger WHERE return_id = r.id ORDER BY id)),
+                 r.customer, r.customer_key, (SELECT count(*) FROM notices WHERE return_id = r.id AND state = 'sent')
                FROM returns r WHERE r.id > ? AND r.id <= ? ORDER BY r.id"""
 
 
@@ -223,7 +226,18 @@ def replay_return(conn: sqlite3.Connection, r: tuple, events: list) -> tuple[str
                         f"{_moves([(m.event, m.amount, m.ref) for m in moves])}")
     if events[-1][4] != hashlib.sha256(r[RECORD]).hexdigest().encode():
         problems.append("its record (return, items or serials) was changed outside the tool since its last event")
+    key = customer_key(r[CUSTOMER]) if isinstance(r[CUSTOMER], str) else None
+    if r[CUSTOMER_KEY] != key:
+        problems.append(customer_key_problem(r[CUSTOMER_KEY], key))
+    notices = sum(1 for e in events if e[0] == "notice")
+    if notices > r[SENT]:  # a sent notice's row removed: the next `notify` sends it again
+        problems.append(unrecorded(notices))
     return life_line, problems
+
+
+def customer_key_problem(stored, derived) -> str:
+    """returns.customer_key (m013) is derived from the customer: VR-2 and `list --customer` compare it."""
+    return f"customer_key is '{policy.quote(str(stored))}', its customer gives '{policy.quote(str(derived))}'"
 
 
 def replay(conn: sqlite3.Connection, progress: Progress | None = None, after: int = -ALL,

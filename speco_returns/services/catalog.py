@@ -6,6 +6,9 @@ import csv
 from pathlib import Path
 
 from .. import policy
+from ..db import catalog as catalog_db
+from ..db.database import Database
+from ..domain.clock import Now
 from ..errors import ReturnsError
 
 MAX_PROBLEMS_SHOWN = 20
@@ -72,3 +75,9 @@ def read_csv(file: Path) -> list[policy.Product]:
         more = len(problems) - MAX_PROBLEMS_SHOWN
         raise ReturnsError(*problems[:MAX_PROBLEMS_SHOWN], *([f"... and {more} more"] if more > 0 else []))
     return list(products.values())
+
+
+def save(db: Database, products: list[policy.Product], now: Now) -> int:
+    """Add or update models in one write (and the catalog's digest with them)."""
+    with db.write():
+        return catalog_db.upsert(db, products, now)

@@ -29,13 +29,14 @@ SCHEMA_VERSION = len(STEPS)
 # any tool that knows schema READS_NEED_SCHEMA (later steps only added columns and tables).
 READS_NEED_SCHEMA = 9
 # What is recorded for older tools, per engine: a 0.2 tool reads a desk at this schema, but a
-# server's from m014 on (its SQL called functions m014 drops).
-RECORDED_READS_NEED = {"sqlite": READS_NEED_SCHEMA, "postgres": 14}
+# server's from m015 on (its SQL called functions m015 drops).
+RECORDED_READS_NEED = {"sqlite": READS_NEED_SCHEMA, "postgres": 15}
 
 
-def migrate(db: Database, *, stop_before: str | None = None) -> None:
+def migrate(db: Database, *, stop_before: str | None = None, only: set[str] | None = None) -> None:
     """Apply every pending step (the common case, none pending, costs one query).
-    `stop_before`: stop at that step, leaving the schema of an older tool (tests of upgrades)."""
+    `stop_before`: stop at that step, leaving the schema of an older tool (tests of upgrades);
+    `only`: apply just these steps (doctor rebuilds what a database's recorded steps make)."""
     if db.schema_version() >= SCHEMA_VERSION:
         return
     from ... import __version__
@@ -46,7 +47,7 @@ def migrate(db: Database, *, stop_before: str | None = None) -> None:
         for step in STEPS:
             if step.name == stop_before:
                 return
-            if step.name in done:
+            if step.name in done or (only is not None and step.name not in only):
                 continue
             for statement in step.statements(db.engine.name):
                 if callable(statement):

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from .step import Step
+from typing import TYPE_CHECKING
+
+from .step import Step, shared
+
+if TYPE_CHECKING:
+    from ..connection import Database
+
+
+def _record_catalog(db: Database) -> None:
+    from ..chain import record_catalog
+
+    record_catalog(db)
 
 STEPS = [
+    # The catalog's digest beside the chains' heads (chain.record_catalog): `doctor` names a
+    # price or category changed outside the tool.
+    shared("m014_catalog_digest", _record_catalog),
     # A server runs the tool's SQL as written (db/engines): the look-alikes of SQLite's functions
     # that 0.2 installed go, and the one index built on one of them is built on the server's own
     # JSON operator, the expression db/search.py reads it through.
     Step(
-        "m014_server_native_sql",
+        "m015_server_native_sql",
         sqlite=(),
         postgres=(
             "DROP INDEX IF EXISTS events_tracking",
