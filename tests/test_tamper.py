@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from speco_returns.db import chain
 from speco_returns.db.database import open_database as Store
 from speco_returns.db.migrations import SCHEMA_VERSION
+from speco_returns.db.schema import SQLITE_CHAIN_TRIGGERS
 from speco_returns.integrity import sqlite_fanout
 
 TODAY = "2026-11-26"
@@ -328,7 +329,7 @@ def test_doctors_workers_load_only_the_installed_package(cli, history, db_path, 
     worker: it must still be named."""
     import shutil
 
-    events_no_update = chain.TRIGGERS["events_no_update"]
+    events_no_update = SQLITE_CHAIN_TRIGGERS["events_no_update"]
     _tamper(db_path, "DROP TRIGGER events_no_update", "UPDATE events SET agent = 'mallory' WHERE id = 2",
             events_no_update)
     shared = tmp_path / "shared"

@@ -48,6 +48,9 @@ class SQLiteEngine(Engine):
                 raw.execute(f"PRAGMA {pragma}")
             if not readonly:
                 _use_wal(raw)
+        except sqlite3.Error as e:  # not a database, a locked or damaged file: one line
+            raw.close()
+            raise (self.classify(e, str(path)) or e) from None
         except BaseException:
             raw.close()
             raise

@@ -57,10 +57,11 @@ def migrate(db: Database, *, stop_before: str | None = None, only: set[str] | No
                 db.forget_columns()  # a step changes tables: what they hold is read again after it
             db.execute(f"INSERT INTO {table} (migration_set, name, applied_at) VALUES (?, ?, ?)",
                        [MIGRATION_SET, step.name, str(datetime.now(timezone.utc))])
-        for key, value in (("upgraded_by", __version__), ("schema", str(SCHEMA_VERSION)),
-                           ("reads_need_schema", str(RECORDED_READS_NEED[db.engine.name]))):  # what an older tool reads
-            db.execute("INSERT INTO schema_info (key, value) VALUES (?, ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+        if only is None:  # what an older tool reads
+            for key, value in (("upgraded_by", __version__), ("schema", str(SCHEMA_VERSION)),
+                               ("reads_need_schema", str(RECORDED_READS_NEED[db.engine.name]))):
+                db.execute("INSERT INTO schema_info (key, value) VALUES (?, ?) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
 
 
 class _migrating:
