@@ -143,8 +143,10 @@ def doctor(store: Store, progress=None) -> dict:
     problems += serial_hold_problems(conn)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(conn)
+    schema = []
     if 0 < version <= SCHEMA_VERSION:  # the append-only triggers: the audit's own check, in its words
-        problems += crosscheck.sqlite_schema_problems(conn, set(TRIGGERS) if version == SCHEMA_VERSION else set())[0]
+        schema = crosscheck.sqlite_schema_problems(conn, set(TRIGGERS) if version == SCHEMA_VERSION else set())[0]
+        problems += schema
     problems += _crosschecks(conn, version)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(conn)
@@ -164,7 +166,7 @@ def doctor(store: Store, progress=None) -> dict:
             stop(chains)  # an error on the way: no process is left running
         integrity = audit_report.pop("integrity")
         problems += found
-    elif version < SCHEMA_VERSION:
+    elif version < SCHEMA_VERSION and not schema:  # a schema not its migrations': a write would not upgrade it
         warnings.append("the history's hash chains are recorded from schema 10: run any write command to upgrade")
     if integrity != ["ok"]:
         problems.insert(0, f"integrity check failed: {'; '.join(integrity[:5])}")
