@@ -779,11 +779,11 @@ def refund_cmd(
 @command(app, "complete")
 def complete_cmd(
     ra: RaArg,
-    note: Annotated[Optional[str], typer.Option("--note", help="The outcome (a late return needs the supervisor's refund decision).")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="The outcome (a late return: who let the charge stand, and why).")] = None,
     on: OnOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Counter: the distributor handled it. Late return: the supervisor decided on a refund.
+    """Counter: the distributor handled it. Late return: the charge stands and writes no ledger row.
 
     Example: speco-returns complete TT-55012 --note "distributor credited the customer"
     """
