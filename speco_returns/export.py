@@ -13,7 +13,7 @@ from .files import write_whole
 from .policy import visible
 
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
-                  "holds_change", "charges_change"]
+                  "holds_change", "charges_change", "reason"]
 HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on", "expires_on", "state",
                  "settled_on", "charged", "refunded", "in_review"]
 RETURNS_COLUMNS = [

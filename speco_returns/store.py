@@ -892,7 +892,8 @@ class Store:
             f"""SELECT l.happened_on, {sql_visible(sql_defuse(_SQL_KEY))}, {sql_visible(sql_defuse("r.customer"))},
                        r.type, l.event, {_SQL_AMOUNT.format("l.amount_cents")}, 'USD',
                        {sql_visible(sql_defuse("l.hold_ref"))}, {sql_visible(sql_defuse("l.agent"))},
-                       {_SQL_AMOUNT.format("l.holds_change")}, {_SQL_AMOUNT.format("l.charges_change")}
+                       {_SQL_AMOUNT.format("l.holds_change")}, {_SQL_AMOUNT.format("l.charges_change")},
+                       {sql_visible(sql_defuse("l.reason"))}
                 FROM ledger l JOIN returns r ON r.id = l.return_id
                 WHERE l.happened_on BETWEEN ? AND ? ORDER BY l.happened_on, l.id""",
             _range(start, end),
