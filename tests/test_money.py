@@ -9,7 +9,9 @@ import io
 import json
 
 import pytest
-from clihelpers import counts, ok, query, refused
+from clihelpers import ok, refused
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 TODAY = "2026-12-31"
 
@@ -66,3 +68,47 @@ def test_a_stalled_parcel_s_charge_reason_is_the_ledger_export_s_last_column(cli
     # free text: formula-guarded like the other text cells; rows with no reason leave it empty
     assert [(r["event"], r["reason"]) for r in rows] == [
         ("hold-authorized", ""), ("charged", "'=Dana Lee: parcel lost, carrier claim 7781")]
+
+
+# --- a list price split by an unquoted comma ---------------------------------------------------------
+
+
+def catalog_models(cli) -> dict[str, str]:
+    return {r["model"]: r["list_price"] for r in json.loads(ok(cli("catalog", "list", "--json")).stdout)}
+
+
+@pytest.mark.parametrize("header, row", [
+    ("model,category,list_price,description", "DVR-8,recorder,1,299"),            # the description left out
+    ("model,category,list_price,description", "DVR-8,recorder,1,299.00"),
+    ("model,category,list_price,description", "DVR-8,recorder,$12,345.5"),
+    ("model,list_price,description,category", "DVR-8,1,299,recorder"),             # whichever column follows
+])
+def test_a_price_that_could_be_split_by_an_unquoted_comma_is_refused_with_its_line(cli, db_path, tmp_path, header, row):
+    before = catalog_models(cli)
+    file = tmp_path / "models.csv"
+    file.write_text(f"{header}\nO4B3,camera,249.99,bullet\n{row}\n" if header.startswith("model,category")
+                    else f"{header}\nO4B3,249.99,bullet,camera\n{row}\n")
+    lines = refused(cli("catalog", "import", str(file)))
+    assert len(lines) == 1 and lines[0].startswith(f"error: {file}, line 3: list price "), lines
+    assert "split by an unquoted comma" in lines[0] and "quote the price" in lines[0]
+    assert catalog_models(cli) == before  # nothing imported, the good line 2 neither
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(price=st.integers(1000, 999_999), cents=st.one_of(st.none(), st.integers(0, 99)), dollar=st.booleans())
+def test_no_price_written_with_a_thousands_comma_and_not_quoted_is_read_as_another(cli, tmp_path, price, cents, dollar):
+    typed = ("$" if dollar else "") + f"{price:,}" + ("" if cents is None else f".{cents:02d}")
+    file = tmp_path / "models.csv"
+    file.write_text(f"model,category,list_price,description\nDVR-8,recorder,{typed}\n")  # description left out
+    result = cli("catalog", "import", str(file))
+    assert result.exit_code == 1, (typed, result.stdout)
+    assert "DVR-8" not in catalog_models(cli)
+
+
+def test_a_price_and_a_description_that_cannot_be_one_split_number_are_imported(cli, tmp_path):
+    file = tmp_path / "models.csv"
+    file.write_text('model,category,list_price,description\nDVR-8,recorder,1299,500\nDVR-9,recorder,"1,299",500\n'
+                    "DVR-10,recorder,12,Model 299\nDVR-11,recorder,5,12\n")
+    ok(cli("catalog", "import", str(file)))
+    assert {m: p for m, p in catalog_models(cli).items() if m.startswith("DVR")} == {
+        "DVR-8": "1299.00", "DVR-9": "1299.00", "DVR-10": "12.00", "DVR-11": "5.00"}
