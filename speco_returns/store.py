@@ -591,6 +591,7 @@ class Store:
                 "SELECT max(happened_on) FROM events WHERE return_id = ? AND event = 'hold'", [r["id"]]).fetchone()
             if last_hold and on.isoformat() < last_hold:
                 raise ReturnsError(f"date {on} is before the hold it replaces ({last_hold})")
+            self._new_reference(r, detail["ref"], "a re-authorization has a new reference from the processor")
         if event == "ship" and r["type"] in policy.SERIAL_RULE:
             self._serials_complete(r)
         if event == "ship" and r["type"] == "advanced":  # AR-2: the hold in force on the ship date
@@ -608,6 +609,16 @@ class Store:
                    FROM ledger WHERE return_id = ?""", [r["id"]]).fetchone()
             cents = policy.refund_amount(detail.get("amount"), charged, refunded)
             detail["amount"] = policy.format_amount(cents)  # the history keeps what was refunded
+
+    def _new_reference(self, r: sqlite3.Row, ref: str, why: str) -> None:
+        """A processor's reference names one movement on a return's ledger: a reference already
+        there (any letter case; a voided hold's too) is refused, so the ledger and `export holds`
+        keep one row per reference and authorization (SPEC §7)."""
+        used = self.conn.execute(
+            "SELECT event, happened_on FROM ledger WHERE return_id = ? AND lower(hold_ref) = lower(?) ORDER BY id LIMIT 1",
+            [r["id"], ref]).fetchone()
+        if used:
+            raise ReturnsError(f"reference {ref} is already on {_key(r)}'s ledger ({used[0]} on {used[1]}): {why}")
 
     def _serials_complete(self, r: sqlite3.Row) -> None:
         """AR-1, VR-4: one serial per unit whenever the replacement ships (`serial remove` may

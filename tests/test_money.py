@@ -9,7 +9,7 @@ import io
 import json
 
 import pytest
-from clihelpers import ok, refused
+from clihelpers import counts, ok, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,3 +112,27 @@ def test_a_price_and_a_description_that_cannot_be_one_split_number_are_imported(
     ok(cli("catalog", "import", str(file)))
     assert {m: p for m, p in catalog_models(cli).items() if m.startswith("DVR")} == {
         "DVR-8": "1299.00", "DVR-9": "1299.00", "DVR-10": "12.00", "DVR-11": "5.00"}
+
+
+# --- a re-authorization has a new reference ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("again", ["AUTH-1", "auth-1"])
+def test_a_re_authorization_with_a_reference_already_on_the_return_is_refused(cli, db_path, again):
+    ra = advanced(cli, "SN-1")
+    before = counts(db_path)
+    lines = refused(cli("hold", ra, "--ref", again, "--on", "2026-09-03", today="2026-09-03"))
+    assert lines == [f"error: reference {again} is already on {ra}'s ledger (hold-authorized on 2026-09-01): "
+                     "a re-authorization has a new reference from the processor"]
+    assert counts(db_path) == before
+    ev(cli, ra, "hold", "2026-09-03", "--ref", "AUTH-2")  # a new one is a re-authorization
+    assert [(r["hold_ref"], r["state"]) for r in export(cli, "holds")] == [("AUTH-1", "released"), ("AUTH-2", "active")]
+
+
+def test_a_voided_hold_s_reference_stays_taken_on_its_return(cli, db_path):
+    ra = advanced(cli, "SN-1")
+    ok(cli("void", ra, "--reason", "hold typed on the wrong RA", today="2026-09-02"))
+    lines = refused(cli("hold", ra, "--ref", "AUTH-1", "--on", "2026-09-02", today="2026-09-02"))
+    assert "reference AUTH-1 is already on" in lines[0]
+    other = advanced(cli, "SN-2", ref="AUTH-1")  # another return's ledger is its own
+    assert show(cli, other)["hold_ref"] == "AUTH-1"
