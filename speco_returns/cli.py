@@ -805,6 +805,7 @@ def void_cmd(
     ra: RaArg,
     reason: Annotated[str, typer.Option("--reason", help="Why the event is undone (kept in the history).")],
     on: Annotated[Optional[str], typer.Option("--on", help="The day of the void (default today; not before the event it undoes).")] = None,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="A charge only: the processor's reference for its reversal (a charge is voided only with it).")] = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -815,13 +816,14 @@ def void_cmd(
     from . import history
 
     text = _reason(reason, "the event is voided")
+    reference = policy.parse_hold_ref(ref, "reversal reference") if ref is not None else None
     session = _session()
     now = session.now()
     day = _date(on, now.today)
     store = session.store
     expect = None
     if _interactive(as_json) and not yes:
-        key, r, plan = store.plan_void(ra, day)
+        key, r, plan = store.plan_void(ra, day, reference)
         target = plan.voidable
         from .prompts import confirm_moment
 
@@ -830,7 +832,7 @@ def void_cmd(
             f"money: {history.describe(plan.undo)}",
         ], f"Void {target['event']}?")
         expect = target["id"]
-    key, plan = store.void(ra, text, day, now, expect_event=expect)
+    key, plan = store.void(ra, text, day, now, expect_event=expect, ref=reference)
     doc = store.get(key)
     if as_json:
         emit_json(doc)

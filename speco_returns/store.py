@@ -599,6 +599,9 @@ class Store:
             if refusal:
                 raise ReturnsError(refusal)
         if event == "charge":
+            if not r["hold_active"]:  # its charge was reversed at the processor, which used the hold up
+                raise ReturnsError(policy.Violation("AR-4", "no card hold is in force to charge: its charge was reversed "
+                                                    "at the processor; re-authorize with `hold --ref NEW` first"))
             refusal = policy.charge_refusal(clock_from_events(self._events(r["id"], on)), on, detail.get("reason"))
             if refusal:
                 raise ReturnsError(refusal)
@@ -663,26 +666,31 @@ class Store:
         for move in moves:
             self._ledger(r, move, on, now)
 
-    def plan_void(self, key: str, on: date) -> tuple[str, sqlite3.Row, history.Replay]:
+    def plan_void(self, key: str, on: date, ref: str | None = None) -> tuple[str, sqlite3.Row, history.Replay]:
         """What `void` would undo (reads, writes nothing): (key, the return, the plan)."""
         with self.read():
             r = self._find(key)
-            return _key(r), r, self._plan_void(r, on)
+            return _key(r), r, self._plan_void(r, on, ref=ref)
 
-    def _plan_void(self, r: sqlite3.Row, on: date, reason: str | None = None) -> history.Replay:
+    def _plan_void(self, r: sqlite3.Row, on: date, reason: str | None = None, ref: str | None = None) -> history.Replay:
         events = self.conn.execute(
             "SELECT id, event, happened_on, detail FROM events WHERE return_id = ? ORDER BY id", [r["id"]]).fetchall()
-        return history.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, events, on,
-                                 reason)
+        plan = history.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, events, on,
+                                 reason, ref)
+        if ref:
+            self._new_reference(r, ref, "a charge's reversal has its own reference from the processor")
+        return plan
 
-    def void(self, key: str, reason: str, on: date, now: Now, expect_event: int | None = None) -> tuple[str, history.Replay]:
+    def void(self, key: str, reason: str, on: date, now: Now, expect_event: int | None = None,
+             ref: str | None = None) -> tuple[str, history.Replay]:
         """Undo the latest event of a return's life (SPEC §3): a `void` event, the state and
         columns before that event restored, the money it moved moved back. `expect_event`: the
-        id of the event the agent saw and confirmed; refused if another agent wrote since."""
+        id of the event the agent saw and confirmed; refused if another agent wrote since.
+        `ref`: the processor's reversal of a charge (a charge is voided only with it)."""
         with self._ser1_backstop([], key), self.write():
             r = self._find(key)
             policy.check_event_date(on, now.today, policy.MIN_DATE)
-            plan = self._plan_void(r, on, reason)
+            plan = self._plan_void(r, on, reason, ref)
             target = plan.voidable
             if expect_event is not None and target["id"] != expect_event:
                 raise ReturnsError("the return changed while you confirmed: nothing was written, look at it again")
@@ -694,7 +702,8 @@ class Store:
                                                           f"{_key(r)} cannot be reopened") for s, o in owners.items()))
             self._apply(r, plan.life, plan.undo, on, now)
             self._event(r["id"], "void", on, now, plan.life.status,
-                        {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason})
+                        {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason,
+                         **({"ref": ref} if ref else {})})
         return _key(r), plan
 
     def note(self, key: str, text: str, on: date, now: Now) -> str:

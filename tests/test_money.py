@@ -9,7 +9,7 @@ import io
 import json
 
 import pytest
-from clihelpers import counts, ok, refused
+from clihelpers import counts, ok, query, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -136,3 +136,84 @@ def test_a_voided_hold_s_reference_stays_taken_on_its_return(cli, db_path):
     assert "reference AUTH-1 is already on" in lines[0]
     other = advanced(cli, "SN-2", ref="AUTH-1")  # another return's ledger is its own
     assert show(cli, other)["hold_ref"] == "AUTH-1"
+
+
+# --- a charge is undone at the processor, never as a slip ------------------------------------------------
+
+
+def charged(cli, serial: str, *, ref: str = "AUTH-1") -> str:
+    ra = delivered(cli, serial, ref=ref)
+    ev(cli, ra, "charge", "2026-10-05")
+    return ra
+
+
+def ledger(db_path) -> list[tuple]:
+    return query(db_path, "SELECT happened_on, event, amount_cents, hold_ref, reason FROM ledger ORDER BY id")
+
+
+def test_void_of_a_charge_without_the_processor_s_reversal_is_refused_naming_refund_ref(cli, db_path):
+    ra = charged(cli, "SN-1")
+    before = counts(db_path)
+    lines = refused(cli("void", ra, "--reason", "charged on the wrong RA", today="2026-10-06"))
+    assert lines == ["error: a charge is money taken at the processor: it is given back only by a refund there, "
+                     "recorded with `refund --ref REF` (its own reference); a charge the processor reversed is "
+                     "voided by a supervisor with `void --reason TEXT --ref REF` (the reversal's reference)"]
+    assert counts(db_path) == before
+
+
+def test_a_charge_voided_with_the_processor_s_reversal_is_one_refunded_row_and_one_hold_row(cli, db_path):
+    ra = charged(cli, "SN-1")
+    result = ok(cli("void", ra, "--reason", "charged on the wrong RA", "--ref", "REV-1", "--on", "2026-10-06",
+                    today="2026-10-06"))
+    assert "$250.00 refunded to the card (ref REV-1)" in result.stdout and "authorized" not in result.stdout
+    assert ledger(db_path) == [
+        ("2026-09-01", "hold-authorized", 25000, "AUTH-1", None),
+        ("2026-10-05", "charged", 25000, "AUTH-1", None),
+        ("2026-10-06", "refunded", 25000, "REV-1", "void: charged on the wrong RA"),  # never a second authorization
+    ]
+    doc = show(cli, ra)
+    assert (doc["status"], doc["hold_active"], doc["charged_on"], doc["closed_on"]) == ("replacement-delivered", False, None, None)
+    assert doc["events"][-1].items() >= {"event": "void", "voided": "charge", "ref": "REV-1"}.items()
+    holds = export(cli, "holds")
+    assert [(h["hold_ref"], h["state"], h["charged"], h["refunded"]) for h in holds] == [("AUTH-1", "refunded", "250.00", "250.00")]
+    rows = export(cli, "ledger")
+    assert sum(float(r["holds_change"]) for r in rows) == 0 and sum(float(r["charges_change"]) for r in rows) == 0
+    figures = json.loads(ok(cli("report", "--from", "2026-09-01", "--to", "2026-10-31", "--json", today=TODAY)).stdout)
+    assert figures["balanced"] and figures["closing_holds"]["amount"] == "0.00" and figures["money_kept"]["closing"] == "0.00"
+    ok(cli("doctor", today=TODAY))  # the replay writes the same rows
+
+
+def test_after_a_reversed_charge_a_new_charge_needs_a_new_authorization(cli, db_path):
+    ra = charged(cli, "SN-1")
+    ok(cli("void", ra, "--reason", "wrong RA", "--ref", "REV-1", "--on", "2026-10-06", today="2026-10-06"))
+    before = counts(db_path)
+    assert refused(cli("charge", ra, "--on", "2026-10-07", today="2026-10-07"))[0].startswith(
+        "error: AR-4: no card hold is in force to charge")
+    assert "cannot be voided" in refused(cli("void", ra, "--reason", "undo the delivery", today="2026-10-07"))[0]
+    assert counts(db_path) == before
+    ev(cli, ra, "hold", "2026-10-07", "--ref", "AUTH-2")     # nothing released: the first hold was used up
+    ev(cli, ra, "charge", "2026-10-08")
+    assert [r[1:4] for r in ledger(db_path)[3:]] == [("hold-authorized", 25000, "AUTH-2"), ("charged", 25000, "AUTH-2")]
+    holds = export(cli, "holds")
+    assert [(h["hold_ref"], h["state"]) for h in holds] == [("AUTH-1", "refunded"), ("AUTH-2", "charged")]
+    ok(cli("doctor", today=TODAY))
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("AUTH-1", "reference AUTH-1 is already on"),   # the hold's own reference is not a reversal
+    ("4111 1111 1111 1111", "card number"),
+])
+def test_a_reversal_reference_is_the_processor_s_and_new_on_the_return(cli, db_path, ref, message):
+    ra = charged(cli, "SN-1")
+    before = counts(db_path)
+    assert message in refused(cli("void", ra, "--reason", "wrong RA", "--ref", ref, today="2026-10-06"))[0]
+    assert counts(db_path) == before
+
+
+def test_ref_is_refused_on_the_void_of_an_event_that_took_no_money(cli, db_path):
+    ra = delivered(cli, "SN-1")
+    before = counts(db_path)
+    lines = refused(cli("void", ra, "--reason", "wrong date", "--ref", "REV-1", today="2026-09-03"))
+    assert lines == ["error: --ref is the processor's reversal of a charge: the event voided now is `deliver` of "
+                     "2026-09-02, which took no money"]
+    assert counts(db_path) == before
