@@ -977,19 +977,37 @@ class Store:
                    "FROM (SELECT serial FROM serials WHERE item_id = i.id ORDER BY id) AS o) AS c)")  # aliases: PostgreSQL needs them
         # Everything: scan the returns in id order, the order wanted, with no sort and no
         # temporary files (288 MB at a million). A range: the opened_on index, then a small sort.
-        where, args = ("WHERE r.opened_on BETWEEN ? AND ?", _range(start, end)) if start or end else ("", [])
+        where = "WHERE r.opened_on BETWEEN :start AND :end" if start or end else ""
+        status, due, closed, as_of = "r.status", "r.due_on", "r.closed_on", ""
+        if end:  # as of --to (SPEC §7), so a past month's file never changes: see _RETURNS_AS_OF
+            status, due, closed, as_of = "coalesce(x.status, r.status)", _DUE_AS_OF, _CLOSED_AS_OF, _RETURNS_AS_OF
         return self._stream(
-            f"""SELECT {sql_visible(sql_defuse(_SQL_KEY))}, r.type, r.status, {sql_visible(sql_defuse("r.customer"))}, r.opened_on,
+            f"""SELECT {sql_visible(sql_defuse(_SQL_KEY))}, r.type, {status}, {sql_visible(sql_defuse("r.customer"))}, r.opened_on,
                        {sql_defuse("i.model")}, i.category, i.qty, {_SQL_AMOUNT.format("i.list_price_cents")},
-                       {serials}, r.due_on, r.closed_on
-                FROM returns r JOIN items i ON i.return_id = r.id
+                       {serials}, {due}, {closed}
+                FROM returns r {as_of} JOIN items i ON i.return_id = r.id
                 {where} ORDER BY r.id, i.id""",
-            args,
+            dict(zip(("start", "end"), _range(start, end), strict=True)) if where else {},
         )
 
 
 _SQL_KEY = (f"CASE WHEN r.type = 'counter' THEN r.ticket WHEN r.ra_no IS NULL THEN '{NO_RA_NUMBER}' "
             "ELSE printf('RA-%06d', r.ra_no) END")  # as _key()
+# `export returns --to END`: each return as its history stood at the end of END. Every event
+# records the state it left (events.status), so the state then is that of the return's last
+# event (by id: the order recorded) dated on or before END, found through events_return; a
+# void counts from its own date, like the ledger's reversing rows. closed_on then: the stored
+# one when it is on or before END (the closing event still in force), else the date of the
+# last event of its life on or before END (the one that closed it then: a charged return
+# completed after END, a close voided after END). due_on: once delivered on or before END.
+_RETURNS_AS_OF = ("LEFT JOIN events x ON x.id = (SELECT max(a.id) FROM events a "
+                  "WHERE a.return_id = r.id AND a.happened_on <= :end)")
+_CLOSED_AS_OF = (
+    "CASE WHEN coalesce(x.status, r.status) IN ({closed}) THEN CASE WHEN r.closed_on <= :end THEN r.closed_on "
+    "ELSE (SELECT c.happened_on FROM events c WHERE c.return_id = r.id AND c.happened_on <= :end "
+    "AND c.event IN ({life}) ORDER BY c.id DESC LIMIT 1) END END"
+).format(closed=", ".join(f"'{s}'" for s in policy.CLOSED), life=", ".join(f"'{e}'" for e in policy.EVENTS))
+_DUE_AS_OF = "CASE WHEN r.delivered_on <= :end THEN r.due_on END"
 # Amounts leave SQLite already formatted (`1299.00`): integer cents, never a float.
 # Negative ones (the ledger's signed columns) as `-499.98`: a plain number in a spreadsheet.
 _SQL_AMOUNT = ("CASE WHEN {0} IS NULL THEN NULL WHEN {0} < 0 THEN printf('-%d.%02d', -({0}) / 100, -({0}) % 100) "

@@ -217,3 +217,43 @@ def test_ref_is_refused_on_the_void_of_an_event_that_took_no_money(cli, db_path)
     assert lines == ["error: --ref is the processor's reversal of a charge: the event voided now is `deliver` of "
                      "2026-09-02, which took no money"]
     assert counts(db_path) == before
+
+
+# --- export returns as of --to ---------------------------------------------------------------------
+
+
+def test_a_past_month_s_returns_export_shows_each_status_and_closed_on_as_of_to_and_never_changes(cli):
+    ok(cli("catalog", "add", "CAM-2", "--category", "camera", "--list-price", "10.00"))
+    done = json.loads(ok(cli("open", "--type", "standard", "--customer", "Ann", "--item", "CAM-2", "--on", "2026-11-02",
+                             "--json", today="2026-11-02")).stdout)["ra"]
+    ev(cli, done, "receive", "2026-11-05")
+    ev(cli, done, "ship", "2026-11-09")                                  # completed on 11-09
+    ok(cli("note", done, "customer called", today="2026-11-10"))
+    out = delivered(cli, "SN-1")                                          # opened 09-01, delivered 09-02
+    ev(cli, out, "charge", "2026-10-05")                                  # charged on 10-05
+    late = advanced(cli, "SN-2", "2026-11-20", ref="AUTH-2")
+    ev(cli, late, "ship", "2026-11-21")
+    gone = json.loads(ok(cli("open", "--type", "standard", "--customer", "Bo", "--item", "CAM-2", "--on", "2026-11-25",
+                             "--json", today="2026-11-25")).stdout)["ra"]
+    months = {"november": ("--from", "2026-11-01", "--to", "2026-11-30"), "autumn": ("--from", "2026-09-01", "--to", "2026-11-30")}
+    before = {m: ok(cli("export", "returns", *args, today="2026-11-30")).stdout_bytes for m, args in months.items()}
+
+    ok(cli("void", done, "--reason", "shipped on the wrong RA", "--on", "2026-12-02", today="2026-12-02"))  # unit-received
+    ev(cli, out, "receive", "2026-12-03")                                 # late-return: closed_on emptied
+    ok(cli("complete", out, "--note", "charge stands", "--on", "2026-12-04", today="2026-12-04"))  # closed again on 12-04
+    ev(cli, late, "deliver", "2026-12-01")                                # due 12-31
+    ev(cli, gone, "cancel", "2026-12-05", "--reason", "changed mind")
+    after = {m: ok(cli("export", "returns", *args, today=TODAY)).stdout_bytes for m, args in months.items()}
+    assert after == before  # byte for byte, on either engine
+    assert [(r["ra"], r["status"], r["due_on"], r["closed_on"]) for r in csv_rows(ok(cli(
+        "export", "returns", *months["autumn"], today=TODAY)))] == [
+        (done, "completed", "", "2026-11-09"),                 # today: unit-received (the ship voided on 12-02)
+        (out, "charged", "2026-10-02", "2026-10-05"),          # today: completed on 12-04
+        (late, "replacement-shipped", "", ""),                 # today: delivered on 12-01, due 12-31
+        (gone, "authorized", "", ""),                          # today: cancelled on 12-05
+    ]
+    # without --to, and up to today, the returns as they stand now
+    now = {r["ra"]: (r["status"], r["due_on"], r["closed_on"]) for r in export(cli, "returns", "--from", "2026-09-01")}
+    assert now == {out: ("completed", "2026-10-02", "2026-12-04"), done: ("unit-received", "", ""),
+                   late: ("replacement-delivered", "2026-12-31", ""), gone: ("cancelled", "", "2026-12-05")}
+    assert export(cli, "returns", "--from", "2026-09-01", "--to", TODAY) == export(cli, "returns", "--from", "2026-09-01")
