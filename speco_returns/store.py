@@ -1046,7 +1046,7 @@ def clock_from_events(events: list[sqlite3.Row]) -> Clock:
         if name == "hold":
             detail = json.loads(e["detail"] or "{}")
             f["hold_active"], f["hold_expires"] = True, _d(detail.get("expires"))
-        if name in ("receive", "charge", "cancel"):
+        if name in ("receive", "charge", "cancel", "void"):  # a void kept here: a charge reversed at the processor
             f["hold_active"] = False
     return Clock(**f)
 

@@ -257,3 +257,14 @@ def test_a_past_month_s_returns_export_shows_each_status_and_closed_on_as_of_to_
     assert now == {out: ("completed", "2026-10-02", "2026-12-04"), done: ("unit-received", "", ""),
                    late: ("replacement-delivered", "2026-12-31", ""), gone: ("cancelled", "", "2026-12-05")}
     assert export(cli, "returns", "--from", "2026-09-01", "--to", TODAY) == export(cli, "returns", "--from", "2026-09-01")
+
+
+def test_the_nightly_check_reads_the_hold_of_a_reversed_charge_as_used_up(cli):
+    ra = advanced(cli, "SN-1")
+    ev(cli, ra, "hold", "2026-09-01", "--ref", "AUTH-2", "--expires", "2026-10-09")
+    ev(cli, ra, "ship", "2026-09-02")
+    ev(cli, ra, "deliver", "2026-09-02")
+    ev(cli, ra, "charge", "2026-10-05")
+    ok(cli("void", ra, "--reason", "wrong RA", "--ref", "REV-1", "--on", "2026-10-06", today="2026-10-06"))
+    rows = json.loads(ok(cli("overdue", "--as-of", "2026-10-07", "--json", today="2026-10-07")).stdout)
+    assert [r["state"] for r in rows if r["ra"] == ra] == ["overdue"]  # no hold-expiring: nothing is held
