@@ -27,10 +27,15 @@ LIFE_EVENTS = policy.EVENTS
 # Money paid out to a customer cannot be taken back by the tool: a refund is final.
 NOT_VOIDABLE = {"refund": "a refund is money paid back to the customer: it cannot be voided"}
 
-# What undoes each ledger movement. A charge turned the hold into money kept, so undoing it
-# gives the money back (`refunded`) and puts the hold back (`hold-authorized`): the two rows
-# sum to the charge with the opposite sign in both holds_change and charges_change
-# (policy.LEDGER_SIGNS). A refund is never undone (NOT_VOIDABLE).
+# What undoes each ledger movement. A refund is never undone (NOT_VOIDABLE). A charge is
+# undone only with the processor's reference for its reversal (`void --ref`): one `refunded`
+# row under that reference, and the hold stays settled, used up by the charge (SPEC §7:
+# one ledger row per reference and authorization). The `charged` entry here serves only
+# histories recorded before that rule, whose void of a charge gave the money back under the
+# hold's reference and put the hold back.
+CHARGE_NOT_VOIDED = ("a charge is money taken at the processor: it is given back only by a refund there, "
+                     "recorded with `refund --ref REF` (its own reference); a charge the processor reversed is "
+                     "voided by a supervisor with `void --reason TEXT --ref REF` (the reversal's reference)")
 REVERSAL = {
     "hold-authorized": ("hold-released",),
     "hold-released": ("hold-authorized",),
@@ -184,10 +189,17 @@ def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold
     return moves
 
 
-def reversal(moves: Iterable[Move], reason: str | None = None) -> list[Move]:
+def reversal(moves: Iterable[Move], reason: str | None = None, ref: str | None = None) -> list[Move]:
     """The ledger rows that undo `moves`, last first (`reason`: the void's, kept on each row).
-    A refund has none: it is never voided (plan_void refuses it first)."""
-    return [Move(event, m.amount, m.ref, reason) for m in reversed(list(moves)) for event in REVERSAL.get(m.event, ())]
+    `ref`: the processor's reversal of a charge, which gives the charge back under its own
+    reference. A refund has none: it is never voided (plan_void refuses it first)."""
+    undo = []
+    for m in reversed(list(moves)):
+        if m.event == "charged" and ref:
+            undo.append(Move("refunded", m.amount, ref, reason))
+        else:
+            undo += [Move(event, m.amount, m.ref, reason) for event in REVERSAL.get(m.event, ())]
+    return undo
 
 
 def void_refusal(event: str, before: str | None = None, after: str | None = None) -> Violation | None:
@@ -250,8 +262,11 @@ def replay_rows(type_: str, opened_on: date, hold_amount: int, rows: Iterable[Se
             if not stack:
                 raise ReturnsError("the history voids an event that does not exist")
             values, _, moved = stack.pop()  # the state the voided event found (no one else holds it)
-            reason = _json(row[2]).get("reason")
-            undo = reversal(moved, f"void: {reason}" if reason else None)
+            detail = _json(row[2])
+            reason, ref = detail.get("reason"), detail.get("ref")
+            undo = reversal(moved, f"void: {reason}" if reason else None, ref)
+            if ref:  # a charge reversed at the processor: its hold was used up there
+                values["hold_active"] = False
             if undo:
                 money_floor = max(money_floor, _date(row[1]))
             values["last_event_on"] = max(values["last_event_on"], money_floor)
@@ -263,7 +278,8 @@ def replay_rows(type_: str, opened_on: date, hold_amount: int, rows: Iterable[Se
 
 
 def effective(events: Sequence[Mapping]) -> list[Mapping]:
-    """The events still in force: every void and the event it undid left out."""
+    """The events still in force: every void and the event it undid left out, but for the void
+    of a charge the processor reversed (`ref`), kept as the event that ended its hold."""
     kept: list[Mapping] = []
     life_positions: list[int] = []
     voided: set[int] = set()
@@ -272,6 +288,8 @@ def effective(events: Sequence[Mapping]) -> list[Mapping]:
         if name == "void":
             if life_positions:
                 voided.add(life_positions.pop())
+            if _reverses_charge(e):
+                kept.append(e)
             continue
         if name in LIFE_EVENTS or name in NOT_VOIDABLE:
             life_positions.append(len(kept))
@@ -279,10 +297,16 @@ def effective(events: Sequence[Mapping]) -> list[Mapping]:
     return [e for i, e in enumerate(kept) if i not in voided]
 
 
+def _reverses_charge(event: Mapping) -> bool:
+    """A void that undid a charge with the processor's reversal reference (`void --ref`)."""
+    return event["event"] == "void" and bool(_detail(event).get("ref"))
+
+
 def plan_void(type_: str, opened_on: date, hold_amount: int, events: Sequence[Mapping], on: date,
-              reason: str | None = None) -> Replay:
+              reason: str | None = None, ref: str | None = None) -> Replay:
     """What `void` on `on` would do: the event undone, the state restored, the money moved
-    back. ReturnsError when nothing can be voided."""
+    back. ReturnsError when nothing can be voided. `ref`: the processor's reversal of the
+    charge voided, the only way a charge is voided."""
     now = replay(type_, opened_on, hold_amount, events)
     if now.voidable is None:
         raise ReturnsError("nothing to void: only the opening is recorded (to close the return, `cancel` it)")
@@ -290,9 +314,19 @@ def plan_void(type_: str, opened_on: date, hold_amount: int, events: Sequence[Ma
     refusal = void_refusal(target["event"], now.before.status, now.life.status)
     if refusal:
         raise ReturnsError(refusal)
+    if target["event"] == "charge" and not ref:
+        raise ReturnsError(CHARGE_NOT_VOIDED)
+    if ref and target["event"] != "charge":
+        raise ReturnsError(f"--ref is the processor's reversal of a charge: the event voided now is "
+                           f"`{target['event']}` of {_on(target)}, which took no money")
+    reversed_at = [i for i, e in enumerate(events) if _reverses_charge(e)]
+    if reversed_at and next(i for i, e in enumerate(events) if e is target) < reversed_at[-1]:
+        raise ReturnsError(f"`{target['event']}` of {_on(target)} came before a charge the processor reversed, "
+                           "whose hold was used up there: it cannot be voided")
     if on < _on(target):
         raise ReturnsError(f"date {on} is before the event it voids ({_on(target)})")
-    after = replay(type_, opened_on, hold_amount, [*events, {"event": "void", "happened_on": on, "detail": {"reason": reason}}])
+    undo = {"event": "void", "happened_on": on, "detail": {"reason": reason, **({"ref": ref} if ref else {})}}
+    after = replay(type_, opened_on, hold_amount, [*events, undo])
     return Replay(after.life, after.moves, target, now.before, after.moves[len(now.moves):])
 
 

@@ -27,7 +27,7 @@ from speco_returns.cli import app
 from speco_returns.policy import has_control
 
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
-                  "holds_change", "charges_change"]
+                  "holds_change", "charges_change", "reason"]
 RETURNS_COLUMNS = ["ra", "type", "status", "customer", "opened_on", "model", "category", "qty", "list_price", "serials",
                    "due_on", "closed_on"]
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -90,7 +90,7 @@ def books(cli):
 def test_ledger_columns_and_rows(cli, books):
     result = ok(cli("export", "ledger", today="2026-12-31"))
     assert result.stdout_bytes.startswith(
-        b"date,ra,customer,type,event,amount,currency,hold_ref,agent,holds_change,charges_change\r\n")  # RFC 4180
+        b"date,ra,customer,type,event,amount,currency,hold_ref,agent,holds_change,charges_change,reason\r\n")  # RFC 4180
     rows = exported(cli, "ledger")
     assert [(r["date"], r["ra"], r["customer"], r["event"], r["amount"], r["hold_ref"]) for r in rows] == [
         ("2026-11-01", "RA-000001", "Acme Security", "hold-authorized", "2599.98", "AUTH-100"),

@@ -113,3 +113,13 @@ def test_every_option_of_every_command_is_in_the_readme():
     missing = [(name, opt) for name, command in LEAVES for p in command.params for opt in p.opts
                if opt.startswith("--") and opt not in README]
     assert not missing
+
+
+def test_complete_help_says_what_a_late_return_s_complete_means_as_the_readme_does(cli):
+    # `complete --note` on a late return means the charge stands: the help said "decided on a refund".
+    meaning = re.search(r"`complete RA --note TEXT` means ([^.;]+)", " ".join(README.split())).group(1)
+    assert meaning == "the charge stands and writes no ledger row"
+    for args in (("complete", "--help"), ("--help",)):
+        shown = " ".join(cli(*args).stdout.replace("│", " ").split())
+        assert f"Late return: {meaning}." in shown, args
+        assert "decided on a refund" not in shown, args

@@ -179,6 +179,7 @@ def test_a_migration_row_deleted_is_named(cli, returns, db_path, backend, name):
     code, report, _ = doctor(cli)
     assert code == 1 and named(report, "migration"), report["problems"]
     assert named(report, name) or named(report, "customer_key"), report["problems"]
+    assert not any("run any write command" in w for w in report["warnings"]), report["warnings"]
 
 
 def test_the_newest_history_rows_deleted_with_the_heads_rewritten_are_named(cli, returns, db_path, backend):

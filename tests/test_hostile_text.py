@@ -107,7 +107,8 @@ def _more_views(run, refuse, texts, folder):
     edited = run("edit", "RA-000001", f"--customer={customer} 2").stdout
     assert customer in edited and f"{customer} 2" in edited
     run("charge", "RA-000001", f"--reason={texts['reason']}", "-y")
-    assert "voided charge" in run("void", "RA-000001", f"--reason={texts['reason']}", "-y").stdout
+    assert "voided charge" in run("void", "RA-000001", f"--reason={texts['reason']}", "--ref=REV-1", "-y").stdout
+    run("hold", "RA-000001", "--ref=AUTH-RE-1")  # the charge reversed at the processor used the hold up
     run("charge", "RA-000001", f"--reason={texts['reason']}", "-y")
     run("receive", "RA-000001", "-y")
     run("refund", "RA-000001", "--ref=RF-1", f"--reason={texts['reason']}", "-y")

@@ -84,13 +84,14 @@ def test_the_flag_follows_the_state_through_events_voids_and_a_late_return(cli, 
     ev(cli, ra, "deliver", "2026-09-03")
     ev(cli, ra, "charge", "2026-10-10")
     assert held(db_path, "SN-0007") == [(1, 0)]  # charged: closed
-    ok(cli("void", ra, "--reason", "charged in error", "--yes", today="2026-10-11"))
+    ok(cli("void", ra, "--reason", "charged in error", "--ref", "REV-1", "--yes", today="2026-10-11"))
     assert held(db_path, "SN-0007") == [(1, 1)]  # open again: held again
+    ev(cli, ra, "hold", "2026-10-12", "--ref", "AUTH-2")  # the reversed charge used the first hold up
     ev(cli, ra, "charge", "2026-10-12")
     other = json.loads(ok(cli("open", "--type", "standard", "--customer", "B", "--item", "CAM-1:2", "--serial", "SN-0007",
                               "--json", today=TODAY)).stdout)["ra"]  # a charged return holds nothing: the serial is free
     assert held(db_path, "SN-0007") == [(1, 0), (2, 1)]
-    [line] = refused(cli("void", ra, "--reason", "undo the charge", "--yes", today=TODAY))  # the store's check first
+    [line] = refused(cli("void", ra, "--reason", "undo the charge", "--ref", "REV-2", "--yes", today=TODAY))  # the store's check first
     assert line == f"error: SER-1: serial SN-0007 is now on open return {other}: {ra} cannot be reopened"
     ev(cli, ra, "receive", "2026-11-20")
     assert held(db_path, "SN-0007") == [(1, 0), (2, 1)]  # a late return holds nothing (SPEC §2)

@@ -149,11 +149,11 @@ def refund_cmd(
 def complete_cmd(
     ctx: typer.Context,
     ra: RaArg,
-    note: Annotated[Optional[str], typer.Option("--note", help="The outcome (a late return needs the supervisor's refund decision).")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="The outcome (a late return: who let the charge stand, and why).")] = None,
     on: OnOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Counter: the distributor handled it. Late return: the supervisor decided on a refund.
+    """Counter: the distributor handled it. Late return: the charge stands and writes no ledger row.
 
     Example: speco-returns complete TT-55012 --note "distributor credited the customer"
     """
@@ -177,6 +177,7 @@ def void_cmd(
     ra: RaArg,
     reason: Annotated[str, typer.Option("--reason", help="Why the event is undone (kept in the history).")],
     on: Annotated[Optional[str], typer.Option("--on", help="The day of the void (default today; not before the event it undoes).")] = None,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="A charge only: the processor's reference for its reversal (a charge is voided only with it).")] = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -185,13 +186,14 @@ def void_cmd(
     Example: speco-returns void RA-000006 --reason "receive was typed on the wrong RA"
     """
     text = _reason(reason, "the event is voided")
+    reference = policy.parse_hold_ref(ref, "reversal reference") if ref is not None else None
     session = session_of(ctx)
     now = session.now()
     day = day_or_today(on, now.today)
     store = session.store
     expect = None
     if prompts.interactive(as_json) and not yes:
-        key, r, plan = returns_service.plan_void(store, ra, day)
+        key, r, plan = returns_service.plan_void(store, ra, day, reference)
         target = plan.voidable
         from .prompts import confirm_moment
 
@@ -200,7 +202,7 @@ def void_cmd(
             f"money: {history.describe(plan.undo)}",
         ], f"Void {target['event']}?")
         expect = target["id"]
-    key, plan = returns_service.void(store, ra, text, day, now, expect_event=expect)
+    key, plan = returns_service.void(store, ra, text, day, now, expect_event=expect, ref=reference)
     doc = returns_service.show(store, key)
     if as_json:
         emit_json(doc)

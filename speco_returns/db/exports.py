@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .connection import Database
 
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
-                  "holds_change", "charges_change"]
+                  "holds_change", "charges_change", "reason"]
 HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on", "expires_on", "state",
                  "settled_on", "charged", "refunded", "in_review"]
 RETURNS_COLUMNS = [
@@ -59,7 +59,8 @@ def ledger_rows(db: Database, start: date | None, end: date | None) -> Iterator[
     c = _Cells(db)
     return db.stream(
         f"""SELECT l.happened_on, {c.key}, {c.text("r.customer")}, r.type, l.event, {c.amount("l.amount_cents")}, 'USD',
-                   {c.text("l.hold_ref")}, {c.text("l.agent")}, {c.amount("l.holds_change")}, {c.amount("l.charges_change")}
+                   {c.text("l.hold_ref")}, {c.text("l.agent")}, {c.amount("l.holds_change")}, {c.amount("l.charges_change")},
+                   {c.text("l.reason")}
             FROM ledger l JOIN returns r ON r.id = l.return_id
             WHERE l.happened_on BETWEEN ? AND ? ORDER BY l.happened_on, l.id""",
         _range(start, end))
@@ -120,11 +121,31 @@ def return_rows(db: Database, start: date | None, end: date | None) -> Iterator[
                "FROM (SELECT serial FROM serials WHERE item_id = i.id ORDER BY id) AS o) AS c)")
     # Everything: the returns in id order, the order wanted, with no sort and no temporary files
     # (288 MB at a million). A range: the opened_on index, then a small sort.
-    where, args = ("WHERE r.opened_on BETWEEN ? AND ?", _range(start, end)) if start or end else ("", [])
+    where = "WHERE r.opened_on BETWEEN :start AND :end" if start or end else ""
+    status, due, closed, as_of = "r.status", "r.due_on", "r.closed_on", ""
+    if end:  # as of --to (SPEC §7), so a past month's file never changes: see _RETURNS_AS_OF
+        status, due, closed, as_of = "coalesce(x.status, r.status)", _DUE_AS_OF, _CLOSED_AS_OF, _RETURNS_AS_OF
     return db.stream(
-        f"""SELECT {c.key}, r.type, r.status, {c.text("r.customer")}, r.opened_on,
+        f"""SELECT {c.key}, r.type, {status}, {c.text("r.customer")}, r.opened_on,
                    {c.text("i.model")}, i.category, i.qty, {c.amount("i.list_price_cents")},
-                   {serials}, r.due_on, r.closed_on
-            FROM returns r JOIN items i ON i.return_id = r.id
+                   {serials}, {due}, {closed}
+            FROM returns r {as_of} JOIN items i ON i.return_id = r.id
             {where} ORDER BY r.id, i.id""",
-        args)
+        dict(zip(("start", "end"), _range(start, end), strict=True)) if where else {})
+
+
+# `export returns --to END`: each return as its history stood at the end of END. Every event
+# records the state it left (events.status), so the state then is that of the return's last
+# event (by id: the order recorded) dated on or before END, found through events_return; a
+# void counts from its own date, like the ledger's reversing rows. closed_on then: the stored
+# one when it is on or before END (the closing event still in force), else the date of the
+# last event of its life on or before END (the one that closed it then: a charged return
+# completed after END, a close voided after END). due_on: once delivered on or before END.
+_RETURNS_AS_OF = ("LEFT JOIN events x ON x.id = (SELECT max(a.id) FROM events a "
+                  "WHERE a.return_id = r.id AND a.happened_on <= :end)")
+_CLOSED_AS_OF = (
+    "CASE WHEN coalesce(x.status, r.status) IN ({closed}) THEN CASE WHEN r.closed_on <= :end THEN r.closed_on "
+    "ELSE (SELECT c.happened_on FROM events c WHERE c.return_id = r.id AND c.happened_on <= :end "
+    "AND c.event IN ({life}) ORDER BY c.id DESC LIMIT 1) END END"
+).format(closed=", ".join(f"'{s}'" for s in policy.CLOSED), life=", ".join(f"'{e}'" for e in policy.EVENTS))
+_DUE_AS_OF = "CASE WHEN r.delivered_on <= :end THEN r.due_on END"

@@ -33,6 +33,12 @@ def charged_and_refunded(db: Database, return_id: int) -> tuple[int, int]:
     return int(charged), int(refunded)
 
 
+def reference_used(db: Database, return_id: int, ref: str):
+    """(event, day) of the first ledger row of this return under `ref` (any letter case), or None."""
+    return db.one("SELECT event, happened_on FROM ledger WHERE return_id = ? AND lower(hold_ref) = lower(?) "
+                  "ORDER BY id LIMIT 1", [return_id, ref])
+
+
 def open_review(db: Database, return_id: int, on: date, now: Now) -> None:
     """A late return's unit arrived after the charge: the charge goes to a supervisor's review."""
     db.execute("""INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at)

@@ -34,7 +34,7 @@ def clock_from_events(events) -> Clock:
         if name == "hold":
             expires = json.loads(e["detail"] or "{}").get("expires")
             f["hold_active"], f["hold_expires"] = True, date.fromisoformat(expires) if expires else None
-        if name in ("receive", "charge", "cancel"):
+        if name in ("receive", "charge", "cancel", "void"):  # a void kept here: a charge reversed at the processor
             f["hold_active"] = False
     return Clock(**f)
 

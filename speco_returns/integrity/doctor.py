@@ -127,9 +127,11 @@ def doctor(store: Database, progress=None) -> dict:
     problems += serial_hold_problems(store)  # m012's SER-1 flags against their returns' states
     if version >= 4:  # m004: RA numbers in their own column
         problems += missing_ra_problems(store)
+    schema = []
     if 0 < version <= SCHEMA_VERSION:  # the append-only triggers: the audit's own check, in its words
-        problems += crosscheck.sqlite_schema_problems(store, set(SQLITE_CHAIN_TRIGGERS) if version == SCHEMA_VERSION
-                                                      else set())[0]
+        schema = crosscheck.sqlite_schema_problems(store, set(SQLITE_CHAIN_TRIGGERS) if version == SCHEMA_VERSION
+                                                   else set())[0]
+        problems += schema
     problems += _crosschecks(store, version)
     if version >= 2 and version != SCHEMA_VERSION:  # at this schema the audit below replays (once)
         problems += replay_problems(store)
@@ -149,7 +151,7 @@ def doctor(store: Database, progress=None) -> dict:
             stop(chains)  # an error on the way: no process is left running
         integrity = audit_report.pop("integrity")
         problems += found
-    elif version < SCHEMA_VERSION:
+    elif version < SCHEMA_VERSION and not schema:  # a schema not its migrations': a write would not upgrade it
         warnings.append("the history's hash chains are recorded from schema 10: run any write command to upgrade")
     if integrity != ["ok"]:
         problems.insert(0, f"integrity check failed: {'; '.join(integrity[:5])}")

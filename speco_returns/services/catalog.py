@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from .. import policy
@@ -24,6 +25,24 @@ def product(model: str, category: str, list_price: str | None, description: str 
 
 
 COLUMNS = ("model", "category", "list_price", "description")
+# A price written with a thousands comma and not quoted, `1,299.00`, arrives as two cells:
+# 1 to 3 digits (a `$` allowed), then exactly three digits (decimals allowed). When the row
+# left a cell out (the description), it still has as many cells as the header, and would
+# read as $1.00: such a pair is refused as ambiguous, whichever column follows the price.
+_SPLIT_HEAD = re.compile(r"\s*\$?\s*\d{1,3}\s*")
+_SPLIT_TAIL = re.compile(r"\s*\d{3}(?:\.\d*)?\s*")
+
+
+def _split_price(header: list[str], cells: list[str]) -> str | None:
+    """The problem when the list price and the cell after it could be one number split by
+    an unquoted comma (`1` and `299.00`), else None."""
+    at = header.index("list_price")
+    if at + 1 < len(cells) and _SPLIT_HEAD.fullmatch(cells[at]) and _SPLIT_TAIL.fullmatch(cells[at + 1]):
+        joined = f"{cells[at].strip()},{cells[at + 1].strip()}"
+        return (f"list price {policy.quote(cells[at].strip())} then {header[at + 1]} {policy.quote(cells[at + 1].strip())} "
+                f"could be {policy.quote(joined)} split by an unquoted comma: quote the price (\"{policy.quote(joined)}\"), "
+                f"or give a {header[at + 1]} that is not three digits")
+    return None
 
 
 def _check_header(file: Path, header: list[str]) -> None:
@@ -62,6 +81,10 @@ def read_csv(file: Path) -> list[policy.Product]:
                 if len(cells) != len(header):  # e.g. an unquoted 1,299.00: never drop or shift a cell
                     problems.append(f"{file}, line {reader.line_num}: {len(cells)} cells where the header has "
                                     f"{len(header)} (a price with a comma must be quoted: \"1,299.00\")")
+                    continue
+                split = _split_price(header, cells)
+                if split:
+                    problems.append(f"{file}, line {reader.line_num}: {split}")
                     continue
                 row = dict(zip(header, cells, strict=True))
                 try:

@@ -152,6 +152,7 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
         last_hold = returns.last_hold_on(db, r["id"])
         if last_hold and on.isoformat() < last_hold:
             raise ReturnsError(f"date {on} is before the hold it replaces ({last_hold})")
+        _new_reference(db, r, detail["ref"], "a re-authorization has a new reference from the processor")
     if event == "ship" and r["type"] in policy.SERIAL_RULE:
         _serials_complete(db, r)
     if event == "ship" and r["type"] == "advanced":  # AR-2: the hold in force on the ship date
@@ -159,6 +160,9 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
         if refusal:
             raise ReturnsError(refusal)
     if event == "charge":
+        if not r["hold_active"]:  # its charge was reversed at the processor, which used the hold up
+            raise ReturnsError(policy.Violation("AR-4", "no card hold is in force to charge: its charge was reversed "
+                                                "at the processor; re-authorize with `hold --ref NEW` first"))
         refusal = policy.charge_refusal(clock_from_events(returns.events_until(db, r["id"], on)), on,
                                         detail.get("reason"))
         if refusal:
@@ -167,6 +171,15 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
         charged, refunded = ledger.charged_and_refunded(db, r["id"])
         cents = policy.refund_amount(detail.get("amount"), charged, refunded)
         detail["amount"] = policy.format_amount(cents)  # the history keeps what was refunded
+
+
+def _new_reference(db: Database, r, ref: str, why: str) -> None:
+    """A processor's reference names one movement on a return's ledger: a reference already
+    there (any letter case; a voided hold's too) is refused, so the ledger and `export holds`
+    keep one row per reference and authorization (SPEC §7)."""
+    used = ledger.reference_used(db, r["id"], ref)
+    if used:
+        raise ReturnsError(f"reference {ref} is already on {returns.key(r)}'s ledger ({used[0]} on {used[1]}): {why}")
 
 
 def _serials_complete(db: Database, r) -> None:
@@ -196,27 +209,31 @@ def _apply(db: Database, r, life: history.Life, moves: list, on: date, now: Now)
         ledger.add(db, r["id"], move, on, now)
 
 
-def plan_void(db: Database, key: str, on: date) -> tuple[str, object, history.Replay]:
+def plan_void(db: Database, key: str, on: date, ref: str | None = None) -> tuple[str, object, history.Replay]:
     """What `void` would undo (reads, writes nothing): (key, the return, the plan)."""
     with db.read():
         r = returns.find(db, key)
-        return returns.key(r), r, _plan_void(db, r, on)
+        return returns.key(r), r, _plan_void(db, r, on, ref=ref)
 
 
-def _plan_void(db: Database, r, on: date, reason: str | None = None) -> history.Replay:
-    return history.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0,
-                             returns.life_events(db, r["id"]), on, reason)
+def _plan_void(db: Database, r, on: date, reason: str | None = None, ref: str | None = None) -> history.Replay:
+    plan = history.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0,
+                             returns.life_events(db, r["id"]), on, reason, ref)
+    if ref:
+        _new_reference(db, r, ref, "a charge's reversal has its own reference from the processor")
+    return plan
 
 
-def void(db: Database, key: str, reason: str, on: date, now: Now,
-         expect_event: int | None = None) -> tuple[str, history.Replay]:
+def void(db: Database, key: str, reason: str, on: date, now: Now, expect_event: int | None = None,
+         ref: str | None = None) -> tuple[str, history.Replay]:
     """Undo the latest event of a return's life (SPEC §3): a `void` event, the state and columns
     before that event restored, the money it moved moved back. `expect_event`: the id of the
-    event the agent saw and confirmed; refused if another agent wrote since."""
+    event the agent saw and confirmed; refused if another agent wrote since. `ref`: the
+    processor's reversal of a charge (a charge is voided only with it)."""
     with ser1_backstop(db, [], key), db.write():
         r = returns.find(db, key)
         policy.check_event_date(on, now.today, policy.MIN_DATE)
-        plan = _plan_void(db, r, on, reason)
+        plan = _plan_void(db, r, on, reason, ref)
         target = plan.voidable
         if expect_event is not None and target["id"] != expect_event:
             raise ReturnsError("the return changed while you confirmed: nothing was written, look at it again")
@@ -227,7 +244,8 @@ def void(db: Database, key: str, reason: str, on: date, now: Now,
                                                       f"{returns.key(r)} cannot be reopened") for s, o in owners.items()))
         _apply(db, r, plan.life, plan.undo, on, now)
         returns.add_event(db, r["id"], "void", on, now, plan.life.status,
-                          {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason})
+                          {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason,
+                           **({"ref": ref} if ref else {})})
     return returns.key(r), plan
 
 
