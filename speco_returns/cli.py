@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import sqlite3
 import sys
 import typing
@@ -195,13 +194,13 @@ def _damaged() -> Violation:
                      "`speco-returns doctor`, and restore the latest `speco-returns backup` copy")
 
 
-_DEL_C1 = re.compile("[\x7f-\x9f]")
-
-
 def _json(data) -> str:
-    """json escapes C0 itself; DEL and C1 (already stored) are escaped too, never written raw."""
+    """json escapes C0 itself; every other control character (DEL, C1, format characters,
+    U+2028/U+2029, already stored) is written as its JSON escape too, never raw."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    return _DEL_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _DEL_C1.search(text) else text
+    if all(line.isprintable() for line in text.split("\n")):  # the indent's line breaks are the only C0 left
+        return text
+    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and policy.is_control(ch) else ch for ch in text)
 
 
 def emit_json(data) -> None:

@@ -70,12 +70,36 @@ def quote(text: str, width: int = 40) -> str:
     return visible(text.replace("\n", " ").replace("\r", " "))
 
 
-# C0, DEL and C1: what moves a terminal's cursor, clears its screen or writes its clipboard.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Control characters, by category: C0, DEL and C1 (Cc: what moves a terminal's cursor, clears
+# its screen or writes its clipboard), format characters (Cf: bidi overrides and isolates that
+# reorder what is shown, zero-width spaces and joiners, the soft hyphen) and the line and
+# paragraph separators (Zl, Zp: a line break to a mail header or a JSON reader).
+CONTROL_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in CONTROL_CATEGORIES
+
+
+def first_control(text: str) -> str | None:
+    """The first control character of `text`, or None (isprintable runs at C speed and is
+    false for all four categories)."""
+    return None if text.isprintable() else next((ch for ch in text if is_control(ch)), None)
 
 
 def has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
+    return first_control(text) is not None
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def named(ch: str) -> str:
+    """A control character as a person can read it: `\\u202e RIGHT-TO-LEFT OVERRIDE`, `\\x1b`."""
+    name = unicodedata.name(ch, "")
+    return f"{_escape(ch)} {name}" if name else _escape(ch)
 
 
 def refuse_control(label: str, text: str, *, secret: bool = False, shown: str | None = None) -> None:
@@ -84,15 +108,18 @@ def refuse_control(label: str, text: str, *, secret: bool = False, shown: str | 
     the text with its password masked, stands in for a URL). Bytes that are not UTF-8 (a C1
     escape to an 8-bit terminal, \x9b) are refused as in a text field."""
     require_utf8(label, text)
-    if has_control(text):
-        shown = "" if secret else f" ('{quote(text if shown is None else shown, 80)}')"
-        raise ReturnsError(f"{label} holds a control character{shown} (a line break, tab or terminal escape): "
-                           "retype it" + (" (it is not shown)" if secret else ""))
+    bad = first_control(text)
+    if bad is not None:
+        shown = "" if secret else f" ({named(bad)} in '{quote(text if shown is None else shown, 80)}')"
+        raise ReturnsError(f"{label} holds a control character{shown}: a line break, tab, terminal escape or "
+                           "invisible format character; retype it" + (" (it is not shown)" if secret else ""))
 
 
 def visible(text: str) -> str:
-    """Control characters already stored, shown as escapes (`\\x1b`) instead of run."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
+    """Control characters already stored, shown as escapes (`\\x1b`, `\\u202e`) instead of run."""
+    if text.isprintable():
+        return text
+    return "".join(_escape(ch) if is_control(ch) else ch for ch in text)
 
 
 # Every field has a bounded length, checked before any parsing or scanning: no input,
@@ -382,8 +409,10 @@ def clean_text(label: str, value: str | None) -> str | None:
     problem = card_problem(label, s)  # after the length check: never scan more than a field may hold
     if problem:  # before the control check: a card split by tabs is named as a card number
         raise ReturnsError(problem)
-    if any(unicodedata.category(ch) == "Cc" for ch in s):  # C0, DEL, C1: a line break could forge a mail header
-        raise ReturnsError(f"{label} holds a control character (a line break, tab or terminal escape): retype it on one line")
+    bad = first_control(s)
+    if bad is not None:  # a line break could forge a mail header; a bidi override reorders what is shown
+        raise ReturnsError(f"{label} holds a control character ({named(bad)}): a line break, tab, terminal escape or "
+                           "invisible format character; retype it on one line")
     return s
 
 

@@ -26,6 +26,7 @@ BOTH_BACKENDS = {
     "test_ser1_index", "test_hostile_views", "test_hostile_env", "test_doctor_sees", "test_shell_processes",
     "test_money",
     "test_card_numbers",
+    "test_hostile_text",
 }
 SERVER_ONLY = {"test_pg", "test_pg_processes"}
 
