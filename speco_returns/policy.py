@@ -289,17 +289,19 @@ def _parse_loose_date(s: str) -> date:
 #    MAX_JOIN characters once invisible ones are dropped and a run of spaces counts as one),
 #    holds no letter of a word, and has either no space (`-`, `.`, `/`, `ー`, `ʼ`) or a space
 #    at both ends (` `, ` - `).
-#  - So a word, a longer gap, or punctuation written against one number only (`, `, `; `,
-#    `) `, ` (`, ` $`: how lists and sentences are typed) ends a run: "call 555-0100 on
-#    2026-11-26 re RA-000123" and "555-0100, 2026-11-26, $499.98" hold runs of at most
-#    8 digits.
+#  - Punctuation written against one number (`, `, `; `, `) `, ` (`, ` $`: how lists and
+#    sentences are typed) joins two runs only when both are groups of four digits, the way a
+#    card is read out (`4111 1111 1111, 1111`); a word or a longer gap always ends a run. So
+#    "call 555-0100 on 2026-11-26 re RA-000123" and "555-0100, 2026-11-26, $499.98" hold runs
+#    of at most 8 digits.
 #  - Any window of 13 to 19 consecutive digits of a run that passes the Luhn check is a card
 #    number: whole groups or not (a card typed together with its CVV or expiry, a stray
 #    digit before it). A bare run (nothing visible between its digits) of more than 19
 #    digits may hide one: free text refuses that too (a tracking number goes in --tracking).
 # Numbers joined only by a space, a dash, a slash or a dot read as one run, as a card's
-# groups do: two that together hold a Luhn-valid window are refused (separate them with a
-# word or a comma). Serials and tracking numbers are exempt: they never come here.
+# groups do, and so do lists of four-digit numbers: two that together hold a Luhn-valid
+# window are refused (separate them with a word). Serials and tracking numbers are exempt:
+# they never come here.
 
 MAX_BARE_DIGITS = 19
 MAX_JOIN = 3
@@ -321,24 +323,37 @@ def _joins(gap: list[str]) -> bool:
 
 def digit_runs(text: str) -> tuple[list[list[int]], int]:
     """The runs of digits in `text` (the rule above), and the length of its longest bare run."""
-    runs: list[list[int]] = []
-    run: list[int] = []
+    # First the runs joined by short gaps, each with its groups' sizes and whether what ends
+    # it is short punctuation (it may join the next), then those joined in fours.
+    parts: list[tuple[list[int], list[int], bool]] = []
     gap: list[str] = []  # what lies since the last digit: SPACE and MARK, invisibles dropped
+    broken = True  # a letter since the last digit
     bare = longest = 0
     for _, kind, value in digits.read(text):
         if kind == digits.DIGIT:
-            if run and _joins(gap):
-                run.append(value)
+            if not broken and not gap:
+                parts[-1][1][-1] += 1
+            elif not broken and _joins(gap):
+                parts[-1][1].append(1)
             else:
-                run = [value]
-                runs.append(run)
+                if parts and not broken:
+                    parts[-1] = (parts[-1][0], parts[-1][1], len(gap) <= MAX_JOIN)
+                parts.append(([], [1], False))
+            parts[-1][0].append(value)
             bare = 1 if gap else bare + 1
             longest = max(longest, bare)
-            gap = []
+            gap, broken = [], False
         elif kind == digits.LETTER:
-            run, gap, bare = [], [], 0
+            gap, broken, bare = [], True, 0
         elif kind == digits.MARK or (kind == digits.SPACE and gap[-1:] != [digits.SPACE]):
             gap.append(kind)
+    runs: list[list[int]] = []
+    for i, (run, groups, _) in enumerate(parts):
+        before = parts[i - 1] if i else None
+        if before is not None and before[2] and all(size == 4 for size in (*before[1], *groups)):
+            runs[-1].extend(run)
+        else:
+            runs.append(list(run))
     return runs, longest
 
 

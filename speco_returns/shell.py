@@ -204,7 +204,7 @@ class Shell:
     def _keep_in_history(self, readline, history: Path, before: int, mark: int) -> None:
         """Keep the command line, unless it holds a card number; drop the answers given at
         prompts while it ran. Appended to the file at once (a crash loses nothing), 0600, in
-        a folder made like the database's (files.make_folder)."""
+        a folder made like the database's (files.make_private_folder)."""
         while readline.get_current_history_length() > mark:
             readline.remove_history_item(readline.get_current_history_length() - 1)
         if mark == before:  # a blank line: readline kept nothing
@@ -213,7 +213,7 @@ class Shell:
             readline.remove_history_item(mark - 1)
             return
         try:
-            files.make_folder(history.parent)
+            files.make_private_folder(history.parent)
             fd = os.open(history, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.close(fd)
             readline.append_history_file(1, history)

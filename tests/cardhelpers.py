@@ -70,15 +70,20 @@ space = st.characters(categories=["Zs"])
 
 
 @st.composite
-def separators(draw) -> str:
+def separators(draw, soft: bool = False) -> str:
     """What joins two digits of one run: nothing, up to three marks, spaces, or a mark with
-    spaces at both ends; invisible characters anywhere in it."""
-    core = draw(st.one_of(
-        st.just(""),
-        st.text(mark, min_size=1, max_size=3),
-        st.text(space, min_size=1, max_size=4),
-        st.tuples(st.text(space, min_size=1, max_size=2), mark, st.text(space, min_size=1, max_size=2)).map("".join),
-    ))
+    spaces at both ends; invisible characters anywhere in it. `soft`: punctuation written
+    against one number (one or two marks, a space on one side), which joins groups of four."""
+    if soft:
+        marks = draw(st.text(mark, min_size=1, max_size=2))
+        core = marks + draw(space) if draw(st.booleans()) else draw(space) + marks
+    else:
+        core = draw(st.one_of(
+            st.just(""),
+            st.text(mark, min_size=1, max_size=3),
+            st.text(space, min_size=1, max_size=4),
+            st.tuples(st.text(space, min_size=1, max_size=2), mark, st.text(space, min_size=1, max_size=2)).map("".join),
+        ))
     chars = list(core)
     for ch in draw(st.lists(invisible, max_size=2)):
         chars.insert(draw(st.integers(0, len(chars))), ch)

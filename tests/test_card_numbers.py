@@ -254,7 +254,7 @@ def test_ordinary_numbers_are_accepted_and_kept(cli):
     assert cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500").exit_code == 0
     opened = cli("open", "--type", "standard", "--customer", "Acme SO-123456", "--email", "so-123456@acme.example",
                  "--phone", "+1 555 123 4567", "--item", "CAM-1", "--serial", LUHN_SERIAL,
-                 "--note", "PO 4500012345, invoice 2026-000123, 1234 5678 9012, 4111 1111 1111 1113",
+                 "--note", "PO 4500012345, invoice 2026-000123, 1234 5678 9012 and 4111 1111 1111 1113",
                  "--json")
     assert opened.exit_code == 0, opened.output
     # A 22-digit tracking number in free text may hide a card number (issue 10): it goes in --tracking.
