@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-# Digit groups joined by anything but letters and digits (SPEC §6): a run of 13 or more
-# digits is never shown in a message, whatever quoted it (a card number typed as a model
-# or a serial, an echo the author forgot to pass through policy.quote).
-_DIGIT_RUN = re.compile(r"\d+(?:[\W_]+\d+)*")
+from . import digits
+
+# 13 or more digits with no letter of a word between them, whatever else separates them
+# (SPEC §6), are never shown in a message, whatever quoted them (a card number typed as a
+# model or a serial, an echo the author forgot to pass through policy.quote).
 LONG_NUMBER = 13
 
 
 def hide_long_numbers(text: str) -> str:
-    def hide(m: re.Match) -> str:
-        return "(a long number)" if sum(ch.isdigit() for ch in m.group()) >= LONG_NUMBER else m.group()
-
-    return _DIGIT_RUN.sub(hide, text)
+    for start, end in reversed(digits.long_numbers(text, LONG_NUMBER)):
+        text = f"{text[:start]}(a long number){text[end:]}"
+    return text
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,12 @@ def private_mode(mode: int = FILE_MODE) -> int:
     return mode & ~umask() & ~0o007
 
 
+def make_private_folder(folder: Path) -> None:
+    """A folder the tool makes (the default database folder, the shell history's): never
+    world-accessible, the group as the umask says."""
+    folder.mkdir(mode=FOLDER_MODE & ~0o007, parents=True, exist_ok=True)
+
+
 def create_private(path: Path, *, make_folder: bool) -> None:
     """An empty database file made before SQLite opens it, so it (and the -wal/-shm SQLite
     makes beside it, which copy its mode) is never world-accessible. The folder must exist,
@@ -37,7 +43,7 @@ def create_private(path: Path, *, make_folder: bool) -> None:
     if not folder.is_dir():
         if not make_folder:
             raise ReturnsError(f"folder {folder} does not exist: create it first, or check --db")
-        folder.mkdir(mode=FOLDER_MODE & ~0o007, parents=True, exist_ok=True)
+        make_private_folder(folder)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private_mode())
     except FileExistsError:  # another process made it first: it will be the same database

@@ -62,8 +62,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     sender = _address(env, "SPECO_RETURNS_MAIL_FROM")
     bcc = _address(env, "SPECO_RETURNS_MAIL_BCC")
     address = (env.get("SPECO_RETURNS_RETURN_ADDRESS") or "").strip() or None
-    if address and any(not ch.isprintable() and ch != "\n" for ch in address):
-        raise ReturnsError("SPECO_RETURNS_RETURN_ADDRESS holds a control character: only lines of text")
+    for line in (address or "").split("\n"):  # a postal address: lines of text, a line break between them
+        policy.refuse_control("SPECO_RETURNS_RETURN_ADDRESS", line)
     password = env.get("SPECO_RETURNS_SMTP_PASSWORD") or None
     if password:
         policy.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from . import digits
 from .errors import ReturnsError, Violation
 
 # --- return types and categories -------------------------------------------------
@@ -69,12 +70,36 @@ def quote(text: str, width: int = 40) -> str:
     return visible(text.replace("\n", " ").replace("\r", " "))
 
 
-# C0, DEL and C1: what moves a terminal's cursor, clears its screen or writes its clipboard.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Control characters, by category: C0, DEL and C1 (Cc: what moves a terminal's cursor, clears
+# its screen or writes its clipboard), format characters (Cf: bidi overrides and isolates that
+# reorder what is shown, zero-width spaces and joiners, the soft hyphen) and the line and
+# paragraph separators (Zl, Zp: a line break to a mail header or a JSON reader).
+CONTROL_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in CONTROL_CATEGORIES
+
+
+def first_control(text: str) -> str | None:
+    """The first control character of `text`, or None (isprintable runs at C speed and is
+    false for all four categories)."""
+    return None if text.isprintable() else next((ch for ch in text if is_control(ch)), None)
 
 
 def has_control(text: str) -> bool:
-    return _CONTROL.search(text) is not None
+    return first_control(text) is not None
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def named(ch: str) -> str:
+    """A control character as a person can read it: `\\u202e RIGHT-TO-LEFT OVERRIDE`, `\\x1b`."""
+    name = unicodedata.name(ch, "")
+    return f"{_escape(ch)} {name}" if name else _escape(ch)
 
 
 def refuse_control(label: str, text: str, *, secret: bool = False, shown: str | None = None) -> None:
@@ -83,15 +108,18 @@ def refuse_control(label: str, text: str, *, secret: bool = False, shown: str | 
     the text with its password masked, stands in for a URL). Bytes that are not UTF-8 (a C1
     escape to an 8-bit terminal, \x9b) are refused as in a text field."""
     require_utf8(label, text)
-    if has_control(text):
-        shown = "" if secret else f" ('{quote(text if shown is None else shown, 80)}')"
-        raise ReturnsError(f"{label} holds a control character{shown} (a line break, tab or terminal escape): "
-                           "retype it" + (" (it is not shown)" if secret else ""))
+    bad = first_control(text)
+    if bad is not None:
+        shown = "" if secret else f" ({named(bad)} in '{quote(text if shown is None else shown, 80)}')"
+        raise ReturnsError(f"{label} holds a control character{shown}: a line break, tab, terminal escape or "
+                           "invisible format character; retype it" + (" (it is not shown)" if secret else ""))
 
 
 def visible(text: str) -> str:
-    """Control characters already stored, shown as escapes (`\\x1b`) instead of run."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if _CONTROL.search(text) else text
+    """Control characters already stored, shown as escapes (`\\x1b`, `\\u202e`) instead of run."""
+    if text.isprintable():
+        return text
+    return "".join(_escape(ch) if is_control(ch) else ch for ch in text)
 
 
 # Every field has a bounded length, checked before any parsing or scanning: no input,
@@ -255,65 +283,117 @@ def _parse_loose_date(s: str) -> date:
 
 # --- payment card numbers (SPEC §6) ----------------------------------------------------
 #
-# After NFKC (full-width digits become ASCII), digit groups joined by any characters that
-# are not letters or digits (spaces, dots, slashes, tabs, newlines, NBSP, zero-width spaces,
-# dashes) form one run; any stretch of whole groups in it, 13 to 19 digits long, that passes
-# the Luhn check is a card number. A bare run of more than 19 digits may hide one, so free
-# text refuses that too. Serials and tracking numbers are exempt: they never come here.
+# Read by the digits (digits.py: every digit of any script; invisible characters separate
+# nothing; a modifier letter such as ー is a mark, not a letter of a word):
+#  - What lies between two digits joins them into one run when it is short (at most
+#    MAX_JOIN characters once invisible ones are dropped and a run of spaces counts as one),
+#    holds no letter of a word, and has either no space (`-`, `.`, `/`, `ー`, `ʼ`) or a space
+#    at both ends (` `, ` - `).
+#  - Punctuation written against one number (`, `, `; `, `) `, ` (`, ` $`: how lists and
+#    sentences are typed) joins two runs only when both are groups of four digits, the way a
+#    card is read out (`4111 1111 1111, 1111`); a word or a longer gap always ends a run. So
+#    "call 555-0100 on 2026-11-26 re RA-000123" and "555-0100, 2026-11-26, $499.98" hold runs
+#    of at most 8 digits.
+#  - Any window of 13 to 19 consecutive digits of a run that passes the Luhn check is a card
+#    number: whole groups or not (a card typed together with its CVV or expiry, a stray
+#    digit before it). A bare run (nothing visible between its digits) of more than 19
+#    digits may hide one: free text refuses that too (a tracking number goes in --tracking).
+# Numbers joined only by a space, a dash, a slash or a dot read as one run, as a card's
+# groups do, and so do lists of four-digit numbers: two that together hold a Luhn-valid
+# window are refused (separate them with a word). Serials and tracking numbers are exempt:
+# they never come here.
 
-_DIGIT_RUN = re.compile(r"\d+(?:[\W_]+\d+)*")
-_GROUP = re.compile(r"\d+")
 MAX_BARE_DIGITS = 19
+MAX_JOIN = 3
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit's Luhn weight when it is doubled
 
 
-def _ascii_digits(group: str) -> str:
-    return group if group.isascii() else "".join(str(unicodedata.decimal(ch)) for ch in group)
-
-
-def luhn_ok(digits: str) -> bool:
+def luhn_ok(number: str) -> bool:
     total = 0
-    for i, ch in enumerate(reversed(digits)):
+    for i, ch in enumerate(reversed(number)):
         d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
+        total += _DOUBLED[d] if i % 2 else d
     return total % 10 == 0
 
 
-def _runs(text: str) -> Iterable[list[str]]:
-    """Each run of digit groups in the NFKC form of `text`, as its groups of ASCII digits."""
-    for match in _DIGIT_RUN.finditer(unicodedata.normalize("NFKC", text)):
-        yield [_ascii_digits(g) for g in _GROUP.findall(match.group())]
+def _joins(gap: list[str]) -> bool:
+    """Whether what lies between two digits joins them into one run (the rule above)."""
+    return len(gap) <= MAX_JOIN and (digits.SPACE not in gap or (gap[0] == digits.SPACE and gap[-1] == digits.SPACE))
 
 
-def contains_card_number(text: str) -> bool:
-    """Any stretch of whole digit groups (joined by anything but letters and digits), 13-19
-    digits long, that passes the Luhn check."""
-    for groups in _runs(text):
-        for start in range(len(groups)):
-            digits = ""
-            for group in groups[start:]:
-                digits += group
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 13 and luhn_ok(digits):
-                    return True
+def digit_runs(text: str) -> tuple[list[list[int]], int]:
+    """The runs of digits in `text` (the rule above), and the length of its longest bare run."""
+    # First the runs joined by short gaps, each with its groups' sizes and whether what ends
+    # it is short punctuation (it may join the next), then those joined in fours.
+    parts: list[tuple[list[int], list[int], bool]] = []
+    gap: list[str] = []  # what lies since the last digit: SPACE and MARK, invisibles dropped
+    broken = True  # a letter since the last digit
+    bare = longest = 0
+    for _, kind, value in digits.read(text):
+        if kind == digits.DIGIT:
+            if not broken and not gap:
+                parts[-1][1][-1] += 1
+            elif not broken and _joins(gap):
+                parts[-1][1].append(1)
+            else:
+                if parts and not broken:
+                    parts[-1] = (parts[-1][0], parts[-1][1], len(gap) <= MAX_JOIN)
+                parts.append(([], [1], False))
+            parts[-1][0].append(value)
+            bare = 1 if gap else bare + 1
+            longest = max(longest, bare)
+            gap, broken = [], False
+        elif kind == digits.LETTER:
+            gap, broken, bare = [], True, 0
+        elif kind == digits.MARK or (kind == digits.SPACE and gap[-1:] != [digits.SPACE]):
+            gap.append(kind)
+    runs: list[list[int]] = []
+    for i, (run, groups, _) in enumerate(parts):
+        before = parts[i - 1] if i else None
+        if before is not None and before[2] and all(size == 4 for size in (*before[1], *groups)):
+            runs[-1].extend(run)
+        else:
+            runs.append(list(run))
+    return runs, longest
+
+
+def _luhn_window(run: list[int]) -> bool:
+    """Any window of 13-19 consecutive digits of `run` passing the Luhn check. Prefix sums
+    weigh each digit as it counts in a window whose last digit has even (or odd) index."""
+    n = len(run)
+    if n < 13:
+        return False
+    even, odd = [0] * (n + 1), [0] * (n + 1)
+    for k, d in enumerate(run):
+        plain, doubled = (d, _DOUBLED[d]) if k % 2 == 0 else (_DOUBLED[d], d)
+        even[k + 1], odd[k + 1] = even[k] + plain, odd[k] + doubled
+    for end in range(13, n + 1):  # the window run[start:end]
+        sums = even if (end - 1) % 2 == 0 else odd
+        if any((sums[end] - sums[start]) % 10 == 0 for start in range(max(0, end - 19), end - 12)):
+            return True
     return False
 
 
+def contains_card_number(text: str) -> bool:
+    """A window of 13-19 consecutive digits of one run (the rule above) passing the Luhn check."""
+    return any(_luhn_window(run) for run in digit_runs(text)[0])
+
+
 def has_long_number(text: str) -> bool:
-    """A run of 13 or more digits, whatever separates them: never echoed in a message."""
-    return any(sum(map(len, groups)) >= 13 for groups in _runs(text))
+    """13 or more digits with no letter of a word between them, whatever else separates
+    them: never echoed in a message."""
+    return bool(digits.long_numbers(text, 13))
 
 
 def card_problem(label: str, text: str) -> str | None:
-    """Why free text may not be stored (a card number, or a digit run that may hide one), or None."""
+    """Why free text may not be stored (a bare run that may hide a card number, or a card
+    number), or None."""
+    if digit_runs(text)[1] > MAX_BARE_DIGITS:
+        return (f"{label} holds a number of more than {MAX_BARE_DIGITS} digits, which may hide a card number: "
+                "a tracking number goes in --tracking")
     if contains_card_number(text):
         return (f"{label} looks like it holds a payment card number; card numbers are never stored: remove it "
                 "(other numbers that happen to pass the card check: separate them with words)")
-    if any(len(g) > MAX_BARE_DIGITS for groups in _runs(text) for g in groups):
-        return (f"{label} holds a number of more than {MAX_BARE_DIGITS} digits, which may hide a card number: "
-                "a tracking number goes in --tracking")
     return None
 
 
@@ -344,8 +424,10 @@ def clean_text(label: str, value: str | None) -> str | None:
     problem = card_problem(label, s)  # after the length check: never scan more than a field may hold
     if problem:  # before the control check: a card split by tabs is named as a card number
         raise ReturnsError(problem)
-    if any(unicodedata.category(ch) == "Cc" for ch in s):  # C0, DEL, C1: a line break could forge a mail header
-        raise ReturnsError(f"{label} holds a control character (a line break, tab or terminal escape): retype it on one line")
+    bad = first_control(s)
+    if bad is not None:  # a line break could forge a mail header; a bidi override reorders what is shown
+        raise ReturnsError(f"{label} holds a control character ({named(bad)}): a line break, tab, terminal escape or "
+                           "invisible format character; retype it on one line")
     return s
 
 
@@ -420,6 +502,9 @@ def parse_hold_ref(text: str | None, label: str = "hold reference") -> str:
     s = clean_text(label, text)  # trimmed; a card number is refused first, never echoed
     if s is None:
         raise ReturnsError(f"{label} is empty: give the processor's reference")
+    if has_long_number(s):  # shown in confirmations and exported: never 13 digits in a row (SPEC §6)
+        raise ReturnsError(f"{label} holds a run of 13 or more digits, as a card number does: "
+                           "give the processor's reference for the authorization")
     if len(s) > HOLD_REF_MAX or not s.isascii() or not _HOLD_REF.fullmatch(s):
         shown = quote(s) if s.isprintable() else quote(repr(s))
         raise ReturnsError(f"{label} '{shown}' is not a processor reference: use letters, digits and - _ . / : "

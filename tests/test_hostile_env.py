@@ -131,6 +131,24 @@ def test_every_other_mail_setting_refuses_a_control_character_in_one_line(cli, m
     assert counts(db_path) == before
 
 
+@pytest.mark.parametrize("evil", ["\u2028", "\u2029", "\u202e", "\u2066", "\u200b", "\r"], ids=repr)
+def test_the_return_address_keeps_its_lines_and_refuses_any_other_control_character(cli, mail_settings, monkeypatch,
+                                                                                      db_path, evil):
+    """A postal address is lines of text: `\\n` between them is its one line break; a line or
+    paragraph separator, a format character or a carriage return inside a line is refused,
+    shown as an escape, before anything is sent or written."""
+    monkeypatch.setenv("SPECO_RETURNS_RETURN_ADDRESS", f"Speco Technologies\nReturns{evil} Dept.\n200 New Highway")
+    before = counts(db_path)
+    for args in (["notify"], ["notify", "--dry-run"]):
+        line = _one_line(cli(*args, today=TODAY), "SPECO_RETURNS_RETURN_ADDRESS")
+        assert policy.named(evil).split()[0] in line, line
+    assert counts(db_path) == before
+    monkeypatch.setenv("SPECO_RETURNS_RETURN_ADDRESS", "Speco Technologies\nReturns Dept.\n200 New Highway")
+    monkeypatch.delenv("SPECO_RETURNS_SMTP")
+    monkeypatch.delenv("SPECO_RETURNS_SMTP_PASSWORD")
+    ok(cli("notify", "--dry-run", today=TODAY))
+
+
 # --- every path a person types -------------------------------------------------------------------
 
 

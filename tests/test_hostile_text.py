@@ -75,6 +75,7 @@ def _command_of(args) -> str:
     return " ".join(args[:2]) if args[0] in GROUPS else args[0]
 
 
+@pytest.mark.sqlite_only("reads the app, not a database")
 def test_every_command_is_in_the_coverage_map():
     import typer
 
@@ -134,6 +135,7 @@ def _more_views(run, refuse, texts, folder):
     run("admin", "roles")
 
 
+@pytest.mark.sqlite_only("each example makes its own database file")
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.fixed_dictionaries({f: markup_text for f in FIELDS}))
 def test_markup_in_every_text_field_is_printed_as_typed_by_every_human_view(texts):
@@ -215,10 +217,39 @@ def test_a_control_character_is_refused_in_every_text_field(cli, seeded, db_path
     assert counts(db_path) == before
 
 
-@pytest.mark.parametrize("evil", CONTROL[:3], ids=repr)
+# Format characters (Cf: bidi overrides and isolates, zero-width characters, the soft hyphen, the
+# byte-order mark, tags) and the line and paragraph separators (Zl, Zp), drawn by category.
+format_characters = st.characters(categories=["Cf", "Zl", "Zp"])
+REPORTED = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+            "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize(("args", "option"), TEXT_FIELDS, ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]))
+def test_a_format_character_is_refused_in_every_text_field_and_shown_escaped(cli, seeded, db_path, args, option):
+    """Like a control character: one line naming it as an escape (never raw), exit 1, nothing written."""
+    before = counts(db_path)
+
+    @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.sampled_from(REPORTED), format_characters))
+    def refuse(ch):
+        result = cli(*args, f"{option}=ab{ch}cd")
+        (line,) = refused(result)
+        assert "control character" in line, line
+        escaped = f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}"
+        assert escaped in line, (repr(ch), line)
+        assert ch not in result.stdout + result.stderr
+
+    refuse()
+    for ch in REPORTED:  # each one the report named, in every field
+        (line,) = refused(cli(*args, f"{option}=ab{ch}cd"))
+        assert f"\\u{ord(ch):04x}" in line, line
+    assert counts(db_path) == before
+
+
+@pytest.mark.parametrize("evil", [*CONTROL[:3], "\u202e", "\u2028"], ids=repr)
 def test_a_control_character_in_the_agent_variable_is_refused(cli, seeded, db_path, monkeypatch, evil):
     before = counts(db_path)
-    monkeypatch.setenv("SPECO_RETURNS_AGENT", f"eve{evil}")
+    monkeypatch.setenv("SPECO_RETURNS_AGENT", f"eve{evil}x")
     lines = refused(cli("note", "RA-000001", "hello"))
     assert "agent" in lines[0] and "control character" in lines[0]
     assert counts(db_path) == before
@@ -256,6 +287,7 @@ def _no_raw(text: str) -> None:
     assert not any(ch in text for ch in RAW), repr(text)
 
 
+@pytest.mark.sqlite_only("written into the file as an older version let them in")
 @pytest.mark.parametrize("args", [["show", "RA-000001"], ["list"], ["list", "--csv"], ["catalog", "list"],
                                   ["catalog", "list", "--csv"], ["serial", "find", "SN0001"], ["show", "RA-000001", "--json"],
                                   ["list", "--json"], ["catalog", "list", "--json"], ["export", "ledger"],
@@ -273,6 +305,24 @@ def test_stored_control_characters_are_never_written_raw(cli, stored_escapes, mo
         assert "\\x1b" in result.stdout  # shown as a visible escape
 
 
+@pytest.mark.sqlite_only("written into the file as an older version let them in")
+def test_stored_format_characters_are_escaped_in_json_and_human_views(cli, seeded, db_path):
+    stored = "Eve\u202eevil\u2066 \u200b\u2028x\u2029"
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE returns SET customer = ?, customer_key = ?", [stored, customer_key(stored)])
+    conn.close()
+    raw = ("\u202e", "\u2066", "\u200b", "\u2028", "\u2029")
+    for args in (["show", "RA-000001", "--json"], ["list", "--json"], ["show", "RA-000001"], ["list"]):
+        out = ok(cli(*args)).stdout
+        assert not any(ch in out for ch in raw), (args, out)
+        if "--json" in args:
+            assert stored in _strings(json.loads(out))  # escaped, so a JSON reader gets it back exactly
+        else:
+            assert "\\u202e" in out and "\\u2028" in out
+
+
+@pytest.mark.sqlite_only("written into the file as an older version let them in")
 def test_a_stored_escape_in_a_ticket_is_shown_escaped_in_messages(cli, stored_escapes):
     result = ok(cli("show", "T\x1b[2J9"))
     _no_raw(result.stdout)
@@ -285,9 +335,11 @@ def test_look_alike_tickets_are_one_ticket_or_refused(cli, seeded):
     ok(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "TT-55012", "--distributor", "ADI"))
     lines = refused(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "ＴＴ-55012", "--distributor", "ADI"))
     assert lines == ["error: OTC-1: ticket TT-55012 is already used by another counter return"]
-    for twin in ("ТТ-55012", "TT-55\u200b012"):  # Cyrillic; a zero-width space
-        (line,) = refused(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", twin, "--distributor", "ADI"))
-        assert line.startswith("error: OTC-1: ticket ID") and "ASCII" in line
+    (line,) = refused(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "ТТ-55012", "--distributor", "ADI"))
+    assert line.startswith("error: OTC-1: ticket ID") and "ASCII" in line  # Cyrillic
+    # A zero-width space is a format character (Cf), refused like a control character in every field.
+    (line,) = refused(cli("open", "-t", "counter", "-c", "Bob", "-i", "CAM-1", "--ticket", "TT-55\u200b012", "--distributor", "ADI"))
+    assert "control character" in line and "\\u200b" in line
     assert "TT-55012" in ok(cli("show", "ＴＴ-55012")).stdout
 
 
@@ -342,6 +394,7 @@ TERMINAL_VIEWS = [["show", "RA-000001"], ["list", "--all"], ["overdue"], ["seria
                   ["catalog", "list"], ["notify", "--dry-run"], ["report"], ["doctor"]]
 
 
+@pytest.mark.sqlite_only("a real terminal runs the installed command on a file")
 @pytest.mark.parametrize("width", (80, 120))  # the agent's window; narrower, a name folds over lines
 def test_markup_is_printed_as_typed_at_a_real_terminal(cli, db_path, width):
     from ptyhelpers import screen
@@ -382,6 +435,7 @@ def test_markup_is_printed_as_typed_at_a_real_terminal(cli, db_path, width):
         term.kill()
 
 
+@pytest.mark.sqlite_only("written into the file as an older version let them in")
 @pytest.mark.parametrize("args", [["show", "RA-000001"], ["list"], ["serial", "find", "SN0001"], ["catalog", "list"],
                                   ["notify", "--dry-run"], ["overdue", "--within", "400"]], ids=" ".join)
 def test_stored_escapes_are_shown_not_run_at_a_real_terminal(stored_escapes, db_path, args):

@@ -11,7 +11,9 @@ import string
 import unicodedata
 from datetime import date
 
+import cardhelpers
 import pytest
+from cardhelpers import any_luhn_window
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -395,6 +397,24 @@ def test_own_luhn_agrees_with_known_numbers():
         "4111  1111.1111\u20131111",  # the SPEC §6 example
         "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
         "\u0664\u0661\u0661\u0661 1111 1111 1111",  # Arabic-Indic digits
+        # issue 21: joined by what Unicode counts as letters or modifiers, or by nothing visible
+        "4111\u30fc1111\u30fc1111\u30fc1111",  # the long-vowel mark a Japanese keyboard types for a dash
+        "4111\uff701111\uff701111\uff701111",  # its half-width form
+        "4111\u31641111\u115f1111\uffa01111",  # Hangul fillers
+        "4111\u06401111\u06401111\u06401111",  # Arabic tatweel
+        "4111\u02bc1111\u02c91111\u02bc1111",  # modifier apostrophe and macron
+        "4111\u20661111\u202e1111\u03011111",  # a bidi isolate, an override, a combining accent
+        "4111 \u30fc 1111 \u30fc 1111 \u30fc 1111",
+        # issue 21: a card inside a longer run of digits
+        "41111111111111111229",  # with its expiry, typed as one (20 digits)
+        "4111111111111111123",  # with its CVV, typed as one (19 digits)
+        "04111111111111111",  # a stray digit before it
+        "4111 1111 1111 1111123",  # the CVV typed onto the last group
+        "7 4111-1111-1111-1111-2",
+        # punctuation against one number joins groups of four: a card read out in fours
+        "4111 1111 1111, 1111",
+        "4111, 1111; 1111. 1111",
+        "4111 1111 1111: 1111",
     ],
 )
 def test_card_numbers_are_detected(text):
@@ -408,10 +428,14 @@ def test_card_numbers_are_detected(text):
         "555-123-4567 ext 89",
         "Order 12345678",
         "PO 2026-11-26",
-        "4111 1111 1111 1112",  # fails Luhn
+        "4111 1111 1111 1113",  # fails Luhn, and so does every window of 13 to 19 of its digits
         "411111111111",  # 12 digits
         "",
         "RA-000042",
+        # words, or punctuation written against one number only, end a run of digits
+        "call 555-0100 on 2026-11-26 re RA-000123",
+        "555-0100, 2026-11-26, RA-000123, $499.98",
+        "+1 (555) 123-4567; 11/26/2026. $1,299.00",
     ],
 )
 def test_non_card_numbers_are_not_detected(text):
@@ -436,10 +460,21 @@ def test_card_numbers_embedded_in_text_are_detected(data, before, after):
 
 @FAST
 @given(card_numbers(valid=False), st.text(alphabet=string.ascii_letters + " .,:", max_size=20))
-def test_luhn_invalid_numbers_are_not_detected(number, words):
+def test_luhn_invalid_numbers_are_not_detected_unless_a_window_of_them_passes(number, words):
+    """A window inside a longer run counts (issue 21): a 13-digit number has one window; a
+    16-digit one has ten, and is a card number when any of them passes."""
     assert not luhn_valid(number)
-    assert not policy.contains_card_number(number)
-    assert not policy.contains_card_number(f"{words} {number} {words}")
+    assert policy.contains_card_number(number) == any_luhn_window(number)
+    assert policy.contains_card_number(f"{words}x {number} x{words}") == any_luhn_window(number)
+    if len(number) == 13:
+        assert not policy.contains_card_number(number)
+
+
+@FAST
+@given(st.text(alphabet=string.digits, min_size=1, max_size=30), st.data())
+def test_a_card_number_is_any_luhn_valid_window_of_13_to_19_digits_of_a_run(digits, data):
+    text = data.draw(cardhelpers.typed(digits)) if len(digits) > 1 else digits
+    assert policy.contains_card_number(f"ab {text} cd") == any_luhn_window(digits), repr(text)
 
 
 @FAST
@@ -510,7 +545,7 @@ def test_clean_text_only_raises_returns_error(text):
 
 # --- issue 10: card numbers in any disguise, and dates that read one way only ---------------------
 
-JOINERS = [" ", "-", ".", "/", ",", "_", "  ", "\t", "\n", "\r\n", "\u00a0", "\u200b", "\u2013", "\u2014", " - ", ": ", "*"]
+JOINERS = [" ", "-", ".", "/", ",", "_", "  ", "\t", "\n", "\r\n", "\u00a0", "\u200b", "\u2013", "\u2014", " - ", " : ", "*"]
 FULL_WIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
 
 
@@ -563,6 +598,86 @@ def test_quote_never_echoes_13_or_more_digits_whatever_separates_them(data, leng
     text = data.draw(disguised(digits))
     quoted = policy.quote(f"x {text} y")
     assert len(re.sub(r"\D", "", unicodedata.normalize("NFKC", quoted))) < 13, quoted
+
+
+# --- issue 21: read by the digits, not by the separators ----------------------------------------
+
+
+@BROAD
+@given(st.data(), st.text(alphabet=string.ascii_letters + " ", max_size=12))
+def test_a_card_joined_by_any_separator_of_any_category_in_any_script_is_detected(data, words):
+    """Separators drawn from whole categories (Zs, Pd, Po, Pc, Ps, Pe, Lm, S*, and invisible
+    Cf, Mn, Me and the fillers), each digit from a script drawn for it (category Nd)."""
+    number = data.draw(cardhelpers.card_numbers())
+    text = data.draw(cardhelpers.typed(number))
+    assert policy.contains_card_number(text), repr(text)
+    assert policy.contains_card_number(f"{words}x {text} y{words}"), repr(text)
+    assert policy.has_long_number(text)
+    with pytest.raises(ReturnsError) as err:
+        policy.clean_text("note", f"paid with {text}")
+    message = str(err.value)
+    assert "card number" in message or "--tracking" in message
+    assert not policy.has_long_number(message) and not re.search(r"\d{4}", message)
+
+
+@FAST
+@given(st.data())
+def test_a_card_read_out_in_fours_across_list_punctuation_is_detected(data):
+    """Punctuation written against one number (a mark with a space on one side, drawn from
+    whole categories) ends a run, except between groups of four digits."""
+    number = data.draw(cardhelpers.card_numbers().filter(lambda n: len(n) == 16))
+    fours = [number[i:i + 4] for i in range(0, 16, 4)]
+    text = fours[0] + "".join(data.draw(cardhelpers.separators(soft=True)) + f for f in fours[1:])
+    assert policy.contains_card_number(f"card {text}."), repr(text)
+
+
+@FAST
+@given(cardhelpers.card_numbers(), st.text(alphabet=string.digits, max_size=3), st.text(alphabet=string.digits, max_size=4),
+       st.data())
+def test_a_card_inside_a_longer_run_of_digits_is_detected(number, before, after, data):
+    """A stray digit before it, its CVV or expiry typed onto it: any window counts."""
+    run = before + number + after
+    assert policy.contains_card_number(run)
+    assert policy.card_problem("note", f"card {run}") is not None
+    assert policy.contains_card_number(data.draw(cardhelpers.typed(run))), run
+
+
+def test_a_letter_ends_a_bare_run_and_invisible_characters_do_not():
+    assert policy.card_problem("note", "SN 1234567890a1234567890") is None
+    assert "--tracking" in policy.card_problem("note", "1234567890\u200b1234567890")
+    assert "--tracking" in policy.card_problem("note", "1234567890\u31641234567890")
+
+
+def test_an_agents_ordinary_notes_are_never_refused():
+    """The false-refusal rate on 20,000 generated notes (phones, dates, RA numbers, amounts,
+    order and model numbers side by side, between words or after `, ` `; ` `. `) is zero:
+    a word or punctuation written against one number ends a run of digits, so none of these
+    holds 13 digits in one run."""
+    notes = cardhelpers.realistic_notes(20_000)
+    refused = [note for note in notes if policy.card_problem("note", note) is not None]
+    assert refused == [], f"{len(refused)} of {len(notes)} refused, e.g. {refused[:5]}"
+    assert all(policy.clean_text("note", note) == note for note in notes[:2_000])
+    assert policy.clean_text("note", "call 555-0100 on 2026-11-26 re RA-000123") is not None
+
+
+@pytest.mark.parametrize("text", ["4111\u30fc1111\u30fc1111\u30fc1111", "4111\u31641111\u31641111\u31641111",
+                                  "4111, 1111; 1111. 1111", "2026-11-26, 555-0100, 555-0101"])
+def test_a_refusal_never_echoes_13_digits_whatever_separates_them(text):
+    for parse in (policy.parse_date, policy.parse_money, policy.parse_serial, policy.parse_qty, policy.parse_hold_ref):
+        with pytest.raises(ReturnsError) as err:
+            parse(text)
+        assert not policy.has_long_number(str(err.value)), str(err.value)
+        assert "1111" not in unicodedata.normalize("NFKC", str(err.value)), str(err.value)
+
+
+def test_a_hold_reference_never_holds_13_digits_in_a_row():
+    """It is shown in every confirmation and exported: a 13-digit run that is no card is
+    refused too (SPEC §6: no message echoes one)."""
+    for ref in ("1234567890123", "AUTH-2026-11-26-00012", "9" * 19):
+        with pytest.raises(ReturnsError, match="13 or more digits|card number") as err:
+            policy.parse_hold_ref(ref)
+        assert not re.search(r"\d{4}", str(err.value))
+    assert policy.parse_hold_ref("AUTH-000123456789") == "AUTH-000123456789"  # 12 digits
 
 
 @FAST

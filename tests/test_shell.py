@@ -214,3 +214,36 @@ def test_a_read_transaction_held_by_another_process_does_grow_the_wal(tmp_path):
     assert writer.returncode == 0, writer.stderr
     assert Path(f"{db}-wal").stat().st_size > 8 * 1024 * 1024
     reader.close()
+
+
+# --- the history file ------------------------------------------------------------------------------
+
+
+def test_the_history_never_keeps_a_line_holding_a_card_and_its_folder_is_private(shell, tmp_path):
+    """The same reading of digits as every text field (policy.card_problem), on the line as
+    typed and on each word as the command reads it: a line holding a card is never kept, the
+    line a command refused for it included. The folder is made like the database's."""
+    import readline
+
+    history = tmp_path / "config" / "speco-returns" / "shell-history"
+    kept = ["show RA-000001", 'note RA-000001 "call 555-0100 on 2026-11-26 re RA-000123"']
+    dropped = ['note RA-000001 "card 4111\u30fc1111\u30fc1111\u30fc1111"',  # ー typed for a dash
+               'note RA-000001 "card 4111\u31641111\u31641111\u31641111"',  # a Hangul filler
+               'note RA-000001 "card 41111111111111111229"',  # a card and its expiry, typed as one
+               "note RA-000001 card\\ 4111\\ 1111\\ 1111\\ 1111",  # the spaces escaped on the line
+               "note RA-000001 card 4111111111111111123"]  # and its CVV
+    old_umask = os.umask(0o022)
+    readline.clear_history()
+    try:
+        for line in (kept[0], *dropped, kept[1]):
+            before = readline.get_current_history_length()
+            readline.add_history(line)
+            shell._keep_in_history(readline, history, before, readline.get_current_history_length())
+        in_memory = [readline.get_history_item(i) for i in range(1, readline.get_current_history_length() + 1)]
+    finally:
+        os.umask(old_umask)
+        readline.clear_history()
+    assert history.read_text().splitlines() == kept
+    assert in_memory == kept
+    assert history.stat().st_mode & 0o077 == 0
+    assert history.parent.stat().st_mode & 0o007 == 0, oct(history.parent.stat().st_mode)

@@ -5,24 +5,25 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from .. import policy
 from ..db.exports import FORMULA_STARTS
 from ..files import write_whole
 from ..policy import visible
 
-_DEL_C1 = re.compile("[\x7f-\x9f]")
-
 
 def json_text(data) -> str:
-    """json escapes C0 itself; DEL and C1 (already stored) are escaped too, never written raw."""
+    """json escapes C0 itself; every other control character (DEL, C1, format characters,
+    U+2028/U+2029, already stored) is written as its JSON escape too, never raw."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    return _DEL_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _DEL_C1.search(text) else text
+    if all(line.isprintable() for line in text.split("\n")):  # the indent's line breaks are the only C0 left
+        return text
+    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and policy.is_control(ch) else ch for ch in text)
 
 
 def emit_json(data) -> None:

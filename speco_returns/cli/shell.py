@@ -25,7 +25,7 @@ from typing import Annotated
 
 import typer
 
-from .. import policy
+from .. import files, policy
 from .edge import command, session_of
 from .session import Session
 
@@ -36,6 +36,17 @@ HISTORY_LINES = 1000
 def history_path() -> Path:
     """Beside the default database (`~/.config/speco-returns/` on Linux), whatever --db says."""
     return Path(typer.get_app_dir("speco-returns")) / "shell-history"
+
+
+def holds_card_number(line: str) -> bool:
+    """What a command refuses as a card number, or as a run that may hide one (SPEC §6), in
+    the line as typed or in any word as the command reads it (quotes and backslashes gone):
+    such a line is never kept, whether the command refused it or not."""
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:  # an unclosed quote
+        words = []
+    return any(policy.card_problem("line", text) for text in (line, *words))
 
 
 class _CompletionSource:
@@ -194,16 +205,17 @@ class Shell:
 
     def _keep_in_history(self, readline, history: Path, before: int, mark: int) -> None:
         """Keep the command line, unless it holds a card number; drop the answers given at
-        prompts while it ran. Appended to the file at once (a crash loses nothing), 0600."""
+        prompts while it ran. Appended to the file at once (a crash loses nothing), 0600, in
+        a folder made like the database's (files.make_private_folder)."""
         while readline.get_current_history_length() > mark:
             readline.remove_history_item(readline.get_current_history_length() - 1)
         if mark == before:  # a blank line: readline kept nothing
             return
-        if policy.contains_card_number(readline.get_history_item(mark)):
+        if holds_card_number(readline.get_history_item(mark)):
             readline.remove_history_item(mark - 1)
             return
         try:
-            history.parent.mkdir(parents=True, exist_ok=True)
+            files.make_private_folder(history.parent)
             fd = os.open(history, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.close(fd)
             readline.append_history_file(1, history)
