@@ -281,7 +281,7 @@ def sent_notices(type_: str, status_of, clock_of, opened: int, as_of: date, key:
     return's status and clock as of day offset d. Returns other than advanced replacements
     only ever get `opened`, due within EVENT_NOTICE_DAYS of the opening: only those days
     are asked. Those due on as-of itself are left for the benchmark's notify run."""
-    from speco_returns import notices
+    from speco_returns.domain import notices
 
     last = -1 if type_ == "advanced" else min(-1, opened + notices.EVENT_NOTICE_DAYS)
     sent: dict = {}
@@ -295,11 +295,12 @@ def sent_notices(type_: str, status_of, clock_of, opened: int, as_of: date, key:
 
 def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False,
              open_share: float | None = None) -> dict:
+    from speco_returns.policy import LEDGER_SIGNS, holds_serials, is_open
+
     from speco_returns.db.database import open_database as Store
     from speco_returns.domain.clock import clock_from_events
     from speco_returns.domain.keys import customer_key
     from speco_returns.domain.keys import ra_text as ra_number
-    from speco_returns.policy import LEDGER_SIGNS, holds_serials, is_open
 
     started = time.perf_counter()
     g = Generator(n, overdue, seed, as_of, open_share)

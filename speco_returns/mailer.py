@@ -28,8 +28,8 @@ from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import policy
 from .db.urls import shown as without_password
+from .domain import inputs
 from .errors import ReturnsError
 from .files import write_whole
 
@@ -63,12 +63,12 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     bcc = _address(env, "SPECO_RETURNS_MAIL_BCC")
     address = (env.get("SPECO_RETURNS_RETURN_ADDRESS") or "").strip() or None
     for line in (address or "").split("\n"):  # a postal address: lines of text, a line break between them
-        policy.refuse_control("SPECO_RETURNS_RETURN_ADDRESS", line)
+        inputs.refuse_control("SPECO_RETURNS_RETURN_ADDRESS", line)
     password = env.get("SPECO_RETURNS_SMTP_PASSWORD") or None
     if password:
-        policy.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)
+        inputs.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)
     raw = (env.get("SPECO_RETURNS_SMTP") or "").strip()
-    policy.refuse_control("SPECO_RETURNS_SMTP", raw, shown=without_password(raw))  # a DEL in the host reached the resolver
+    inputs.refuse_control("SPECO_RETURNS_SMTP", raw, shown=without_password(raw))  # a DEL in the host reached the resolver
     if not raw:
         return Settings(url=None, sender=sender, bcc=bcc, return_address=address, password=password)
     try:
@@ -92,7 +92,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         raise ReturnsError(f"SPECO_RETURNS_SMTP: ?tls=off only for a relay on this machine, not {parts.hostname}")
     user = unquote(parts.username) if parts.username else None
     if user and not password:
-        raise ReturnsError(f"SPECO_RETURNS_SMTP names user {policy.quote(user)} but SPECO_RETURNS_SMTP_PASSWORD is not set")
+        raise ReturnsError(f"SPECO_RETURNS_SMTP names user {inputs.quote(user)} but SPECO_RETURNS_SMTP_PASSWORD is not set")
     if password and not user:
         raise ReturnsError("SPECO_RETURNS_SMTP_PASSWORD is set but SPECO_RETURNS_SMTP names no user (smtp://user@host)")
     shown = f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{parts.hostname}:{port or ''}"
@@ -106,7 +106,7 @@ def _address(env: Mapping[str, str], name: str) -> str | None:
     if not value or not value.strip():
         return None
     try:
-        return policy.parse_email(value)
+        return inputs.parse_email(value)
     except ReturnsError:
         raise ReturnsError(f"{name} is not an e-mail address: write it like returns@example.com") from None
 

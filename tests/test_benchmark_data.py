@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from speco_returns import notices
 from speco_returns.db.database import open_database as Store
+from speco_returns.domain import notices
 from speco_returns.services import notify
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))

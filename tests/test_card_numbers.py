@@ -22,8 +22,8 @@ from clihelpers import ok, query, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from speco_returns import policy
 from speco_returns.db.database import open_database as Store
+from speco_returns.domain import cards
 
 
 def with_check_digit(body: str) -> str:
@@ -348,7 +348,7 @@ def test_a_card_joined_by_any_separator_is_refused_in_every_field(seeded, cli, d
         (line,) = refused(result)
         assert "card number" in line or "--tracking" in line, (field, value, line)
         _assert_not_echoed(result, number, value)
-        assert not policy.has_long_number(result.stdout + result.stderr), (field, result.stderr)
+        assert not cards.has_long_number(result.stdout + result.stderr), (field, result.stderr)
     assert _dump(seeded) == before
 
 
@@ -372,7 +372,7 @@ def test_the_reported_disguises_are_refused_in_every_field(seeded, cli, text):
 def test_a_19_digit_hold_reference_is_never_echoed_nor_exported(seeded, cli):
     for ref in ("4111111111111111123", "1234567890123456789", "AUTH-1234567890123"):
         (line,) = refused(cli("hold", "RA-000001", "--ref", ref))
-        assert ref not in line and not policy.has_long_number(line), line
+        assert ref not in line and not cards.has_long_number(line), line
     held = ok(cli("hold", "RA-000001", "--ref", "AUTH-000123456789"))
     assert "AUTH-000123456789" in held.stdout
     assert "AUTH-000123456789" in ok(cli("export", "holds")).stdout

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from speco_returns.cli import accounting as export
 from speco_returns.cli import app
-from speco_returns.policy import has_control
+from speco_returns.domain.inputs import has_control
 
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
                   "holds_change", "charges_change", "reason"]

@@ -1,6 +1,6 @@
 """The 30-day clock of an advanced replacement (SPEC §2 "The 30-day clock (AR-4), exactly").
 
-Through policy.Clock, policy.overdue_states and policy.charge_refusal only: pure, no store.
+Through domain_clock.Clock, domain_clock.overdue_states and domain_clock.charge_refusal only: pure, no store.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speco_returns import policy
-from speco_returns.policy import Clock
+from speco_returns.domain import clock as domain_clock
+from speco_returns.domain.clock import Clock
 
 DAY = timedelta(days=1)
 DELIVERED = date(2026, 11, 1)
@@ -24,14 +24,14 @@ def delivered(on: date = DELIVERED, **kw) -> Clock:
 
 
 def states(clock: Clock, as_of: date, within: int | None = None) -> list[str]:
-    return [state for state, _ in policy.overdue_states(clock, as_of, within)]
+    return [state for state, _ in domain_clock.overdue_states(clock, as_of, within)]
 
 
 # --- the due date ---------------------------------------------------------------------------
 
 
 def test_due_date_is_delivery_plus_30_calendar_days():
-    assert policy.due_date(DELIVERED) == DUE
+    assert domain_clock.due_date(DELIVERED) == DUE
     assert delivered().due_on == DUE
 
 
@@ -46,10 +46,10 @@ def test_due_date_is_delivery_plus_30_calendar_days():
     ],
 )
 def test_due_date_across_month_ends_and_leap_years(delivered_on, due_on):
-    assert policy.due_date(delivered_on) == due_on
+    assert domain_clock.due_date(delivered_on) == due_on
     clock = delivered(delivered_on)
     assert states(clock, due_on) == []
-    assert policy.overdue_states(clock, due_on + DAY) == [("overdue", 1)]
+    assert domain_clock.overdue_states(clock, due_on + DAY) == [("overdue", 1)]
 
 
 def test_the_clock_starts_at_delivery_not_at_shipping():
@@ -73,8 +73,8 @@ def test_not_overdue_up_to_and_including_the_due_date(as_of):
 
 
 def test_overdue_from_the_day_after_the_due_date():
-    assert policy.overdue_states(delivered(), date(2026, 12, 2)) == [("overdue", 1)]
-    assert policy.overdue_states(delivered(), date(2026, 12, 31)) == [("overdue", 30)]
+    assert domain_clock.overdue_states(delivered(), date(2026, 12, 2)) == [("overdue", 1)]
+    assert domain_clock.overdue_states(delivered(), date(2026, 12, 31)) == [("overdue", 30)]
     assert delivered().is_overdue(date(2026, 12, 2))
 
 
@@ -94,7 +94,7 @@ def test_shipped_back_on_the_due_date_is_on_time():
 def test_shipped_back_after_the_due_date_is_still_overdue():
     clock = delivered(unit_shipped_on=date(2026, 12, 2))
     assert not clock.returned_in_time()
-    assert policy.overdue_states(clock, date(2026, 12, 3)) == [("overdue", 2)]
+    assert domain_clock.overdue_states(clock, date(2026, 12, 3)) == [("overdue", 2)]
 
 
 # --- return-stalled ----------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def test_return_stalled_14_days_after_the_unit_shipped_and_not_received():
 def test_return_stalled_and_overdue_together_when_shipped_late():
     shipped_back = date(2026, 12, 5)
     clock = delivered(unit_shipped_on=shipped_back)
-    assert policy.overdue_states(clock, shipped_back + 14 * DAY) == [("overdue", 18), ("return-stalled", None)]
+    assert domain_clock.overdue_states(clock, shipped_back + 14 * DAY) == [("overdue", 18), ("return-stalled", None)]
 
 
 def test_received_unit_is_never_stalled():
@@ -136,8 +136,8 @@ def test_delivery_recorded_is_never_delivery_unknown():
 
 
 def test_not_shipped_yet_is_never_listed():
-    assert policy.overdue_states(Clock(), date(2027, 1, 1)) == []
-    assert policy.overdue_states(Clock(), date(2027, 1, 1), within=10_000) == []
+    assert domain_clock.overdue_states(Clock(), date(2027, 1, 1)) == []
+    assert domain_clock.overdue_states(Clock(), date(2027, 1, 1), within=10_000) == []
 
 
 # --- hold-expiring ------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_hold_expiring_before_the_replacement_ships():
 
 def test_hold_expiring_comes_after_overdue():
     clock = delivered(hold_active=True, hold_expires=date(2026, 12, 1))
-    assert policy.overdue_states(clock, date(2026, 12, 5)) == [("overdue", 4), ("hold-expiring", None)]
+    assert domain_clock.overdue_states(clock, date(2026, 12, 5)) == [("overdue", 4), ("hold-expiring", None)]
 
 
 # --- due-soon -----------------------------------------------------------------------------------
@@ -218,29 +218,29 @@ def test_overdue_is_not_also_due_soon():
 def test_charge_refused_on_the_due_date_allowed_the_day_after():
     clock = delivered(hold_active=True)
     for day in (DELIVERED, date(2026, 11, 15), DUE):
-        refusal = policy.charge_refusal(clock, day)
+        refusal = domain_clock.charge_refusal(clock, day)
         assert refusal is not None and refusal.rule == "AR-4", day
         assert "2026-12-01" in refusal.message and "2026-12-02" in refusal.message
-    assert policy.charge_refusal(clock, date(2026, 12, 2)) is None
-    assert policy.charge_refusal(clock, date(2027, 3, 1)) is None
+    assert domain_clock.charge_refusal(clock, date(2026, 12, 2)) is None
+    assert domain_clock.charge_refusal(clock, date(2027, 3, 1)) is None
 
 
 def test_charge_refused_without_delivery():
-    refusal = policy.charge_refusal(Clock(shipped_on=DELIVERED, hold_active=True), date(2027, 6, 1))
+    refusal = domain_clock.charge_refusal(Clock(shipped_on=DELIVERED, hold_active=True), date(2027, 6, 1))
     assert refusal is not None and refusal.rule == "AR-4"
     assert "deliver" in refusal.message
 
 
 def test_charge_refused_when_shipped_back_in_time():
     clock = delivered(unit_shipped_on=date(2026, 11, 28), hold_active=True)
-    refusal = policy.charge_refusal(clock, date(2026, 12, 20))
+    refusal = domain_clock.charge_refusal(clock, date(2026, 12, 20))
     assert refusal is not None and refusal.rule == "AR-4"
     assert "2026-11-28" in refusal.message
 
 
 def test_charge_allowed_when_shipped_back_after_the_due_date():
     clock = delivered(unit_shipped_on=date(2026, 12, 3), hold_active=True)
-    assert policy.charge_refusal(clock, date(2026, 12, 4)) is None
+    assert domain_clock.charge_refusal(clock, date(2026, 12, 4)) is None
 
 
 # --- closed returns ----------------------------------------------------------------------------------
@@ -259,12 +259,12 @@ def test_received_charged_or_cancelled_gives_no_rows(closing):
     clock = Clock(shipped_on=date(2026, 10, 29), delivered_on=DELIVERED, unit_shipped_on=date(2026, 11, 10),
                   hold_active=True, hold_expires=date(2026, 11, 5), **closing)
     for as_of in (date(2026, 12, 2), date(2026, 12, 25), date(2027, 6, 1)):
-        assert policy.overdue_states(clock, as_of, within=60) == []
+        assert domain_clock.overdue_states(clock, as_of, within=60) == []
 
 
 def test_cancelled_before_shipping_gives_no_rows():
     clock = Clock(hold_active=True, hold_expires=date(2026, 11, 1), cancelled_on=date(2026, 10, 20))
-    assert policy.overdue_states(clock, date(2026, 11, 1)) == []
+    assert domain_clock.overdue_states(clock, date(2026, 11, 1)) == []
 
 
 # --- property: overdue_states agrees with a direct reading of the rule ---------------------------------
@@ -317,12 +317,12 @@ def test_overdue_states_agree_with_the_rule(case):
                   received_on=received_on, hold_active=received_on is None and hold_expires is not None,
                   hold_expires=hold_expires)
     expected = expected_rows(delivered_on, shipped_on, unit_shipped_on, received_on, hold_expires, as_of, within)
-    assert policy.overdue_states(clock, as_of, within) == expected
+    assert domain_clock.overdue_states(clock, as_of, within) == expected
     overdue = any(state == "overdue" for state, _ in expected)
     assert clock.is_overdue(as_of) is overdue
     if delivered_on is not None and received_on is None:
         # AR-4: the card may be charged exactly when the unit is overdue
-        assert (policy.charge_refusal(clock, as_of) is None) is overdue
+        assert (domain_clock.charge_refusal(clock, as_of) is None) is overdue
 
 
 @settings(max_examples=200, deadline=None)

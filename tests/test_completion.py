@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shellhelpers import COMMAND, run
 
-from speco_returns import policy
 from speco_returns.cli import app, completion
 from speco_returns.cli.shell import WORDS
 from speco_returns.db import completion as db_completion
 from speco_returns.db.database import open_database
+from speco_returns.domain import types
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ class Source:
     (["open", "--yes", "--type"], "c", ["counter"]),
     (["export"], "l", ["ledger"]),
     (["serial", "add", "RA-000001"], "", []),  # serials are typed, never offered
-    (["catalog", "add", "O4B3", "--category"], "", list(policy.CATEGORIES)),
+    (["catalog", "add", "O4B3", "--category"], "", list(types.CATEGORIES)),
 ])
 def test_the_shell_completes_lines_from_the_same_source(seeded, root, words, incomplete, expected):
     got = completion.complete_line(root, words, incomplete, ctx_obj=Source(seeded / "returns.db"), extra=WORDS)

@@ -13,13 +13,13 @@ from clihelpers import ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speco_returns import policy
 from speco_returns.admin import backup as admin
 from speco_returns.cli import output as cli
 from speco_returns.cli import output as export
 from speco_returns.db import exports
 from speco_returns.db import returns as db_returns
 from speco_returns.db.database import open_database as Store
+from speco_returns.domain import lifecycle, types
 from speco_returns.domain.clock import Now
 
 NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="tester")
@@ -37,7 +37,7 @@ def _last_query(store, call) -> tuple[str, list]:
     return captured[-1], result
 
 
-@pytest.mark.parametrize("status", sorted({s for t in policy.TYPES for s in policy.states(t) if policy.is_open(s)}))
+@pytest.mark.parametrize("status", sorted({s for t in types.TYPES for s in lifecycle.states(t) if lifecycle.is_open(s)}))
 @pytest.mark.parametrize("include_all", [False, True])
 def test_listing_an_open_state_reads_the_open_index(db_path, status, include_all):
     store = Store(db_path)
@@ -102,7 +102,7 @@ def test_export_of_everything_scans_in_id_order_with_no_sort_and_reads_serials_o
     assert "TEMP B-TREE" not in plan, plan
     assert plan.count("serials_item") == 1, plan
     # the same bytes as the indexed path over the whole range (opened_on order differs from id order here)
-    assert _export_bytes(store, None, None) == _export_bytes(store, policy.MIN_DATE, policy.MAX_DATE)
+    assert _export_bytes(store, None, None) == _export_bytes(store, types.MIN_DATE, types.MAX_DATE)
     text = _export_bytes(store, None, None).decode()
     assert "'-DASH1;SN-0002" in text and "'=B" in text
 

@@ -1,4 +1,4 @@
-"""The pure life of a return (history.py): which events a void may undo, what undoes each
+"""The pure life of a return (lifecycle.py): which events a void may undo, what undoes each
 ledger movement, and replay with voids over random walks through the state machine."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from speco_returns import history, policy
+from speco_returns.domain import lifecycle, types
 from speco_returns.errors import ReturnsError
 
 OPENED = date(2026, 1, 1)
-SIGNS = policy.LEDGER_SIGNS
+SIGNS = lifecycle.LEDGER_SIGNS
 
 
 def balance(moves) -> tuple[int, int]:
@@ -22,12 +22,12 @@ def balance(moves) -> tuple[int, int]:
 
 
 # (type, state before, event, state after) for every move of the state machine
-MOVES = [(t, before, e, after) for (t, e), moves in policy.MACHINE.items() for before, after in moves.items()]
+MOVES = [(t, before, e, after) for (t, e), moves in lifecycle.MACHINE.items() for before, after in moves.items()]
 
 
 @pytest.mark.parametrize("type_, before, event, after", MOVES, ids=[f"{t}:{b}>{e}" for t, b, e, _ in MOVES])
 def test_which_moves_of_the_state_machine_are_voidable(type_, before, event, after):
-    refusal = history.void_refusal(event, before, after)
+    refusal = lifecycle.void_refusal(event, before, after)
     # everything but a refund and a late return's events (the supervisor's record)
     expected_refused = event == "refund" or "late-return" in (before, after)
     assert (refusal is not None) == expected_refused, (refusal, type_)
@@ -35,40 +35,40 @@ def test_which_moves_of_the_state_machine_are_voidable(type_, before, event, aft
 
 @pytest.mark.parametrize("event", ["refund", "open", "note", "notice", "serial-add", "serial-remove", "edit", "void"])
 def test_a_refund_and_what_is_not_a_life_event_are_not_voidable(event):
-    refusal = history.void_refusal(event)
+    refusal = lifecycle.void_refusal(event)
     assert refusal is not None and refusal.message
 
 
-@pytest.mark.parametrize("event", sorted(history.REVERSAL))
+@pytest.mark.parametrize("event", sorted(lifecycle.REVERSAL))
 def test_the_reversal_of_each_ledger_movement_cancels_it_in_both_balances(event):
-    move = history.Move(event, 12_345, "H-1")
-    undo = history.reversal([move])
+    move = lifecycle.Move(event, 12_345, "H-1")
+    undo = lifecycle.reversal([move])
     assert balance([move, *undo]) == (0, 0)
     assert all(m.amount == 12_345 and m.ref == "H-1" for m in undo)
 
 
 def test_a_re_authorization_is_undone_in_reverse_order():
-    moves = [history.Move("hold-released", 100, "OLD"), history.Move("hold-authorized", 100, "NEW")]
-    assert history.reversal(moves) == [history.Move("hold-released", 100, "NEW"), history.Move("hold-authorized", 100, "OLD")]
+    moves = [lifecycle.Move("hold-released", 100, "OLD"), lifecycle.Move("hold-authorized", 100, "NEW")]
+    assert lifecycle.reversal(moves) == [lifecycle.Move("hold-released", 100, "NEW"), lifecycle.Move("hold-authorized", 100, "OLD")]
 
 
 def _walk(type_: str, choices: list[int]) -> list[dict]:
     """Events along the state machine, each chosen among those allowed, one day apart."""
-    life, events, day = history.Life.opened(type_, OPENED), [], OPENED
+    life, events, day = lifecycle.Life.opened(type_, OPENED), [], OPENED
     for n, pick in enumerate(choices):
-        allowed = [e for e in policy.EVENTS if life.status in policy.MACHINE.get((type_, e), {})]
+        allowed = [e for e in lifecycle.EVENTS if life.status in lifecycle.MACHINE.get((type_, e), {})]
         if not allowed:
             break
         name = allowed[pick % len(allowed)]
         day += timedelta(days=1)
         detail = {"hold": {"ref": f"H-{n}"}, "complete": {"note": "n"}, "refund": {"ref": f"R-{n}", "amount": "10.00"}}.get(name, {})
         event = {"event": name, "happened_on": day.isoformat(), "detail": detail}
-        life, _ = history.step(type_, life, name, day, detail, 5_000)
+        life, _ = lifecycle.step(type_, life, name, day, detail, 5_000)
         events.append(event)
     return events
 
 
-@given(type_=st.sampled_from(policy.TYPES), choices=st.lists(st.integers(0, 9), max_size=12),
+@given(type_=st.sampled_from(types.TYPES), choices=st.lists(st.integers(0, 9), max_size=12),
        undo=st.integers(1, 12), notes=st.booleans())
 @example(type_="advanced", choices=[0, 0, 1, 1, 3, 0, 0], undo=1, notes=False)  # ends in a refund: not voidable
 def test_voids_bring_back_the_state_and_balances_of_the_shorter_history(type_, choices, undo, notes):
@@ -78,29 +78,29 @@ def test_voids_bring_back_the_state_and_balances_of_the_shorter_history(type_, c
     allowed = 0
     while allowed < min(undo, len(events)):
         try:
-            history.plan_void(type_, OPENED, 5_000, events[: len(events) - allowed], date(2027, 1, 1))
+            lifecycle.plan_void(type_, OPENED, 5_000, events[: len(events) - allowed], date(2027, 1, 1))
         except ReturnsError:
             break
         allowed += 1
     undo = allowed
     voids = [{"event": "void", "happened_on": "2027-01-01", "detail": None}] * undo
     extra = [{"event": "note", "happened_on": "2027-01-01", "detail": {"note": "x"}}] if notes else []
-    full = history.replay(type_, OPENED, 5_000, [*events, *extra, *voids])
-    kept = history.replay(type_, OPENED, 5_000, events[: len(events) - undo])
-    moved_back = full.moves != history.replay(type_, OPENED, 5_000, events).moves
+    full = lifecycle.replay(type_, OPENED, 5_000, [*events, *extra, *voids])
+    kept = lifecycle.replay(type_, OPENED, 5_000, events[: len(events) - undo])
+    moved_back = full.moves != lifecycle.replay(type_, OPENED, 5_000, events).moves
     expected = replace(kept.life, last_event_on=date(2027, 1, 1)) if moved_back else kept.life
     assert full.life == expected
     assert balance(full.moves) == balance(kept.moves)
-    assert history.effective([*events, *extra, *voids]) == [*events[: len(events) - undo], *extra]
+    assert lifecycle.effective([*events, *extra, *voids]) == [*events[: len(events) - undo], *extra]
 
 
 def test_plan_void_refuses_when_only_the_opening_is_recorded():
     with pytest.raises(ReturnsError, match="nothing to void"):
-        history.plan_void("standard", OPENED, 0, [], OPENED)
+        lifecycle.plan_void("standard", OPENED, 0, [], OPENED)
 
 
 def test_plan_void_names_the_event_and_the_state_it_found():
     events = _walk("advanced", [0, 0, 0])  # link, hold, then the first allowed: a re-hold or ship
-    plan = history.plan_void("advanced", OPENED, 5_000, events, date(2026, 2, 1))
+    plan = lifecycle.plan_void("advanced", OPENED, 5_000, events, date(2026, 2, 1))
     assert plan.voidable is events[-1]
-    assert plan.before == history.replay("advanced", OPENED, 5_000, events[:-1]).life
+    assert plan.before == lifecycle.replay("advanced", OPENED, 5_000, events[:-1]).life

@@ -13,8 +13,8 @@ import pytest
 import typer.main
 from clihelpers import counts, ok, refused
 
-from speco_returns import policy
 from speco_returns.cli import app
+from speco_returns.domain import inputs
 
 TODAY = "2026-11-27"
 # A screen clear, a C1 CSI, DEL, a tab inside the text, NEL (Python's str.split and dateutil read
@@ -28,7 +28,7 @@ def _one_line(result, *named: str) -> str:
     assert "control character" in lines[0], lines[0]
     for name in named:
         assert name in lines[0], lines[0]
-    assert not policy.has_control(lines[0])  # shown as \x1b, never run by the terminal
+    assert not inputs.has_control(lines[0])  # shown as \x1b, never run by the terminal
     return lines[0]
 
 
@@ -127,7 +127,7 @@ def test_every_other_mail_setting_refuses_a_control_character_in_one_line(cli, m
     for args in (["notify"], ["notify", "--dry-run"]):
         lines = refused(cli(*args, today=TODAY))
         assert len(lines) == 1 and (name in lines[0] or name == "SPECO_RETURNS_REMIND" and "--remind" in lines[0]), lines
-        assert not policy.has_control(lines[0])
+        assert not inputs.has_control(lines[0])
     assert counts(db_path) == before
 
 
@@ -141,7 +141,7 @@ def test_the_return_address_keeps_its_lines_and_refuses_any_other_control_charac
     before = counts(db_path)
     for args in (["notify"], ["notify", "--dry-run"]):
         line = _one_line(cli(*args, today=TODAY), "SPECO_RETURNS_RETURN_ADDRESS")
-        assert policy.named(evil).split()[0] in line, line
+        assert inputs.named(evil).split()[0] in line, line
     assert counts(db_path) == before
     monkeypatch.setenv("SPECO_RETURNS_RETURN_ADDRESS", "Speco Technologies\nReturns Dept.\n200 New Highway")
     monkeypatch.delenv("SPECO_RETURNS_SMTP")

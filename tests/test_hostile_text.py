@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from speco_returns import policy
 from speco_returns.cli import app
+from speco_returns.domain import cards, inputs
 from speco_returns.domain.keys import customer_key
-from speco_returns.notices import one_line
+from speco_returns.domain.notices import one_line
 
 TODAY = "2026-11-26"
 MARKUP = ["[", "]", "[/x]", "[/bold]", "[bold red]", "[link=https://evil.example]", "[/link]", "[/]", "\\[",
@@ -34,7 +34,7 @@ markup_text = st.lists(st.one_of(st.sampled_from(MARKUP), st.text(alphabet="ab [
 def _seed(run, t: dict) -> None:
     """Every text field of every kind of return holds hostile text; then every human view runs."""
     run("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500", f"--description={t['description']}")
-    # The e-mail is one plain address (policy.parse_email refuses brackets): markup cannot reach it.
+    # The e-mail is one plain address (inputs.parse_email refuses brackets): markup cannot reach it.
     run("open", "-t", "advanced", f"--customer={t['customer']}", "--email=ops@example.com", f"--phone={t['phone']}",
         "-i", "CAM-1", "-s", "SN0001", f"--note={t['note']}", "--on", "2026-09-01", "-y")
     run("link", "RA-000001", "--on", "2026-09-01")
@@ -131,7 +131,7 @@ def _more_views(run, refuse, texts, folder):
     assert name in run("export", "returns", "--output", os.path.join(folder, f"e{name}.csv")).output
     assert name in run("backup", os.path.join(folder, f"b{name}.db")).output
     unknown = f"T-{texts['ticket']}-9"
-    assert policy.quote(unknown) in refuse("show", unknown)  # an error echoes 40 characters at most
+    assert inputs.quote(unknown) in refuse("show", unknown)  # an error echoes 40 characters at most
     run("admin", "roles")
 
 
@@ -213,7 +213,7 @@ def test_a_control_character_is_refused_in_every_text_field(cli, seeded, db_path
     before = counts(db_path)
     lines = refused(cli(*args, f"{option}=x{evil}y"))
     assert len(lines) == 1 and "control character" in lines[0]
-    assert not policy.has_control(lines[0])
+    assert not inputs.has_control(lines[0])
     assert counts(db_path) == before
 
 
@@ -377,13 +377,13 @@ def test_lengths_are_checked_before_parsing_or_scanning(cli, seeded, db_path, mo
     """One line, nothing written, and the card-number scan never sees more than a field's limit
     (that scan took 16.5 s over 128 KiB of digit groups)."""
     scanned = []
-    real = policy.contains_card_number
-    monkeypatch.setattr(policy, "contains_card_number", lambda text: scanned.append(len(text)) or real(text))
+    real = cards.contains_card_number
+    monkeypatch.setattr(cards, "contains_card_number", lambda text: scanned.append(len(text)) or real(text))
     before = counts(db_path)
     result = cli(*args)
     lines = refused(result)
     assert len(lines) == 1 and len(lines[0]) < 200, lines
-    assert max(scanned, default=0) <= policy.MAX_TEXT
+    assert max(scanned, default=0) <= inputs.MAX_TEXT
     assert counts(db_path) == before
 
 

@@ -15,20 +15,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ptyhelpers import screen
 
-from speco_returns import policy
 from speco_returns.db import returns as db_returns
 from speco_returns.db.database import open_database as Store
+from speco_returns.domain import inputs, types
 from speco_returns.domain.clock import Now
 from speco_returns.services import returns as returns_service
 
-NOW = Now(today=policy.parse_date("2026-11-26"), stamp="2026-11-26T12:00:00+00:00", agent="tester")
+NOW = Now(today=inputs.parse_date("2026-11-26"), stamp="2026-11-26T12:00:00+00:00", agent="tester")
 
 
 def _many(db_path, n: int, closed: int = 0) -> None:
     """n open standard returns (and `closed` cancelled ones), straight through the store."""
     store = Store(db_path)
     for i in range(n + closed):
-        req = policy.Request(type="standard", items=(("CAM-1", 1),), customer=f"Customer {i:03d}")
+        req = types.Request(type="standard", items=(("CAM-1", 1),), customer=f"Customer {i:03d}")
         key, _ = returns_service.open_return(store, req, {"phone": f"555-{i:04d}"}, None, NOW.today, NOW)
         if i >= n:
             returns_service.record(store, key, "cancel", NOW.today, NOW, reason="duplicate")
@@ -172,7 +172,7 @@ def test_search_agrees_with_startswith_ignoring_case(tmp_path_factory, customers
     store = Store(tmp_path_factory.mktemp("search") / "r.db")
     expected = []
     for customer in customers:
-        req = policy.Request(type="standard", items=(("CAM-1", 1),), customer=customer.strip())
+        req = types.Request(type="standard", items=(("CAM-1", 1),), customer=customer.strip())
         key, _ = returns_service.open_return(store, req, {}, None, NOW.today, NOW)
         if customer.strip().lower().startswith(query.strip().lower()):
             expected.append(key)

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speco_returns import notices
-from speco_returns.notices import Item, ReturnFacts
-from speco_returns.policy import Clock
+from speco_returns.domain import notices
+from speco_returns.domain.clock import Clock
+from speco_returns.domain.notices import Item, ReturnFacts
 
 OPENED = date(2026, 1, 1)
 

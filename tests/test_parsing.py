@@ -17,14 +17,14 @@ from cardhelpers import any_luhn_window
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from speco_returns import policy
+from speco_returns.domain import cards, inputs, types
 from speco_returns.errors import ReturnsError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BROAD = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Largest amount the tool keeps (price x quantity must stay a SQLite integer).
-MAX_CENTS = policy.MAX_CENTS
+MAX_CENTS = types.MAX_CENTS
 
 
 def only_returns_error(parse, text):
@@ -55,7 +55,7 @@ def only_returns_error(parse, text):
     ],
 )
 def test_parse_money_examples(text, cents):
-    value = policy.parse_money(text)
+    value = inputs.parse_money(text)
     assert value == cents
     assert type(value) is int
 
@@ -73,61 +73,61 @@ def test_parse_money_examples(text, cents):
 )
 def test_parse_money_refuses(text):
     with pytest.raises(ReturnsError):
-        policy.parse_money(text)
+        inputs.parse_money(text)
 
 
 def test_parse_money_refuses_a_huge_digit_string_with_returns_error():
     # Python refuses int() of more than 4300 digits with ValueError: it must still be a clean refusal.
     with pytest.raises(ReturnsError):
-        policy.parse_money("9" * 5000)
+        inputs.parse_money("9" * 5000)
 
 
 def test_format_amount_and_usd_examples():
-    assert policy.format_amount(129_900) == "1299.00"
-    assert policy.format_amount(5) == "0.05"
-    assert policy.format_amount(0) == "0.00"
-    assert policy.format_usd(129_900) == "$1,299.00"
-    assert policy.format_usd(123_456_789) == "$1,234,567.89"
-    assert policy.format_usd(None) == ""
+    assert inputs.format_amount(129_900) == "1299.00"
+    assert inputs.format_amount(5) == "0.05"
+    assert inputs.format_amount(0) == "0.00"
+    assert inputs.format_usd(129_900) == "$1,299.00"
+    assert inputs.format_usd(123_456_789) == "$1,234,567.89"
+    assert inputs.format_usd(None) == ""
 
 
 @FAST
 @given(st.integers(min_value=0, max_value=MAX_CENTS))
 def test_money_round_trips_through_both_formats(cents):
-    amount = policy.format_amount(cents)
+    amount = inputs.format_amount(cents)
     assert re.fullmatch(r"[0-9]+\.[0-9]{2}", amount)
-    assert policy.parse_money(amount) == cents
-    usd = policy.format_usd(cents)
+    assert inputs.parse_money(amount) == cents
+    usd = inputs.format_usd(cents)
     assert re.fullmatch(r"\$[0-9]{1,3}(,[0-9]{3})*\.[0-9]{2}", usd)
-    assert policy.parse_money(usd) == cents
-    assert policy.parse_money(usd[1:]) == cents  # grouped, without the dollar sign
+    assert inputs.parse_money(usd) == cents
+    assert inputs.parse_money(usd[1:]) == cents  # grouped, without the dollar sign
 
 
 @FAST
 @given(st.integers(min_value=1, max_value=MAX_CENTS), st.sampled_from(["-", "$-", "-$"]))
 def test_money_refuses_any_negative(cents, sign):
     with pytest.raises(ReturnsError):
-        policy.parse_money(sign + policy.format_amount(cents))
+        inputs.parse_money(sign + inputs.format_amount(cents))
 
 
 @FAST
 @given(st.integers(min_value=0, max_value=MAX_CENTS), st.integers(min_value=0, max_value=9))
 def test_money_refuses_a_third_decimal(cents, digit):
     with pytest.raises(ReturnsError):
-        policy.parse_money(policy.format_amount(cents) + str(digit))
+        inputs.parse_money(inputs.format_amount(cents) + str(digit))
 
 
 @FAST
 @given(st.integers(min_value=MAX_CENTS + 1, max_value=10**30))
 def test_money_refuses_too_large(cents):
     with pytest.raises(ReturnsError):
-        policy.parse_money(policy.format_amount(cents))
+        inputs.parse_money(inputs.format_amount(cents))
 
 
 @BROAD
 @given(st.one_of(st.text(), st.text(alphabet="0123456789,.$- ", max_size=20)))
 def test_parse_money_only_raises_returns_error(text):
-    cents = only_returns_error(policy.parse_money, text)
+    cents = only_returns_error(inputs.parse_money, text)
     if cents is not None:
         assert type(cents) is int and 0 <= cents <= MAX_CENTS
 
@@ -149,13 +149,13 @@ ALLOWED_AFTER_UPPER = set(string.ascii_uppercase + string.digits + "-")
     ],
 )
 def test_parse_serial_trims_and_upper_cases(text, serial):
-    assert policy.parse_serial(text) == serial
+    assert inputs.parse_serial(text) == serial
 
 
 @pytest.mark.parametrize("text", ["", "   ", "ABC", "A" * 33, "AB 12", "AB_12", "AB.12", "AB/12", "ABC\n12", "ÀBCD", "AB12=", "SN\x0012"])
 def test_parse_serial_refuses(text):
     with pytest.raises(ReturnsError):
-        policy.parse_serial(text)
+        inputs.parse_serial(text)
 
 
 @pytest.mark.parametrize(
@@ -163,13 +163,13 @@ def test_parse_serial_refuses(text):
     [("cam-1=sn-0001", ("CAM-1", "SN-0001")), ("SN-0001", (None, "SN-0001")), (" cam-1 = sn-0001 ", ("CAM-1", "SN-0001"))],
 )
 def test_parse_serial_arg_model_equals_serial(text, expected):
-    assert policy.parse_serial_arg(text) == expected
+    assert inputs.parse_serial_arg(text) == expected
 
 
 @pytest.mark.parametrize("text", ["=SN-0001", "CAM-1=", "CAM-1=SN 1"])
 def test_parse_serial_arg_refuses(text):
     with pytest.raises(ReturnsError):
-        policy.parse_serial_arg(text)
+        inputs.parse_serial_arg(text)
 
 
 valid_serials = st.text(alphabet=SERIAL_CHARS, min_size=4, max_size=32)
@@ -179,10 +179,10 @@ whitespace = st.text(alphabet=" \t\n\r", max_size=3)
 @FAST
 @given(valid_serials, whitespace, whitespace)
 def test_any_valid_serial_round_trips(serial, before, after):
-    parsed = policy.parse_serial(before + serial + after)
+    parsed = inputs.parse_serial(before + serial + after)
     assert parsed == serial.upper()
-    assert policy.parse_serial(parsed) == parsed
-    assert policy.parse_serial(serial.lower()) == parsed
+    assert inputs.parse_serial(parsed) == parsed
+    assert inputs.parse_serial(serial.lower()) == parsed
 
 
 # A character outside letters, digits and '-' (after upper-casing, as SPEC §4 orders it).
@@ -194,23 +194,23 @@ bad_serial_chars = st.characters().filter(lambda c: not set(c.upper()) <= ALLOWE
 def test_serial_with_another_character_is_refused(serial, bad, data):
     at = data.draw(st.integers(min_value=1, max_value=len(serial) - 1))  # inside: trimming cannot remove it
     with pytest.raises(ReturnsError):
-        policy.parse_serial(serial[:at] + bad + serial[at:])
+        inputs.parse_serial(serial[:at] + bad + serial[at:])
 
 
 @FAST
 @given(st.one_of(st.text(alphabet=SERIAL_CHARS, max_size=3), st.text(alphabet=SERIAL_CHARS, min_size=33, max_size=80)))
 def test_serial_of_wrong_length_is_refused(serial):
     with pytest.raises(ReturnsError):
-        policy.parse_serial(serial)
+        inputs.parse_serial(serial)
 
 
 @BROAD
 @given(st.text())
 def test_parse_serial_only_raises_returns_error(text):
-    serial = only_returns_error(policy.parse_serial, text)
+    serial = only_returns_error(inputs.parse_serial, text)
     if serial is not None:
         assert re.fullmatch(r"[A-Z0-9-]{4,32}", serial)
-    only_returns_error(policy.parse_serial_arg, text)
+    only_returns_error(inputs.parse_serial_arg, text)
 
 
 # --- dates ------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ NOV_26 = date(2026, 11, 26)
     ["2026-11-26", "11/26/2026", "Nov 26 2026", "  2026-11-26 ", "Nov 26, 2026", "November 26 2026", "nov 26 2026"],
 )
 def test_parse_date_iso_and_us_forms_give_the_same_day(text):
-    assert policy.parse_date(text) == NOV_26
+    assert inputs.parse_date(text) == NOV_26
 
 
 @pytest.mark.parametrize(
@@ -237,11 +237,11 @@ def test_parse_date_iso_and_us_forms_give_the_same_day(text):
 )
 def test_parse_date_refuses_garbage_and_incomplete_dates(text):
     with pytest.raises(ReturnsError):
-        policy.parse_date(text)
+        inputs.parse_date(text)
 
 
 @FAST
-@given(st.dates(min_value=policy.MIN_DATE, max_value=policy.MAX_DATE))
+@given(st.dates(min_value=types.MIN_DATE, max_value=types.MAX_DATE))
 def test_any_date_in_range_parses_back_from_every_form(day):
     forms = [
         day.isoformat(),
@@ -252,23 +252,23 @@ def test_any_date_in_range_parses_back_from_every_form(day):
         f"{day:%B} {day.day} {day.year}",
     ]
     for form in forms:
-        assert policy.parse_date(form) == day, form
+        assert inputs.parse_date(form) == day, form
 
 
 @FAST
-@given(st.dates(min_value=policy.MIN_DATE, max_value=policy.MAX_DATE))
+@given(st.dates(min_value=types.MIN_DATE, max_value=types.MAX_DATE))
 def test_a_date_missing_its_day_or_month_and_day_is_refused(day):
     for form in (f"{day:%b} {day.year}", f"{day:%B} {day.year}", str(day.year), f"{day.year}-{day.month:02d}"):
         with pytest.raises(ReturnsError):
-            policy.parse_date(form)
+            inputs.parse_date(form)
 
 
 @BROAD
 @given(st.one_of(st.text(), st.text(alphabet="0123456789/-:., NovDecJanTtZzAaPpMm", max_size=24)))
 def test_parse_date_only_raises_returns_error(text):
-    day = only_returns_error(policy.parse_date, text)
+    day = only_returns_error(inputs.parse_date, text)
     if day is not None:
-        assert isinstance(day, date) and policy.MIN_DATE <= day <= policy.MAX_DATE
+        assert isinstance(day, date) and types.MIN_DATE <= day <= types.MAX_DATE
 
 
 # --- items and quantities -------------------------------------------------------------------------
@@ -286,47 +286,47 @@ def test_parse_date_only_raises_returns_error(text):
     ],
 )
 def test_parse_item_model_and_quantity(text, expected):
-    assert policy.parse_item(text) == expected
+    assert inputs.parse_item(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "  ", ":2", "CAM-1:", "CAM-1:0", "CAM-1:10000", "CAM-1:-1", "CAM-1:1.5", "CAM-1:two", "CAM-1:+2", "X" * 65])
 def test_parse_item_refuses(text):
     with pytest.raises(ReturnsError):
-        policy.parse_item(text)
+        inputs.parse_item(text)
 
 
 def test_parse_qty_refuses_a_huge_digit_string_with_returns_error():
     with pytest.raises(ReturnsError):
-        policy.parse_qty("1" * 5000)
+        inputs.parse_qty("1" * 5000)
 
 
 @FAST
 @given(st.integers(min_value=1, max_value=9999))
 def test_parse_qty_accepts_1_to_9999(qty):
-    assert policy.parse_qty(str(qty)) == qty
-    assert policy.parse_item(f"cam-1:{qty}") == ("CAM-1", qty)
+    assert inputs.parse_qty(str(qty)) == qty
+    assert inputs.parse_item(f"cam-1:{qty}") == ("CAM-1", qty)
 
 
 @FAST
 @given(st.one_of(st.integers(max_value=0), st.integers(min_value=10_000, max_value=10**40)))
 def test_parse_qty_refuses_outside_1_to_9999(qty):
     with pytest.raises(ReturnsError):
-        policy.parse_qty(str(qty))
+        inputs.parse_qty(str(qty))
 
 
 @BROAD
 @given(st.text())
 def test_parse_item_and_qty_only_raise_returns_error(text):
-    qty = only_returns_error(policy.parse_qty, text)
+    qty = only_returns_error(inputs.parse_qty, text)
     if qty is not None:
         assert 1 <= qty <= 9999
-    only_returns_error(policy.parse_item, text)
+    only_returns_error(inputs.parse_item, text)
 
 
 def test_merge_items_adds_quantities_of_the_same_model():
-    assert policy.merge_items([("CAM-1", 2), ("NVR-1", 1), ("CAM-1", 3)]) == [("CAM-1", 5), ("NVR-1", 1)]
+    assert inputs.merge_items([("CAM-1", 2), ("NVR-1", 1), ("CAM-1", 3)]) == [("CAM-1", 5), ("NVR-1", 1)]
     with pytest.raises(ReturnsError):
-        policy.merge_items([("CAM-1", 9999), ("CAM-1", 1)])
+        inputs.merge_items([("CAM-1", 9999), ("CAM-1", 1)])
 
 
 # --- card numbers (SPEC §6) -------------------------------------------------------------------------
@@ -418,7 +418,7 @@ def test_own_luhn_agrees_with_known_numbers():
     ],
 )
 def test_card_numbers_are_detected(text):
-    assert policy.contains_card_number(text)
+    assert cards.contains_card_number(text)
 
 
 @pytest.mark.parametrize(
@@ -439,7 +439,7 @@ def test_card_numbers_are_detected(text):
     ],
 )
 def test_non_card_numbers_are_not_detected(text):
-    assert not policy.contains_card_number(text)
+    assert not cards.contains_card_number(text)
 
 
 @FAST
@@ -448,14 +448,14 @@ def test_luhn_valid_numbers_in_groups_are_always_detected(data):
     number = data.draw(card_numbers())
     assert luhn_valid(number)
     text = data.draw(grouped(number))
-    assert policy.contains_card_number(text), text
+    assert cards.contains_card_number(text), text
 
 
 @FAST
 @given(st.data(), st.text(max_size=20), st.text(max_size=20))
 def test_card_numbers_embedded_in_text_are_detected(data, before, after):
     text = data.draw(grouped(data.draw(card_numbers())))
-    assert policy.contains_card_number(f"{before} {text} {after}"), (before, text, after)
+    assert cards.contains_card_number(f"{before} {text} {after}"), (before, text, after)
 
 
 @FAST
@@ -464,51 +464,51 @@ def test_luhn_invalid_numbers_are_not_detected_unless_a_window_of_them_passes(nu
     """A window inside a longer run counts (issue 21): a 13-digit number has one window; a
     16-digit one has ten, and is a card number when any of them passes."""
     assert not luhn_valid(number)
-    assert policy.contains_card_number(number) == any_luhn_window(number)
-    assert policy.contains_card_number(f"{words}x {number} x{words}") == any_luhn_window(number)
+    assert cards.contains_card_number(number) == any_luhn_window(number)
+    assert cards.contains_card_number(f"{words}x {number} x{words}") == any_luhn_window(number)
     if len(number) == 13:
-        assert not policy.contains_card_number(number)
+        assert not cards.contains_card_number(number)
 
 
 @FAST
 @given(st.text(alphabet=string.digits, min_size=1, max_size=30), st.data())
 def test_a_card_number_is_any_luhn_valid_window_of_13_to_19_digits_of_a_run(digits, data):
     text = data.draw(cardhelpers.typed(digits)) if len(digits) > 1 else digits
-    assert policy.contains_card_number(f"ab {text} cd") == any_luhn_window(digits), repr(text)
+    assert cards.contains_card_number(f"ab {text} cd") == any_luhn_window(digits), repr(text)
 
 
 @FAST
 @given(st.text(alphabet=string.digits, min_size=1, max_size=12), st.text(alphabet=string.ascii_letters + " #:", max_size=10))
 def test_short_numbers_are_not_detected(number, words):
-    assert not policy.contains_card_number(f"{words}{number}")
+    assert not cards.contains_card_number(f"{words}{number}")
 
 
 @FAST
 @given(st.text(alphabet=string.digits, min_size=1, max_size=25))
 def test_policy_luhn_agrees_with_our_own(number):
-    assert policy.luhn_ok(number) == (luhn_check_digit(number[:-1]) == number[-1])
+    assert cards.luhn_ok(number) == (luhn_check_digit(number[:-1]) == number[-1])
 
 
 @BROAD
 @given(st.text())
 def test_contains_card_number_never_raises(text):
-    assert policy.contains_card_number(text) in (True, False)
+    assert cards.contains_card_number(text) in (True, False)
 
 
 # --- clean_text ---------------------------------------------------------------------------------
 
 
 def test_clean_text_trims_and_drops_empty():
-    assert policy.clean_text("note", "  hello  ") == "hello"
-    assert policy.clean_text("note", "   ") is None
-    assert policy.clean_text("note", None) is None
-    assert policy.clean_text("phone", "+1 (555) 123-4567") == "+1 (555) 123-4567"
+    assert inputs.clean_text("note", "  hello  ") == "hello"
+    assert inputs.clean_text("note", "   ") is None
+    assert inputs.clean_text("note", None) is None
+    assert inputs.clean_text("phone", "+1 (555) 123-4567") == "+1 (555) 123-4567"
 
 
 @pytest.mark.parametrize("value", ["card 4111 1111 1111 1111 cvv 123", "4111-1111-1111-1111", "6011111111111117"])
 def test_clean_text_refuses_a_card_number_without_echoing_it(value):
     with pytest.raises(ReturnsError) as err:
-        policy.clean_text("note", value)
+        inputs.clean_text("note", value)
     message = str(err.value)
     assert "note" in message and "card" in message
     assert not re.search(r"\d{4}", message), message
@@ -522,7 +522,7 @@ def test_clean_text_never_echoes_any_card_number(data, label):
     number = data.draw(card_numbers())
     value = "paid with " + data.draw(grouped(number))
     with pytest.raises(ReturnsError) as err:
-        policy.clean_text(label, value)
+        inputs.clean_text(label, value)
     message = str(err.value)
     assert number not in re.sub(r"[ -]", "", message)
     assert not re.search(r"\d{4}", message)
@@ -530,17 +530,17 @@ def test_clean_text_never_echoes_any_card_number(data, label):
 
 def test_clean_text_refuses_too_long_and_nul():
     with pytest.raises(ReturnsError):
-        policy.clean_text("note", "x" * 2001)
+        inputs.clean_text("note", "x" * 2001)
     with pytest.raises(ReturnsError):
-        policy.clean_text("note", "a\x00b")
+        inputs.clean_text("note", "a\x00b")
 
 
 @BROAD
 @given(st.text())
 def test_clean_text_only_raises_returns_error(text):
-    value = only_returns_error(lambda t: policy.clean_text("note", t), text)
+    value = only_returns_error(lambda t: inputs.clean_text("note", t), text)
     if value is not None:
-        assert value == value.strip() and not policy.contains_card_number(value)
+        assert value == value.strip() and not cards.contains_card_number(value)
 
 
 # --- issue 10: card numbers in any disguise, and dates that read one way only ---------------------
@@ -562,33 +562,33 @@ def disguised(draw, number):
 @given(st.data(), st.text(alphabet=string.ascii_letters + " ", max_size=12))
 def test_a_card_number_in_any_disguise_is_detected(data, words):
     text = data.draw(disguised(data.draw(card_numbers())))
-    assert policy.contains_card_number(text), repr(text)
-    assert policy.contains_card_number(f"{words}x {text} {words}"), repr(text)
+    assert cards.contains_card_number(text), repr(text)
+    assert cards.contains_card_number(f"{words}x {text} {words}"), repr(text)
     with pytest.raises(ReturnsError) as err:
-        policy.clean_text("note", f"paid with {text}")
-    assert not policy.has_long_number(str(err.value)) and not re.search(r"\d{4}", str(err.value))
+        inputs.clean_text("note", f"paid with {text}")
+    assert not cards.has_long_number(str(err.value)) and not re.search(r"\d{4}", str(err.value))
 
 
 @FAST
 @given(card_numbers(), st.text(alphabet=string.digits, min_size=1, max_size=4))
 def test_a_card_number_followed_by_its_expiry_in_one_run_is_refused(number, expiry):
     text = number + expiry
-    if len(text) > policy.MAX_BARE_DIGITS:
+    if len(text) > cards.MAX_BARE_DIGITS:
         with pytest.raises(ReturnsError, match="--tracking"):
-            policy.clean_text("note", f"card {text}")
+            inputs.clean_text("note", f"card {text}")
     else:
         with pytest.raises(ReturnsError):
-            policy.clean_text("note", f"card {number} {expiry}")
+            inputs.clean_text("note", f"card {number} {expiry}")
 
 
 @FAST
 @given(st.text(alphabet=string.digits, min_size=20, max_size=40))
 def test_a_bare_run_of_more_than_19_digits_is_refused_pointing_to_tracking(digits):
     with pytest.raises(ReturnsError) as err:
-        policy.clean_text("note", f"parcel {digits} sent")
+        inputs.clean_text("note", f"parcel {digits} sent")
     message = str(err.value)
     assert "--tracking" in message or "card number" in message
-    assert not policy.has_long_number(message)
+    assert not cards.has_long_number(message)
 
 
 @FAST
@@ -596,7 +596,7 @@ def test_a_bare_run_of_more_than_19_digits_is_refused_pointing_to_tracking(digit
 def test_quote_never_echoes_13_or_more_digits_whatever_separates_them(data, length):
     digits = data.draw(st.text(alphabet=string.digits, min_size=length, max_size=length))
     text = data.draw(disguised(digits))
-    quoted = policy.quote(f"x {text} y")
+    quoted = inputs.quote(f"x {text} y")
     assert len(re.sub(r"\D", "", unicodedata.normalize("NFKC", quoted))) < 13, quoted
 
 
@@ -610,14 +610,14 @@ def test_a_card_joined_by_any_separator_of_any_category_in_any_script_is_detecte
     Cf, Mn, Me and the fillers), each digit from a script drawn for it (category Nd)."""
     number = data.draw(cardhelpers.card_numbers())
     text = data.draw(cardhelpers.typed(number))
-    assert policy.contains_card_number(text), repr(text)
-    assert policy.contains_card_number(f"{words}x {text} y{words}"), repr(text)
-    assert policy.has_long_number(text)
+    assert cards.contains_card_number(text), repr(text)
+    assert cards.contains_card_number(f"{words}x {text} y{words}"), repr(text)
+    assert cards.has_long_number(text)
     with pytest.raises(ReturnsError) as err:
-        policy.clean_text("note", f"paid with {text}")
+        inputs.clean_text("note", f"paid with {text}")
     message = str(err.value)
     assert "card number" in message or "--tracking" in message
-    assert not policy.has_long_number(message) and not re.search(r"\d{4}", message)
+    assert not cards.has_long_number(message) and not re.search(r"\d{4}", message)
 
 
 @FAST
@@ -628,7 +628,7 @@ def test_a_card_read_out_in_fours_across_list_punctuation_is_detected(data):
     number = data.draw(cardhelpers.card_numbers().filter(lambda n: len(n) == 16))
     fours = [number[i:i + 4] for i in range(0, 16, 4)]
     text = fours[0] + "".join(data.draw(cardhelpers.separators(soft=True)) + f for f in fours[1:])
-    assert policy.contains_card_number(f"card {text}."), repr(text)
+    assert cards.contains_card_number(f"card {text}."), repr(text)
 
 
 @FAST
@@ -637,15 +637,15 @@ def test_a_card_read_out_in_fours_across_list_punctuation_is_detected(data):
 def test_a_card_inside_a_longer_run_of_digits_is_detected(number, before, after, data):
     """A stray digit before it, its CVV or expiry typed onto it: any window counts."""
     run = before + number + after
-    assert policy.contains_card_number(run)
-    assert policy.card_problem("note", f"card {run}") is not None
-    assert policy.contains_card_number(data.draw(cardhelpers.typed(run))), run
+    assert cards.contains_card_number(run)
+    assert cards.card_problem("note", f"card {run}") is not None
+    assert cards.contains_card_number(data.draw(cardhelpers.typed(run))), run
 
 
 def test_a_letter_ends_a_bare_run_and_invisible_characters_do_not():
-    assert policy.card_problem("note", "SN 1234567890a1234567890") is None
-    assert "--tracking" in policy.card_problem("note", "1234567890\u200b1234567890")
-    assert "--tracking" in policy.card_problem("note", "1234567890\u31641234567890")
+    assert cards.card_problem("note", "SN 1234567890a1234567890") is None
+    assert "--tracking" in cards.card_problem("note", "1234567890\u200b1234567890")
+    assert "--tracking" in cards.card_problem("note", "1234567890\u31641234567890")
 
 
 def test_an_agents_ordinary_notes_are_never_refused():
@@ -654,19 +654,19 @@ def test_an_agents_ordinary_notes_are_never_refused():
     a word or punctuation written against one number ends a run of digits, so none of these
     holds 13 digits in one run."""
     notes = cardhelpers.realistic_notes(20_000)
-    refused = [note for note in notes if policy.card_problem("note", note) is not None]
+    refused = [note for note in notes if cards.card_problem("note", note) is not None]
     assert refused == [], f"{len(refused)} of {len(notes)} refused, e.g. {refused[:5]}"
-    assert all(policy.clean_text("note", note) == note for note in notes[:2_000])
-    assert policy.clean_text("note", "call 555-0100 on 2026-11-26 re RA-000123") is not None
+    assert all(inputs.clean_text("note", note) == note for note in notes[:2_000])
+    assert inputs.clean_text("note", "call 555-0100 on 2026-11-26 re RA-000123") is not None
 
 
 @pytest.mark.parametrize("text", ["4111\u30fc1111\u30fc1111\u30fc1111", "4111\u31641111\u31641111\u31641111",
                                   "4111, 1111; 1111. 1111", "2026-11-26, 555-0100, 555-0101"])
 def test_a_refusal_never_echoes_13_digits_whatever_separates_them(text):
-    for parse in (policy.parse_date, policy.parse_money, policy.parse_serial, policy.parse_qty, policy.parse_hold_ref):
+    for parse in (inputs.parse_date, inputs.parse_money, inputs.parse_serial, inputs.parse_qty, inputs.parse_hold_ref):
         with pytest.raises(ReturnsError) as err:
             parse(text)
-        assert not policy.has_long_number(str(err.value)), str(err.value)
+        assert not cards.has_long_number(str(err.value)), str(err.value)
         assert "1111" not in unicodedata.normalize("NFKC", str(err.value)), str(err.value)
 
 
@@ -675,13 +675,13 @@ def test_a_hold_reference_never_holds_13_digits_in_a_row():
     refused too (SPEC §6: no message echoes one)."""
     for ref in ("1234567890123", "AUTH-2026-11-26-00012", "9" * 19):
         with pytest.raises(ReturnsError, match="13 or more digits|card number") as err:
-            policy.parse_hold_ref(ref)
+            inputs.parse_hold_ref(ref)
         assert not re.search(r"\d{4}", str(err.value))
-    assert policy.parse_hold_ref("AUTH-000123456789") == "AUTH-000123456789"  # 12 digits
+    assert inputs.parse_hold_ref("AUTH-000123456789") == "AUTH-000123456789"  # 12 digits
 
 
 @FAST
-@given(st.dates(min_value=policy.MIN_DATE, max_value=policy.MAX_DATE))
+@given(st.dates(min_value=types.MIN_DATE, max_value=types.MAX_DATE))
 def test_a_day_first_or_two_digit_year_slash_date_is_refused_suggesting_iso(day):
     forms = [f"{day.month}/{day.day}/{day.year % 100:02d}", f"{day.year}/{day.month}/{day.day}",
              f"{day.month:02d}-{day.day:02d}-{day.year}", f"{day.day}.{day.month}.{day.year}"]
@@ -689,8 +689,8 @@ def test_a_day_first_or_two_digit_year_slash_date_is_refused_suggesting_iso(day)
         forms.append(f"{day.day}/{day.month}/{day.year}")
     for form in forms:
         with pytest.raises(ReturnsError, match="YYYY-MM-DD"):
-            policy.parse_date(form)
-    assert policy.parse_date(f"{day.month}/{day.day}/{day.year}") == day  # month first, always
+            inputs.parse_date(form)
+    assert inputs.parse_date(f"{day.month}/{day.day}/{day.year}") == day  # month first, always
 
 
 @FAST
@@ -698,13 +698,13 @@ def test_a_day_first_or_two_digit_year_slash_date_is_refused_suggesting_iso(day)
 def test_a_numeric_date_is_iso_or_month_first_or_refused(a, b, c):
     text = f"{a}/{b}/{c}"
     with pytest.raises(ReturnsError, match="YYYY-MM-DD"):
-        policy.parse_date(text)
+        inputs.parse_date(text)
 
 
 @pytest.mark.parametrize("text", ["", "  "])
 def test_an_empty_date_is_refused(text):
     with pytest.raises(ReturnsError, match="empty"):
-        policy.parse_date(text)
+        inputs.parse_date(text)
 
 
 # --- e-mail addresses: accepted only where the message builder can put them in To: -----------------
@@ -719,15 +719,15 @@ REFUSED_ADDRESSES = ["ann..lee@example.com", ".ann@example.com", "ann.@example.c
 @pytest.mark.parametrize("address", REFUSED_ADDRESSES)
 def test_parse_email_refuses_what_a_to_header_cannot_carry(address):
     with pytest.raises(ReturnsError, match="is not an e-mail address"):
-        policy.parse_email(address)
+        inputs.parse_email(address)
     with pytest.raises(ReturnsError, match="cannot be put in a To: header"):
-        policy.mail_address(address)
+        inputs.mail_address(address)
 
 
 @pytest.mark.parametrize("address", ["ann@example.com", "ann.lee+returns@mail.example.co.uk", "o'brien@example.ie",
                                      "a!#$%&*/=?^_`{|}~-@example.com", "ANN@EXAMPLE.COM"])
 def test_parse_email_takes_plain_addresses(address):
-    assert policy.parse_email(f"  {address} ") == address
+    assert inputs.parse_email(f"  {address} ") == address
 
 
 def _to_header_reads_back(address: str) -> None:
@@ -735,7 +735,7 @@ def _to_header_reads_back(address: str) -> None:
     import email
     from datetime import date
 
-    from speco_returns import notices
+    from speco_returns.domain import notices
 
     facts = notices.ReturnFacts(key="RA-000001", type="standard", status="authorized", customer="Ann Lee",
                                 email=address, phone=None, opened_on=date(2026, 11, 26), items=())
@@ -761,6 +761,6 @@ def address_like(draw):
 @given(st.one_of(st.emails(), address_like(), st.text()))
 def test_every_address_input_accepts_builds_a_message_that_reads_back(text):
     """Whatever `open`, `edit` and the prompts accept, `notify` can send: one function decides."""
-    address = only_returns_error(policy.parse_email, text)
+    address = only_returns_error(inputs.parse_email, text)
     if address is not None:
         _to_header_reads_back(address)

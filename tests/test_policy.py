@@ -11,9 +11,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from speco_returns import policy
+from speco_returns.domain import clock as domain_clock
+from speco_returns.domain import inputs, lifecycle, types, wording
+from speco_returns.domain import rules as rules_rules
+from speco_returns.domain.types import Facts, Product, Request
 from speco_returns.errors import ReturnsError, Violation
-from speco_returns.policy import Facts, Product, Request
 
 # --- a small catalog ------------------------------------------------------------------
 
@@ -72,25 +74,25 @@ def only(result, rule: str) -> list[Violation]:
 
 def test_STD_1_standard_return_accepts_any_model_without_serials():
     req = Request(type="standard", items=(("UNKNOWN-MODEL-9", 5),), customer="Acme")
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert result.eligible, result.violations
     assert result.violations == [] and result.warnings == []
-    assert policy.missing_fields(req) == []
+    assert rules_rules.missing_fields(req) == []
 
 
 @pytest.mark.parametrize("status", ["authorized", "unit-in-transit"])
 def test_STD_1_ship_before_unit_received_is_refused(status):
     with pytest.raises(ReturnsError) as err:
-        policy.transition("standard", status, "ship")
+        lifecycle.transition("standard", status, "ship")
     assert [p.rule for p in err.value.problems] == ["STD-1"]
 
 
 def test_STD_1_ship_after_unit_received_completes():
-    assert policy.transition("standard", "unit-received", "ship") == "completed"
+    assert lifecycle.transition("standard", "unit-received", "ship") == "completed"
 
 
 def test_STD_1_next_steps_ship_only_after_the_unit_arrives():
-    steps = " ".join(policy.NEXT_STEPS["standard"]).lower()
+    steps = " ".join(wording.NEXT_STEPS["standard"]).lower()
     assert "ships the product to speco" in steps
     assert "not before the unit is received" in steps
 
@@ -99,7 +101,7 @@ def test_STD_1_next_steps_ship_only_after_the_unit_arrives():
 
 
 def test_OTC_1_ticket_and_distributor_given_is_eligible():
-    result = policy.check(counter(), facts())
+    result = rules_rules.check(counter(), facts())
     assert result.eligible, result.violations
 
 
@@ -113,7 +115,7 @@ def test_OTC_1_ticket_and_distributor_given_is_eligible():
     ],
 )
 def test_OTC_1_ticket_and_distributor_required(ticket, distributor, expected):
-    result = policy.check(counter(ticket=ticket, distributor=distributor), facts())
+    result = rules_rules.check(counter(ticket=ticket, distributor=distributor), facts())
     assert not result.eligible
     assert rules(result) == ["OTC-1"] * expected
     text = " ".join(v.message for v in result.violations)
@@ -124,45 +126,45 @@ def test_OTC_1_ticket_and_distributor_required(ticket, distributor, expected):
 
 
 def test_OTC_1_ticket_already_used_by_another_return_is_refused():
-    result = policy.check(counter(ticket="TT-1001"), facts(ticket_owner="TT-1001"))
+    result = rules_rules.check(counter(ticket="TT-1001"), facts(ticket_owner="TT-1001"))
     assert rules(result) == ["OTC-1"]
     assert "TT-1001" in result.violations[0].message
     assert "already used" in result.violations[0].message
 
 
 def test_OTC_1_ticket_owner_without_ticket_reports_the_missing_ticket_once():
-    result = policy.check(counter(ticket=None), facts(ticket_owner="TT-9"))
+    result = rules_rules.check(counter(ticket=None), facts(ticket_owner="TT-9"))
     assert rules(result) == ["OTC-1"]
     assert "--ticket" in result.violations[0].message
 
 
 def test_OTC_1_missing_fields_names_the_rule():
-    missing = policy.missing_fields(counter(ticket=None, distributor=None))
+    missing = rules_rules.missing_fields(counter(ticket=None, distributor=None))
     assert [v.rule for v in missing] == ["OTC-1", "OTC-1"]
     assert "--ticket" in missing[0].message and "--distributor" in missing[1].message
-    assert policy.missing_fields(counter()) == []
+    assert rules_rules.missing_fields(counter()) == []
 
 
 @pytest.mark.parametrize("text", ["TT-1", "  tt-42  ", "Ticket 77"])
 def test_OTC_1_parse_ticket_accepts_and_trims(text):
-    assert policy.parse_ticket(text) == text.strip()
+    assert inputs.parse_ticket(text) == text.strip()
 
 
 @pytest.mark.parametrize("text", ["", "   ", "RA-000042", "ra-12", "T" * 65])
 def test_OTC_1_parse_ticket_refuses_empty_ra_numbers_and_too_long(text):
     with pytest.raises(ReturnsError) as err:
-        policy.parse_ticket(text)
+        inputs.parse_ticket(text)
     assert [p.rule for p in err.value.problems] == ["OTC-1"]
 
 
 def test_OTC_1_parse_ticket_refuses_a_card_number_without_echoing_it():
     with pytest.raises(ReturnsError) as err:
-        policy.parse_ticket("4111 1111 1111 1111")
+        inputs.parse_ticket("4111 1111 1111 1111")
     assert "4111" not in str(err.value)
 
 
 def test_OTC_2_next_steps_say_distributor_policy_governs_and_may_take_time():
-    steps = " ".join(policy.NEXT_STEPS["counter"]).lower()
+    steps = " ".join(wording.NEXT_STEPS["counter"]).lower()
     assert "tech ticket id" in steps
     assert "distributor's own return policy" in steps
     assert "may take time" in steps
@@ -171,7 +173,7 @@ def test_OTC_2_next_steps_say_distributor_policy_governs_and_may_take_time():
 @pytest.mark.parametrize("event", ["link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge"])
 def test_OTC_2_counter_return_events_other_than_complete_or_cancel_are_refused(event):
     with pytest.raises(ReturnsError):
-        policy.transition("counter", "ticket-issued", event)
+        lifecycle.transition("counter", "ticket-issued", event)
 
 
 # --- AR-1 -------------------------------------------------------------------------------
@@ -179,7 +181,7 @@ def test_OTC_2_counter_return_events_other_than_complete_or_cancel_are_refused(e
 
 def test_AR_1_one_serial_per_unit_is_eligible():
     items = (("CAM-1", 2),)
-    result = policy.check(advanced(items), facts())
+    result = rules_rules.check(advanced(items), facts())
     assert result.eligible, result.violations
     assert result.serials == {"CAM-1": ["SN-CAM-1-0000", "SN-CAM-1-0001"]}
 
@@ -188,17 +190,17 @@ def test_AR_1_one_serial_per_unit_is_eligible():
 def test_AR_1_fewer_serials_than_units_is_refused(given):
     items = (("CAM-1", 2),)
     req = advanced(items, serials=serials_for(items)[:given])
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert rules(result) == ["AR-1"]
     assert "2 unit(s)" in result.violations[0].message and f"{given} serial(s)" in result.violations[0].message
-    missing = policy.missing_fields(req)
+    missing = rules_rules.missing_fields(req)
     assert [v.rule for v in missing] == ["AR-1"]
     assert "2 needed" in missing[0].message and f"{given} given" in missing[0].message
 
 
 def test_AR_1_plain_serial_on_a_single_model_return():
     req = advanced((("CAM-1", 1),), serials=((None, "ABC-123"),))
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert result.eligible, result.violations
     assert result.serials == {"CAM-1": ["ABC-123"]}
 
@@ -206,7 +208,7 @@ def test_AR_1_plain_serial_on_a_single_model_return():
 def test_AR_1_model_equals_serial_mapping_with_several_models():
     items = (("CAM-1", 1), ("NVR-1", 2))
     req = advanced(items, serials=(("NVR-1", "N-0001"), ("CAM-1", "C-0001"), ("NVR-1", "N-0002")))
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert result.eligible, result.violations
     assert result.serials == {"CAM-1": ["C-0001"], "NVR-1": ["N-0001", "N-0002"]}
 
@@ -214,7 +216,7 @@ def test_AR_1_model_equals_serial_mapping_with_several_models():
 def test_AR_1_one_model_short_of_serials_names_that_model():
     items = (("CAM-1", 1), ("NVR-1", 2))
     req = advanced(items, serials=(("CAM-1", "C-0001"), ("NVR-1", "N-0001")))
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert rules(result) == ["AR-1"]
     assert "NVR-1" in result.violations[0].message
     assert "CAM-1" not in result.violations[0].message
@@ -230,37 +232,37 @@ def serial_violations(result, rule):
 
 def test_standard_serial_problems_are_violations_without_a_rule():
     req = Request(type="standard", items=(("CAM-1", 1),), serials=(("CAM-1", "S-0001"), ("CAM-1", "S-0002")))
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert [v.rule for v in result.violations] == [None]
 
 
 def test_AR_1_plain_serial_on_a_several_model_return_is_refused():
     req = advanced((("CAM-1", 1), ("NVR-1", 1)), serials=((None, "ABC-123"), ("NVR-1", "N-0001")))
-    text = serial_violations(policy.check(req, facts()), "AR-1")
+    text = serial_violations(rules_rules.check(req, facts()), "AR-1")
     assert "ABC-123" in text and "MODEL=ABC-123" in text
 
 
 def test_AR_1_serial_naming_a_model_not_on_the_return_is_refused():
     req = advanced((("CAM-1", 1),), serials=(("PTZ-1", "P-0001"),))
-    text = serial_violations(policy.check(req, facts()), "AR-1")
+    text = serial_violations(rules_rules.check(req, facts()), "AR-1")
     assert "P-0001" in text and "PTZ-1" in text
 
 
 def test_AR_1_duplicate_serial_is_refused():
     req = advanced((("CAM-1", 2),), serials=(("CAM-1", "DUP-0001"), ("CAM-1", "DUP-0001")))
-    text = serial_violations(policy.check(req, facts()), "AR-1")
+    text = serial_violations(rules_rules.check(req, facts()), "AR-1")
     assert "DUP-0001" in text and "twice" in text
 
 
 def test_AR_1_more_serials_than_units_is_refused():
     req = advanced((("CAM-1", 1),), serials=(("CAM-1", "S-0001"), ("CAM-1", "S-0002")))
-    text = serial_violations(policy.check(req, facts()), "AR-1")
+    text = serial_violations(rules_rules.check(req, facts()), "AR-1")
     assert "2 serials" in text and "CAM-1" in text
 
 
 def test_AR_1_assign_serials_reports_every_serial_problem_at_once():
     with pytest.raises(ReturnsError) as err:
-        policy.assign_serials(
+        rules_rules.assign_serials(
             [("CAM-1", 1), ("NVR-1", 1)],
             [(None, "PLAIN-1"), ("PTZ-1", "P-0001"), ("CAM-1", "C-0001"), ("CAM-1", "C-0001")],
         )
@@ -273,14 +275,14 @@ def test_AR_1_assign_serials_reports_every_serial_problem_at_once():
 @pytest.mark.parametrize("status, event", [("authorized", "ship"), ("link-sent", "ship"), ("authorized", "hold")])
 def test_AR_2_ship_or_hold_before_link_and_hold_is_refused(status, event):
     with pytest.raises(ReturnsError) as err:
-        policy.transition("advanced", status, event)
+        lifecycle.transition("advanced", status, event)
     assert [p.rule for p in err.value.problems] == ["AR-2"]
 
 
 def test_AR_2_link_then_hold_then_ship():
     state = "authorized"
     for event, expected in [("link", "link-sent"), ("hold", "hold-authorized"), ("ship", "replacement-shipped")]:
-        state = policy.transition("advanced", state, event)
+        state = lifecycle.transition("advanced", state, event)
         assert state == expected
 
 
@@ -288,36 +290,36 @@ def test_AR_2_link_then_hold_then_ship():
 
 
 def test_AR_3_models_with_list_price_are_eligible():
-    result = policy.check(advanced((("CAM-1", 1), ("NVR-1", 1))), facts())
+    result = rules_rules.check(advanced((("CAM-1", 1), ("NVR-1", 1))), facts())
     assert result.eligible, result.violations
 
 
 @pytest.mark.parametrize("model", ["CAM-NOPRICE", "NOT-IN-CATALOG"])
 def test_AR_3_model_without_list_price_cannot_be_opened_as_advanced(model):
-    result = policy.check(advanced(((model, 1), ("CAM-1", 1))), facts())
+    result = rules_rules.check(advanced(((model, 1), ("CAM-1", 1))), facts())
     assert rules(result) == ["AR-3"]
     assert model in result.violations[0].message
 
 
 def test_AR_3_a_zero_list_price_cannot_be_opened_as_advanced_naming_the_model():
     catalog = {**CATALOG, "FREE-1": Product("FREE-1", "other", 0)}
-    result = policy.check(advanced((("FREE-1", 1), ("CAM-1", 1))), facts(catalog=catalog))
+    result = rules_rules.check(advanced((("FREE-1", 1), ("CAM-1", 1))), facts(catalog=catalog))
     assert rules(result) == ["AR-3"] and "FREE-1" in result.violations[0].message and result.hold_amount is None
-    assert policy.check(Request(type="standard", items=(("FREE-1", 1),)), facts(catalog=catalog)).eligible
+    assert rules_rules.check(Request(type="standard", items=(("FREE-1", 1),)), facts(catalog=catalog)).eligible
 
 
 def test_AR_3_hold_amount_is_list_price_times_quantity_summed_in_cents():
-    amount = policy.hold_amount([(12_900, 2), (129_900, 1), (1, 3)])
+    amount = rules_rules.hold_amount([(12_900, 2), (129_900, 1), (1, 3)])
     assert amount == 12_900 * 2 + 129_900 + 3 == 155_703
     assert isinstance(amount, int)
 
 
 def test_AR_3_hold_amount_of_nothing_is_zero():
-    assert policy.hold_amount([]) == 0
+    assert rules_rules.hold_amount([]) == 0
 
 
 def test_AR_3_next_steps_warn_the_hold_may_exceed_what_was_paid():
-    steps = " ".join(policy.NEXT_STEPS["advanced"]).lower()
+    steps = " ".join(wording.NEXT_STEPS["advanced"]).lower()
     assert "non-discounted list price" in steps
     assert "more than the customer paid" in steps
     assert "e-biz link" in steps
@@ -329,70 +331,70 @@ def test_AR_3_next_steps_warn_the_hold_may_exceed_what_was_paid():
 @pytest.mark.parametrize("status", ["authorized", "link-sent", "hold-authorized", "replacement-shipped", "charged", "late-return", "completed", "cancelled"])
 def test_AR_4_charge_refused_before_the_clock_can_run(status):
     with pytest.raises(ReturnsError) as err:
-        policy.transition("advanced", status, "charge")
+        lifecycle.transition("advanced", status, "charge")
     assert [p.rule for p in err.value.problems] == ["AR-4"]
 
 
 @pytest.mark.parametrize("status", ["replacement-delivered", "unit-in-transit"])
 def test_AR_4_charge_passes_the_state_machine_once_delivered(status):
-    assert policy.transition("advanced", status, "charge") == "charged"
+    assert lifecycle.transition("advanced", status, "charge") == "charged"
 
 
 def test_AR_4_charge_refusal_on_the_due_date_and_allowed_after():
-    clock = policy.Clock(shipped_on=date(2026, 10, 28), delivered_on=date(2026, 11, 1), hold_active=True)
-    refusal = policy.charge_refusal(clock, date(2026, 12, 1))
+    clock = domain_clock.Clock(shipped_on=date(2026, 10, 28), delivered_on=date(2026, 11, 1), hold_active=True)
+    refusal = domain_clock.charge_refusal(clock, date(2026, 12, 1))
     assert refusal is not None and refusal.rule == "AR-4"
-    assert policy.charge_refusal(clock, date(2026, 12, 2)) is None
+    assert domain_clock.charge_refusal(clock, date(2026, 12, 2)) is None
 
 
 # delivered 2026-11-01, due 2026-12-01; shipped back 2026-11-20, stalled from 2026-12-04
-IN_TRANSIT = policy.Clock(shipped_on=date(2026, 10, 28), delivered_on=date(2026, 11, 1),
+IN_TRANSIT = domain_clock.Clock(shipped_on=date(2026, 10, 28), delivered_on=date(2026, 11, 1),
                           unit_shipped_on=date(2026, 11, 20), hold_active=True)
 
 
 @pytest.mark.parametrize("day", [date(2026, 11, 25), date(2026, 12, 2), date(2026, 12, 3)])
 def test_AR_4_a_parcel_in_transit_is_not_charged_before_it_is_stalled_and_past_due(day):
-    refusal = policy.charge_refusal(IN_TRANSIT, day, reason="supervisor: lost")
+    refusal = domain_clock.charge_refusal(IN_TRANSIT, day, reason="supervisor: lost")
     assert refusal.rule == "AR-4" and "stalled from 2026-12-04" in refusal.message
 
 
 def test_AR_4_a_stalled_parcel_past_due_is_charged_only_with_a_reason():
-    refusal = policy.charge_refusal(IN_TRANSIT, date(2026, 12, 4))
+    refusal = domain_clock.charge_refusal(IN_TRANSIT, date(2026, 12, 4))
     assert refusal.rule == "AR-4" and "--reason" in refusal.message and "stalled from 2026-12-04" in refusal.message
-    assert policy.charge_refusal(IN_TRANSIT, date(2026, 12, 4), reason="Dana: parcel lost") is None
-    assert policy.stalled_from(IN_TRANSIT) == date(2026, 12, 4)
+    assert domain_clock.charge_refusal(IN_TRANSIT, date(2026, 12, 4), reason="Dana: parcel lost") is None
+    assert domain_clock.stalled_from(IN_TRANSIT) == date(2026, 12, 4)
 
 
 def test_AR_4_a_stalled_parcel_waits_for_the_due_date():
-    early = policy.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 2))  # stalled from 11-16
-    assert "2026-12-02" in policy.charge_refusal(early, date(2026, 11, 20), reason="lost").message
-    assert policy.charge_refusal(early, date(2026, 12, 2), reason="lost") is None
+    early = domain_clock.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 2))  # stalled from 11-16
+    assert "2026-12-02" in domain_clock.charge_refusal(early, date(2026, 11, 20), reason="lost").message
+    assert domain_clock.charge_refusal(early, date(2026, 12, 2), reason="lost") is None
 
 
 def test_AR_4_a_unit_received_is_never_charged_even_with_a_reason():
-    back = policy.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 20), received_on=date(2026, 11, 24))
-    assert policy.charge_refusal(back, date(2027, 1, 1), reason="lost").rule == "AR-4"
+    back = domain_clock.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 20), received_on=date(2026, 11, 24))
+    assert domain_clock.charge_refusal(back, date(2027, 1, 1), reason="lost").rule == "AR-4"
 
 
 def test_AR_2_ship_needs_a_hold_in_force_on_its_date():
-    assert policy.ship_refusal(policy.Clock(), date(2026, 11, 2)).rule == "AR-2"
-    held = policy.Clock(hold_active=True, hold_expires=date(2026, 11, 5))
-    assert policy.ship_refusal(held, date(2026, 11, 5)) is None
-    refusal = policy.ship_refusal(held, date(2026, 11, 6))
+    assert domain_clock.ship_refusal(domain_clock.Clock(), date(2026, 11, 2)).rule == "AR-2"
+    held = domain_clock.Clock(hold_active=True, hold_expires=date(2026, 11, 5))
+    assert domain_clock.ship_refusal(held, date(2026, 11, 5)) is None
+    refusal = domain_clock.ship_refusal(held, date(2026, 11, 6))
     assert refusal.rule == "AR-2" and "2026-11-05" in refusal.message
-    assert policy.ship_refusal(policy.Clock(hold_active=True), date(2027, 1, 1)) is None
+    assert domain_clock.ship_refusal(domain_clock.Clock(hold_active=True), date(2027, 1, 1)) is None
 
 
 def test_AR_4_late_return_after_charge():
-    assert policy.transition("advanced", "charged", "receive") == "late-return"
-    assert policy.transition("advanced", "late-return", "complete") == "completed"
+    assert lifecycle.transition("advanced", "charged", "receive") == "late-return"
+    assert lifecycle.transition("advanced", "late-return", "complete") == "completed"
 
 
 # --- VR-1 -------------------------------------------------------------------------------
 
 
 def test_VR_1_approver_and_reason_given_is_eligible():
-    result = policy.check(virtual((("CAM-1", 1),)), facts())
+    result = rules_rules.check(virtual((("CAM-1", 1),)), facts())
     assert result.eligible, result.violations
 
 
@@ -407,11 +409,11 @@ def test_VR_1_approver_and_reason_given_is_eligible():
 )
 def test_VR_1_approver_and_reason_required(approved_by, reason, flags):
     req = virtual((("CAM-1", 1),), approved_by=approved_by, reason=reason)
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert rules(result) == ["VR-1"] * len(flags)
     for flag, violation in zip(flags, result.violations, strict=True):
         assert flag in violation.message
-    missing = policy.missing_fields(Request(**{**req.__dict__, "customer": "Acme"}))
+    missing = rules_rules.missing_fields(Request(**{**req.__dict__, "customer": "Acme"}))
     assert [v.rule for v in missing] == ["VR-1"] * len(flags)
 
 
@@ -428,7 +430,7 @@ def test_VR_1_approver_and_reason_required(approved_by, reason, flags):
     ],
 )
 def test_VR_2_three_cameras_or_fewer_is_eligible(items):
-    result = policy.check(virtual(items), facts())
+    result = rules_rules.check(virtual(items), facts())
     assert result.eligible, result.violations
 
 
@@ -443,27 +445,27 @@ def test_VR_2_three_cameras_or_fewer_is_eligible(items):
 )
 def test_VR_2_more_than_three_units_is_refused(items):
     total = sum(q for _, q in items)
-    result = policy.check(virtual(items), facts())
+    result = rules_rules.check(virtual(items), facts())
     assert rules(result) == ["VR-2"], result.violations
     assert f"{total} units" in result.violations[0].message
 
 
 @pytest.mark.parametrize("model, category", [("NVR-1", "recorder"), ("ACC-1", "other")])
 def test_VR_2_cameras_only(model, category):
-    result = policy.check(virtual(((model, 1),)), facts())
+    result = rules_rules.check(virtual(((model, 1),)), facts())
     assert rules(result) == ["VR-2"]
     assert model in result.violations[0].message and category in result.violations[0].message
 
 
 @pytest.mark.parametrize("model", ["NOT-IN-CATALOG", "CAM-NOCAT"])
 def test_VR_2_model_of_unknown_category_cannot_be_confirmed_as_a_camera(model):
-    result = policy.check(virtual(((model, 1),)), facts())
+    result = rules_rules.check(virtual(((model, 1),)), facts())
     assert rules(result) == ["VR-2"]
     assert model in result.violations[0].message
 
 
 def test_VR_2_camera_next_to_a_recorder_names_only_the_recorder():
-    result = policy.check(virtual((("CAM-1", 1), ("NVR-1", 1))), facts())
+    result = rules_rules.check(virtual((("CAM-1", 1), ("NVR-1", 1))), facts())
     assert rules(result) == ["VR-2"]
     assert "NVR-1" in result.violations[0].message
 
@@ -471,7 +473,7 @@ def test_VR_2_camera_next_to_a_recorder_names_only_the_recorder():
 @pytest.mark.parametrize("recent, units", [(2, 2), (3, 1), (1, 3)])
 def test_VR_2_split_across_recent_virtual_returns_warns_never_refuses(recent, units):
     req = virtual((("CAM-1", units),), customer="Acme Security")
-    result = policy.check(req, facts(recent_virtual_units=recent))
+    result = rules_rules.check(req, facts(recent_virtual_units=recent))
     assert result.eligible, result.violations
     assert [w.rule for w in result.warnings] == ["VR-2"]
     message = result.warnings[0].message
@@ -481,13 +483,13 @@ def test_VR_2_split_across_recent_virtual_returns_warns_never_refuses(recent, un
 @pytest.mark.parametrize("recent, units", [(0, 3), (1, 2), (2, 1)])
 def test_VR_2_recent_virtual_returns_within_three_units_do_not_warn(recent, units):
     req = virtual((("CAM-1", units),), customer="Acme Security")
-    result = policy.check(req, facts(recent_virtual_units=recent))
+    result = rules_rules.check(req, facts(recent_virtual_units=recent))
     assert result.eligible and result.warnings == []
 
 
 def test_VR_2_split_warning_needs_the_customer():
     req = virtual((("CAM-1", 2),), customer=None)
-    result = policy.check(req, facts(recent_virtual_units=3))
+    result = rules_rules.check(req, facts(recent_virtual_units=3))
     assert result.eligible and result.warnings == []
 
 
@@ -495,7 +497,7 @@ def test_VR_2_split_warning_needs_the_customer():
 def test_VR_2_split_warning_is_for_virtual_returns_only(type_):
     items = (("CAM-1", 3),)
     req = Request(type=type_, items=items, serials=serials_for(items), customer="Acme Security")
-    result = policy.check(req, facts(recent_virtual_units=3))
+    result = rules_rules.check(req, facts(recent_virtual_units=3))
     assert result.eligible and result.warnings == []
 
 
@@ -504,7 +506,7 @@ def test_VR_2_split_warning_is_for_virtual_returns_only(type_):
 
 @pytest.mark.parametrize("model, word", [("PTZ-1", "PTZ"), ("SPC-1", "specialty")])
 def test_VR_3_never_for_ptz_or_specialty(model, word):
-    result = policy.check(virtual(((model, 1),)), facts())
+    result = rules_rules.check(virtual(((model, 1),)), facts())
     assert rules(result) == ["VR-3"]
     assert model in result.violations[0].message and word in result.violations[0].message
 
@@ -513,7 +515,7 @@ def test_VR_3_never_for_ptz_or_specialty(model, word):
 def test_VR_3_ptz_is_fine_on_other_return_types(type_):
     items = (("PTZ-1", 1),)
     req = Request(type=type_, items=items, serials=serials_for(items), customer="Acme")
-    assert policy.check(req, facts()).eligible
+    assert rules_rules.check(req, facts()).eligible
 
 
 # --- VR-4 -------------------------------------------------------------------------------
@@ -523,17 +525,17 @@ def test_VR_3_ptz_is_fine_on_other_return_types(type_):
 def test_VR_4_one_serial_per_unit(given, eligible):
     items = (("CAM-1", 2),)
     req = virtual(items, serials=serials_for(items)[:given])
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert result.eligible is eligible
     assert rules(result) == ([] if eligible else ["VR-4"])
-    missing = policy.missing_fields(Request(**{**req.__dict__, "customer": "Acme"}))
+    missing = rules_rules.missing_fields(Request(**{**req.__dict__, "customer": "Acme"}))
     assert [v.rule for v in missing] == ([] if eligible else ["VR-4"])
 
 
 def test_VR_4_model_equals_serial_with_several_models():
     items = (("CAM-1", 1), ("CAM-2", 2))
     req = virtual(items, serials=(("CAM-2", "B-0001"), ("CAM-1", "A-0001"), ("CAM-2", "B-0002")))
-    result = policy.check(req, facts())
+    result = rules_rules.check(req, facts())
     assert result.eligible, result.violations
     assert result.serials == {"CAM-1": ["A-0001"], "CAM-2": ["B-0001", "B-0002"]}
 
@@ -548,13 +550,13 @@ def test_VR_4_model_equals_serial_with_several_models():
     ],
 )
 def test_VR_4_bad_serial_lists_are_refused(items, serials):
-    assert serial_violations(policy.check(virtual(items, serials=serials), facts()), "VR-4")
+    assert serial_violations(rules_rules.check(virtual(items, serials=serials), facts()), "VR-4")
 
 
 def test_VR_4_serials_are_not_required_for_standard_or_counter():
-    assert policy.missing_fields(Request(type="standard", items=(("CAM-1", 3),), customer="Acme")) == []
-    assert policy.check(Request(type="standard", items=(("CAM-1", 3),)), facts()).eligible
-    assert policy.check(counter((("CAM-1", 3),)), facts()).eligible
+    assert rules_rules.missing_fields(Request(type="standard", items=(("CAM-1", 3),), customer="Acme")) == []
+    assert rules_rules.check(Request(type="standard", items=(("CAM-1", 3),)), facts()).eligible
+    assert rules_rules.check(counter((("CAM-1", 3),)), facts()).eligible
 
 
 # --- VR-5 -------------------------------------------------------------------------------
@@ -564,18 +566,18 @@ def test_VR_4_serials_are_not_required_for_standard_or_counter():
 @pytest.mark.parametrize("status", ["authorized", "completed", "cancelled"])
 def test_VR_5_nothing_comes_back(status, event):
     with pytest.raises(ReturnsError) as err:
-        policy.transition("virtual", status, event)
+        lifecycle.transition("virtual", status, event)
     assert [p.rule for p in err.value.problems] == ["VR-5"]
 
 
 def test_VR_5_the_return_completes_when_the_replacement_ships():
-    assert policy.transition("virtual", "authorized", "ship") == "completed"
+    assert lifecycle.transition("virtual", "authorized", "ship") == "completed"
 
 
 # --- SER-1 ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("type_", policy.TYPES)
+@pytest.mark.parametrize("type_", types.TYPES)
 def test_SER_1_serial_on_another_open_return_is_refused_naming_it(type_):
     items = (("CAM-1", 2),)
     base = {"standard": Request(type="standard", items=items, serials=serials_for(items)),
@@ -583,21 +585,21 @@ def test_SER_1_serial_on_another_open_return_is_refused_naming_it(type_):
             "advanced": advanced(items),
             "virtual": virtual(items)}[type_]
     owned = serials_for(items)[1][1]
-    result = policy.check(base, facts(serial_owners={owned: "RA-000042"}))
+    result = rules_rules.check(base, facts(serial_owners={owned: "RA-000042"}))
     assert rules(result) == ["SER-1"]
     assert owned in result.violations[0].message and "RA-000042" in result.violations[0].message
 
 
 def test_SER_1_serials_owned_by_no_open_return_pass():
     items = (("CAM-1", 2),)
-    result = policy.check(advanced(items), facts(serial_owners={"OTHER-SERIAL": "RA-000001"}))
+    result = rules_rules.check(advanced(items), facts(serial_owners={"OTHER-SERIAL": "RA-000001"}))
     assert result.eligible
 
 
 def test_SER_1_every_owned_serial_is_named():
     items = (("CAM-1", 2),)
     owners = {s: f"RA-00000{n}" for n, (_, s) in enumerate(serials_for(items), start=1)}
-    result = policy.check(advanced(items), facts(serial_owners=owners))
+    result = rules_rules.check(advanced(items), facts(serial_owners=owners))
     assert rules(result) == ["SER-1", "SER-1"]
     assert {"RA-000001", "RA-000002"} == {re.search(r"RA-\d+", v.message).group() for v in result.violations}
 
@@ -608,7 +610,7 @@ def test_SER_1_every_owned_serial_is_named():
 def test_check_returns_every_violation_of_a_virtual_return():
     items = (("PTZ-1", 1), ("NVR-1", 1), ("CAM-1", 2))  # 4 units, a PTZ, a recorder
     req = virtual(items, serials=(("CAM-1", "C-0001"),), approved_by=None, reason=None, customer="Acme")
-    result = policy.check(req, facts(serial_owners={"C-0001": "RA-000007"}, recent_virtual_units=2))
+    result = rules_rules.check(req, facts(serial_owners={"C-0001": "RA-000007"}, recent_virtual_units=2))
     assert not result.eligible
     assert sorted(set(rules(result))) == ["SER-1", "VR-1", "VR-2", "VR-3", "VR-4"]
     assert len(only(result, "VR-1")) == 2  # approver and reason
@@ -622,21 +624,21 @@ def test_check_returns_every_violation_of_a_virtual_return():
 def test_check_returns_every_violation_of_an_advanced_replacement():
     items = (("CAM-NOPRICE", 1), ("NOT-IN-CATALOG", 1), ("CAM-1", 1))
     req = advanced(items, serials=(("CAM-1", "C-0001"),))
-    result = policy.check(req, facts(serial_owners={"C-0001": "RA-000003"}))
+    result = rules_rules.check(req, facts(serial_owners={"C-0001": "RA-000003"}))
     assert rules(result) == ["AR-1", "AR-1", "AR-3", "AR-3", "SER-1"]
 
 
 def test_check_result_eligible_follows_violations_not_warnings():
-    result = policy.CheckResult(violations=[], warnings=[Violation("VR-2", "w")], serials={})
+    result = types.CheckResult(violations=[], warnings=[Violation("VR-2", "w")], serials={})
     assert result.eligible
-    assert not policy.CheckResult(violations=[Violation("VR-1", "v")], warnings=[], serials={}).eligible
+    assert not types.CheckResult(violations=[Violation("VR-1", "v")], warnings=[], serials={}).eligible
 
 
 # --- missing_fields ------------------------------------------------------------------------
 
 
 def test_missing_fields_lists_every_missing_field_at_once():
-    missing = policy.missing_fields(Request(type="virtual", items=()))
+    missing = rules_rules.missing_fields(Request(type="virtual", items=()))
     text = [v.message for v in missing]
     assert any("--customer" in m for m in text)
     assert any("--item" in m for m in text)
@@ -656,19 +658,19 @@ def test_missing_fields_lists_every_missing_field_at_once():
     ids=["standard", "counter", "advanced", "virtual"],
 )
 def test_missing_fields_complete_request_misses_nothing(req):
-    assert policy.missing_fields(req) == []
+    assert rules_rules.missing_fields(req) == []
 
 
 def test_missing_fields_serials_counted_over_all_units():
     items = (("CAM-1", 2), ("NVR-1", 1))
-    missing = policy.missing_fields(advanced(items, serials=serials_for(items)[:2]))
+    missing = rules_rules.missing_fields(advanced(items, serials=serials_for(items)[:2]))
     assert [v.rule for v in missing] == ["AR-1"]
     assert "3 needed, 2 given" in missing[0].message
 
 
 # --- the life of a return (SPEC §3), table-driven --------------------------------------------
 
-# Written out from SPEC §3, independently of policy.MACHINE: (state, event) -> state after.
+# Written out from SPEC §3, independently of lifecycle.MACHINE: (state, event) -> state after.
 HOLDING = ("hold-authorized", "replacement-shipped", "replacement-delivered", "unit-in-transit")
 ALLOWED = {
     "standard": {
@@ -732,11 +734,11 @@ def expected_rule(type_: str, status: str, event: str) -> str | None:
 
 
 def test_machine_states_events_and_initial_states():
-    assert set(policy.TYPES) == set(STATES)
-    assert set(policy.EVENTS) == EVENTS
-    for type_ in policy.TYPES:
-        assert set(policy.states(type_)) == STATES[type_]
-        assert policy.states(type_)[0] == INITIAL[type_] == policy.INITIAL[type_]
+    assert set(types.TYPES) == set(STATES)
+    assert set(lifecycle.EVENTS) == EVENTS
+    for type_ in types.TYPES:
+        assert set(lifecycle.states(type_)) == STATES[type_]
+        assert lifecycle.states(type_)[0] == INITIAL[type_] == lifecycle.INITIAL[type_]
         # every state in the expected table is one of the type's states
         for (state, _), after in ALLOWED[type_].items():
             assert {state, after} <= STATES[type_]
@@ -748,10 +750,10 @@ def test_transition_table_is_exactly_spec_section_3(type_):
         for event in sorted(EVENTS):
             expected = ALLOWED[type_].get((status, event))
             if expected is not None:
-                assert policy.transition(type_, status, event) == expected, (type_, status, event)
+                assert lifecycle.transition(type_, status, event) == expected, (type_, status, event)
                 continue
             with pytest.raises(ReturnsError) as err:
-                policy.transition(type_, status, event)
+                lifecycle.transition(type_, status, event)
             problems = err.value.problems
             assert len(problems) == 1 and problems[0].message, (type_, status, event)
             rule = expected_rule(type_, status, event)
@@ -764,7 +766,7 @@ def test_transition_table_is_exactly_spec_section_3(type_):
 def test_closed_returns_accept_no_event(type_, status):
     for event in sorted(EVENTS):
         with pytest.raises(ReturnsError):
-            policy.transition(type_, status, event)
+            lifecycle.transition(type_, status, event)
 
 
 def test_every_type_can_reach_completed_from_its_initial_state():
@@ -777,7 +779,7 @@ def test_every_type_can_reach_completed_from_its_initial_state():
     for type_, events in paths.items():
         state = INITIAL[type_]
         for event in events:
-            state = policy.transition(type_, state, event)
+            state = lifecycle.transition(type_, state, event)
         assert state == "completed", type_
 
 
@@ -787,7 +789,7 @@ def test_every_type_can_reach_completed_from_its_initial_state():
      ("ticket-issued", True), ("unit-in-transit", True), ("replacement-delivered", True)],
 )
 def test_open_means_any_state_but_completed_cancelled_and_charged(status, is_open):
-    assert policy.is_open(status) is is_open
+    assert lifecycle.is_open(status) is is_open
 
 
 # --- next_step for every (type, state) -----------------------------------------------------
@@ -812,7 +814,7 @@ NEXT_COMMANDS = {
 
 @pytest.mark.parametrize("type_, status", [(t, s) for t in sorted(STATES) for s in sorted(STATES[t])])
 def test_next_step_for_every_type_and_state(type_, status):
-    text = policy.next_step(type_, status)
+    text = wording.next_step(type_, status)
     assert text.strip(), (type_, status)
     assert "{" not in text and "}" not in text
     if status in ("completed", "cancelled"):
@@ -825,8 +827,8 @@ def test_next_step_for_every_type_and_state(type_, status):
 
 
 def test_next_step_shows_the_due_date_once_delivered():
-    assert "2026-12-01" in policy.next_step("advanced", "replacement-delivered", date(2026, 12, 1))
-    assert "30 days" in policy.next_step("advanced", "replacement-delivered")
+    assert "2026-12-01" in wording.next_step("advanced", "replacement-delivered", date(2026, 12, 1))
+    assert "30 days" in wording.next_step("advanced", "replacement-delivered")
 
 
 # --- event dates (SPEC §3) -------------------------------------------------------------------
@@ -835,19 +837,19 @@ TODAY = date(2026, 11, 26)
 
 
 def test_check_event_date_same_day_as_last_event_and_today_is_allowed():
-    assert policy.check_event_date(TODAY, TODAY, TODAY) is None
-    assert policy.check_event_date(TODAY - timedelta(days=3), TODAY, TODAY - timedelta(days=3)) is None
-    assert policy.check_event_date(TODAY - timedelta(days=1), TODAY, TODAY - timedelta(days=5)) is None
+    assert lifecycle.check_event_date(TODAY, TODAY, TODAY) is None
+    assert lifecycle.check_event_date(TODAY - timedelta(days=3), TODAY, TODAY - timedelta(days=3)) is None
+    assert lifecycle.check_event_date(TODAY - timedelta(days=1), TODAY, TODAY - timedelta(days=5)) is None
 
 
 def test_check_event_date_in_the_future_is_refused():
     with pytest.raises(ReturnsError, match="future"):
-        policy.check_event_date(TODAY + timedelta(days=1), TODAY, TODAY - timedelta(days=5))
+        lifecycle.check_event_date(TODAY + timedelta(days=1), TODAY, TODAY - timedelta(days=5))
 
 
 def test_check_event_date_before_the_last_event_is_refused():
     with pytest.raises(ReturnsError) as err:
-        policy.check_event_date(TODAY - timedelta(days=2), TODAY, TODAY - timedelta(days=1))
+        lifecycle.check_event_date(TODAY - timedelta(days=2), TODAY, TODAY - timedelta(days=1))
     assert str(TODAY - timedelta(days=1)) in str(err.value)
 
 
@@ -860,24 +862,24 @@ def test_check_event_date_before_the_last_event_is_refused():
      ("advanced", "advanced"), ("AR", "advanced"), ("virtual", "virtual")],
 )
 def test_parse_type_names_and_aliases(text, expected):
-    assert policy.parse_type(text) == expected
+    assert inputs.parse_type(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "rma", "std", "advance"])
 def test_parse_type_refuses_unknown(text):
     with pytest.raises(ReturnsError):
-        policy.parse_type(text)
+        inputs.parse_type(text)
 
 
 def test_parse_category():
-    assert [policy.parse_category(c.upper()) for c in ("camera", "ptz", "specialty", "recorder", "other")] == [
+    assert [inputs.parse_category(c.upper()) for c in ("camera", "ptz", "specialty", "recorder", "other")] == [
         "camera", "ptz", "specialty", "recorder", "other"]
     with pytest.raises(ReturnsError):
-        policy.parse_category("dome")
+        inputs.parse_category("dome")
 
 
 def test_rules_and_rule_text_cover_every_rule_id_of_spec_section_2():
     ids = {"STD-1", "OTC-1", "OTC-2", "AR-1", "AR-2", "AR-3", "AR-4", "VR-1", "VR-2", "VR-3", "VR-4", "VR-5", "SER-1"}
-    assert set(policy.RULE_TEXT) == ids
-    assert {r for rs in policy.RULES.values() for r in rs} == ids
-    assert all("SER-1" in policy.RULES[t] for t in policy.TYPES)
+    assert set(wording.RULE_TEXT) == ids
+    assert {r for rs in wording.RULES.values() for r in rs} == ids
+    assert all("SER-1" in wording.RULES[t] for t in types.TYPES)

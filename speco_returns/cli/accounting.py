@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import policy
+from ..domain import inputs
 from ..errors import ReturnsError
 from .edge import command, session_of
 from .options import BomOpt, CsvOpt, ForceOpt, FromOpt, JsonOpt, OutputOpt, ToOpt, out_format
@@ -17,8 +17,8 @@ from .output import csv_output, emit_json, write_csv, write_dicts
 
 
 def _period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
-    first = policy.parse_date(start) if start is not None else None
-    last = policy.parse_date(end) if end is not None else None
+    first = inputs.parse_date(start) if start is not None else None
+    last = inputs.parse_date(end) if end is not None else None
     if first and last and first > last:
         raise ReturnsError(f"--from {first} is after --to {last}")
     return first, last
@@ -37,7 +37,7 @@ def _export(ctx: typer.Context, kind: str, start: str | None, end: str | None, o
     with csv_output(output, force=force, bom=bom, protected=[store.path]) as stream:
         count = write_csv(stream, header, rows)
     if output:
-        sys.stderr.write(f"wrote {count} row(s) to {policy.visible(str(output))}\n")
+        sys.stderr.write(f"wrote {count} row(s) to {inputs.visible(str(output))}\n")
 
 
 @command("export", "ledger")

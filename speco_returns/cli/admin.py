@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .. import policy
 from ..db.database import open_database
+from ..domain import inputs
 from ..errors import ReturnsError
 from .edge import command, session_of
 from .options import JsonOpt
@@ -29,7 +29,7 @@ def backup_cmd(
     from ..admin.backup import backup
 
     size = backup(session_of(ctx).reader, path, force=force)
-    typer.echo(f"backed up to {policy.visible(str(path))} ({size:,} bytes, quick check ok)")
+    typer.echo(f"backed up to {inputs.visible(str(path))} ({size:,} bytes, quick check ok)")
 
 
 @command("", "doctor")
@@ -54,7 +54,7 @@ def doctor_cmd(
 
         render.doctor_view(report)
     for problem in report["problems"]:
-        sys.stderr.write(f"error: {policy.visible(problem)}\n")  # names stored text: a tampered row may hold escapes
+        sys.stderr.write(f"error: {inputs.visible(problem)}\n")  # names stored text: a tampered row may hold escapes
     if not report["ok"]:
         raise typer.Exit(code=1)
 
@@ -78,7 +78,7 @@ def admin_roles_cmd(
 
     Example: speco-returns admin roles --apply
     """
-    from ..admin import roles
+    from ..db import roles
     from ..db.urls import is_url
 
     if not apply:
@@ -104,7 +104,7 @@ def admin_copy_cmd(
     from ..admin import copy as move
     from ..db.urls import has_password, is_url, shown
 
-    policy.refuse_control("--to", to, shown=shown(to))  # a target URL, like --db (paths: `command`)
+    inputs.refuse_control("--to", to, shown=shown(to))  # a target URL, like --db (paths: `command`)
     if not is_url(to):
         raise ReturnsError("--to takes a PostgreSQL URL (postgresql://host/dbname or service=NAME)")
     if has_password(to):

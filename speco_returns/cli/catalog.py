@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import policy
 from ..db import catalog as catalog_db
+from ..domain import inputs
 from .completion import complete_category
 from .edge import command, session_of
 from .options import CsvOpt, JsonOpt, LimitOpt, out_format, rows_shown
@@ -35,7 +35,7 @@ def catalog_add(
     session = session_of(ctx)
     product = make_product(model, category, list_price, description)
     save(session.store, [product], session.now())
-    typer.echo(f"{product.model}: {product.category}, list price {policy.format_usd(product.list_price) or 'none'}")
+    typer.echo(f"{product.model}: {product.category}, list price {inputs.format_usd(product.list_price) or 'none'}")
 
 
 @command("catalog", "import")
@@ -62,7 +62,7 @@ def catalog_list(
     """
     fmt = out_format(as_json, as_csv)
     rows = [{"model": r["model"], "category": r["category"],
-             "list_price": None if r["list_price_cents"] is None else policy.format_amount(r["list_price_cents"]),
+             "list_price": None if r["list_price_cents"] is None else inputs.format_amount(r["list_price_cents"]),
              "description": r["description"], "updated_at": r["updated_at"]}
             for r in catalog_db.everything(session_of(ctx).reader)]
     shown = rows_shown(limit, fmt)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from .. import policy
+from ..domain import lifecycle, types
 
 # --- where the values come from ----------------------------------------------------------------
 
@@ -82,15 +82,15 @@ def complete_ra(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def complete_type(incomplete: str) -> list[str]:
-    return _starting([*policy.TYPES, *policy.ALIASES], incomplete)
+    return _starting([*types.TYPES, *types.ALIASES], incomplete)
 
 
 def complete_status(incomplete: str) -> list[str]:
-    return _starting(sorted({s for t in policy.TYPES for s in policy.states(t)}), incomplete)
+    return _starting(sorted({s for t in types.TYPES for s in lifecycle.states(t)}), incomplete)
 
 
 def complete_category(incomplete: str) -> list[str]:
-    return _starting(policy.CATEGORIES, incomplete)
+    return _starting(types.CATEGORIES, incomplete)
 
 
 def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:

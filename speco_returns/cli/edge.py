@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from .. import policy
+from ..domain import inputs
 from ..errors import ReturnsError, Violation
 from .session import Session
 
@@ -27,7 +27,7 @@ REGISTRY: list[tuple[str, str, typing.Callable, dict]] = []
 def fail(problems: list[Violation]) -> None:
     """One line per problem on stderr, never wrapped; exit 1."""
     for p in problems:
-        sys.stderr.write(f"error: {policy.visible(p.line())}\n")  # stored text may hold escapes
+        sys.stderr.write(f"error: {inputs.visible(p.line())}\n")  # stored text may hold escapes
     raise typer.Exit(code=1)
 
 
@@ -51,7 +51,7 @@ def command(group: str, name: str, **kwargs):
                 # signature cost startup about 10 ms.
                 for param, label in _path_parameters(fn).items():  # before anything is opened, created or written
                     if kw.get(param) is not None:
-                        policy.refuse_control(label, str(kw[param]))
+                        inputs.refuse_control(label, str(kw[param]))
                 result = fn(*args, **kw)
                 _note_pinned_today(session)
                 return result

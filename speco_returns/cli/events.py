@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import history, policy
+from ..domain import inputs, wording
 from ..errors import ReturnsError
 from ..services import returns as returns_service
 from . import prompts
@@ -29,14 +29,14 @@ def _record(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bo
         if event != "receive" or r["type"] == "advanced":
             from .prompts import confirm_moment
 
-            confirm_moment(key, r["customer"], [f"{event} on {day}: {history.describe(moves)}"], f"Record {event}?")
+            confirm_moment(key, r["customer"], [f"{event} on {day}: {wording.describe(moves)}"], f"Record {event}?")
     key, moves = returns_service.record(store, ra, event, day, now, **detail)
     doc = returns_service.show(store, key)
     if as_json:
         emit_json(doc)
     else:
-        money = f"; {history.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
-        typer.echo(f"{policy.visible(key)}: {event} on {day}: now {doc['status']}{money}. Next: {doc['next_step']}")
+        money = f"; {wording.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
+        typer.echo(f"{inputs.visible(key)}: {event} on {day}: now {doc['status']}{money}. Next: {doc['next_step']}")
 
 
 @command("", "link")
@@ -62,8 +62,8 @@ def hold_cmd(
 
     Example: speco-returns hold RA-000003 --ref AUTH-88231 --expires 2026-11-09
     """
-    reference = policy.parse_hold_ref(ref)
-    expiry = policy.parse_date(expires) if expires is not None else None
+    reference = inputs.parse_hold_ref(ref)
+    expiry = inputs.parse_date(expires) if expires is not None else None
     _record(ctx, ra, "hold", on, as_json, ref=reference, expires=expiry)
 
 
@@ -122,7 +122,7 @@ def charge_cmd(
 
     Example: speco-returns charge RA-000004
     """
-    _record(ctx, ra, "charge", on, as_json, yes, reason=policy.clean_text("reason", reason))
+    _record(ctx, ra, "charge", on, as_json, yes, reason=inputs.clean_text("reason", reason))
 
 
 @command("", "refund")
@@ -140,9 +140,9 @@ def refund_cmd(
 
     Example: speco-returns refund RA-000004 --ref RF-20261203-1 --reason "K. Alvarez: unit works, refund in full"
     """
-    reference = policy.parse_hold_ref(ref, "refund reference")
-    cents = policy.parse_money(amount) if amount is not None else None
-    _record(ctx, ra, "refund", on, as_json, yes, ref=reference, amount=cents, reason=policy.clean_text("reason", reason))
+    reference = inputs.parse_hold_ref(ref, "refund reference")
+    cents = inputs.parse_money(amount) if amount is not None else None
+    _record(ctx, ra, "refund", on, as_json, yes, ref=reference, amount=cents, reason=inputs.clean_text("reason", reason))
 
 
 @command("", "complete")
@@ -157,7 +157,7 @@ def complete_cmd(
 
     Example: speco-returns complete TT-55012 --note "distributor credited the customer"
     """
-    _record(ctx, ra, "complete", on, as_json, note=policy.clean_text("note", note))
+    _record(ctx, ra, "complete", on, as_json, note=inputs.clean_text("note", note))
 
 
 @command("", "cancel")
@@ -186,7 +186,7 @@ def void_cmd(
     Example: speco-returns void RA-000006 --reason "receive was typed on the wrong RA"
     """
     text = _reason(reason, "the event is voided")
-    reference = policy.parse_hold_ref(ref, "reversal reference") if ref is not None else None
+    reference = inputs.parse_hold_ref(ref, "reversal reference") if ref is not None else None
     session = session_of(ctx)
     now = session.now()
     day = day_or_today(on, now.today)
@@ -199,7 +199,7 @@ def void_cmd(
 
         confirm_moment(key, r["customer"], [
             f"void: undoes {target['event']} of {target['happened_on']} ({r['status']} -> {plan.life.status})",
-            f"money: {history.describe(plan.undo)}",
+            f"money: {wording.describe(plan.undo)}",
         ], f"Void {target['event']}?")
         expect = target["id"]
     key, plan = returns_service.void(store, ra, text, day, now, expect_event=expect, ref=reference)
@@ -208,8 +208,8 @@ def void_cmd(
         emit_json(doc)
     else:
         target = plan.voidable
-        typer.echo(policy.visible(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
-                                  f"{history.describe(plan.undo)}. Next: {doc['next_step']}"))
+        typer.echo(inputs.visible(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
+                                  f"{wording.describe(plan.undo)}. Next: {doc['next_step']}"))
 
 
 @command("", "edit")
@@ -230,7 +230,7 @@ def edit_cmd(
     """
     given = {"customer": customer, "email": email, "phone": phone, "distributor": distributor,
              "approved_by": approved_by, "reason": reason}
-    fields = {name: (policy.parse_email(value) if name == "email" else policy.clean_text(name.replace("_", " "), value))
+    fields = {name: (inputs.parse_email(value) if name == "email" else inputs.clean_text(name.replace("_", " "), value))
               for name, value in given.items() if value is not None}
     if not fields:
         raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by or --reason")
@@ -239,10 +239,10 @@ def edit_cmd(
     if as_json:
         emit_json(returns_service.show(session.store, key))
     elif changed:
-        typer.echo(policy.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
+        typer.echo(inputs.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
                                                          for name, old, new in changed)))  # old: stored, may hold escapes
     else:
-        typer.echo(f"{policy.visible(key)}: nothing changed")
+        typer.echo(f"{inputs.visible(key)}: nothing changed")
 
 
 @command("", "note")
@@ -254,15 +254,15 @@ def note_cmd(
     """
     session = session_of(ctx)
     now = session.now()
-    body = policy.clean_text("note", text)
+    body = inputs.clean_text("note", text)
     if not body:
         raise ReturnsError("the note is empty")
     key = returns_service.note(session.store, ra, body, day_or_today(on, now.today), now)
-    typer.echo(f"{policy.visible(key)}: note added")
+    typer.echo(f"{inputs.visible(key)}: note added")
 
 
 def _reason(text: str, why: str) -> str:
-    reason = policy.clean_text("reason", text)
+    reason = inputs.clean_text("reason", text)
     if not reason:
         raise ReturnsError(f"--reason is empty: say why {why}")
     return reason
@@ -273,7 +273,7 @@ def _tracking(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     value = text.strip()
-    policy.require_utf8("tracking number", value)
+    inputs.require_utf8("tracking number", value)
     if len(value) > 64 or not value.isprintable():
         raise ReturnsError("tracking number is not valid: at most 64 printable characters")
     return value

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import policy
+from ..domain import inputs
 from ..errors import ReturnsError
 from ..services import overdue as overdue_service
 from .edge import command, session_of
@@ -69,8 +69,8 @@ def show_notice(ctx: typer.Context, ra: str, kind: str, as_json: bool) -> None:
         return
     for header in ("From", "To", "Subject", "Date"):
         if msg[header]:
-            sys.stdout.write(f"{header}: {policy.visible(str(msg[header]))}\n")
-    sys.stdout.write("\n" + "\n".join(policy.visible(line) for line in msg.get_content().split("\n")))
+            sys.stdout.write(f"{header}: {inputs.visible(str(msg[header]))}\n")
+    sys.stdout.write("\n" + "\n".join(inputs.visible(line) for line in msg.get_content().split("\n")))
 
 
 @command("", "notify")
@@ -131,10 +131,10 @@ def notify_cmd(
             failed.setdefault(o.error, []).append(o)
     for error, group in failed.items():
         if len(group) == 1:
-            sys.stderr.write(policy.visible(f"error: {group[0].ra} {group[0].label} to {group[0].to}: {error} (tried again on the next run)") + "\n")
+            sys.stderr.write(inputs.visible(f"error: {group[0].ra} {group[0].label} to {group[0].to}: {error} (tried again on the next run)") + "\n")
         else:
             names = ", ".join(f"{o.ra} {o.label}" for o in group[:3]) + (", ..." if len(group) > 3 else "")
-            sys.stderr.write(policy.visible(f"error: {error}: {len(group)} notices not sent ({names}); tried again on the next run") + "\n")
+            sys.stderr.write(inputs.visible(f"error: {error}: {len(group)} notices not sent ({names}); tried again on the next run") + "\n")
     if failed:
         raise typer.Exit(code=4)
 

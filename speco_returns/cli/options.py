@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import policy
+from ..domain import inputs
 from .completion import complete_ra
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
@@ -45,7 +45,7 @@ def out_format(as_json: bool, as_csv: bool = False) -> str:
 
 def day_or_today(text: str | None, today: date) -> date:
     """An option's date, or today when the option is left out (an empty `--on ''` is refused)."""
-    return today if text is None else policy.parse_date(text)
+    return today if text is None else inputs.parse_date(text)
 
 
 def rows_shown(limit: int | None, fmt: str) -> int | None:

@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .. import policy
 from ..db.exports import FORMULA_STARTS
+from ..domain import inputs
+from ..domain.inputs import visible
 from ..files import write_whole
-from ..policy import visible
 
 
 def json_text(data) -> str:
@@ -23,7 +23,7 @@ def json_text(data) -> str:
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if all(line.isprintable() for line in text.split("\n")):  # the indent's line breaks are the only C0 left
         return text
-    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and policy.is_control(ch) else ch for ch in text)
+    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and inputs.is_control(ch) else ch for ch in text)
 
 
 def emit_json(data) -> None:

@@ -14,10 +14,10 @@ from dataclasses import replace
 
 import typer
 
-from .. import policy
+from ..domain import inputs, rules, types
 from ..errors import ReturnsError, Violation
 
-Lookup = Callable[[policy.Request], policy.Facts]  # what the store knows about a request
+Lookup = Callable[[types.Request], types.Facts]  # what the store knows about a request
 
 
 def line_editing() -> None:
@@ -49,7 +49,7 @@ def confirm(question: str, default: bool) -> bool:
 
 def say_refused(problems: list[Violation]) -> None:
     for p in problems:
-        typer.echo(f"error: {policy.visible(p.line())}", err=True)  # stored text may hold escapes
+        typer.echo(f"error: {inputs.visible(p.line())}", err=True)  # stored text may hold escapes
 
 
 def ask(label: str, parse, *, optional: bool = False):
@@ -67,7 +67,7 @@ def ask(label: str, parse, *, optional: bool = False):
 
 def required(label: str):
     def parse(text: str) -> str:
-        value = policy.clean_text(label, text)
+        value = inputs.clean_text(label, text)
         if not value:
             raise ReturnsError(f"{label} is required")
         return value
@@ -76,7 +76,7 @@ def required(label: str):
 
 
 def items_line(text: str) -> tuple:
-    items = tuple(policy.merge_items(policy.parse_item(p) for p in text.split(",") if p.strip()))
+    items = tuple(inputs.merge_items(inputs.parse_item(p) for p in text.split(",") if p.strip()))
     if not items:
         raise ReturnsError("give at least one MODEL[:QTY]")
     return items
@@ -87,7 +87,7 @@ def items_line(text: str) -> tuple:
 FIELDS = ("type", "customer", "email", "phone", "items", "ticket", "distributor", "approved_by", "reason", "serials")
 
 
-def fill(req: policy.Request, contact: dict, lookup: Lookup, *, ask_contact: bool) -> tuple[policy.Request, dict]:
+def fill(req: types.Request, contact: dict, lookup: Lookup, *, ask_contact: bool) -> tuple[types.Request, dict]:
     """Every field the type needs, each checked as soon as it is known: a refused flag or
     answer is shown and asked again on the spot. `ask_contact`: offer e-mail and phone."""
     req = _ensure(req, lookup)
@@ -104,12 +104,12 @@ def _ask_email(type_: str):
     # The e-biz link of an advanced replacement goes by e-mail: say so, but never insist.
     label = ("E-mail for the e-biz link (strongly advised; Enter to skip)" if type_ == "advanced"
              else "E-mail (Enter to skip)")
-    return ask(label, policy.parse_email, optional=True)
+    return ask(label, inputs.parse_email, optional=True)
 
 
-def _ensure(req: policy.Request, lookup: Lookup) -> policy.Request:
+def _ensure(req: types.Request, lookup: Lookup) -> types.Request:
     if not req.type:
-        req = replace(req, type=ask("Return type (standard, counter, advanced, virtual)", policy.parse_type))
+        req = replace(req, type=ask("Return type (standard, counter, advanced, virtual)", inputs.parse_type))
     if not req.customer:
         req = replace(req, customer=ask("Customer", required("customer")))
     req = _ensure_items(req, lookup)
@@ -122,99 +122,99 @@ def _ensure(req: policy.Request, lookup: Lookup) -> policy.Request:
             req = replace(req, approved_by=ask("Approved by (VR-1)", required("approver")))
         if not req.reason:
             req = replace(req, reason=ask("Reason (VR-1)", required("reason")))
-    if req.type in policy.SERIAL_RULE:
+    if req.type in types.SERIAL_RULE:
         req = replace(req, serials=_ensure_serials(req, lookup))
     return req
 
 
-def _ensure_items(req: policy.Request, lookup: Lookup) -> policy.Request:
+def _ensure_items(req: types.Request, lookup: Lookup) -> types.Request:
     """Items the type can take: a list price for an advanced one (AR-3), cameras of an
     eligible kind and count for a virtual one (VR-2, VR-3)."""
 
     def parse(text: str) -> tuple:
         items = items_line(text)
-        problems = policy.item_problems(req.type, items, lookup(replace(req, items=items, serials=())).catalog)
+        problems = rules.item_problems(req.type, items, lookup(replace(req, items=items, serials=())).catalog)
         if problems:
             raise ReturnsError(*problems)
         return items
 
     if req.items:
-        problems = policy.item_problems(req.type, req.items, lookup(replace(req, serials=())).catalog)
+        problems = rules.item_problems(req.type, req.items, lookup(replace(req, serials=())).catalog)
         if not problems:
             return req
         say_refused(problems)
     return replace(req, items=ask("Items (MODEL[:QTY], comma-separated)", parse))
 
 
-def _ensure_ticket(req: policy.Request, lookup: Lookup) -> policy.Request:
+def _ensure_ticket(req: types.Request, lookup: Lookup) -> types.Request:
     def parse(text: str) -> str:
-        ticket = policy.parse_ticket(text)
-        problem = policy.ticket_problem(ticket, lookup(replace(req, ticket=ticket, serials=())))
+        ticket = inputs.parse_ticket(text)
+        problem = rules.ticket_problem(ticket, lookup(replace(req, ticket=ticket, serials=())))
         if problem:
             raise ReturnsError(problem)
         return ticket
 
     if req.ticket:
-        problem = policy.ticket_problem(req.ticket, lookup(replace(req, serials=())))
+        problem = rules.ticket_problem(req.ticket, lookup(replace(req, serials=())))
         if not problem:
             return req
         say_refused([problem])
     return replace(req, ticket=ask("Tech Ticket ID (OTC-1)", parse))
 
 
-def _ensure_serials(req: policy.Request, lookup: Lookup) -> tuple:
+def _ensure_serials(req: types.Request, lookup: Lookup) -> tuple:
     """Serials given as flags are kept where they fit and are free (SER-1); then one is
     asked per unit still without one, each checked as it is typed."""
-    rule = policy.SERIAL_RULE[req.type]
+    rule = types.SERIAL_RULE[req.type]
     try:
-        policy.assign_serials(req.items, req.serials)
+        rules.assign_serials(req.items, req.serials)
         serials = list(req.serials)
     except ReturnsError as e:  # they do not fit these items (changed since): ask them all
         say_refused([Violation(rule, p.message) for p in e.problems])
         serials = []
     facts = lookup(replace(req, serials=tuple(serials)))
-    taken = [p for p in (policy.serial_problem(s, facts) for _, s in serials) if p]
+    taken = [p for p in (rules.serial_problem(s, facts) for _, s in serials) if p]
     if taken:
         say_refused(taken)
-        serials = [(m, s) for m, s in serials if not policy.serial_problem(s, facts)]
+        serials = [(m, s) for m, s in serials if not rules.serial_problem(s, facts)]
     given = {serial for _, serial in serials}
 
     def new_serial(text: str) -> str:
-        serial = policy.parse_serial(text)
+        serial = inputs.parse_serial(text)
         if serial in given:  # a repeat is asked again, not refused at the end
             raise ReturnsError(f"serial {serial} is already given for this return")
-        problem = policy.serial_problem(serial, lookup(replace(req, serials=((None, serial),), items=())))
+        problem = rules.serial_problem(serial, lookup(replace(req, serials=((None, serial),), items=())))
         if problem:
             raise ReturnsError(problem)
         given.add(serial)
         return serial
 
-    assigned = policy.assign_serials(req.items, serials)
+    assigned = rules.assign_serials(req.items, serials)
     for model, qty in req.items:
         for n in range(len(assigned[model]) + 1, qty + 1):
             serials.append((model, ask(f"Serial of {model}, unit {n} of {qty} ({rule})", new_serial)))
     return tuple(serials)
 
 
-def summary(req: policy.Request, contact: dict, hold: int | None) -> str:
+def summary(req: types.Request, contact: dict, hold: int | None) -> str:
     """The confirm line: type, customer, each item with its serials, the card hold."""
-    serials = policy.assign_serials(req.items, req.serials)
+    serials = rules.assign_serials(req.items, req.serials)
     parts = []
     for model, qty in req.items:
         listed = f" ({', '.join(serials[model])})" if serials[model] else ""
         parts.append(f"{model} x{qty}{listed}")
-    line = f"Open {policy.a_type(req.type)} return for {req.customer}: {', '.join(parts)}"
+    line = f"Open {types.a_type(req.type)} return for {req.customer}: {', '.join(parts)}"
     if req.ticket:
         line += f"; ticket {req.ticket}"
     reach = ", ".join(x for x in (contact.get("email"), contact.get("phone")) if x)
     if reach:
         line += f"; contact {reach}"
     if hold is not None:
-        line += f"; card hold {policy.format_usd(hold)}"
+        line += f"; card hold {inputs.format_usd(hold)}"
     return line + "?"
 
 
-def change_one(req: policy.Request, contact: dict, lookup: Lookup) -> tuple[policy.Request, dict]:
+def change_one(req: types.Request, contact: dict, lookup: Lookup) -> tuple[types.Request, dict]:
     """After a 'no': which field to change (Enter: nothing is written). Only that field is
     asked again; the others are kept and checked once more against it."""
     names = [f for f in FIELDS if _applies(f, req.type)]
@@ -224,7 +224,7 @@ def change_one(req: policy.Request, contact: dict, lookup: Lookup) -> tuple[poli
         name = {"approved": "approved_by", "approver": "approved_by", "item": "items", "serial": "serials",
                 "e_mail": "email"}.get(name, name)
         if name not in names:
-            raise ReturnsError(f"'{policy.quote(text)}' is not a field here: one of {shown}")
+            raise ReturnsError(f"'{inputs.quote(text)}' is not a field here: one of {shown}")
         return name
 
     shown = ", ".join(n.replace("_", "-") for n in names)
@@ -246,7 +246,7 @@ def _applies(name: str, type_: str) -> bool:
     if name in ("approved_by", "reason"):
         return type_ == "virtual"
     if name == "serials":
-        return type_ in policy.SERIAL_RULE
+        return type_ in types.SERIAL_RULE
     return True
 
 
@@ -255,8 +255,8 @@ def _applies(name: str, type_: str) -> bool:
 
 def confirm_moment(key: str, customer: str, lines: list[str], question: str) -> None:
     """Show the return, the customer and what will move, and ask; 'no' writes nothing (exit 1)."""
-    typer.echo(policy.visible(f"{key}  {customer}"))  # stored by an older version: escapes shown, never run
+    typer.echo(inputs.visible(f"{key}  {customer}"))  # stored by an older version: escapes shown, never run
     for line in lines:
-        typer.echo(f"  {policy.visible(line)}")
+        typer.echo(f"  {inputs.visible(line)}")
     if not confirm(question, default=False):
         raise ReturnsError("not confirmed: nothing was written")

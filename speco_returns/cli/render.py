@@ -19,7 +19,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .. import policy
+from ..domain import clock, inputs, wording
+from ..domain import types as domain_types
 
 
 class _Console:
@@ -41,18 +42,18 @@ class _PlainConsole(Console):
 
     def render_str(self, text: str, **kwargs) -> Text:
         kwargs.update(markup=False, emoji=False)
-        return super().render_str(policy.visible(text), **kwargs)
+        return super().render_str(inputs.visible(text), **kwargs)
 
 
 def _user(text: str) -> str:
-    return policy.visible(text)
+    return inputs.visible(text)
 
 
 console = _Console()
 
 
 def _money(amount: str | None) -> str:
-    return "" if amount is None else policy.format_usd(policy.parse_money(amount))
+    return "" if amount is None else inputs.format_usd(inputs.parse_money(amount))
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
@@ -139,16 +140,16 @@ def shown(count: int, total: int | None, more: str) -> None:
 def policy_view(types: list[str]) -> None:
     for t in types:
         rules = Table.grid(padding=(0, 2))
-        for rule in policy.RULES[t]:
-            rules.add_row(Text(rule, style="bold"), policy.RULE_TEXT[rule])
-        steps = Text("\n".join(f"{n}. {s}" for n, s in enumerate(policy.NEXT_STEPS[t], 1)))
-        aliases = [a for a, full in policy.ALIASES.items() if full == t]
+        for rule in wording.RULES[t]:
+            rules.add_row(Text(rule, style="bold"), wording.RULE_TEXT[rule])
+        steps = Text("\n".join(f"{n}. {s}" for n, s in enumerate(wording.NEXT_STEPS[t], 1)))
+        aliases = [a for a, full in domain_types.ALIASES.items() if full == t]
         name = t + (f" (alias {', '.join(aliases)})" if aliases else "")
         console.print(Panel(Group(rules, Text("\nNext steps", style="bold"), steps),
-                            title=f"{policy.TYPE_TITLES[t]}: {name}", title_align="left", expand=False))
+                            title=f"{domain_types.TYPE_TITLES[t]}: {name}", title_align="left", expand=False))
 
 
-def check_view(result: policy.CheckResult) -> None:
+def check_view(result: domain_types.CheckResult) -> None:
     if result.eligible:
         console.print(Text("Eligible: no rule is broken.", style="bold green"))
     else:
@@ -179,7 +180,7 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(no_wrap=True)
     facts.add_column(overflow="fold")  # a long e-mail folds rather than lose its end
-    facts.add_row("type", policy.TYPE_TITLES[doc["type"]])
+    facts.add_row("type", domain_types.TYPE_TITLES[doc["type"]])
     facts.add_row("status", Text(doc["status"], style="bold"))
     for key in ("customer", "email", "phone", "ticket", "distributor", "approved_by", "reason", "opened_on"):
         if doc.get(key):
@@ -201,7 +202,7 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
                      [[e["on"], e["event"], e["status"], e["agent"], _event_detail(e)] for e in doc["events"]], "History")
     parts = [facts, items, Text(f"Next: {doc['next_step']}", style="bold")]
     if opened:
-        steps = policy.NEXT_STEPS[doc["type"]]
+        steps = wording.NEXT_STEPS[doc["type"]]
         parts.append(Text("\nTell the customer:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(steps, 1))))
     console.print(Panel(Group(*parts), title=Text(_user(doc["ra"])), title_align="left", expand=False))
     console.print(history)  # outside the panel: the timeline gets the terminal's whole width
@@ -247,7 +248,7 @@ def overdue_table(rows: list[dict], as_of: date, limit: int | None = None) -> No
         console.print(Text(f"Nothing overdue as of {as_of}."))
         return
     # People read the worst first: overdue rows most overdue first (JSON/CSV keep SPEC order).
-    ordered = sorted(rows, key=lambda r: (policy.OVERDUE_STATES.index(r["state"]), -(r["days_overdue"] or 0)))[:limit]
+    ordered = sorted(rows, key=lambda r: (clock.OVERDUE_STATES.index(r["state"]), -(r["days_overdue"] or 0)))[:limit]
     cells = []
     for r in ordered:
         contact = " ".join(x for x in (r["email"], r["phone"]) if x) or "no e-mail or phone recorded"
@@ -380,7 +381,7 @@ def report_view(doc: dict) -> None:
 
     def line(label: str, count: object, amount: str, bold: bool = False) -> None:
         style = "bold" if bold else None
-        money.add_row(Text(label, style=style), str(count), Text(policy.format_usd(int(Decimal(amount) * 100)), style=style))
+        money.add_row(Text(label, style=style), str(count), Text(inputs.format_usd(int(Decimal(amount) * 100)), style=style))
 
     line("opening holds", doc["opening_holds"]["count"], doc["opening_holds"]["amount"], True)
     line("  + authorized", doc["authorized"]["count"], doc["authorized"]["amount"])
@@ -396,11 +397,11 @@ def report_view(doc: dict) -> None:
     money.add_section()
     line(f"charges in review on {doc['to']}", doc["in_review"]["count"], doc["in_review"]["amount"])
     line(f"overdue on {doc['overdue']['as_of']}", doc["overdue"]["count"], doc["overdue"]["amount"])
-    returns = _table("returns", *policy.TYPES, "total", title="Returns opened and closed")
+    returns = _table("returns", *domain_types.TYPES, "total", title="Returns opened and closed")
     for column in returns.columns[1:]:
         column.justify = "right"
     for kind in ("opened", "closed"):
-        returns.add_row(kind, *(str(doc[kind][t]) for t in (*policy.TYPES, "total")))
+        returns.add_row(kind, *(str(doc[kind][t]) for t in (*domain_types.TYPES, "total")))
     console.print(money)
     console.print(returns)
     if not doc["balanced"]:  # never expected: the sums are of one ledger

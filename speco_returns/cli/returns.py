@@ -6,8 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import policy
 from ..db import returns as db_returns
+from ..domain import inputs, lifecycle, rules, wording
+from ..domain import types as domain_types
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
 from . import prompts
@@ -28,11 +29,11 @@ def policy_cmd(
 
     Example: speco-returns policy advanced
     """
-    types = [policy.parse_type(return_type)] if return_type else list(policy.TYPES)
+    types = [inputs.parse_type(return_type)] if return_type else list(domain_types.TYPES)
     if as_json:
-        emit_json([{"type": t, "title": policy.TYPE_TITLES[t],
-                    "rules": [{"rule": r, "text": policy.RULE_TEXT[r]} for r in policy.RULES[t]],
-                    "next_steps": policy.NEXT_STEPS[t]} for t in types])
+        emit_json([{"type": t, "title": domain_types.TYPE_TITLES[t],
+                    "rules": [{"rule": r, "text": wording.RULE_TEXT[r]} for r in wording.RULES[t]],
+                    "next_steps": wording.NEXT_STEPS[t]} for t in types])
         return
     from . import render
 
@@ -56,7 +57,7 @@ _REFUSED = "(refused)"  # stands in for a given value that was refused, so no ru
 
 
 def _parse_request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor,
-                   ) -> tuple[policy.Request, list[Violation]]:
+                   ) -> tuple[domain_types.Request, list[Violation]]:
     """The request as far as it parses, and every input problem (not just the first)."""
     problems: list[Violation] = []
 
@@ -67,22 +68,22 @@ def _parse_request(type_: str | None, customer, items, serials, approved_by, rea
             problems.extend(e.problems)
             return default
 
-    parsed_items = [it for it in (attempt(policy.parse_item, i) for i in items or []) if it]
-    parsed_serials = [sr for sr in (attempt(policy.parse_serial_arg, x) for x in serials or []) if sr]
-    req = policy.Request(
-        type=(attempt(policy.parse_type, type_, default="") if type_ else ""),
-        customer=attempt(policy.clean_text, "customer", customer, default=_REFUSED),
-        items=tuple(attempt(policy.merge_items, parsed_items, default=[])),
+    parsed_items = [it for it in (attempt(inputs.parse_item, i) for i in items or []) if it]
+    parsed_serials = [sr for sr in (attempt(inputs.parse_serial_arg, x) for x in serials or []) if sr]
+    req = domain_types.Request(
+        type=(attempt(inputs.parse_type, type_, default="") if type_ else ""),
+        customer=attempt(inputs.clean_text, "customer", customer, default=_REFUSED),
+        items=tuple(attempt(inputs.merge_items, parsed_items, default=[])),
         serials=tuple(parsed_serials),
-        approved_by=attempt(policy.clean_text, "approver", approved_by, default=_REFUSED),
-        reason=attempt(policy.clean_text, "reason", reason, default=_REFUSED),
-        ticket=attempt(policy.parse_ticket, ticket, default=_REFUSED) if ticket and ticket.strip() else None,
-        distributor=attempt(policy.clean_text, "distributor", distributor, default=_REFUSED),
+        approved_by=attempt(inputs.clean_text, "approver", approved_by, default=_REFUSED),
+        reason=attempt(inputs.clean_text, "reason", reason, default=_REFUSED),
+        ticket=attempt(inputs.parse_ticket, ticket, default=_REFUSED) if ticket and ticket.strip() else None,
+        distributor=attempt(inputs.clean_text, "distributor", distributor, default=_REFUSED),
     )
     return req, problems
 
 
-def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> policy.Request:
+def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> domain_types.Request:
     req, problems = _parse_request(type_, customer, items, serials, approved_by, reason, ticket, distributor)
     if problems:
         raise ReturnsError(*problems)
@@ -128,7 +129,7 @@ def check_cmd(
     if problems and not as_json:
         fail(problems)
     # With --json every problem, of input or of a rule, is a violation (rule null where none applies).
-    result = returns_service.check(store, req, day) if store and req.type and day else policy.CheckResult([], [], {})
+    result = returns_service.check(store, req, day) if store and req.type and day else domain_types.CheckResult([], [], {})
     result.violations[:0] = problems
     if as_json:
         emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
@@ -166,13 +167,13 @@ def open_cmd(
     session = session_of(ctx)
     now = session.now()
     day = day_or_today(on, now.today)
-    policy.check_event_date(day, now.today, policy.MIN_DATE)  # before any question is asked
-    contact = {"email": policy.parse_email(email), "phone": policy.clean_text("phone", phone)}
-    note = policy.clean_text("note", note)
+    lifecycle.check_event_date(day, now.today, domain_types.MIN_DATE)  # before any question is asked
+    contact = {"email": inputs.parse_email(email), "phone": inputs.clean_text("phone", phone)}
+    note = inputs.clean_text("note", note)
     req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
     asking = prompts.interactive(as_json)
     missing = ([Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual")]
-               if not req.type else []) + policy.missing_fields(req)
+               if not req.type else []) + rules.missing_fields(req)
     store = session.store
     if not asking:  # never asks: what is missing and what the rules refuse, in one error
         if missing and req.type and req.items:
@@ -181,7 +182,7 @@ def open_cmd(
             fail(missing)
     confirmed_hold = None
     if asking and (missing or not yes):
-        def lookup(r: policy.Request) -> policy.Facts:
+        def lookup(r: domain_types.Request) -> domain_types.Facts:
             return returns_service.facts(store, r, day)
 
         req, contact = prompts.fill(req, contact, lookup, ask_contact=not yes)
@@ -253,13 +254,13 @@ def list_cmd(
     Example: speco-returns list --search 555-01 --all
     """
     fmt = out_format(as_json, as_csv)
-    type_ = policy.parse_type(return_type) if return_type else None
+    type_ = inputs.parse_type(return_type) if return_type else None
     if status is not None:
-        known = {s for t in policy.TYPES for s in policy.states(t)}
+        known = {s for t in domain_types.TYPES for s in lifecycle.states(t)}
         if status.strip().lower() not in known:
-            raise ReturnsError(f"unknown status '{policy.quote(status)}': one of {', '.join(sorted(known))}")
+            raise ReturnsError(f"unknown status '{inputs.quote(status)}': one of {', '.join(sorted(known))}")
         status = status.strip().lower()
-    customer = policy.clean_text("customer", customer)  # bounded, plain text, like the name it looks for
+    customer = inputs.clean_text("customer", customer)  # bounded, plain text, like the name it looks for
     store = session_of(ctx).reader
     filters = (type_, status, customer, include_all, search)
     shown = rows_shown(limit, fmt)
@@ -288,13 +289,13 @@ def serial_add(
 
     Example: speco-returns serial add RA-000005 O4B3=SN-5009
     """
-    parsed = [policy.parse_serial_arg(s) for s in serials]
+    parsed = [inputs.parse_serial_arg(s) for s in serials]
     if model:
-        m = policy.normalize_model(model)
+        m = inputs.normalize_model(model)
         parsed = [(given or m, s) for given, s in parsed]
     session = session_of(ctx)
     key = returns_service.add_serials(session.store, ra, parsed, session.now())
-    typer.echo(f"{policy.visible(key)}: added {', '.join(s for _, s in parsed)}")
+    typer.echo(f"{inputs.visible(key)}: added {', '.join(s for _, s in parsed)}")
 
 
 @command("serial", "remove")
@@ -305,9 +306,9 @@ def serial_remove(
     Example: speco-returns serial remove RA-000005 SN-5009
     """
     session = session_of(ctx)
-    s = policy.parse_serial(serial)
+    s = inputs.parse_serial(serial)
     key = returns_service.remove_serial(session.store, ra, s, session.now())
-    typer.echo(f"{policy.visible(key)}: removed {s}")
+    typer.echo(f"{inputs.visible(key)}: removed {s}")
 
 
 @command("serial", "find")
@@ -319,8 +320,8 @@ def serial_find(
     Example: speco-returns serial find SN-3001
     """
     fmt = "json" if as_json else "human"
-    rows = db_returns.with_serial(session_of(ctx).reader, policy.parse_serial(serial))
+    rows = db_returns.with_serial(session_of(ctx).reader, inputs.parse_serial(serial))
     shown = rows_shown(limit, fmt)
-    listing(fmt, rows[:shown], LIST_COLUMNS + ["model"], f"Serial {policy.parse_serial(serial)}", total=len(rows),
+    listing(fmt, rows[:shown], LIST_COLUMNS + ["model"], f"Serial {inputs.parse_serial(serial)}", total=len(rows),
              more="--json for all of them")
 

@@ -18,7 +18,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .. import __version__, policy
+from .. import __version__
+from ..domain import inputs
 from ..errors import ReturnsError
 from .edge import REGISTRY, fail
 from .helptext import EPILOG, ReturnsCommand, ReturnsGroup
@@ -91,13 +92,13 @@ def main(
     from ..db import urls
 
     try:
-        name = policy.clean_text("agent", agent if agent is not None else _login()) or "unknown"
+        name = inputs.clean_text("agent", agent if agent is not None else _login()) or "unknown"
         if db:  # before anything is opened or created: a file named with an escape, a URL with one
             source = ctx.get_parameter_source("db")
             label = "SPECO_RETURNS_DB" if source is not None and source.name == "ENVIRONMENT" else "--db"
-            policy.refuse_control(label, db, shown=urls.shown(db))
+            inputs.refuse_control(label, db, shown=urls.shown(db))
         # Named as the variable (parse_date would call it "date"), before a write creates the file.
-        policy.refuse_control("SPECO_RETURNS_TODAY", os.environ.get("SPECO_RETURNS_TODAY") or "")
+        inputs.refuse_control("SPECO_RETURNS_TODAY", os.environ.get("SPECO_RETURNS_TODAY") or "")
     except ReturnsError as e:
         fail(e.problems)
     ctx.obj = Session(db_path=_database(ctx, db), agent=name)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import typer
 
-from .. import policy
 from ..db.database import Database, open_database
+from ..domain import inputs
 from ..domain.clock import Now
 
 
@@ -73,7 +73,7 @@ class Session:
     def today(self) -> date:
         """The one place the clock is read. SPECO_RETURNS_TODAY pins "today" (tests, back-filling)."""
         pinned = os.environ.get("SPECO_RETURNS_TODAY")
-        return policy.parse_date(pinned) if pinned else date.today()
+        return inputs.parse_date(pinned) if pinned else date.today()
 
     def now(self) -> Now:
         """The clock for a write: a pinned today is noted on stderr once the write succeeds."""

@@ -25,7 +25,8 @@ from typing import Annotated
 
 import typer
 
-from .. import files, policy
+from .. import files
+from ..domain import cards, inputs
 from .edge import command, session_of
 from .session import Session
 
@@ -46,7 +47,7 @@ def holds_card_number(line: str) -> bool:
         words = shlex.split(line, comments=True)
     except ValueError:  # an unclosed quote
         words = []
-    return any(policy.card_problem("line", text) for text in (line, *words))
+    return any(cards.card_problem("line", text) for text in (line, *words))
 
 
 class _CompletionSource:
@@ -99,7 +100,7 @@ class Shell:
             sys.stderr.write("\n")
             code = 130
         except Exception as e:  # a bug must not end an agent's call: one line, and go on
-            sys.stderr.write(f"error: unexpected {type(e).__name__}: {policy.quote(str(e), 120)}\n")
+            sys.stderr.write(f"error: unexpected {type(e).__name__}: {inputs.quote(str(e), 120)}\n")
             code = 1
         finally:
             self._end_command()
@@ -165,8 +166,8 @@ class Shell:
             where = shown(where)
             name = where.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "server"
         agent = self.session.agent if isinstance(self.session.db_path, Path) else self.session.store.login  # a server records its login
-        prompt = policy.visible(f"{agent}@{name}> ")
-        sys.stdout.write(f"speco-returns shell on {policy.visible(str(where))}: help for the commands, "
+        prompt = inputs.visible(f"{agent}@{name}> ")
+        sys.stdout.write(f"speco-returns shell on {inputs.visible(str(where))}: help for the commands, "
                          "Tab to complete, Ctrl-D or exit to leave.\n")
         last = 0
         while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..policy import Product
+from ..domain.types import Product
 from .chain import record_catalog
 
 if TYPE_CHECKING:

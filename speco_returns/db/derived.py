@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..policy import CLOSED, SERIAL_FREE
+from ..domain.lifecycle import CLOSED, SERIAL_FREE
 
 if TYPE_CHECKING:
     from .connection import Database

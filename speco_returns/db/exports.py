@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING
 
-from .. import policy
+from ..domain import lifecycle, types
 from ..domain.keys import NO_RA_NUMBER
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _range(start: date | None, end: date | None) -> list[str]:
-    return [(start or policy.MIN_DATE).isoformat(), (end or policy.MAX_DATE).isoformat()]
+    return [(start or types.MIN_DATE).isoformat(), (end or types.MAX_DATE).isoformat()]
 
 
 class _Cells:
@@ -147,5 +147,5 @@ _CLOSED_AS_OF = (
     "CASE WHEN coalesce(x.status, r.status) IN ({closed}) THEN CASE WHEN r.closed_on <= :end THEN r.closed_on "
     "ELSE (SELECT c.happened_on FROM events c WHERE c.return_id = r.id AND c.happened_on <= :end "
     "AND c.event IN ({life}) ORDER BY c.id DESC LIMIT 1) END END"
-).format(closed=", ".join(f"'{s}'" for s in policy.CLOSED), life=", ".join(f"'{e}'" for e in policy.EVENTS))
+).format(closed=", ".join(f"'{s}'" for s in lifecycle.CLOSED), life=", ".join(f"'{e}'" for e in lifecycle.EVENTS))
 _DUE_AS_OF = "CASE WHEN r.delivered_on <= :end THEN r.due_on END"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from .. import policy
+from ..domain import lifecycle, types
 from . import chain
 
 if TYPE_CHECKING:
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 def add(db: Database, return_id: int, move: Move, on: date, now: Now) -> None:
     """The one place ledger rows are written, chained: the signed columns follow from the event
-    and the amount (policy.LEDGER_SIGNS)."""
-    holds, charges = policy.ledger_changes(move.event, move.amount)
+    and the amount (lifecycle.LEDGER_SIGNS)."""
+    holds, charges = lifecycle.ledger_changes(move.event, move.amount)
     chain.append(db, "ledger", {
         "return_id": return_id, "happened_on": on.isoformat(), "event": move.event, "amount_cents": move.amount,
         "hold_ref": move.ref, "agent": now.agent, "recorded_at": now.stamp, "holds_change": holds,
@@ -73,7 +73,7 @@ def in_review(db: Database, end: str) -> tuple[int, int]:
 
 def counts_by_type(db: Database, column: str, start: str, end: str) -> dict[str, int]:
     """Returns opened (or closed) in the range, by type: from the indexes m008 adds."""
-    counts = dict.fromkeys(policy.TYPES, 0)
+    counts = dict.fromkeys(types.TYPES, 0)
     for type_, n in db.all(f"SELECT type, count(*) FROM returns WHERE {column} BETWEEN ? AND ? GROUP BY type",
                            [start, end]):
         counts[type_] = int(n)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .. import policy
+from ..domain import lifecycle
 from . import returns
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def claim(db: Database, return_id: int, n: Notice, message_id: str, now: Now, cl
     (`is_stale` says which are not), or the return closed since it was found due."""
     key = _key(return_id, n)
     with db.write():
-        if not policy.is_open(returns.status_of(db, return_id)):
+        if not lifecycle.is_open(returns.status_of(db, return_id)):
             return None
         row = db.one("SELECT * FROM notices WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ?", key)
         if row is None:

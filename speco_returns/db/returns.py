@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from .. import policy
+from ..domain import inputs, lifecycle
 from ..domain.keys import customer_key, key_of, ra_no_of
 from ..errors import ReturnsError
 from . import chain
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Word for word the WHERE of the partial indexes returns_advanced_open (m003) and returns_open
 # (m005): the planner matches it literally (tests keep them equal).
-OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in policy.CLOSED))
+OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in lifecycle.CLOSED))
 CHUNK = 500  # returns per `IN (...)` query
 
 
@@ -34,15 +34,15 @@ def find(db: Database, typed: str):
     import unicodedata
 
     typed = typed.strip()
-    policy.require_utf8("RA number", typed)
-    typed = unicodedata.normalize("NFKC", typed[:200])  # tickets are stored NFKC (policy.parse_ticket)
+    inputs.require_utf8("RA number", typed)
+    typed = unicodedata.normalize("NFKC", typed[:200])  # tickets are stored NFKC (inputs.parse_ticket)
     ra_no = ra_no_of(typed)
     if ra_no is not None:
         row = db.one("SELECT * FROM returns WHERE ra_no = ?", [ra_no])
     else:
         row = db.one("SELECT * FROM returns WHERE ticket = ?", [typed])
     if row is None:
-        raise ReturnsError(f"no return {policy.quote(typed)}: give an RA number or a counter return's ticket ID")
+        raise ReturnsError(f"no return {inputs.quote(typed)}: give an RA number or a counter return's ticket ID")
     return row
 
 
@@ -210,14 +210,14 @@ def open_as_of(db: Database, day: str) -> list:
 
 def listing_where(db: Database, type_, status, customer, include_closed, search) -> tuple[list[str], dict]:
     where, args = [], {}
-    if (not include_closed and status is None) or (status is not None and policy.is_open(status)):
+    if (not include_closed and status is None) or (status is not None and lifecycle.is_open(status)):
         where.append(OPEN_SQL)  # an open state: the same condition lets the open index serve it
     for column, value in (("type", type_), ("status", status)):
         if value:
             where.append(f"{column} = :{column}")
             args[column] = value
     if customer:
-        policy.require_utf8("customer", customer)
+        inputs.require_utf8("customer", customer)
         where.append(db.engine.contains("customer_key", ":customer"))
         args["customer"] = customer_key(customer)
     if search is not None:
@@ -256,4 +256,4 @@ def with_serial(db: Database, serial: str) -> list[dict]:
                      FROM serials s JOIN returns r ON r.id = s.return_id JOIN items i ON i.id = s.item_id
                      WHERE s.serial = ? ORDER BY r.id DESC""", [serial])
     return [{"ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
-             "opened_on": r["opened_on"], "model": r["model"], "open": policy.is_open(r["status"])} for r in rows]
+             "opened_on": r["opened_on"], "model": r["model"], "open": lifecycle.is_open(r["status"])} for r in rows]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import policy
+from ..domain import inputs
 from ..errors import ReturnsError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ _TOP = "\U0010ffff"  # sorts after every character: [text, text + _TOP) is "star
 
 def where(db: Database, text: str) -> tuple[str, dict]:
     """`id IN (...)` for the returns table, and its parameters."""
-    policy.require_utf8("search", text)
+    inputs.require_utf8("search", text)
     term = text.strip()
     if not term:
         raise ReturnsError("--search is empty: give a name, e-mail, phone, ticket, tracking number, hold reference or serial")

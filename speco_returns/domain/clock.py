@@ -1,11 +1,13 @@
-"""The clock, read once at the command line and passed down: nothing below the CLI reads it."""
+"""The 30-day clock (AR-4) as a view of a return's events on a day, and the clock reading the
+command line passes down (nothing below it reads the time)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from ..policy import Clock
+from ..errors import Violation
+from .types import DELIVERY_UNKNOWN_DAYS, HOLD_WARNING_DAYS, RETURN_WINDOW_DAYS, STALLED_DAYS
 
 
 @dataclass(frozen=True)
@@ -17,27 +19,104 @@ class Now:
     agent: str
 
 
-def clock_from_events(events) -> Clock:
-    """The 30-day clock as the given events say (the overdue check passes only those up to its
-    as-of date). A voided event never happened, for the clock too."""
-    import json
-
-    from ..history import effective
-
-    f: dict = {"hold_active": False}
-    for e in effective(events):
-        name, on = e["event"], date.fromisoformat(e["happened_on"])
-        if name in _DATES:
-            f[_DATES[name]] = on
-        if name == "receive":
-            f.setdefault("received_on", on)
-        if name == "hold":
-            expires = json.loads(e["detail"] or "{}").get("expires")
-            f["hold_active"], f["hold_expires"] = True, date.fromisoformat(expires) if expires else None
-        if name in ("receive", "charge", "cancel", "void"):  # a void kept here: a charge reversed at the processor
-            f["hold_active"] = False
-    return Clock(**f)
+# --- the 30-day clock (AR-4) -----------------------------------------------------------
 
 
-_DATES = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
-          "charge": "charged_on", "cancel": "cancelled_on"}
+def due_date(delivered_on: date) -> date:
+    return delivered_on + timedelta(days=RETURN_WINDOW_DAYS)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What an advanced replacement's events dated on or before a day say."""
+
+    shipped_on: date | None = None
+    delivered_on: date | None = None
+    unit_shipped_on: date | None = None
+    received_on: date | None = None
+    charged_on: date | None = None
+    cancelled_on: date | None = None
+    hold_active: bool = False
+    hold_expires: date | None = None
+
+    @property
+    def due_on(self) -> date | None:
+        return due_date(self.delivered_on) if self.delivered_on else None
+
+    def returned_in_time(self) -> bool:
+        """Received, or shipped back, on or before the due date (in transit is not late)."""
+        due = self.due_on
+        return due is not None and any(
+            d is not None and d <= due for d in (self.received_on, self.unit_shipped_on)
+        )
+
+    def is_overdue(self, as_of: date) -> bool:
+        due = self.due_on
+        return due is not None and as_of > due and not self.returned_in_time() and self.received_on is None
+
+
+def stalled_from(clock: Clock) -> date | None:
+    """The day a unit shipped back but not received becomes `return-stalled` (SPEC §2)."""
+    if clock.unit_shipped_on is None or clock.received_on is not None:
+        return None
+    return clock.unit_shipped_on + timedelta(days=STALLED_DAYS)
+
+
+def ship_refusal(clock: Clock, on: date) -> Violation | None:
+    """AR-2: a replacement ships only on a hold in force on its date. `clock` holds the
+    events dated on or before `on`."""
+    if not clock.hold_active:
+        return Violation("AR-2", f"no card hold is in force on {on}: record the authorized hold (`hold --ref`) first")
+    if clock.hold_expires and clock.hold_expires < on:
+        return Violation("AR-2", f"the card hold expired on {clock.hold_expires}: re-authorize it "
+                                 "(`hold --ref ... --expires ...`) before shipping")
+    return None
+
+
+def charge_refusal(clock: Clock, on: date, reason: str | None = None) -> Violation | None:
+    """AR-4: None when the card may be charged on `on`, else why not.
+
+    A unit sent back in time but never received (a lost parcel) may be charged once it is
+    `return-stalled` and past its due date, with the supervisor's reason (SPEC §2)."""
+    if clock.delivered_on is None:
+        return Violation("AR-4", "no delivery is recorded, so the 30-day clock has not started; record `deliver` first")
+    if clock.returned_in_time():
+        back = clock.unit_shipped_on or clock.received_on
+        stalled = stalled_from(clock)
+        if stalled is None:
+            return Violation("AR-4", f"the unit was sent back on {back}, within {RETURN_WINDOW_DAYS} days of delivery: the card is not charged")
+        allowed = max(stalled, clock.due_on + timedelta(days=1))
+        if on < allowed:
+            return Violation("AR-4", f"the unit was sent back on {back}, within {RETURN_WINDOW_DAYS} days of delivery: "
+                                     f"the card is not charged; if it never arrives (stalled from {stalled}) a supervisor "
+                                     f"may charge it from {allowed} with `charge --reason`")
+        if not reason:
+            return Violation("AR-4", f"the unit was sent back on {back} and never received (stalled from {stalled}): "
+                                     "charging it is a supervisor's decision: `charge RA --reason TEXT` naming who decided and why")
+        return None
+    if not clock.is_overdue(on):
+        return Violation("AR-4", f"the unit is due back by {clock.due_on}; the card can be charged from {clock.due_on + timedelta(days=1)}")
+    return None
+
+
+OVERDUE_STATES = ("overdue", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring")
+
+
+def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list[tuple[str, int | None]]:
+    """The nightly check's rows for one advanced replacement: (state, days overdue or None)."""
+    if clock.cancelled_on or clock.received_on or clock.charged_on:
+        return []
+    rows: list[tuple[str, int | None]] = []
+    due = clock.due_on
+    if due is not None:
+        if clock.is_overdue(as_of):
+            rows.append(("overdue", (as_of - due).days))
+        elif within is not None and not clock.returned_in_time() and (due - as_of).days <= within:
+            rows.append(("due-soon", None))
+    elif clock.shipped_on and (as_of - clock.shipped_on).days > DELIVERY_UNKNOWN_DAYS:
+        rows.append(("delivery-unknown", None))
+    if clock.unit_shipped_on and (as_of - clock.unit_shipped_on).days >= STALLED_DAYS:
+        rows.append(("return-stalled", None))
+    if clock.hold_active and clock.hold_expires and clock.hold_expires <= as_of + timedelta(days=HOLD_WARNING_DAYS):
+        rows.append(("hold-expiring", None))
+    return rows

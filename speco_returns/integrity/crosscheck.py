@@ -184,7 +184,7 @@ def sqlite_schema_problems(conn: Database, skip: set[str] = frozenset()) -> tupl
     return problems + _schema_line(differences, len(recorded)), differences
 
 
-# A server's objects, named by the statements that make them (the migrations', and admin/roles.py's,
+# A server's objects, named by the statements that make them (the migrations', and db/roles.py's,
 # which `admin roles --apply` adds, so they may be there or not).
 _TRIGGER = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s+(\w+)\s.*?\bON\s+(\w+)\s.*?EXECUTE\s+FUNCTION\s+(\w+)",
                       re.IGNORECASE | re.DOTALL)
@@ -238,7 +238,7 @@ def server_actual(conn: Database) -> dict[tuple[str, str], object]:
 
 
 def server_schema_problems(conn: Database) -> list[str]:
-    from ..admin import roles
+    from ..db import roles
     from ..db.migrations import STEPS
 
     recorded = recorded_steps(conn)

@@ -6,11 +6,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import files, policy
+from .. import files
 from ..db.derived import holds
 from ..db.migrations import SCHEMA_VERSION
 from ..db.returns import OPEN_SQL
 from ..db.schema import SQLITE_CHAIN_TRIGGERS
+from ..domain import inputs, lifecycle
 from ..domain.keys import NO_RA_NUMBER
 from ..errors import ReturnsError
 from . import crosscheck
@@ -45,8 +46,7 @@ def filesystem_type(path: Path, mounts: str | None = None) -> str | None:
 
 def replay_problems(conn: Database, limit: int = 20) -> list[str]:
     """Each return's history replayed through the state machine and money rules (voids
-    included, history.replay): name every return whose stored state or dates disagree."""
-    from .. import history
+    included, lifecycle.replay): name every return whose stored state or dates disagree."""
     from ..domain.keys import customer_key
     from ..domain.keys import ra_text as ra_number
     from .sqlite_fanout import customer_key_problem
@@ -71,14 +71,14 @@ def replay_problems(conn: Database, limit: int = 20) -> list[str]:
                 mine.append(pending)
             pending = next(events, None)
         try:
-            life = history.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, mine).life
+            life = lifecycle.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, mine).life
         except ReturnsError as e:
             problems.append(f"{name(r)}: its history does not replay ({e.problems[0].message})")
             continue
         except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool (issue 11)
-            problems.append(f"{name(r)}: its history holds a value the tool never writes ({policy.quote(str(e))})")
+            problems.append(f"{name(r)}: its history holds a value the tool never writes ({inputs.quote(str(e))})")
             continue
-        stored = history.Life.from_row(r)
+        stored = lifecycle.Life.from_row(r)
         if stored != life:
             was = stored.columns()
             wrong = [f"{c} is {was[c]}, history says {v}" for c, v in life.columns().items() if was[c] != v]
@@ -274,9 +274,9 @@ def address_problems(conn: Database) -> list[str]:
     found = []
     for ra, email in rows:
         ra = ra or NO_RA_NUMBER
-        refusal = policy.email_refusal(email) if email else None
+        refusal = inputs.email_refusal(email) if email else None
         if refusal:
-            found.append(f"{ra}: its notices cannot be sent to the e-mail on file '{policy.quote(email)}' ({refusal}): "
+            found.append(f"{ra}: its notices cannot be sent to the e-mail on file '{inputs.quote(email)}' ({refusal}): "
                          f"correct it with `speco-returns edit {ra} --email`")
     if len(found) > MAX_NAMED:
         found[MAX_NAMED:] = [f"{len(found) - MAX_NAMED} more open return(s) whose notices cannot be sent to the e-mail "

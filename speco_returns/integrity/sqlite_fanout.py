@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
-from .. import history, policy
 from ..db import chain
 from ..db.schema import SQLITE_CHAIN_TRIGGERS
+from ..domain import inputs, lifecycle
 from ..domain.keys import NO_RA_NUMBER, customer_key
 from ..errors import ReturnsError
 from .crosscheck import unrecorded
@@ -147,15 +147,15 @@ def ra_gaps(conn: sqlite3.Connection) -> list[int]:
              AND NOT EXISTS (SELECT 1 FROM returns WHERE id = x AND ra_no IS NULL) LIMIT ?""", [top, MAX_LISTED])]
 
 
-EVENTS_SQL = f"""SELECT event, happened_on, CASE WHEN event IN ({', '.join(f"'{e}'" for e in history._READS_DETAIL)})
+EVENTS_SQL = f"""SELECT event, happened_on, CASE WHEN event IN ({', '.join(f"'{e}'" for e in lifecycle._READS_DETAIL)})
                  THEN detail END, return_id, CAST(digest AS BLOB) FROM events
                  WHERE return_id > ? AND return_id <= ? ORDER BY return_id, id"""
 ORPHANS_SQL = """SELECT DISTINCT return_id FROM ledger WHERE return_id > ? AND return_id <= ?
                  AND return_id NOT IN (SELECT id FROM returns) ORDER BY 1"""
 ALL = 1 << 62
 MAX_LIFE_LINES = 20  # as admin.replay_problems: the first returns named, one line each
-LIFE = 6  # where a returns row's history-decided columns start (history.Life's order)
-HOLD = LIFE + len(history._LIFE_COLUMNS)  # then the record's text and the ledger rows
+LIFE = 6  # where a returns row's history-decided columns start (lifecycle.Life's order)
+HOLD = LIFE + len(lifecycle._LIFE_COLUMNS)  # then the record's text and the ledger rows
 RECORD, LEDGER = HOLD + 1, HOLD + 2
 CUSTOMER, CUSTOMER_KEY, SENT = LEDGER + 1, LEDGER + 2, LEDGER + 3  # and what derives from the history elsewhere
 
@@ -171,7 +171,7 @@ def returns_sql(conn: sqlite3.Connection) -> str:
         return (f"ifnull((SELECT group_concat(c, ';') FROM (SELECT {fast_canon(conn, table, cols)} AS c "
                 f"FROM {table} WHERE return_id = r.id ORDER BY id)), '')")
 
-    life = ", ".join(f"r.{c}" for c in history._LIFE_COLUMNS)
+    life = ", ".join(f"r.{c}" for c in lifecycle._LIFE_COLUMNS)
     return f"""SELECT r.id, r.type, r.ra_no, r.ticket, r.opened_on, r.hold_amount_cents, {life},
                  CASE WHEN r.type = 'advanced' THEN ifnull((SELECT sum(list_price_cents * qty) FROM items
                                                             WHERE return_id = r.id), 0) END,
@@ -193,7 +193,7 @@ def _ledger_text(moves) -> str | None:
 
 
 def _moves(rows: list) -> str:
-    return "; ".join(f"{event} {policy.format_usd(amount)}" for event, amount, _ in rows) or "no rows"
+    return "; ".join(f"{event} {inputs.format_usd(amount)}" for event, amount, _ in rows) or "no rows"
 
 
 def _name(r: tuple) -> str:
@@ -202,24 +202,24 @@ def _name(r: tuple) -> str:
 
 def replay_return(conn: sqlite3.Connection, r: tuple, events: list) -> tuple[str | None, list[str]]:
     """One return (a returns_sql row) and its history (EVENTS_SQL rows) replayed once
-    (history.replay_rows, voids included): a line in admin.replay_problems' words when its
+    (lifecycle.replay_rows, voids included): a line in admin.replay_problems' words when its
     stored state or dates disagree, and what else disagrees: the hold amount against its
     items, the ledger, the record's digest."""
     life_line, problems, moves = None, [], None
     try:
-        replayed = history.replay_rows(r[1], date.fromisoformat(r[4]), r[5] or 0, events)
+        replayed = lifecycle.replay_rows(r[1], date.fromisoformat(r[4]), r[5] or 0, events)
         moves = replayed.moves
         stored = list(r[LIFE:HOLD])
         if replayed.life.stored() != stored:
-            was = dict(zip(history._LIFE_COLUMNS, stored, strict=True))
+            was = dict(zip(lifecycle._LIFE_COLUMNS, stored, strict=True))
             wrong = [f"{c} is {was[c]}, history says {v}" for c, v in replayed.life.columns().items() if was[c] != v]
             life_line = f"{_name(r)}: {'; '.join(wrong)}"
     except ReturnsError as e:
         life_line = f"{_name(r)}: its history does not replay ({e.problems[0].message})"
     except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool
-        life_line = f"{_name(r)}: its history holds a value the tool never writes ({policy.quote(str(e))})"
+        life_line = f"{_name(r)}: its history holds a value the tool never writes ({inputs.quote(str(e))})"
     if r[1] == "advanced" and r[5] != r[HOLD]:
-        problems.append(f"hold is {policy.format_usd(r[5])}, its items' list prices give {policy.format_usd(r[HOLD])}")
+        problems.append(f"hold is {inputs.format_usd(r[5])}, its items' list prices give {inputs.format_usd(r[HOLD])}")
     if moves is not None and (moves or r[LEDGER] is not None) and r[LEDGER] != _ledger_text(moves):
         rows = conn.execute("SELECT event, amount_cents, hold_ref FROM ledger WHERE return_id = ? ORDER BY id", [r[0]])
         problems.append(f"its ledger has {_moves(rows.fetchall())}, its history gives "
@@ -237,7 +237,7 @@ def replay_return(conn: sqlite3.Connection, r: tuple, events: list) -> tuple[str
 
 def customer_key_problem(stored, derived) -> str:
     """returns.customer_key (m013) is derived from the customer: VR-2 and `list --customer` compare it."""
-    return f"customer_key is '{policy.quote(str(stored))}', its customer gives '{policy.quote(str(derived))}'"
+    return f"customer_key is '{inputs.quote(str(stored))}', its customer gives '{inputs.quote(str(derived))}'"
 
 
 def replay(conn: sqlite3.Connection, progress: Progress | None = None, after: int = -ALL,

@@ -6,21 +6,21 @@ import csv
 import re
 from pathlib import Path
 
-from .. import policy
 from ..db import catalog as catalog_db
 from ..db.database import Database
+from ..domain import inputs, types
 from ..domain.clock import Now
 from ..errors import ReturnsError
 
 MAX_PROBLEMS_SHOWN = 20
 
 
-def product(model: str, category: str, list_price: str | None, description: str | None) -> policy.Product:
-    return policy.Product(
-        model=policy.normalize_model(model),
-        category=policy.parse_category(category),
-        list_price=policy.parse_money(list_price) if list_price and list_price.strip() else None,
-        description=policy.clean_text("description", description),
+def product(model: str, category: str, list_price: str | None, description: str | None) -> types.Product:
+    return types.Product(
+        model=inputs.normalize_model(model),
+        category=inputs.parse_category(category),
+        list_price=inputs.parse_money(list_price) if list_price and list_price.strip() else None,
+        description=inputs.clean_text("description", description),
     )
 
 
@@ -39,8 +39,8 @@ def _split_price(header: list[str], cells: list[str]) -> str | None:
     at = header.index("list_price")
     if at + 1 < len(cells) and _SPLIT_HEAD.fullmatch(cells[at]) and _SPLIT_TAIL.fullmatch(cells[at + 1]):
         joined = f"{cells[at].strip()},{cells[at + 1].strip()}"
-        return (f"list price {policy.quote(cells[at].strip())} then {header[at + 1]} {policy.quote(cells[at + 1].strip())} "
-                f"could be {policy.quote(joined)} split by an unquoted comma: quote the price (\"{policy.quote(joined)}\"), "
+        return (f"list price {inputs.quote(cells[at].strip())} then {header[at + 1]} {inputs.quote(cells[at + 1].strip())} "
+                f"could be {inputs.quote(joined)} split by an unquoted comma: quote the price (\"{inputs.quote(joined)}\"), "
                 f"or give a {header[at + 1]} that is not three digits")
     return None
 
@@ -52,23 +52,23 @@ def _check_header(file: Path, header: list[str]) -> None:
     repeated = sorted({h for h in header if header.count(h) > 1})
     unknown = [h for h in header if h not in COLUMNS]
     if repeated:
-        problem = f"column {policy.quote(repeated[0])} is repeated"
+        problem = f"column {inputs.quote(repeated[0])} is repeated"
     elif unknown:
-        problem = f"unknown column '{policy.quote(unknown[0])}'"
+        problem = f"unknown column '{inputs.quote(unknown[0])}'"
     elif not {"model", "category", "list_price"} <= set(header):
         problem = "a column is missing"
     if problem:
         raise ReturnsError(f"{file}, line 1: {problem}: the header must be model,category,list_price[,description]")
 
 
-def read_csv(file: Path) -> list[policy.Product]:
+def read_csv(file: Path) -> list[types.Product]:
     """Every line of a `model,category,list_price[,description]` file, or ReturnsError naming
     each bad line: the whole file is checked before anything is written."""
     try:
         handle = file.open(newline="", encoding="utf-8-sig")
     except OSError as e:
         raise ReturnsError(f"cannot read {file}: {e.strerror}") from None
-    products: dict[str, policy.Product] = {}
+    products: dict[str, types.Product] = {}
     problems: list[str] = []
     with handle:
         try:
@@ -100,7 +100,7 @@ def read_csv(file: Path) -> list[policy.Product]:
     return list(products.values())
 
 
-def save(db: Database, products: list[policy.Product], now: Now) -> int:
+def save(db: Database, products: list[types.Product], now: Now) -> int:
     """Add or update models in one write (and the catalog's digest with them)."""
     with db.write():
         return catalog_db.upsert(db, products, now)

@@ -19,12 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .. import mailer, notices, policy
+from .. import mailer
 from ..db import outbox, returns
 from ..db.database import Database
-from ..domain.clock import Now, clock_from_events
+from ..domain import inputs, notices
+from ..domain.clock import Now
+from ..domain.lifecycle import clock_from_events
+from ..domain.notices import Notice, ReturnFacts
 from ..errors import ReturnsError
-from ..notices import Notice, ReturnFacts
 
 CLAIM_LEASE = timedelta(minutes=15)  # far beyond one send (mailer.TIMEOUT_S per SMTP command)
 
@@ -95,8 +97,8 @@ def due(db: Database, as_of: date, remind: tuple[int, ...]) -> list[tuple[int, R
 
 def usable_email(facts: ReturnFacts) -> str | None:
     """The stored address if a message can go to it (rows written before input checked it may hold
-    one the `email` package cannot carry: policy.mail_address decides, as at input)."""
-    return facts.email if facts.email and policy.email_refusal(facts.email) is None else None
+    one the `email` package cannot carry: inputs.mail_address decides, as at input)."""
+    return facts.email if facts.email and inputs.email_refusal(facts.email) is None else None
 
 
 def is_stale(row, now: Now) -> bool:
@@ -193,7 +195,7 @@ def build(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now):
     an address the `email` package cannot carry (stored before input checked it the same way),
     or any header it refuses. Written out once here, as sending will, so it fails now."""
     if facts.email:
-        refusal = policy.email_refusal(facts.email)
+        refusal = inputs.email_refusal(facts.email)
         if refusal:
             return None, (f"the e-mail on file cannot be put in a To: header ({refusal}): "
                           f"correct it with `speco-returns edit {facts.key} --email`")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from .. import policy
 from ..db import returns
 from ..db.database import Database
-from ..domain.clock import clock_from_events
+from ..domain import clock as domain_clock
+from ..domain import inputs
 from ..domain.keys import key_of
+from ..domain.lifecycle import clock_from_events
 
 
 def _iso(day: date | None) -> str | None:
@@ -33,16 +34,16 @@ def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
     for r in found:
         history = events.get(r["id"], [])
         clock = clock_from_events(history)
-        for state, days in policy.overdue_states(clock, as_of, within):
+        for state, days in domain_clock.overdue_states(clock, as_of, within):
             out.append({
                 "ra": key_of("advanced", r["ra_no"], None), "customer": r["customer"], "state": state,
                 "delivered_on": _iso(clock.delivered_on), "due_on": _iso(clock.due_on),
                 "days_overdue": days,
-                "hold_amount": None if r["hold_amount_cents"] is None else policy.format_amount(r["hold_amount_cents"]),
+                "hold_amount": None if r["hold_amount_cents"] is None else inputs.format_amount(r["hold_amount_cents"]),
                 "email": r["email"], "phone": r["phone"],
                 "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
                 "hold_expires": _iso(clock.hold_expires), "unit_tracking": _unit_tracking(history),
             })
-    order = {s: i for i, s in enumerate(policy.OVERDUE_STATES)}
+    order = {s: i for i, s in enumerate(domain_clock.OVERDUE_STATES)}
     out.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state
     return out

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from .. import policy
 from ..db import ledger
 from ..db.database import Database
+from ..domain import inputs, lifecycle
 from . import overdue as overdue_service
 
 MOVEMENTS = ("authorized", "released", "charged", "refunded")
@@ -25,12 +25,12 @@ _EVENT = {"authorized": "hold-authorized", "released": "hold-released", "charged
 
 
 def _money(count: int, cents: int) -> dict:
-    return {"count": count, "amount": policy.format_amount(cents)}
+    return {"count": count, "amount": inputs.format_amount(cents)}
 
 
 def _holds(sums: dict) -> tuple[int, int]:
     """(count, amount) of outstanding holds that ledger sums add up to."""
-    count = sum(rows * policy.LEDGER_SIGNS[event][0] for event, (rows, _, _, _) in sums.items())
+    count = sum(rows * lifecycle.LEDGER_SIGNS[event][0] for event, (rows, _, _, _) in sums.items())
     return count, sum(holds for _, _, holds, _ in sums.values())
 
 
@@ -59,12 +59,12 @@ def build(db: Database, start: date, end: date) -> dict:
         "opening_holds": _money(opening_count, opening),
         **{name: _money(rows, amount) for name, (rows, amount, _, _) in moved.items()},
         "closing_holds": _money(closing_count, closing),
-        "money_kept": {"opening": policy.format_amount(kept_before), "change": policy.format_amount(kept_during),
-                       "closing": policy.format_amount(kept_before + kept_during)},
+        "money_kept": {"opening": inputs.format_amount(kept_before), "change": inputs.format_amount(kept_during),
+                       "closing": inputs.format_amount(kept_before + kept_during)},
         "in_review": _money(*review),
         "opened": opened,
         "closed": closed,
-        "overdue": {"as_of": last, **_money(len(overdue), sum(policy.parse_money(r["hold_amount"]) for r in overdue))},
+        "overdue": {"as_of": last, **_money(len(overdue), sum(inputs.parse_money(r["hold_amount"]) for r in overdue))},
     }
     # The identity the report exists for; it holds by construction, and says so.
     doc["balanced"] = closing == opening + moved["authorized"][1] - moved["released"][1] - moved["charged"][1]

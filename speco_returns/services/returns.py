@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-from .. import history, policy
 from ..db import catalog as catalog_db
 from ..db import ledger, returns
 from ..db.database import Database
+from ..domain import clock, inputs, lifecycle, rules, types
 from ..domain.clock import Now
 from ..domain.keys import customer_key, key_of
-from ..errors import ReturnsError, SerialTaken
-from ..policy import Request
+from ..domain.types import Request
+from ..errors import ReturnsError, SerialTaken, Violation
 from .show import clock_from_events, document
 
 # Fields `edit` corrects, and the type that uses each (None: every type). A field a rule
@@ -32,9 +32,9 @@ def _dated(detail: dict) -> dict:
 # --- opening ---------------------------------------------------------------------------------
 
 
-def facts(db: Database, req: Request, on: date) -> policy.Facts:
+def facts(db: Database, req: Request, on: date) -> types.Facts:
     """What the policy needs to know from the database about a request, as of `on`."""
-    found = policy.Facts(catalog=catalog_db.lookup(db, [m for m, _ in req.items]),
+    found = types.Facts(catalog=catalog_db.lookup(db, [m for m, _ in req.items]),
                          serial_owners=returns.serial_owners(db, [s for _, s in req.serials]))
     if req.ticket:
         found.ticket_owner = req.ticket if returns.ticket_taken(db, req.ticket) else None
@@ -43,10 +43,10 @@ def facts(db: Database, req: Request, on: date) -> policy.Facts:
     return found
 
 
-def check(db: Database, req: Request, on: date, *, missing_reported: bool = False) -> policy.CheckResult:
+def check(db: Database, req: Request, on: date, *, missing_reported: bool = False) -> types.CheckResult:
     """Eligibility only: reads, writes nothing."""
     with db.read():
-        return policy.check(req, facts(db, req, on), missing_reported=missing_reported)
+        return rules.check(req, facts(db, req, on), missing_reported=missing_reported)
 
 
 @contextmanager
@@ -67,7 +67,7 @@ def ser1_backstop(db: Database, serials: list[str], key: str | None = None) -> I
         owners = returns.serial_owners(db, list(dict.fromkeys([*taken, *serials])), exclude)
         if not owners:
             raise
-        raise ReturnsError(*(policy.Violation("SER-1", f"serial {s} is already on open return {o}")
+        raise ReturnsError(*(Violation("SER-1", f"serial {s} is already on open return {o}")
                              for s, o in owners.items())) from None
 
 
@@ -75,17 +75,17 @@ def open_return(db: Database, req: Request, contact: dict, note: str | None, on:
                 expect_hold: int | None = None) -> tuple[str, list]:
     """Check and record a return whole in one transaction; returns (key, warnings).
     `expect_hold`: the hold amount the agent confirmed; refused if prices changed since."""
-    policy.check_event_date(on, now.today, policy.MIN_DATE)
+    lifecycle.check_event_date(on, now.today, types.MIN_DATE)
     with ser1_backstop(db, [s for _, s in req.serials]), db.write():
         found = facts(db, req, on)
-        result = policy.check(req, found)
+        result = rules.check(req, found)
         if result.violations:
             raise ReturnsError(*result.violations)
         hold = result.hold_amount
         if expect_hold is not None and hold != expect_hold:
-            raise ReturnsError(policy.Violation("AR-3", f"a list price changed while you confirmed: the hold is now "
-                                                f"{policy.format_usd(hold)}; nothing was written, open it again"))
-        status = policy.INITIAL[req.type]
+            raise ReturnsError(Violation("AR-3", f"a list price changed while you confirmed: the hold is now "
+                                                f"{inputs.format_usd(hold)}; nothing was written, open it again"))
+        status = lifecycle.INITIAL[req.type]
         ra_no = None if req.type == "counter" else returns.next_ra_no(db)  # a counter return: its ticket
         return_id = returns.insert(db, {
             "type": req.type, "status": status, "customer": req.customer, "email": contact.get("email"),
@@ -113,12 +113,12 @@ def show(db: Database, key: str) -> dict:
 # --- events -------------------------------------------------------------------------------------
 
 
-def record(db: Database, key: str, event: str, on: date, now: Now, **detail) -> tuple[str, list[history.Move]]:
+def record(db: Database, key: str, event: str, on: date, now: Now, **detail) -> tuple[str, list[lifecycle.Move]]:
     """Move a return through one event of SPEC §3; returns its key and the money it moved."""
     detail = _dated(detail)
     with db.write():
         r = returns.find(db, key)
-        policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
+        lifecycle.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
         life, moves = _step(db, r, event, on, detail)
         _apply(db, r, life, moves, on, now)
         _review(db, r, event, life.status, on, now)
@@ -126,7 +126,7 @@ def record(db: Database, key: str, event: str, on: date, now: Now, **detail) -> 
     return returns.key(r), moves
 
 
-def preview(db: Database, key: str, event: str, on: date, **detail) -> tuple[str, object, list[history.Move]]:
+def preview(db: Database, key: str, event: str, on: date, **detail) -> tuple[str, object, list[lifecycle.Move]]:
     """What `event` would move (reads, writes nothing); refused as `record` would refuse it."""
     detail = _dated(detail)
     with db.read():
@@ -135,13 +135,13 @@ def preview(db: Database, key: str, event: str, on: date, **detail) -> tuple[str
         return returns.key(r), r, moves
 
 
-def _step(db: Database, r, event: str, on: date, detail: dict) -> tuple[history.Life, list[history.Move]]:
+def _step(db: Database, r, event: str, on: date, detail: dict) -> tuple[lifecycle.Life, list[lifecycle.Move]]:
     """The state machine, then the rules the event needs beyond it, then its effect."""
-    policy.transition(r["type"], r["status"], event)
+    lifecycle.transition(r["type"], r["status"], event)
     _guard(db, r, event, on, detail)
     if event == "complete" and r["status"] == "late-return" and not detail.get("note"):
         raise ReturnsError("a late return is closed with the supervisor's decision: complete --note TEXT")
-    return history.step(r["type"], history.Life.from_row(r), event, on, detail, r["hold_amount_cents"] or 0)
+    return lifecycle.step(r["type"], lifecycle.Life.from_row(r), event, on, detail, r["hold_amount_cents"] or 0)
 
 
 def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
@@ -153,24 +153,24 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
         if last_hold and on.isoformat() < last_hold:
             raise ReturnsError(f"date {on} is before the hold it replaces ({last_hold})")
         _new_reference(db, r, detail["ref"], "a re-authorization has a new reference from the processor")
-    if event == "ship" and r["type"] in policy.SERIAL_RULE:
+    if event == "ship" and r["type"] in types.SERIAL_RULE:
         _serials_complete(db, r)
     if event == "ship" and r["type"] == "advanced":  # AR-2: the hold in force on the ship date
-        refusal = policy.ship_refusal(clock_from_events(returns.events_until(db, r["id"], on)), on)
+        refusal = clock.ship_refusal(clock_from_events(returns.events_until(db, r["id"], on)), on)
         if refusal:
             raise ReturnsError(refusal)
     if event == "charge":
         if not r["hold_active"]:  # its charge was reversed at the processor, which used the hold up
-            raise ReturnsError(policy.Violation("AR-4", "no card hold is in force to charge: its charge was reversed "
+            raise ReturnsError(Violation("AR-4", "no card hold is in force to charge: its charge was reversed "
                                                 "at the processor; re-authorize with `hold --ref NEW` first"))
-        refusal = policy.charge_refusal(clock_from_events(returns.events_until(db, r["id"], on)), on,
+        refusal = clock.charge_refusal(clock_from_events(returns.events_until(db, r["id"], on)), on,
                                         detail.get("reason"))
         if refusal:
             raise ReturnsError(refusal)
     if event == "refund":
         charged, refunded = ledger.charged_and_refunded(db, r["id"])
-        cents = policy.refund_amount(detail.get("amount"), charged, refunded)
-        detail["amount"] = policy.format_amount(cents)  # the history keeps what was refunded
+        cents = lifecycle.refund_amount(detail.get("amount"), charged, refunded)
+        detail["amount"] = inputs.format_amount(cents)  # the history keeps what was refunded
 
 
 def _new_reference(db: Database, r, ref: str, why: str) -> None:
@@ -185,8 +185,8 @@ def _new_reference(db: Database, r, ref: str, why: str) -> None:
 def _serials_complete(db: Database, r) -> None:
     """AR-1, VR-4: one serial per unit whenever the replacement ships (`serial remove` may have
     taken one off since the return was opened)."""
-    rule = policy.SERIAL_RULE[r["type"]]
-    problems = [policy.Violation(rule, f"one serial number per unit is required before the replacement ships: "
+    rule = types.SERIAL_RULE[r["type"]]
+    problems = [Violation(rule, f"one serial number per unit is required before the replacement ships: "
                                        f"{i['model']} has {i['qty']} unit(s) and {i['have']} serial(s); `serial add` first")
                 for i in returns.items_short_of_serials(db, r["id"])]
     if problems:
@@ -202,22 +202,22 @@ def _review(db: Database, r, event: str, new: str, on: date, now: Now) -> None:
         ledger.decide_review(db, r["id"], on, "refunded" if event == "refund" else "charge stands")
 
 
-def _apply(db: Database, r, life: history.Life, moves: list, on: date, now: Now) -> None:
+def _apply(db: Database, r, life: lifecycle.Life, moves: list, on: date, now: Now) -> None:
     """Store the columns the history decides and write the ledger rows it moved (SPEC §5)."""
     returns.update(db, r["id"], {c: v for c, v in life.columns().items() if v != r[c]})
     for move in moves:
         ledger.add(db, r["id"], move, on, now)
 
 
-def plan_void(db: Database, key: str, on: date, ref: str | None = None) -> tuple[str, object, history.Replay]:
+def plan_void(db: Database, key: str, on: date, ref: str | None = None) -> tuple[str, object, lifecycle.Replay]:
     """What `void` would undo (reads, writes nothing): (key, the return, the plan)."""
     with db.read():
         r = returns.find(db, key)
         return returns.key(r), r, _plan_void(db, r, on, ref=ref)
 
 
-def _plan_void(db: Database, r, on: date, reason: str | None = None, ref: str | None = None) -> history.Replay:
-    plan = history.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0,
+def _plan_void(db: Database, r, on: date, reason: str | None = None, ref: str | None = None) -> lifecycle.Replay:
+    plan = lifecycle.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0,
                              returns.life_events(db, r["id"]), on, reason, ref)
     if ref:
         _new_reference(db, r, ref, "a charge's reversal has its own reference from the processor")
@@ -225,22 +225,22 @@ def _plan_void(db: Database, r, on: date, reason: str | None = None, ref: str | 
 
 
 def void(db: Database, key: str, reason: str, on: date, now: Now, expect_event: int | None = None,
-         ref: str | None = None) -> tuple[str, history.Replay]:
+         ref: str | None = None) -> tuple[str, lifecycle.Replay]:
     """Undo the latest event of a return's life (SPEC §3): a `void` event, the state and columns
     before that event restored, the money it moved moved back. `expect_event`: the id of the
     event the agent saw and confirmed; refused if another agent wrote since. `ref`: the
     processor's reversal of a charge (a charge is voided only with it)."""
     with ser1_backstop(db, [], key), db.write():
         r = returns.find(db, key)
-        policy.check_event_date(on, now.today, policy.MIN_DATE)
+        lifecycle.check_event_date(on, now.today, types.MIN_DATE)
         plan = _plan_void(db, r, on, reason, ref)
         target = plan.voidable
         if expect_event is not None and target["id"] != expect_event:
             raise ReturnsError("the return changed while you confirmed: nothing was written, look at it again")
-        if policy.is_open(plan.life.status) and not policy.is_open(r["status"]):  # serials held again
+        if lifecycle.is_open(plan.life.status) and not lifecycle.is_open(r["status"]):  # serials held again
             owners = returns.serial_owners(db, returns.serials_of(db, r["id"]), r["id"])
             if owners:
-                raise ReturnsError(*(policy.Violation("SER-1", f"serial {s} is now on open return {o}: "
+                raise ReturnsError(*(Violation("SER-1", f"serial {s} is now on open return {o}: "
                                                       f"{returns.key(r)} cannot be reopened") for s, o in owners.items()))
         _apply(db, r, plan.life, plan.undo, on, now)
         returns.add_event(db, r["id"], "void", on, now, plan.life.status,
@@ -255,7 +255,7 @@ def void(db: Database, key: str, reason: str, on: date, now: Now, expect_event: 
 def note(db: Database, key: str, text: str, on: date, now: Now) -> str:
     with db.write():
         r = returns.find(db, key)
-        policy.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
+        lifecycle.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
         returns.add_event(db, r["id"], "note", on, now, r["status"], {"note": text})
     return returns.key(r)
 
@@ -268,10 +268,10 @@ def edit(db: Database, key: str, fields: dict, now: Now) -> tuple[str, list[tupl
         for name, value in fields.items():
             only = EDITABLE[name]
             if only and r["type"] != only:
-                raise ReturnsError(f"{returns.key(r)} is {policy.a_type(r['type'])} return: it has no "
-                                   f"{name.replace('_', ' ')} ({policy.a_type(only)} return's field)")
+                raise ReturnsError(f"{returns.key(r)} is {types.a_type(r['type'])} return: it has no "
+                                   f"{name.replace('_', ' ')} ({types.a_type(only)} return's field)")
             if value is None and name in REQUIRED:
-                raise ReturnsError(policy.Violation(REQUIRED[name], f"{name.replace('_', ' ')} cannot be emptied"))
+                raise ReturnsError(Violation(REQUIRED[name], f"{name.replace('_', ' ')} cannot be emptied"))
         changed = [(name, r[name], value) for name, value in fields.items() if r[name] != value]
         if changed:
             columns = {name: value for name, _, value in changed}
@@ -285,7 +285,7 @@ def edit(db: Database, key: str, fields: dict, now: Now) -> tuple[str, list[tupl
 
 def _open_for_serials(db: Database, key: str):
     r = returns.find(db, key)
-    if not policy.is_open(r["status"]):
+    if not lifecycle.is_open(r["status"]):
         raise ReturnsError(f"{returns.key(r)} is {r['status']}: serials are edited only on open returns")
     return r
 
@@ -300,10 +300,10 @@ def add_serials(db: Database, key: str, serials: list[tuple[str | None, str]], n
             if serial in existing:
                 raise ReturnsError(f"serial {serial} is already on {returns.key(r)}")
         combined = [(h["model"], h["serial"]) for h in have] + serials
-        assigned = policy.assign_serials([(i["model"], i["qty"]) for i in items], combined)
+        assigned = rules.assign_serials([(i["model"], i["qty"]) for i in items], combined)
         owners = returns.serial_owners(db, [s for _, s in serials], r["id"])
         if owners:
-            raise ReturnsError(*(policy.Violation("SER-1", f"serial {s} is already on open return {o}")
+            raise ReturnsError(*(Violation("SER-1", f"serial {s} is already on open return {o}")
                                  for s, o in owners.items()))
         item_ids = {i["model"]: i["id"] for i in items}
         new = {s for _, s in serials}

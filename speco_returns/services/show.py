@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from .. import policy
 from ..db.returns import key
-from ..domain.clock import clock_from_events
+from ..domain import inputs, lifecycle, types, wording
+from ..domain.lifecycle import clock_from_events
 
 __all__ = ["clock_from_events", "document"]
 
 
 def _amount(cents: int | None) -> str | None:
-    return None if cents is None else policy.format_amount(cents)
+    return None if cents is None else inputs.format_amount(cents)
 
 
 def document(r, items: list, serials: dict[int, list[str]], events: list) -> dict:
@@ -24,8 +24,8 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
         for i in items
     ]
     warnings = []
-    rule = policy.SERIAL_RULE.get(r["type"])
-    if rule and policy.is_open(r["status"]):
+    rule = types.SERIAL_RULE.get(r["type"])
+    if rule and lifecycle.is_open(r["status"]):
         for item in doc_items:
             if len(item["serials"]) < item["qty"]:
                 warnings.append({"rule": rule, "message": f"{item['model']} needs one serial per unit: "
@@ -40,7 +40,7 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
         "due_on": r["due_on"] if r["type"] == "advanced" else None,
         "unit_shipped_on": r["unit_shipped_on"], "received_on": r["received_on"],
         "charged_on": r["charged_on"], "closed_on": r["closed_on"],
-        "next_step": policy.next_step(r["type"], r["status"], due),
+        "next_step": wording.next_step(r["type"], r["status"], due),
         "warnings": warnings,
         "items": doc_items,
         "events": [

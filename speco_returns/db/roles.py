@@ -1,4 +1,4 @@
-"""Who may do what on a team's server three group roles, `admin roles [--apply]`.
+"""Who may do what on a team's server: three group roles, `admin roles [--apply]`.
 
 - speco_agent: uses the tool; history (events) and the ledger take rows, never UPDATE/DELETE.
 - speco_supervisor: an agent who may also charge, refund, void and approve a virtual return.

@@ -20,9 +20,10 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
-from . import policy
-from .errors import ReturnsError
-from .policy import Clock
+from ..errors import ReturnsError
+from . import cards, inputs, lifecycle, types
+from . import clock as domain_clock
+from .clock import Clock
 
 KINDS = ("opened", "shipped", "delivered", "reminder", "overdue", "hold-expiring")
 DEFAULT_REMIND = (7, 2)
@@ -78,9 +79,9 @@ def parse_remind(text: str) -> tuple[int, ...]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or not 1 <= int(part) < policy.RETURN_WINDOW_DAYS:
-            raise ReturnsError(f"--remind '{policy.quote(text)}': give days before the due date, "
-                               f"whole numbers from 1 to {policy.RETURN_WINDOW_DAYS - 1}, like 7,2")
+        if not part.isdigit() or not 1 <= int(part) < types.RETURN_WINDOW_DAYS:
+            raise ReturnsError(f"--remind '{inputs.quote(text)}': give days before the due date, "
+                               f"whole numbers from 1 to {types.RETURN_WINDOW_DAYS - 1}, like 7,2")
         days.append(int(part))
     return tuple(sorted(set(days), reverse=True))
 
@@ -88,7 +89,7 @@ def parse_remind(text: str) -> tuple[int, ...]:
 def due(f: ReturnFacts, as_of: date, remind: tuple[int, ...] = DEFAULT_REMIND) -> list[Notice]:
     """The notices due for this return as of `as_of`, whatever was sent before: the caller
     drops those already sent (level-triggered: a missed night still sends what is due)."""
-    if not policy.is_open(f.status) or f.status == "late-return":
+    if not lifecycle.is_open(f.status) or f.status == "late-return":
         return []
     found: list[Notice] = []
     if f.status in _BEFORE_SHIPMENT and _recent(f.opened_on, as_of):
@@ -108,7 +109,7 @@ def due(f: ReturnFacts, as_of: date, remind: tuple[int, ...] = DEFAULT_REMIND) -
         passed = [d for d in remind if due_on - timedelta(days=d) <= as_of <= due_on]
         if passed:
             found.append(Notice("reminder", due_on, min(passed)))
-    for state, _ in policy.overdue_states(c, as_of):
+    for state, _ in domain_clock.overdue_states(c, as_of):
         if state == "overdue":
             found.append(Notice("overdue", due_on))
         elif state == "hold-expiring":
@@ -129,9 +130,9 @@ def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] =
     due or not; refused where the return has no such notice (yet)."""
     kind = kind.strip().lower()
     if kind not in KINDS:
-        raise ReturnsError(f"unknown notice '{policy.quote(kind)}': one of {', '.join(KINDS)}")
+        raise ReturnsError(f"unknown notice '{inputs.quote(kind)}': one of {', '.join(KINDS)}")
     if not applies(kind, f.type):
-        raise ReturnsError(f"{f.key} is {policy.a_type(f.type)} return: only advanced replacements get the {kind} notice")
+        raise ReturnsError(f"{f.key} is {types.a_type(f.type)} return: only advanced replacements get the {kind} notice")
     c = f.clock
     if kind == "opened":
         return Notice(kind, f.opened_on)
@@ -156,11 +157,11 @@ def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] =
 
 def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tuple[str, str]:
     """(subject, plain-text body) of notice `n` for this return."""
-    ra, usd = f.key, policy.format_usd(f.hold_amount)
+    ra, usd = f.key, inputs.format_usd(f.hold_amount)
     send_to = (f"Send it to:\n\n{textwrap.indent(return_address, '    ')}\n\nwith the RA number {ra} on the package."
                if return_address else f"Send it back to Speco with the RA number {ra}.")
     no_charge = ("Your card will NOT be charged unless the defective unit is not returned within "
-                 f"{policy.RETURN_WINDOW_DAYS} days of receiving the replacement.")
+                 f"{types.RETURN_WINDOW_DAYS} days of receiving the replacement.")
     if n.kind == "opened":
         subject, paragraphs = _opened(f)
     elif n.kind == "shipped":
@@ -168,7 +169,7 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
         paragraphs = [
             f"Speco has shipped your advanced replacement for return {ra}, ahead of the defective unit "
             f"coming back.",
-            f"The {policy.RETURN_WINDOW_DAYS} days to return the defective unit start when you receive the "
+            f"The {types.RETURN_WINDOW_DAYS} days to return the defective unit start when you receive the "
             "replacement, not today.",
             no_charge,
         ]
@@ -177,7 +178,7 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
         paragraphs = [
             f"Our records show you received the replacement for return {ra} on {f.clock.delivered_on:%B %-d, %Y}.",
             f"Please return the defective unit{_serials(f)} by {n.about:%A, %B %-d, %Y}, "
-            f"{policy.RETURN_WINDOW_DAYS} days after you received the replacement. {send_to}",
+            f"{types.RETURN_WINDOW_DAYS} days after you received the replacement. {send_to}",
             no_charge + f" The hold is {usd}.",
         ]
     elif n.kind == "reminder":
@@ -192,7 +193,7 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
         subject = f"{ra}: the unit is overdue; your card may now be charged"
         paragraphs = [
             f"The defective unit{_serials(f)} for return {ra} was due back by {n.about:%B %-d, %Y}, "
-            f"{policy.RETURN_WINDOW_DAYS} days after you received the replacement, and we have no record of it "
+            f"{types.RETURN_WINDOW_DAYS} days after you received the replacement, and we have no record of it "
             "being sent back.",
             f"The unit is late: the card hold of {usd} may now be charged.",
             send_to,
@@ -208,7 +209,7 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
             no_charge,
         ]
     else:
-        raise ReturnsError(f"unknown notice '{policy.quote(n.kind)}': one of {', '.join(KINDS)}")
+        raise ReturnsError(f"unknown notice '{inputs.quote(n.kind)}': one of {', '.join(KINDS)}")
     body = "\n\n".join([f"Hello {one_line(f.customer)},", *(_wrap(p) for p in paragraphs), SIGNATURE]) + "\n"
     return subject, body
 
@@ -240,10 +241,10 @@ def _opened(f: ReturnFacts) -> tuple[str, list[str]]:
         intro,
         "Speco will ship the replacement in advance of the non-functional unit being sent back.",
         "Before it ships, you will receive an e-biz link, which gives Speco authorization to put a hold on the "
-        f"credit card you submit for the non-discounted price of the items being returned: {policy.format_usd(f.hold_amount)}. "
+        f"credit card you submit for the non-discounted price of the items being returned: {inputs.format_usd(f.hold_amount)}. "
         "The hold may be more than you initially spent on the items, due to discounts.",
         "Your card will NOT be charged unless you do not return the defective unit within "
-        f"{policy.RETURN_WINDOW_DAYS} days of receiving the replacement.",
+        f"{types.RETURN_WINDOW_DAYS} days of receiving the replacement.",
     ]
 
 
@@ -262,7 +263,7 @@ def _serials(f: ReturnFacts) -> str:
 def _serial(serial: str) -> str:
     """Serials are exempt from the card check (SPEC §6), but a message never carries a card
     number: one that looks like one is shown by its last four characters."""
-    return f"ending {serial[-4:]}" if policy.contains_card_number(serial) else serial
+    return f"ending {serial[-4:]}" if cards.contains_card_number(serial) else serial
 
 
 def _wrap(paragraph: str) -> str:
@@ -282,13 +283,13 @@ def message(f: ReturnFacts, n: Notice, *, sender: str | None, bcc: str | None, s
             return_address: str | None = None) -> EmailMessage:
     """The RFC 5322 message: headers encoded by the `email` package (a name with non-ASCII
     characters is RFC 2047-encoded; a header value with CR or LF is refused, never sent). An
-    address the package cannot carry is ReturnsError (policy.mail_address), as at input."""
+    address the package cannot carry is ReturnsError (inputs.mail_address), as at input."""
     subject, body = compose(f, n, return_address)
     msg = EmailMessage(policy=SMTP)
     if sender:
-        msg["From"] = policy.mail_address(sender, SIGNATURE)
+        msg["From"] = inputs.mail_address(sender, SIGNATURE)
     if f.email:
-        msg["To"] = policy.mail_address(f.email, one_line(f.customer))
+        msg["To"] = inputs.mail_address(f.email, one_line(f.customer))
     if bcc:
         msg["Bcc"] = bcc
     msg["Subject"] = subject

@@ -1,13 +1,5 @@
-"""A return's life as pure code: one event applied to the state before it (`step`), a whole
-history replayed (`replay`), and `void`, which undoes the latest event of that life.
-
-No I/O and no clock. The store applies `step` when it records an event and `replay` when
-it voids one; `doctor` replays each history and compares it with the stored columns, so
-the columns can always be derived from the history alone.
-
-Events are mappings with `event`, `happened_on` (ISO text or a date) and `detail` (a JSON
-text, a dict or None): sqlite3 rows and plain dicts both work.
-"""
+"""A return's life (SPEC §3): states and events, the ledger's signs, one `Life` stepped by one
+event (`step`), a whole history replayed (`replay`), and `void`, which undoes the latest event."""
 
 from __future__ import annotations
 
@@ -17,13 +9,145 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 
-from . import policy
-from .errors import ReturnsError, Violation
+from ..errors import ReturnsError, Violation
+from .clock import Clock, due_date
+from .inputs import format_usd, parse_money
+from .types import RETURN_WINDOW_DAYS, a_type
+
+# --- life of a return (SPEC §3) ----------------------------------------------------------
+
+INITIAL = {"standard": "authorized", "counter": "ticket-issued", "advanced": "authorized", "virtual": "authorized"}
+CLOSED = ("completed", "cancelled", "charged")  # store.OPEN_SQL and migration m003 use this order
+_HOLDING = ("hold-authorized", "replacement-shipped", "replacement-delivered", "unit-in-transit")
+
+# (type, event) -> {state it may happen in: state after}. The only way states change.
+MACHINE: dict[tuple[str, str], dict[str, str]] = {
+    ("standard", "unit-shipped"): {"authorized": "unit-in-transit"},
+    ("standard", "receive"): {"authorized": "unit-received", "unit-in-transit": "unit-received"},
+    ("standard", "ship"): {"unit-received": "completed"},
+    ("standard", "cancel"): {"authorized": "cancelled"},
+    ("counter", "complete"): {"ticket-issued": "completed"},
+    ("counter", "cancel"): {"ticket-issued": "cancelled"},
+    ("advanced", "link"): {"authorized": "link-sent"},
+    # a second `hold` re-authorizes (new reference and expiry) and keeps the state
+    ("advanced", "hold"): {"link-sent": "hold-authorized", **{s: s for s in _HOLDING}},
+    ("advanced", "ship"): {"hold-authorized": "replacement-shipped"},
+    ("advanced", "deliver"): {"replacement-shipped": "replacement-delivered"},
+    ("advanced", "unit-shipped"): {"replacement-delivered": "unit-in-transit"},
+    ("advanced", "receive"): {
+        "replacement-shipped": "completed",
+        "replacement-delivered": "completed",
+        "unit-in-transit": "completed",
+        "charged": "late-return",
+    },
+    ("advanced", "charge"): {"replacement-delivered": "charged", "unit-in-transit": "charged"},
+    ("advanced", "complete"): {"late-return": "completed"},
+    ("advanced", "refund"): {"late-return": "completed"},
+    ("advanced", "cancel"): {"authorized": "cancelled", "link-sent": "cancelled", "hold-authorized": "cancelled"},
+    ("virtual", "ship"): {"authorized": "completed"},
+    ("virtual", "cancel"): {"authorized": "cancelled"},
+}
+EVENTS = ("link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "refund", "complete", "cancel")
+
+# --- the ledger (SPEC §5): one row per money movement, signed so that sums reconcile -------
+
+# event -> (sign on outstanding holds, sign on money kept). A row's `holds_change` is
+# sign x amount, its `charges_change` likewise: over any range SUM(holds_change) is the
+# change in outstanding holds and SUM(charges_change) the change in money kept. The hold
+# sign also counts holds: +1 authorized, -1 settled (released, or converted to a charge).
+LEDGER_SIGNS = {
+    "hold-authorized": (1, 0),
+    "hold-released": (-1, 0),
+    "charged": (-1, 1),
+    "refunded": (0, -1),
+}
+
+
+def ledger_changes(event: str, amount_cents: int) -> tuple[int, int]:
+    """(holds_change, charges_change) of a ledger row: derived from its event and amount only."""
+    holds, charges = LEDGER_SIGNS[event]
+    return holds * amount_cents, charges * amount_cents
+
+
+def refund_amount(requested: int | None, charged_cents: int, refunded_cents: int = 0) -> int:
+    """A supervisor's refund of a charge: all that is left of it by default, never more, never $0."""
+    left = charged_cents - refunded_cents
+    amount = left if requested is None else requested
+    if amount > left:
+        raise ReturnsError(f"a refund of {format_usd(amount)} is more than was charged ({format_usd(left)})")
+    if amount <= 0:
+        raise ReturnsError("a refund of $0.00 refunds nothing: to let the charge stand, `complete --note`")
+    return amount
+
+
+def states(type_: str) -> list[str]:
+    seen = [INITIAL[type_]]
+    for (t, _), moves in MACHINE.items():
+        if t == type_:
+            for state in (*moves, *moves.values()):
+                if state not in seen:
+                    seen.append(state)
+    return seen
+
+
+def is_open(status: str) -> bool:
+    return status not in CLOSED
+
+
+# SER-1: the states whose return does not hold its serials: the closed ones, and a late return
+# (the unit is back at Speco, SPEC §2). The store's check, migration m012's triggers (flag
+# serials.held) and doctor all read this one list (store.HOLDS_SQL); changing it needs a new
+# migration that re-creates those triggers and re-derives the flag.
+SERIAL_FREE = (*CLOSED, "late-return")
+
+
+def holds_serials(status: str) -> bool:
+    return status not in SERIAL_FREE
+
+
+def _refusal(type_: str, status: str, event: str) -> Violation:
+    """Why `event` cannot happen now, naming the rule where one applies."""
+    if type_ == "standard" and event == "ship":
+        return Violation("STD-1", "the replacement ships only after Speco receives the customer's unit; record `receive` first")
+    if type_ == "advanced" and event in ("ship", "hold") and status in ("authorized", "link-sent"):
+        first = "send the e-biz link (`link`)" if status == "authorized" else "record the authorized card hold (`hold`)"
+        return Violation("AR-2", f"before the replacement ships the customer needs the e-biz link and an authorized card hold: {first}")
+    if type_ == "advanced" and event == "charge":
+        return Violation("AR-4", f"the card can be charged only when the unit is not back within {RETURN_WINDOW_DAYS} days of delivery; this return is {status}")
+    if type_ == "virtual" and event in ("receive", "unit-shipped"):
+        return Violation("VR-5", "nothing comes back on a virtual return")
+    if type_ == "counter" and event != "cancel":
+        return Violation("OTC-2", "the distributor handles a counter return under its own policy: record `complete` when it is done")
+    if event == "complete":
+        return Violation(None, "`complete` serves only counter returns and late returns")
+    if event == "refund":
+        return Violation(None, f"`refund` serves only a late return (a unit that came back after the charge); this return is {status}")
+    allowed = [e for e in EVENTS if status in MACHINE.get((type_, e), {})]
+    hint = f"; next: {', '.join(allowed)}" if allowed else ""
+    return Violation(None, f"cannot {event} {a_type(type_)} return that is {status}{hint}")
+
+
+def transition(type_: str, status: str, event: str) -> str:
+    """The state after `event`, or ReturnsError naming the rule that refuses it."""
+    moves = MACHINE.get((type_, event), {})
+    if status not in moves:
+        raise ReturnsError(_refusal(type_, status, event))
+    return moves[status]
+
+
+def check_event_date(on: date, today: date, last_event_on: date) -> None:
+    """An event is never in the future, nor before the latest state-changing or money event
+    of its return (its opening and any re-authorized hold included): SPEC §3."""
+    if on > today:
+        raise ReturnsError(f"date {on} is in the future")
+    if on < last_event_on:
+        raise ReturnsError(f"date {on} is before this return's latest event or hold ({last_event_on}): "
+                           "events are recorded in the order they happened")
 
 # The events of a return's life (SPEC §3): each changes its state or moves money. `open`,
 # notes, serial edits and field edits (`edit`) are not: they are never voided and never
 # stand in the way of a void.
-LIFE_EVENTS = policy.EVENTS
+LIFE_EVENTS = EVENTS
 # Money paid out to a customer cannot be taken back by the tool: a refund is final.
 NOT_VOIDABLE = {"refund": "a refund is money paid back to the customer: it cannot be voided"}
 
@@ -76,7 +200,7 @@ class Life:
 
     @classmethod
     def opened(cls, type_: str, opened_on: date) -> Life:
-        return _with(_BLANK, {"status": policy.INITIAL[type_], "last_event_on": opened_on})  # as cls(...), quicker
+        return _with(_BLANK, {"status": INITIAL[type_], "last_event_on": opened_on})  # as cls(...), quicker
 
     @classmethod
     def from_row(cls, row: Mapping) -> Life:
@@ -155,7 +279,7 @@ def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold
     """`step` on a Life's columns as a dict, changed in place: a replay keeps one dict per
     return instead of a new Life per event (`doctor` replays 5M events at 1M returns)."""
     status = values["status"]
-    new = policy.transition(type_, status, event)
+    new = transition(type_, status, event)
     values["status"] = new
     if new != status or event == "hold":  # state-changing and money events (a re-authorized
         values["last_event_on"] = on      # hold included) bound later dates (SPEC §3)
@@ -173,7 +297,7 @@ def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold
             moves.append(Move("charged", amount, ref, detail.get("reason")))
             values["hold_active"] = False
         elif event == "refund":  # a supervisor's refund of a late return's charge (its own reference)
-            moves.append(Move("refunded", policy.parse_money(detail["amount"]), detail["ref"], detail.get("reason")))
+            moves.append(Move("refunded", parse_money(detail["amount"]), detail["ref"], detail.get("reason")))
         elif event in ("receive", "cancel") and active:
             moves.append(Move("hold-released", amount, ref))
             values["hold_active"] = False
@@ -181,8 +305,8 @@ def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold
     if column:
         values[column] = on
     if event == "deliver":
-        values["due_on"] = policy.due_date(on)
-    if new in policy.CLOSED:
+        values["due_on"] = due_date(on)
+    if new in CLOSED:
         values["closed_on"] = on
     elif new == "late-return":
         values["closed_on"] = None
@@ -330,16 +454,25 @@ def plan_void(type_: str, opened_on: date, hold_amount: int, events: Sequence[Ma
     return Replay(after.life, after.moves, target, now.before, after.moves[len(now.moves):])
 
 
-_MOVE_WORDS = {
-    "hold-authorized": "card hold {amount} authorized",
-    "hold-released": "card hold {amount} released",
-    "charged": "card charged {amount}",
-    "refunded": "{amount} refunded to the card",
-}
+def clock_from_events(events) -> Clock:
+    """The 30-day clock as the given events say (the overdue check passes only those up to its
+    as-of date). A voided event never happened, for the clock too."""
+    import json
+
+    f: dict = {"hold_active": False}
+    for e in effective(events):
+        name, on = e["event"], date.fromisoformat(e["happened_on"])
+        if name in _DATES:
+            f[_DATES[name]] = on
+        if name == "receive":
+            f.setdefault("received_on", on)
+        if name == "hold":
+            expires = json.loads(e["detail"] or "{}").get("expires")
+            f["hold_active"], f["hold_expires"] = True, date.fromisoformat(expires) if expires else None
+        if name in ("receive", "charge", "cancel", "void"):  # a void kept here: a charge reversed at the processor
+            f["hold_active"] = False
+    return Clock(**f)
 
 
-def describe(moves: Iterable[Move]) -> str:
-    """The money in words, for the line an agent reads: 'card hold $1,299.00 released (ref H-1)'."""
-    said = [_MOVE_WORDS[m.event].format(amount=policy.format_usd(m.amount)) + (f" (ref {m.ref})" if m.ref else "")
-            for m in moves]
-    return "; ".join(said) if said else "no money moved"
+_DATES = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
+          "charge": "charged_on", "cancel": "cancelled_on"}

@@ -1,0 +1,98 @@
+"""What the agent reads to the customer: the rules' text, the next steps, money in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from .inputs import format_usd
+from .lifecycle import Move
+
+# --- what the agent reads to the customer ------------------------------------------------
+
+NEXT_STEPS = {
+    "standard": [
+        "Give the customer the RA number; it goes on the outside of the package.",
+        "The customer ships the product to Speco.",
+        "When the unit arrives, Speco repairs or replaces it and ships it back (not before the unit is received).",
+    ],
+    "counter": [
+        "Give the customer the Tech Ticket ID to take to their distributor.",
+        "The distributor's own return policy and guidelines govern the return: make sure the customer understands them.",
+        "The distributor may take time to send the item back to Speco.",
+    ],
+    "advanced": [
+        "Give the customer the RA number.",
+        "Speco sends an e-biz link; through it the customer authorizes a hold on a credit card for the non-discounted list price of the returned items.",
+        "The hold may be more than the customer paid, because of discounts.",
+        "Speco ships the replacement once the hold is authorized, before the defective unit comes back.",
+        "The customer returns the defective unit within 30 days of receiving the replacement; otherwise the card is charged.",
+    ],
+    "virtual": [
+        "Virtual returns are case by case, approved by a supervisor.",
+        "Speco ships the replacement camera; the defective unit is not sent back.",
+        "The return is complete once the replacement ships.",
+    ],
+}
+
+RULES = {
+    "standard": ["STD-1", "SER-1"],
+    "counter": ["OTC-1", "OTC-2", "SER-1"],
+    "advanced": ["AR-1", "AR-2", "AR-3", "AR-4", "SER-1"],
+    "virtual": ["VR-1", "VR-2", "VR-3", "VR-4", "VR-5", "SER-1"],
+}
+RULE_TEXT = {
+    "STD-1": "Speco issues an RA; the customer ships the product to Speco; Speco repairs or replaces it and ships it back after the unit arrives.",
+    "OTC-1": "Speco gives the customer a Tech Ticket ID to take to their distributor; the record needs the ticket and the distributor. No RA number is issued.",
+    "OTC-2": "The distributor's own return policy governs, and the distributor may take time to send the item to Speco.",
+    "AR-1": "One serial number per unit is required, at opening and whenever the replacement ships.",
+    "AR-2": "Before the replacement ships, the customer gets an e-biz link and authorizes a hold on a credit card.",
+    "AR-3": "The hold is for the non-discounted list price of every unit; it can exceed what the customer paid. "
+             "A model without a list price above zero cannot be opened as advanced.",
+    "AR-4": "The card is charged only if the defective unit is not returned within 30 days of the customer receiving the replacement. "
+             "A unit sent back but lost (stalled, past due) is charged only with a supervisor's reason.",
+    "VR-1": "Case by case: needs the approving supervisor and a reason.",
+    "VR-2": "Cameras only, 3 units or fewer on the RA.",
+    "VR-3": "Never for PTZ or specialty cameras.",
+    "VR-4": "One serial number per unit is required, at opening and whenever the replacement ships.",
+    "VR-5": "Nothing comes back; the RA completes when the replacement ships.",
+    "SER-1": "A serial already on another open return is refused. A late return (the unit is back) holds none.",
+}
+
+_NEXT_STEP = {
+    ("standard", "authorized"): "Waiting for the customer to ship the unit to Speco (`unit-shipped`, or `receive` when it arrives).",
+    ("standard", "unit-in-transit"): "The unit is on its way to Speco: `receive` when it arrives.",
+    ("standard", "unit-received"): "Repair or replace the unit and ship it back (`ship`).",
+    ("counter", "ticket-issued"): "The distributor handles the return under its own policy; `complete` when it is done.",
+    ("advanced", "authorized"): "Send the customer the e-biz link (`link`).",
+    ("advanced", "link-sent"): "Waiting for the customer to authorize the card hold (`hold --ref`).",
+    ("advanced", "hold-authorized"): "Ship the replacement (`ship`).",
+    ("advanced", "replacement-shipped"): "Record when the customer receives the replacement (`deliver`): that starts the 30-day clock.",
+    ("advanced", "replacement-delivered"): "Waiting for the defective unit: due back by {due}. `unit-shipped` when it is sent, `receive` when it arrives.",
+    ("advanced", "unit-in-transit"): "The defective unit is on its way back: `receive` when it arrives (the hold is then released).",
+    ("advanced", "charged"): "The card was charged. If the unit still arrives, `receive` flags it for a supervisor.",
+    ("advanced", "late-return"): "The unit arrived after the card was charged: a supervisor decides: "
+                                 "`refund --ref` (the charge is refunded) or `complete --note` (the charge stands).",
+    ("virtual", "authorized"): "Ship the replacement camera (`ship`); nothing comes back.",
+}
+
+
+def next_step(type_: str, status: str, due_on: date | None = None) -> str:
+    if status in ("completed", "cancelled"):
+        return f"Nothing: the return is {status}."
+    return _NEXT_STEP.get((type_, status), "").format(due=due_on or "30 days after delivery")
+
+
+_MOVE_WORDS = {
+    "hold-authorized": "card hold {amount} authorized",
+    "hold-released": "card hold {amount} released",
+    "charged": "card charged {amount}",
+    "refunded": "{amount} refunded to the card",
+}
+
+
+def describe(moves: Iterable[Move]) -> str:
+    """The money in words, for the line an agent reads: 'card hold $1,299.00 released (ref H-1)'."""
+    said = [_MOVE_WORDS[m.event].format(amount=format_usd(m.amount)) + (f" (ref {m.ref})" if m.ref else "")
+            for m in moves]
+    return "; ".join(said) if said else "no money moved"
