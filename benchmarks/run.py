@@ -550,8 +550,15 @@ def notify_scale(big: Path, small: Path, n: int, args, env: dict, report, notes:
         shutil.rmtree(outboxes[label], ignore_errors=True)
         outboxes[label].mkdir()
         docs[label] = args.data / f"notify-{label}.json"
-        cmds[label] = Cmd(f"notify {label}", [*SPECO, "--db", str(db), "notify", "--outbox", str(outboxes[label]),
-                                              "--dry-run", "--json"], stdout=docs[label])
+
+        def argv(n: int, db=db, folder=outboxes[label]) -> list[str]:
+            # A folder of its own for each run: the outbox never overwrites another message (a
+            # dry run's Message-ID is new each time), so a second run into one folder would fail.
+            run = folder / f"run-{n}"
+            run.mkdir()
+            return [*SPECO, "--db", str(db), "notify", "--outbox", str(run), "--dry-run", "--json"]
+
+        cmds[label] = Cmd(f"notify {label}", argv, stdout=docs[label])
     measure([cmds["big"], cmds["small"]], args.runs, env)
     due = {k: json.loads(p.read_text())["summary"] for k, p in docs.items()}
     notes.append(f"notify: {due['big']['written']} notices written and {due['big']['no-email']} to call at {n:,} returns, "
