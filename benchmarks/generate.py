@@ -295,12 +295,10 @@ def sent_notices(type_: str, status_of, clock_of, opened: int, as_of: date, key:
 
 def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, quiet: bool = False,
              open_share: float | None = None) -> dict:
-    from speco_returns.policy import LEDGER_SIGNS, holds_serials, is_open
-
     from speco_returns.db.database import open_database as Store
-    from speco_returns.domain.clock import clock_from_events
     from speco_returns.domain.keys import customer_key
     from speco_returns.domain.keys import ra_text as ra_number
+    from speco_returns.domain.lifecycle import LEDGER_SIGNS, clock_from_events, holds_serials, is_open
 
     started = time.perf_counter()
     g = Generator(n, overdue, seed, as_of, open_share)
@@ -320,9 +318,9 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
         "INSERT INTO catalog (model, description, category, list_price_cents, updated_at) VALUES (?, ?, ?, ?, ?)",
         [(m, d, c, p, days.stamp_of(-HISTORY_DAYS - 30)) for m, d, c, p in g.catalog],
     )
-    from speco_returns.chain import record_catalog
+    from speco_returns.db.chain import record_catalog
 
-    record_catalog(conn)  # m014: the catalog's digest, as `catalog import` keeps it
+    record_catalog(store)  # m014: the catalog's digest, as `catalog import` keeps it
     conn.execute("COMMIT")
 
     returns, items, serials, events, ledger, reviews, sent = [], [], [], [], [], [], []

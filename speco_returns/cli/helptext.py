@@ -81,7 +81,7 @@ EXTRA_SHOWN = 5  # stray arguments named in a usage error; the rest are counted
 
 
 def unexpected_arguments(args: list[str]) -> str:
-    from ..policy import quote
+    from ..domain.inputs import quote
 
     shown = quote(" ".join(args[:EXTRA_SHOWN]), 80)  # one short line, never a card number
     more = f" and {len(args) - EXTRA_SHOWN:,} more" if len(args) > EXTRA_SHOWN else ""

@@ -87,7 +87,8 @@ def notify_cmd(
 
     Example: speco-returns notify --dry-run
     """
-    from .. import mailer, notices
+    from .. import mailer
+    from ..domain import notices
     from ..services import notify
 
     session = session_of(ctx)

@@ -55,7 +55,7 @@ def in_memory() -> Database:
     """An empty SQLite database in memory, not migrated (doctor builds its expected schema there)."""
     import sqlite3
 
-    from ..policy import visible
+    from ..domain.inputs import visible
     from .engines.sqlite import ENGINE
 
     raw = sqlite3.connect(":memory:", isolation_level=None)
@@ -66,7 +66,7 @@ def in_memory() -> Database:
 
 def _open_file(path: Path, *, read: bool, make_folder: bool, create: bool = True) -> Database:
     from .. import files
-    from ..policy import visible
+    from ..domain.inputs import visible
     from .engines.sqlite import ENGINE
 
     if path.is_dir():

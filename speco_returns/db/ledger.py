@@ -10,7 +10,7 @@ from . import chain
 
 if TYPE_CHECKING:
     from ..domain.clock import Now
-    from ..history import Move
+    from ..domain.lifecycle import Move
     from .connection import Database
 
 

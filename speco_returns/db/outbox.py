@@ -11,7 +11,7 @@ from . import returns
 
 if TYPE_CHECKING:
     from ..domain.clock import Now
-    from ..notices import Notice
+    from ..domain.notices import Notice
     from .connection import Database
 
 
