@@ -280,21 +280,30 @@ def fail_after_first_row(monkeypatch, exc: BaseException):
     monkeypatch.setattr(export, "write_csv", write_csv)
 
 
+def database_error(backend: str) -> Exception:
+    """What the engine's driver raises when the database fails while rows are read."""
+    if backend == "postgres":
+        import psycopg
+
+        return psycopg.OperationalError("server closed the connection unexpectedly")
+    return sqlite3.OperationalError("disk I/O error")
+
+
 @pytest.mark.parametrize("kind", ["ledger", "returns"])
-def test_failed_export_leaves_no_file(cli, books, tmp_path, monkeypatch, kind):
+def test_failed_export_leaves_no_file(cli, books, tmp_path, monkeypatch, kind, backend):
     out = tmp_path / "out" / "x.csv"
     out.parent.mkdir()
-    fail_after_first_row(monkeypatch, sqlite3.OperationalError("disk I/O error"))
+    fail_after_first_row(monkeypatch, database_error(backend))
     result = cli("export", kind, "--output", str(out))
     assert len(refused(result)) == 1
     assert os.listdir(out.parent) == []
 
 
-def test_failed_export_keeps_the_old_file_whole(cli, books, tmp_path, monkeypatch):
+def test_failed_export_keeps_the_old_file_whole(cli, books, tmp_path, monkeypatch, backend):
     out = tmp_path / "out" / "ledger.csv"
     out.parent.mkdir()
     out.write_text("last month\n", encoding="utf-8")
-    fail_after_first_row(monkeypatch, sqlite3.OperationalError("disk I/O error"))
+    fail_after_first_row(monkeypatch, database_error(backend))
     refused(cli("export", "ledger", "--output", str(out), "--force"))
     assert out.read_text(encoding="utf-8") == "last month\n"
     assert os.listdir(out.parent) == ["ledger.csv"]
