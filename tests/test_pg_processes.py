@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 from clihelpers import query, raw
 from pgserver import with_dbname
 from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, WAIT, _env, _kill_all, _readline, _seed_catalog, _spawn, _start_together, kill_mid_writes
 
 from speco_returns import dialect, store
 from speco_returns.migrations import migrations
+
+pytestmark = pytest.mark.slow  # real processes: README "Development"
 
 
 def _ra(n: int) -> str:

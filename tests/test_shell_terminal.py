@@ -10,6 +10,8 @@ import pytest
 from clihelpers import counts
 from shellhelpers import COMMAND, Terminal, env_for, run
 
+pytestmark = pytest.mark.slow  # real processes: README "Development"
+
 CARD = "4111 1111 1111 1111"
 
 
