@@ -31,6 +31,8 @@ SERVER_ONLY = {"test_pg", "test_pg_processes"}
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(why): a test about SQLite itself (its files, pragmas, planner)")
+    config.addinivalue_line("markers", "slow: starts real processes (the tool, a terminal, LibreOffice Calc, a server's "
+                                       "clients): `pytest -m 'not slow'` runs the rest, CI runs all")
 
 
 def pytest_generate_tests(metafunc):

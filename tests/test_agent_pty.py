@@ -22,7 +22,7 @@ EXE = shutil.which("speco-returns", path=str(Path(sys.executable).parent))
 TODAY = "2026-03-31"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
-pytestmark = pytest.mark.skipif(EXE is None and not os.environ.get("CI"), reason="speco-returns is not installed")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(EXE is None and not os.environ.get("CI"), reason="speco-returns is not installed")]
 
 
 class Terminal:

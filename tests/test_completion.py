@@ -45,6 +45,7 @@ def bash(tmp_path, line: str, **env) -> list[str]:
     return done.stdout.split()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line,expected", [
     ("speco-returns show RA-", ["RA-000001", "RA-000003"]),
     ("speco-returns show ", ["RA-000001", "RA-000003", "TT-77"]),
@@ -62,11 +63,13 @@ def test_bash_completes_from_the_app_and_the_database(seeded, line, expected):
     assert sorted(bash(seeded, line)) == expected
 
 
+@pytest.mark.slow
 def test_options_are_completed_from_the_command(seeded):
     got = bash(seeded, "speco-returns hold RA-000001 --")
     assert {"--ref", "--expires", "--on", "--json", "--help"} <= set(got)
 
 
+@pytest.mark.slow
 def test_completion_reads_the_database_that_db_names_and_never_creates_one(seeded, tmp_path):
     assert bash(seeded, f"speco-returns --db {seeded / 'returns.db'} show RA-", SPECO_RETURNS_DB=str(tmp_path / "x.db")) \
         == ["RA-000001", "RA-000003"]
@@ -75,6 +78,7 @@ def test_completion_reads_the_database_that_db_names_and_never_creates_one(seede
     assert not missing.exists()
 
 
+@pytest.mark.slow
 def test_zsh_and_fish_get_the_same_candidates(seeded):
     zsh = run(seeded, _SPECO_RETURNS_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS="speco-returns show RA-")
     assert zsh.returncode == 0 and "RA-000001" in zsh.stdout and "RA-000003" in zsh.stdout
@@ -84,6 +88,7 @@ def test_zsh_and_fish_get_the_same_candidates(seeded):
     assert fish.returncode == 0 and fish.stdout.split() == ["RA-000001", "RA-000003"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_show_completion_prints_a_script_for_each_shell(tmp_path, shell):
     done = run(tmp_path, "--show-completion", shell)
@@ -91,6 +96,7 @@ def test_show_completion_prints_a_script_for_each_shell(tmp_path, shell):
     assert "_SPECO_RETURNS_COMPLETE" in done.stdout
 
 
+@pytest.mark.slow
 def test_install_completion_writes_the_users_shell_file(tmp_path):
     done = run(tmp_path, "--install-completion", "bash", SHELL="/bin/bash")
     assert done.returncode == 0, done.stderr
@@ -111,6 +117,7 @@ class Source:
         self.completion_db = open_database(path, read=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("words,incomplete,expected", [
     ([], "sh", ["shell", "ship", "show"]),
     ([], "ex", ["exit", "export"]),
@@ -143,6 +150,7 @@ def test_ra_ranges_hold_exactly_the_numbers_whose_text_starts_with_the_digits(n,
     assert any(lo <= other <= hi for lo, hi in db_completion.ra_ranges(digits)) == f"{other:06d}".startswith(digits)
 
 
+@pytest.mark.slow
 def test_completion_uses_the_open_indexes_not_the_table(seeded):
     from speco_returns.db.returns import OPEN_SQL
 
@@ -153,12 +161,14 @@ def test_completion_uses_the_open_indexes_not_the_table(seeded):
         assert "returns_open_ra" in plan or "returns_open_ticket" in plan, plan
 
 
+@pytest.mark.slow
 def test_completing_in_a_process_prints_nothing_else(seeded):
     done = run(seeded, _SPECO_RETURNS_COMPLETE="complete_bash", COMP_WORDS="speco-returns show RA-", COMP_CWORD="2")
     assert done.stderr == ""
     assert COMMAND  # the installed command ran
 
 
+@pytest.mark.slow
 def test_the_shell_completes_nothing_from_a_database_it_has_not_got(root, seeded, monkeypatch):
     class Missing:
         completion_db = None

@@ -48,6 +48,7 @@ def test_slim_app_help_matches_the_whole_app(name):
     assert slim.stdout == whole.stdout
 
 
+@pytest.mark.slow
 def test_console_entry_point_runs_a_command(tmp_path):
     env = {"SPECO_RETURNS_DB": str(tmp_path / "r.db"), "PATH": "/usr/bin:/bin", "SPECO_RETURNS_AGENT": "t"}
     done = subprocess.run([sys.executable, "-m", "speco_returns", "policy", "virtual", "--json"],

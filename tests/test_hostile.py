@@ -326,6 +326,7 @@ def test_undecodable_argument_bytes_are_refused_cleanly(args, seed_db, tmp_path)
         assert after.exit_code == 0 and after.exception is None, f"after {args!r}:\n" + _explain(after, later)
 
 
+@pytest.mark.slow
 def test_undecodable_bytes_from_a_real_shell_give_one_line_not_a_traceback(seed_db, tmp_path):
     db = tmp_path / "returns.db"
     shutil.copyfile(seed_db, db)

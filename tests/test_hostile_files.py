@@ -288,6 +288,7 @@ def test_a_write_by_an_account_that_cannot_write_is_one_line(shared):
     assert result["code"] == 1 and result["stderr"].startswith("error: ") and "Traceback" not in result["stderr"]
 
 
+@pytest.mark.slow
 def test_reads_work_on_a_read_only_filesystem(cli, db_path, seeded, tmp_path):
     """A real read-only mount (tmpfs remounted ro, in a private mount namespace)."""
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0 and not os.environ.get("CI"):
@@ -413,6 +414,7 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+@pytest.mark.slow
 def test_the_next_export_removes_a_killed_ones_temporary_files_and_doctor_reports_them(cli, db_path, seeded, tmp_path):
     dead = _dead_pid()
     stale = [tmp_path / f".returns.csv.{dead}.abcd1234.tmp", tmp_path / f".copy.db.{dead}.efgh5678.tmp",
@@ -427,6 +429,7 @@ def test_the_next_export_removes_a_killed_ones_temporary_files_and_doctor_report
     assert not any(p.exists() for p in stale) and live.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["export", "backup"])
 def test_kill_9_during_an_export_or_backup_then_the_next_one_cleans_up(cli, db_path, seeded, tmp_path, command):
     """A real process killed with SIGKILL while its temporary file exists."""

@@ -135,6 +135,7 @@ def _more_views(run, refuse, texts, folder):
     run("admin", "roles")
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only("each example makes its own database file")
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.fixed_dictionaries({f: markup_text for f in FIELDS}))
@@ -394,6 +395,7 @@ TERMINAL_VIEWS = [["show", "RA-000001"], ["list", "--all"], ["overdue"], ["seria
                   ["catalog", "list"], ["notify", "--dry-run"], ["report"], ["doctor"]]
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only("a real terminal runs the installed command on a file")
 @pytest.mark.parametrize("width", (80, 120))  # the agent's window; narrower, a name folds over lines
 def test_markup_is_printed_as_typed_at_a_real_terminal(cli, db_path, width):
@@ -435,6 +437,7 @@ def test_markup_is_printed_as_typed_at_a_real_terminal(cli, db_path, width):
         term.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only("written into the file as an older version let them in")
 @pytest.mark.parametrize("args", [["show", "RA-000001"], ["list"], ["serial", "find", "SN0001"], ["catalog", "list"],
                                   ["notify", "--dry-run"], ["overdue", "--within", "400"]], ids=" ".join)

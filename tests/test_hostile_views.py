@@ -119,6 +119,7 @@ TERMINAL_VIEWS = {("open",), ("list",), ("receive",), ("charge",), ("refund",), 
 MARKUP_NAME = "Bob [/bold] [link=https://evil.example]Alarm[/link]"
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only("a real terminal runs the installed command on a file")
 def test_at_a_terminal_stored_escapes_and_markup_are_shown_as_typed(tmp_path):
     """notify's tables and progress bar, a money moment's question, void's, the shell's prompt

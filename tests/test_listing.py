@@ -46,6 +46,7 @@ def _ras(lines) -> list[str]:
 # --- item 2: --limit, a page at a terminal, complete elsewhere --------------------------
 
 
+@pytest.mark.slow
 def test_a_terminal_shows_a_page_of_50_with_a_footer(db_path):
     _many(db_path, 61)
     code, lines = screen(["list"], 120, _env(db_path), rows=100)
@@ -54,6 +55,7 @@ def test_a_terminal_shows_a_page_of_50_with_a_footer(db_path):
     assert "50 of 61 shown: --limit 0 for all, --csv for a file" in lines
 
 
+@pytest.mark.slow
 def test_limit_0_at_a_terminal_shows_all_and_limit_n_shows_n(db_path):
     _many(db_path, 61)
     _, lines = screen(["list", "--limit", "0"], 120, _env(db_path), rows=100)

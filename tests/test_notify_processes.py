@@ -16,8 +16,11 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import smtpserver
 from clihelpers import ok
+
+pytestmark = pytest.mark.slow  # real processes: README "Development"
 
 TODAY = "2026-11-26"
 CLI = [sys.executable, "-m", "speco_returns"]

@@ -69,6 +69,7 @@ def test_without_the_driver_a_url_gets_one_line_saying_what_to_install(cli, monk
     assert "pip install 'speco-returns[postgres]'" in line
 
 
+@pytest.mark.slow
 def test_sqlite_users_never_import_the_driver(tmp_path):
     code = ("import sys; from speco_returns.cli import run; sys.argv = ['speco-returns', 'list', '--json']\n"
             "try:\n    run()\nexcept SystemExit:\n    pass\nassert 'psycopg' not in sys.modules, 'psycopg imported'")
@@ -336,6 +337,7 @@ def _speco(*args, env=None, input=None):
                           text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_completion_offers_the_servers_open_returns(cli, db_path):
     _open(cli)
     _open(cli, "Second")

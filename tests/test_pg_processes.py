@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from builders import MIGRATION_NAMES
 from clihelpers import query, raw
 from pgserver import with_dbname
@@ -17,6 +18,8 @@ from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, WAIT, _env, 
 
 from speco_returns.db.engines import postgres as dialect
 from speco_returns.db.engines import sqlite as store
+
+pytestmark = pytest.mark.slow  # real processes: README "Development"
 
 
 def _ra(n: int) -> str:

@@ -121,6 +121,7 @@ def _assert_consistent(conn: sqlite3.Connection, printed: set[str], context: str
 # --- 1. concurrent agents -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_eight_agents_opening_at_once_lose_nothing_and_share_no_ra_number(cli, db_path):
     _seed_catalog(cli)
     procs, outputs = _start_together(
@@ -187,6 +188,7 @@ except sqlite3.IntegrityError as e:
 """
 
 
+@pytest.mark.slow
 def test_agents_and_a_script_racing_for_one_serial_leave_it_on_one_open_return(cli, db_path):
     """SER-1 under a real race (issue 14): six agents open a return with the same serial at the same
     moment, and a script writes it straight into the tables. Exactly one gets it; each agent that
@@ -225,6 +227,7 @@ def _count(db_path: Path, table: str) -> int:
         conn.close()
 
 
+@pytest.mark.slow
 def test_a_lock_held_past_the_busy_timeout_gives_one_clear_line_and_writes_nothing(db_path):
     Store(db_path).close()  # the schema exists; the locker only takes the lock
     env = _env(db_path)
@@ -296,6 +299,7 @@ def kill_mid_writes(db, tag: str, env: dict[str, str], rng: random.Random, hold:
     return printed, err, (f"Customer {tag} {target - 1}" if hold else None)
 
 
+@pytest.mark.slow
 def test_kill_9_in_the_middle_of_writes_leaves_every_return_whole_or_absent(cli, db_path):
     _seed_catalog(cli)
     seed = random.randrange(1 << 32)
@@ -348,6 +352,7 @@ def test_schema_version_counts_the_migrations():
     assert names == sorted(names) and names[:3] == ["m001_catalog", "m002_returns", "m003_overdue_indexes"]
 
 
+@pytest.mark.slow
 def test_four_processes_opening_a_new_database_at_once_migrate_it_once(isolated):
     db_path = isolated / "brand" / "new.db"
     db_path.parent.mkdir()  # a write makes a database only in a folder that exists (issue 11)
@@ -375,6 +380,7 @@ def test_four_processes_opening_a_new_database_at_once_migrate_it_once(isolated)
         s.close()
 
 
+@pytest.mark.slow
 def test_a_database_from_the_first_migration_upgrades_in_place_without_losing_a_row(cli, db_path):
     db = older_database(db_path, "m002_returns")
     rows = [
@@ -557,6 +563,7 @@ def test_the_database_itself_refuses_to_rewrite_history(with_history, table, sta
 # --- 6. backup and doctor while another process writes ------------------------------------------
 
 
+@pytest.mark.slow
 def test_backup_and_doctor_work_while_another_agent_writes(cli, db_path, tmp_path):
     _seed_catalog(cli)
     writer = _spawn([sys.executable, str(HELPER), "loop", str(db_path), "BK", "0"], _env(db_path, "writer"))
@@ -587,6 +594,7 @@ def test_backup_and_doctor_work_while_another_agent_writes(cli, db_path, tmp_pat
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".copy.db.")], "a temporary file was left"
 
 
+@pytest.mark.slow
 def test_many_rounds_of_six_first_opens_never_report_busy(tmp_path):
     """Switching a new file to WAL can fail at once with "locked" while another process opens
     it too; before Store retried it, about one round in twenty failed here."""

@@ -26,6 +26,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).parent.parent / "README.md"
 BIN = Path(sys.executable).parent
 RULE = re.compile(r"\b(?:STD|OTC|AR|VR|SER)-\d\b")
@@ -157,6 +159,7 @@ def run_tour(steps: list[Step], folder: Path) -> list[str]:
     return failures
 
 
+@pytest.mark.slow
 def test_the_readme_tour_runs_as_written(tmp_path):
     steps = tour_steps(README.read_text())
     failures = run_tour(steps, tmp_path)
@@ -192,6 +195,7 @@ speco-returns receive RA-000001 \\
 """
 
 
+@pytest.mark.slow
 def test_a_false_comment_fails_the_tour(tmp_path):
     steps = tour_steps(BAD_TOUR)
     assert [s.line for s in steps] == [5, 6, 7, 8, 9, 10]

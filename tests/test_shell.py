@@ -21,6 +21,7 @@ from speco_returns.db.database import open_database as Store
 OPEN = 'open --type standard --customer "Batch Co" --item C1'
 
 
+@pytest.mark.slow
 def test_a_batch_prints_what_the_separate_commands_print(tmp_path):
     assert run(tmp_path, *OPEN.replace('"', "").replace("Batch Co", "BatchCo").split()).returncode == 0
     lines = ["show RA-000001 --json", "list --csv", "policy virtual", "serial find SN-0001"]
@@ -32,6 +33,7 @@ def test_a_batch_prints_what_the_separate_commands_print(tmp_path):
     assert "\x1b[" not in batch.stdout and "returns.db>" not in batch.stdout  # no prompt, no colour
 
 
+@pytest.mark.slow
 def test_a_batch_stops_at_the_first_failure_with_its_exit_code(tmp_path):
     script = f"{OPEN}\nshow RA-000009\n{OPEN}\n"
     done = run(tmp_path, "shell", input=script)
@@ -46,6 +48,7 @@ def test_a_batch_stops_at_the_first_failure_with_its_exit_code(tmp_path):
     assert usage.stdout == ""
 
 
+@pytest.mark.slow
 def test_keep_going_runs_every_line_and_exits_with_the_first_failure(tmp_path):
     script = f"show RA-000009\n{OPEN}\nlist --nonsense\n{OPEN}\n"
     done = run(tmp_path, "shell", "--keep-going", input=script)
@@ -54,12 +57,14 @@ def test_keep_going_runs_every_line_and_exits_with_the_first_failure(tmp_path):
     assert counts(tmp_path / "returns.db")["returns"] == 2
 
 
+@pytest.mark.slow
 def test_a_batch_skips_blank_lines_and_comments_and_ends_at_exit(tmp_path):
     done = run(tmp_path, "shell", input=f"# the end of a call\n\n   \n{OPEN}  # the unit\nexit\n{OPEN}\n")
     assert done.returncode == 0, done.stderr
     assert counts(tmp_path / "returns.db")["returns"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line", ["exit   # the call is done", "quit # done", "  'exit'  "])
 def test_exit_with_a_comment_or_quotes_is_exit(tmp_path, line):
     done = run(tmp_path, "shell", input=f"{OPEN}\n{line}\n{OPEN}\n")
@@ -67,6 +72,7 @@ def test_exit_with_a_comment_or_quotes_is_exit(tmp_path, line):
     assert counts(tmp_path / "returns.db")["returns"] == 1
 
 
+@pytest.mark.slow
 def test_thousands_of_stray_arguments_are_counted_not_all_shown(tmp_path, cli):
     strays = [f"stray-{n}" for n in range(5000)]
     done = run(tmp_path, "shell", input="list " + " ".join(strays) + "\n", COLUMNS="200")
@@ -79,6 +85,7 @@ def test_thousands_of_stray_arguments_are_counted_not_all_shown(tmp_path, cli):
     assert "(a b)" in cli("list", "a", "b").stderr  # a few are all named
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line,code", [("--db other.db list", 2), ("--agent x list", 2), ("shell", 2),
                                        ('note RA-000001 "unclosed', 2)])
 def test_lines_the_shell_refuses(tmp_path, line, code):
@@ -89,6 +96,7 @@ def test_lines_the_shell_refuses(tmp_path, line, code):
     assert not (tmp_path / "other.db").exists()
 
 
+@pytest.mark.slow
 def test_global_options_given_at_the_start_apply_to_every_line(tmp_path):
     other = tmp_path / "elsewhere.db"
     done = subprocess.run([*COMMAND, "--db", str(other), "--agent", "maria", "shell"], input=f"{OPEN}\nshow RA-000001 --json\n",
@@ -99,6 +107,7 @@ def test_global_options_given_at_the_start_apply_to_every_line(tmp_path):
     assert other.exists() and not (tmp_path / "returns.db").exists()
 
 
+@pytest.mark.slow
 def test_help_in_the_shell_is_the_commands_help(tmp_path):
     done = run(tmp_path, "shell", input="help note\n")
     assert done.returncode == 0
@@ -172,6 +181,7 @@ for i in range(int(sys.argv[2])):
 """
 
 
+@pytest.mark.slow
 def test_an_idle_shell_lets_the_wal_checkpoint_while_another_process_writes(tmp_path):
     """One reader holding a transaction lets the WAL grow without bound (276 MB over 2,000
     writes, measured); the shell holds none between commands, so it stays a few MB."""
@@ -201,6 +211,7 @@ def test_an_idle_shell_lets_the_wal_checkpoint_while_another_process_writes(tmp_
     assert len(json.loads(out)["events"]) == 2001
 
 
+@pytest.mark.slow
 def test_a_read_transaction_held_by_another_process_does_grow_the_wal(tmp_path):
     """The control for the test above: the same writes with one reader holding a snapshot."""
     import sqlite3

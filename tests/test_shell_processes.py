@@ -15,6 +15,8 @@ from shellhelpers import ShellProcess, run
 
 from speco_returns.db.database import MIGRATION_SET
 
+pytestmark = pytest.mark.slow  # real processes: README "Development"
+
 OPEN = ["open", "--type", "standard", "--customer", "Shell Co", "--item", "C1"]
 
 

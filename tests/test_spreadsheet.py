@@ -40,6 +40,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes: README "Development"
+
 SOFFICE = shutil.which("soffice")
 
 

@@ -10,6 +10,8 @@ import sys
 import pytest
 from shellhelpers import env_for, run
 
+pytestmark = pytest.mark.slow  # real processes: README "Development"
+
 PROBE = """
 import json, sys
 sys.argv = ["speco-returns", *json.loads(sys.argv[1])]

@@ -295,6 +295,7 @@ def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
     assert json.loads(result.stdout)["schema_version"] == SCHEMA_VERSION
 
 
+@pytest.mark.slow
 def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_path):
     env = {**os.environ, "SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "t", "COLUMNS": "80"}
     main, child = pty.openpty()
@@ -322,6 +323,7 @@ def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_
     assert piped.returncode == 0 and piped.stderr == b""
 
 
+@pytest.mark.slow
 def test_doctors_workers_load_only_the_installed_package(cli, history, db_path, tmp_path):
     """`doctor` run from a folder that holds a planted `speco_returns/` package: its workers must
     not import it (it would run as whoever runs doctor, and report every part healthy). A row

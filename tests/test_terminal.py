@@ -68,6 +68,7 @@ def assert_whole(lines: list[str], width: int, keys: list[str]) -> None:
         assert any(key in line for line in lines), f"{key} is cut or folded at {width} columns:\n{text}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_show_keeps_every_key_whole(agent_day, db_path, width):
     ra = agent_day["overdue"]
@@ -78,6 +79,7 @@ def test_show_keeps_every_key_whole(agent_day, db_path, width):
     assert_whole(lines, width, [ra, SERIAL_A, "$13,249.47", "replacement-delivered", "AUTH-0000A1", "1Z999AA10123456784"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_list_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["list"], width, _env(db_path))
@@ -86,6 +88,7 @@ def test_list_keeps_every_key_whole(agent_day, db_path, width):
                                 "2026-11-01"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_overdue_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["overdue", "--within", "5"], width, _env(db_path))
@@ -94,6 +97,7 @@ def test_overdue_keeps_every_key_whole(agent_day, db_path, width):
                                 "2026-12-03", "2026-12-04", "1ZRETURN0000000042"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_serial_find_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["serial", "find", SERIAL_A.lower()], width, _env(db_path))
@@ -101,6 +105,7 @@ def test_serial_find_keeps_every_key_whole(agent_day, db_path, width):
     assert_whole(lines, width, [SERIAL_A, agent_day["overdue"], "replacement-delivered", "2026-11-01"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_catalog_list_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["catalog", "list"], width, _env(db_path))
@@ -108,6 +113,7 @@ def test_catalog_list_keeps_every_key_whole(agent_day, db_path, width):
     assert_whole(lines, width, ["O4B3", "camera", "$13,249.47"])
 
 
+@pytest.mark.slow
 def test_a_table_where_it_fits_stacked_where_it_cannot(agent_day, db_path):
     """80 columns hold the overdue table; 60 do not, and each row becomes `key: value` lines."""
     _, wide = screen(["overdue", "--within", "5"], 80, _env(db_path))

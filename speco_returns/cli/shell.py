@@ -70,6 +70,7 @@ class Shell:
         self.keep_going = keep_going
         self.interactive = interactive
         self.source = _CompletionSource(session)
+        self._running = False  # a command is running (its questions complete with Tab too)
 
     # --- one line -------------------------------------------------------------------------
 
@@ -91,6 +92,7 @@ class Shell:
             sys.stderr.write("error: already in the shell\n")
             return 2
         self._reconnect_if_lost()
+        self._running = True
         try:
             self.root.main(args=words, prog_name="speco-returns", standalone_mode=True, obj=self.session)
             code = 0
@@ -103,6 +105,7 @@ class Shell:
             sys.stderr.write(f"error: unexpected {type(e).__name__}: {inputs.quote(str(e), 120)}\n")
             code = 1
         finally:
+            self._running = False
             self._end_command()
         return code
 
@@ -238,7 +241,8 @@ class Shell:
             try:
                 self._matches = completion.complete_line(self.root, words, text, ctx_obj=self.source, extra=WORDS)
             finally:
-                self._release()  # Tab opened the file: closed again while the shell waits
+                if not self._running:  # Tab at the prompt opened the file: closed again while the shell waits
+                    self._release()  # (Tab at a question of `open` uses the command's own connection)
         return self._matches[state] if state < len(self._matches) else None
 
 
