@@ -13,7 +13,7 @@ from pathlib import Path
 from .errors import ReturnsError
 
 # Nothing the tool creates is world-accessible; the group follows the umask, so a team can
-# share a database through a group (README: a group, a setgid folder, umask 007).
+# share a database through a group (docs/admin.md: a group, a setgid folder, umask 007).
 FILE_MODE, FOLDER_MODE = 0o660, 0o770
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 

@@ -1,6 +1,6 @@
 """Card numbers as people type them, and the numbers in an agent's ordinary notes (SPEC §6).
 
-Written here from the rule as README states it, independently of speco_returns.digits and
+Written here from the rule as docs/data-safety.md states it, independently of speco_returns.digits and
 policy: the separators are drawn from whole Unicode categories, the digits from every script.
 """
 

@@ -196,4 +196,4 @@ def test_the_newest_history_rows_deleted_with_the_heads_rewritten_are_named(cli,
           *_server_or_file(backend, [SQLITE_CHAIN_TRIGGERS["events_no_delete"]], []))
     code, report, _ = doctor(cli)
     assert code == 1 and named(report, "RA-000002: notice"), report["problems"]
-    assert not named(report, "chain"), report["problems"]  # the chain alone cannot tell (README)
+    assert not named(report, "chain"), report["problems"]  # the chain alone cannot tell (docs/data-safety.md)

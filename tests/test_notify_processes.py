@@ -20,7 +20,7 @@ import pytest
 import smtpserver
 from clihelpers import ok
 
-pytestmark = pytest.mark.slow  # real processes: README "Development"
+pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
 TODAY = "2026-11-26"
 CLI = [sys.executable, "-m", "speco_returns"]

@@ -19,7 +19,7 @@ from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, WAIT, _env, 
 from speco_returns.db.engines import postgres as dialect
 from speco_returns.db.engines import sqlite as store
 
-pytestmark = pytest.mark.slow  # real processes: README "Development"
+pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
 
 def _ra(n: int) -> str:

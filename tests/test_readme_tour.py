@@ -1,8 +1,10 @@
-"""The README's tour runs as written, and every comment in it is true.
+"""The agents' tour (docs/agents.md) and the README's first return run as written, and every
+comment in them is true.
 
-The tour's ```sh blocks (from "## A tour" to the next "## " heading) are run in order, as one
-bash script with the installed `speco-returns` on the PATH, in an empty folder. A comment after
-a command says what happens; the convention (also in the README, above the tour) is:
+The tour's ```sh blocks (from "## A tour" to the next "## " heading; in the README, from "## A
+first return") are run in order, as one bash script with the installed `speco-returns` on the
+PATH, in an empty folder. A comment after a command says what happens; the convention (also in
+docs/agents.md, above the tour) is:
 
 - `refused` anywhere in the comment: exit 1, and every rule ID in the comment (AR-2, STD-1, ...)
   is named in the output; `exit N`: exit N; otherwise exit 0. A command without a comment exits 0.
@@ -28,7 +30,9 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+AGENTS = ROOT / "docs" / "agents.md"
+README = ROOT / "README.md"
 BIN = Path(sys.executable).parent
 RULE = re.compile(r"\b(?:STD|OTC|AR|VR|SER)-\d\b")
 RA = re.compile(r"\bRA-\d{6,}\b", re.IGNORECASE)
@@ -37,7 +41,7 @@ STATE = re.compile(r"→\s*([a-z][a-z-]*[a-z])")
 
 @dataclass
 class Step:
-    line: int  # in the README, for the failure message
+    line: int  # in the doc, for the failure message
     command: str
     comment: str
     tickets: set[str] = field(default_factory=set)  # ticket IDs given by --ticket so far
@@ -88,11 +92,11 @@ def split_comment(line: str) -> tuple[str, str]:
     return line.rstrip(), ""
 
 
-def tour_steps(readme: str) -> list[Step]:
-    start = readme.index("\n## A tour")
-    end = readme.find("\n## ", start + 1)
-    section_at = readme[:start].count("\n") + 1
-    section = readme[start:end if end > 0 else None]
+def tour_steps(doc: str, heading: str = "## A tour") -> list[Step]:
+    start = doc.index("\n" + heading)
+    end = doc.find("\n## ", start + 1)
+    section_at = doc[:start].count("\n") + 1
+    section = doc[start:end if end > 0 else None]
     steps: list[Step] = []
     tickets: set[str] = set()
     for block in re.finditer(r"```sh\n(.*?)```", section, re.S):
@@ -115,7 +119,7 @@ def tour_steps(readme: str) -> list[Step]:
     return steps
 
 
-def run_tour(steps: list[Step], folder: Path) -> list[str]:
+def run_tour(steps: list[Step], folder: Path, doc: str = "docs/agents.md") -> list[str]:
     """Run every step in one bash (so `export` carries on), then check each; returns the failures."""
     out = folder / ".tour"
     out.mkdir()
@@ -133,7 +137,7 @@ def run_tour(steps: list[Step], folder: Path) -> list[str]:
     for i, step in enumerate(steps):
         rc = int((out / f"{i}.rc").read_text())
         stdout, stderr = (out / f"{i}.out").read_text(), (out / f"{i}.err").read_text()
-        where = f"README line {step.line}: {step.command}  # {step.comment}"
+        where = f"{doc} line {step.line}: {step.command}  # {step.comment}"
         if rc != step.exit_code:
             failures.append(f"{where}\n    exit {rc}, the comment says {step.exit_code}: {stderr.strip()[:300]}")
             continue
@@ -160,15 +164,23 @@ def run_tour(steps: list[Step], folder: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_the_readme_tour_runs_as_written(tmp_path):
-    steps = tour_steps(README.read_text())
+def test_the_agents_tour_runs_as_written(tmp_path):
+    steps = tour_steps(AGENTS.read_text())
     failures = run_tour(steps, tmp_path)
+    assert not failures, "\n" + "\n".join(failures)
+
+
+@pytest.mark.slow
+def test_the_readme_first_return_runs_as_written(tmp_path):
+    steps = tour_steps(README.read_text(), "## A first return")
+    assert len(steps) >= 5 and sum(1 for s in steps if s.expected_state) >= 3
+    failures = run_tour(steps, tmp_path, "README.md")
     assert not failures, "\n" + "\n".join(failures)
 
 
 def test_the_tour_checks_what_it_claims():
     """The tour is not vacuous: it pins the date, opens what it uses and checks outcomes."""
-    steps = tour_steps(README.read_text())
+    steps = tour_steps(AGENTS.read_text())
     assert steps[0].command.startswith("export SPECO_RETURNS_") or steps[1].command.startswith("export SPECO_RETURNS_TODAY")
     assert any(s.command.startswith("export SPECO_RETURNS_TODAY=") for s in steps[:2])
     assert sum(1 for s in steps if s.exit_code == 1) >= 3

@@ -15,7 +15,7 @@ from shellhelpers import ShellProcess, run
 
 from speco_returns.db.database import MIGRATION_SET
 
-pytestmark = pytest.mark.slow  # real processes: README "Development"
+pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
 OPEN = ["open", "--type", "standard", "--customer", "Shell Co", "--item", "C1"]
 
@@ -53,10 +53,10 @@ def _copy_over(backup, db) -> None:
         os.fsync(dst.fileno())
 
 
-@pytest.mark.sqlite_only("a restore is a file copied or moved into place (README Backups); a server's is pg_restore")
+@pytest.mark.sqlite_only("a restore is a file copied or moved into place (docs/admin.md, Backup and doctor); a server's is pg_restore")
 @pytest.mark.parametrize("how", ["cp", "mv"])
 def test_a_restore_made_while_the_shell_waits_is_what_its_next_command_reads_and_stays(tmp_path, db_path, how):
-    """README's restore (copy the backup over the file, or move it into place, and remove the
+    """The documented restore (copy the backup over the file, or move it into place, and remove the
     -wal and -shm), made by another process between two lines of an open shell: the next line
     reads the restored file, a write after it lands there, and the shell's exit writes none of
     its old pages over it."""

@@ -10,7 +10,7 @@ import pytest
 from clihelpers import counts
 from shellhelpers import COMMAND, Terminal, env_for, run
 
-pytestmark = pytest.mark.slow  # real processes: README "Development"
+pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
 CARD = "4111 1111 1111 1111"
 

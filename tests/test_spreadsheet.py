@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # real processes: README "Development"
+pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
 SOFFICE = shutil.which("soffice")
 

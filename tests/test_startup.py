@@ -10,7 +10,7 @@ import sys
 import pytest
 from shellhelpers import env_for, run
 
-pytestmark = pytest.mark.slow  # real processes: README "Development"
+pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
 PROBE = """
 import json, sys

@@ -6,7 +6,7 @@ added later gets the same metavars without doing anything: an option's metavar c
 METAVARS by its long name, else its name upper-cased (`--ref` -> REF); a flag shows none;
 an argument shows its name upper-cased (`ra` -> RA). The example is the docstring's last
 paragraph, `Example: speco-returns ...` (tests/test_docs.py checks one per command and that
-the README shows it).
+docs/commands.md shows it).
 """
 
 from __future__ import annotations

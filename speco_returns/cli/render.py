@@ -331,7 +331,7 @@ NOTIFY_SUMMARY = {"sent": "sent", "written": "written", "would-send": "would sen
 
 
 def notify_report(outcomes: list, counts: dict, *, at_terminal: bool, stamp: str = "") -> None:
-    """At a terminal: tables. In a log: plain lines, each starting with `stamp` (README "The nightly job")."""
+    """At a terminal: tables. In a log: plain lines, each starting with `stamp` (docs/admin.md "The nightly job")."""
     call = [o for o in outcomes if o.status == "no-email"]
     if at_terminal:
         mailed = [o for o in outcomes if o.status != "no-email"]

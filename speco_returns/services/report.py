@@ -35,7 +35,7 @@ def _holds(sums: dict) -> tuple[int, int]:
 
 
 def build(db: Database, start: date, end: date) -> dict:
-    """The `report --json` document (keys in the README)."""
+    """The `report --json` document (keys in docs/accounting.md)."""
     first, last = start.isoformat(), end.isoformat()
     with db.read():
         before = ledger.day_sums(db, "day < ?", [first])
