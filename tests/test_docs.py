@@ -103,7 +103,8 @@ def test_every_command_has_one_example_that_parses_and_is_in_the_commands_doc(cl
     args = shlex.split(example)[1:]
     assert " ".join(args[:len(name.split())]) == name, f"{name}'s example runs {example}"
     command.make_context(name, args[len(name.split()):])  # every option and argument in it exists
-    assert example in COMMANDS_DOC, f"{name}: docs/commands.md does not show its example: {example}"
+    section = COMMANDS_DOC.split(f"\n## {name}\n", 1)[-1].split("\n## ", 1)[0]
+    assert " ".join(example.split()) in " ".join(section.split()), f"{name}: docs/commands.md does not show its example"
 
 
 def test_help_names_the_environment_and_the_date_forms_as_the_docs_do(cli):
@@ -121,6 +122,35 @@ def test_help_names_the_environment_and_the_date_forms_as_the_docs_do(cli):
     assert "2026-11-26`, `11/26/2026` or `Nov 26 2026`" in AGENTS
 
 
+# --- the generated reference: docs/commands.md and docs/policy.md ----------------------------
+
+def test_the_generated_docs_are_what_the_help_and_the_policy_print_now():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "generate.py"), "--check"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+def test_every_command_and_group_has_its_section_in_the_commands_doc():
+    groups = {n.rsplit(" ", 1)[0] for n, _ in LEAVES if " " in n}
+    documented = set(re.findall(r"^## (.+)$", COMMANDS_DOC, re.M)) - {"speco-returns"}
+    commands = {n for n, _ in LEAVES} | groups
+    assert not commands - documented, f"not in docs/commands.md: {sorted(commands - documented)}"
+    assert not documented - commands, f"in docs/commands.md, but no such command: {sorted(documented - commands)}"
+
+
+def test_every_rule_of_the_policy_is_in_the_policy_doc():
+    from speco_returns.domain import wording
+
+    policy = (ROOT / "docs" / "policy.md").read_text()
+    for kind, rules in wording.RULES.items():
+        section = policy.split(f": `{kind}`", 1)[1].split("\n## ", 1)[0]
+        for rule in rules:
+            assert f"| {rule} | {wording.RULE_TEXT[rule]} |" in section, (kind, rule)
+
+
 def test_every_option_of_every_command_is_in_a_doc_written_for_a_reader():
     missing = [(name, opt) for name, command in LEAVES for p in command.params for opt in p.opts
                if opt.startswith("--") and opt not in WRITTEN]
@@ -135,3 +165,36 @@ def test_complete_help_says_what_a_late_return_s_complete_means_as_the_agents_do
         shown = " ".join(cli(*args).stdout.replace("│", " ").split())
         assert f"Late return: {meaning}." in shown, args
         assert "decided on a refund" not in shown, args
+
+
+# --- links between the docs --------------------------------------------------------------------
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation but `-` dropped, spaces to `-`."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {_slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+MARKDOWN = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "benchmarks" / "README.md",
+            *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", MARKDOWN, ids=[str(p.relative_to(ROOT)) for p in MARKDOWN])
+def test_every_link_between_the_docs_finds_its_file_and_heading(doc):
+    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        name, _, anchor = target.partition("#")
+        path = (doc.parent / name).resolve() if name else doc
+        if not path.exists():
+            broken.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            broken.append(target)
+    assert not broken, broken
