@@ -198,3 +198,10 @@ def test_every_link_between_the_docs_finds_its_file_and_heading(doc):
         elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
             broken.append(target)
     assert not broken, broken
+
+
+def test_the_package_comments_keep_rule_ids_and_leave_issue_history_to_commit_messages():
+    said = [f"{path.relative_to(ROOT)}:{n}" for path in sorted((ROOT / "speco_returns").rglob("*.py"))
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if re.search(r"\bissues? #?\d+|\bitem \d+ of issue", line, re.I)]
+    assert not said, f"issue history belongs in the commit message: {said}"

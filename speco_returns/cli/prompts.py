@@ -1,5 +1,5 @@
 """At a terminal, `open` asks for what the agent left out and checks each answer as it is
-given, against the catalog, the open returns and the policy (SPEC §4, issue 13); money
+given, against the catalog, the open returns and the policy (SPEC §4); money
 moments ask before they move money.
 
 Every line is read by `read` and every yes/no by `confirm`: change those two to change how

@@ -75,7 +75,7 @@ def replay_problems(conn: Database, limit: int = 20) -> list[str]:
         except ReturnsError as e:
             problems.append(f"{name(r)}: its history does not replay ({e.problems[0].message})")
             continue
-        except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool (issue 11)
+        except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool
             problems.append(f"{name(r)}: its history holds a value the tool never writes ({inputs.quote(str(e))})")
             continue
         stored = lifecycle.Life.from_row(r)

@@ -295,7 +295,7 @@ STEPS = [
         ),
     ),
 
-    # A lost parcel's charge keeps the supervisor's reason on its ledger row (issue 10).
+    # A lost parcel's charge keeps the supervisor's reason on its ledger row.
     # A re-authorized hold now bounds later event dates like a state change (SPEC §3): bring
     # last_event_on up to the latest hold of each return recorded before this version.
     Step(
