@@ -1,5 +1,5 @@
 """How text is read for digits (SPEC §6): the one reading that the card-number check
-(policy.contains_card_number), the long-number checks and the message guard
+(domain.cards.contains_card_number), the long-number checks and the message guard
 (errors.hide_long_numbers) share.
 
 Each character is NFKC-normalised (full-width and mathematical digits become ASCII) and

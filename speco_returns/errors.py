@@ -1,4 +1,4 @@
-"""The one exception the tool raises below the CLI; `cli.py` catches it once."""
+"""The one exception the tool raises below the CLI; the command line's edge (cli/edge.py) catches it once."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from . import digits
 
 # 13 or more digits with no letter of a word between them, whatever else separates them
 # (SPEC §6), are never shown in a message, whatever quoted them (a card number typed as a
-# model or a serial, an echo the author forgot to pass through policy.quote).
+# model or a serial, an echo the author forgot to pass through inputs.quote).
 LONG_NUMBER = 13
 
 
@@ -52,7 +52,7 @@ class DatabaseBusy(ReturnsError):
 
 class SerialTaken(ReturnsError):
     """SER-1 refused by the database itself (migration m012's unique index over held serials);
-    the store rewords it to name the return that holds the serial (Store._ser1_backstop)."""
+    services.returns.ser1_backstop rewords it to name the return that holds the serial."""
 
     def __init__(self, serial: str | None = None):
         self.serial = serial

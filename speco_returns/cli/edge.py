@@ -2,7 +2,7 @@
 refusal (ReturnsError, with its rule), a damaged or busy database, a file that cannot be used or
 Ctrl-C each print one clear line and exit with the documented code, never a traceback.
 
-Commands are collected here (REGISTRY) and put on the app by cli/app.py, which imports only the
+Commands are collected here (REGISTRY) and put on the app by cli/root.py, which imports only the
 module of the command being run: a command module never imports the app.
 """
 

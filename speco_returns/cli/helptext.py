@@ -1,7 +1,7 @@
 """Help that reads like the product: metavars an agent recognises, an example per command,
 the date forms and the environment variables.
 
-Every command and group is built with these classes (cli.py passes `cls=`), so a command
+Every command and group is built with these classes (cli/root.py passes `cls=`), so a command
 added later gets the same metavars without doing anything: an option's metavar comes from
 METAVARS by its long name, else its name upper-cased (`--ref` -> REF); a flag shows none;
 an argument shows its name upper-cased (`ra` -> RA). The example is the docstring's last

@@ -61,7 +61,7 @@ def show_notice(ctx: typer.Context, ra: str, kind: str, as_json: bool) -> None:
     from ..services import notify
 
     session = session_of(ctx)
-    store = session.reader  # a read: never creates a database (the clock below asks the store for its login)
+    store = session.reader  # a read: never creates a database (the clock below asks the database for its login)
     msg = notify.preview(store, ra, kind, session.now(), _mail_settings())
     if as_json:
         emit_json({"ra": msg["X-Speco-Return"], "kind": kind.strip().lower(), "from": msg["From"] and str(msg["From"]),

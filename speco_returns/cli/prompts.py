@@ -17,7 +17,7 @@ import typer
 from ..domain import inputs, rules, types
 from ..errors import ReturnsError, Violation
 
-Lookup = Callable[[types.Request], types.Facts]  # what the store knows about a request
+Lookup = Callable[[types.Request], types.Facts]  # what the database knows about a request
 
 
 def line_editing() -> None:

@@ -1,19 +1,19 @@
-"""Columns derived from others, kept right by the database or the store :
+"""Columns derived from others, kept right by the database or the tool:
 
 - `serials.held` (migration m012): 1 while the serial's return holds it under SER-1, that is
-  while the return's state is not one of policy.SERIAL_FREE (closed, or a late return). Kept
+  while the return's state is not one of lifecycle.SERIAL_FREE (closed, or a late return). Kept
   by triggers on both backends, whoever writes: set when a serial row is written, and
   re-derived for a return's serials when its state moves into or out of SERIAL_FREE (an event,
   a void). A partial UNIQUE index over the serials with the flag set is SER-1's backstop: a
-  writer that skipped the store's check (a script, a race) gets a unique violation, which the
-  store turns into the usual SER-1 line (Store._ser1_backstop). The store's own check still
+  writer that skipped the tool's check (a script, a race) gets a unique violation, which the
+  tool turns into the usual SER-1 line (services.returns.ser1_backstop). The tool's own check still
   runs first, from the return's state (HOLDS_SQL), and names the return that holds the serial.
 - `returns.customer_key` (migration m013): the customer's name NFKC-casefolded by Python
-  (store.customer_key), written by the store on `open` and on `edit` of the customer. VR-2's
+  (domain.keys.customer_key), written by the tool on `open` and on `edit` of the customer. VR-2's
   30-day count and `list --customer` compare it, so SQLite and a server give the same answers
   ('Straße' is 'STRASSE'; a final sigma is a sigma), which SQL's lower() does not.
 
-Every SQL text here is generated from policy.SERIAL_FREE, the one list: the store's check,
+Every SQL text here is generated from lifecycle.SERIAL_FREE, the one list: the tool's check,
 the triggers and doctor cannot disagree on which states hold serials. Changing that list needs
 a new migration that re-creates the triggers and re-derives the flag (doctor names a flag that
 disagrees with its return's state).
@@ -32,7 +32,7 @@ BACKFILL_BATCH = 5000
 
 
 def holds(column: str = "status") -> str:
-    """SQL true where a return in state `column` holds its serials. Written as store.OPEN_SQL and
+    """SQL true where a return in state `column` holds its serials. Written as db.returns.OPEN_SQL and
     then the rest, so SQLite's planner can read the open returns through their partial index."""
     closed = ", ".join(f"'{s}'" for s in CLOSED)
     rest = ", ".join(f"'{s}'" for s in SERIAL_FREE if s not in CLOSED)

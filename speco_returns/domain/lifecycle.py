@@ -17,7 +17,7 @@ from .types import RETURN_WINDOW_DAYS, a_type
 # --- life of a return (SPEC §3) ----------------------------------------------------------
 
 INITIAL = {"standard": "authorized", "counter": "ticket-issued", "advanced": "authorized", "virtual": "authorized"}
-CLOSED = ("completed", "cancelled", "charged")  # store.OPEN_SQL and migration m003 use this order
+CLOSED = ("completed", "cancelled", "charged")  # db.returns.OPEN_SQL and migration m003 use this order
 _HOLDING = ("hold-authorized", "replacement-shipped", "replacement-delivered", "unit-in-transit")
 
 # (type, event) -> {state it may happen in: state after}. The only way states change.
@@ -95,8 +95,8 @@ def is_open(status: str) -> bool:
 
 
 # SER-1: the states whose return does not hold its serials: the closed ones, and a late return
-# (the unit is back at Speco, SPEC §2). The store's check, migration m012's triggers (flag
-# serials.held) and doctor all read this one list (store.HOLDS_SQL); changing it needs a new
+# (the unit is back at Speco, SPEC §2). The tool's check, migration m012's triggers (flag
+# serials.held) and doctor all read this one list (db.derived.HOLDS_SQL); changing it needs a new
 # migration that re-creates those triggers and re-derives the flag.
 SERIAL_FREE = (*CLOSED, "late-return")
 

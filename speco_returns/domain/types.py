@@ -57,7 +57,7 @@ class Request:
 
 @dataclass
 class Facts:
-    """What the store knows that the rules need; gathered in the same transaction."""
+    """What the database knows that the rules need; gathered in the same transaction."""
 
     catalog: Mapping[str, Product] = field(default_factory=dict)
     serial_owners: Mapping[str, str] = field(default_factory=dict)  # serial -> open RA

@@ -284,7 +284,7 @@ STEPS = [
     ),
 
     # `list` shows open returns by default: read them through this, not the whole table.
-    # The WHERE is store.OPEN_SQL word for word (the planner matches it literally).
+    # The WHERE is db.returns.OPEN_SQL word for word (the planner matches it literally).
     Step(
         "m005_open_returns_index",
         sqlite=(

@@ -193,7 +193,7 @@ STEPS = [
 
     # Tab completion offers the RA numbers and tickets of open returns that start with what
     # was typed: a range over these reads only matching open returns, never the whole table.
-    # The WHERE is store.OPEN_SQL word for word (the planner matches it literally).
+    # The WHERE is db.returns.OPEN_SQL word for word (the planner matches it literally).
     Step(
         "m009_open_keys_indexes",
         sqlite=(
