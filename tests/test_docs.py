@@ -205,3 +205,35 @@ def test_the_package_comments_keep_rule_ids_and_leave_issue_history_to_commit_me
             for n, line in enumerate(path.read_text().splitlines(), 1)
             if re.search(r"\bissues? #?\d+|\bitem \d+ of issue", line, re.I)]
     assert not said, f"issue history belongs in the commit message: {said}"
+
+
+# --- docs/architecture.md names what is there -------------------------------------------------
+
+ARCHITECTURE = (ROOT / "docs" / "architecture.md").read_text()
+
+
+def test_the_architecture_doc_lists_the_layers_the_import_test_enforces():
+    from test_architecture import ALLOWED
+
+    table = dict(re.findall(r"^\| `(\w+)` \| (.+) \|$", ARCHITECTURE, re.M))
+    for part, allowed in ALLOWED.items():
+        if part in ("digits", "errors", "files", "__main__", "__init__"):
+            continue
+        said = set(re.findall(r"`(\w+)`", table[part])) if table.get(part) != "all of the above" else set(ALLOWED) - {
+            "cli", "__main__", "__init__"}
+        assert said == allowed, (part, said, allowed)
+
+
+def test_every_file_and_function_the_architecture_doc_names_exists():
+    package = ROOT / "speco_returns"
+    paths = set(re.findall(r"`((?:speco_returns/|tests/|docs/)?[\w/]+\.py)`", ARCHITECTURE))
+    names = {p.name for p in package.rglob("*.py")}
+    missing = [p for p in paths if not ((ROOT / p).exists() or (package / p).exists() if "/" in p else p in names)]
+    assert not missing, missing
+    source = "\n".join(p.read_text() for p in package.rglob("*.py"))
+    functions = set(re.findall(r"`(\w+)\(\)`", ARCHITECTURE))
+    assert not [f for f in functions if not re.search(rf"\bdef {f}\b", source)]
+    from speco_returns.cli.helptext import ENVIRONMENT
+
+    constants = set(re.findall(r"`([A-Z][A-Z_]+)`", ARCHITECTURE)) - set(ENVIRONMENT) - {"BEGIN", "COMMIT", "ROLLBACK"}
+    assert not [n for n in constants if not re.search(rf"^\s*{n}\b.*=", source, re.M)]

@@ -42,7 +42,7 @@ GROUPS = {
     "export": "CSV for accounting (RFC 4180, UTF-8).",
     "admin": "A team's PostgreSQL server: roles for its logins, and moving a desk's SQLite file onto it.",
 }
-# The module (in this package) that holds each top-level command or group: tests/test_cli_layout.py
+# The module (in this package) that holds each top-level command or group: tests/test_entrypoint.py
 # keeps it equal to where the commands are registered.
 COMMAND_MODULES = {
     "policy": "returns", "check": "returns", "open": "returns", "show": "returns", "list": "returns",
