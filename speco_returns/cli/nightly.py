@@ -17,7 +17,8 @@ from .options import CsvOpt, JsonOpt, LimitOpt, day_or_today, out_format, rows_s
 from .output import emit_json, write_dicts
 
 OVERDUE_COLUMNS = ["ra", "customer", "state", "delivered_on", "due_on", "days_overdue", "hold_amount",
-                   "email", "phone", "shipped_on", "unit_shipped_on", "hold_expires", "unit_tracking"]
+                   "email", "phone", "shipped_on", "unit_shipped_on", "hold_expires", "unit_tracking",
+                   "carrier_exception"]
 
 
 @command("", "overdue")

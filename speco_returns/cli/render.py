@@ -239,6 +239,8 @@ def overdue_fact(r: dict, as_of: date) -> str:
     if state == "return-stalled":
         since = _days((as_of - date.fromisoformat(r["unit_shipped_on"])).days)
         return f"unit shipped {r['unit_shipped_on']} ({since} ago), tracking {r.get('unit_tracking') or 'not recorded'}"
+    if state == "carrier-exception":
+        return f"carrier: {r['carrier_exception']} (see `show`)"
     expires = date.fromisoformat(r["hold_expires"])
     return f"hold expires {r['hold_expires']}" + (", lapsed" if expires < as_of else "")
 

@@ -41,6 +41,7 @@ GROUPS = {
     "catalog": "The product catalog: categories and list prices.",
     "export": "CSV for accounting (RFC 4180, UTF-8).",
     "admin": "A team's PostgreSQL server: roles for its logins, and moving a desk's SQLite file onto it.",
+    "deliveries": "Carrier delivery reports: the 30-day clock from the carrier's date.",
 }
 # The module (in this package) that holds each top-level command or group: tests/test_entrypoint.py
 # keeps it equal to where the commands are registered.
@@ -53,6 +54,7 @@ COMMAND_MODULES = {
     "overdue": "nightly", "notify": "nightly",
     "export": "accounting", "report": "accounting",
     "catalog": "catalog",
+    "deliveries": "deliveries",
     "backup": "admin", "doctor": "admin", "admin": "admin",
     "shell": "shell",
 }

@@ -38,16 +38,18 @@ class Clock:
     cancelled_on: date | None = None
     hold_active: bool = False
     hold_expires: date | None = None
+    unit_arrived_on: date | None = None  # the carrier delivered the unit to Speco (not yet `receive`d)
+    carrier_exception: tuple[str, str, date] | None = None  # (parcel, kind, date) not yet resolved
 
     @property
     def due_on(self) -> date | None:
         return due_date(self.delivered_on) if self.delivered_on else None
 
     def returned_in_time(self) -> bool:
-        """Received, or shipped back, on or before the due date (in transit is not late)."""
+        """Received, shipped back or delivered to Speco on or before the due date (in transit is not late)."""
         due = self.due_on
         return due is not None and any(
-            d is not None and d <= due for d in (self.received_on, self.unit_shipped_on)
+            d is not None and d <= due for d in (self.received_on, self.unit_shipped_on, self.unit_arrived_on)
         )
 
     def is_overdue(self, as_of: date) -> bool:
@@ -57,8 +59,8 @@ class Clock:
 
 def stalled_from(clock: Clock) -> date | None:
     """The day a unit shipped back but not received becomes `return-stalled` (SPEC §2)."""
-    if clock.unit_shipped_on is None or clock.received_on is not None:
-        return None
+    if clock.unit_shipped_on is None or clock.received_on is not None or clock.unit_arrived_on is not None:
+        return None  # a unit the carrier delivered to Speco is not lost, received or not
     return clock.unit_shipped_on + timedelta(days=STALLED_DAYS)
 
 
@@ -99,7 +101,7 @@ def charge_refusal(clock: Clock, on: date, reason: str | None = None) -> Violati
     return None
 
 
-OVERDUE_STATES = ("overdue", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring")
+OVERDUE_STATES = ("overdue", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring", "carrier-exception")
 
 
 def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list[tuple[str, int | None]]:
@@ -115,8 +117,10 @@ def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list
             rows.append(("due-soon", None))
     elif clock.shipped_on and (as_of - clock.shipped_on).days > DELIVERY_UNKNOWN_DAYS:
         rows.append(("delivery-unknown", None))
-    if clock.unit_shipped_on and (as_of - clock.unit_shipped_on).days >= STALLED_DAYS:
+    if stalled_from(clock) is not None and (as_of - clock.unit_shipped_on).days >= STALLED_DAYS:
         rows.append(("return-stalled", None))
     if clock.hold_active and clock.hold_expires and clock.hold_expires <= as_of + timedelta(days=HOLD_WARNING_DAYS):
         rows.append(("hold-expiring", None))
+    if clock.carrier_exception:  # a parcel returned to sender, a failed attempt, damage: a person acts
+        rows.append(("carrier-exception", None))
     return rows

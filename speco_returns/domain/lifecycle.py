@@ -460,10 +460,21 @@ def clock_from_events(events) -> Clock:
     import json
 
     f: dict = {"hold_active": False}
+    pending: dict[str, tuple[str, str, date]] = {}  # carrier exceptions not yet resolved, by parcel
     for e in effective(events):
         name, on = e["event"], date.fromisoformat(e["happened_on"])
         if name in _DATES:
             f[_DATES[name]] = on
+        if name in _RESOLVES:  # a new parcel, or this one delivered
+            pending.pop(_RESOLVES[name], None)
+        if name == "unit-shipped":
+            f["unit_arrived_on"] = None
+        elif name == "unit-arrived":  # the carrier delivered the unit to Speco (the latest report counts)
+            f["unit_arrived_on"] = on
+        elif name == "carrier-exception":
+            detail = json.loads(e["detail"] or "{}")
+            pending[detail.get("parcel", "replacement")] = (detail.get("parcel", "replacement"),
+                                                            detail.get("exception", "exception"), on)
         if name == "receive":
             f.setdefault("received_on", on)
         if name == "hold":
@@ -471,8 +482,12 @@ def clock_from_events(events) -> Clock:
             f["hold_active"], f["hold_expires"] = True, date.fromisoformat(expires) if expires else None
         if name in ("receive", "charge", "cancel", "void"):  # a void kept here: a charge reversed at the processor
             f["hold_active"] = False
+    if pending:
+        f["carrier_exception"] = max(pending.values(), key=lambda p: p[2])
     return Clock(**f)
 
 
+_RESOLVES = {"ship": "replacement", "deliver": "replacement", "unit-shipped": "unit", "unit-arrived": "unit",
+             "receive": "unit"}
 _DATES = {"ship": "shipped_on", "deliver": "delivered_on", "unit-shipped": "unit_shipped_on",
           "charge": "charged_on", "cancel": "cancelled_on"}

@@ -23,6 +23,11 @@ def _unit_tracking(events: list) -> str | None:
     return json.loads(shipped[-1]["detail"] or "{}").get("tracking") if shipped else None
 
 
+def _exception(found) -> str | None:
+    """A carrier's exception not yet resolved: `replacement returned-to-sender on 2026-11-26`."""
+    return f"{found[0]} {found[1]} on {found[2].isoformat()}" if found else None
+
+
 def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
     """One row per (return, state), reading only events dated on or before `as_of`: every run
     reports everything due as of its date, so a missed or repeated night loses nothing."""
@@ -43,6 +48,7 @@ def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
                 "email": r["email"], "phone": r["phone"],
                 "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
                 "hold_expires": _iso(clock.hold_expires), "unit_tracking": _unit_tracking(history),
+                "carrier_exception": _exception(clock.carrier_exception),
             })
     order = {s: i for i, s in enumerate(domain_clock.OVERDUE_STATES)}
     out.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state

@@ -115,15 +115,20 @@ def show(db: Database, key: str) -> dict:
 
 def record(db: Database, key: str, event: str, on: date, now: Now, **detail) -> tuple[str, list[lifecycle.Move]]:
     """Move a return through one event of SPEC §3; returns its key and the money it moved."""
-    detail = _dated(detail)
     with db.write():
         r = returns.find(db, key)
-        lifecycle.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
-        life, moves = _step(db, r, event, on, detail)
-        _apply(db, r, life, moves, on, now)
-        _review(db, r, event, life.status, on, now)
-        returns.add_event(db, r["id"], event, on, now, life.status, detail)
+        moves = record_in(db, r, event, on, now, _dated(detail))
     return returns.key(r), moves
+
+
+def record_in(db: Database, r, event: str, on: date, now: Now, detail: dict) -> list[lifecycle.Move]:
+    """`record` inside a write the caller holds (`r`: the return's row as read in it)."""
+    lifecycle.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
+    life, moves = _step(db, r, event, on, detail)
+    _apply(db, r, life, moves, on, now)
+    _review(db, r, event, life.status, on, now)
+    returns.add_event(db, r["id"], event, on, now, life.status, detail)
+    return moves
 
 
 def preview(db: Database, key: str, event: str, on: date, **detail) -> tuple[str, object, list[lifecycle.Move]]:
@@ -232,21 +237,28 @@ def void(db: Database, key: str, reason: str, on: date, now: Now, expect_event: 
     processor's reversal of a charge (a charge is voided only with it)."""
     with ser1_backstop(db, [], key), db.write():
         r = returns.find(db, key)
-        lifecycle.check_event_date(on, now.today, types.MIN_DATE)
-        plan = _plan_void(db, r, on, reason, ref)
-        target = plan.voidable
-        if expect_event is not None and target["id"] != expect_event:
-            raise ReturnsError("the return changed while you confirmed: nothing was written, look at it again")
-        if lifecycle.is_open(plan.life.status) and not lifecycle.is_open(r["status"]):  # serials held again
-            owners = returns.serial_owners(db, returns.serials_of(db, r["id"]), r["id"])
-            if owners:
-                raise ReturnsError(*(Violation("SER-1", f"serial {s} is now on open return {o}: "
-                                                      f"{returns.key(r)} cannot be reopened") for s, o in owners.items()))
-        _apply(db, r, plan.life, plan.undo, on, now)
-        returns.add_event(db, r["id"], "void", on, now, plan.life.status,
-                          {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason,
-                           **({"ref": ref} if ref else {})})
+        plan = void_in(db, r, reason, on, now, expect_event, ref)
     return returns.key(r), plan
+
+
+def void_in(db: Database, r, reason: str, on: date, now: Now, expect_event: int | None = None,
+            ref: str | None = None) -> lifecycle.Replay:
+    """`void` inside a write the caller holds (`r`: the return's row as read in it)."""
+    lifecycle.check_event_date(on, now.today, types.MIN_DATE)
+    plan = _plan_void(db, r, on, reason, ref)
+    target = plan.voidable
+    if expect_event is not None and target["id"] != expect_event:
+        raise ReturnsError("the return changed while you confirmed: nothing was written, look at it again")
+    if lifecycle.is_open(plan.life.status) and not lifecycle.is_open(r["status"]):  # serials held again
+        owners = returns.serial_owners(db, returns.serials_of(db, r["id"]), r["id"])
+        if owners:
+            raise ReturnsError(*(Violation("SER-1", f"serial {s} is now on open return {o}: "
+                                                  f"{returns.key(r)} cannot be reopened") for s, o in owners.items()))
+    _apply(db, r, plan.life, plan.undo, on, now)
+    returns.add_event(db, r["id"], "void", on, now, plan.life.status,
+                      {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason,
+                       **({"ref": ref} if ref else {})})
+    return plan
 
 
 # --- corrections --------------------------------------------------------------------------------

@@ -42,4 +42,17 @@ STEPS = [
             "DROP FUNCTION IF EXISTS quote(bigint)",
         ),
     ),
+    # `deliveries import` finds a parcel by its tracking number as compared (db/deliveries.py
+    # TRACKING_KEY: without spaces, upper case), among the ship and unit-shipped events only.
+    Step(
+        "m016_tracking_key",
+        sqlite=(
+            "CREATE INDEX events_tracking_key ON events (upper(replace(json_extract(detail, '$.tracking'), ' ', '')))"
+            " WHERE event IN ('ship', 'unit-shipped')",
+        ),
+        postgres=(
+            "CREATE INDEX events_tracking_key ON events ((upper(replace(((detail)::jsonb ->> 'tracking'), ' ', ''))))"
+            " WHERE event IN ('ship', 'unit-shipped')",
+        ),
+    ),
 ]

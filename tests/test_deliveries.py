@@ -1,0 +1,222 @@
+"""`deliveries import` through the CLI, on both engines: a carrier's file moves the 30-day clock to
+the carrier's date, twice-imported files change nothing, an updated date supersedes a carrier's
+date (never an agent's without --force --reason), the unit delivered to Speco stops it stalling,
+exceptions reach `overdue`, a bad file records nothing, and the nightly folder is imported whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from clihelpers import ok, query, raw, refused
+
+TODAY = "2026-11-26"
+TRACK = "1Z999AA10123456784"
+
+
+@pytest.fixture
+def shipped(cli):
+    """RA-000001: an advanced replacement shipped 2026-11-02 with tracking typed with spaces, in
+    lower case; RA-000002: its unit on the way back to Speco since 2026-10-20 (return-stalled)."""
+    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.00"))
+    for ra, serial, on in (("RA-000001", "SN-0001", "2026-11-01"), ("RA-000002", "SN-0002", "2026-10-01")):
+        ok(cli("open", "-t", "advanced", "-c", "Ann Lee", "-i", "CAM-1", "-s", serial, "--on", on, "-y", today=TODAY))
+        ok(cli("link", ra, "--on", on, today=TODAY))
+        ok(cli("hold", ra, "--ref", f"H-{ra[-1]}", "--on", on, "--expires", "2026-12-31", today=TODAY))
+    ok(cli("ship", "RA-000001", "--tracking", "1z 999 aa1 01 2345 6784", "--on", "2026-11-02", today=TODAY))
+    ok(cli("ship", "RA-000002", "--tracking", "1Z999AA10000000002", "--on", "2026-10-02", today=TODAY))
+    ok(cli("deliver", "RA-000002", "--on", "2026-10-05", today=TODAY))
+    ok(cli("unit-shipped", "RA-000002", "--tracking", "9400111206213642173009", "--on", "2026-10-20", today=TODAY))
+
+
+def easypost(tmp_path, *rows, name="ep.csv"):
+    path = tmp_path / name
+    body = "id,tracking_code,status,status_detail,datetime\r\n" + "".join(f"{r}\r\n" for r in rows)
+    path.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    return path
+
+
+def imported(cli, path, *args, today=TODAY):
+    fmt = () if "--format" in args else ("--format", "easypost")
+    return json.loads(ok(cli("deliveries", "import", str(path), *fmt, *args, "--json", today=today)).stdout)
+
+
+def show(cli, ra):
+    return json.loads(ok(cli("show", ra, "--json")).stdout)
+
+
+def states(cli, as_of=TODAY):
+    return {(r["ra"], r["state"]) for r in json.loads(ok(cli("overdue", "--as-of", as_of, "--json")).stdout)}
+
+
+def event_count(db_path):
+    return query(db_path, "SELECT count(*) FROM events")[0][0]
+
+
+def test_the_carriers_date_starts_the_clock_and_a_second_import_changes_nothing(cli, shipped, tmp_path, db_path):
+    # 21:30 at UTC-6 on the 4th is the 5th in UTC: the customer received it on the 4th
+    path = easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived_at_destination,2026-11-04T21:30:00-06:00",
+                    "trk_2,EZ4000000004,delivered,arrived,2026-11-04T10:00:00Z")
+    doc = imported(cli, path)
+    assert doc["counts"]["delivered"] == 1 and doc["counts"]["unmatched"] == 1
+    assert [(r["line"], r["result"]) for r in doc["rows_by_line"]] == [(2, "delivered"), (3, "unmatched")]
+    ret = show(cli, "RA-000001")
+    assert (ret["status"], ret["due_on"]) == ("replacement-delivered", "2026-12-04")
+    deliver = ret["events"][-1]
+    assert (deliver["event"], deliver["on"], deliver["source"], deliver["file"]) == ("deliver", "2026-11-04", "carrier", "ep.csv")
+    assert deliver["row"] and deliver["status"] == "replacement-delivered"
+    before = event_count(db_path)
+    again = imported(cli, path)
+    assert again["counts"]["already"] == 1 and again["counts"]["delivered"] == 0
+    assert event_count(db_path) == before
+
+
+def test_an_updated_delivery_date_supersedes_the_carriers_date_through_void_and_deliver(cli, shipped, tmp_path, db_path):
+    first = tmp_path / "QVD_1.csv"
+    first.write_text("Record Type,Tracking Number,Activity Type,Date,Time,Rescheduled Delivery Date\r\n"
+                     f"D1,{TRACK},,20261104,213000,\r\n")
+    second = tmp_path / "QVD_2.csv"
+    second.write_text("Record Type,Tracking Number,Activity Type,Date,Time,Rescheduled Delivery Date\r\n"
+                      f"G1,{TRACK},UD,20261107,090000,20261103\r\n")
+    assert imported(cli, first, "--format", "ups-qvd")["counts"]["delivered"] == 1
+    doc = imported(cli, second, "--format", "ups-qvd")
+    assert doc["rows_by_line"][0]["result"] == "superseded"
+    events = [(e["event"], e["on"]) for e in show(cli, "RA-000001")["events"]][-3:]
+    assert events == [("deliver", "2026-11-04"), ("void", TODAY), ("deliver", "2026-11-03")]
+    assert show(cli, "RA-000001")["due_on"] == "2026-12-03"
+    before = event_count(db_path)  # the first file again: its row was applied once, it does not flip back
+    assert imported(cli, first, "--format", "ups-qvd")["counts"]["already"] == 1
+    assert event_count(db_path) == before
+
+
+def test_an_agents_typed_date_stands_unless_a_supervisor_forces_the_carriers(cli, shipped, tmp_path, db_path):
+    ok(cli("deliver", "RA-000001", "--on", "2026-11-06", today=TODAY))
+    path = easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T12:00:00-05:00")
+    before = event_count(db_path)
+    doc = imported(cli, path)
+    assert doc["rows_by_line"][0]["result"] == "conflict"
+    assert "--force --reason" in doc["rows_by_line"][0]["message"]
+    assert event_count(db_path) == before and show(cli, "RA-000001")["due_on"] == "2026-12-06"
+    assert "--force needs --reason" in refused(cli("deliveries", "import", str(path), "--format", "easypost",
+                                                   "--force", today=TODAY))[0]
+    doc = imported(cli, path, "--force", "--reason", "K. Alvarez: the agent read the wrong line")
+    assert doc["rows_by_line"][0]["result"] == "superseded"
+    ret = show(cli, "RA-000001")
+    assert ret["due_on"] == "2026-12-04" and ret["events"][-1]["reason"] == "K. Alvarez: the agent read the wrong line"
+    assert "over tester's 2026-11-06" in ret["events"][-2]["reason"]
+
+
+def test_the_unit_delivered_to_speco_is_no_longer_stalled_and_is_not_received(cli, shipped, tmp_path):
+    assert ("RA-000002", "return-stalled") in states(cli)
+    path = tmp_path / "aftership.csv"
+    path.write_text("Tracking number,Carrier,Status,Sub-status,Delivered date\n"
+                    "9400 1112 0621 3642 1730 09,usps,Delivered,Delivered_001,2026-10-24T16:05:00-05:00\n")
+    doc = imported(cli, path, "--format", "aftership")
+    assert (doc["rows_by_line"][0]["result"], doc["rows_by_line"][0]["parcel"]) == ("arrived", "unit")
+    assert ("RA-000002", "return-stalled") not in states(cli)
+    ret = show(cli, "RA-000002")
+    assert ret["status"] == "unit-in-transit" and ret["received_on"] is None  # receive stays the dock's act
+    assert ret["events"][-1]["event"] == "unit-arrived" and ret["events"][-1]["on"] == "2026-10-24"
+    # delivered to Speco by the due date (2026-11-04): the card cannot be charged as a lost parcel
+    assert "AR-4" in refused(cli("charge", "RA-000002", "--reason", "lost", today=TODAY))[0]
+
+
+def test_an_exception_is_listed_and_shown_by_overdue_until_the_parcel_is_delivered(cli, shipped, tmp_path):
+    path = tmp_path / "aftership.csv"
+    path.write_text('Tracking number,Carrier,Status,Sub-status,Issues,Delivered date\r\n'
+                    f'{TRACK},ups,Exception,Exception_011,"Returned to sender, refused",\r\n')
+    doc = imported(cli, path, "--format", "aftership")
+    row = doc["rows_by_line"][0]
+    assert (row["result"], row["ra"]) == ("exception", "RA-000001") and "returned-to-sender" in row["message"]
+    rows = json.loads(ok(cli("overdue", "--as-of", TODAY, "--json")).stdout)
+    flagged = [r for r in rows if r["state"] == "carrier-exception"]
+    assert [r["ra"] for r in flagged] == ["RA-000001"] and "returned-to-sender" in flagged[0]["carrier_exception"]
+    assert "returned-to-sender" in ok(cli("overdue", "--as-of", TODAY)).stdout
+    assert imported(cli, path, "--format", "aftership")["counts"]["already"] == 1
+    imported(cli, easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-20T10:00:00-05:00"))
+    assert ("RA-000001", "carrier-exception") not in states(cli)
+
+
+def test_a_bad_file_records_nothing_and_names_its_line(cli, shipped, tmp_path, db_path):
+    path = easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T21:30:00-06:00",
+                    "trk_2,EZ4000000004,delivered,arrived,the fourth")
+    before = event_count(db_path)
+    lines = refused(cli("deliveries", "import", str(path), "--format", "easypost", "--json", today=TODAY))
+    assert lines == ["error: ep.csv line 3: 'the fourth' is not a date (YYYY-MM-DD, ISO 8601 date-time): "
+                     "nothing recorded from it"]
+    assert event_count(db_path) == before and show(cli, "RA-000001")["status"] == "replacement-shipped"
+
+
+def test_unmatched_rows_ambiguous_numbers_and_returns_the_file_does_not_mention(cli, shipped, tmp_path):
+    ok(cli("open", "-t", "advanced", "-c", "Bo", "-i", "CAM-1", "-s", "SN-0003", "--on", "2026-11-01", "-y", today=TODAY))
+    ok(cli("link", "RA-000003", "--on", "2026-11-01", today=TODAY))
+    ok(cli("hold", "RA-000003", "--ref", "H-3", "--on", "2026-11-01", today=TODAY))
+    ok(cli("ship", "RA-000003", "--tracking", TRACK, "--on", "2026-11-02", today=TODAY))  # the same parcel number
+    doc = imported(cli, easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T10:00:00Z",
+                                 "trk_9,UNKNOWN123,delivered,arrived,2026-11-04T10:00:00Z"))
+    assert [r["result"] for r in doc["rows_by_line"]] == ["ambiguous", "unmatched"]
+    assert "RA-000001, RA-000003" in doc["rows_by_line"][0]["message"]
+    assert show(cli, "RA-000001")["status"] == "replacement-shipped"
+    waiting = {(w["ra"], w["parcel"]) for w in doc["not_in_file"]}
+    assert waiting == {("RA-000002", "unit")}  # the two the file mentions are not listed
+    text = ok(cli("deliveries", "import", str(tmp_path / "ep.csv"), "--format", "easypost", "--dry-run", today=TODAY)).stdout
+    assert "1 open return(s) wait for a parcel this file does not mention" in text and "RA-000002 unit" in text
+
+
+def test_the_nightly_folder_moves_each_imported_file_to_done_and_leaves_a_bad_one(cli, shipped, tmp_path, db_path):
+    day = tmp_path / "ups"
+    day.mkdir()
+    (day / "a.csv").write_text(f"tracking_code,status,datetime\n{TRACK},delivered,2026-11-04T10:00:00-05:00\n")
+    (day / "b.csv").write_text("tracking_code,status,datetime\n9400111206213642173009,delivered,Nov 24th\n")
+    before = event_count(db_path)
+    dry = cli("deliveries", "import", str(day), "--format", "easypost", "--dry-run", today=TODAY)
+    assert dry.exit_code == 1 and "dry run, nothing recorded" in dry.stdout and event_count(db_path) == before
+    assert sorted(p.name for p in day.iterdir()) == ["a.csv", "b.csv"]
+    result = cli("deliveries", "import", str(day), "--format", "easypost", today=TODAY)
+    assert result.exit_code == 1 and "error: b.csv line 2: 'Nov 24th' is not a date" in result.stderr
+    assert sorted(p.name for p in day.iterdir()) == ["b.csv", "done"] and [p.name for p in (day / "done").iterdir()] == ["a.csv"]
+    assert show(cli, "RA-000001")["status"] == "replacement-delivered"
+    assert show(cli, "RA-000002")["events"][-1]["event"] == "unit-shipped"  # nothing from the bad file
+
+
+def test_generic_format_with_a_map(cli, shipped, tmp_path):
+    path = tmp_path / "fedex.csv"
+    path.write_text("Parcel,What,When,Zone\n1Z999 AA1 0123456784,Delivered,2026-11-05T04:00:00Z,America/Chicago\n")
+    doc = imported(cli, path, "--format", "generic", "--map", "tracking=Parcel,status=What,delivered_at=When,time_zone=Zone")
+    assert doc["rows_by_line"][0]["on"] == "2026-11-04"
+    assert show(cli, "RA-000001")["due_on"] == "2026-12-04"
+
+
+def test_the_lookup_by_tracking_number_is_served_by_its_index(cli, shipped, db_path, backend):
+    from speco_returns.db.database import open_database
+    from speco_returns.db.deliveries import tracking_key_sql
+
+    db = open_database(str(db_path) if backend == "postgres" else db_path)
+    try:
+        expr = tracking_key_sql(db)
+        sql = (f"SELECT e.return_id FROM events e JOIN returns r ON r.id = e.return_id WHERE e.event IN ('ship', "
+               f"'unit-shipped') AND {expr} IN ('A', 'B') AND r.status NOT IN ('completed', 'cancelled', 'charged')")
+        if backend == "postgres":
+            # A few rows: the planner would read the table, or scan events_tracking (same predicate,
+            # another expression) for its predicate alone; without either, the plan shows whether
+            # the query's expression is the index's. Rolled back.
+            with pytest.raises(RuntimeError), db.write():
+                db.execute("SET LOCAL enable_seqscan = off")
+                db.execute("DROP INDEX events_tracking")
+                plan = "\n".join(r[0] for r in db.all("EXPLAIN " + sql))
+                raise RuntimeError("roll back")
+        else:
+            plan = "\n".join(str(tuple(r)) for r in db.all("EXPLAIN QUERY PLAN " + sql))
+    finally:
+        db.close()
+    assert "events_tracking_key" in plan, plan
+
+
+def test_an_older_database_gets_the_index_over_the_parcels_it_already_holds(cli, shipped, tmp_path, db_path, backend):
+    table = "speco_migrations" if backend == "postgres" else "_sqlite_migrations"
+    with raw(db_path) as conn:  # as the tool before m016 left it
+        conn.execute("DROP INDEX events_tracking_key")
+        conn.execute(f"DELETE FROM {table} WHERE name = 'm016_tracking_key'")
+    doc = imported(cli, easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T10:00:00-05:00"))
+    assert doc["counts"]["delivered"] == 1
+    assert query(db_path, f"SELECT count(*) FROM {table} WHERE name = 'm016_tracking_key'")[0][0] == 1
