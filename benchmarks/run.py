@@ -256,7 +256,7 @@ def line_count(path: Path) -> int:
 
 
 BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell", "doctor", "list", "search",
-              "server", "sqlite-start")
+              "deliveries", "server", "sqlite-start")
 REFERENCE_TYPER = "0.29.2"  # the fixed reference: a faster Typer then counts as the gain it is
 
 
@@ -342,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         doctor(big, n, args, env, report)
     if "list" in only or "search" in only:
         list_scale(big, small, n, args, env, report, only)
+    if "deliveries" in only:
+        deliveries_scale(big, ra, n, args, env, report, notes)
     if "server" in only:
         from server import server_leg
 
@@ -763,6 +765,26 @@ def list_scale(big: Path, small: Path, n: int, args, env: dict, report, only: se
         measure(list(found.values()), args.runs, tty_env)
         report(Ratio("search scale", f"list --all --search '(201) 555', {n:,}", f"at {args.small:,}",
                      found["big"].seconds, found["small"].seconds, None))
+
+
+def deliveries_argv(db, path: Path) -> list[str]:
+    return [*SPECO, "--db", str(db), "deliveries", "import", str(path), "--format", "easypost", "--dry-run", "--json"]
+
+
+def deliveries_scale(big: Path, ra: str, n: int, args, env: dict, report, notes: list[str]) -> None:
+    """A carrier report of 10,000 rows against N returns (benchmarks/carrier_files.py): every
+    tracking number looked up by index, every delivery recorded, then rolled back (--dry-run)."""
+    from carrier_files import ROWS, carrier_file
+
+    path = args.data / f"carrier-{ROWS}.csv"
+    made = carrier_file(big, path)
+    imp = Cmd("deliveries", deliveries_argv(big, path), stdout=args.data / "deliveries.json")
+    show = Cmd("show", [*SPECO, "--db", str(big), "show", ra])
+    measure([imp, show], args.runs, env)
+    report(Ratio("deliveries import", f"deliveries import {ROWS:,} rows --dry-run, {n:,}", f"show {ra}, {n:,}",
+                 imp.seconds, show.seconds, None))
+    notes.append(f"deliveries: {made['matched']:,} of the {ROWS:,} rows deliver a parcel an open return waits for; "
+                 "the rest are unknown or in transit.")
 
 
 # --- RESULTS.md -----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from run import AS_OF, HERE, OPEN_SHARE, SPECO, Cmd, CommandFailed, Ratio, measure, open_argv, package_venv, pick, run_once
+from run import AS_OF, HERE, OPEN_SHARE, SPECO, Cmd, CommandFailed, Ratio, deliveries_argv, measure, open_argv, package_venv, pick, run_once
 
 sys.path.insert(0, str(HERE.parent / "tests"))
 import pgserver  # noqa: E402 - the tests' throwaway server, started the same way here
@@ -172,6 +172,17 @@ def server_leg(big: Path, small: Path, metas: tuple[dict, dict], ra: str, model:
                      export[1].rss_mb, export[0].rss_mb, None, unit="MB"))
 
         both_and_scale("report", ("report", "--json"), 1.5)
+        from carrier_files import ROWS, carrier_file
+
+        carriers = args.data / f"carrier-{ROWS}.csv"
+        if not carriers.exists():
+            carrier_file(big, carriers)
+        imports = [Cmd(f"deliveries-{x}", deliveries_argv(db, carriers), stdout=out / f"deliveries-{x}.out")
+                   for x, db in (("sqlite", big), ("server", big_url))]
+        measure(imports, args.runs, env)
+        _same("deliveries import", imports[0].stdout, imports[1].stdout, differ)
+        report(Ratio("server: deliveries import", f"deliveries import {ROWS:,} rows --dry-run on the server, {n:,}", where,
+                     imports[1].seconds, imports[0].seconds, None))
         open_both(big, big_url, admin_url, ra, model, args, env, report)
         notes.append(f"warning: server: {', '.join(differ)} printed other bytes on the server than on SQLite." if differ else
                      "server: show, overdue --json, export returns and report --json printed the same bytes on both.")

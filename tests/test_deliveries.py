@@ -137,6 +137,15 @@ def test_an_exception_is_listed_and_shown_by_overdue_until_the_parcel_is_deliver
     assert ("RA-000001", "carrier-exception") not in states(cli)
 
 
+def test_an_exception_older_than_the_delivery_since_is_recorded_but_not_chased(cli, shipped, tmp_path):
+    ok(cli("deliver", "RA-000001", "--on", "2026-11-06", today=TODAY))
+    path = tmp_path / "late.csv"
+    path.write_text(f"tracking_code,status,status_detail,datetime\n{TRACK},failure,delivery_attempted,2026-11-05T09:00:00-05:00\n")
+    assert imported(cli, path)["rows_by_line"][0]["result"] == "exception"
+    assert show(cli, "RA-000001")["events"][-1]["event"] == "carrier-exception"
+    assert ("RA-000001", "carrier-exception") not in states(cli)
+
+
 def test_a_bad_file_records_nothing_and_names_its_line(cli, shipped, tmp_path, db_path):
     path = easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T21:30:00-06:00",
                     "trk_2,EZ4000000004,delivered,arrived,the fourth")

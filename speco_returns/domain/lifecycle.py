@@ -482,8 +482,10 @@ def clock_from_events(events) -> Clock:
             f["hold_active"], f["hold_expires"] = True, date.fromisoformat(expires) if expires else None
         if name in ("receive", "charge", "cancel", "void"):  # a void kept here: a charge reversed at the processor
             f["hold_active"] = False
+    moved_on = {"replacement": f.get("delivered_on"), "unit": f.get("unit_arrived_on") or f.get("received_on")}
+    pending = [p for p in pending.values() if not (moved_on[p[0]] and moved_on[p[0]] >= p[2])]  # delivered since
     if pending:
-        f["carrier_exception"] = max(pending.values(), key=lambda p: p[2])
+        f["carrier_exception"] = max(pending, key=lambda p: p[2])
     return Clock(**f)
 
 
