@@ -89,6 +89,18 @@ def test_an_updated_delivery_date_supersedes_the_carriers_date_through_void_and_
     assert event_count(db_path) == before
 
 
+def test_a_supersede_refused_after_its_void_leaves_nothing_of_the_row(cli, shipped, tmp_path, db_path):
+    """The hold re-authorized on the 3rd bounds the dates after it: the void would go through,
+    then the deliver on the 2nd is refused; the row is a conflict and its void is not kept."""
+    ok(cli("hold", "RA-000001", "--ref", "H-1B", "--on", "2026-11-03", "--expires", "2026-12-31", today=TODAY))
+    imported(cli, easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T10:00:00-05:00"))
+    before = event_count(db_path)
+    doc = imported(cli, easypost(tmp_path, f"trk_1b,{TRACK},delivered,arrived,2026-11-02T10:00:00-05:00", name="b.csv"))
+    assert doc["rows_by_line"][0]["result"] == "conflict" and "before this return's latest event" in doc["rows_by_line"][0]["message"]
+    assert event_count(db_path) == before
+    assert [e["event"] for e in show(cli, "RA-000001")["events"]][-1] == "deliver"
+
+
 def test_an_agents_typed_date_stands_unless_a_supervisor_forces_the_carriers(cli, shipped, tmp_path, db_path):
     ok(cli("deliver", "RA-000001", "--on", "2026-11-06", today=TODAY))
     path = easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T12:00:00-05:00")

@@ -4,6 +4,8 @@ parcel, through returns_open."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .returns import CHUNK, OPEN_SQL, by_return
@@ -57,3 +59,17 @@ def awaiting(db: Database) -> list:
     return db.all(f"""SELECT id, type, ra_no, ticket, status, customer FROM returns{db.engine.indexed_by('returns_open')}
                       WHERE {OPEN_SQL} AND status IN ({states}) ORDER BY id""")
 
+
+
+@contextmanager
+def savepoint(db: Database) -> Iterator[None]:
+    """One row's writes inside the file's transaction: a row refused part way (a void written,
+    then the deliver refused) leaves nothing of itself; the file's other rows stand."""
+    db.execute("SAVEPOINT carrier_row")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK TO SAVEPOINT carrier_row")
+        db.execute("RELEASE SAVEPOINT carrier_row")
+        raise
+    db.execute("RELEASE SAVEPOINT carrier_row")

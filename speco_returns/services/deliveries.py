@@ -132,7 +132,7 @@ def _one(db: Database, row: carriers.Row, matches, state, file_name: str, now: N
         out.result, out.message = "unmatched", "no open return is waiting for this parcel"
         return out
     if len(candidates) > 1:
-        names = ", ".join(returns.key(state[i][0]) for i, _ in candidates)
+        names = ", ".join(dict.fromkeys(returns.key(state[i][0]) for i, _ in candidates))
         out.result, out.message = "ambiguous", f"the tracking number is on several open returns ({names}): record by hand"
         return out
     return_id, parcel = candidates[0]
@@ -144,12 +144,13 @@ def _one(db: Database, row: carriers.Row, matches, state, file_name: str, now: N
     source = {"source": "carrier", "file": file_name, "line": row.line, "row": row.digest,
               "tracking": row.tracking, "carrier_at": row.at, "carrier_status": row.status}
     try:
-        if row.kind == carriers.EXCEPTION:
-            _exception(db, r, events, parcel, row, source, now, out)
-        elif parcel == "replacement":
-            _replacement(db, r, events, row, source, now, force_reason, out)
-        else:
-            _unit(db, r, events, row, source, now, out)
+        with q.savepoint(db):
+            if row.kind == carriers.EXCEPTION:
+                _exception(db, r, events, parcel, row, source, now, out)
+            elif parcel == "replacement":
+                _replacement(db, r, events, row, source, now, force_reason, out)
+            else:
+                _unit(db, r, events, row, source, now, out)
     except ReturnsError as e:  # the state machine or a rule refused: a person looks at it
         out.result, out.message = "conflict", "; ".join(p.line() for p in e.problems)
     if out.result in _WROTE:
