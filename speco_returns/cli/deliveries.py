@@ -31,9 +31,10 @@ def _zone(name: str):
 @command("deliveries", "import")
 def deliveries_import(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A carrier's report (CSV), or a folder of them: each file is "
-                                              "imported whole and moved to its done/ folder.")],
-    fmt: Annotated[str, typer.Option("--format", help=f"The report's format: {', '.join(carriers.FORMAT_NAMES)}.")],
+    path: Annotated[Optional[Path], typer.Argument(help="A carrier's report (CSV), or a folder of them: each file is "
+                                                        "imported whole and moved to its done/ folder.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help=f"The report's format: {', '.join(carriers.FORMAT_NAMES)}.")] = None,
+    from_inbox: Annotated[bool, typer.Option("--inbox", help="Apply the webhook events `deliveries serve` kept (no FILE, no --format).")] = False,
     mapping: Annotated[Optional[str], typer.Option(
         "--map", help="For --format generic: tracking=COLUMN,status=COLUMN,delivered_at=COLUMN[,time_zone=COLUMN].")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what the import would do; record and move nothing.")] = False,
@@ -48,8 +49,14 @@ def deliveries_import(
 
     Example: speco-returns deliveries import QVD_20261126.csv --format ups-qvd
     """
-    fmt_table = carriers.format_named(fmt, carriers.parse_map(mapping))
     force_reason = _force_reason(force, reason)
+    if from_inbox:
+        if path is not None or fmt or mapping or done:
+            raise ReturnsError("--inbox takes no FILE, --format, --map or --done: each event's aggregator gives its format")
+        return _import_inbox(ctx, dry_run, force_reason, as_json)
+    if path is None or not fmt:
+        raise ReturnsError("give the report (FILE or FOLDER) and its --format, or --inbox")
+    fmt_table = carriers.format_named(fmt, carriers.parse_map(mapping))
     if done is not None and not path.is_dir():
         raise ReturnsError("--done serves a folder of reports")
     session = session_of(ctx)
@@ -82,6 +89,58 @@ def deliveries_import(
         sys.stderr.write(f"error: {inputs.visible(e.problems[0].line())}; it stays for the next run\n")
     if bad:
         raise typer.Exit(code=1)
+
+
+def _import_inbox(ctx: typer.Context, dry_run: bool, force_reason: str | None, as_json: bool) -> None:
+    from ..services import webhooks
+
+    session = session_of(ctx)
+    reports = webhooks.apply_inbox(session.existing, session.now(), dry_run=dry_run, force_reason=force_reason,
+                                   zones=_zone)
+    if as_json:
+        emit_json({"inbox": [r.document() for r in reports]})
+        return
+    for r in reports:
+        _show(r)
+    if not reports:
+        typer.echo("the inbox holds no webhook event to apply")
+
+
+@command("deliveries", "serve")
+def deliveries_serve(
+    ctx: typer.Context,
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on (behind a reverse proxy with TLS).")] = "127.0.0.1:8765",
+) -> None:
+    """Receive tracking aggregators' signed webhooks (POST /aftership, POST /easypost): each event
+    whose signature matches is kept once in the inbox; `deliveries import --inbox` applies them.
+    The secrets come from SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET and SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET.
+
+    Example: speco-returns deliveries serve --listen 127.0.0.1:8765
+    """
+    from ..services import webhooks
+
+    secrets = {source: os.environ.get(f"SPECO_RETURNS_{source.upper()}_WEBHOOK_SECRET", "") for source in ("aftership", "easypost")}
+    secrets = {k: v for k, v in secrets.items() if v}
+    if not secrets:
+        raise ReturnsError("set SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET or SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET: "
+                           "an event is kept only when its signature matches")
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536 or not host:
+        raise ReturnsError(f"--listen takes HOST:PORT, like 127.0.0.1:8765 (not '{inputs.quote(listen)}')")
+    session = session_of(ctx)
+    db = session.existing
+
+    def stamp() -> str:
+        return session.now().stamp
+
+    def log(line: str) -> None:
+        sys.stderr.write(inputs.visible(line) + "\n")
+        sys.stderr.flush()
+
+    def ready(address) -> None:
+        log(f"listening on http://{address[0]}:{address[1]}/ for {', '.join('/' + s for s in secrets)}")
+
+    webhooks.serve(db, secrets, host.strip("[]"), int(port), stamp, log, ready)
 
 
 def _force_reason(force: bool, reason: str | None) -> str | None:

@@ -36,6 +36,8 @@ ENVIRONMENT = {
     "SPECO_RETURNS_MAIL_BCC": "notify: a copy of every notice to this address",
     "SPECO_RETURNS_RETURN_ADDRESS": "notify: where customers send units",
     "SPECO_RETURNS_REMIND": "notify: the reminder days, as --remind (default 7,2)",
+    "SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET": "deliveries serve: AfterShip's webhook secret (its events are received only when set)",
+    "SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET": "deliveries serve: the EasyPost webhook's secret",
     "NO_COLOR": "no colour in the output",
 }
 

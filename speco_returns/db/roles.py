@@ -35,7 +35,7 @@ END $$""",
     "GRANT USAGE ON SCHEMA public TO speco_agent, speco_accounting",
     "GRANT SELECT ON ALL TABLES IN SCHEMA public TO speco_agent, speco_accounting",
     "GRANT INSERT ON ALL TABLES IN SCHEMA public TO speco_agent",
-    "GRANT UPDATE ON returns, catalog, notices, reviews, ledger_days, chain_heads TO speco_agent",
+    "GRANT UPDATE ON returns, catalog, notices, reviews, ledger_days, chain_heads, carrier_inbox TO speco_agent",
     "GRANT DELETE ON serials TO speco_agent",  # `serial remove`
     "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO speco_agent",
     "REVOKE UPDATE, DELETE, TRUNCATE ON events, ledger FROM speco_agent, speco_accounting",

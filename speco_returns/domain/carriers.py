@@ -164,6 +164,11 @@ def format_named(name: str, mapping: Mapping[str, str] | None = None) -> Format:
 _TRACKING = re.compile(r"[A-Za-z0-9 -]{1,64}")
 
 
+def valid_tracking(text: str) -> bool:
+    """At most 64 letters, digits, spaces or hyphens: what a tracking number is made of."""
+    return bool(_TRACKING.fullmatch(text))
+
+
 def tracking_key(text: str) -> str:
     """A tracking number as compared: without spaces, upper case (ASCII, as both engines' upper()
     and the index events_tracking_key read it)."""
@@ -260,7 +265,7 @@ def event_date(at: str, time_text: str, zone_text: str, fmt: Format, zones=None)
     return day.date()
 
 
-def _classify(words: list[str], fmt: Format) -> tuple[str, str, str | None]:
+def classify(words: list[str], fmt: Format) -> tuple[str, str, str | None]:
     """(kind, the deciding word, exception kind): an updated date first, then a delivery, then an
     exception; anything else is news the import does not act on (in transit, label created)."""
     folded = [w.casefold() for w in words if w]
@@ -329,9 +334,9 @@ def parse(data: bytes, fmt: Format, zones=None) -> list[Row]:
 
 def _row(line, cells, fmt, cols, status_cols, time_col, zone_col, updated_col, detail_cols, zones) -> Row:
     tracking = cells[cols["tracking number"]].strip()
-    if tracking and not _TRACKING.fullmatch(tracking):
+    if tracking and not valid_tracking(tracking):
         raise BadFile(line, "the tracking number is not one (at most 64 letters, digits, spaces or hyphens)")
-    kind, word, exception = _classify([cells[c].strip() for c in status_cols], fmt)
+    kind, word, exception = classify([cells[c].strip() for c in status_cols], fmt)
     at = cells[cols["date"]].strip()
     if kind == UPDATED and updated_col is not None and cells[updated_col].strip():
         at = cells[updated_col].strip()

@@ -15,6 +15,7 @@ the replacement (`ship --tracking`) or the customer's unit (`unit-shipped --trac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -69,12 +70,16 @@ class _DryRun(Exception):
 
 
 def import_rows(db: Database, rows: list[carriers.Row], file_name: str, fmt: str, now: Now, *,
-                dry_run: bool = False, force_reason: str | None = None) -> Report:
-    """Apply a parsed file in one write transaction (rolled back for a dry run)."""
+                dry_run: bool = False, force_reason: str | None = None,
+                after: Callable[[Database, Report], None] | None = None) -> Report:
+    """Apply a parsed file in one write transaction (rolled back for a dry run). `after`: what
+    else the same transaction records once the rows are applied (the inbox marks its events)."""
     report = Report(file=file_name, format=fmt, dry_run=dry_run, rows=len(rows))
     try:
         with db.write():
             _apply_all(db, rows, report, now, force_reason)
+            if after is not None:
+                after(db, report)
             if dry_run:
                 raise _DryRun
     except _DryRun:
@@ -114,14 +119,15 @@ def _apply_all(db: Database, rows: list[carriers.Row], report: Report, now: Now,
         current = _current_parcels(history.get(h["return_id"], [])).get(parcel)
         if current is not None and current["id"] == h["event_id"]:  # a voided or earlier parcel is not awaited
             matches.setdefault(h["tkey"], []).append((h["return_id"], parcel))
-    state = {i: (found[i], history.get(i, [])) for i in ids}  # each return as written so far
+    state = {i: (found[i], history.get(i, [])) for i in ids}  # each return as read, or as written so far
+    written: set[int] = set()  # read again only when a later row of the file names it
     for row in rows:
-        report.outcomes.append(_one(db, row, matches, state, report.file, now, force_reason))
+        report.outcomes.append(_one(db, row, matches, state, written, report.file, now, force_reason))
     mentioned = {m for r in rows if r.key for m in matches.get(r.key, [])}
     report.not_in_file = _not_in_file(db, mentioned)
 
 
-def _one(db: Database, row: carriers.Row, matches, state, file_name: str, now: Now,
+def _one(db: Database, row: carriers.Row, matches, state, written: set[int], file_name: str, now: Now,
          force_reason: str | None) -> Outcome:
     out = Outcome(line=row.line, tracking=row.tracking, result="", on=row.on.isoformat() if row.on else None)
     if not row.key:
@@ -136,6 +142,9 @@ def _one(db: Database, row: carriers.Row, matches, state, file_name: str, now: N
         out.result, out.message = "ambiguous", f"the tracking number is on several open returns ({names}): record by hand"
         return out
     return_id, parcel = candidates[0]
+    if return_id in written:
+        state[return_id] = (q.returns_by_id(db, [return_id])[return_id], q.histories(db, [return_id])[return_id])
+        written.discard(return_id)
     r, events = state[return_id]
     out.ra, out.parcel = returns.key(r), parcel
     if row.kind == carriers.OTHER:
@@ -154,7 +163,7 @@ def _one(db: Database, row: carriers.Row, matches, state, file_name: str, now: N
     except ReturnsError as e:  # the state machine or a rule refused: a person looks at it
         out.result, out.message = "conflict", "; ".join(p.line() for p in e.problems)
     if out.result in _WROTE:
-        state[return_id] = (q.returns_by_id(db, [return_id])[return_id], q.histories(db, [return_id])[return_id])
+        written.add(return_id)
     return out
 
 

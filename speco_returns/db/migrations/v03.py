@@ -15,6 +15,22 @@ def _record_catalog(db: Database) -> None:
 
     record_catalog(db)
 
+def _inbox(id_column: str) -> str:
+    return f"""CREATE TABLE carrier_inbox (
+        id {id_column},
+        source TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        tracking TEXT NOT NULL,
+        words TEXT NOT NULL,
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        applied_at TEXT,
+        UNIQUE (source, event_id))"""
+
+
+_INBOX_PENDING = "CREATE INDEX carrier_inbox_pending ON carrier_inbox (id) WHERE applied_at IS NULL"
+
 STEPS = [
     # The catalog's digest beside the chains' heads (chain.record_catalog): `doctor` names a
     # price or category changed outside the tool.
@@ -43,7 +59,7 @@ STEPS = [
         ),
     ),
     # `deliveries import` finds a parcel by its tracking number as compared (db/deliveries.py
-    # TRACKING_KEY: without spaces, upper case), among the ship and unit-shipped events only.
+    # tracking_key_sql: without spaces, upper case), among the ship and unit-shipped events only.
     Step(
         "m016_tracking_key",
         sqlite=(
@@ -54,5 +70,12 @@ STEPS = [
             "CREATE INDEX events_tracking_key ON events ((upper(replace(((detail)::jsonb ->> 'tracking'), ' ', ''))))"
             " WHERE event IN ('ship', 'unit-shipped')",
         ),
+    ),
+    # Events of tracking aggregators' signed webhooks (`deliveries serve`), each kept once (its
+    # source and id), until `deliveries import --inbox` applies them as a report's rows.
+    Step(
+        "m017_carrier_inbox",
+        sqlite=(_inbox("INTEGER PRIMARY KEY"), _INBOX_PENDING),
+        postgres=(_inbox("BIGSERIAL PRIMARY KEY"), _INBOX_PENDING),
     ),
 ]
