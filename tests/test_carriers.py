@@ -114,7 +114,8 @@ _TRACKING = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz012
 
 
 @given(st.lists(st.tuples(_TRACKING, st.sampled_from(["delivered", "in_transit", "failure"]),
-                          st.text(max_size=20), st.dates(date(2020, 1, 1), date(2030, 12, 31))), max_size=8),
+                          st.text(st.characters(blacklist_characters="\x00"), max_size=20),
+                          st.dates(date(2020, 1, 1), date(2030, 12, 31))), max_size=8),
        st.booleans(), st.sampled_from(["\r\n", "\n"]))
 def test_bom_and_line_ends_change_no_row_and_no_digest(rows, bom, end):
     """Whatever the carrier quotes (commas, quotes, line breaks inside a message), the same rows
@@ -122,7 +123,9 @@ def test_bom_and_line_ends_change_no_row_and_no_digest(rows, bom, end):
     by a spreadsheet is the same file."""
     def written(terminator: str, with_bom: bool) -> bytes:
         out = io.StringIO()
-        w = csv.writer(out, lineterminator=terminator)
+        # Quoted as little as RFC 4180 lets with CRLF; every field quoted with LF (a bare CR in
+        # a message would otherwise end its line).
+        w = csv.writer(out, lineterminator=terminator, quoting=csv.QUOTE_MINIMAL if terminator == "\r\n" else csv.QUOTE_ALL)
         w.writerow(["tracking_code", "status", "message", "datetime"])
         for t, s, m, d in rows:
             w.writerow([t, s, m, d.isoformat()])
