@@ -158,6 +158,18 @@ def test_an_exception_older_than_the_delivery_since_is_recorded_but_not_chased(c
     assert ("RA-000001", "carrier-exception") not in states(cli)
 
 
+def test_a_carrier_files_control_characters_are_shown_escaped(cli, shipped, tmp_path):
+    path = tmp_path / "evil.csv"
+    path.write_text("tracking_code,status,status_detail,datetime\n"
+                    f"{TRACK},in_\x1b[2Jtransit,x,2026-11-04T10:00:00Z\n"
+                    f"{TRACK},failure,\x9b31m\x07lost,2026-11-04T10:00:00Z\n")
+    result = ok(cli("deliveries", "import", str(path), "--format", "easypost", "--dry-run", today=TODAY))
+    assert not any(ch in result.stdout for ch in ("\x1b", "\x9b", "\x07")), repr(result.stdout)
+    assert "\\x9b31m\\x07lost" in result.stdout  # the exception's description, escaped
+    doc = ok(cli("deliveries", "import", str(path), "--format", "easypost", "--dry-run", "--json", today=TODAY)).stdout
+    assert "\x1b" not in doc and "\\u001b" in doc
+
+
 def test_a_bad_file_records_nothing_and_names_its_line(cli, shipped, tmp_path, db_path):
     path = easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T21:30:00-06:00",
                     "trk_2,EZ4000000004,delivered,arrived,the fourth")

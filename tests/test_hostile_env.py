@@ -181,6 +181,8 @@ PATHS = {
     ("backup", "path"): (["backup"], None),
     ("catalog import", "file"): (["catalog", "import"], "csv"),
     ("notify", "--outbox"): (["notify", "--outbox"], "folder"),
+    ("deliveries import", "path"): (["deliveries", "import", "--format", "easypost"], "csv"),
+    ("deliveries import", "--done"): (["deliveries", "import", ".", "--format", "easypost", "--done"], "folder"),
 }
 URLS = {("admin copy", "--to"): ["admin", "copy", "--to"]}  # a server database: text, not a Path
 

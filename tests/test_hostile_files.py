@@ -96,10 +96,13 @@ EVERY_COMMAND = {
     ("admin", "roles"): (NONE, []),
     ("admin", "copy"): (READ, ["--to", "postgresql:///nowhere"]),
     ("shell",): (NONE, []),  # runs the lines it is given: each read or write as above
+    ("deliveries", "import"): (READ, ["{work}/models.csv", "--format", "easypost"]),  # records on returns already there
+    ("deliveries", "serve"): (NONE, []),  # refuses to start without a webhook secret; with one, as a read
 }
 # A read's other forms, which once created the database.
 MORE_READS = [["show", "RA-000001", "--notice", "opened"], ["notify", "--dry-run"], ["notify", "--dry-run", "--outbox", "{work}"],
-              ["report", "--json"], ["check", "--json", "-t", "standard", "-i", "CAM-1"], ["doctor", "--json"]]
+              ["report", "--json"], ["check", "--json", "-t", "standard", "-i", "CAM-1"], ["doctor", "--json"],
+              ["deliveries", "import", "--inbox"], ["deliveries", "import", "{work}", "--format", "easypost", "--dry-run"]]
 
 
 def test_every_command_is_classified():

@@ -67,6 +67,8 @@ NO_USER_TEXT = {
     "export ledger": "CSV only (no human view): test_stored_control_characters_are_never_written_raw",
     "export holds": "CSV only (no human view): test_stored_control_characters_are_never_written_raw",
     "admin copy": "needs a server; shows table names and counts only (tests/test_pg.py)",
+    "deliveries import": "shows a carrier file's text, never typed text: test_deliveries' escapes test, test_hostile_views",
+    "deliveries serve": "logs a source, a status and a fixed word per request (test_webhooks)",
 }
 GROUPS = ("serial", "catalog", "export", "admin")
 

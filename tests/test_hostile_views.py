@@ -88,6 +88,9 @@ STORED_VIEWS: dict[tuple[str, ...], list[list[str]]] = {
     ("export", "ledger"): [["export", "ledger"], ["export", "ledger", "--output", "{tmp}/l.csv"]],
     ("export", "holds"): [["export", "holds"]],
     ("export", "returns"): [["export", "returns"], ["export", "returns", "--output", "{tmp}/r.csv"]],
+    ("deliveries", "import"): [["deliveries", "import", "{tmp}/carrier.csv", "--format", "easypost", "--dry-run"],
+                               ["deliveries", "import", "{tmp}/carrier.csv", "--format", "easypost", "--json"]],
+    ("deliveries", "serve"): [["deliveries", "serve"]],  # refused without a secret; its log: test_webhooks
 }
 SERVER_HAS_NO_FILE = {("backup",)}  # a server is backed up by its own tools: `backup` refuses a URL
 
@@ -95,6 +98,8 @@ SERVER_HAS_NO_FILE = {("backup",)}  # a server is backed up by its own tools: `b
 @pytest.mark.parametrize("path", list(STORED_VIEWS), ids=" ".join)
 def test_stored_control_characters_in_every_human_view(cli, stored, backend, path):
     (stored / "models.csv").write_text("model,category,list_price,description\nCAM-3,camera,9,plain\n", encoding="utf-8")
+    (stored / "carrier.csv").write_text(f"tracking_code,status,status_detail,datetime\nZZ1,{EVIL},{EVIL},2026-11-01\n",
+                                        encoding="utf-8")
     shown = ""
     for args in STORED_VIEWS[path]:
         args = [a.replace("{tmp}", str(stored)) for a in args]

@@ -470,6 +470,11 @@ EXPECTED_SCHEMA = {
         "foreign_keys": set(),
     },
     "chain_heads": {"columns": {"name": str, "last_id": int, "rows": int, "hash": str}, "foreign_keys": set()},
+    "carrier_inbox": {  # deliveries serve's webhook events (m017)
+        "columns": {"id": int, "source": str, "event_id": str, "tracking": str, "words": str, "at": str, "detail": str,
+                    "received_at": str, "applied_at": str},
+        "foreign_keys": set(),
+    },
     "schema_info": {"columns": {"key": str, "value": str}, "foreign_keys": set()},
 }
 EXPECTED_INDEXES = {
@@ -480,6 +485,7 @@ EXPECTED_INDEXES = {
     "returns_open_ra", "returns_open_ticket",
     "returns_email", "returns_phone_digits", "ledger_hold_ref", "events_tracking",  # list --search (m011)
     "serials_held", "returns_customer_key",  # SER-1's unique index (m012), the stored casefolded name (m013)
+    "events_tracking_key", "carrier_inbox_pending",  # deliveries import (m016, m017)
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
                      "reviews_no_delete", "reviews_decided_once", "ledger_days_add",
