@@ -199,7 +199,7 @@ def as_nobody(args: list[str], env: dict[str, str]) -> dict:
     import speco_returns.cli.render  # noqa: F401
     import speco_returns.db.exports  # noqa: F401
     import speco_returns.integrity.doctor  # noqa: F401
-    import speco_returns.integrity.sqlite_fanout  # noqa: F401
+    import speco_returns.integrity.fanout  # noqa: F401
 
     read, write = os.pipe()
     pid = os.fork()

@@ -25,9 +25,10 @@ from hypothesis import strategies as st
 
 from speco_returns.db import chain
 from speco_returns.db.database import open_database as Store
+from speco_returns.db.engines.sqlite import ENGINE as SQLITE
 from speco_returns.db.migrations import SCHEMA_VERSION
 from speco_returns.db.schema import SQLITE_CHAIN_TRIGGERS
-from speco_returns.integrity import sqlite_fanout
+from speco_returns.integrity import fanout
 
 TODAY = "2026-11-26"
 
@@ -168,9 +169,8 @@ def _index_out_of_step(db: Path) -> str:
 def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeypatch, beside):
     """The integrity check runs in the second process beside the replay (for speed at 1M),
     or here when no process can be started: either way a damaged index is named."""
-    audit = sqlite_fanout
     if not beside:
-        monkeypatch.setattr(audit, "start_chains", lambda uri, upto: None)
+        monkeypatch.setattr(fanout, "start", lambda path, upto: None)
     name = _index_out_of_step(db_path)
     code, report, err = doctor(cli)
     assert code == 1 and report["integrity"] != "ok"
@@ -183,12 +183,11 @@ def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeyp
 def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db_path, monkeypatch, beside):
     """The replay is split by return id between this process and a worker: a return edited on
     each side of the split is named, in return order, as when everything runs here."""
-    audit = sqlite_fanout
     if not beside:
-        monkeypatch.setattr(audit, "start_chains", lambda uri, upto: None)
-    conn = sqlite3.connect(db_path)
-    assert audit.split(conn) == 4  # ids 1..4 here, 5..7 in the worker
-    conn.close()
+        monkeypatch.setattr(fanout, "start", lambda path, upto: None)
+    store = Store(db_path)
+    assert fanout.split(store) == 4  # ids 1..4 here, 5..7 in the worker
+    store.close()
     _tamper(db_path, "UPDATE returns SET due_on = '2027-01-01' WHERE id = 2",
             "UPDATE returns SET charged_on = '2026-09-11' WHERE id = 7",
             "DROP TRIGGER ledger_no_update", "UPDATE ledger SET amount_cents = 1 WHERE return_id = 3")
@@ -254,8 +253,9 @@ def test_doctors_printf_canonical_form_is_quote_of_every_column(row_id, number, 
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, s TEXT, x)")
     conn.execute("INSERT INTO t VALUES (?, ?, ?, ?)", [row_id, 0 if number is None else number, text, other])
-    cols = [row[1] for row in conn.execute("PRAGMA table_info(t)")]
-    fast, slow = conn.execute(f"SELECT {sqlite_fanout.fast_canon(conn, 't')}, {sqlite_fanout._sql_canon(cols)} FROM t").fetchone()
+    kinds = SQLITE.columns(conn, "t")
+    slow = "||','||".join(f"quote({c})" for c in kinds)
+    fast, slow = conn.execute(f"SELECT {SQLITE.canonical(kinds, list(kinds))}, {slow} FROM t").fetchone()
     assert fast == slow
     conn.close()
 

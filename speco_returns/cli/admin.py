@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from ..db.database import open_database
 from ..domain import inputs
 from ..errors import ReturnsError
 from .edge import command, session_of
@@ -42,9 +41,8 @@ def doctor_cmd(
     from ..integrity.doctor import doctor
 
     session = session_of(ctx)
-    session._store = open_database(session.db_path, migrate=False, diagnose=True)  # diagnose as it is: do not migrate
     progress = _progress() if sys.stderr.isatty() else None
-    report = doctor(session._store, progress=progress)
+    report = doctor(session.diagnose(), progress=progress)  # the database as it is: neither migrated nor refused
     if progress:
         sys.stderr.write("\r\x1b[K")  # the progress line gives way to the report
     if as_json:

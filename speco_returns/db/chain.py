@@ -41,8 +41,7 @@ Progress = Callable[[str, int, int], None]
 def canon_sql(db: Database, table: str, columns, prefix: str = "") -> str:
     """SQL for a row's canonical text: quote() of each column, comma-separated (each column
     quoted as what the table declares it: integer or text)."""
-    kinds = db.kinds(table)
-    return "||','||".join(db.engine.quoted(f"{prefix}{c}", kinds[c]) for c in columns)
+    return db.engine.canonical(db.kinds(table), columns, prefix)
 
 
 def sql_quote(value: object) -> str:

@@ -86,6 +86,14 @@ class Database:
             raise self._fail(e) from None
         return self._guarded(rows)
 
+    def tuples(self, sql: str, params: Params = None) -> Iterator:
+        """`stream`, as plain tuples: the doctor reads millions of rows."""
+        try:
+            rows = self.engine.tuples(self.raw, sql, params)
+        except self.engine.driver_errors as e:
+            raise self._fail(e) from None
+        return self._guarded(rows)
+
     def _guarded(self, rows: Iterator) -> Iterator:
         try:
             while True:

@@ -8,6 +8,7 @@ from datetime import date
 from ..db.returns import key
 from ..domain import inputs, lifecycle, types, wording
 from ..domain.lifecycle import clock_from_events
+from ..errors import ReturnsError
 
 __all__ = ["clock_from_events", "document"]
 
@@ -45,7 +46,19 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
         "items": doc_items,
         "events": [
             {"event": e["event"], "on": e["happened_on"], "agent": e["agent"], "recorded_at": e["recorded_at"],
-             "status": e["status"], **json.loads(e["detail"] or "{}")}
+             "status": e["status"], **_detail(key(r), e)}
             for e in events
         ],
     }
+
+
+def _detail(ra: str, event) -> dict:
+    """An event's details; a row the tool never wrote (not a JSON object) is one line, not a traceback."""
+    try:
+        detail = json.loads(event["detail"] or "{}")
+    except (TypeError, ValueError):
+        detail = None
+    if not isinstance(detail, dict):
+        raise ReturnsError(f"{ra}: its history holds a row the tool cannot read (event {event['id']}, changed "
+                           "outside the tool): run `speco-returns doctor`")
+    return detail

@@ -44,6 +44,10 @@ class Engine:
         """Rows as the database reads them, in flat memory at any size."""
         raise NotImplementedError
 
+    def tuples(self, raw, sql: str, params: Params = None) -> Iterator:
+        """`stream`, as plain tuples (doctor reads millions of rows)."""
+        return self.stream(raw, sql, params)
+
     def columns(self, raw, table: str) -> dict[str, str]:
         """A table's columns in their order (what the hash chain covers, what a copy moves),
         each with its kind as the table declares it (`integer`, `text`, ...)."""
@@ -90,6 +94,18 @@ class Engine:
         """SQLite's quote() text of a column ('text' or 'integer'): the hash chain's canonical
         form, the same bytes on both engines."""
         raise NotImplementedError
+
+    def canonical(self, kinds: dict[str, str], columns, prefix: str = "") -> str:
+        """A row's canonical text (SQLite's quote() of each column, comma-separated): what the
+        hash chains and record digests cover. `kinds`: the table's columns (Database.kinds)."""
+        return "||','||".join(self.quoted(f"{prefix}{c}", kinds[c]) for c in columns)
+
+    def as_bytes(self, expr: str) -> str:
+        """A text expression read back as its UTF-8 bytes (hashed as they come)."""
+        raise NotImplementedError
+
+    def fast_reads(self, raw) -> None:
+        """Ready a connection for reading the whole database once (doctor)."""
 
     def indexed_by(self, index: str) -> str:
         """A planner hint naming the index to read (SQLite's INDEXED BY); empty where the

@@ -210,8 +210,11 @@ class PostgresEngine(Engine):
     def has_control(self, column: str) -> str:
         return rf"{column} ~ '[\x01-\x1f\x7f-\x9f]'"
 
+    def as_bytes(self, expr: str) -> str:
+        return f"convert_to({expr}, 'UTF8')"
+
     def quoted(self, column: str, kind: str) -> str:
-        if kind == "integer":
+        if kind in ("integer", "rowid"):
             return f"coalesce(({column})::text, 'NULL')"
         return f"CASE WHEN {column} IS NULL THEN 'NULL' ELSE '''' || replace({column}, '''', '''''') || '''' END"
 
