@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -149,6 +148,8 @@ def write_whole(path: Path, *, force: bool, protected: list[Path] = (), what: st
     if not folder.is_dir():
         raise ReturnsError(f"folder {folder} does not exist")
     remove_stale(folder)
+    import tempfile  # here, not at the top: most commands never write a file whole (startup)
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     os.fchmod(fd, private_mode())  # mkstemp makes 0600: let the group in as the umask says
     os.close(fd)

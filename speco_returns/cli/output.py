@@ -3,7 +3,6 @@ CSV (RFC 4180, formula-safe) to stdout or to a file written whole or not at all.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -11,10 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from ..db.exports import FORMULA_STARTS
 from ..domain import inputs
 from ..domain.inputs import visible
-from ..files import write_whole
 
 
 def json_text(data) -> str:
@@ -56,6 +53,8 @@ def listing(fmt: str, rows, columns: list[str], title: str | None = None, *, tot
 
 
 # --- CSV (SPEC §5) ---------------------------------------------------------------------------
+# csv, the formula starts and the file writer are imported where used: `show` and the other
+# commands that print no CSV never load them (startup).
 
 
 
@@ -63,6 +62,8 @@ def defuse(cell: object) -> object:
     """A text cell a spreadsheet would run as a formula is prefixed with `'`; a control
     character already stored is written as a visible escape, never raw."""
     if isinstance(cell, str):
+        from ..db.exports import FORMULA_STARTS
+
         cell = "'" + cell if cell.startswith(FORMULA_STARTS) else cell
         return visible(cell)
     return cell
@@ -70,6 +71,8 @@ def defuse(cell: object) -> object:
 
 def write_csv(stream: IO[str], header: list[str], rows: Iterable[Iterable]) -> int:
     """Header always, then the rows as they come; returns how many rows were written."""
+    import csv
+
     writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(header)
     count = 0
@@ -93,6 +96,8 @@ def csv_output(path: Path | None, *, force: bool, bom: bool, protected: list[Pat
         yield stream
         stream.flush()
         return
+    from ..files import write_whole
+
     with write_whole(path, force=force, protected=protected) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
         if bom:
             stream.write("\ufeff")

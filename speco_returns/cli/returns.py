@@ -14,7 +14,6 @@ from ..services import returns as returns_service
 from . import prompts
 from .completion import complete_model, complete_status, complete_type
 from .edge import command, fail, session_of
-from .nightly import show_notice
 from .options import CsvOpt, JsonOpt, LimitOpt, RaArg, day_or_today, out_format, rows_shown
 from .output import emit_json, listing
 
@@ -221,6 +220,8 @@ def show_cmd(
     Example: speco-returns show RA-000001
     """
     if notice is not None:
+        from .nightly import show_notice
+
         show_notice(ctx, ra, notice, as_json)
         return
     doc = returns_service.show(session_of(ctx).reader, ra)

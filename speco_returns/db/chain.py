@@ -16,7 +16,6 @@ can write the database can recompute a chain: `doctor --anchor` keeps heads else
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
@@ -58,10 +57,14 @@ def sql_quote(value: object) -> str:
 
 
 def link(prev: str, canon: str) -> str:
+    import hashlib  # here, not at the top: a read command never hashes (startup)
+
     return hashlib.sha256(f"{prev}\n{canon}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def sha(text: str) -> str:
+    import hashlib
+
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
