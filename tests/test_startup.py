@@ -12,15 +12,17 @@ from shellhelpers import env_for, run
 
 pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
-PROBE = """
+WATCHED = ("rich", "pydantic", "typer", "psycopg", "psycopg_binary", "hashlib", "csv", "tempfile", "email")
+PROBE = f"""
 import json, sys
+WATCHED = {WATCHED!r}
 sys.argv = ["speco-returns", *json.loads(sys.argv[1])]
 from speco_returns.cli import run
 try:
     run()
 except SystemExit:
     pass
-sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("rich", "pydantic", "typer", "psycopg", "psycopg_binary"))))
+sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in WATCHED)))
 """
 
 
@@ -42,6 +44,15 @@ def test_json_and_csv_commands_import_neither_rich_nor_pydantic(one_return, args
     modules = loaded(one_return, *args)
     assert "typer" in modules  # the probe did dispatch
     assert "rich" not in modules and "pydantic" not in modules, modules
+
+
+def test_show_loads_only_what_a_read_needs(one_return):
+    """`show` is what an agent runs most: it hashes nothing (the chain is a write's), writes
+    no CSV or whole file and sends no mail, so it does not pay for importing them."""
+    for args in (("show", "RA-000001", "--json"), ("show", "RA-000001")):
+        modules = loaded(one_return, *args)
+        assert "typer" in modules  # the probe did dispatch
+        assert not modules & {"hashlib", "csv", "tempfile", "email"}, modules
 
 
 def test_human_output_still_uses_rich(one_return):
