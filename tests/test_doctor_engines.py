@@ -69,6 +69,16 @@ def test_the_books_are_healthy(cli, books):
     assert report["ra_gaps"] == [] and report["disagreements"] == []
 
 
+def test_the_books_are_healthy_when_a_server_reads_them_in_batches(cli, books, backend, monkeypatch):
+    """A server streams the returns, events and ledger side by side through cursors fetching a
+    batch at a time: with more rows than one batch, every cursor must still be open."""
+    if backend == "postgres":
+        from speco_returns.db.engines.postgres import PostgresEngine
+
+        monkeypatch.setattr(PostgresEngine, "stream_batch", 1)
+    test_the_books_are_healthy(cli, books)
+
+
 def test_a_history_row_changed_breaks_its_chain(cli, books, db_path):
     with past_the_triggers(db_path) as conn:
         conn.execute("UPDATE events SET agent = 'someone else' WHERE id = 2")

@@ -43,6 +43,16 @@ def filesystem_type(path: Path, mounts: str | None = None) -> str | None:
 
 
 def doctor(db: Database, progress=None) -> dict:
+    """On a server, every check reads one snapshot (several streams read side by side, and
+    a write committed meanwhile must not look like a disagreement); a SQLite file's checks
+    run beside each other in worker processes, each with its own (fanout.py)."""
+    if db.is_server:
+        with db.read():
+            return _doctor(db, progress)
+    return _doctor(db, progress)
+
+
+def _doctor(db: Database, progress=None) -> dict:
     version = db.schema_version()
     current, newer = version == SCHEMA_VERSION, version > SCHEMA_VERSION
     problems: list[str] = []

@@ -97,6 +97,7 @@ class PostgresEngine(Engine):
     begin_write = ("BEGIN ISOLATION LEVEL READ COMMITTED", "SET LOCAL lock_timeout = '5s'",
                    f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
     begin_read = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",)  # one snapshot
+    stream_batch = 2000  # rows a server-side cursor fetches at a time
 
     def __init__(self) -> None:
         self.driver_errors = (psycopg.Error,) if psycopg is not None else ()
@@ -130,13 +131,15 @@ class PostgresEngine(Engine):
 
     def stream(self, raw, sql: str, params: Params = None) -> Iterator:
         """Through a server-side cursor, a few thousand rows at a time; inside its own
-        read-only snapshot when no transaction is open (a named cursor needs one)."""
+        read-only snapshot when no transaction is open (a named cursor needs one). Several
+        streams read side by side only inside the caller's `Database.read()`: a stream's own
+        snapshot ends with its last row, and with it every other cursor opened in it."""
         own = not self.in_transaction(raw)
         try:
             if own:
                 raw.execute(self.begin_read[0])
             with raw.cursor(name=f"speco_stream_{next(_streams)}") as cur:
-                cur.itersize = 2000
+                cur.itersize = self.stream_batch
                 cur.execute(placeholders(sql), params or ())
                 yield from cur
             if own:
