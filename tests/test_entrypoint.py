@@ -39,6 +39,17 @@ def test_each_command_is_found_in_the_module_that_registers_it():
         assert fn.__module__ == f"speco_returns.cli.{COMMAND_MODULES[group or name]}", (group, name)
 
 
+def test_help_lists_the_commands_in_one_order_whichever_module_loads_first():
+    """The order of --help (and docs/commands.md, generated from it) is COMMAND_MODULES', not
+    the order in which imports happened to register the commands."""
+    code = ("import sys, speco_returns.cli.{first}; from speco_returns.cli.root import build; "
+            "app = build(); print(' '.join(c.name for c in app.registered_commands))")
+    orders = {tuple(subprocess.run([sys.executable, "-c", code.format(first=first)], capture_output=True, text=True,
+                                   check=True).stdout.split()) for first in ("nightly", "admin", "returns")}
+    expected = tuple(name for name in COMMAND_MODULES if name in {c.name for c in app.registered_commands})
+    assert orders == {expected}
+
+
 @pytest.mark.parametrize("name", TOP_LEVEL)
 def test_slim_app_help_matches_the_whole_app(name):
     runner = CliRunner()

@@ -133,7 +133,8 @@ def build(names: list[str] | None = None) -> typer.Typer:
         if names is None or name in names:
             groups[name] = typer.Typer(cls=ReturnsGroup, help=help_text, no_args_is_help=True)
             app.add_typer(groups[name], name=name)
-    for group, name, fn, kwargs in REGISTRY:
+    order = list(COMMAND_MODULES)  # --help lists commands in this order, whichever module loaded first
+    for group, name, fn, kwargs in sorted(REGISTRY, key=lambda entry: order.index(entry[0] or entry[1])):
         top = group or name
         if names is not None and top not in names:
             continue
