@@ -196,10 +196,16 @@ def test_unmatched_rows_ambiguous_numbers_and_returns_the_file_does_not_mention(
     assert "1 open return(s) wait for a parcel this file does not mention" in text and "RA-000002 unit" in text
 
 
-def test_the_nightly_folder_moves_each_imported_file_to_done_and_leaves_a_bad_one(cli, shipped, tmp_path, db_path):
-    day = tmp_path / "ups"
+def day_folder(tmp_path, name="ep"):
+    """The day's folder of the nightly job, with a.csv delivering RA-000001's replacement."""
+    day = tmp_path / name
     day.mkdir()
     (day / "a.csv").write_text(f"tracking_code,status,datetime\n{TRACK},delivered,2026-11-04T10:00:00-05:00\n")
+    return day
+
+
+def test_the_nightly_folder_moves_each_imported_file_to_done_and_leaves_a_bad_one(cli, shipped, tmp_path, db_path):
+    day = day_folder(tmp_path, "ups")
     (day / "b.csv").write_text("tracking_code,status,datetime\n9400111206213642173009,delivered,Nov 24th\n")
     before = event_count(db_path)
     dry = cli("deliveries", "import", str(day), "--format", "easypost", "--dry-run", today=TODAY)
@@ -253,3 +259,32 @@ def test_an_older_database_gets_the_index_over_the_parcels_it_already_holds(cli,
     doc = imported(cli, easypost(tmp_path, f"trk_1,{TRACK},delivered,arrived,2026-11-04T10:00:00-05:00"))
     assert doc["counts"]["delivered"] == 1
     assert query(db_path, f"SELECT count(*) FROM {table} WHERE name = 'm016_tracking_key'")[0][0] == 1
+
+
+def test_a_done_folder_that_cannot_take_the_files_is_refused_before_anything_is_imported(cli, shipped, tmp_path, db_path):
+    day = day_folder(tmp_path)
+    (day / "done").write_text("a file where the folder goes\n")
+    before = event_count(db_path)
+    lines = refused(cli("deliveries", "import", str(day), "--format", "easypost", today=TODAY))
+    assert event_count(db_path) == before and (day / "a.csv").exists()
+    assert len(lines) == 1 and "is not a folder" in lines[0] and "nothing imported" in lines[0]
+    assert show(cli, "RA-000001")["status"] == "replacement-shipped"
+
+
+def test_a_done_folder_on_another_filesystem_is_refused_before_anything_is_imported(cli, shipped, tmp_path, db_path):
+    import os
+    from pathlib import Path
+
+    other = Path("/dev/shm")
+    if not other.is_dir() or other.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second filesystem beside the test's folder")
+    day = day_folder(tmp_path)
+    done = other / f"speco-test-done-{os.getpid()}-{tmp_path.name}"
+    try:
+        before = event_count(db_path)
+        lines = refused(cli("deliveries", "import", str(day), "--format", "easypost", "--done", str(done), today=TODAY))
+        assert event_count(db_path) == before and (day / "a.csv").exists()
+        assert len(lines) == 1 and "another filesystem" in lines[0]
+    finally:
+        if done.is_dir():
+            done.rmdir()

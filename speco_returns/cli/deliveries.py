@@ -64,6 +64,8 @@ def deliveries_import(
     now = session.now()
     files = _files(path)
     target = None if dry_run or not path.is_dir() else (done or path / "done")
+    if target is not None:
+        _ready(target, path)
     reports, bad = [], []
     for file in files:
         try:
@@ -173,10 +175,21 @@ def _import_one(store, file: Path, fmt, now, dry_run: bool, force_reason: str | 
         raise ReturnsError(f"{inputs.quote(file.name, 80)}: {e.problems[0].line()}") from None
 
 
-def _move(file: Path, folder: Path) -> None:
-    """Into done/, under its own name (a name already there gets .1, .2 ...): one rename, so a
-    file is in the day's folder or in done/, never half in each."""
+def _ready(folder: Path, spool: Path) -> None:
+    """done/ made and checked before any file is imported: a report is recorded only where it can
+    then be moved, by one rename (a folder on the same filesystem as the day's)."""
+    if folder.exists() and not folder.is_dir():
+        raise ReturnsError(f"{inputs.quote(str(folder), 80)} is not a folder: imported reports are moved there; "
+                           "nothing imported")
     folder.mkdir(mode=0o750, exist_ok=True)
+    if folder.stat().st_dev != spool.stat().st_dev:
+        raise ReturnsError(f"{inputs.quote(str(folder), 80)} is on another filesystem than {inputs.quote(str(spool), 80)}: "
+                           "an imported report is moved by one rename; give --done a folder on the same disk; nothing imported")
+
+
+def _move(file: Path, folder: Path) -> None:
+    """Into done/ (made by `_ready`), under its own name (a name already there gets .1, .2 ...):
+    one rename, so a file is in the day's folder or in done/, never half in each."""
     target, n = folder / file.name, 0
     while target.exists():
         n += 1
