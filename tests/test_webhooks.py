@@ -125,3 +125,31 @@ def test_the_receiver_keeps_each_signed_event_once_and_the_import_applies_it(cli
     assert show(cli, "RA-000001")["due_on"] == "2026-12-05"
     again = json.loads(ok(cli("deliveries", "import", "--inbox", "--json", today=TODAY)).stdout)
     assert again == {"inbox": []}
+
+
+def test_a_conflict_stays_in_the_inbox_until_a_supervisor_applies_it(cli, shipped, db_path, backend):  # noqa: F811
+    """An event that meets a date an agent typed is listed as a conflict and kept, as is one no
+    open return waits for: `deliveries import --inbox --force --reason` then applies it."""
+    from speco_returns.db.database import open_database
+    from speco_returns.services import webhooks as service
+
+    ok(cli("deliver", "RA-000001", "--on", "2026-11-06", today=TODAY))
+    unknown = aftership_body("ev-2").replace(TRACK.encode(), b"1Z0000000000000000")
+    db = open_database(str(db_path) if backend == "postgres" else db_path)
+    try:
+        for body in (aftership_body("ev-1"), unknown):
+            headers = {k.lower(): v for k, v in _signed("aftership", body, "as-secret").items()}
+            assert service.receive(db, "aftership", body, headers, "as-secret", "2026-11-26T10:00:00+00:00") == (200, "stored")
+    finally:
+        db.close()
+
+    def results(*args):
+        doc = json.loads(ok(cli("deliveries", "import", "--inbox", "--json", *args, today=TODAY)).stdout)
+        return [r["result"] for report in doc["inbox"] for r in report["rows_by_line"]]
+
+    assert results() == ["conflict", "unmatched"]
+    assert results() == ["conflict", "unmatched"]  # both kept for the next run
+    assert show(cli, "RA-000001")["due_on"] == "2026-12-06"
+    assert results("--force", "--reason", "K. Alvarez: the carrier's scan is right") == ["superseded", "unmatched"]
+    assert show(cli, "RA-000001")["due_on"] == "2026-12-05"
+    assert results() == ["unmatched"]

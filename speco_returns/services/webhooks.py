@@ -3,7 +3,7 @@ each event kept once in the inbox, nothing else written) and `deliveries import 
 the inbox as a report's rows, through the same import.
 
 The receiver is a plain HTTP server meant for 127.0.0.1 behind a reverse proxy that holds the
-TLS certificate (README: "Carrier webhooks")."""
+TLS certificate (docs/admin.md, "Carrier webhooks")."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from ..domain import webhooks
 from ..domain.clock import Now
 from ..errors import ReturnsError
 from . import deliveries
+
+# What stays in the inbox after a run: a parcel not yet recorded shipped, a date a person decides.
+KEPT = ("unmatched", "conflict")
 
 
 def receive(db: Database, source: str, body: bytes, headers: dict[str, str], secret: str, stamp: str) -> tuple[int, str]:
@@ -43,8 +46,9 @@ def apply_inbox(db: Database, now: Now, *, dry_run: bool = False, force_reason: 
                 zones=None) -> list[deliveries.Report]:
     """Every event kept and not yet applied, one import per aggregator (its rows numbered by
     their inbox id). An event no open return waits for stays in the inbox for the next run
-    (the parcel may be recorded shipped after its first scan); the others are marked applied in
-    the import's transaction."""
+    (the parcel may be recorded shipped after its first scan), and so does a conflict (a date an
+    agent typed: a supervisor's run with `force_reason` applies it); the others are marked
+    applied in the import's transaction."""
     with db.read():
         waiting = inbox.pending(db)
     reports = []
@@ -56,7 +60,7 @@ def apply_inbox(db: Database, now: Now, *, dry_run: bool = False, force_reason: 
                                             w["at"], w["detail"]), w["id"], zones) for w in kept]
 
         def mark(db: Database, report: deliveries.Report) -> None:
-            done = [o.line for o in report.outcomes if o.result != "unmatched"]
+            done = [o.line for o in report.outcomes if o.result not in KEPT]
             inbox.applied(db, done, now.stamp)
 
         reports.append(deliveries.import_rows(db, rows, f"{source} webhooks", source, now, dry_run=dry_run,
