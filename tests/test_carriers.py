@@ -92,6 +92,8 @@ def test_generic_without_a_status_column_takes_every_dated_row_as_a_delivery():
     # a quoted line break inside a message: the next row starts on line 4
     (b'tracking_code,status,datetime,message\nA,in_transit,,"two\nlines"\nC;D,delivered,2026-11-01,x\n', 4, "is not one"),
     (b'tracking_code,status,datetime\nA,delivered,2026-11-01T10:00:00+99:00\n', 2, "is not a date"),
+    (b'tracking_code,status,datetime,message\nA,delivered,2026-11-01,x\nB,failure,2026-11-01,"dam\x00aged"\n', 3, "a NUL"),
+    ("tracking_code,status,datetime\n".encode("utf-16-le"), 1, "a NUL"),  # UTF-16 without its byte-order mark
 ])
 def test_a_file_that_cannot_be_read_whole_names_its_line(data, line, words):
     with pytest.raises(BadFile) as e:

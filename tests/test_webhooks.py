@@ -153,3 +153,20 @@ def test_a_conflict_stays_in_the_inbox_until_a_supervisor_applies_it(cli, shippe
     assert results("--force", "--reason", "K. Alvarez: the carrier's scan is right") == ["superseded", "unmatched"]
     assert show(cli, "RA-000001")["due_on"] == "2026-12-05"
     assert results() == ["unmatched"]
+
+
+def test_an_event_holding_a_nul_is_refused_and_not_kept(cli, shipped, db_path, backend):  # noqa: F811
+    """A server's text cannot hold U+0000: the sender is told 400 (not 503, retried for ever),
+    and neither engine keeps it."""
+    from speco_returns.db.database import open_database
+    from speco_returns.services import webhooks as service
+
+    body = aftership_body("ev-nul", tag="Exception", subtag="Exception_013").replace(b"Out for delivery", b"dam\\u0000aged")
+    headers = {k.lower(): v for k, v in _signed("aftership", body, "as-secret").items()}
+    db = open_database(str(db_path) if backend == "postgres" else db_path)
+    try:
+        code, word = service.receive(db, "aftership", body, headers, "as-secret", "2026-11-26T10:00:00+00:00")
+        kept = db.scalar("SELECT count(*) FROM carrier_inbox")
+    finally:
+        db.close()
+    assert kept == 0 and (code, word) == (400, "the event holds a NUL character (\\u0000): no text does")

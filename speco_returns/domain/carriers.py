@@ -205,9 +205,13 @@ def _text(data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BadFile(data[: e.start].count(b"\n") + 1, "not UTF-8 text (save the report as UTF-8 CSV)") from None
+    nul = text.find("\x00")
+    if nul >= 0:  # no text holds one (UTF-16 without its mark does); a server's JSON cannot keep it
+        raise BadFile(text.count("\n", 0, nul) + 1, "a NUL character: not UTF-8 text (save the report as UTF-8 CSV)")
+    return text
 
 
 def _column(header: list[str], names: Sequence[str]) -> int | None:

@@ -74,6 +74,8 @@ def event(source: str, body: bytes) -> Event:
         raise ValueError("the event names no tracking number")
     if not carriers.valid_tracking(tracking.strip()):
         raise ValueError("the tracking number is not one (at most 64 letters, digits, spaces or hyphens)")
+    if any("\x00" in text for text in (event_id, at or "", detail, *words)):
+        raise ValueError("the event holds a NUL character (\\u0000): no text does")
     return Event(source, event_id[:100], tracking.strip(), tuple(w for w in words if w), at or "", detail)
 
 
