@@ -284,7 +284,7 @@ def test_a_done_folder_on_another_filesystem_is_refused_before_anything_is_impor
         before = event_count(db_path)
         lines = refused(cli("deliveries", "import", str(day), "--format", "easypost", "--done", str(done), today=TODAY))
         assert event_count(db_path) == before and (day / "a.csv").exists()
-        assert len(lines) == 1 and "another filesystem" in lines[0]
+        assert len(lines) == 1 and "another filesystem" in lines[0] and not done.exists()
     finally:
         if done.is_dir():
             done.rmdir()

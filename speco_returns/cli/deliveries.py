@@ -181,10 +181,11 @@ def _ready(folder: Path, spool: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise ReturnsError(f"{inputs.quote(str(folder), 80)} is not a folder: imported reports are moved there; "
                            "nothing imported")
-    folder.mkdir(mode=0o750, exist_ok=True)
-    if folder.stat().st_dev != spool.stat().st_dev:
+    probe = folder if folder.exists() else folder.parent  # nothing made where the files cannot go
+    if probe.exists() and probe.stat().st_dev != spool.stat().st_dev:
         raise ReturnsError(f"{inputs.quote(str(folder), 80)} is on another filesystem than {inputs.quote(str(spool), 80)}: "
                            "an imported report is moved by one rename; give --done a folder on the same disk; nothing imported")
+    folder.mkdir(mode=0o750, exist_ok=True)
 
 
 def _move(file: Path, folder: Path) -> None:
