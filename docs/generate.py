@@ -81,7 +81,7 @@ def policy_md() -> str:
     out = [HEADER.format(source="`speco-returns policy --json`"), "# Speco's return policy\n\n",
            "The rules each kind of return must meet, as `speco-returns policy [TYPE]` prints them: a\n",
            "refusal names the rule it breaks (`error: VR-3: ...`). Then the next steps an agent reads\n",
-           "to the customer.\n\n"]
+           "to the customer, and what the RA slip tells the customer (a [bracket] stands for the return's own facts).\n\n"]
     for kind in json.loads(_run("policy", "--json")):
         aliases = [a for a, full in domain_types.ALIASES.items() if full == kind["type"]]
         name = f"`{kind['type']}`" + (f" (alias {', '.join(f'`{a}`' for a in aliases)})" if aliases else "")
@@ -89,6 +89,8 @@ def policy_md() -> str:
         out += [f"| {r['rule']} | {r['text']} |\n" for r in kind["rules"]]
         out.append("\nNext steps:\n\n")
         out += [f"{n}. {step}\n" for n, step in enumerate(kind["next_steps"], 1)]
+        out.append("\nOn the RA slip (`speco-returns slip`), what the customer reads:\n\n")
+        out += [f"{n}. {step}\n" for n, step in enumerate(kind["slip_steps"], 1)]
         out.append("\n")
     return "".join(out).rstrip() + "\n"
 

@@ -9,6 +9,11 @@ Settings come from the environment (read by the CLI and passed in here):
     SPECO_RETURNS_MAIL_FROM      the From address, e.g. returns@speco.example
     SPECO_RETURNS_MAIL_BCC       optional: a copy of every notice, e.g. the support mailbox
     SPECO_RETURNS_RETURN_ADDRESS optional: where customers send units (shown in the notices)
+    SPECO_RETURNS_MAIL_ATTACHMENTS  on (default) or off: the RA slip (PDF) on the `opened`
+                                 notice of a type that ships to Speco; off for mail systems
+                                 that strip attachments
+    SPECO_RETURNS_SLIP_PAPER     letter (default) or a4: the slip's paper, attached or printed
+    SPECO_RETURNS_SLIP_FONT      optional: a TrueType font for slip text Latin-1 lacks
 
 Server certificates are checked against the system's trusted authorities (`SSL_CERT_FILE`
 points elsewhere, as for any OpenSSL program).
@@ -48,6 +53,9 @@ class Settings:
     sender: str | None = None
     bcc: str | None = None
     return_address: str | None = None
+    attachments: bool = True
+    slip_paper: str = "letter"
+    slip_font: str | None = None
 
     def __repr__(self) -> str:  # a settings object in a log or a traceback never shows the password
         return f"Settings(url={self.url!r}, sender={self.sender!r}, bcc={self.bcc!r})"
@@ -67,10 +75,11 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     password = env.get("SPECO_RETURNS_SMTP_PASSWORD") or None
     if password:
         inputs.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)
+    slip = _slip_settings(env)
     raw = (env.get("SPECO_RETURNS_SMTP") or "").strip()
     inputs.refuse_control("SPECO_RETURNS_SMTP", raw, shown=without_password(raw))  # a DEL in the host reached the resolver
     if not raw:
-        return Settings(url=None, sender=sender, bcc=bcc, return_address=address, password=password)
+        return Settings(url=None, sender=sender, bcc=bcc, return_address=address, password=password, **slip)
     try:
         parts = urlsplit(raw)
         port = parts.port
@@ -98,7 +107,24 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     shown = f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{parts.hostname}:{port or ''}"
     return Settings(url=shown.rstrip(":"), scheme=parts.scheme, host=parts.hostname,
                     port=port or (465 if parts.scheme == "smtps" else 587), user=user, password=password, tls=tls,
-                    sender=sender, bcc=bcc, return_address=address)
+                    sender=sender, bcc=bcc, return_address=address, **slip)
+
+
+def _slip_settings(env: Mapping[str, str]) -> dict:
+    """The RA slip's settings (attached or not, its paper, its font); a wrong value is ReturnsError."""
+    found = {}
+    for name, field, choices in (("SPECO_RETURNS_MAIL_ATTACHMENTS", "attachments", ("on", "off")),
+                                 ("SPECO_RETURNS_SLIP_PAPER", "slip_paper", ("letter", "a4"))):
+        value = (env.get(name) or "").strip().lower()
+        if value and value not in choices:
+            raise ReturnsError(f"{name} is '{inputs.quote(value)}': one of {', '.join(choices)}")
+        if value:
+            found[field] = value == "on" if field == "attachments" else value
+    font = (env.get("SPECO_RETURNS_SLIP_FONT") or "").strip()
+    if font:
+        inputs.refuse_control("SPECO_RETURNS_SLIP_FONT", font)
+        found["slip_font"] = font
+    return found
 
 
 def _address(env: Mapping[str, str], name: str) -> str | None:

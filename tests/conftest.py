@@ -25,6 +25,7 @@ BOTH_BACKENDS = {
     "test_store", "test_policy_gaps", "test_notify", "test_listing", "test_void", "test_agent_day", "test_readme_tour",
     "test_ser1_index", "test_doctor_engines", "test_hostile_views", "test_hostile_env", "test_doctor_sees", "test_shell_processes",
     "test_money", "test_card_numbers", "test_hostile_text", "test_deliveries", "test_webhooks",
+    "test_slip", "test_scan",
 }
 SERVER_ONLY = {"test_pg", "test_pg_processes"}
 

@@ -69,6 +69,7 @@ NO_USER_TEXT = {
     "admin copy": "needs a server; shows table names and counts only (tests/test_pg.py)",
     "deliveries import": "shows a carrier file's text, never typed text: test_deliveries' escapes test, test_hostile_views",
     "deliveries serve": "logs a source, a status and a fixed word per request (test_webhooks)",
+    "slip": "a PDF, no terminal view: tests/test_slip.py reads hostile text back from its page as typed",
 }
 GROUPS = ("serial", "catalog", "export", "admin")
 

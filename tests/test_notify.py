@@ -85,7 +85,7 @@ def notify(cli, *args, today=TODAY):
 
 def words(msg) -> str:
     """The body with line breaks and wrapping undone, to match phrases."""
-    return " ".join(msg.get_content().split())
+    return " ".join(msg.get_body(("plain",)).get_content().split())
 
 
 def key(msg) -> tuple[str, str]:

@@ -12,7 +12,8 @@ from shellhelpers import env_for, run
 
 pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
-WATCHED = ("rich", "pydantic", "typer", "psycopg", "psycopg_binary", "hashlib", "csv", "tempfile", "email")
+WATCHED = ("rich", "pydantic", "typer", "psycopg", "psycopg_binary", "hashlib", "csv", "tempfile", "email",
+           "fpdf", "barcode", "segno", "PIL", "fontTools")
 PROBE = f"""
 import json, sys
 WATCHED = {WATCHED!r}
@@ -65,3 +66,22 @@ def test_sqlite_commands_never_import_the_server_driver(one_return, args):
     modules = loaded(one_return, *args)
     assert "typer" in modules  # the probe did dispatch
     assert not modules & {"psycopg", "psycopg_binary"}, modules
+
+
+SLIP_LIBRARIES = {"fpdf", "barcode", "segno", "PIL", "fontTools"}
+
+
+@pytest.mark.parametrize("args", [("show", "RA-000001"), ("show", "RA-000001", "--json"), ("list",), ("receive", "RA-000001"),
+                                  ("show", "RA-000001", "--notice", "opened"), ("notify", "--dry-run"), ("policy",)])
+def test_only_the_slip_imports_the_pdf_libraries(one_return, args):
+    """fpdf2, python-barcode and segno cost about 0.25 s to import: `slip` and a notice that carries
+    the slip pay it, nothing else (`notify --dry-run` without an outbox lists the opened notice, renders no slip)."""
+    modules = loaded(one_return, *args)
+    assert "typer" in modules
+    expect_pdf = args[:4] == ("show", "RA-000001", "--notice", "opened")
+    assert bool(modules & SLIP_LIBRARIES) == expect_pdf, modules
+
+
+def test_the_slip_imports_them(one_return):
+    assert {"fpdf", "barcode", "segno"} <= loaded(one_return, "slip", "RA-000001", "--output", str(one_return / "RA-000001.pdf"))
+    assert (one_return / "RA-000001.pdf").read_bytes().startswith(b"%PDF-")

@@ -38,6 +38,9 @@ ENVIRONMENT = {
     "SPECO_RETURNS_REMIND": "notify: the reminder days, as --remind (default 7,2)",
     "SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET": "deliveries serve: AfterShip's webhook secret (its events are received only when set)",
     "SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET": "deliveries serve: the EasyPost webhook's secret",
+    "SPECO_RETURNS_MAIL_ATTACHMENTS": "notify: off sends the opened notice without the RA slip (default on)",
+    "SPECO_RETURNS_SLIP_PAPER": "slip: letter (default) or a4, printed or attached",
+    "SPECO_RETURNS_SLIP_FONT": "slip: a TrueType font for names Latin-1 lacks",
     "NO_COLOR": "no colour in the output",
 }
 

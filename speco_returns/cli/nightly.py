@@ -64,14 +64,20 @@ def show_notice(ctx: typer.Context, ra: str, kind: str, as_json: bool) -> None:
     session = session_of(ctx)
     store = session.reader  # a read: never creates a database (the clock below asks the database for its login)
     msg = notify.preview(store, ra, kind, session.now(), _mail_settings())
+    body = msg.get_body(("plain",)).get_content()
+    attached = [{"filename": part.get_filename(), "content_type": part.get_content_type(),
+                 "size": len(part.get_payload(decode=True))} for part in msg.iter_attachments()]
     if as_json:
         emit_json({"ra": msg["X-Speco-Return"], "kind": kind.strip().lower(), "from": msg["From"] and str(msg["From"]),
-                   "to": msg["To"] and str(msg["To"]), "subject": str(msg["Subject"]), "body": msg.get_content()})
+                   "to": msg["To"] and str(msg["To"]), "subject": str(msg["Subject"]), "body": body,
+                   "attachments": attached})
         return
     for header in ("From", "To", "Subject", "Date"):
         if msg[header]:
             sys.stdout.write(f"{header}: {inputs.visible(str(msg[header]))}\n")
-    sys.stdout.write("\n" + "\n".join(inputs.visible(line) for line in msg.get_content().split("\n")))
+    for a in attached:  # the RA slip: `slip RA --output FILE.pdf` writes the same page
+        sys.stdout.write(f"Attachment: {inputs.visible(a['filename'])} ({a['content_type']}, {a['size']:,} bytes)\n")
+    sys.stdout.write("\n" + "\n".join(inputs.visible(line) for line in body.split("\n")))
 
 
 @command("", "notify")
@@ -82,6 +88,8 @@ def notify_cmd(
     outbox: Annotated[Optional[Path], typer.Option("--outbox", help="Write each message as FOLDER/NAME.eml instead of sending it.")] = None,
     remind: Annotated[str, typer.Option("--remind", envvar="SPECO_RETURNS_REMIND", show_envvar=True,
                                         help="Reminders: days before the due date, comma-separated.")] = "7,2",
+    no_attachments: Annotated[bool, typer.Option("--no-attachments", help="Send the opened notice without the RA slip (PDF), "
+                                                 "for mail systems that strip attachments (or SPECO_RETURNS_MAIL_ATTACHMENTS=off).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """E-mail customers every notice due (opened, shipped, delivered, reminder, overdue, hold-expiring), each once.
@@ -100,6 +108,10 @@ def notify_cmd(
         raise ReturnsError(f"--as-of {day} is in the future: notices go out on their day (preview with --dry-run)")
     days = notices.parse_remind(remind)
     settings = _mail_settings()
+    if no_attachments:
+        from dataclasses import replace
+
+        settings = replace(settings, attachments=False)
     transport = None
     if outbox is not None or not dry_run:
         if settings.sender is None:

@@ -145,7 +145,9 @@ def policy_view(types: list[str]) -> None:
         steps = Text("\n".join(f"{n}. {s}" for n, s in enumerate(wording.NEXT_STEPS[t], 1)))
         aliases = [a for a, full in domain_types.ALIASES.items() if full == t]
         name = t + (f" (alias {', '.join(aliases)})" if aliases else "")
-        console.print(Panel(Group(rules, Text("\nNext steps", style="bold"), steps),
+        slip = Text("\n".join(f"{n}. {s}" for n, s in enumerate(wording.slip_steps(t), 1)))
+        console.print(Panel(Group(rules, Text("\nNext steps", style="bold"), steps,
+                                  Text("\nOn the RA slip (the customer reads)", style="bold"), slip),
                             title=f"{domain_types.TYPE_TITLES[t]}: {name}", title_align="left", expand=False))
 
 

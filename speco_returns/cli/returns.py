@@ -32,7 +32,7 @@ def policy_cmd(
     if as_json:
         emit_json([{"type": t, "title": domain_types.TYPE_TITLES[t],
                     "rules": [{"rule": r, "text": wording.RULE_TEXT[r]} for r in wording.RULES[t]],
-                    "next_steps": wording.NEXT_STEPS[t]} for t in types])
+                    "next_steps": wording.NEXT_STEPS[t], "slip_steps": wording.slip_steps(t)} for t in types])
         return
     from . import render
 

@@ -57,6 +57,7 @@ COMMAND_MODULES = {
     "deliveries": "deliveries",
     "backup": "admin", "doctor": "admin", "admin": "admin",
     "shell": "shell",
+    "slip": "slip",
 }
 
 

@@ -251,16 +251,16 @@ def _opened(f: ReturnFacts) -> tuple[str, list[str]]:
 def _item_line(i: Item) -> str:
     line = f"{i.model} x{i.qty}"
     if i.serials:
-        line += f" (serial{'s' if len(i.serials) > 1 else ''} {', '.join(map(_serial, i.serials))})"
+        line += f" (serial{'s' if len(i.serials) > 1 else ''} {', '.join(map(shown_serial, i.serials))})"
     return line
 
 
 def _serials(f: ReturnFacts) -> str:
-    serials = [_serial(s) for i in f.items for s in i.serials]
+    serials = [shown_serial(s) for i in f.items for s in i.serials]
     return f" ({', '.join(serials)})" if serials else ""
 
 
-def _serial(serial: str) -> str:
+def shown_serial(serial: str) -> str:
     """Serials are exempt from the card check (SPEC §6), but a message never carries a card
     number: one that looks like one is shown by its last four characters."""
     return f"ending {serial[-4:]}" if cards.contains_card_number(serial) else serial

@@ -35,6 +35,47 @@ NEXT_STEPS = {
     ],
 }
 
+# What the customer reads on the RA slip (`speco-returns slip`), in the article's words; the
+# slip fills in the fields, `policy TYPE` shows them as [placeholders] (slip_steps).
+SLIP_STEPS = {
+    "standard": [
+        "Write the RA number {ra} on the outside of the box and put this slip inside it.",
+        "Send the product to Speco at {address}.",
+        "When your unit arrives, Speco repairs or replaces it and ships it back to you: "
+        "the replacement ships after your unit is received.",
+    ],
+    "counter": [
+        "Give the Tech Ticket ID {ra} to your distributor{distributor}.",
+        "The return takes place under your distributor's policies and return guidelines: the distributor's policy governs.",
+        "The distributor may take time to return the item to Speco: please make sure you understand "
+        "the distributor's policies in regards to Speco returns.",
+    ],
+    "advanced": [
+        "Speco ships the replacement in advance of the non-functional unit being sent back.",
+        "Before it ships, you receive an e-biz link, which gives Speco authorization to put a hold on the credit card "
+        "you submit for the non-discounted list price of the items being returned: {hold}. "
+        "The hold may be more than you initially spent on the items, due to discounts.",
+        "Your card is charged only if the defective unit is not returned within 30 days of receiving the replacement: {due}.",
+        "Write the RA number {ra} on the outside of the box, put this slip inside it with the defective unit, "
+        "and send it to Speco at {address}.",
+    ],
+    "virtual": [
+        "This is a virtual return: Speco ships out the replacement camera.",
+        "No unit comes back: Speco does not expect the non-functional unit, so please do not send it.",
+    ],
+}
+SLIP_PLACEHOLDERS = {"ra": "[number]", "address": "[the return address]", "distributor": " [(the distributor)]",
+                     "hold": "[the hold amount]", "due": "[the due date]"}
+
+
+def slip_steps(type_: str, **values: str) -> list[str]:
+    """The slip's steps for this type with its facts filled in; a field not given is shown as its
+    [placeholder] (`policy TYPE`). Only these fields are filled: the customer's own text never
+    passes through a template."""
+    filled = {**SLIP_PLACEHOLDERS, **values}
+    return [step.format(**filled) for step in SLIP_STEPS[type_]]
+
+
 RULES = {
     "standard": ["STD-1", "SER-1"],
     "counter": ["OTC-1", "OTC-2", "SER-1"],

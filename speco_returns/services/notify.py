@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from .. import mailer
 from ..db import outbox, returns
 from ..db.database import Database
-from ..domain import inputs, notices
+from ..domain import inputs, notices, slip
 from ..domain.clock import Now
 from ..domain.lifecycle import clock_from_events
 from ..domain.notices import Notice, ReturnFacts
@@ -126,7 +126,8 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
     down: str | None = None
     me = mailer.claimant()
     for return_id, facts, n in work:
-        msg, problem = build(facts, n, settings, now)
+        # the slip only on a message that goes somewhere (a preview without an outbox lists, never renders)
+        msg, problem = build(facts, n, settings, now, attach=bool(facts.email) and transport is not None)
         o = Outcome(ra=facts.key, customer=facts.customer, kind=n.kind, days=n.days if n.kind == "reminder" else None,
                     about=n.about.isoformat(), to=facts.email or None, phone=facts.phone,
                     subject=str(msg["Subject"]) if msg is not None else _subject(facts, n), status="would-send")
@@ -190,7 +191,7 @@ def _send(transport, msg, facts: ReturnFacts, n: Notice) -> None:
         raise mailer.Failed(f"the message could not be sent: {type(e).__name__}: {e}") from None
 
 
-def build(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now):
+def build(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now, attach: bool = True):
     """(message, None), or (None, why) when this return's stored values cannot make a message:
     an address the `email` package cannot carry (stored before input checked it the same way),
     or any header it refuses. Written out once here, as sending will, so it fails now."""
@@ -200,7 +201,7 @@ def build(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now):
             return None, (f"the e-mail on file cannot be put in a To: header ({refusal}): "
                           f"correct it with `speco-returns edit {facts.key} --email`")
     try:
-        msg = _message(facts, n, settings, now)
+        msg = _message(facts, n, settings, now, attach)
         msg.as_bytes()
     except ReturnsError as e:
         return None, f"the message cannot be built: {e.problems[0].message}"
@@ -216,10 +217,19 @@ def _subject(facts: ReturnFacts, n: Notice) -> str:
         return ""
 
 
-def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now):
-    """The message to send; its Message-ID is added once the notice is claimed."""
-    return notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
-                           return_address=settings.return_address)
+def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now, attach: bool):
+    """The message to send; its Message-ID is added once the notice is claimed. The `opened`
+    notice of a type that ships to Speco carries the RA slip as a PDF, unless the settings
+    say no attachments (SPECO_RETURNS_MAIL_ATTACHMENTS=off, notify --no-attachments)."""
+    msg = notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
+                          return_address=settings.return_address)
+    if attach and n.kind == "opened" and settings.attachments and facts.type in slip.SHIPS_TO_SPECO:
+        from . import slip_pdf
+
+        page = slip_pdf.page(slip.slip(facts, return_address=settings.return_address, sender=settings.sender),
+                             settings.slip_paper, font=settings.slip_font, made=datetime.fromisoformat(now.stamp))
+        msg.add_attachment(page, maintype="application", subtype="pdf", filename=f"{mailer.plain_key(facts.key)}-slip.pdf")
+    return msg
 
 
 def _name(facts: ReturnFacts, n: Notice) -> str:
