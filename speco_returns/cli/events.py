@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Optional
 
 import typer
 
-from ..domain import inputs, wording
-from ..errors import ReturnsError
+from ..domain import inputs, lifecycle, notices, wording
+from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
 from . import prompts
+from .completion import complete_ra
 from .edge import command, session_of
 from .options import JsonOpt, OnOpt, RaArg, YesOpt, day_or_today
 from .output import emit_json
@@ -20,6 +22,15 @@ MONEY_MOMENTS = ("receive", "charge", "cancel", "refund")
 
 
 def _record(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail) -> None:
+    day, key, moves, doc = _apply(ctx, ra, event, on, as_json, yes, **detail)
+    if as_json:
+        emit_json(doc)
+    else:
+        typer.echo(f"{inputs.visible(key)}: {event} on {day}: now {doc['status']}{_money(event, moves)}. Next: {doc['next_step']}")
+
+
+def _apply(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail):
+    """Record the event (asking first at a money moment, at a terminal): (day, key, moves, the return's document)."""
     session = session_of(ctx)
     now = session.now()
     day = day_or_today(on, now.today)
@@ -31,12 +42,11 @@ def _record(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bo
 
             confirm_moment(key, r["customer"], [f"{event} on {day}: {wording.describe(moves)}"], f"Record {event}?")
     key, moves = returns_service.record(store, ra, event, day, now, **detail)
-    doc = returns_service.show(store, key)
-    if as_json:
-        emit_json(doc)
-    else:
-        money = f"; {wording.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
-        typer.echo(f"{inputs.visible(key)}: {event} on {day}: now {doc['status']}{money}. Next: {doc['next_step']}")
+    return day, key, moves, returns_service.show(store, key)
+
+
+def _money(event: str, moves) -> str:
+    return f"; {wording.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
 
 
 @command("", "link")
@@ -101,12 +111,79 @@ def unit_shipped_cmd(
 
 @command("", "receive")
 def receive_cmd(
-    ctx: typer.Context, ra: RaArg, on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
+    ctx: typer.Context,
+    ra: Annotated[Optional[str], typer.Argument(help="RA number (any letter case); leave it out with --scan.",
+                                                autocompletion=complete_ra)] = None,
+    scan: Annotated[bool, typer.Option("--scan", help="At the dock: read one scanned code per line and receive each box "
+                                                      "(`done` or Ctrl-D stops).")] = False,
+    on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
     """Speco received the customer's unit (advanced: completes the return and releases the hold).
 
     Example: speco-returns receive RA-000001
     """
+    if scan:
+        if ra is not None:
+            raise typer.BadParameter("give an RA number or --scan, not both", param_hint="RA")
+        if as_json:
+            raise typer.BadParameter("--scan prints one line per box", param_hint="--json")
+        raise typer.Exit(code=_scan(ctx, on, yes))
+    if ra is None:
+        raise typer.BadParameter("give the RA number of the unit that arrived (or --scan at the dock)", param_hint="RA")
     _record(ctx, ra, "receive", on, as_json, yes)
+
+
+STOP_WORDS = ("done", "exit", "quit")
+
+
+def _scan(ctx: typer.Context, on: str | None, yes: bool) -> int:
+    """`receive --scan`: each line a box's code as the scanner types it (prefix and suffix
+    characters allowed, domain.slip.scanned_key), received with today's date (or --on), one line
+    per box; an advanced replacement asks before its hold is released, as `receive` does. A code
+    that names no open return is said and the next box goes on. Exit 1 when a box was not received."""
+    from ..domain.slip import scanned_key
+
+    at_terminal = sys.stdin.isatty()
+    if at_terminal:
+        prompts.line_editing()
+        typer.echo("Scan each box's RA barcode (type `done` or press Ctrl-D to stop).")
+    received = missed = 0
+    while True:
+        try:
+            line = input("scan> ") if at_terminal else sys.stdin.readline()
+        except EOFError:
+            break
+        if not at_terminal and not line:
+            break
+        if line.strip().lower() in STOP_WORDS:
+            break
+        code = scanned_key(line)
+        if code is None:
+            continue
+        try:
+            _, key, moves, doc = _scan_one(ctx, code, on, yes)
+        except ReturnsError as e:
+            missed += 1
+            sys.stdout.flush()  # a log reads in order
+            prompts.say_refused([Violation(p.rule, f"{inputs.quote(code, 70)}: {p.message}; not received") for p in e.problems])
+            continue
+        received += 1
+        typer.echo(inputs.visible(f"{key}  {notices.one_line(doc['customer'])}  received: now {doc['status']}"
+                                  f"{_money('receive', moves)}. Next: {doc['next_step']}"))
+    if at_terminal or received or missed:
+        typer.echo(f"{received} box{'es' if received != 1 else ''} received" + (f", {missed} not" if missed else "") + ".")
+    return 1 if missed else 0
+
+
+def _scan_one(ctx: typer.Context, code: str, on: str | None, yes: bool):
+    """Receive one scanned box; a code naming no return, or a closed one, is said as such."""
+    store = session_of(ctx).store
+    try:
+        doc = returns_service.show(store, code)
+    except ReturnsError:
+        raise ReturnsError("no return has this RA number or ticket") from None
+    if not lifecycle.is_open(doc["status"]):
+        raise ReturnsError(f"{doc['ra']} is {doc['status']}: no open return has this code")
+    return _apply(ctx, code, "receive", on, False, yes)
 
 
 @command("", "charge")
