@@ -63,7 +63,7 @@ def one_line(text: str) -> str:
 
 
 def slip(cli, tmp_path, key: str, *args: str) -> bytes:
-    path = tmp_path / f"{key}-{'-'.join(a.strip('-') for a in args) or 'slip'}.pdf"
+    path = tmp_path / f"{key.replace('/', '_')}-{'-'.join(a.strip('-') for a in args) or 'slip'}.pdf"
     result = ok(cli("slip", key, "--output", str(path), *args, today=TODAY))
     assert key in result.stderr and str(path) in result.stderr
     return path.read_bytes()
@@ -204,7 +204,7 @@ def test_module_width_is_whole_dots_and_refuses_what_cannot_fit():
     assert m == pytest.approx(4 * dot) and m >= 0.33
     m = layout.module_mm(250, 97.6, dpi=203, minimum=0.33, largest=4 * dot)
     assert m == pytest.approx(3 * dot)
-    with pytest.raises(Exception, match="too long to print"):
+    with pytest.raises(Exception, match="too long for its barcode"):
         layout.module_mm(400, 97.6, dpi=203, minimum=0.33, largest=4 * dot)
 
 
@@ -328,3 +328,37 @@ def test_the_slip_goes_by_smtp_too(cli, monkeypatch):
     by_ra = {r.msg["X-Speco-Return"]: r.msg for r in box.received}
     [part] = by_ra["RA-000001"].iter_attachments()
     assert ("Code128", "RA-000001") in read_pdf(part.get_payload(decode=True))[1]
+
+
+def test_the_longest_ticket_prints_on_the_slip_and_is_refused_on_a_label(cli, tmp_path):
+    ticket = "TT-" + "Xy" * 29 + "a/b"  # 64 characters, the most a ticket holds
+    ok(cli("open", "-t", "counter", "-c", "Frank", "-i", "O4B3", "--ticket", ticket, "--distributor", "ADI", "-y", today=TODAY))
+    for paper in ("letter", "a4"):
+        texts, codes, _ = read_pdf(slip(cli, tmp_path, ticket, "--paper", paper), dpi=300)
+        assert ("Code128", ticket) in codes and ("QRCode", f"{ticket} counter") in codes
+    out = tmp_path / "label.pdf"
+    [line] = refused(cli("slip", ticket, "--label", "--output", str(out), today=TODAY))
+    assert "too long for a box label" in line and "print the slip" in line and not out.exists()
+
+
+def test_text_stored_before_input_refused_control_characters_prints_them_as_escapes(cli, tmp_path, db_path):
+    from clihelpers import raw
+
+    ok(cli("open", "-t", "standard", "-c", "Plain Name", "-i", "O4B3", "-y", today=TODAY))
+    with raw(db_path) as conn:
+        conn.execute("UPDATE returns SET customer = ? WHERE ra_no = 1", ["Evil\x1b[31m Co\u202eX"])
+    texts, codes, _ = read_pdf(slip(cli, tmp_path, "RA-000001"))
+    assert "Evil\\x1b[31m Co\\u202eX" in one_line(texts[0]) and "\x1b" not in texts[0]
+    assert ("Code128", "RA-000001") in codes
+
+
+def test_the_font_setting_and_a_machine_without_a_unicode_font(cli, tmp_path, monkeypatch):
+    from speco_returns.services import slip_pdf
+
+    ok(cli("open", "-t", "standard", "-c", "Ελληνικά", "-i", "O4B3", "-y", today=TODAY))
+    monkeypatch.setenv("SPECO_RETURNS_SLIP_FONT", str(tmp_path / "missing.ttf"))
+    assert "SPECO_RETURNS_SLIP_FONT" in refused(cli("slip", "RA-000001", "--output", str(tmp_path / "a.pdf")))[0]
+    monkeypatch.delenv("SPECO_RETURNS_SLIP_FONT")
+    monkeypatch.setattr(slip_pdf, "FONTS", ())  # none installed: Latin-1 still prints, the rest as `?`, the codes decode
+    texts, codes, _ = read_pdf(slip(cli, tmp_path, "RA-000001"))
+    assert "????????" in texts[0] and ("Code128", "RA-000001") in codes

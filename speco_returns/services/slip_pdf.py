@@ -183,7 +183,7 @@ def page(s: Slip, paper: str = "letter", *, font: str | None = None, made: datet
 
     # the barcode, its text under it
     y = MARGIN + 40
-    module = layout.module_mm(code128_width(s.key), room, dpi=600, minimum=layout.SLIP_MIN_MODULE_MM, largest=0.5)
+    module = layout.module_mm(code128_width(s.key), room, dpi=600, minimum=layout.SLIP_MIN_MODULE_MM, largest=0.5, what=s.key)
     quiet = layout.QUIET_MODULES * module
     drawn = draw_code128(pdf, s.key, MARGIN + quiet, y, 18, module)
     pdf.set_xy(MARGIN + quiet, y + 19)
@@ -323,8 +323,12 @@ def label(s: Slip, *, font: str | None = None, made: datetime | None = None) -> 
 
     dot = layout.MM_PER_INCH / layout.LABEL_DPI
     modules = code128_width(s.key)
-    module = layout.module_mm(modules, width - 2 * 2.0, dpi=layout.LABEL_DPI, minimum=layout.LABEL_MIN_MODULE_MM,
-                              largest=4 * dot)
+    try:
+        module = layout.module_mm(modules, width - 2 * 2.0, dpi=layout.LABEL_DPI, minimum=layout.LABEL_MIN_MODULE_MM,
+                                  largest=4 * dot)
+    except ReturnsError:
+        raise ReturnsError(f"{s.key} is too long for a box label: {len(s.key)} characters do not fit 4 in as bars of "
+                           f"{layout.LABEL_MIN_MODULE_MM} mm or more; print the slip and write the code on the box") from None
     symbol = (modules - 2 * layout.QUIET_MODULES) * module
     x = round((width - symbol) / 2 / dot) * dot  # on the printer's dot grid: every bar whole dots
     pdf.set_fill_color(*INK)
