@@ -118,6 +118,9 @@ def test_a_password_with_a_control_character_is_refused_and_never_shown(cli, mai
     ("SPECO_RETURNS_RETURN_ADDRESS", "1 Main St{}"),
     ("SPECO_RETURNS_SMTP", "smtp://ann@mail{}.example"),
     ("SPECO_RETURNS_REMIND", "7,{}2"),
+    ("SPECO_RETURNS_MAIL_ATTACHMENTS", "o{}n"),
+    ("SPECO_RETURNS_SLIP_PAPER", "a{}4"),
+    ("SPECO_RETURNS_SLIP_FONT", "/fonts/x{}.ttf"),
 ])
 def test_every_other_mail_setting_refuses_a_control_character_in_one_line(cli, mail_settings, monkeypatch, db_path,
                                                                            name, value, evil):

@@ -98,11 +98,13 @@ EVERY_COMMAND = {
     ("shell",): (NONE, []),  # runs the lines it is given: each read or write as above
     ("deliveries", "import"): (READ, ["{work}/models.csv", "--format", "easypost"]),  # records on returns already there
     ("deliveries", "serve"): (NONE, []),  # refuses to start without a webhook secret; with one, as a read
+    ("slip",): (READ, ["RA-000001", "--output", "{work}/RA-000001.pdf"]),
 }
 # A read's other forms, which once created the database.
 MORE_READS = [["show", "RA-000001", "--notice", "opened"], ["notify", "--dry-run"], ["notify", "--dry-run", "--outbox", "{work}"],
               ["report", "--json"], ["check", "--json", "-t", "standard", "-i", "CAM-1"], ["doctor", "--json"],
-              ["deliveries", "import", "--inbox"], ["deliveries", "import", "{work}", "--format", "easypost", "--dry-run"]]
+              ["deliveries", "import", "--inbox"], ["deliveries", "import", "{work}", "--format", "easypost", "--dry-run"],
+              ["slip", "RA-000001", "--label", "--output", "{work}/label.pdf"]]
 
 
 def test_every_command_is_classified():

@@ -79,6 +79,7 @@ STORED_VIEWS: dict[tuple[str, ...], list[list[str]]] = {
     ("backup",): [["backup", "{tmp}/copy.db"]],
     ("doctor",): [["doctor"], ["doctor", "--json"]],
     ("shell",): [["shell"]],  # its input: below
+    ("slip",): [["slip", "RA-000002", "--output", "{tmp}/slip.pdf"], ["slip", TICKET, "--output", "{tmp}/ticket.pdf"]],
     ("serial", "add"): [["serial", "add", "RA-000002", "SN0007"]],
     ("serial", "remove"): [["serial", "remove", "RA-000002", "SN0007"]],
     ("serial", "find"): [["serial", "find", "SN0001"]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
@@ -46,10 +46,10 @@ def slip_cmd(
     if not to_stdout:
         inputs.refuse_control("--output", output)
     session = session_of(ctx)
-    now = session.now()
+    store = session.reader  # a read: never creates a database
     settings = mailer.settings_from(os.environ)
-    key, pdf = slip_service.render(session.reader, ra, now.today, settings, paper=paper, label=label,
-                                   made=datetime.fromisoformat(now.stamp))
+    key, pdf = slip_service.render(store, ra, session.today(), settings, paper=paper, label=label,
+                                   made=datetime.now(timezone.utc).replace(microsecond=0))
     if to_stdout:
         sys.stdout.buffer.write(pdf)
         sys.stdout.flush()
