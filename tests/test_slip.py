@@ -168,6 +168,18 @@ def test_the_label_is_4x6_and_decodes_from_a_200_dpi_scan(cli, tmp_path):
         assert ("Amityville, NY 11701" in text) == (type_ != "virtual")
 
 
+def test_every_character_on_a_label_lies_inside_its_margins(cli, tmp_path):
+    keys = seed(cli, customer=LONG_NAME)
+    for key in keys.values():
+        page = pdfium.PdfDocument(slip(cli, tmp_path, key, "--label"))[0]
+        width, height = page.get_size()
+        text = page.get_textpage()
+        boxes = [text.get_charbox(n) for n in range(text.count_chars())]
+        margin = 3.0 / 25.4 * 72  # 3 mm: what a thermal printer cannot reach
+        assert boxes and all(margin <= left and right <= width - margin and margin <= bottom and top <= height - margin
+                             for left, bottom, right, top in boxes if right > left), key
+
+
 def test_the_labels_bars_are_whole_dots_of_at_least_033_mm_with_quiet_zones(cli, tmp_path):
     seed(cli)
     page = pdfium.PdfDocument(slip(cli, tmp_path, "RA-000001", "--label"))[0]
@@ -279,7 +291,8 @@ def test_the_opened_notice_of_a_type_that_ships_to_speco_carries_the_slip(cli, t
         texts, codes, _ = read_pdf(part.get_payload(decode=True))
         assert ("Code128", key) in codes and ("QRCode", f"{key} {type_}") in codes
         assert "Müller & Söhne" in texts[0] and "Amityville, NY 11701" in texts[0]
-        assert key in messages[key].get_body(("plain",)).get_content()
+        body = one_line(messages[key].get_body(("plain",)).get_content())
+        assert f"slip is attached ({key}-slip.pdf): please print it and put it in the box" in body
     for key in ("TT-9", "RA-000003"):  # the distributor ships a counter return; nothing comes back from a virtual one
         assert list(messages[key].iter_attachments()) == []
 
@@ -295,6 +308,7 @@ def test_no_attachments_by_flag_or_setting(cli, tmp_path, monkeypatch, off):
     messages = outbox_messages(folder)
     assert len(messages) == 4 and all(not list(m.iter_attachments()) for m in messages.values())
     assert all(not m.is_multipart() for m in messages.values())
+    assert all("attached" not in m.get_content() for m in messages.values())
 
 
 def test_show_notice_says_what_is_attached(cli, monkeypatch):

@@ -155,8 +155,9 @@ def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] =
 # --- what each notice says ---------------------------------------------------------------------
 
 
-def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tuple[str, str]:
-    """(subject, plain-text body) of notice `n` for this return."""
+def compose(f: ReturnFacts, n: Notice, return_address: str | None = None, slip: str | None = None) -> tuple[str, str]:
+    """(subject, plain-text body) of notice `n` for this return; `slip`: the file name of the RA
+    slip the message carries, which the body then asks the customer to print."""
     ra, usd = f.key, inputs.format_usd(f.hold_amount)
     send_to = (f"Send it to:\n\n{textwrap.indent(return_address, '    ')}\n\nwith the RA number {ra} on the package."
                if return_address else f"Send it back to Speco with the RA number {ra}.")
@@ -210,6 +211,9 @@ def compose(f: ReturnFacts, n: Notice, return_address: str | None = None) -> tup
         ]
     else:
         raise ReturnsError(f"unknown notice '{inputs.quote(n.kind)}': one of {', '.join(KINDS)}")
+    if slip:
+        paragraphs.append(f"Your Return Authorization slip is attached ({slip}): please print it and put it in "
+                          f"the box with the unit, and write the RA number {ra} on the outside of the box.")
     body = "\n\n".join([f"Hello {one_line(f.customer)},", *(_wrap(p) for p in paragraphs), SIGNATURE]) + "\n"
     return subject, body
 
@@ -280,11 +284,12 @@ def one_line(text: str) -> str:
 
 
 def message(f: ReturnFacts, n: Notice, *, sender: str | None, bcc: str | None, stamp: str | None,
-            return_address: str | None = None) -> EmailMessage:
+            return_address: str | None = None, slip: str | None = None) -> EmailMessage:
     """The RFC 5322 message: headers encoded by the `email` package (a name with non-ASCII
     characters is RFC 2047-encoded; a header value with CR or LF is refused, never sent). An
-    address the package cannot carry is ReturnsError (inputs.mail_address), as at input."""
-    subject, body = compose(f, n, return_address)
+    address the package cannot carry is ReturnsError (inputs.mail_address), as at input.
+    `slip`: the name of the slip the caller attaches (the body says so)."""
+    subject, body = compose(f, n, return_address, slip)
     msg = EmailMessage(policy=SMTP)
     if sender:
         msg["From"] = inputs.mail_address(sender, SIGNATURE)

@@ -221,14 +221,17 @@ def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now,
     """The message to send; its Message-ID is added once the notice is claimed. The `opened`
     notice of a type that ships to Speco carries the RA slip as a PDF, unless the settings
     say no attachments (SPECO_RETURNS_MAIL_ATTACHMENTS=off, notify --no-attachments)."""
-    msg = notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
-                          return_address=settings.return_address)
+    page = name = None
     if attach and n.kind == "opened" and settings.attachments and facts.type in slip.SHIPS_TO_SPECO:
         from . import slip_pdf
 
         page = slip_pdf.page(slip.slip(facts, return_address=settings.return_address, sender=settings.sender),
                              settings.slip_paper, font=settings.slip_font, made=datetime.fromisoformat(now.stamp))
-        msg.add_attachment(page, maintype="application", subtype="pdf", filename=f"{mailer.plain_key(facts.key)}-slip.pdf")
+        name = f"{mailer.plain_key(facts.key)}-slip.pdf"
+    msg = notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
+                          return_address=settings.return_address, slip=name)
+    if page is not None:
+        msg.add_attachment(page, maintype="application", subtype="pdf", filename=name)
     return msg
 
 

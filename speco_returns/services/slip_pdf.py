@@ -288,10 +288,10 @@ def _items(pdf: _Pdf, s: Slip, room: float) -> None:
         pdf.set_y(top + rows * 5.5 + 1)
 
 
-def _fitting(pdf: _Pdf, text: str, room: float, size: float, bold: bool) -> None:
-    """The largest type up to `size` in which `text` fits `room` on one line."""
+def _fitting(pdf: _Pdf, text: str, room: float, size: float, bold: bool, smallest: float = 8) -> None:
+    """The largest type up to `size`, down to `smallest`, in which `text` fits `room` on one line."""
     pdf.use(size, bold=bold)
-    while size > 8 and pdf.get_string_width(text) > room:
+    while size > smallest and pdf.get_string_width(text) > room:
         size -= 1
         pdf.use(size, bold=bold)
 
@@ -364,7 +364,7 @@ def label(s: Slip, *, font: str | None = None, made: datetime | None = None) -> 
     units = sum(i.qty for i in s.items)
     pdf.set_xy(LABEL_MARGIN, height - LABEL_MARGIN - 5)
     foot = t(f"{s.type_title}; opened {s.opened_on:%B %-d, %Y}; {units} unit{'s' if units != 1 else ''}")
-    _fitting(pdf, foot, room, 9, bold=False)
+    _fitting(pdf, foot, room, 9, bold=False, smallest=6)  # the counter type's title is long
     pdf.set_text_color(*GREY)
     pdf.cell(room, 5, foot, align="C")
     return bytes(pdf.output())
