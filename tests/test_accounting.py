@@ -324,6 +324,29 @@ def test_report_bad_input(cli, args):
     assert result.stdout == ""
 
 
+def test_month_is_its_first_to_its_last_day_for_the_report_and_every_export(cli, month):
+    assert report(cli, "--month", "2026-11") == report(cli, "--from", "2026-11-01", "--to", "2026-11-30")
+    assert (report(cli, "--month", "2028-02")["from"], report(cli, "--month", "2028-02")["to"]) == ("2028-02-01", "2028-02-29")
+    for kind in ("ledger", "holds", "returns"):
+        whole = ok(cli("export", kind, "--month", "2026-11", today="2026-12-31")).stdout
+        assert whole == ok(cli("export", kind, "--from", "2026-11-01", "--to", "2026-11-30", today="2026-12-31")).stdout
+        assert len(csv_rows(ok(cli("export", kind, "--month", "2026-11", today="2026-12-31")))) > 0, kind
+
+
+@pytest.mark.parametrize("command", [["report"], ["export", "ledger"], ["export", "holds"], ["export", "returns"]])
+@pytest.mark.parametrize("period", [["--from", "2026-11-01"], ["--to", "2026-11-30"], ["--from", "2026-11-01", "--to", "2026-11-30"]])
+def test_month_with_from_or_to_is_one_usage_line(cli, command, period):
+    result = cli(*command, "--month", "2026-11", *period, today="2026-12-31")
+    [line] = refused(result, code=2)
+    assert "--month" in line and period[0] in line and result.stdout == ""
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "11/2026", "2026-11-01", "", "1999-12", "3000-01", "２０２６-１１"])
+def test_a_month_that_is_not_yyyy_mm_is_refused(cli, text):
+    [line] = refused(cli("report", "--month", text, today="2026-12-31"))
+    assert "--month" in line
+
+
 # --- 5. processor references -----------------------------------------------------------------------
 
 

@@ -12,11 +12,17 @@ import typer
 from ..domain import inputs
 from ..errors import ReturnsError
 from .edge import command, session_of
-from .options import BomOpt, CsvOpt, ForceOpt, FromOpt, JsonOpt, OutputOpt, ToOpt, out_format
+from .options import BomOpt, CsvOpt, ForceOpt, FromOpt, JsonOpt, MonthOpt, OutputOpt, ToOpt, out_format
 from .output import csv_output, emit_json, write_csv, write_dicts
 
 
-def _period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+def _period(start: str | None, end: str | None, month: str | None = None) -> tuple[date | None, date | None]:
+    if month is not None:
+        if start is not None or end is not None:
+            given = " and ".join(o for o, v in (("--from", start), ("--to", end)) if v is not None)
+            sys.stderr.write(f"error: --month names the whole period: give --month or {given}, not both\n")
+            raise typer.Exit(code=2)  # a usage error, said in one line
+        return inputs.parse_month(month)
     first = inputs.parse_date(start) if start is not None else None
     last = inputs.parse_date(end) if end is not None else None
     if first and last and first > last:
@@ -24,11 +30,11 @@ def _period(start: str | None, end: str | None) -> tuple[date | None, date | Non
     return first, last
 
 
-def _export(ctx: typer.Context, kind: str, start: str | None, end: str | None, output: Path | None, force: bool,
-            bom: bool) -> None:
+def _export(ctx: typer.Context, kind: str, start: str | None, end: str | None, month: str | None,
+            output: Path | None, force: bool, bom: bool) -> None:
     from ..db import exports
 
-    first, last = _period(start, end)
+    first, last = _period(start, end, month)
     store = session_of(ctx).reader
     header, rows = {"ledger": (exports.LEDGER_COLUMNS, exports.ledger_rows),
                     "holds": (exports.HOLDS_COLUMNS, exports.holds_rows),
@@ -41,25 +47,23 @@ def _export(ctx: typer.Context, kind: str, start: str | None, end: str | None, o
 
 
 @command("export", "ledger")
-def export_ledger(
-    ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
-                  bom: BomOpt = False) -> None:
+def export_ledger(ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, month: MonthOpt = None,
+                  output: OutputOpt = None, force: ForceOpt = False, bom: BomOpt = False) -> None:
     """Money movements dated in the range: holds authorized and released, charges, refunds.
 
-    Example: speco-returns export ledger --from 2026-11-01 --to 2026-11-30 --output ledger-2026-11.csv
+    Example: speco-returns export ledger --month 2026-11 --output ledger-2026-11.csv
     """
-    _export(ctx, "ledger", start, end, output, force, bom)
+    _export(ctx, "ledger", start, end, month, output, force, bom)
 
 
 @command("export", "holds")
-def export_holds(
-    ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
-                 bom: BomOpt = False) -> None:
+def export_holds(ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, month: MonthOpt = None,
+                 output: OutputOpt = None, force: ForceOpt = False, bom: BomOpt = False) -> None:
     """One row per card hold authorized, settled or refunded in the range, as of its end: match by hold_ref.
 
     Example: speco-returns export holds --from 2026-11-01 --to 2026-11-30 --output holds-2026-11.csv
     """
-    _export(ctx, "holds", start, end, output, force, bom)
+    _export(ctx, "holds", start, end, month, output, force, bom)
 
 
 @command("", "report")
@@ -67,18 +71,19 @@ def report_cmd(
     ctx: typer.Context,
     start: Annotated[Optional[str], typer.Option("--from", help="First day, inclusive (default: the first of this month).")] = None,
     end: Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: today).")] = None,
+    month: MonthOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
     """A period's holds and charges, balanced to the cent: opening + authorized - released - charged = closing.
 
-    Example: speco-returns report --from 2026-11-01 --to 2026-11-30
+    Example: speco-returns report --month 2026-11
     """
     from ..services import report
 
     fmt = out_format(as_json, as_csv)
     session = session_of(ctx)
-    first, last = _period(start, end)
+    first, last = _period(start, end, month)
     last = last or session.today()  # default: this month to date (--to alone: its month to that day)
     first = first or last.replace(day=1)
     if first > last:
@@ -95,12 +100,11 @@ def report_cmd(
 
 
 @command("export", "returns")
-def export_returns(
-    ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, output: OutputOpt = None, force: ForceOpt = False,
-                   bom: BomOpt = False) -> None:
+def export_returns(ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, month: MonthOpt = None,
+                   output: OutputOpt = None, force: ForceOpt = False, bom: BomOpt = False) -> None:
     """One row per item of every return opened in the range.
 
     Example: speco-returns export returns --from 2026-11-01 --to 2026-11-30 --output returns-2026-11.csv --bom
     """
-    _export(ctx, "returns", start, end, output, force, bom)
+    _export(ctx, "returns", start, end, month, output, force, bom)
 

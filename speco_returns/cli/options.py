@@ -30,6 +30,8 @@ LimitOpt = Annotated[Optional[int], typer.Option(
 
 FromOpt = Annotated[Optional[str], typer.Option("--from", help="First day, inclusive (default: the beginning).")]
 ToOpt = Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: no end).")]
+MonthOpt = Annotated[Optional[str], typer.Option(
+    "--month", help="A calendar month, YYYY-MM: its first to its last day (instead of --from and --to).")]
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Write to this file (complete or not at all) instead of stdout.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite --output if it exists.")]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from ..errors import ReturnsError, Violation
 from .cards import card_problem, has_long_number
@@ -239,6 +239,21 @@ def _parse_numeric_date(s: str) -> date:
         return date(year, month, day)
     except ValueError:
         raise ReturnsError(f"date '{shown}' is not a date: write it as YYYY-MM-DD") from None
+
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def parse_month(text: str) -> tuple[date, date]:
+    """`2026-11` -> (2026-11-01, 2026-11-30): a calendar month's first and last day."""
+    s = _bounded("month", text, MAX_SHORT).strip()
+    m = _MONTH.fullmatch(s)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ReturnsError(f"--month '{quote(s)}' is not a month: write it as YYYY-MM, like 2026-11")
+    first = date(int(m.group(1)), int(m.group(2)), 1)
+    if not MIN_DATE <= first <= MAX_DATE:
+        raise ReturnsError(f"--month '{quote(s)}' is out of range ({MIN_DATE:%Y-%m} to {MAX_DATE:%Y-%m})")
+    return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
 def _parse_loose_date(s: str) -> date:
