@@ -128,8 +128,8 @@ class Shell:
         if isinstance(self.session.db_path, Path):
             self.session._kept = self.session._store = None
             store.close()
-        elif store.in_transaction:
-            store.execute("ROLLBACK")
+        else:
+            store.rollback()
 
     def _reconnect_if_lost(self) -> None:
         """A server restarted while the shell waited: the next command connects again, with one line."""

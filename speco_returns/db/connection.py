@@ -139,7 +139,7 @@ class Database:
             for statement in self.engine.begin_write:
                 self.engine.execute(self.raw, statement)
         except self.engine.driver_errors as e:
-            self._rollback()
+            self.rollback()
             raise self._fail(e) from None
         try:
             if self.schema_version() > self.known_schema:
@@ -147,10 +147,10 @@ class Database:
             yield self
             self.engine.execute(self.raw, "COMMIT")
         except self.engine.driver_errors as e:
-            self._rollback()
+            self.rollback()
             raise self._fail(e) from None
         except BaseException:
-            self._rollback()
+            self.rollback()
             raise
 
     @contextmanager
@@ -164,7 +164,8 @@ class Database:
             if self.in_transaction:
                 self.engine.execute(self.raw, "COMMIT")
 
-    def _rollback(self) -> None:
+    def rollback(self) -> None:
+        """End an open transaction, writing nothing (a no-op outside one)."""
         if self.in_transaction:
             self.engine.execute(self.raw, "ROLLBACK")
 

@@ -186,6 +186,14 @@ def events_upto(db: Database, ids: list[int], day: str) -> dict[int, list]:
                             WHERE return_id IN ({ids}) AND happened_on <= ? ORDER BY id""", ids, day)
 
 
+def items_of(db: Database, ids: list[int]) -> dict[int, list]:
+    return by_return(db, "SELECT * FROM items WHERE return_id IN ({ids}) ORDER BY id", ids)
+
+
+def serials_by_return(db: Database, ids: list[int]) -> dict[int, list]:
+    return by_return(db, "SELECT return_id, item_id, serial FROM serials WHERE return_id IN ({ids}) ORDER BY id", ids)
+
+
 def advanced_as_of(db: Database, day: str) -> list:
     """Advanced returns open on `day` (and those closed after it, for a past night), by RA."""
     engine = db.engine

@@ -64,9 +64,8 @@ def candidates(db: Database, as_of: date, key: str | None = None) -> list[tuple[
         found = [returns.find(db, key)] if key is not None else returns.open_as_of(db, day)
         ids = [r["id"] for r in found]
         events = returns.events_upto(db, ids, day)
-        items = returns.by_return(db, "SELECT * FROM items WHERE return_id IN ({ids}) ORDER BY id", ids)
-        serials = returns.by_return(db, "SELECT return_id, item_id, serial FROM serials WHERE return_id IN ({ids}) "
-                                        "ORDER BY id", ids)
+        items = returns.items_of(db, ids)
+        serials = returns.serials_by_return(db, ids)
         sent = outbox.sent_by_return(db, ids)
     out = []
     for r in found:
