@@ -46,8 +46,8 @@ class ReturnsError(Exception):
 class DatabaseBusy(ReturnsError):
     """Another process held the write lock past the busy timeout."""
 
-    def __init__(self):
-        super().__init__("database busy: another process is writing to it; try again")
+    def __init__(self, holder: str | None = None):
+        super().__init__(f"database busy: {holder or 'another process'} is writing to it; try again")
 
 
 class SerialTaken(ReturnsError):

@@ -194,11 +194,12 @@ def test_a_session_that_drops_off_mid_write_cannot_hold_the_lock_for_hours(db_pa
 # --- roles -----------------------------------------------------------------------------------------
 
 
-def test_admin_roles_prints_the_sql_for_the_three_roles(cli):
+def test_admin_roles_prints_the_sql_for_the_roles(cli):
     sql = ok(cli("admin", "roles")).stdout
-    for role in ("speco_agent", "speco_supervisor", "speco_accounting"):
+    for role in ("speco_agent", "speco_supervisor", "speco_accounting", "speco_nightly"):
         assert f"CREATE ROLE {role} NOLOGIN" in sql
-    assert "REVOKE UPDATE, DELETE, TRUNCATE ON events, ledger" in sql
+    assert "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC" in sql  # then each role's commands' grants
+    assert "GRANT INSERT ON events TO speco_agent" in sql and "DELETE" not in sql.split("REVOKE ALL", 1)[1]
 
 
 def test_admin_roles_apply_refuses_a_sqlite_file(cli, tmp_path):

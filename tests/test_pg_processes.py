@@ -16,7 +16,7 @@ from clihelpers import query, raw
 from pgserver import with_dbname
 from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, WAIT, _env, _kill_all, _readline, _seed_catalog, _spawn, _start_together, kill_mid_writes
 
-from speco_returns.db.engines import postgres as dialect
+from speco_returns.db import guards
 from speco_returns.db.engines import sqlite as store
 
 pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
@@ -62,7 +62,7 @@ LOCKER = f"""
 import sys, psycopg
 conn = psycopg.connect(sys.argv[1], autocommit=True)
 conn.execute("BEGIN")
-conn.execute("SELECT pg_advisory_xact_lock({dialect.WRITE_LOCK})")
+conn.execute("{guards.TAKE_LOCK}")
 print("locked", flush=True)
 sys.stdin.readline()
 conn.execute("ROLLBACK")

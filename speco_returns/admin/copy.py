@@ -1,9 +1,13 @@
 """Moving a desk's SQLite database to the team's server (`admin copy --to URL`).
 
-Every table is copied row for row with its ids, so RA numbers, history, agents and the ledger
-arrive as they were; ledger_days is rebuilt on the server by its trigger as the ledger arrives.
-All of it is one transaction under the server's write lock: a copy that fails leaves the target
-as empty as it was. Then counts and a checksum per table are compared on both sides.
+The desk's hash chains are verified first: a desk whose history or ledger was changed is
+refused, nothing copied. Every table is copied row for row with its ids, so RA numbers,
+history, agents and the ledger arrive as they were (the server's triggers that would stamp the
+copier's login and audit each row are set aside for the copy, as its owner may), and the
+chains' heads are carried across, so anchors kept for the desk (`doctor --anchor`) still hold;
+ledger_days is rebuilt on the server by its trigger as the ledger arrives. All of it is one
+transaction under the server's write lock: a copy that fails leaves the target as empty as it
+was. Then counts and a checksum per table are compared on both sides.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
     {"rows": n, "checksum": hex}, as verified on both sides."""
     if source.is_server:
         raise ReturnsError("admin copy moves a SQLite database: give it with --db PATH (the file)")
+    with source.read():
+        heads = verified_heads(source)
     target = open_database(target_url)  # migrates an empty database to this version's schema
     try:
         if target.schema_version() != source.schema_version():
@@ -60,6 +66,7 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
         if on_total:
             on_total(sum(source.scalar(f"SELECT count(*) FROM {t}") for t in TABLES))
         with source.read(), target.write():
+            skipped = _set_aside(target, "DISABLE")
             for table in TABLES:
                 names = ", ".join(columns[table])
                 with target.raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as pipe:
@@ -78,10 +85,49 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
             from ..db.chain import record_catalog
 
             record_catalog(target)  # the catalog's digest, as the desk's own writes kept it
+            target.many("INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, ?, ?)",
+                        [(name, *head) for name, head in heads.items()])
+            _set_aside(target, "ENABLE", skipped)
         target.execute("ANALYZE")  # the planner's statistics for the rows just loaded, before anyone reads them
         return verify(source, target, columns)
     finally:
         target.close()
+
+
+def verified_heads(source: Database) -> dict[str, tuple[int, int, str]]:
+    """The desk's chains walked: their heads, or one line naming what breaks them."""
+    from ..db import chain
+
+    heads = {}
+    for table in chain.CHAINED:
+        bad, found, recorded = chain.verify(source, table)
+        if bad or (recorded is not None and recorded != found) or (recorded is None and found[1]):
+            where = f"at row {bad[0]}" if bad else "at its end (rows removed or added)"
+            raise ReturnsError(f"the desk's {table} chain breaks {where}: it was changed outside the tool; nothing was "
+                               "copied (run `doctor` on it, restore it from a backup)")
+        if found[1]:
+            heads[table] = found
+    return heads
+
+
+def _set_aside(target: Database, how: str, names: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """DISABLE (or ENABLE again) the server's stamping, numbering and audit triggers inside the
+    copy's transaction: ALTER TABLE is the owner's, so a copy runs as the database's owner."""
+    from ..db import changes, guards
+
+    if names is None:
+        names = [(table, name) for skips in (guards.COPY_SKIPS, changes.COPY_SKIPS) for table, found in skips.items()
+                 for name in found]
+        present = {n for (n,) in target.all("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+        names = [(t, n) for t, n in names if n in present]
+        owner = target.scalar("SELECT pg_has_role(current_user, relowner, 'MEMBER') FROM pg_class "
+                              "WHERE oid = to_regclass('returns')")
+        if names and not owner:
+            raise ReturnsError("admin copy runs as the server database's owner (the role that created it): "
+                               "nothing was copied")
+    for table, name in names:
+        target.execute(f"ALTER TABLE {table} {how} TRIGGER {name}")
+    return names
 
 
 def verify(source: Database, target: Database, columns: dict[str, list[str]]) -> dict[str, dict]:

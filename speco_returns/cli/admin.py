@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -33,7 +33,11 @@ def backup_cmd(
 
 @command("", "doctor")
 def doctor_cmd(
-    ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    ctx: typer.Context, as_json: JsonOpt = False,
+    anchor: Annotated[Optional[Path], typer.Option(
+        "--anchor", help="A file outside the database (the nightly job's): check that the hash chains still "
+                         "extend every anchor in it, then append today's verified heads.")] = None,
+) -> None:
     """Check the database: integrity, foreign keys, schema, sizes, counts, local disk. Exit 1 when something is wrong.
 
     Example: speco-returns doctor
@@ -41,8 +45,13 @@ def doctor_cmd(
     from ..integrity.doctor import doctor
 
     session = session_of(ctx)
+    if anchor is not None:
+        inputs.refuse_control("--anchor", str(anchor))
+    db = session.diagnose()  # the database as it is: neither migrated nor refused
     progress = _progress() if sys.stderr.isatty() else None
-    report = doctor(session.diagnose(), progress=progress)  # the database as it is: neither migrated nor refused
+    report = doctor(db, progress=progress)
+    if anchor is not None:
+        _anchor(db, anchor, session.stamp(), report)
     if progress:
         sys.stderr.write("\r\x1b[K")  # the progress line gives way to the report
     if as_json:
@@ -55,6 +64,25 @@ def doctor_cmd(
         sys.stderr.write(f"error: {inputs.visible(problem)}\n")  # names stored text: a tampered row may hold escapes
     if not report["ok"]:
         raise typer.Exit(code=1)
+
+
+def _anchor(store, path: Path, at: str, report: dict) -> None:
+    """doctor --anchor: the anchors' problems join the report's; the heads are appended only
+    when nothing is wrong (a server's chains are walked here: its doctor does not yet)."""
+    from ..admin import anchors
+    from ..db import chain
+
+    chains_ok = report["ok"]
+    if store.is_server and chains_ok:
+        for table in chain.CHAINED:
+            bad, found, head = chain.verify(store, table)
+            if bad or (head or (0, 0, "")) != found:
+                report["problems"].append(f"the {table} chain breaks at row {bad[0]}" if bad else
+                                          f"the {table} chain's head does not match its rows")
+                chains_ok = False
+    report["problems"] += anchors.run(store, path, at, chains_ok)
+    report["anchors"] = str(path)
+    report["ok"] = not report["problems"]
 
 
 def _progress():

@@ -76,3 +76,21 @@ def catalog_list(
         render.catalog_table(rows[:shown])
         render.shown(len(rows[:shown]), len(rows), "--csv for a file")
 
+
+
+@command("catalog", "history")
+def catalog_history(
+    ctx: typer.Context, model: Annotated[str, typer.Argument(help="The model name.")], as_json: JsonOpt = False) -> None:
+    """Every change to a model's catalog entry on a team's server: when, which login, old -> new.
+
+    Example: speco-returns catalog history O4B3
+    """
+    from ..services.catalog import history
+
+    rows = history(session_of(ctx).reader, model)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        outside = "" if r["by_the_tool"] else "  (outside speco-returns)"
+        typer.echo(f"{r['at']}  {r['login']}  {inputs.visible(r['change'])}{outside}")

@@ -104,7 +104,9 @@ def main(
         inputs.refuse_control("SPECO_RETURNS_TODAY", os.environ.get("SPECO_RETURNS_TODAY") or "")
     except ReturnsError as e:
         fail(e.problems)
-    ctx.obj = Session(db_path=_database(ctx, db), agent=name)
+    source = ctx.get_parameter_source("agent")
+    ctx.obj = Session(db_path=_database(ctx, db), agent=name,
+                      agent_given=source is not None and source.name == "COMMANDLINE")
 
 
 def _database(ctx: typer.Context, db: str | None) -> Path | str:

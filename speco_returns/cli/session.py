@@ -5,6 +5,7 @@ command it runs."""
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -28,6 +29,8 @@ class Session:
     keep: bool = False  # `shell`: one session for every command it runs (a server: one connection too)
     _kept: Database | None = None
     pinned: date | None = None  # set once a write read a pinned today: the edge notes it
+    agent_given: bool = False  # --agent on the command line (a server records its login instead)
+    _warned: bool = False  # the connection's warnings are said once per session (the shell's too)
 
     @property
     def store(self) -> Database:
@@ -50,12 +53,25 @@ class Session:
             self._store = open_database(self.db_path, **how)
             if self.keep:
                 self._kept = self._store
+            self._warn(self._store)
         return self._store
+
+    def _warn(self, db: Database) -> None:
+        """Once: a server's connection without TLS over TCP, and --agent, which a server ignores."""
+        if self._warned or not db.is_server:
+            return
+        self._warned = True
+        lines = db.engine.notes(db.raw)
+        if self.agent_given and self.agent != db.login:
+            lines.append(f"--agent is ignored on a server: the recorded agent is the database login {db.login}")
+        for line in lines:
+            sys.stderr.write(f"warning: {inputs.visible(line)}\n")
 
     def diagnose(self) -> Database:
         """For `doctor`: the database as it is, neither migrated nor refused for a newer schema."""
         if self._store is None or self._store is self._kept:
             self._store = open_database(self.db_path, migrate=False, diagnose=True)
+            self._warn(self._store)
         return self._store
 
     def classify(self, error: BaseException):
@@ -80,5 +96,8 @@ class Session:
         today = self.today()
         if os.environ.get("SPECO_RETURNS_TODAY"):
             self.pinned = today
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        return Now(today=today, stamp=stamp, agent=self.store.login or self.agent)  # a server records its login
+        return Now(today=today, stamp=self.stamp(), agent=self.store.login or self.agent)  # a server records its login
+
+    def stamp(self) -> str:
+        """The moment, in UTC, as every record writes it."""
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")

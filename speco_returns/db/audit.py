@@ -322,7 +322,7 @@ def expected_sqlite_schema(recorded: set[str]) -> dict[tuple[str, str], str]:
 
 # A server's objects, named by the statements that make them (the migrations', and db/roles.py's,
 # which `admin roles --apply` adds, so they may be there or not).
-_TRIGGER = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s+(\w+)\s.*?\bON\s+(\w+)\s.*?EXECUTE\s+FUNCTION\s+(\w+)",
+_TRIGGER = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:CONSTRAINT\s+)?TRIGGER\s+(\w+)\s.*?\bON\s+(\w+)\s.*?EXECUTE\s+FUNCTION\s+(\w+)",
                       re.IGNORECASE | re.DOTALL)
 _INDEX = re.compile(r"CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)\s+ON\s+(\w+)(.*)",
                     re.IGNORECASE | re.DOTALL)

@@ -112,6 +112,8 @@ def append(db: Database, table: str, values: dict) -> int:
     names = [*cols, "hash"]
     db.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                [*(row.get(c) for c in cols), h])
+    if db.engine.heads_kept_by_trigger:  # a server's own trigger moves the head (db/guards.py)
+        return row["id"]
     db.execute("""INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, 1, ?)
                   ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, rows = chain_heads.rows + 1,
                   hash = excluded.hash""", [table, row["id"], h])
@@ -180,3 +182,30 @@ def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
         db.execute("INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, ?, ?)", [table, last_id, count, prev])
     for sql in triggers.values():
         db.execute(sql)
+
+
+def verify(db: Database, table: str) -> tuple[list[int], tuple[int, int, str], tuple | None]:
+    """One chain walked on either engine: (row ids whose hash does not follow from the previous
+    row's, (last id, rows, last hash) as the rows make it, the recorded head or None)."""
+    canon = canon_sql(db, table, covered(db, table))
+    bad: list[int] = []
+    prev, count, last_id = "", 0, 0
+    for row_id, stored, text in db.stream(f"SELECT id, hash, {canon} FROM {table} ORDER BY id"):
+        if stored != link(prev, text):
+            bad.append(row_id)
+        prev, count, last_id = stored or "", count + 1, row_id
+    head = db.one("SELECT last_id, rows, hash FROM chain_heads WHERE name = ?", [table])
+    return bad, (last_id, count, prev), None if head is None else (head[0], head[1], head[2] or "")
+
+
+def heads(db: Database) -> dict[str, tuple[int, int, str]]:
+    """The recorded heads of both chains: {table: (last id, rows, hash)}."""
+    return {name: (last_id, rows, hash_ or "") for name, last_id, rows, hash_ in
+            db.all(f"SELECT name, last_id, rows, hash FROM chain_heads WHERE name IN ({', '.join(repr(t) for t in CHAINED)})")}
+
+
+def anchored_row(db: Database, table: str, row_id: int) -> tuple[str | None, int]:
+    """(the hash of row `row_id`, or None where it is gone; the rows up to it): what an anchor
+    kept outside the database is checked against."""
+    return (db.scalar(f"SELECT hash FROM {table} WHERE id = ?", [row_id]),
+            db.scalar(f"SELECT count(*) FROM {table} WHERE id <= ?", [row_id]))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ReturnsError
+from ..errors import DatabaseBusy, ReturnsError
 from .engines.base import Engine, Params
 from .urls import shown
 
@@ -40,6 +40,10 @@ class Database:
         self.raw.close()
 
     # --- statements: every driver error becomes one line ----------------------------------
+
+    def fail(self, error: BaseException) -> BaseException:
+        """The one-line error a driver's error means (itself, where it is a bug)."""
+        return self._fail(error)
 
     def _fail(self, error: BaseException) -> BaseException:
         found = self.engine.classify(error, self.where)
@@ -140,7 +144,10 @@ class Database:
                 self.engine.execute(self.raw, statement)
         except self.engine.driver_errors as e:
             self.rollback()
-            raise self._fail(e) from None
+            found = self._fail(e)
+            if isinstance(found, DatabaseBusy):  # say who, where the database can tell
+                found = DatabaseBusy(self.engine.who_writes(self.raw))
+            raise found from None
         try:
             if self.schema_version() > self.known_schema:
                 raise ReturnsError(self.newer_message())

@@ -92,7 +92,7 @@ def _open_server(url: str) -> Database:
     db = Database(ENGINE, raw, url=url, known_schema=SCHEMA_VERSION)
     try:
         # On a server the recorded agent is the database login: --agent cannot impersonate.
-        db.login = db.scalar("SELECT current_user")
+        db.login = db.scalar("SELECT session_user")
     except BaseException:
         db.close()
         raise

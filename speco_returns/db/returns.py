@@ -161,7 +161,10 @@ def serials_of(db: Database, return_id: int) -> list[str]:
 
 
 def remove_serial(db: Database, return_id: int, serial: str) -> bool:
-    return db.execute("DELETE FROM serials WHERE return_id = ? AND serial = ?", [return_id, serial]).rowcount > 0
+    try:
+        return db.engine.remove_serial(db.raw, return_id, serial)
+    except db.engine.driver_errors as e:
+        raise db.fail(e) from None
 
 
 def status_of(db: Database, return_id: int) -> str:

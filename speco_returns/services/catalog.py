@@ -104,3 +104,20 @@ def save(db: Database, products: list[types.Product], now: Now) -> int:
     """Add or update models in one write (and the catalog's digest with them)."""
     with db.write():
         return catalog_db.upsert(db, products, now)
+
+
+def history(db: Database, model: str) -> list[dict]:
+    """A model's recorded changes on a team's server, oldest first: when, who, what (old -> new),
+    and whether the tool made it (db/changes.py)."""
+    from ..db import changes
+
+    if not db.is_server:
+        raise ReturnsError("catalog history is recorded on a team's server (PostgreSQL): a desk's catalog keeps "
+                           "each model's latest entry only (`catalog list`)")
+    name = inputs.normalize_model(model)
+    with db.read():
+        rows = changes.catalog_history(db, name)
+    if not rows:
+        raise ReturnsError(f"no recorded change to {name} in the catalog")
+    return [{"at": changes.when(r["at"]), "login": r["login"], "change": changes.what("catalog", r["op"], r["old"], r["new"]),
+             "by_the_tool": r["explained"]} for r in rows]

@@ -27,6 +27,8 @@ class Engine:
     begin_read: tuple[str, ...]
     # What a busy database is, as each driver reports it (db/database.py words it once).
     driver_errors: tuple[type[BaseException], ...] = ()
+    # chain_heads written by the database's own triggers (a server), not by chain.append.
+    heads_kept_by_trigger = False
 
     # --- the driver --------------------------------------------------------------------
 
@@ -58,6 +60,18 @@ class Engine:
 
     def table_exists(self, raw, table: str) -> bool:
         raise NotImplementedError
+
+    def remove_serial(self, raw, return_id: int, serial: str) -> bool:
+        """`serial remove`'s one deletion (a server's logins have no DELETE: db/guards.py)."""
+        raise NotImplementedError
+
+    def notes(self, raw) -> list[str]:
+        """Warnings about the connection itself (one line each)."""
+        return []
+
+    def who_writes(self, raw) -> str | None:
+        """Who holds the write lock, where the database can tell (None: it cannot)."""
+        return None
 
     def classify(self, error: BaseException, where: str):
         """The one-line ReturnsError a driver error means (busy, SER-1 taken, damaged, lost

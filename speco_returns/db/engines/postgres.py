@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from ...errors import DatabaseBusy, ReturnsError, SerialTaken
+from .. import changes, guards
 from ..urls import shown
 from .base import Engine, Params
 
@@ -25,7 +26,6 @@ CONNECT_TIMEOUT_S = 5
 # A laptop that drops off the network mid-write must not hold the write lock for hours: the
 # server ends a session idle inside a transaction, and keepalives find a dead peer.
 IDLE_IN_TRANSACTION_MS = 60_000
-WRITE_LOCK = 0x5EC0_0001
 MIGRATION_LOCK = 0x5EC0_0002
 _streams = itertools.count()
 _LITERAL = re.compile(r"'(?:[^']|'')*'")
@@ -89,13 +89,33 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0].strip() if text else type(e).__name__
 
 
+def _tls(target: str) -> dict[str, str]:
+    """sslmode=verify-full for a server reached over TCP, unless the URL, its service file or
+    PGSSLMODE says otherwise (db/urls.tls_default); nothing for a unix socket."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from ..urls import service_settings, tls_default
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(target).items()}
+    except psycopg.Error:
+        return {}  # libpq names what is wrong with it when it connects
+    env = dict(os.environ)
+    name = params.get("service") or env.get("PGSERVICE")
+    mode = tls_default(params, service_settings(name, env) if name else {}, env)
+    return {"sslmode": mode} if mode else {}
+
+
 class PostgresEngine(Engine):
     name = "postgres"
     migrations_table = "speco_migrations"
-    # One transaction-scoped advisory lock per write: the server's BEGIN IMMEDIATE. Writers
-    # queue on it; past lock_timeout the waiting one fails (the "database busy" line).
+    # The lock row's lock per write (db/guards.py), held to COMMIT: the server's BEGIN IMMEDIATE,
+    # which only a writing role can take. Writers queue on it; past lock_timeout the waiting one
+    # fails (the "database busy" line, naming who holds it). The write is marked as the tool's
+    # (db/changes.py reads the mark).
     begin_write = ("BEGIN ISOLATION LEVEL READ COMMITTED", "SET LOCAL lock_timeout = '5s'",
-                   f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                   f"SELECT set_config('{changes.WRITER}', 'speco-returns', true)", guards.TAKE_LOCK)
+    heads_kept_by_trigger = True  # chain_heads follows each history and ledger row (db/guards.py)
     begin_read = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",)  # one snapshot
     stream_batch = 2000  # rows a server-side cursor fetches at a time
 
@@ -105,18 +125,27 @@ class PostgresEngine(Engine):
     def connect(self, target: str):
         """A session on the server: 5 s to connect, keepalives, an idle-in-write limit."""
         if psycopg is None:
-            raise ReturnsError("a PostgreSQL database needs the driver: pip install 'speco-returns[postgres]'")
+            raise ReturnsError("a PostgreSQL database needs the driver: pip install 'speco-returns[postgres]' "
+                              "(from the checkout: pip install '.[postgres]')")
         options = f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}"
         try:
             raw = psycopg.connect(
                 target, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
                 keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
-                application_name=os.environ.get("PGAPPNAME", "speco-returns"), options=options,
+                application_name=os.environ.get("PGAPPNAME", "speco-returns"), options=options, **_tls(target),
             )
         except psycopg.Error as e:
             raise ReturnsError(f"cannot connect to the database server {shown(target)}: {_first_line(e)}") from None
         raw.adapters.register_loader("numeric", _IntegerNumeric)
         return raw
+
+    def notes(self, raw) -> list[str]:
+        """What the one-line warnings say about this session: a server over TCP without TLS."""
+        host = raw.info.host or ""
+        if host.startswith("/") or raw.pgconn.ssl_in_use:
+            return []
+        return [f"the connection to {host} is not encrypted (TCP without TLS): logins and returns cross the network "
+                "in clear; give sslmode=verify-full (the default) and the server's certificate"]
 
     def execute(self, raw, sql: str, params: Params = None):
         return raw.execute(placeholders(sql), params or ())
@@ -169,7 +198,7 @@ class PostgresEngine(Engine):
             found = re.search(r"\(serial\)=\((.*)\) already exists", error.diag.message_detail or "")
             return SerialTaken(found.group(1) if found else None)  # SER-1's backstop
         if isinstance(error, pgerrors.InsufficientPrivilege):
-            if "needs the speco_" in str(error):  # a supervisor's moment: the trigger names the role
+            if "needs the speco_" in str(error) or "(you are " in str(error):  # the server's own triggers say why
                 return ReturnsError(_first_line(error))
             return ReturnsError(f"permission denied on the server ({_first_line(error)}): this needs the "
                                 "speco_agent role (speco_accounting only reads and exports): ask the "
@@ -181,6 +210,16 @@ class PostgresEngine(Engine):
             return ReturnsError(f"lost the connection to the database server {where} ({_first_line(error)}): "
                                 "a command is written whole or not at all; check with `show` and try again")
         return ReturnsError(f"database error: {_first_line(error)}")
+
+    def remove_serial(self, raw, return_id: int, serial: str) -> bool:
+        return raw.execute("SELECT speco_remove_serial(%s, %s)", [return_id, serial]).fetchone()[0]
+
+    def who_writes(self, raw) -> str | None:
+        """Who holds the write lock, as far as the server tells any login."""
+        try:
+            return guards.holder_text(raw.execute(guards.LOCK_HOLDER).fetchone())
+        except psycopg.Error:
+            return None
 
     def alive(self, raw) -> bool:
         """False once the server ended this session (a restart, an idle timeout)."""

@@ -87,6 +87,9 @@ class SQLiteEngine(Engine):
     def table_exists(self, raw, table: str) -> bool:
         return raw.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0] > 0
 
+    def remove_serial(self, raw, return_id: int, serial: str) -> bool:
+        return raw.execute("DELETE FROM serials WHERE return_id = ? AND serial = ?", [return_id, serial]).rowcount > 0
+
     def classify(self, error: BaseException, where: str):
         text = str(error)
         if isinstance(error, sqlite3.IntegrityError) and text == "UNIQUE constraint failed: serials.serial":

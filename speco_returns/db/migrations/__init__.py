@@ -74,9 +74,11 @@ class _migrating:
     def __enter__(self) -> None:
         db = self.db
         if db.is_server:
+            from ..changes import WRITER
             from ..engines.postgres import MIGRATION_LOCK
 
             db.execute("BEGIN")
+            db.execute(f"SELECT set_config('{WRITER}', 'migration', true)")  # the audit's mark (db/changes.py)
             db.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             db.execute("""CREATE TABLE IF NOT EXISTS speco_migrations (
                             migration_set TEXT NOT NULL, name TEXT NOT NULL,

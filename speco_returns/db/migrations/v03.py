@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import changes, guards
 from .step import Step, shared
 
 if TYPE_CHECKING:
@@ -78,4 +79,9 @@ STEPS = [
         sqlite=(_inbox("INTEGER PRIMARY KEY"), _INBOX_PENDING),
         postgres=(_inbox("BIGSERIAL PRIMARY KEY"), _INBOX_PENDING),
     ),
+    # A team's server enforces its rules whoever writes (db/guards.py): a write lock only writers
+    # can take, the login as every row's agent, a return's type and opening facts fixed, the
+    # derived tables kept as the owner's doing; and every change to a return's rows, notices and
+    # the catalog recorded with its login (db/changes.py). SQLite has one user per file.
+    Step("m018_server_trust", sqlite=(), postgres=(*guards.M016_POSTGRES, *changes.M016_POSTGRES)),
 ]
