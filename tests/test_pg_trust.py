@@ -433,3 +433,55 @@ def test_the_readmes_team_set_up_runs_as_written_on_a_fresh_server(tmp_path):
         assert "database busy" not in run(url["lee"], "list").stderr
     finally:
         server.stop()
+
+
+def test_a_reader_holding_the_old_migration_lock_stops_no_upgrade(team, pg_admin):
+    import threading
+
+    from builders import older_database
+    from pgserver import with_dbname
+
+    from speco_returns.db.engines.postgres import MIGRATION_LOCK
+
+    url, admin = pg_admin
+    name = f"speco_trust_upgrade_{id(admin) % 100000}"
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    target = with_dbname(url, name)
+    try:
+        older_database(target, stop_before="m016_server_trust").close()
+        with psql(with_dbname(team["lee"], name)) as reader:
+            reader.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            done = []
+            upgrade = threading.Thread(target=lambda: done.append(open_database(target).close()), daemon=True)
+            upgrade.start()
+            upgrade.join(timeout=60)
+            assert done == [None], "the upgrade waited on a reader's advisory lock"
+        assert query(target, "SELECT count(*) FROM speco_migrations WHERE name = 'm016_server_trust'") == [(1,)]
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_agents_of_an_older_version_keep_writing_after_the_upgrade(cli, team, pg_admin):
+    """0.2's grants (whole tables) on a server upgraded to this schema: the agents still take the
+    write lock, before the owner applies this version's roles."""
+    from builders import older_database
+    from pgserver import with_dbname
+
+    url, admin = pg_admin
+    name = f"speco_trust_older_{id(admin) % 100000}"
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    target = with_dbname(url, name)
+    try:
+        older_database(target, stop_before="m016_server_trust").close()
+        with raw(target) as conn:
+            for sql in ("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO speco_agent",
+                        "GRANT UPDATE ON returns, catalog, notices, reviews, ledger_days, chain_heads TO speco_agent",
+                        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO speco_agent"):
+                conn.execute(sql)
+        ok(cli("--db", target, "catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))  # upgrades
+        ok(cli("--db", with_dbname(team["ann"], name), "open", "--type", "standard", "--customer", "Acme", "--item",
+               "CAM-1", today=TODAY))
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

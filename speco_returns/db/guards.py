@@ -50,6 +50,11 @@ for _table in CHAINED:
 M016_POSTGRES = [
     f"CREATE TABLE {LOCK_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1))",
     f"INSERT INTO {LOCK_TABLE} (id) VALUES (1)",
+    # A server whose roles an older version set up keeps writing after the upgrade (until the
+    # owner applies this version's roles: db/roles.py).
+    f"""DO $$ BEGIN
+         IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'speco_agent') THEN GRANT SELECT, UPDATE ON {LOCK_TABLE} TO speco_agent; END IF;
+       END $$""",
     """CREATE FUNCTION speco_agent_is_login() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN NEW.agent := session_user; RETURN NEW; END $$""",
     *(f"""CREATE TRIGGER {table}_agent_is_login BEFORE INSERT ON {table}

@@ -79,10 +79,14 @@ class _migrating:
 
             db.execute("BEGIN")
             db.execute(f"SELECT set_config('{WRITER}', 'migration', true)")  # the audit's mark (db/changes.py)
-            db.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-            db.execute("""CREATE TABLE IF NOT EXISTS speco_migrations (
-                            migration_set TEXT NOT NULL, name TEXT NOT NULL,
-                            applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (migration_set, name))""")
+            if not db.engine.table_exists(db.raw, "speco_migrations"):  # a new database: first opens race
+                db.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                db.execute("""CREATE TABLE IF NOT EXISTS speco_migrations (
+                                migration_set TEXT NOT NULL, name TEXT NOT NULL,
+                                applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (migration_set, name))""")
+            # Then the table's own lock, which only its owner can take (a reader's session holding
+            # an advisory lock cannot stop an upgrade).
+            db.execute("LOCK TABLE speco_migrations IN SHARE ROW EXCLUSIVE MODE")
         else:
             db.execute("BEGIN IMMEDIATE")
             from sqlite_utils import Database as Tables
