@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -87,3 +88,15 @@ def available() -> str | None:
     except ImportError:
         return "psycopg is not installed (pip install -e '.[test,postgres]')"
     return None
+
+
+@contextmanager
+def scratch_database(pg_admin, name: str):
+    """An empty database of its own on the tests' server (its URL), dropped afterwards."""
+    url, admin = pg_admin
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield with_dbname(url, name)
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from clihelpers import ok, query, raw, refused
-from pgserver import with_dbname
+from pgserver import scratch_database, with_dbname
 
 from speco_returns.db import exports
 from speco_returns.db import urls as dialect
@@ -288,12 +288,7 @@ def _desk(tmp_path) -> str:
 
 def test_admin_copy_moves_every_row_and_the_server_answers_the_same(cli, tmp_path, pg_admin):
     desk = _desk(tmp_path)
-    url, admin = pg_admin
-    name = f"speco_copy_{os.getpid()}"
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    server = with_dbname(url, name)
-    try:
+    with scratch_database(pg_admin, f"speco_copy_{os.getpid()}") as server:
         found = json.loads(ok(cli("--db", desk, "admin", "copy", "--to", server, "--json")).stdout)
         assert found["returns"]["rows"] == 3 and found["ledger"]["rows"] == 2 and found["reviews"]["rows"] == 1
         assert found["ledger_days"]["rows"] >= 1 and found["events"]["rows"] >= 9
@@ -312,8 +307,6 @@ def test_admin_copy_moves_every_row_and_the_server_answers_the_same(cli, tmp_pat
         assert query(server, "SELECT max(ra_no) FROM returns") == [(3,)]  # RA numbers go on from the desk's
         [line] = refused(cli("--db", desk, "admin", "copy", "--to", server))
         assert "not empty" in line
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_a_copy_that_differs_is_refused_in_one_line(tmp_path, db_path):

@@ -9,6 +9,7 @@ import json
 import psycopg
 import pytest
 from clihelpers import ok, query, raw, refused
+from pgserver import scratch_database, with_dbname
 from psycopg import errors as pgerrors
 
 from speco_returns.db import changes
@@ -256,14 +257,8 @@ def test_admin_roles_apply_by_a_login_that_cannot_says_what_is_missing(cli, team
 
 @pytest.fixture
 def empty_server(pg_admin):
-    from pgserver import with_dbname
-
-    url, admin = pg_admin
-    name = f"speco_trust_copy_{id(admin) % 100000}"
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    yield with_dbname(url, name)
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_database(pg_admin, "speco_trust_copy") as url:
+        yield url
 
 
 def test_a_desk_arrives_with_its_agents_and_chain_heads_and_the_server_audits_from_then(cli, tmp_path, empty_server):
@@ -439,18 +434,12 @@ def test_a_reader_holding_the_old_migration_lock_stops_no_upgrade(team, pg_admin
     import threading
 
     from builders import older_database
-    from pgserver import with_dbname
 
     from speco_returns.db.engines.postgres import MIGRATION_LOCK
 
-    url, admin = pg_admin
-    name = f"speco_trust_upgrade_{id(admin) % 100000}"
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    target = with_dbname(url, name)
-    try:
+    with scratch_database(pg_admin, "speco_trust_upgrade") as target:
         older_database(target, stop_before="m016_server_trust").close()
-        with psql(with_dbname(team["lee"], name)) as reader:
+        with psql(with_dbname(team["lee"], "speco_trust_upgrade")) as reader:
             reader.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
             done = []
             upgrade = threading.Thread(target=lambda: done.append(open_database(target).close()), daemon=True)
@@ -458,22 +447,14 @@ def test_a_reader_holding_the_old_migration_lock_stops_no_upgrade(team, pg_admin
             upgrade.join(timeout=60)
             assert done == [None], "the upgrade waited on a reader's advisory lock"
         assert query(target, "SELECT count(*) FROM speco_migrations WHERE name = 'm016_server_trust'") == [(1,)]
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_agents_of_an_older_version_keep_writing_after_the_upgrade(cli, team, pg_admin):
     """0.2's grants (whole tables) on a server upgraded to this schema: the agents still take the
     write lock, before the owner applies this version's roles."""
     from builders import older_database
-    from pgserver import with_dbname
 
-    url, admin = pg_admin
-    name = f"speco_trust_older_{id(admin) % 100000}"
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.execute(f"CREATE DATABASE {name}")
-    target = with_dbname(url, name)
-    try:
+    with scratch_database(pg_admin, "speco_trust_older") as target:
         older_database(target, stop_before="m016_server_trust").close()
         with raw(target) as conn:
             for sql in ("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO speco_agent",
@@ -481,7 +462,5 @@ def test_agents_of_an_older_version_keep_writing_after_the_upgrade(cli, team, pg
                         "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO speco_agent"):
                 conn.execute(sql)
         ok(cli("--db", target, "catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))  # upgrades
-        ok(cli("--db", with_dbname(team["ann"], name), "open", "--type", "standard", "--customer", "Acme", "--item",
-               "CAM-1", today=TODAY))
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        ok(cli("--db", with_dbname(team["ann"], "speco_trust_older"), "open", "--type", "standard", "--customer", "Acme",
+               "--item", "CAM-1", today=TODAY))
