@@ -464,3 +464,20 @@ def test_agents_of_an_older_version_keep_writing_after_the_upgrade(cli, team, pg
         ok(cli("--db", target, "catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))  # upgrades
         ok(cli("--db", with_dbname(team["ann"], "speco_trust_older"), "open", "--type", "standard", "--customer", "Acme",
                "--item", "CAM-1", today=TODAY))
+
+
+def test_the_nightly_role_sends_notices_recorded_as_its_own(cli, team, db_path, tmp_path, monkeypatch):
+    for step in (("link", "RA-000001"), ("hold", "RA-000001", "--ref", "AUTH-1"), ("ship", "RA-000001"),
+                 ("deliver", "RA-000001")):
+        ok(cli("--db", team["ann"], *step, today=TODAY))  # due back 2026-12-31: a reminder from 2026-12-24
+    monkeypatch.setenv("SPECO_RETURNS_MAIL_FROM", "returns@speco.example")
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    by_an_agent = cli("--db", team["ann"], "notify", "--outbox", str(outbox), today="2026-12-25")
+    assert by_an_agent.exit_code != 0 and "permission denied" in by_an_agent.stderr  # the nightly job's (and a supervisor's)
+    assert query(db_path, "SELECT count(*) FROM notices") == [(0,)]
+    ok(cli("--db", team["night"], "notify", "--outbox", str(outbox), today="2026-12-25"))
+    assert len(list(outbox.glob("*.eml"))) == 1
+    assert query(db_path, "SELECT state FROM notices") == [("sent",)]
+    assert query(db_path, "SELECT agent FROM events WHERE event = 'notice'") == [("night",)]
+    assert named(db_path) == []  # the tool's claim and its sending are explained
