@@ -204,7 +204,33 @@ def test_the_nightly_role_reads_and_sends_but_opens_nothing(cli, team, db_path):
     [line] = refused(cli("--db", team["night"], "open", "--type", "standard", "--customer", "X", "--item", "CAM-1",
                          today=TODAY))
     assert "permission denied" in line
-    refused_by_server(team["night"], "UPDATE returns SET status = 'completed'")
+    assert "permission denied" in refused_by_server(team["night"], "UPDATE returns SET email = 'x@evil.example'")
+    assert "without its history event" in refused_by_server(team["night"], "UPDATE returns SET status = 'completed'")
+    assert "permission denied" in refused_by_server(team["ann"], "INSERT INTO carrier_inbox (source, event_id, tracking, "
+                                                    "words, at, detail, received_at) VALUES ('x', '1', 'T', '[]', "
+                                                    "'2026-12-01', '', '2026-12-01')")
+
+
+def test_the_nightly_role_imports_a_carriers_deliveries_as_its_own_and_leaves_a_void_to_a_supervisor(
+        cli, team, db_path, tmp_path):
+    for step in (("link", "RA-000001"), ("hold", "RA-000001", "--ref", "AUTH-1"),
+                 ("ship", "RA-000001", "--tracking", "EZ1000000001")):
+        ok(cli("--db", team["ann"], *step, today=TODAY))
+    report = tmp_path / "ep.csv"
+
+    def carrier_says(on: str) -> dict:
+        report.write_text(f"id,tracking_code,status,status_detail,datetime\r\ntrk_1,EZ1000000001,delivered,arrived,{on}\r\n")
+        doc = json.loads(ok(cli("--db", team["night"], "deliveries", "import", str(report), "--format", "easypost",
+                                "--json", today="2026-12-05")).stdout)
+        return doc["rows_by_line"][0]
+
+    assert carrier_says("2026-12-02T10:00:00Z")["result"] == "delivered"
+    assert query(db_path, "SELECT agent FROM events WHERE event = 'deliver'") == [("night",)]
+    assert query(db_path, "SELECT delivered_on FROM returns") == [("2026-12-02",)]
+    later = carrier_says("2026-12-03T10:00:00Z")  # a void: a supervisor's
+    assert later["result"] == "conflict" and "speco_supervisor" in later["message"]
+    assert query(db_path, "SELECT delivered_on FROM returns") == [("2026-12-02",)]
+    assert named(db_path) == []
 
 
 # --- the owner -------------------------------------------------------------------------------------
@@ -438,7 +464,7 @@ def test_a_reader_holding_the_old_migration_lock_stops_no_upgrade(team, pg_admin
     from speco_returns.db.engines.postgres import MIGRATION_LOCK
 
     with scratch_database(pg_admin, "speco_trust_upgrade") as target:
-        older_database(target, stop_before="m016_server_trust").close()
+        older_database(target, stop_before="m018_server_trust").close()
         with psql(with_dbname(team["lee"], "speco_trust_upgrade")) as reader:
             reader.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
             done = []
@@ -446,7 +472,7 @@ def test_a_reader_holding_the_old_migration_lock_stops_no_upgrade(team, pg_admin
             upgrade.start()
             upgrade.join(timeout=60)
             assert done == [None], "the upgrade waited on a reader's advisory lock"
-        assert query(target, "SELECT count(*) FROM speco_migrations WHERE name = 'm016_server_trust'") == [(1,)]
+        assert query(target, "SELECT count(*) FROM speco_migrations WHERE name = 'm018_server_trust'") == [(1,)]
 
 
 def test_agents_of_an_older_version_keep_writing_after_the_upgrade(cli, team, pg_admin):
@@ -455,7 +481,7 @@ def test_agents_of_an_older_version_keep_writing_after_the_upgrade(cli, team, pg
     from builders import older_database
 
     with scratch_database(pg_admin, "speco_trust_older") as target:
-        older_database(target, stop_before="m016_server_trust").close()
+        older_database(target, stop_before="m018_server_trust").close()
         with raw(target) as conn:
             for sql in ("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO speco_agent",
                         "GRANT UPDATE ON returns, catalog, notices, reviews, ledger_days, chain_heads TO speco_agent",

@@ -1,4 +1,4 @@
-"""Every change on a team's server, attributed (m016): each INSERT, UPDATE and DELETE of returns,
+"""Every change on a team's server, attributed (m018): each INSERT, UPDATE and DELETE of returns,
 items, serials, reviews, notices and the catalog is recorded in `speco_audit` (table, key,
 login, transaction, what changed: old -> new) by a trigger running as the owner. No login may
 write the table itself (its own trigger refuses a row that no audit trigger wrote, and any
@@ -31,7 +31,17 @@ WITH_HISTORY = ("returns", "items", "serials", "reviews")  # their changes come 
 DERIVED = ("held",)  # kept by triggers from the return's state: not a change anyone made
 WRITER = "speco.writer"  # the tool's mark on its write transactions (and migrations')
 
-M016_POSTGRES = [
+# True for a row this transaction wrote, in a savepoint as much as outside one (a savepoint's
+# rows carry their own transaction id, given after this transaction's): the row's 32-bit xid at
+# most 2^31 after ours (modulo 2^32), made an xid8 of our epoch, and in progress (a visible row of
+# a transaction in progress is ours). Only then is the server asked: it refuses an xid it has not
+# given yet, which a row 2^31 transactions old could otherwise look like.
+OURS = """EXISTS (SELECT 1 FROM (SELECT top, (({xmin}::text::bigint - top % 4294967296) % 4294967296 + 4294967296)
+                                   % 4294967296 AS d FROM (SELECT pg_current_xact_id()::text::bigint AS top) n) t
+                  WHERE CASE WHEN t.d < 2147483648 THEN pg_xact_status((t.top + t.d)::text::xid8) = 'in progress'
+                             ELSE false END)"""
+
+M018_POSTGRES = [
     f"""CREATE TABLE {TABLE} (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         at TIMESTAMPTZ NOT NULL,
@@ -74,7 +84,7 @@ M016_POSTGRES = [
            IF was IS NULL THEN RETURN NULL; END IF;
          END IF;
          ok := writer = 'migration' OR (writer <> '' AND (TG_TABLE_NAME NOT IN ({', '.join(repr(t) for t in WITH_HISTORY)})
-               OR EXISTS (SELECT 1 FROM events e WHERE e.return_id = rid AND e.xmin = pg_current_xact_id()::xid)));
+               OR EXISTS (SELECT 1 FROM events e WHERE e.return_id = rid AND {OURS.format(xmin='e.xmin')})));
          IF NOT ok AND TG_TABLE_NAME IN ({', '.join(repr(t) for t in WITH_HISTORY)}) AND NOT {OWNER} THEN
            RAISE EXCEPTION 'a change to % without its history event is refused: use speco-returns (you are %)',
              TG_TABLE_NAME, session_user USING ERRCODE = 'insufficient_privilege';

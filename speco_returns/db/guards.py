@@ -1,4 +1,4 @@
-"""What a team's server enforces whoever writes, in psql as much as through the tool (m016):
+"""What a team's server enforces whoever writes, in psql as much as through the tool (m018):
 
 - the write lock: a row lock on the one row of `speco_write_lock`, which only writing roles may
   UPDATE (db/roles.py), released with the transaction; a reader cannot take it;
@@ -47,7 +47,7 @@ COPY_SKIPS = {
 for _table in CHAINED:
     COPY_SKIPS[_table].append(f"{_table}_chain_head")
 
-M016_POSTGRES = [
+M018_POSTGRES = [
     f"CREATE TABLE {LOCK_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1))",
     f"INSERT INTO {LOCK_TABLE} (id) VALUES (1)",
     # A server whose roles an older version set up keeps writing after the upgrade (until the

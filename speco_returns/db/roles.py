@@ -10,8 +10,10 @@ them, db/guards.py), the migrations, the schema or the audit (db/changes.py).
   edits contact fields, adds and removes serials, decides nothing about money.
 - speco_supervisor: an agent who may also charge, refund, void, approve a virtual return
   (triggers name the role), keep the catalog (list prices set holds) and send notices.
-- speco_nightly: the nightly job (`overdue`, `notify`, `doctor --anchor`): reads everything,
-  writes notices and their history events only.
+- speco_nightly: the nightly job (`deliveries import`, `overdue`, `notify`, `doctor --anchor`)
+  and `deliveries serve`: reads everything, writes notices, the carrier inbox, and a carrier's
+  deliveries (their history events and the clock's columns); no void (a carrier's later date
+  over an earlier one is left to a supervisor), no contact field, no money.
 - speco_accounting: reads and exports only.
 
 The database's owner runs the migrations and this SQL (it needs CREATEROLE to create the roles;
@@ -26,10 +28,10 @@ ROLES = ("speco_agent", "speco_supervisor", "speco_accounting", "speco_nightly")
 WRITERS = ("speco_agent", "speco_nightly")  # the roles that take the write lock
 READERS = ("speco_agent", "speco_accounting", "speco_nightly")  # speco_supervisor reads as an agent
 
-# A return's columns its history moves (domain.lifecycle.Life) and `edit` corrects.
-RETURN_UPDATES = ("status", "last_event_on", "shipped_on", "delivered_on", "due_on", "unit_shipped_on", "received_on",
-                  "charged_on", "closed_on", "hold_active", "hold_ref", "hold_expires",
-                  "customer", "customer_key", "email", "phone", "distributor", "approved_by", "reason")
+# A return's columns its history moves (domain.lifecycle.Life), and those `edit` corrects.
+LIFE_UPDATES = ("status", "last_event_on", "shipped_on", "delivered_on", "due_on", "unit_shipped_on", "received_on",
+                "charged_on", "closed_on", "hold_active", "hold_ref", "hold_expires")
+RETURN_UPDATES = (*LIFE_UPDATES, "customer", "customer_key", "email", "phone", "distributor", "approved_by", "reason")
 NOTICE_UPDATES = ("state", "claimed_by", "claimed_at", "attempts", "last_error", "sent_at")
 
 # role -> (table, privileges) pairs: what its commands write.
@@ -41,6 +43,7 @@ GRANTS = {
         ("events", "INSERT"),                                            # every command's history row
         ("ledger", "INSERT"),                                            # hold, release (charges: supervisors)
         ("reviews", "INSERT, UPDATE (decided_on, decision)"),            # a late unit; its decision
+        ("carrier_inbox", "UPDATE (applied_at)"),                        # deliveries import --inbox
         (LOCK_TABLE, "UPDATE"),                                          # the write lock
     ],
     "speco_supervisor": [
@@ -50,7 +53,9 @@ GRANTS = {
     ],
     "speco_nightly": [
         ("notices", f"INSERT, UPDATE ({', '.join(NOTICE_UPDATES)})"),  # notify
-        ("events", "INSERT"),                                          # a sent notice's history row
+        ("events", "INSERT"),                                          # a sent notice, a carrier's delivery
+        ("returns", f"UPDATE ({', '.join(LIFE_UPDATES)})"),            # deliveries import: the clock
+        ("carrier_inbox", "INSERT, UPDATE (applied_at)"),              # deliveries serve; import --inbox
         (LOCK_TABLE, "UPDATE"),
     ],
 }
@@ -90,7 +95,7 @@ END $$""",
   EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public REVOKE INSERT ON TABLES FROM speco_agent', {_OWNER});
   EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA public GRANT SELECT ON TABLES TO {', '.join(READERS)}', {_OWNER});
 END $$""",
-    # A supervisor keeps the catalog's digest, and no other head (row-level security, m016).
+    # A supervisor keeps the catalog's digest, and no other head (row-level security, m018).
     "DROP POLICY IF EXISTS catalog_digest ON chain_heads",
     """CREATE POLICY catalog_digest ON chain_heads FOR ALL TO speco_supervisor
   USING (name = 'catalog') WITH CHECK (name = 'catalog')""",

@@ -83,5 +83,5 @@ STEPS = [
     # can take, the login as every row's agent, a return's type and opening facts fixed, the
     # derived tables kept as the owner's doing; and every change to a return's rows, notices and
     # the catalog recorded with its login (db/changes.py). SQLite has one user per file.
-    Step("m018_server_trust", sqlite=(), postgres=(*guards.M016_POSTGRES, *changes.M016_POSTGRES)),
+    Step("m018_server_trust", sqlite=(), postgres=(*guards.M018_POSTGRES, *changes.M018_POSTGRES)),
 ]
