@@ -197,3 +197,18 @@ def test_the_newest_history_rows_deleted_with_the_heads_rewritten_are_named(cli,
     code, report, _ = doctor(cli)
     assert code == 1 and named(report, "RA-000002: notice"), report["problems"]
     assert not named(report, "chain"), report["problems"]  # the chain alone cannot tell (docs/data-safety.md)
+
+
+@pytest.mark.parametrize("detail", ["not json", "[1, 2]", "{broken", '"a string"'])
+def test_a_history_row_that_is_not_well_formed_is_named_and_show_says_one_line(cli, returns, db_path, backend, detail):
+    with raw(db_path) as conn:  # as the owner: on a server, past the constraint that refuses it
+        if backend == "postgres":
+            conn.execute("ALTER TABLE events DROP CONSTRAINT events_detail_json")
+        conn.execute("""INSERT INTO events (id, return_id, event, happened_on, recorded_at, agent, status, detail)
+                        VALUES (1000, 1, 'note', '2026-10-02', '2026-10-02T10:00:00Z', 'x', 'authorized', ?)""", [detail])
+    code, report, _ = doctor(cli)
+    assert code == 1 and named(report, "1 history row(s) are not well-formed"), report["problems"]
+    assert named(report, "RA-000001: event 1000 (note)"), report["problems"]
+    shown = cli("show", "RA-000001")
+    assert shown.exit_code == 1 and (shown.exception is None or isinstance(shown.exception, SystemExit))
+    assert shown.stderr.splitlines() == [shown.stderr.strip()] and "cannot read" in shown.stderr

@@ -12,8 +12,8 @@ from clihelpers import ok, query, raw, refused
 from pgserver import scratch_database, with_dbname
 from psycopg import errors as pgerrors
 
-from speco_returns.db import changes
 from speco_returns.db.database import open_database
+from speco_returns.integrity import checks
 
 TODAY = "2026-12-01"
 LOGINS = {"ann": "speco_agent", "ben": "speco_agent", "dana": "speco_supervisor", "lee": "speco_accounting",
@@ -52,7 +52,7 @@ def named(db_path) -> list[str]:
     """doctor's lines for the changes made outside the tool."""
     db = open_database(db_path, read=True)
     try:
-        return list(changes.problems(db))
+        return checks.outside_changes(db)
     finally:
         db.close()
 

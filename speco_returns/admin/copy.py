@@ -95,19 +95,18 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
 
 
 def verified_heads(source: Database) -> dict[str, tuple[int, int, str]]:
-    """The desk's chains walked: their heads, or one line naming what breaks them."""
+    """The desk's chains walked (as doctor walks them): their heads, or one line naming what
+    breaks them."""
     from ..db import chain
+    from ..integrity import chains
 
-    heads = {}
     for table in chain.CHAINED:
-        bad, found, recorded = chain.verify(source, table)
-        if bad or (recorded is not None and recorded != found) or (recorded is None and found[1]):
+        bad, wrong = chains.verify(source, table)
+        if bad or wrong:
             where = f"at row {bad[0]}" if bad else "at its end (rows removed or added)"
             raise ReturnsError(f"the desk's {table} chain breaks {where}: it was changed outside the tool; nothing was "
                                "copied (run `doctor` on it, restore it from a backup)")
-        if found[1]:
-            heads[table] = found
-    return heads
+    return {table: head for table, head in chain.heads(source).items() if head[1]}
 
 
 def _set_aside(target: Database, how: str, names: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:

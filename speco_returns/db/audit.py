@@ -166,6 +166,39 @@ def notice_events_without_notice(db: Database) -> list:
         ORDER BY r.id""")
 
 
+def malformed_history(db: Database, limit: int = MAX_ROWS) -> list:
+    """(key, event id, event) of history rows whose detail is not a JSON object: a row the tool
+    never wrote (`show` refuses the return in one line)."""
+    ids = db.engine.details_not_objects(db.raw, limit)
+    if not ids:
+        return []
+    return db.all(f"""SELECT {key_sql(db)}, e.id, e.event FROM events e LEFT JOIN returns r ON r.id = e.return_id
+                      WHERE e.id IN ({', '.join(str(int(i)) for i in ids)}) ORDER BY e.id""")
+
+
+def unexplained_changes(db: Database, limit: int) -> list:
+    """A server's audited changes (db/changes.py) that no tool event of the same transaction
+    explains, oldest first: (id, at, login, tbl, op, key, row_key, old, new), `key` the return's
+    RA number or ticket where the row belongs to one. Through a partial index: cheap at any size."""
+    from .changes import TABLE
+
+    if not db.is_server or not db.engine.table_exists(db.raw, TABLE):
+        return []
+    ra = db.engine.ra_text("r.ra_no")
+    return db.all(f"""SELECT a.id, a.at, a.login, a.tbl, a.op,
+                             CASE WHEN r.type = 'counter' THEN r.ticket WHEN r.ra_no IS NOT NULL THEN {ra}
+                                  WHEN a.return_id IS NOT NULL THEN 'return id ' || a.return_id ELSE a.row_key END AS key,
+                             a.row_key, a.old, a.new
+                      FROM {TABLE} a LEFT JOIN returns r ON r.id = a.return_id
+                      WHERE NOT a.explained ORDER BY a.id LIMIT ?""", [limit])
+
+
+def unexplained_count(db: Database) -> int:
+    from .changes import TABLE
+
+    return int(db.scalar(f"SELECT count(*) FROM {TABLE} WHERE NOT explained"))
+
+
 def catalog_head(db: Database):
     return db.one("SELECT rows, hash FROM chain_heads WHERE name = 'catalog'")
 

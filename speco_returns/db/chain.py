@@ -184,20 +184,6 @@ def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
         db.execute(sql)
 
 
-def verify(db: Database, table: str) -> tuple[list[int], tuple[int, int, str], tuple | None]:
-    """One chain walked on either engine: (row ids whose hash does not follow from the previous
-    row's, (last id, rows, last hash) as the rows make it, the recorded head or None)."""
-    canon = canon_sql(db, table, covered(db, table))
-    bad: list[int] = []
-    prev, count, last_id = "", 0, 0
-    for row_id, stored, text in db.stream(f"SELECT id, hash, {canon} FROM {table} ORDER BY id"):
-        if stored != link(prev, text):
-            bad.append(row_id)
-        prev, count, last_id = stored or "", count + 1, row_id
-    head = db.one("SELECT last_id, rows, hash FROM chain_heads WHERE name = ?", [table])
-    return bad, (last_id, count, prev), None if head is None else (head[0], head[1], head[2] or "")
-
-
 def heads(db: Database) -> dict[str, tuple[int, int, str]]:
     """The recorded heads of both chains: {table: (last id, rows, hash)}."""
     return {name: (last_id, rows, hash_ or "") for name, last_id, rows, hash_ in

@@ -10,13 +10,12 @@ a change is `explained` when the tool made it (its writes mark their transaction
 transaction wrote a history event for that return, as every command does. A login that is not
 the owner cannot commit an unexplained change to a return's rows: the server refuses it. The
 owner's unexplained changes, and anyone's to notices and the catalog made outside the tool, stay
-in the table, and `doctor` names each one (`unexplained`, `wording`). The catalog's history is
+in the table, and `doctor` names each one (db/audit.py reads them, `wording` words them). The catalog's history is
 read from it (`catalog history MODEL`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -108,21 +107,6 @@ M018_POSTGRES = [
 COPY_SKIPS = {table: [f"{table}_audit"] for table in AUDITED}
 
 
-def unexplained(db: Database, limit: int = 50) -> list:
-    """The audited changes no tool event of the same transaction explains, oldest first: rows of
-    (id, at, login, tbl, op, key, old, new), `key` the return's RA number or ticket where the row
-    belongs to one (else the row's own key). Read through a partial index: cheap at any size."""
-    if not db.is_server or not db.engine.table_exists(db.raw, TABLE):
-        return []
-    ra = db.engine.ra_text("r.ra_no")
-    return db.all(f"""SELECT a.id, a.at, a.login, a.tbl, a.op,
-                             CASE WHEN r.type = 'counter' THEN r.ticket WHEN r.ra_no IS NOT NULL THEN {ra}
-                                  WHEN a.return_id IS NOT NULL THEN 'return id ' || a.return_id ELSE a.row_key END AS key,
-                             a.row_key, a.old, a.new
-                      FROM {TABLE} a LEFT JOIN returns r ON r.id = a.return_id
-                      WHERE NOT a.explained ORDER BY a.id LIMIT ?""", [limit])
-
-
 def catalog_history(db: Database, model: str) -> list:
     """A model's catalog changes, oldest first: (at, login, op, old, new, explained)."""
     if not db.is_server:
@@ -184,13 +168,3 @@ def wording(key: str | None, tbl: str, op: str, login: str, at: datetime, old: d
     outside speco-returns`."""
     label = f"catalog {key}" if tbl == "catalog" else (key or tbl)
     return f"{label}: {what(tbl, op, old, new)} by {login} at {when(at)}, outside speco-returns"
-
-
-def problems(db: Database, limit: int = 20) -> Iterator[str]:
-    """doctor's lines for the unexplained changes (at most `limit`, then one line for the rest)."""
-    rows = unexplained(db, limit + 1)
-    for row in rows[:limit]:
-        yield wording(row["key"], row["tbl"], row["op"], row["login"], row["at"], row["old"], row["new"])
-    if len(rows) > limit:
-        total = db.scalar(f"SELECT count(*) FROM {TABLE} WHERE NOT explained")
-        yield f"{total - limit} more change(s) made outside speco-returns: SELECT * FROM {TABLE} WHERE NOT explained"

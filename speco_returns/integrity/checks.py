@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..db import audit
+from ..db import audit, changes
 from ..db.chain import catalog_digest
 from ..db.connection import Database
 from ..domain import inputs
@@ -118,8 +118,26 @@ def catalog(db: Database) -> list[str]:
             "and VR-3; compare `catalog list` with the price list, then enter it again (`catalog import`)"]
 
 
+def history_rows(db: Database) -> list[str]:
+    return _line("history row(s) are not well-formed (their detail is not a JSON object)",
+                 [(k, f"event {i} ({event})") for k, i, event in audit.malformed_history(db)],
+                 "written outside the tool: `show` refuses those returns; restore from a backup")
+
+
+def outside_changes(db: Database, limit: int = 20) -> list[str]:
+    """A server's changes no tool event explains, each with its login (db/changes.py), at most
+    `limit`, then one line for the rest."""
+    rows = audit.unexplained_changes(db, limit + 1)
+    lines = [changes.wording(r["key"], r["tbl"], r["op"], r["login"], r["at"], r["old"], r["new"]) for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"{audit.unexplained_count(db) - limit} more change(s) made outside speco-returns: "
+                     f"SELECT * FROM {changes.TABLE} WHERE NOT explained")
+    return lines
+
+
 # Each applies from the schema that made what it reads (m004: RA numbers; m007: notices; m008:
-# the signed ledger, ledger_days and reviews; m012: serials.held; m014: the catalog's digest).
+# the signed ledger, ledger_days and reviews; m012: serials.held; m014: the catalog's digest;
+# m018: a server's audit).
 CHECKS = [
     Check("ledger_days", 8, ledger_days),
     Check("serial_flags", 12, serial_flags),
@@ -130,4 +148,6 @@ CHECKS = [
     Check("addresses", 7, addresses),
     Check("sent_notices", 7, sent_notices),
     Check("catalog", 14, catalog),
+    Check("history_rows", 1, history_rows),
+    Check("outside_changes", 18, outside_changes),
 ]

@@ -61,6 +61,10 @@ class Engine:
     def table_exists(self, raw, table: str) -> bool:
         raise NotImplementedError
 
+    def details_not_objects(self, raw, limit: int) -> list[int]:
+        """Ids of history rows whose detail is not a JSON object (empty is none), in id order."""
+        raise NotImplementedError
+
     def remove_serial(self, raw, return_id: int, serial: str) -> bool:
         """`serial remove`'s one deletion (a server's logins have no DELETE: db/guards.py)."""
         raise NotImplementedError

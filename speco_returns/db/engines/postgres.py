@@ -4,9 +4,11 @@ only when `--db` is a URL: SQLite users never pay its import."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import closing
 from functools import lru_cache
 
 from ...errors import DatabaseBusy, ReturnsError, SerialTaken
@@ -210,6 +212,30 @@ class PostgresEngine(Engine):
             return ReturnsError(f"lost the connection to the database server {where} ({_first_line(error)}): "
                                 "a command is written whole or not at all; check with `show` and try again")
         return ReturnsError(f"database error: {_first_line(error)}")
+
+    def details_not_objects(self, raw, limit: int) -> list[int]:
+        """The server parses every detail in one statement; it stops at the first text that is not
+        JSON at all (m018 refuses such rows, but not those written before it), and only then are
+        the details read and parsed here, one by one."""
+        try:
+            with raw.transaction():  # a savepoint inside doctor's snapshot
+                return [i for (i,) in raw.execute(
+                    """SELECT id FROM events WHERE detail IS NOT NULL AND detail <> ''
+                       AND jsonb_typeof(detail::jsonb) <> 'object' ORDER BY id LIMIT %s""", [limit])]
+        except (pgerrors.InvalidTextRepresentation, pgerrors.UntranslatableCharacter):
+            pass
+        found = []
+        with closing(self.stream(raw, "SELECT id, detail FROM events WHERE detail IS NOT NULL AND detail <> '' ORDER BY id")) as rows:
+            for i, text in rows:
+                try:
+                    ok = isinstance(json.loads(text), dict)
+                except ValueError:
+                    ok = False
+                if not ok:
+                    found.append(i)
+                    if len(found) == limit:
+                        break
+        return found
 
     def remove_serial(self, raw, return_id: int, serial: str) -> bool:
         return raw.execute("SELECT speco_remove_serial(%s, %s)", [return_id, serial]).fetchone()[0]

@@ -87,6 +87,12 @@ class SQLiteEngine(Engine):
     def table_exists(self, raw, table: str) -> bool:
         return raw.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0] > 0
 
+    def details_not_objects(self, raw, limit: int) -> list[int]:
+        return [i for (i,) in raw.execute(
+            """SELECT id FROM events WHERE detail IS NOT NULL AND detail != ''
+               AND CASE WHEN json_valid(detail) THEN json_type(detail) != 'object' ELSE 1 END ORDER BY id LIMIT ?""",
+            [limit])]
+
     def remove_serial(self, raw, return_id: int, serial: str) -> bool:
         return raw.execute("DELETE FROM serials WHERE return_id = ? AND serial = ?", [return_id, serial]).rowcount > 0
 
