@@ -135,9 +135,9 @@ def outside_changes(db: Database, limit: int = 20) -> list[str]:
     return lines
 
 
-# Each applies from the schema that made what it reads (m004: RA numbers; m007: notices; m008:
-# the signed ledger, ledger_days and reviews; m012: serials.held; m014: the catalog's digest;
-# m018: a server's audit).
+# Each applies from the schema that made what it reads (m002: the history; m004: RA numbers;
+# m007: notices; m008: the signed ledger, ledger_days and reviews; m012: serials.held; m014:
+# the catalog's digest; m018: a server's audit).
 CHECKS = [
     Check("ledger_days", 8, ledger_days),
     Check("serial_flags", 12, serial_flags),
@@ -148,6 +148,6 @@ CHECKS = [
     Check("addresses", 7, addresses),
     Check("sent_notices", 7, sent_notices),
     Check("catalog", 14, catalog),
-    Check("history_rows", 1, history_rows),
+    Check("history_rows", 2, history_rows),
     Check("outside_changes", 18, outside_changes),
 ]
