@@ -10,8 +10,8 @@ a change is `explained` when the tool made it (its writes mark their transaction
 transaction wrote a history event for that return, as every command does. A login that is not
 the owner cannot commit an unexplained change to a return's rows: the server refuses it. The
 owner's unexplained changes, and anyone's to notices and the catalog made outside the tool, stay
-in the table, and `doctor` names each one (db/audit.py reads them, `wording` words them). The catalog's history is
-read from it (`catalog history MODEL`).
+in the table, and `doctor` names each one (db/audit.py reads them, `wording` words them). The
+catalog's history is read from it (`catalog history MODEL`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ WRITER = "speco.writer"  # the tool's mark on its write transactions (and migrat
 # True for a row this transaction wrote, in a savepoint as much as outside one (a savepoint's
 # rows carry their own transaction id, given after this transaction's): the row's 32-bit xid at
 # most 2^31 after ours (modulo 2^32), made an xid8 of our epoch, and in progress (a visible row of
-# a transaction in progress is ours). Only then is the server asked: it refuses an xid it has not
-# given yet, which a row 2^31 transactions old could otherwise look like.
+# a transaction in progress is ours). Only then is the server asked, as it refuses an xid it has
+# not given yet; a row between 2^31 and 2^32 transactions old could still look like one (the
+# server's transaction ids are counted across all its databases: a team's own writes take
+# centuries to get there, a server shared with busy databases less).
 OURS = """EXISTS (SELECT 1 FROM (SELECT top, (({xmin}::text::bigint - top % 4294967296) % 4294967296 + 4294967296)
                                    % 4294967296 AS d FROM (SELECT pg_current_xact_id()::text::bigint AS top) n) t
                   WHERE CASE WHEN t.d < 2147483648 THEN pg_xact_status((t.top + t.d)::text::xid8) = 'in progress'
