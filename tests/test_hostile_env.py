@@ -186,6 +186,7 @@ PATHS = {
     ("notify", "--outbox"): (["notify", "--outbox"], "folder"),
     ("deliveries import", "path"): (["deliveries", "import", "--format", "easypost"], "csv"),
     ("deliveries import", "--done"): (["deliveries", "import", ".", "--format", "easypost", "--done"], "folder"),
+    ("doctor", "--anchor"): (["doctor", "--anchor"], None),
 }
 URLS = {("admin copy", "--to"): ["admin", "copy", "--to"]}  # a server database: text, not a Path
 

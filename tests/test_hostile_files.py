@@ -91,6 +91,7 @@ EVERY_COMMAND = {
     ("catalog", "add"): (WRITE, ["CAM-1", "--category", "camera"]),
     ("catalog", "import"): (WRITE, ["{work}/models.csv"]),
     ("catalog", "list"): (READ, []),
+    ("catalog", "history"): (READ, ["CAM-1"]),  # a server's; a file's says so
     ("backup",): (READ, ["{work}/copy.db"]),
     ("doctor",): (READ, []),
     ("admin", "roles"): (NONE, []),

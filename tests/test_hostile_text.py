@@ -70,6 +70,8 @@ NO_USER_TEXT = {
     "deliveries import": "shows a carrier file's text, never typed text: test_deliveries' escapes test, test_hostile_views",
     "deliveries serve": "logs a source, a status and a fixed word per request (test_webhooks)",
     "slip": "a PDF, no terminal view: tests/test_slip.py reads hostile text back from its page as typed",
+    "catalog history": "a server's audit of the catalog as stored (logins, prices, categories, descriptions): "
+                       "test_hostile_views; a model typed is refused unless printable (normalize_model)",
 }
 GROUPS = ("serial", "catalog", "export", "admin")
 

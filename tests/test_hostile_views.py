@@ -86,6 +86,7 @@ STORED_VIEWS: dict[tuple[str, ...], list[list[str]]] = {
     ("catalog", "add"): [["catalog", "add", "CAM-2", "--category", "camera"]],
     ("catalog", "import"): [["catalog", "import", "{tmp}/models.csv"]],
     ("catalog", "list"): [["catalog", "list"], ["catalog", "list", "--csv"], ["catalog", "list", "--json"]],
+    ("catalog", "history"): [["catalog", "history", "CAM-1"], ["catalog", "history", "CAM-1", "--json"]],  # a server's
     ("export", "ledger"): [["export", "ledger"], ["export", "ledger", "--output", "{tmp}/l.csv"]],
     ("export", "holds"): [["export", "holds"]],
     ("export", "returns"): [["export", "returns"], ["export", "returns", "--output", "{tmp}/r.csv"]],

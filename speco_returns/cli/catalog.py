@@ -77,7 +77,6 @@ def catalog_list(
         render.shown(len(rows[:shown]), len(rows), "--csv for a file")
 
 
-
 @command("catalog", "history")
 def catalog_history(
     ctx: typer.Context, model: Annotated[str, typer.Argument(help="The model name.")], as_json: JsonOpt = False) -> None:
@@ -93,4 +92,4 @@ def catalog_history(
         return
     for r in rows:
         outside = "" if r["by_the_tool"] else "  (outside speco-returns)"
-        typer.echo(f"{r['at']}  {r['login']}  {inputs.visible(r['change'])}{outside}")
+        typer.echo(f"{r['at']}  {inputs.visible(r['login'])}  {inputs.visible(r['change'])}{outside}")
