@@ -157,6 +157,11 @@ def server_leg(big: Path, small: Path, metas: tuple[dict, dict], ra: str, model:
         measure(show, args.runs, env)
         _same("show", show[0].stdout, show[1].stdout, differ)
         report(Ratio("server: show", f"show {ra} on the server, {n:,}", where, show[1].seconds, show[0].seconds, None))
+        # One doctor, both engines: the server's time beside SQLite's (their reports differ: a
+        # file's integrity check and sizes, a server's version and audit).
+        doc = [cmd("doctor-sqlite", big, "doctor", "--json"), cmd("doctor-server", big_url, "doctor", "--json")]
+        measure(doc, args.runs, env)
+        report(Ratio("server: doctor", f"doctor on the server, {n:,}", where, doc[1].seconds, doc[0].seconds, None))
 
         both_and_scale("overdue", ("overdue", "--json", "--as-of", AS_OF), 1.3)
         csv = {x: out / f"export-{x}.csv" for x in ("sqlite", "server", "server-small")}
