@@ -105,3 +105,45 @@ def test_no_import_circles():
 def test_no_module_is_over_500_lines(module):
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines"
+
+
+# A statement's first word, as SQL starts one; a text counts when that word is in capitals (as
+# every statement of the package is written), so "Select a return" in a help text does not.
+SQL_START = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "PRAGMA", "COPY", "BEGIN",
+             "COMMIT", "ROLLBACK", "ANALYZE", "WITH", "GRANT", "REVOKE", "LOCK", "TRUNCATE", "VACUUM")
+DRIVERS = ("sqlite3", "psycopg", "sqlite_utils")
+
+
+def _sql_texts(path: Path) -> list[str]:
+    """The string literals (an f-string by its first literal part) that begin an SQL statement,
+    and the imports of a database driver."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        text = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+            text = str(node.values[0].value)
+        if text is not None and text.split(None, 1)[:1] and text.split(None, 1)[0] in SQL_START:
+            found.append(f"line {node.lineno}: {text.strip()[:50]!r}")
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        found += [f"line {node.lineno}: imports {n}" for n in names if n.split(".")[0] in DRIVERS]
+    return list(dict.fromkeys(found))  # an f-string's first part is also a literal of its own
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _part(m) != "db"))
+def test_sql_and_the_drivers_live_in_db_only(module):
+    found = _sql_texts(MODULES[module])
+    assert not found, f"{module}: SQL or a driver outside db/ (move it to a query module): {found}"
+
+
+def test_the_sql_finder_finds_sql():
+    """The check above is only as good as its finder: it finds a statement, an f-string's and
+    a driver's import in a module written for it, and not a sentence."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        probe = Path(folder) / "probe.py"
+        probe.write_text('import sqlite3\nA = "SELECT 1"\nB = f"DELETE FROM {A}"\nC = "Select a return"\n')
+        assert [line.split(":")[0] for line in _sql_texts(probe)] == ["line 1", "line 2", "line 3"]

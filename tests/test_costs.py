@@ -13,10 +13,9 @@ from clihelpers import ok
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speco_returns.admin import backup as admin
 from speco_returns.cli import output as cli
 from speco_returns.cli import output as export
-from speco_returns.db import exports
+from speco_returns.db import exports, snapshot
 from speco_returns.db import returns as db_returns
 from speco_returns.db.database import open_database as Store
 from speco_returns.domain import lifecycle, types
@@ -117,7 +116,7 @@ def test_backup_runs_a_quick_check_of_the_copy_not_the_full_one(cli_, db_path, t
         conn.set_trace_callback(statements.append)
         return conn
 
-    monkeypatch.setattr(admin.sqlite3, "connect", traced)
+    monkeypatch.setattr(snapshot.sqlite3, "connect", traced)
     assert "quick check ok" in ok(cli_("backup", str(tmp_path / "copy.db"))).stdout
     assert "PRAGMA quick_check" in statements
     assert not any("integrity_check" in s for s in statements)

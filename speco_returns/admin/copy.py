@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from ..db import transfer
 from ..db.database import Database, open_database
 from ..errors import ReturnsError
 
@@ -53,7 +54,7 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
             raise ReturnsError(f"the server database is at schema {target.schema_version()} and the file at "
                                f"{source.schema_version()}: run both with this version first")
         for table in CHECKED:
-            n = target.scalar(f"SELECT count(*) FROM {table}")
+            n = transfer.row_count(target, table)
             if n:
                 raise ReturnsError(f"the target database is not empty ({n} row(s) in {table}): "
                                    "admin copy moves a desk to a new, empty server database; nothing was copied")
@@ -64,31 +65,17 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
                 raise ReturnsError(f"the server's {table} lacks column(s) {', '.join(sorted(set(mine) - theirs))}")
             columns[table] = mine
         if on_total:
-            on_total(sum(source.scalar(f"SELECT count(*) FROM {t}") for t in TABLES))
+            on_total(sum(transfer.row_count(source, t) for t in TABLES))
         with source.read(), target.write():
-            skipped = _set_aside(target, "DISABLE")
+            skipped = _set_aside(target, on=False)
             for table in TABLES:
-                names = ", ".join(columns[table])
-                with target.raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as pipe:
-                    batch = 0
-                    for row in source.execute(f"SELECT {names} FROM {table}"):
-                        pipe.write_row(tuple(row))
-                        batch += 1
-                        if batch == 5000 and on_rows:
-                            on_rows(batch)
-                            batch = 0
-                    if on_rows:
-                        on_rows(batch)
-                if "id" in columns[table]:  # new rows continue after the copied ids
-                    target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) "
-                                 f"FROM {table}")
+                transfer.copy_in(target, table, columns[table], transfer.rows(source, table, columns[table]), on_rows)
             from ..db.chain import record_catalog
 
             record_catalog(target)  # the catalog's digest, as the desk's own writes kept it
-            target.many("INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, ?, ?)",
-                        [(name, *head) for name, head in heads.items()])
-            _set_aside(target, "ENABLE", skipped)
-        target.execute("ANALYZE")  # the planner's statistics for the rows just loaded, before anyone reads them
+            transfer.put_heads(target, heads)
+            _set_aside(target, on=True, names=skipped)
+        transfer.analyze(target)
         return verify(source, target, columns)
     finally:
         target.close()
@@ -109,23 +96,21 @@ def verified_heads(source: Database) -> dict[str, tuple[int, int, str]]:
     return {table: head for table, head in chain.heads(source).items() if head[1]}
 
 
-def _set_aside(target: Database, how: str, names: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
-    """DISABLE (or ENABLE again) the server's stamping, numbering and audit triggers inside the
+def _set_aside(target: Database, *, on: bool, names: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """Switch off (or on again) the server's stamping, numbering and audit triggers inside the
     copy's transaction: ALTER TABLE is the owner's, so a copy runs as the database's owner."""
     from ..db import changes, guards
 
     if names is None:
         names = [(table, name) for skips in (guards.COPY_SKIPS, changes.COPY_SKIPS) for table, found in skips.items()
                  for name in found]
-        present = {n for (n,) in target.all("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+        present = transfer.triggers(target)
         names = [(t, n) for t, n in names if n in present]
-        owner = target.scalar("SELECT pg_has_role(current_user, relowner, 'MEMBER') FROM pg_class "
-                              "WHERE oid = to_regclass('returns')")
-        if names and not owner:
+        if names and not transfer.owns_tables(target):
             raise ReturnsError("admin copy runs as the server database's owner (the role that created it): "
                                "nothing was copied")
     for table, name in names:
-        target.execute(f"ALTER TABLE {table} {how} TRIGGER {name}")
+        transfer.switch_trigger(target, table, name, on)
     return names
 
 
@@ -133,10 +118,9 @@ def verify(source: Database, target: Database, columns: dict[str, list[str]]) ->
     """Counts and checksums per table, read from both sides; a difference is one line."""
     found = {}
     for table in CHECKED:
-        names = ", ".join(columns.get(table) or source.columns(table))
-        sql = f"SELECT {names} FROM {table}"
-        mine = checksum(source.execute(sql))
-        theirs = checksum(target.stream(sql))
+        names = columns.get(table) or list(source.columns(table))
+        mine = checksum(transfer.rows(source, table, names))
+        theirs = checksum(transfer.rows(target, table, names))
         if mine != theirs:
             raise ReturnsError(f"the copy of {table} differs ({mine[0]} row(s) here, {theirs[0]} on the server, "
                                "or a checksum): drop and re-create the server database, then copy again")
