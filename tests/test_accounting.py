@@ -5,6 +5,7 @@ is also a hypothesis property over generated months."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -14,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from builders import migration_named, older_database
+from builders import advanced, catalog, migration_named, older_database
 from clihelpers import counts, ok, query, raw, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,20 +46,12 @@ def ev(cli, ra: str, name: str, day: str, *args: str):
     return ok(cli(name, ra, *args, "--on", day, today=day))
 
 
-def advanced(cli, serial: str, opened: str, *, ref: str = "AUTH-1", customer: str = "Acme", qty: int = 1) -> str:
-    doc = json.loads(ok(cli("open", "--type", "ar", "--customer", customer, "--email", "a@example.com",
-                            "--item", f"CAM-1:{qty}", *(f"--serial={serial}-{n:03d}" for n in range(qty)),
-                            "--json", today=opened)).stdout)
-    ev(cli, doc["ra"], "link", opened)
-    ev(cli, doc["ra"], "hold", opened, "--ref", ref)
-    return doc["ra"]
+held = functools.partial(advanced, step="held", email="a@example.com")  # linked, held on the day opened
 
 
 def charged(cli, serial: str, opened: str = "2026-09-01", *, deliver: str = "2026-09-02", charge: str = "2026-10-05",
             ref: str = "AUTH-1") -> str:
-    ra = advanced(cli, serial, opened, ref=ref)
-    ev(cli, ra, "ship", deliver)
-    ev(cli, ra, "deliver", deliver)
+    ra = advanced(cli, f"{serial}-000", on=opened, email="a@example.com", ref=ref, ship=deliver)
     ev(cli, ra, "charge", charge)
     return ra
 
@@ -68,8 +61,8 @@ def ledger_rows(db_path) -> list[tuple]:
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "250.00"))
+def _catalog(cli):
+    catalog(cli, "CAM-1=250.00")
 
 
 # --- 1. the signed ledger -----------------------------------------------------------------------
@@ -77,7 +70,7 @@ def catalog(cli):
 
 def test_every_movement_is_signed_so_sums_are_balances(cli, db_path):
     ra = charged(cli, "A")
-    ok(cli("hold", advanced(cli, "B", "2026-09-03", ref="AUTH-2"), "--ref", "AUTH-3", "--on", "2026-09-04", today="2026-09-04"))
+    ok(cli("hold", held(cli, "B-000", on="2026-09-03", ref="AUTH-2"), "--ref", "AUTH-3", "--on", "2026-09-04", today="2026-09-04"))
     ev(cli, ra, "receive", "2026-10-09")
     ev(cli, ra, "refund", "2026-10-10", "--ref", "RF-1", "--amount", "100")
     assert [r[:4] for r in ledger_rows(db_path)] == [
@@ -158,7 +151,7 @@ def test_refund_never_more_than_charged_and_never_nothing(cli, db_path, amount, 
 
 @pytest.mark.parametrize("stage", ["hold-authorized", "charged", "completed"])
 def test_refund_only_on_a_late_return(cli, db_path, stage):
-    ra = advanced(cli, "A", "2026-09-01")
+    ra = held(cli, "A-000", on="2026-09-01")
     if stage != "hold-authorized":
         ev(cli, ra, "ship", "2026-09-02")
         ev(cli, ra, "deliver", "2026-09-02")
@@ -196,13 +189,13 @@ def test_complete_note_on_a_late_return_lets_the_charge_stand(cli, db_path):
 @pytest.fixture
 def month(cli):
     """November 2026 with every kind of hold; one hold from October still open."""
-    old = advanced(cli, "OLD", "2026-10-20", ref="AUTH-OLD")                        # RA-000001, active throughout
-    rel = advanced(cli, "REL", "2026-11-02", ref="AUTH-REL", customer="=HYPERLINK(\"http://x\",\"y\")")  # RA-000002
+    old = held(cli, "OLD-000", on="2026-10-20", ref="AUTH-OLD")                        # RA-000001, active throughout
+    rel = held(cli, "REL-000", on="2026-11-02", ref="AUTH-REL", customer="=HYPERLINK(\"http://x\",\"y\")")  # RA-000002
     ev(cli, rel, "ship", "2026-11-03")
     ev(cli, rel, "receive", "2026-11-09")                                           # released
-    can = advanced(cli, "CAN", "2026-11-03", ref="AUTH-CAN")                        # RA-000003
+    can = held(cli, "CAN-000", on="2026-11-03", ref="AUTH-CAN")                        # RA-000003
     ev(cli, can, "cancel", "2026-11-04", "--reason", "fixed by phone")              # cancelled after a hold
-    re_ = advanced(cli, "RE", "2026-11-05", ref="AUTH-RE1")                         # RA-000004
+    re_ = held(cli, "RE-000", on="2026-11-05", ref="AUTH-RE1")                         # RA-000004
     ok(cli("hold", re_, "--ref", "AUTH-RE2", "--expires", "2026-12-05", "--on", "2026-11-06", today="2026-11-06"))
     late = charged(cli, "LATE", "2026-09-01", ref="AUTH-LATE", charge="2026-11-02")  # RA-000005, charged in Nov
     ev(cli, late, "receive", "2026-11-10")
@@ -294,7 +287,7 @@ def test_report_defaults_to_this_month_to_date(cli, month):
 
 
 def test_report_counts_overdue_as_of_the_end(cli):
-    ra = advanced(cli, "A", "2026-09-01")
+    ra = held(cli, "A-000", on="2026-09-01")
     ev(cli, ra, "ship", "2026-09-02")
     ev(cli, ra, "deliver", "2026-09-02")  # due 2026-10-02
     assert report(cli, "--from", "2026-10-01", "--to", "2026-10-02")["overdue"]["count"] == 0
@@ -364,7 +357,7 @@ def test_a_reference_a_processor_would_not_issue_is_refused(cli, db_path, ref):
 
 @pytest.mark.parametrize("ref", ["AUTH-1", "ch_3N4x5Y2eZvKYlo2C1", "pi_1/2026:11.a", "0A", "9", "txn.2026-11-26"])
 def test_processor_references_are_accepted_and_exported_exactly(cli, ref):
-    ra = advanced(cli, "A", "2026-10-01", ref=ref)
+    ra = held(cli, "A-000", on="2026-10-01", ref=ref)
     assert [r["hold_ref"] for r in export(cli, "ledger")] == [ref]
     assert [r["hold_ref"] for r in export(cli, "holds")] == [ref]
     assert json.loads(ok(cli("show", ra, "--json")).stdout)["hold_ref"] == ref

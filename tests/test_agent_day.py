@@ -7,17 +7,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from builders import catalog
 from clihelpers import counts, ok, query, refused
 
 TODAY = "2026-03-31"
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli, tmp_path):
-    seed = tmp_path / "seed.csv"
-    seed.write_text("model,category,list_price\nCAM-1,camera,100\nCAM-2,camera,\"1,299.99\"\nPTZ-1,ptz,900\n"
-                    "NOPRICE,camera,\n", encoding="utf-8")
-    ok(cli("catalog", "import", str(seed)))
+def _catalog(cli):
+    catalog(cli, "CAM-1", "CAM-2", "PTZ-1", "NOPRICE")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ SPEC §2 (AR-1..AR-4 and "The 30-day clock, exactly"), §3 (the advanced life) a
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import shutil
@@ -14,6 +15,8 @@ import shutil
 import pytest
 import typer.main
 import typer.testing
+from builders import advanced as advanced_at
+from builders import catalog
 from clihelpers import cached_command, ok, query, raw, refused
 from typer.testing import CliRunner
 
@@ -56,42 +59,27 @@ def event(cli, ra, name, day, *args):
     return ok(cli(name, ra, *args, today=day))
 
 
-def advanced(cli, serial, *, customer="Acme", opened="2026-10-01", link=None, hold=None, ref="AUTH-1", expires=None,
-             ship=None, deliver=None, unit_shipped=None, receive=None, qty=1) -> str:
-    serials = [f"--serial={serial}-{n}" for n in range(1, qty + 1)]
-    doc = json.loads(ok(cli("open", "--type", "ar", "--customer", customer, "--item", f"CAM-1:{qty}", *serials,
-                            "--email", "ops@example.test", "--json", today=opened)).stdout)
-    ra = doc["ra"]
-    if link:
-        event(cli, ra, "link", link)
-    if hold:
-        event(cli, ra, "hold", hold, "--ref", ref, *(["--expires", expires] if expires else []))
-    if ship:
-        event(cli, ra, "ship", ship)
-    if deliver:
-        event(cli, ra, "deliver", deliver)
+advanced = functools.partial(advanced_at, email="ops@example.test")
+
+
+def delivered(cli, serial, day, *, unit_shipped=None, **kw) -> str:
+    """SERIAL-1 linked and held 2026-10-01, shipped 2026-10-02, delivered on `day` (and its unit
+    shipped back on `unit_shipped`)."""
     if unit_shipped:
-        event(cli, ra, "unit-shipped", unit_shipped)
-    if receive:
-        event(cli, ra, "receive", receive)
-    return ra
-
-
-def delivered(cli, serial, day, **kw) -> str:
-    """Linked, held, shipped, then delivered on `day`."""
-    return advanced(cli, serial, opened="2026-10-01", link="2026-10-01", hold="2026-10-01", ship="2026-10-02", deliver=day, **kw)
+        kw.update(step="unit-shipped", unit_shipped=unit_shipped)
+    return advanced(cli, f"{serial}-1", ship="2026-10-02", deliver=day, **kw)
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.00"))
+def _catalog(cli):
+    catalog(cli, "CAM-1=$1,299.00")
 
 
 # --- the life of an advanced replacement ------------------------------------------------------
 
 
 def test_advanced_replacement_end_to_end(cli, db_path):
-    ra = advanced(cli, "SN", qty=2)
+    ra = advanced(cli, ["SN-1", "SN-2"], step="opened")
     doc = show(cli, ra, "2026-10-01")
     assert (doc["ra"], doc["status"], doc["hold_amount"], doc["due_on"]) == ("RA-000001", "authorized", "2598.00", None)
 
@@ -131,14 +119,14 @@ def test_advanced_replacement_end_to_end(cli, db_path):
 
 
 def test_hold_needs_the_link_first(cli, db_path):
-    ra = advanced(cli, "SN")
+    ra = advanced(cli, "SN-1", step="opened")
     lines = refused(cli("hold", ra, "--ref", "AUTH-1", today="2026-10-01"))
     assert lines[0].startswith("error: AR-2")
     assert ledger(db_path) == [] and show(cli, ra, "2026-10-01")["status"] == "authorized"
 
 
 def test_receive_is_allowed_once_the_replacement_ships(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", ship="2026-10-02")
+    ra = advanced(cli, "SN-1", step="shipped", ship="2026-10-02")
     event(cli, ra, "receive", "2026-10-05")
     doc = show(cli, ra, "2026-10-05")
     assert doc["status"] == "completed" and doc["hold_active"] is False
@@ -146,7 +134,7 @@ def test_receive_is_allowed_once_the_replacement_ships(cli, db_path):
 
 
 def test_receive_before_the_replacement_ships_is_refused(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01")
+    ra = advanced(cli, "SN-1", step="held")
     assert len(refused(cli("receive", ra, today="2026-10-02"))) == 1
     assert show(cli, ra, "2026-10-02")["status"] == "hold-authorized"
     assert [row[2] for row in ledger(db_path)] == ["hold-authorized"]
@@ -175,7 +163,7 @@ def test_charge_refused_on_the_due_date_allowed_the_day_after(cli, db_path):
 
 
 def test_charge_refused_before_delivery(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", ship="2026-10-02")
+    ra = advanced(cli, "SN-1", step="shipped", ship="2026-10-02")
     lines = refused(cli("charge", ra, today="2026-12-31"))
     assert len(lines) == 1 and lines[0].startswith("error: AR-4")
     assert show(cli, ra, "2026-12-31")["status"] == "replacement-shipped"
@@ -223,7 +211,7 @@ def test_unit_shipped_after_the_due_date_is_still_overdue(cli):
 
 
 def test_cancel_before_shipping_releases_the_hold(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-02", ref="AUTH-9", expires="2026-10-09")
+    ra = advanced(cli, "SN-1", step="held", hold="2026-10-02", ref="AUTH-9", expires="2026-10-09")
     event(cli, ra, "cancel", "2026-10-03", "--reason", "customer fixed it")
     doc = show(cli, ra, "2026-10-03")
     assert doc["status"] == "cancelled" and doc["hold_active"] is False
@@ -233,13 +221,13 @@ def test_cancel_before_shipping_releases_the_hold(cli, db_path):
 
 
 def test_cancel_without_a_hold_writes_no_money(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01")
+    ra = advanced(cli, "SN-1", step="linked")
     event(cli, ra, "cancel", "2026-10-02", "--reason", "changed mind")
     assert ledger(db_path) == []
 
 
 def test_cancel_after_shipping_is_refused(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", ship="2026-10-02")
+    ra = advanced(cli, "SN-1", step="shipped", ship="2026-10-02")
     before = ledger(db_path)
     assert len(refused(cli("cancel", ra, "--reason", "too late", today="2026-10-03"))) == 1
     doc = show(cli, ra, "2026-10-03")
@@ -276,7 +264,7 @@ def test_rehold_replaces_the_expiry(cli, db_path):
 @pytest.mark.parametrize("ref", ["4111 1111 1111 1111", "4111-1111-1111-1111", "card 4111111111111111 ok",
                                  "4111 1111 1111 1111 123", "AUTH 5500 0000 0000 0004"])
 def test_hold_reference_with_a_card_number_is_refused(cli, db_path, ref):
-    ra = advanced(cli, "SN", link="2026-10-01")
+    ra = advanced(cli, "SN-1", step="linked")
     result = cli("hold", ra, "--ref", ref, "--json", today="2026-10-02")
     lines = refused(result)
     assert len(lines) == 1
@@ -289,7 +277,7 @@ def test_hold_reference_with_a_card_number_is_refused(cli, db_path, ref):
 
 
 def test_hold_reference_with_a_short_number_is_fine(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01")
+    ra = advanced(cli, "SN-1", step="linked")
     event(cli, ra, "hold", "2026-10-02", "--ref", "TXN-411111111111")  # 12 digits: not a card number
     assert ledger(db_path)[0][4] == "TXN-411111111111"
 
@@ -325,7 +313,7 @@ def test_due_soon_only_with_within(cli):
 
 
 def test_delivery_unknown(cli):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", ship="2026-11-01")
+    ra = advanced(cli, "SN-1", step="shipped", ship="2026-11-01")
     assert overdue(cli, "2026-11-11") == []
     rows = overdue(cli, "2026-11-12")
     assert states(rows) == [(ra, "delivery-unknown")]
@@ -379,10 +367,10 @@ def every_state_db(tmp_path_factory):
 
 
 def _build_every_state(cli) -> None:
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.00"))
+    catalog(cli, "CAM-1=$1,299.00")
     delivered(cli, "SN1", "2026-12-01", expires="2026-12-12")
     delivered(cli, "SN2", "2026-11-01", unit_shipped="2026-11-20")
-    advanced(cli, "SN3", link="2026-10-01", hold="2026-10-01", ship="2026-11-25")
+    advanced(cli, "SN3-1", step="shipped", ship="2026-11-25")
     delivered(cli, "SN4", "2026-11-12")
     delivered(cli, "SN5", "2026-11-05")
     delivered(cli, "SN6", "2026-11-01")
@@ -441,7 +429,7 @@ def test_overdue_check_exit_codes(cli, every_state):
 @pytest.mark.parametrize("build, as_of, state", [
     (lambda cli: delivered(cli, "SN", "2026-11-01", expires="2026-11-20"), "2026-11-18", "hold-expiring"),
     (lambda cli: delivered(cli, "SN", "2026-11-01", unit_shipped="2026-11-02"), "2026-12-20", "return-stalled"),
-    (lambda cli: advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", ship="2026-10-02"), "2026-12-20", "delivery-unknown"),
+    (lambda cli: advanced(cli, "SN-1", step="shipped", ship="2026-10-02"), "2026-12-20", "delivery-unknown"),
     (lambda cli: delivered(cli, "SN", "2026-11-01"), "2026-11-30", "due-soon"),
 ])
 def test_overdue_check_ignores_other_states(cli, build, as_of, state):
@@ -470,7 +458,7 @@ def test_overdue_check_with_nothing_at_all(cli):
 
 
 def test_a_past_night_gives_that_nights_answer(cli):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", ship="2026-10-20", deliver="2026-11-01")
+    ra = advanced(cli, "SN-1", ship="2026-10-20", deliver="2026-11-01")
     charged = delivered(cli, "SN2", "2026-11-01")
     event(cli, ra, "receive", "2026-12-05")
     event(cli, charged, "charge", "2026-12-04")
@@ -489,7 +477,7 @@ def test_a_past_night_gives_that_nights_answer(cli):
 
 
 def test_overdue_ignores_cancelled_and_other_types(cli):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", expires="2026-10-02")
+    ra = advanced(cli, "SN-1", step="held", expires="2026-10-02")
     event(cli, ra, "cancel", "2026-10-02", "--reason", "duplicate")
     ok(cli("open", "--type", "standard", "--customer", "B", "--item", "CAM-1", today="2026-10-01"))
     assert overdue(cli, "2026-12-31") == []
@@ -531,20 +519,20 @@ def test_a_re_authorization_is_not_dated_before_the_hold_it_replaces(cli):
 
 
 def test_a_hold_cannot_expire_before_it_is_authorized(cli, db_path):
-    ra = advanced(cli, "SN", link="2026-10-01")
+    ra = advanced(cli, "SN-1", step="linked")
     refused(cli("hold", ra, "--ref", "AUTH-1", "--expires", "2026-09-30", "--on", "2026-10-01", today="2026-10-02"))
     assert show(cli, ra, "2026-10-02")["status"] == "link-sent"
 
 
 def test_shipping_on_a_lapsed_hold_is_refused_until_it_is_re_authorized(cli):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", expires="2026-10-05")
+    ra = advanced(cli, "SN-1", step="held", expires="2026-10-05")
     lines = refused(cli("ship", ra, "--on", "2026-10-06", today="2026-10-06"))
     assert lines[0].startswith("error: AR-2:") and "2026-10-05" in lines[0]
     ok(cli("ship", ra, "--on", "2026-10-05", today="2026-10-06"))  # on the expiry day itself the hold stands
 
 
 def test_re_authorizing_a_lapsed_hold_lets_it_ship(cli):
-    ra = advanced(cli, "SN", link="2026-10-01", hold="2026-10-01", expires="2026-10-05")
+    ra = advanced(cli, "SN-1", step="held", expires="2026-10-05")
     event(cli, ra, "hold", "2026-10-06", "--ref", "AUTH-2", "--expires", "2026-10-13")
     assert show(cli, ra, "2026-10-06")["status"] == "hold-authorized"
     event(cli, ra, "ship", "2026-10-06")

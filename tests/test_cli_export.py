@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import csv
 import errno
+import functools
 import io
 import json
 import os
@@ -17,6 +18,7 @@ import tempfile
 from decimal import Decimal
 
 import pytest
+from builders import advanced, catalog
 from clihelpers import ok, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -54,28 +56,22 @@ def event(cli, ra, name, day, *args):
     return ok(cli(name, ra, *args, today=day))
 
 
-def advanced(cli, serial, customer, opened, *, ref="AUTH-1", hold=None, qty=1, model="CAM-1") -> str:
-    doc = json.loads(ok(cli("open", "--type", "ar", "--customer", customer, "--item", f"{model}:{qty}",
-                            *(f"--serial={serial}-SN{n:02d}" for n in range(qty)), "--json", today=opened)).stdout)
-    event(cli, doc["ra"], "link", opened)
-    event(cli, doc["ra"], "hold", hold or opened, "--ref", ref)
-    return doc["ra"]
+held = functools.partial(advanced, step="held")  # linked and held on the day it was opened
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.99"))
-    ok(cli("catalog", "add", "CAM-2", "--category", "camera", "--list-price", "0.05"))
+def _catalog(cli):
+    catalog(cli, "CAM-1=$1,299.99", "CAM-2=0.05")
 
 
 @pytest.fixture
 def books(cli):
     """Money on three days and returns of every type opened on three days."""
-    a = advanced(cli, "A", "Acme Security", "2026-11-01", ref="AUTH-100", qty=2)   # RA-000001
+    a = held(cli, ["A-SN00", "A-SN01"], on="2026-11-01", customer="Acme Security", ref="AUTH-100")  # RA-000001
     event(cli, a, "ship", "2026-11-02")
     event(cli, a, "deliver", "2026-11-03")
     event(cli, a, "receive", "2026-11-05")                                        # completed, hold released
-    b = advanced(cli, "B", "Bob's Cameras", "2026-11-05", ref="AUTH-200")          # RA-000002
+    b = held(cli, "B-SN00", on="2026-11-05", customer="Bob's Cameras", ref="AUTH-200")  # RA-000002
     event(cli, b, "cancel", "2026-11-10", "--reason", "fixed on the phone")         # hold released
     ok(cli("open", "--type", "standard", "--customer", "Carl", "--item", "CAM-2:3", "--item", "OTHER",
            "--serial", "CAM-2=S-0001", "--serial", "CAM-2=S-0002", today="2026-11-10"))  # RA-000003
@@ -103,7 +99,7 @@ def test_ledger_columns_and_rows(cli, books):
 
 def test_ledger_charge_and_late_return(cli):
     """A late return is not a money movement: the charge stands in the ledger, nothing is added."""
-    ra = advanced(cli, "A", "Acme", "2026-10-01", ref="AUTH-7")
+    ra = held(cli, "A-SN00", on="2026-10-01", customer="Acme", ref="AUTH-7")
     event(cli, ra, "ship", "2026-10-02")
     event(cli, ra, "deliver", "2026-11-01")
     event(cli, ra, "charge", "2026-12-02")
@@ -129,17 +125,17 @@ def test_ledger_range_is_inclusive(cli, books):
 
 def test_ledger_totals_match_the_hold_amounts_shown(cli):
     """Per event, the ledger's total is the sum of the hold amounts `show --json` reports for those returns."""
-    released = advanced(cli, "A", "Acme", "2026-10-01", qty=3)                     # 3 x 1,299.99
+    released = held(cli, ["A-SN00", "A-SN01", "A-SN02"], on="2026-10-01", customer="Acme")  # 3 x 1,299.99
     event(cli, released, "ship", "2026-10-02")
     event(cli, released, "receive", "2026-10-09")
-    rehold = advanced(cli, "B", "Bob", "2026-10-01", model="CAM-2", qty=7)         # 7 x 0.05
+    rehold = held(cli, [f"B-SN{n:02d}" for n in range(7)], on="2026-10-01", customer="Bob", model="CAM-2")  # 7 x 0.05
     event(cli, rehold, "hold", "2026-10-05", "--ref", "AUTH-2")
-    charged = advanced(cli, "C", "Carl", "2026-10-01")
+    charged = held(cli, "C-SN00", on="2026-10-01", customer="Carl")
     event(cli, charged, "ship", "2026-10-01")
     event(cli, charged, "deliver", "2026-10-02")
     event(cli, charged, "charge", "2026-11-02")
     event(cli, charged, "receive", "2026-11-03")
-    cancelled = advanced(cli, "D", "Dana", "2026-10-01", qty=2)
+    cancelled = held(cli, ["D-SN00", "D-SN01"], on="2026-10-01", customer="Dana")
     event(cli, cancelled, "cancel", "2026-10-03", "--reason", "duplicate")
 
     hold = {ra: Decimal(json.loads(ok(cli("show", ra, "--json")).stdout)["hold_amount"])

@@ -6,10 +6,12 @@ The clock is pinned with `today=` everywhere a date matters.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 
 import pytest
+from builders import advanced, catalog
 from clihelpers import counts, ok, refused
 
 TODAY = "2026-12-10"
@@ -45,16 +47,12 @@ def virtual(cli, customer, *serials, today=TODAY) -> dict:
                      *(f"--serial={s}" for s in serials), *VIRTUAL_OK, today=today)
 
 
-def advanced(cli, serial, customer="Acme", today=TODAY) -> str:
-    return open_json(cli, "--type", "ar", "--customer", customer, "--item", "CAM-1", "--serial", serial, today=today)["ra"]
+advanced_opened = functools.partial(advanced, step="opened", on=TODAY)
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli, tmp_path):
-    seed = tmp_path / "seed.csv"
-    seed.write_text("model,category,list_price\nCAM-1,camera,100\nCAM-2,camera,\"1,299.99\"\nPTZ-1,ptz,900\n"
-                    "NVR-1,recorder,700\n", encoding="utf-8")
-    ok(cli("catalog", "import", str(seed)))
+def _catalog(cli):
+    catalog(cli, "CAM-1", "CAM-2", "PTZ-1", "NVR-1")
 
 
 # --- open: each type, RA numbers, JSON keys ------------------------------------------------------
@@ -95,7 +93,7 @@ def test_open_human_prints_ra_and_next_steps(cli):
 
 
 def test_ra_numbers_are_a_zero_padded_sequence(cli):
-    ras = [standard(cli), advanced(cli, "AR-0001"), virtual(cli, "Bob", "V-0001")["ra"], standard(cli)]
+    ras = [standard(cli), advanced_opened(cli, "AR-0001"), virtual(cli, "Bob", "V-0001")["ra"], standard(cli)]
     assert ras == ["RA-000001", "RA-000002", "RA-000003", "RA-000004"]
 
 
@@ -183,14 +181,14 @@ def test_open_refuses_every_broken_rule(cli, db_path):
 
 
 def test_snapshot_prices_survive_catalog_changes(cli):
-    ra = advanced(cli, "A-0001")
+    ra = advanced_opened(cli, "A-0001")
     before = show(cli, ra)
     ok(cli("catalog", "add", "CAM-1", "--category", "ptz", "--list-price", "5,000"))
     after = show(cli, ra)
     assert after["hold_amount"] == before["hold_amount"] == "100.00"
     assert after["items"] == before["items"]
     assert after["items"][0]["category"] == "camera"
-    assert advanced(cli, "A-0002") == "RA-000002"
+    assert advanced_opened(cli, "A-0002") == "RA-000002"
     assert show(cli, "RA-000002")["hold_amount"] == "5000.00"
 
 
@@ -328,7 +326,7 @@ def test_ser1_allows_a_serial_on_a_closed_return(cli, close):
     if close[0] == "receive":
         ok(cli("ship", ra, today=TODAY))
     assert show(cli, ra)["status"] in ("completed", "cancelled")
-    assert advanced(cli, "SN-1234", customer="B") == "RA-000002"
+    assert advanced_opened(cli, "SN-1234", customer="B") == "RA-000002"
 
 
 def test_ser1_on_serial_add(cli, db_path):
@@ -443,7 +441,7 @@ def test_serial_find_shows_open_and_closed_returns(cli):
     closed = standard(cli, "Acme", "--serial", "SN-42")
     ok(cli("receive", closed, today=TODAY))
     ok(cli("ship", closed, today=TODAY))
-    opened = advanced(cli, "SN-42", customer="Bob")
+    opened = advanced_opened(cli, "SN-42", customer="Bob")
     standard(cli, "Carl", "--serial", "SN-43")
 
     rows = json.loads(ok(cli("serial", "find", "sn-42", "--json", today=TODAY)).stdout)
@@ -470,7 +468,7 @@ def test_show_by_ticket_any_case(cli, key):
 
 
 def test_show_human(cli):
-    ra = advanced(cli, "A-0001")
+    ra = advanced_opened(cli, "A-0001")
     out = ok(cli("show", ra, today=TODAY)).stdout
     assert ra in out and "CAM-1" in out and "A-0001" in out and "$100.00" in out and "authorized" in out
 
@@ -493,7 +491,7 @@ def several(cli):
     a = standard(cli, "Acme Security", today="2026-12-01")
     ok(cli("receive", a, today="2026-12-02"))
     ok(cli("ship", a, today="2026-12-03"))
-    advanced(cli, "A-0001", customer="Bob's Cameras", today="2026-12-04")
+    advanced_opened(cli, "A-0001", customer="Bob's Cameras", on="2026-12-04")
     counter(cli, "TT-1", customer="ACME west", today="2026-12-05")
     v = virtual(cli, "Carl", "V-0001", today="2026-12-06")["ra"]
     ok(cli("cancel", v, "--reason", "not needed", today="2026-12-07"))
@@ -620,7 +618,7 @@ def test_virtual_life(cli, db_path):
 
 
 def test_complete_serves_only_counter_and_late_returns(cli):
-    for ra in (standard(cli), advanced(cli, "A-0001"), virtual(cli, "B", "V-0001")["ra"]):
+    for ra in (standard(cli), advanced_opened(cli, "A-0001"), virtual(cli, "B", "V-0001")["ra"]):
         assert len(refused(cli("complete", ra, "--note", "done", today=TODAY))) == 1
         assert status(cli, ra) == "authorized"
 
@@ -645,7 +643,7 @@ CANCEL_REFUSED = [
 
 def new_return(cli, type_) -> str:
     return {"standard": lambda: standard(cli), "counter": lambda: counter(cli, "TT-1"),
-            "virtual": lambda: virtual(cli, "A", "V-0001")["ra"], "advanced": lambda: advanced(cli, "A-0001")}[type_]()
+            "virtual": lambda: virtual(cli, "A", "V-0001")["ra"], "advanced": lambda: advanced_opened(cli, "A-0001")}[type_]()
 
 
 @pytest.mark.parametrize("type_, events", CANCEL_ALLOWED)

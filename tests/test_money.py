@@ -5,10 +5,12 @@ on the ledger export, and the returns export as of `--to`. Through the CLI, on b
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 
 import pytest
+from builders import advanced, catalog
 from clihelpers import counts, ok, query, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,20 +31,10 @@ def ev(cli, ra: str, name: str, day: str, *args: str):
     return ok(cli(name, ra, *args, "--on", day, today=day))
 
 
-def advanced(cli, serial: str, opened: str = "2026-09-01", *, ref: str = "AUTH-1") -> str:
-    doc = json.loads(ok(cli("open", "--type", "ar", "--customer", "Acme", "--email", "a@example.com",
-                            "--item", "CAM-1", f"--serial={serial}", "--on", opened, "--json", today=opened)).stdout)
-    ev(cli, doc["ra"], "link", opened)
-    ev(cli, doc["ra"], "hold", opened, "--ref", ref)
-    return doc["ra"]
-
-
-def delivered(cli, serial: str, *, ref: str = "AUTH-1") -> str:
-    """Held 09-01, shipped and delivered 09-02: due 10-02, chargeable from 10-03."""
-    ra = advanced(cli, serial, ref=ref)
-    ev(cli, ra, "ship", "2026-09-02")
-    ev(cli, ra, "deliver", "2026-09-02")
-    return ra
+# opened 09-01, linked and held the same day ("held"); shipped and delivered 09-02 ("delivered"):
+# due 10-02, chargeable from 10-03
+held = functools.partial(advanced, step="held", on="2026-09-01", email="a@example.com")
+delivered = functools.partial(advanced, on="2026-09-01", email="a@example.com", ship="2026-09-02")
 
 
 def show(cli, ra: str) -> dict:
@@ -50,8 +42,8 @@ def show(cli, ra: str) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "250.00"))
+def _catalog(cli):
+    catalog(cli, "CAM-1=250.00")
 
 
 # --- the reason of a charge on the ledger export ---------------------------------------------------
@@ -119,7 +111,7 @@ def test_a_price_and_a_description_that_cannot_be_one_split_number_are_imported(
 
 @pytest.mark.parametrize("again", ["AUTH-1", "auth-1"])
 def test_a_re_authorization_with_a_reference_already_on_the_return_is_refused(cli, db_path, again):
-    ra = advanced(cli, "SN-1")
+    ra = held(cli, "SN-1")
     before = counts(db_path)
     lines = refused(cli("hold", ra, "--ref", again, "--on", "2026-09-03", today="2026-09-03"))
     assert lines == [f"error: reference {again} is already on {ra}'s ledger (hold-authorized on 2026-09-01): "
@@ -130,11 +122,11 @@ def test_a_re_authorization_with_a_reference_already_on_the_return_is_refused(cl
 
 
 def test_a_voided_hold_s_reference_stays_taken_on_its_return(cli, db_path):
-    ra = advanced(cli, "SN-1")
+    ra = held(cli, "SN-1")
     ok(cli("void", ra, "--reason", "hold typed on the wrong RA", today="2026-09-02"))
     lines = refused(cli("hold", ra, "--ref", "AUTH-1", "--on", "2026-09-02", today="2026-09-02"))
     assert "reference AUTH-1 is already on" in lines[0]
-    other = advanced(cli, "SN-2", ref="AUTH-1")  # another return's ledger is its own
+    other = held(cli, "SN-2", ref="AUTH-1")  # another return's ledger is its own
     assert show(cli, other)["hold_ref"] == "AUTH-1"
 
 
@@ -231,7 +223,7 @@ def test_a_past_month_s_returns_export_shows_each_status_and_closed_on_as_of_to_
     ok(cli("note", done, "customer called", today="2026-11-10"))
     out = delivered(cli, "SN-1")                                          # opened 09-01, delivered 09-02
     ev(cli, out, "charge", "2026-10-05")                                  # charged on 10-05
-    late = advanced(cli, "SN-2", "2026-11-20", ref="AUTH-2")
+    late = held(cli, "SN-2", on="2026-11-20", ref="AUTH-2")
     ev(cli, late, "ship", "2026-11-21")
     gone = json.loads(ok(cli("open", "--type", "standard", "--customer", "Bo", "--item", "CAM-2", "--on", "2026-11-25",
                              "--json", today="2026-11-25")).stdout)["ra"]
@@ -260,7 +252,7 @@ def test_a_past_month_s_returns_export_shows_each_status_and_closed_on_as_of_to_
 
 
 def test_the_nightly_check_reads_the_hold_of_a_reversed_charge_as_used_up(cli):
-    ra = advanced(cli, "SN-1")
+    ra = held(cli, "SN-1")
     ev(cli, ra, "hold", "2026-09-01", "--ref", "AUTH-2", "--expires", "2026-10-09")
     ev(cli, ra, "ship", "2026-09-02")
     ev(cli, ra, "deliver", "2026-09-02")

@@ -7,10 +7,12 @@ disguise, `check --json` on bad input, a shifted catalog price and a pinned "tod
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
 import pytest
+from builders import advanced, catalog
 from clihelpers import counts, ok, query, refused
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,8 +21,8 @@ CLI_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[H
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "$1,299.00"))
+def _catalog(cli):
+    catalog(cli, "CAM-1=$1,299.00")
 
 
 def show(cli, ra, today="2027-06-30") -> dict:
@@ -31,23 +33,15 @@ def ledger(db_path) -> list[tuple]:
     return query(db_path, "SELECT happened_on, event, hold_ref FROM ledger ORDER BY id")
 
 
-def advanced(cli, serial="SN-1", *, opened="2026-10-01", steps=()) -> str:
-    ra = json.loads(ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", serial,
-                           "--json", today=opened)).stdout)["ra"]
-    for day, *args in steps:
-        ok(cli(args[0], ra, *args[1:], today=day))
-    return ra
-
-
-HELD = (("2026-10-01", "link"), ("2026-10-01", "hold", "--ref", "AUTH-1", "--expires", "2026-10-05"))
-DELIVERED = (*HELD, ("2026-10-02", "ship"), ("2026-10-03", "deliver"))  # due 2026-11-02
+held = functools.partial(advanced, step="held", expires="2026-10-05")  # linked and held 2026-10-01
+delivered = functools.partial(held, step="delivered", ship="2026-10-02", deliver="2026-10-03")  # due 2026-11-02
 
 
 # --- 1. back-dating around a re-authorization ------------------------------------------------
 
 
 def test_ship_cannot_be_dated_on_a_lapsed_hold_before_the_re_authorization(cli, db_path):
-    ra = advanced(cli, steps=(*HELD, ("2026-10-20", "hold", "--ref", "AUTH-2", "--expires", "2026-10-27")))
+    ra = held(cli, "SN-1", then=[("2026-10-20", "hold", "--ref", "AUTH-2", "--expires", "2026-10-27")])
     before = counts(db_path)
     lines = refused(cli("ship", ra, "--on", "2026-10-10", today="2026-10-21"))
     assert len(lines) == 1 and "2026-10-20" in lines[0], lines
@@ -56,16 +50,16 @@ def test_ship_cannot_be_dated_on_a_lapsed_hold_before_the_re_authorization(cli, 
 
 
 def test_ar_2_refuses_a_ship_dated_after_the_hold_in_force_lapsed(cli):
-    ra = advanced(cli, steps=HELD)
+    ra = held(cli, "SN-1")
     lines = refused(cli("ship", ra, "--on", "2026-10-06", today="2026-10-06"))
     assert lines[0].startswith("error: AR-2") and "2026-10-05" in lines[0]
 
 
 @pytest.mark.parametrize("event", [("receive",), ("cancel", "--reason", "changed mind"), ("charge",)])
 def test_no_settling_event_is_dated_before_the_re_authorization(cli, db_path, event):
-    steps = HELD if event[0] == "cancel" else DELIVERED
+    at = held if event[0] == "cancel" else delivered
     reauth_on = "2026-10-04" if event[0] == "cancel" else "2026-11-20"
-    ra = advanced(cli, steps=(*steps, (reauth_on, "hold", "--ref", "AUTH-2")))
+    ra = at(cli, "SN-1", then=[(reauth_on, "hold", "--ref", "AUTH-2")])
     before = ledger(db_path)
     back = "2026-10-02" if event[0] == "cancel" else "2026-11-10"
     lines = refused(cli(event[0], ra, *event[1:], "--on", back, today="2026-11-30"))
@@ -74,7 +68,7 @@ def test_no_settling_event_is_dated_before_the_re_authorization(cli, db_path, ev
 
 
 def test_the_ledger_never_settles_a_hold_before_its_authorization(cli, db_path):
-    ra = advanced(cli, steps=(*DELIVERED, ("2026-10-10", "hold", "--ref", "AUTH-2")))
+    ra = delivered(cli, "SN-1", then=[("2026-10-10", "hold", "--ref", "AUTH-2")])
     cli("receive", ra, "--on", "2026-10-08", today="2026-10-12")  # refused: whatever happens, the ledger holds
     cli("receive", ra, "--on", "2026-10-12", today="2026-10-12")
     authorized: dict[str, str] = {}
@@ -111,7 +105,7 @@ def test_an_older_database_learns_its_re_authorizations_bound_later_dates(cli, t
 
 def stalled(cli) -> str:
     """Delivered 2026-10-03 (due 2026-11-02), shipped back 2026-10-20: stalled from 2026-11-03."""
-    return advanced(cli, steps=(*DELIVERED, ("2026-10-20", "unit-shipped", "--tracking", "1Z999")))
+    return delivered(cli, "SN-1", then=[("2026-10-20", "unit-shipped", "--tracking", "1Z999")])
 
 
 def test_a_stalled_parcel_past_its_due_date_can_be_charged_with_a_reason(cli, db_path):
@@ -142,7 +136,7 @@ def test_a_parcel_in_transit_is_not_charged_before_it_is_stalled_and_past_due(cl
 
 def test_stalled_before_the_due_date_still_waits_for_the_due_date(cli):
     # shipped back 2026-10-05, stalled from 2026-10-19, but due 2026-11-02: charge from 2026-11-03
-    ra = advanced(cli, steps=(*DELIVERED, ("2026-10-05", "unit-shipped")))
+    ra = delivered(cli, "SN-1", then=[("2026-10-05", "unit-shipped")])
     lines = refused(cli("charge", ra, "--reason", "supervisor: lost", "--on", "2026-10-25", today="2026-10-25"))
     assert lines[0].startswith("error: AR-4") and "2026-11-03" in lines[0], lines
     ok(cli("charge", ra, "--reason", "supervisor: lost", "--on", "2026-11-03", today="2026-11-03"))
@@ -158,7 +152,7 @@ def test_charge_reason_is_free_text_checked_for_card_numbers(cli):
 
 
 def test_an_advanced_return_missing_a_serial_does_not_ship(cli):
-    ra = advanced(cli, steps=HELD)
+    ra = held(cli, "SN-1")
     ok(cli("serial", "remove", ra, "SN-1", today="2026-10-01"))
     lines = refused(cli("ship", ra, today="2026-10-02"))
     assert len(lines) == 1 and lines[0].startswith("error: AR-1") and "CAM-1" in lines[0]
@@ -198,13 +192,13 @@ def test_a_zero_list_price_is_kept_but_refused_for_an_advanced_return(cli, db_pa
 
 
 def test_a_late_return_does_not_hold_its_serial_against_ser_1(cli):
-    first = advanced(cli, "SN-LATE", steps=DELIVERED)
+    first = delivered(cli, "SN-LATE")
     ok(cli("charge", first, "--on", "2026-11-03", today="2026-11-03"))
-    second = advanced(cli, "SN-LATE", opened="2026-11-04")  # charged is closed: the serial is free
+    second = advanced(cli, "SN-LATE", step="opened", on="2026-11-04")  # charged is closed: the serial is free
     ok(cli("receive", first, "--on", "2026-11-05", today="2026-11-05"))  # never refused
     assert show(cli, first)["status"] == "late-return"
     ok(cli("cancel", second, "--reason", "opened by mistake", today="2026-11-05"))
-    third = advanced(cli, "SN-LATE", opened="2026-11-06")  # the late unit is back: it holds nothing
+    third = advanced(cli, "SN-LATE", step="opened", on="2026-11-06")  # the late unit is back: it holds nothing
     found = {r["ra"] for r in json.loads(ok(cli("serial", "find", "SN-LATE", "--json")).stdout)}
     assert {first, second, third} == found
     lines = refused(cli("open", "--type", "standard", "--customer", "B", "--item", "CAM-1", "--serial", "SN-LATE",
@@ -217,7 +211,7 @@ def test_a_late_return_does_not_hold_its_serial_against_ser_1(cli):
 
 @pytest.mark.parametrize("text", ["13/01/2025", "12/01/25", "1/2/3", "2025/01/12", "01-12-2025", "12.01.2025"])
 def test_an_ambiguous_date_is_refused_in_one_line_suggesting_iso(cli, db_path, text):
-    ra = advanced(cli, steps=(*HELD, ("2026-10-02", "ship")))
+    ra = held(cli, "SN-1", step="shipped", ship="2026-10-02")
     before = counts(db_path)
     lines = refused(cli("deliver", ra, "--on", text, today="2027-01-20"))
     assert len(lines) == 1 and "YYYY-MM-DD" in lines[0], lines
@@ -225,7 +219,7 @@ def test_an_ambiguous_date_is_refused_in_one_line_suggesting_iso(cli, db_path, t
 
 
 def test_slash_dates_are_month_first(cli):
-    ra = advanced(cli, steps=(*HELD, ("2026-10-02", "ship")))
+    ra = held(cli, "SN-1", step="shipped", ship="2026-10-02")
     ok(cli("deliver", ra, "--on", "10/12/2026", today="2026-10-20"))
     assert show(cli, ra)["delivered_on"] == "2026-10-12"
 
@@ -234,7 +228,7 @@ def test_slash_dates_are_month_first(cli):
                                   ["overdue", "--as-of", ""], ["export", "ledger", "--from", ""],
                                   ["hold", "RA-000001", "--ref", "AUTH-2", "--expires", ""]])
 def test_an_empty_date_is_refused_not_read_as_today(cli, db_path, argv):
-    advanced(cli, steps=(*HELD, ("2026-10-02", "ship")))
+    held(cli, "SN-1", step="shipped", ship="2026-10-02")
     before = counts(db_path)
     lines = refused(cli(*argv, today="2026-10-20"))
     assert len(lines) == 1 and "empty" in lines[0], lines
@@ -279,7 +273,7 @@ def _digits(text: str) -> str:
     ["check", "--type", "standard", "--item", "CAM-1", "--customer", "{}"],
 ], ids=["customer", "ticket", "note", "hold-ref", "check"])
 def test_a_disguised_card_number_is_refused_everywhere_and_never_echoed(cli, db_path, argv, typed):
-    advanced(cli, steps=HELD[:1])
+    advanced(cli, "SN-1", step="linked")
     before = counts(db_path)
     result = cli(*[a.replace("{}", typed) for a in argv])
     assert result.exit_code == 1, result.output
@@ -296,7 +290,7 @@ def test_the_agent_from_the_environment_is_checked_for_disguised_cards(cli, db_p
 
 
 def test_a_bare_digit_run_longer_than_19_points_to_tracking(cli, db_path):
-    advanced(cli, steps=HELD[:1])
+    advanced(cli, "SN-1", step="linked")
     lines = refused(cli("note", "RA-000001", "parcel 12345678901234567890123 on its way"))
     assert len(lines) == 1 and "--tracking" in lines[0] and "1234567890123" not in lines[0]
     ok(cli("note", "RA-000001", "tracking sent by mail, order 4500012345"))
@@ -392,7 +386,7 @@ WRITES = [
 
 @pytest.mark.parametrize("argv", WRITES, ids=lambda a: " ".join(a[:2]))
 def test_every_write_command_notes_a_pinned_today(cli, argv):
-    advanced(cli, "SN-0", opened="2026-10-01")
+    advanced(cli, "SN-0", step="opened")
     result = ok(cli(*argv, today="2026-10-02"))
     notes = [line_ for line_ in result.stderr.splitlines() if line_.startswith("note:")]
     assert len(notes) == 1 and "2026-10-02" in notes[0] and "SPECO_RETURNS_TODAY" in notes[0], result.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from builders import catalog
 from clihelpers import counts, ok, query, raw, refused
 
 TODAY = "2026-03-31"
@@ -56,8 +57,8 @@ SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1)
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "1,299.99"))
+def _catalog(cli):
+    catalog(cli, "CAM-1=1,299.99")
 
 
 _serial = iter(range(1, 10_000))
