@@ -1,15 +1,21 @@
 """Every test gets its own database, agent and terminal width; nothing touches the user's files.
 
-The database-touching modules in BOTH_BACKENDS run each test twice: on a SQLite file and on a
-PostgreSQL database cloned from a migrated template on one server per session (SPECO_TEST_PG
-names it, as .ci/run does; else one is started here). Without a server those runs skip, but
-with CI set they fail: a broken setup cannot hide as skips.
+A test that uses the database (it asks for `backend`, or for a fixture built on it: `cli`,
+`db_path`, `db`) runs twice, each time on a migrated database of its own: a copy of a SQLite
+file migrated once, and a PostgreSQL database cloned from a migrated template on one server per
+session (SPECO_TEST_PG names it, as .ci/run does; else one is started here). Nothing lists the
+modules: a test about SQLite itself is marked `sqlite_only(why)`, one about what only a server
+has `server_only(why)`, one that starts where no database is yet `first_run(why)` (SQLite, no
+file), per test or for a module (`pytestmark`). Without a server the server runs skip, but with
+CI set they fail: a broken setup cannot hide as skips.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import shutil
+from pathlib import Path
 
 import pgserver
 import pytest
@@ -20,35 +26,42 @@ from typer.testing import CliRunner
 
 from speco_returns.cli import app
 
-BOTH_BACKENDS = {
-    "test_cli_foundation", "test_cli_returns", "test_cli_advanced", "test_cli_export", "test_accounting",
-    "test_store", "test_policy_gaps", "test_notify", "test_listing", "test_void", "test_agent_day", "test_readme_tour",
-    "test_ser1_index", "test_doctor_engines", "test_hostile_views", "test_hostile_env", "test_doctor_sees", "test_shell_processes",
-    "test_money", "test_card_numbers", "test_hostile_text", "test_deliveries", "test_webhooks", "test_anchors",
-    "test_slip", "test_scan",
-}
-SERVER_ONLY = {"test_pg", "test_pg_processes", "test_pg_trust"}
+ENGINES = {"sqlite_only": ["sqlite"], "server_only": ["postgres"], "first_run": ["sqlite"]}
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(why): a test about SQLite itself (its files, pragmas, planner)")
+    config.addinivalue_line("markers", "server_only(why): a test about what only a server has (logins, roles, URLs)")
+    config.addinivalue_line("markers", "first_run(why): the test starts where no database is yet (SQLite: no file at "
+                                       "db_path; a server's database is made by its admin)")
     config.addinivalue_line("markers", "slow: starts real processes (the tool, a terminal, LibreOffice Calc, a server's "
                                        "clients): `pytest -m 'not slow'` runs the rest, CI runs all")
 
 
 def pytest_generate_tests(metafunc):
-    if "backend" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only"):
+    """Both engines for every test that uses the database, but where a mark says one (and why)."""
+    if "backend" not in metafunc.fixturenames:
         return
-    module = metafunc.module.__name__.rsplit(".", 1)[-1]
-    if module in BOTH_BACKENDS:
-        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-    elif module in SERVER_ONLY:
-        metafunc.parametrize("backend", ["postgres"], indirect=True)
+    engines = ["sqlite", "postgres"]
+    for name, only in ENGINES.items():
+        mark = metafunc.definition.get_closest_marker(name)
+        if mark is not None:
+            if not (mark.args and isinstance(mark.args[0], str) and mark.args[0].strip()):
+                raise pytest.UsageError(f"{metafunc.definition.nodeid}: {name}(why) says why")
+            engines = only
+    metafunc.parametrize("backend", engines, indirect=True)
 
 
 @pytest.fixture
-def backend(request) -> str:
-    return getattr(request, "param", "sqlite")
+def backend(request, isolated, monkeypatch) -> str:
+    """The test's engine and a migrated database of its own: on SQLite a copy of a file migrated
+    once (none under `first_run`), on "postgres" SPECO_RETURNS_DB names a clone of a template."""
+    engine = getattr(request, "param", "sqlite")
+    if engine == "postgres":
+        monkeypatch.setenv("SPECO_RETURNS_DB", request.getfixturevalue("pg_database"))
+    elif request.node.get_closest_marker("first_run") is None:
+        shutil.copy(request.getfixturevalue("sqlite_template"), isolated / "returns.db")
+    return engine
 
 
 def _unavailable(why: str):
@@ -96,6 +109,16 @@ def pg_template(pg_admin) -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated once, copied for each test on SQLite (migrating costs ~50 times more)."""
+    from speco_returns.db.database import open_database
+
+    path = tmp_path_factory.mktemp("template") / "returns.db"
+    open_database(path).close()
+    return path
+
+
 @pytest.fixture
 def pg_database(pg_admin, pg_template):
     """A fresh migrated database of its own: its URL."""
@@ -107,9 +130,9 @@ def pg_database(pg_admin, pg_template):
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch, backend, request):
-    target = request.getfixturevalue("pg_database") if backend == "postgres" else str(tmp_path / "returns.db")
-    monkeypatch.setenv("SPECO_RETURNS_DB", target)
+def isolated(tmp_path, monkeypatch):
+    """A SQLite file that is not there yet; the `backend` fixture points at a server instead."""
+    monkeypatch.setenv("SPECO_RETURNS_DB", str(tmp_path / "returns.db"))
     monkeypatch.setenv("SPECO_RETURNS_AGENT", "tester")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("SPECO_RETURNS_TODAY", raising=False)
@@ -128,9 +151,7 @@ def db_path(isolated, backend):
     return os.environ["SPECO_RETURNS_DB"] if backend == "postgres" else isolated / "returns.db"
 
 
-@pytest.fixture
-def cli():
-    """cli("show", "RA-000001") -> Result; stdout and stderr kept apart."""
+def _invoker():
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None, today: str | None = None):
@@ -138,3 +159,40 @@ def cli():
         return runner.invoke(app, list(args), input=input, env=env)
 
     return invoke
+
+
+@pytest.fixture
+def blank_db(backend, tmp_path, request):
+    """Where an older tool is about to make a database, on the test's engine: a file's Path not
+    there yet, or the URL of an empty server database (no migration applied)."""
+    if backend == "sqlite":
+        yield tmp_path / "older.db"
+        return
+    url, conn = request.getfixturevalue("pg_admin")
+    name = f"speco_blank_{os.getpid()}_{next(_clones)}"
+    conn.execute(f"CREATE DATABASE {name}")
+    yield with_dbname(url, name)
+    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def db(backend, db_path):
+    """The test's database, migrated, as a command opens it (speco_returns.db.database): on a
+    server a clone of the migrated template, on SQLite a copy of the file migrated once."""
+    from speco_returns.db.database import open_database
+
+    database = open_database(db_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def cli(backend):
+    """cli("show", "RA-000001") -> Result on the test's database; stdout and stderr kept apart."""
+    return _invoker()
+
+
+@pytest.fixture
+def bare_cli():
+    """The same, for a test that opens no database (help, usage): it runs once, on no engine."""
+    return _invoker()

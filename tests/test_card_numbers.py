@@ -197,13 +197,12 @@ def test_a_catalog_import_refuses_a_card_number_in_a_description(seeded, cli, tm
 
 
 @pytest.mark.sqlite_only("SQLite's pragmas")
-def test_the_store_turns_on_secure_delete(db_path):
-    store = Store(db_path)
+def test_the_store_turns_on_secure_delete(db):
     try:
-        assert store.execute("PRAGMA secure_delete").fetchone()[0] == 1
-        assert store.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     finally:
-        store.close()
+        db.close()
 
 
 def _raw(path: Path) -> bytes:

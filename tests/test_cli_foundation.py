@@ -13,6 +13,7 @@ import json
 import re
 
 import pytest
+from builders import catalog as add_catalog
 from clihelpers import counts, ok, refused
 
 from speco_returns import __version__
@@ -30,12 +31,9 @@ def catalog_json(cli) -> dict[str, dict]:
 
 
 @pytest.fixture
-def catalog(cli, tmp_path):
+def catalog(cli):
     """One model of each kind the rules look at."""
-    seed = tmp_path / "seed.csv"
-    seed.write_text("model,category,list_price\nCAM-1,camera,100\nPTZ-1,ptz,900\nSPEC-1,specialty,500\n"
-                    "NVR-1,recorder,700\nNOPRICE-1,camera,\n", encoding="utf-8")
-    ok(cli("catalog", "import", str(seed)))
+    add_catalog(cli, "CAM-1", "PTZ-1", "SPEC-1", "NVR-1", "NOPRICE-1")
 
 
 # --- help and version ---------------------------------------------------------------------
@@ -99,7 +97,7 @@ def test_version(cli):
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", __version__)
 
 
-@pytest.mark.sqlite_only("a file not created")
+@pytest.mark.first_run("a file not created")
 def test_version_writes_no_database(cli, db_path):
     ok(cli("--version"))
     assert not db_path.exists()
@@ -316,7 +314,7 @@ def test_check_writes_nothing(cli, catalog, db_path):
     assert counts(db_path) == before
 
 
-@pytest.mark.sqlite_only("a file not created")
+@pytest.mark.first_run("a file not created")
 def test_check_on_a_new_database_records_nothing(cli, db_path):
     check(cli, "--type", "standard", "--item", "X", as_json=True)
     if db_path.exists():

@@ -36,6 +36,7 @@ def _last_query(store, call) -> tuple[str, list]:
     return captured[-1], result
 
 
+@pytest.mark.sqlite_only("SQLite's query plan")
 @pytest.mark.parametrize("status", sorted({s for t in types.TYPES for s in lifecycle.states(t) if lifecycle.is_open(s)}))
 @pytest.mark.parametrize("include_all", [False, True])
 def test_listing_an_open_state_reads_the_open_index(db_path, status, include_all):
@@ -77,9 +78,8 @@ def test_streamed_json_rows_are_the_same_bytes_as_one_document(rows):
     assert streamed.getvalue() == whole.getvalue()
 
 
-def test_listing_streams_rows_as_sqlite_reads_them(db_path):
-    store = Store(db_path)
-    rows = db_returns.listing(store, (None, None, None, True, None), None)
+def test_listing_streams_rows_as_sqlite_reads_them(db):
+    rows = db_returns.listing(db, (None, None, None, True, None), None)
     assert not isinstance(rows, list)  # an iterator: --all --json at a million keeps flat memory
     assert iter(rows) is rows
 
@@ -90,6 +90,7 @@ def _export_bytes(store, start, end) -> bytes:
     return out.getvalue().encode()
 
 
+@pytest.mark.sqlite_only("SQLite's query plan")
 def test_export_of_everything_scans_in_id_order_with_no_sort_and_reads_serials_once(cli_, db_path):
     ok(cli_("catalog", "add", "X1", "--category", "camera", "--list-price", "100"))
     ok(cli_("open", "--type", "advanced", "--customer", "A", "--item", "X1:2", "--serial", "-DASH1", "--serial", "SN-0002",
@@ -106,6 +107,7 @@ def test_export_of_everything_scans_in_id_order_with_no_sort_and_reads_serials_o
     assert "'-DASH1;SN-0002" in text and "'=B" in text
 
 
+@pytest.mark.sqlite_only("a backup copies the file (a server's is pg_dump)")
 def test_backup_runs_a_quick_check_of_the_copy_not_the_full_one(cli_, db_path, tmp_path, monkeypatch):
     ok(cli_("open", "--type", "standard", "--customer", "A", "--item", "C1"))
     statements = []

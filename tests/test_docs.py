@@ -56,8 +56,8 @@ def test_readme_set_up_commands():
     assert "python3 -m pip install -e '.[test]' && python3 -m pytest" in README
 
 
-def test_help_lists_every_command(cli):
-    result = cli("--help")
+def test_help_lists_every_command(bare_cli):
+    result = bare_cli("--help")
     assert result.exit_code == 0
     for name, _ in COMMANDS:
         assert name.split()[0] in result.stdout
@@ -84,18 +84,18 @@ LEAVES = list(_leaves(_click_app()))
 
 
 @pytest.mark.parametrize("name", [""] + sorted({n.split()[0] for n, _ in LEAVES}) + [n for n, _ in LEAVES if " " in n])
-def test_help_shows_names_not_python_types(cli, name):
-    result = cli(*name.split(), "--help")
+def test_help_shows_names_not_python_types(bare_cli, name):
+    result = bare_cli(*name.split(), "--help")
     assert result.exit_code == 0, result.output
     for python_type in ("<bool>", "<str>", "<int", "<list[", "<path>", "{", "[[", "<float>"):
         assert python_type not in result.stdout, (name, python_type, result.stdout)
 
 
 @pytest.mark.parametrize("name,command", LEAVES, ids=[n for n, _ in LEAVES])
-def test_every_command_has_one_example_that_parses_and_is_in_the_commands_doc(cli, name, command):
+def test_every_command_has_one_example_that_parses_and_is_in_the_commands_doc(bare_cli, name, command):
     import shlex
 
-    help_text = " ".join(cli(*name.split(), "--help").stdout.split())
+    help_text = " ".join(bare_cli(*name.split(), "--help").stdout.split())
     examples = re.findall(r"Example: (speco-returns .*?)(?: ╭|$)", help_text)
     assert len(examples) == 1, (name, help_text)
     example = (command.help or "").split("Example: ", 1)[1].strip()
@@ -107,10 +107,10 @@ def test_every_command_has_one_example_that_parses_and_is_in_the_commands_doc(cl
     assert " ".join(example.split()) in " ".join(section.split()), f"{name}: docs/commands.md does not show its example"
 
 
-def test_help_names_the_environment_and_the_date_forms_as_the_docs_do(cli):
+def test_help_names_the_environment_and_the_date_forms_as_the_docs_do(bare_cli):
     from speco_returns.cli.helptext import DATE_FORMS, ENVIRONMENT
 
-    root = " ".join(cli("--help").stdout.split())
+    root = " ".join(bare_cli("--help").stdout.split())
     in_help = set(re.findall(r"SPECO_RETURNS_[A-Z_]*[A-Z]", root))
     in_admin = set(re.findall(r"SPECO_RETURNS_[A-Z_]*[A-Z]", ADMIN))
     assert in_help == in_admin == {n for n in ENVIRONMENT if n.startswith("SPECO_")}
@@ -157,12 +157,12 @@ def test_every_option_of_every_command_is_in_a_doc_written_for_a_reader():
     assert not missing
 
 
-def test_complete_help_says_what_a_late_return_s_complete_means_as_the_agents_doc_does(cli):
+def test_complete_help_says_what_a_late_return_s_complete_means_as_the_agents_doc_does(bare_cli):
     # `complete --note` on a late return means the charge stands: the help said "decided on a refund".
     meaning = re.search(r"`complete RA --note TEXT` means ([^.;]+)", " ".join(AGENTS.split())).group(1)
     assert meaning == "the charge stands and writes no ledger row"
     for args in (("complete", "--help"), ("--help",)):
-        shown = " ".join(cli(*args).stdout.replace("│", " ").split())
+        shown = " ".join(bare_cli(*args).stdout.replace("│", " ").split())
         assert f"Late return: {meaning}." in shown, args
         assert "decided on a refund" not in shown, args
 

@@ -23,6 +23,8 @@ from typer.testing import CliRunner
 from speco_returns import files
 from speco_returns.cli import app
 
+pytestmark = pytest.mark.sqlite_only("the database file: its folder, its permissions, its neighbours, its bytes")
+
 NOBODY = 65534
 READS = [["show", "RA-000001"], ["list"], ["overdue", "--check"], ["check", "-t", "standard", "-i", "CAM-1"],
          ["serial", "find", "SN0001"], ["export", "returns"], ["export", "ledger"], ["catalog", "list"], ["doctor"],

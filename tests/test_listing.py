@@ -149,14 +149,13 @@ def test_search_combines_with_the_other_filters_and_refuses_empty_text(searchabl
 
 
 @pytest.mark.sqlite_only("SQLite's planner")
-def test_search_reads_indexes_never_a_whole_table(db_path):
-    store = Store(db_path)
+def test_search_reads_indexes_never_a_whole_table(db):
     captured = []
-    store.raw.set_trace_callback(captured.append)
-    list(db_returns.listing(store, (None, None, None, True, "(201) 555"), 50))
-    store.raw.set_trace_callback(None)
+    db.raw.set_trace_callback(captured.append)
+    list(db_returns.listing(db, (None, None, None, True, "(201) 555"), 50))
+    db.raw.set_trace_callback(None)
     sql = captured[-1]
-    plan = [row[3] for row in store.execute("EXPLAIN QUERY PLAN " + sql)]
+    plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql)]
     scans = [p for p in plan if p.startswith("SCAN") and "USING" not in p and "SUBQUERY" not in p]
     assert not scans, plan
     for index in ("returns_customer", "returns_email", "returns_phone_digits", "serials_serial", "ledger_hold_ref",

@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import smtpserver
-from clihelpers import ok
+from clihelpers import ok, query
 
 pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
@@ -26,7 +24,7 @@ TODAY = "2026-11-26"
 CLI = [sys.executable, "-m", "speco_returns"]
 
 
-def _env(db_path: Path, port: int) -> dict[str, str]:
+def _env(db_path, port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "nightly", "SPECO_RETURNS_TODAY": TODAY,
                 "NO_COLOR": "1", "COLUMNS": "200", "SPECO_RETURNS_SMTP": f"smtp://127.0.0.1:{port}?tls=off",
@@ -42,12 +40,8 @@ def _open_many(cli, count: int) -> None:
                "--item", "VIP-4MP", "--on", TODAY, today=TODAY))
 
 
-def _history(db_path: Path) -> list[dict]:
-    conn = sqlite3.connect(db_path, timeout=10)
-    try:
-        return [json.loads(d) for (d,) in conn.execute("SELECT detail FROM events WHERE event = 'notice' ORDER BY id")]
-    finally:
-        conn.close()
+def _history(db_path) -> list[dict]:
+    return [json.loads(d) for (d,) in query(db_path, "SELECT detail FROM events WHERE event = 'notice' ORDER BY id")]
 
 
 def test_two_notify_runs_at_once_send_each_notice_once(cli, db_path):

@@ -1,6 +1,6 @@
 """A team's PostgreSQL server (issue 14): what only a server has. Each test gets a database
-cloned from the migrated template (conftest.py); the modules in BOTH_BACKENDS run every other
-CLI and store test on a server too."""
+cloned from the migrated template (conftest.py); every other test that uses the database runs
+on a server too."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from builders import catalog
 from clihelpers import ok, query, raw, refused
 from pgserver import scratch_database, with_dbname
 
@@ -22,6 +23,7 @@ from speco_returns.errors import ReturnsError
 from speco_returns.services import returns as returns_service
 
 TODAY = "2026-12-01"
+pytestmark = pytest.mark.server_only("what only a server has: URLs, logins, roles, its own failures")
 
 
 def _open(cli, customer="Acme", *extra):
@@ -29,8 +31,8 @@ def _open(cli, customer="Acme", *extra):
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))
+def _catalog(cli):
+    catalog(cli)
 
 
 def test_every_url_form_reaches_the_server(cli, db_path, tmp_path, monkeypatch):
@@ -130,26 +132,22 @@ def test_history_and_ledger_refuse_update_delete_and_truncate(cli, db_path):
     assert len(query(db_path, "SELECT id FROM events")) == 3 and len(query(db_path, "SELECT id FROM ledger")) == 1
 
 
-def test_rows_read_by_position_give_values_not_column_names(db_path):
+def test_rows_read_by_position_give_values_not_column_names(db):
     """psycopg's dict_row would make `(n,) = fetchone()` yield the column's name."""
-    store = Store(db_path)
-    (n,) = store.execute("SELECT count(*) AS n FROM returns").fetchone()
+    (n,) = db.execute("SELECT count(*) AS n FROM returns").fetchone()
     assert n == 0
-    row = store.execute("SELECT 7 AS seven, 'x' AS ex").fetchone()
+    row = db.execute("SELECT 7 AS seven, 'x' AS ex").fetchone()
     assert (row["seven"], row[1], tuple(row)) == (7, "x", (7, "x"))
-    store.close()
 
 
-def test_a_literal_percent_and_placeholders_inside_strings_survive(db_path):
-    store = Store(db_path)
-    ra = store.engine.ra_text("v.n")
-    rows = store.execute(f"SELECT '100%' AS a, 'why?' AS b, ? AS c, {ra} AS d FROM (SELECT ?::bigint AS n) AS v",
+def test_a_literal_percent_and_placeholders_inside_strings_survive(db):
+    ra = db.engine.ra_text("v.n")
+    rows = db.execute(f"SELECT '100%' AS a, 'why?' AS b, ? AS c, {ra} AS d FROM (SELECT ?::bigint AS n) AS v",
                          ["x?", 1000000]).fetchall()
     assert tuple(rows[0]) == ("100%", "why?", "x?", "RA-1000000")
-    named = store.execute("SELECT ':x' AS a, :x AS b, 1::text AS c", {"x": "y"}).fetchone()
+    named = db.execute("SELECT ':x' AS a, :x AS b, 1::text AS c", {"x": "y"}).fetchone()
     assert tuple(named) == (":x", "y", "1")
-    assert tuple(store.execute(f"SELECT {store.engine.amount_text('1205')}").fetchone()) == ("12.05",)
-    store.close()
+    assert tuple(db.execute(f"SELECT {db.engine.amount_text('1205')}").fetchone()) == ("12.05",)
 
 
 def test_ra_numbers_past_999999_in_exports_stay_whole(cli, db_path):
@@ -183,12 +181,10 @@ def test_doctor_reports_the_server_and_schema(cli):
     assert "PostgreSQL" in human and "password" not in human
 
 
-def test_a_session_that_drops_off_mid_write_cannot_hold_the_lock_for_hours(db_path):
-    store = Store(db_path)
-    (idle,) = store.execute("SHOW idle_in_transaction_session_timeout").fetchone()
+def test_a_session_that_drops_off_mid_write_cannot_hold_the_lock_for_hours(db):
+    (idle,) = db.execute("SHOW idle_in_transaction_session_timeout").fetchone()
     assert idle == "1min"
-    assert store.raw.info.get_parameters().get("keepalives") == "1"
-    store.close()
+    assert db.raw.info.get_parameters().get("keepalives") == "1"
 
 
 # --- roles -----------------------------------------------------------------------------------------

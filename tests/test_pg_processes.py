@@ -19,7 +19,8 @@ from test_processes import CLI, HELPER, SHAPE_ITEMS, SHAPE_SERIALS, WAIT, _env, 
 from speco_returns.db import guards
 from speco_returns.db.engines import sqlite as store
 
-pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
+pytestmark = [pytest.mark.slow,  # real processes: CONTRIBUTING.md
+              pytest.mark.server_only("test_processes.py proves the same on SQLite files")]
 
 
 def _ra(n: int) -> str:

@@ -25,6 +25,9 @@ from speco_returns.db import migrations as migrations_module
 from speco_returns.db.database import open_database as Store
 from speco_returns.db.engines import sqlite as sqlite_engine
 
+pytestmark = pytest.mark.sqlite_only("SQLite's locks, WAL, file migrations and triggers across processes "
+                                     "(test_pg_processes.py: a server's)")
+
 HELPER = Path(__file__).with_name("helpers_open_loop.py")
 CLI = [sys.executable, "-m", "speco_returns"]
 # What helpers_open_loop.py writes for every return it opens.
@@ -380,6 +383,7 @@ def test_four_processes_opening_a_new_database_at_once_migrate_it_once(isolated)
         s.close()
 
 
+@pytest.mark.first_run("an older tool's file where the database goes")
 @pytest.mark.slow
 def test_a_database_from_the_first_migration_upgrades_in_place_without_losing_a_row(cli, db_path):
     db = older_database(db_path, "m002_returns")

@@ -1,6 +1,6 @@
 """SER-1 kept by the database too (issue 14, migration m012): serials.held follows each return's
 state by trigger, and a partial UNIQUE index over the held serials refuses a second open return
-with one serial, whoever writes. Run on SQLite and on a server (conftest.BOTH_BACKENDS); the
+with one serial, whoever writes. Run on SQLite and on a server (as every test of the database); the
 race between real processes is in test_processes.py and test_pg_processes.py."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import sqlite3
 
 import pytest
-from builders import migration_named, older_database
+from builders import catalog, migration_named, older_database
 from clihelpers import counts, ok, query, raw, refused
 
 from speco_returns.db import returns as db_returns
@@ -21,8 +21,8 @@ TODAY = "2026-11-20"
 
 
 @pytest.fixture(autouse=True)
-def catalog(cli):
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))
+def _catalog(cli):
+    catalog(cli)
 
 
 def held(db, serial: str) -> list[tuple[int, int]]:
@@ -146,26 +146,10 @@ def test_the_index_refusing_a_write_gives_the_one_ser1_line(cli, db_path, blind_
 
 
 @pytest.fixture
-def older(backend, tmp_path, request, monkeypatch):
+def older(blank_db):
     """A database at the schema before m012 (SQLite file or server database): its URL or Path."""
-    if backend == "sqlite":
-        path = tmp_path / "older.db"
-        older_database(path, migration_named("_ser1_index")).close()
-        yield path
-        return
-    import random
-
-    from pgserver import with_dbname
-
-    url, admin = request.getfixturevalue("pg_admin")
-    name = f"speco_older_{random.randrange(1 << 30)}"
-    admin.execute(f"CREATE DATABASE {name}")
-    target = with_dbname(url, name)
-    older_database(target, migration_named("_ser1_index")).close()
-    try:
-        yield target
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    older_database(blank_db, migration_named("_ser1_index")).close()
+    return blank_db
 
 
 def test_the_migration_derives_flags_and_keys_of_an_older_database(cli, older, monkeypatch):

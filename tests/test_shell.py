@@ -127,6 +127,7 @@ def shell(db_path, monkeypatch):
     session.done()
 
 
+@pytest.mark.sqlite_only("the file's locks and WAL")
 def test_a_file_is_not_held_between_commands_nor_a_transaction(shell, capsys):
     assert shell.run_line(OPEN) == 0
     for line in ("show RA-000001", "list", "show RA-9", "overdue --json", "export returns", "list --bogus", "doctor"):
@@ -153,6 +154,7 @@ def test_today_is_read_for_each_command(shell, capsys, monkeypatch):
     assert [e["on"] for e in events] == ["2026-11-26", "2026-11-27"]
 
 
+@pytest.mark.sqlite_only("a file replaced on disk")
 def test_a_replaced_database_file_is_what_the_next_command_reads(shell, capsys, tmp_path):
     assert shell.run_line(OPEN) == 0
     backup = tmp_path / "backup.db"

@@ -209,6 +209,7 @@ def check_sheet(name: str, rows: list[list[str]], cells: dict, *, exact_unicode:
 # --- the test -----------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only("a hostile --agent is recorded only in a file (a server records its login); the bytes of a server's export: test_cli_export.py")
 @pytest.mark.parametrize("mode", MODES)
 def test_calc_runs_no_exported_cell_and_keeps_amounts_numeric(mode, cli, tmp_path):
     build_hostile_database(cli)

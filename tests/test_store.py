@@ -21,38 +21,35 @@ NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="te
 
 
 @pytest.mark.sqlite_only("SQLite's planner")
-def test_open_sql_is_the_partial_index_condition_word_for_word(db_path):
-    store = Store(db_path)
-    (sql,) = store.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_advanced_open'").fetchone()
+def test_open_sql_is_the_partial_index_condition_word_for_word(db):
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'returns_advanced_open'").fetchone()
     assert sql.endswith(f"WHERE type = 'advanced' AND {OPEN_SQL}")
     for name in ("returns_open", "returns_open_ra", "returns_open_ticket"):
-        (sql,) = store.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()
         assert sql.endswith(f"WHERE {OPEN_SQL}"), name
 
 
 @pytest.mark.sqlite_only("SQLite's planner")
 @pytest.mark.parametrize("filters", [(None, None, None, False), ("advanced", None, None, False), (None, None, "acme", False)])
-def test_listing_open_returns_reads_the_open_index_not_the_table(db_path, filters):
-    store = Store(db_path)
+def test_listing_open_returns_reads_the_open_index_not_the_table(db, filters):
     captured = []
-    store.raw.set_trace_callback(captured.append)
-    list(db_returns.listing(store, (*filters, None), None))
-    store.raw.set_trace_callback(None)
-    plan = " ".join(row[3] for row in store.execute("EXPLAIN QUERY PLAN " + captured[-1].split(" ORDER BY")[0]
+    db.raw.set_trace_callback(captured.append)
+    list(db_returns.listing(db, (*filters, None), None))
+    db.raw.set_trace_callback(None)
+    plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + captured[-1].split(" ORDER BY")[0]
                                                            .replace("?", "'x'") + " ORDER BY id DESC"))
     assert "USING INDEX returns_open" in plan, plan
 
 
-def test_a_changed_list_price_after_confirmation_writes_nothing(db_path):
-    store = Store(db_path)
-    catalog_service.save(store, [types.Product("CAM-1", "camera", 19_999)], NOW)
+def test_a_changed_list_price_after_confirmation_writes_nothing(db):
+    catalog_service.save(db, [types.Product("CAM-1", "camera", 19_999)], NOW)
     req = types.Request(type="advanced", items=(("CAM-1", 2),), serials=((None, "SN-0001"), (None, "SN-0002")), customer="Acme")
     with pytest.raises(ReturnsError) as err:
-        returns_service.open_return(store, req, {}, None, NOW.today, NOW, expect_hold=29_998)  # what the agent was shown
+        returns_service.open_return(db, req, {}, None, NOW.today, NOW, expect_hold=29_998)  # what the agent was shown
     assert err.value.problems[0].rule == "AR-3" and "$399.98" in str(err.value)
-    assert store.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
-    key, _ = returns_service.open_return(store, req, {}, None, NOW.today, NOW, expect_hold=39_998)
-    assert returns_service.show(store, key)["hold_amount"] == "399.98"
+    assert db.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
+    key, _ = returns_service.open_return(db, req, {}, None, NOW.today, NOW, expect_hold=39_998)
+    assert returns_service.show(db, key)["hold_amount"] == "399.98"
 
 
 def _open(store, type_: str, n: int) -> str:
@@ -61,15 +58,14 @@ def _open(store, type_: str, n: int) -> str:
     return returns_service.open_return(store, req, {}, None, NOW.today, NOW)[0]
 
 
-def test_counter_returns_take_no_ra_number(db_path):
-    store = Store(db_path)
-    keys = [_open(store, t, n) for n, t in enumerate(["standard", "counter", "standard", "counter", "standard"])]
+def test_counter_returns_take_no_ra_number(db):
+    keys = [_open(db, t, n) for n, t in enumerate(["standard", "counter", "standard", "counter", "standard"])]
     assert keys == ["RA-000001", "T-1", "RA-000002", "T-3", "RA-000003"]
 
 
 @pytest.mark.sqlite_only("upgrades a 0.1 SQLite file")
-def test_upgrading_to_m004_keeps_every_ra_number_issued_before(db_path):
-    db = older_database(db_path, "m004_ra_numbers")
+def test_upgrading_to_m004_keeps_every_ra_number_issued_before(blank_db):
+    db = older_database(blank_db, "m004_ra_numbers")
     for n, type_ in enumerate(["standard", "counter", "advanced"], 1):  # ids 1, 2, 3: RA-000001, T-2, RA-000003
         db.execute(
             """INSERT INTO returns (id, type, status, customer, ticket, opened_on, opened_at, opened_by, last_event_on)
@@ -78,7 +74,7 @@ def test_upgrading_to_m004_keeps_every_ra_number_issued_before(db_path):
         )
     db.conn.commit()
     db.close()
-    store = Store(db_path)  # applies m004
+    store = Store(blank_db)  # applies m004
     assert [r["ra"] for r in list(db_returns.listing(store, (None, None, None, True, None), None))] == ["RA-000003", "T-2", "RA-000001"]
     assert _open(store, "standard", 9) == "RA-000004"  # the sequence goes on from the highest
     with pytest.raises(ReturnsError, match="UNIQUE"):
@@ -97,16 +93,15 @@ def _upgraded_by_a_newer_tool(db) -> None:
         conn.execute("UPDATE schema_info SET value = '9.1.0' WHERE key = 'upgraded_by'")
 
 
-def test_a_write_is_refused_once_a_newer_tool_upgraded_the_database_after_the_connection_was_made(db_path):
+def test_a_write_is_refused_once_a_newer_tool_upgraded_the_database_after_the_connection_was_made(db_path, db):
     """The check is made when a write begins: a connection kept open (the shell's) was made
     before the upgrade, and must not write to a schema it does not know."""
-    store = Store(db_path)
     try:
-        catalog_service.save(store, [types.Product("CAM-1", "camera", 100, None)], NOW)
+        catalog_service.save(db, [types.Product("CAM-1", "camera", 100, None)], NOW)
         _upgraded_by_a_newer_tool(db_path)
         with pytest.raises(ReturnsError, match=r"upgraded by speco-returns 9\.1\.0 or later: upgrade the tool"):
-            catalog_service.save(store, [types.Product("CAM-2", "camera", 100, None)], NOW)
-        assert not store.in_transaction
-        assert [r["model"] for r in catalog_db.everything(store)] == ["CAM-1"]
+            catalog_service.save(db, [types.Product("CAM-2", "camera", 100, None)], NOW)
+        assert not db.in_transaction
+        assert [r["model"] for r in catalog_db.everything(db)] == ["CAM-1"]
     finally:
-        store.close()
+        db.close()

@@ -140,6 +140,7 @@ EDITS = {
 }
 
 
+@pytest.mark.sqlite_only("made with the sqlite3 module on the file, past its triggers (test_doctor_engines.py edits a server)")
 @pytest.mark.parametrize("edit", list(EDITS))
 def test_doctor_names_every_edit_made_outside_the_tool(cli, history, db_path, edit):
     statements, expected = EDITS[edit]
@@ -165,6 +166,7 @@ def _index_out_of_step(db: Path) -> str:
     return name
 
 
+@pytest.mark.sqlite_only("SQLite's integrity_check")
 @pytest.mark.parametrize("beside", [True, False], ids=["in-the-second-process", "here-when-none-starts"])
 def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeypatch, beside):
     """The integrity check runs in the second process beside the replay (for speed at 1M),
@@ -179,6 +181,7 @@ def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeyp
     assert err.splitlines()[0] == f"error: {report['problems'][0]}"
 
 
+@pytest.mark.sqlite_only("doctor's SQLite workers (integrity/fanout.py)")
 @pytest.mark.parametrize("beside", [True, False], ids=["in-parts-beside", "here-when-none-starts"])
 def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db_path, monkeypatch, beside):
     """The replay is split by return id between this process and a worker: a return edited on
@@ -202,6 +205,7 @@ def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db
                                   "hold-authorized $499.99; hold-released $499.99"]
 
 
+@pytest.mark.sqlite_only("SQLite's triggers (test_pg.py: the server's)")
 def test_replace_and_update_and_delete_are_refused_by_triggers(db_path, cli, history):
     conn = sqlite3.connect(db_path)
     for sql in ("REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, agent, recorded_at) "
@@ -215,6 +219,7 @@ def test_replace_and_update_and_delete_are_refused_by_triggers(db_path, cli, his
     assert doctor(cli)[0] == 0
 
 
+@pytest.mark.sqlite_only("made with the sqlite3 module on the file, past its triggers (test_doctor_engines.py edits a server)")
 @pytest.mark.parametrize("table", chain.CHAINED)
 def test_the_chain_covers_every_column(cli, history, db_path, table):
     store = Store(db_path)
@@ -260,6 +265,7 @@ def test_doctors_printf_canonical_form_is_quote_of_every_column(row_id, number, 
     conn.close()
 
 
+@pytest.mark.sqlite_only("upgrades an older SQLite file")
 def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
     """A database at m005 with history is upgraded: chains built, doctor passes, and every
     later write continues the chain."""
@@ -295,6 +301,7 @@ def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
     assert json.loads(result.stdout)["schema_version"] == SCHEMA_VERSION
 
 
+@pytest.mark.sqlite_only("the progress of SQLite's integrity check")
 @pytest.mark.slow
 def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_path):
     env = {**os.environ, "SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "t", "COLUMNS": "80"}
@@ -323,6 +330,7 @@ def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_
     assert piped.returncode == 0 and piped.stderr == b""
 
 
+@pytest.mark.sqlite_only("doctor's SQLite workers (integrity/fanout.py)")
 @pytest.mark.slow
 def test_doctors_workers_load_only_the_installed_package(cli, history, db_path, tmp_path):
     """`doctor` run from a folder that holds a planted `speco_returns/` package: its workers must
