@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import shutil
+import threading
 from pathlib import Path
 
 import pgserver
@@ -97,7 +99,7 @@ _clones = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_admin) -> str:
+def pg_template(pg_admin):
     """A database migrated once, cloned for each test (CREATE DATABASE ... TEMPLATE)."""
     from speco_returns.db.database import open_database
 
@@ -106,7 +108,8 @@ def pg_template(pg_admin) -> str:
     conn.execute(f"DROP DATABASE IF EXISTS {name}")
     conn.execute(f"CREATE DATABASE {name}")
     open_database(with_dbname(url, name)).close()
-    return name
+    yield name
+    conn.execute(f"DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture(scope="session")
@@ -119,14 +122,69 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+class _Clones:
+    """Databases cloned from the template one test ahead, and dropped after, by a thread with a
+    connection of its own: CREATE DATABASE is most of a server test's setup, and the server does
+    it while this process runs the test before."""
+
+    def __init__(self, url: str, template: str):
+        self.url, self.template = url, template
+        self.jobs: queue.Queue = queue.Queue()
+        self.ready: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name="pg-clones", daemon=True)
+        self.thread.start()
+        self.jobs.put(("create", self._name()))
+
+    def _name(self) -> str:
+        return f"speco_test_{os.getpid()}_{next(_clones)}"
+
+    def _work(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            for kind, name in iter(self.jobs.get, None):
+                try:
+                    if kind == "create":
+                        conn.execute(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+                        self.ready.put(name)
+                    else:
+                        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                except Exception as e:  # noqa: BLE001 - handed to the test that waits for it
+                    if kind == "create":
+                        self.ready.put(e)
+            while not self.ready.empty():  # the one made ahead for a test that never came
+                name = self.ready.get()
+                if isinstance(name, str):
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def take(self) -> str:
+        self.jobs.put(("create", self._name()))  # the next test's, made while this one runs
+        name = self.ready.get(timeout=300)
+        if isinstance(name, Exception):
+            raise name
+        return name
+
+    def drop(self, name: str) -> None:
+        self.jobs.put(("drop", name))
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=300)
+
+
+@pytest.fixture(scope="session")
+def pg_clones(pg_admin, pg_template):
+    clones = _Clones(pg_admin[0], pg_template)
+    yield clones
+    clones.close()
+
+
 @pytest.fixture
-def pg_database(pg_admin, pg_template):
+def pg_database(pg_admin, pg_clones):
     """A fresh migrated database of its own: its URL."""
-    url, conn = pg_admin
-    name = f"speco_test_{os.getpid()}_{next(_clones)}"
-    conn.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
-    yield with_dbname(url, name)
-    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    name = pg_clones.take()
+    yield with_dbname(pg_admin[0], name)
+    pg_clones.drop(name)
 
 
 @pytest.fixture(autouse=True)
