@@ -1,4 +1,4 @@
-"""The policy and money gaps a review found (issue 10), through the command line.
+"""The policy's and the money's edge cases, through the command line.
 
 Each section is one decision: back-dating around a re-authorization, lost parcels, serials
 at ship, zero list prices, a late unit and SER-1, ambiguous dates, card numbers in any

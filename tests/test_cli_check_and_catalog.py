@@ -339,7 +339,7 @@ def test_check_on_a_new_database_records_nothing(cli, db_path):
 def test_check_bad_input(cli, catalog, db_path, args, as_json):
     before = counts(db_path)
     result = cli("check", *args, *(["--json"] if as_json else []), today=TODAY)
-    if as_json:  # issue 10: the document in every case, the input problem among its violations
+    if as_json:  # the document in every case, the input problem among its violations
         assert result.exit_code == 1 and result.stderr == ""
         doc = json.loads(result.stdout)
         assert doc["eligible"] is False and None in [v["rule"] for v in doc["violations"]]
@@ -545,7 +545,7 @@ def test_refusal_is_one_unwrapped_line_even_when_long(cli, monkeypatch):
 
 def test_json_errors_leave_stdout_empty(cli):
     for args in (("show", "RA-000123", "--json"), ("list", "--type", "refund", "--json"),
-                 ("policy", "refund", "--json"),  # check --json answers with its document instead (issue 10)
+                 ("policy", "refund", "--json"),  # check --json answers with its document instead
                  ("open", "--type", "standard", "--customer", "A", "--item", "X", "--on", "2999-01-01", "--json")):
         result = cli(*args, today=TODAY)
         refused(result)

@@ -1,4 +1,6 @@
-"""Store-level promises the CLI cannot show directly."""
+"""What the services and the database layer promise that the CLI cannot show directly: the
+open-returns SQL and its indexes, a price changed after confirmation, RA numbers, upgrades, and
+a write refused once a newer tool upgraded the database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 13 items 3, 4 and 6 through CliRunner: `open` checks each answer as given,
+"""The questions put to an agent, through CliRunner: `open` checks each answer as given,
 contacts are asked and corrected (`edit`), money moments are confirmed at a terminal.
 The real-terminal versions are in test_agent_pty.py."""
 
