@@ -4,7 +4,9 @@ step. The builders that take `cli` work through the CLI, on whichever engine the
 
 from __future__ import annotations
 
+import csv
 import json
+import tempfile
 from pathlib import Path
 
 from clihelpers import ok
@@ -48,13 +50,18 @@ MODELS = {  # model: (category, list price as an agent types it); None: no list 
 
 
 def catalog(cli, *models: str) -> None:
-    """Add `models` to the catalog through the CLI, each `MODEL` (its category and price in
-    MODELS) or `MODEL=PRICE` (another price); none given: CAM-1 at 100.00."""
-    for spec in models or ("CAM-1",):
-        model, _, price = spec.partition("=")
-        category, usual = MODELS[model]
-        price = price or usual
-        ok(cli("catalog", "add", model, "--category", category, *(("--list-price", price) if price else ())))
+    """Add `models` to the catalog through the CLI, in one `catalog import`: each `MODEL` (its
+    category and price in MODELS) or `MODEL=PRICE` (another price); none given: CAM-1 at 100.00."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "catalog.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            rows = csv.writer(f)
+            rows.writerow(["model", "category", "list_price"])
+            for spec in models or ("CAM-1",):
+                model, _, price = spec.partition("=")
+                category, usual = MODELS[model]
+                rows.writerow([model, category, price or usual or ""])
+        ok(cli("catalog", "import", str(path)))
 
 
 # --- an advanced replacement at a given step ----------------------------------------------------
