@@ -39,11 +39,10 @@ def _last_query(store, call) -> tuple[str, list]:
 @pytest.mark.sqlite_only("SQLite's query plan")
 @pytest.mark.parametrize("status", sorted({s for t in types.TYPES for s in lifecycle.states(t) if lifecycle.is_open(s)}))
 @pytest.mark.parametrize("include_all", [False, True])
-def test_listing_an_open_state_reads_the_open_index(db_path, status, include_all):
-    store = Store(db_path)
-    sql, rows = _last_query(store, lambda: list(db_returns.listing(store, (None, status, None, include_all, None), None)))
+def test_listing_an_open_state_reads_the_open_index(db, status, include_all):
+    sql, rows = _last_query(db, lambda: list(db_returns.listing(db, (None, status, None, include_all, None), None)))
     assert rows == []
-    plan = " ".join(r[3] for r in store.execute("EXPLAIN QUERY PLAN " + sql.replace(f"'{status}'", "?"), [status]))
+    plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql.replace(f"'{status}'", "?"), [status]))
     assert "returns_open" in plan, plan
 
 

@@ -226,28 +226,23 @@ def test_generic_format_with_a_map(cli, shipped, tmp_path):
     assert show(cli, "RA-000001")["due_on"] == "2026-12-04"
 
 
-def test_the_lookup_by_tracking_number_is_served_by_its_index(cli, shipped, db_path, backend):
-    from speco_returns.db.database import open_database
+def test_the_lookup_by_tracking_number_is_served_by_its_index(cli, shipped, db, backend):
     from speco_returns.db.deliveries import tracking_key_sql
 
-    db = open_database(str(db_path) if backend == "postgres" else db_path)
-    try:
-        expr = tracking_key_sql(db)
-        sql = (f"SELECT e.return_id FROM events e JOIN returns r ON r.id = e.return_id WHERE e.event IN ('ship', "
-               f"'unit-shipped') AND {expr} IN ('A', 'B') AND r.status NOT IN ('completed', 'cancelled', 'charged')")
-        if backend == "postgres":
-            # A few rows: the planner would read the table, or scan events_tracking (same predicate,
-            # another expression) for its predicate alone; without either, the plan shows whether
-            # the query's expression is the index's. Rolled back.
-            with pytest.raises(RuntimeError), db.write():
-                db.execute("SET LOCAL enable_seqscan = off")
-                db.execute("DROP INDEX events_tracking")
-                plan = "\n".join(r[0] for r in db.all("EXPLAIN " + sql))
-                raise RuntimeError("roll back")
-        else:
-            plan = "\n".join(str(tuple(r)) for r in db.all("EXPLAIN QUERY PLAN " + sql))
-    finally:
-        db.close()
+    expr = tracking_key_sql(db)
+    sql = (f"SELECT e.return_id FROM events e JOIN returns r ON r.id = e.return_id WHERE e.event IN ('ship', "
+           f"'unit-shipped') AND {expr} IN ('A', 'B') AND r.status NOT IN ('completed', 'cancelled', 'charged')")
+    if backend == "postgres":
+        # A few rows: the planner would read the table, or scan events_tracking (same predicate,
+        # another expression) for its predicate alone; without either, the plan shows whether
+        # the query's expression is the index's. Rolled back.
+        with pytest.raises(RuntimeError), db.write():
+            db.execute("SET LOCAL enable_seqscan = off")
+            db.execute("DROP INDEX events_tracking")
+            plan = "\n".join(r[0] for r in db.all("EXPLAIN " + sql))
+            raise RuntimeError("roll back")
+    else:
+        plan = "\n".join(str(tuple(r)) for r in db.all("EXPLAIN QUERY PLAN " + sql))
     assert "events_tracking_key" in plan, plan
 
 
