@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from speco_returns import files
 from speco_returns.cli import app
 
-pytestmark = pytest.mark.sqlite_only("the database file: its folder, its permissions, its neighbours, its bytes")
+pytestmark = pytest.mark.first_run("the database file as the tool creates it: its folder, its permissions, its neighbours, its bytes")
 
 NOBODY = 65534
 READS = [["show", "RA-000001"], ["list"], ["overdue", "--check"], ["check", "-t", "standard", "-i", "CAM-1"],
