@@ -497,6 +497,7 @@ EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update",
                      "serials_held_insert", "serials_held_follows", "returns_hold_serials"}
 
 
+@pytest.mark.first_run("a read never creates the file; the schema is what a first write makes")
 def test_an_empty_database_has_exactly_the_expected_schema(cli, db_path):
     assert cli("list", "--json").exit_code == 1  # a read never creates the file (issue 11)
     Store(db_path).close()  # as a write's first use does
