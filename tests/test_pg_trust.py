@@ -16,6 +16,7 @@ from speco_returns.db.database import open_database
 from speco_returns.integrity import checks
 
 TODAY = "2026-12-01"
+pytestmark = pytest.mark.server_only("logins, roles and the audit only a server has")
 LOGINS = {"ann": "speco_agent", "ben": "speco_agent", "dana": "speco_supervisor", "lee": "speco_accounting",
           "night": "speco_nightly"}
 
