@@ -14,6 +14,9 @@ Settings come from the environment (read by the CLI and passed in here):
                                  that strip attachments
     SPECO_RETURNS_SLIP_PAPER     letter (default) or a4: the slip's paper, attached or printed
     SPECO_RETURNS_SLIP_FONT      optional: a TrueType font for slip text Latin-1 lacks
+    SPECO_RETURNS_MAIL_REPLY_TO  optional: the Reply-To address, e.g. support@speco.example
+    SPECO_RETURNS_SUPPORT_PHONE  optional: the support phone in every notice's signature
+    SPECO_RETURNS_SUPPORT_HOURS  optional: its hours, e.g. "Monday to Friday, 8 am to 5 pm ET"
 
 Server certificates are checked against the system's trusted authorities (`SSL_CERT_FILE`
 points elsewhere, as for any OpenSSL program).
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -35,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .db.urls import shown as without_password
 from .domain import inputs
+from .domain.notices import Contact
 from .errors import ReturnsError
 from .files import write_whole
 
@@ -52,7 +57,7 @@ class Settings:
     tls: bool = True
     sender: str | None = None
     bcc: str | None = None
-    return_address: str | None = None
+    contact: Contact = Contact()  # the return address, the support phone and hours, the Reply-To
     attachments: bool = True
     slip_paper: str = "letter"
     slip_font: str | None = None
@@ -72,6 +77,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     address = (env.get("SPECO_RETURNS_RETURN_ADDRESS") or "").strip() or None
     for line in (address or "").split("\n"):  # a postal address: lines of text, a line break between them
         inputs.refuse_control("SPECO_RETURNS_RETURN_ADDRESS", line)
+    contact = Contact(return_address=address, phone=_phone(env, "SPECO_RETURNS_SUPPORT_PHONE"),
+                      hours=inputs.clean_text("SPECO_RETURNS_SUPPORT_HOURS", env.get("SPECO_RETURNS_SUPPORT_HOURS")),
+                      reply_to=_address(env, "SPECO_RETURNS_MAIL_REPLY_TO"))
     password = env.get("SPECO_RETURNS_SMTP_PASSWORD") or None
     if password:
         inputs.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)
@@ -79,7 +87,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     raw = (env.get("SPECO_RETURNS_SMTP") or "").strip()
     inputs.refuse_control("SPECO_RETURNS_SMTP", raw, shown=without_password(raw))  # a DEL in the host reached the resolver
     if not raw:
-        return Settings(url=None, sender=sender, bcc=bcc, return_address=address, password=password, **slip)
+        return Settings(url=None, sender=sender, bcc=bcc, contact=contact, password=password, **slip)
     try:
         parts = urlsplit(raw)
         port = parts.port
@@ -107,7 +115,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     shown = f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{parts.hostname}:{port or ''}"
     return Settings(url=shown.rstrip(":"), scheme=parts.scheme, host=parts.hostname,
                     port=port or (465 if parts.scheme == "smtps" else 587), user=user, password=password, tls=tls,
-                    sender=sender, bcc=bcc, return_address=address, **slip)
+                    sender=sender, bcc=bcc, contact=contact, **slip)
 
 
 def _slip_settings(env: Mapping[str, str]) -> dict:
@@ -135,6 +143,24 @@ def _address(env: Mapping[str, str], name: str) -> str | None:
         return inputs.parse_email(value)
     except ReturnsError:
         raise ReturnsError(f"{name} is not an e-mail address: write it like returns@example.com") from None
+
+
+_PHONE_SIGNS = set("0123456789+-.() /")
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?)\s*[0-9]{1,6}", re.IGNORECASE)
+
+
+def _phone(env: Mapping[str, str], name: str) -> str | None:
+    """A phone number as people write one: digits (7 to 15, as E.164 allows), the usual
+    separators, `+` first for an international one, an extension `x123` or `ext. 123` last."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    inputs.refuse_control(name, value)
+    number = value[:m.start()] if (m := _EXTENSION.search(value)) and m.end() == len(value) else value
+    digits = sum(ch.isascii() and ch.isdigit() for ch in number)
+    if not set(number) <= _PHONE_SIGNS or "+" in number[1:] or not 7 <= digits <= 15:
+        raise ReturnsError(f"{name} is not a phone number: write it like +1 800 555 0100 or (800) 555-0100 x12")
+    return value
 
 
 def _loopback(host: str) -> bool:

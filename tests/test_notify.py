@@ -113,7 +113,7 @@ def test_sends_every_due_notice_to_the_right_customer(cli, mail_env, db_path):
     assert "$499.98" in body and "SN-3001, SN-3002" in body and "Thursday, December 3, 2026" in body
     assert reminder["X-Speco-Notice"] == "reminder; days=7"
     overdue = words(got[("RA-000002", "overdue")].msg)
-    assert "November 19, 2026" in overdue and "may now be charged" in overdue and "$249.99" in overdue
+    assert "November 19, 2026" in overdue and "from Friday, November 20, 2026 the card hold of $249.99 may be charged" in overdue
     counter = words(got[("TT-9", "opened")].msg)
     assert "Tech Ticket ID TT-9" in counter and "ADI Global" in counter and "distributor's policy governs" in counter
     assert "RA-" not in counter

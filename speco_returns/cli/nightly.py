@@ -18,7 +18,7 @@ from .output import emit_json, write_dicts
 
 OVERDUE_COLUMNS = ["ra", "customer", "state", "delivered_on", "due_on", "days_overdue", "hold_amount",
                    "email", "phone", "shipped_on", "unit_shipped_on", "hold_expires", "unit_tracking",
-                   "carrier_exception"]
+                   "carrier_exception", "action"]
 
 
 @command("", "overdue")
@@ -69,10 +69,10 @@ def show_notice(ctx: typer.Context, ra: str, kind: str, as_json: bool) -> None:
                  "size": len(part.get_payload(decode=True))} for part in msg.iter_attachments()]
     if as_json:
         emit_json({"ra": msg["X-Speco-Return"], "kind": kind.strip().lower(), "from": msg["From"] and str(msg["From"]),
-                   "to": msg["To"] and str(msg["To"]), "subject": str(msg["Subject"]), "body": body,
-                   "attachments": attached})
+                   "to": msg["To"] and str(msg["To"]), "reply_to": msg["Reply-To"] and str(msg["Reply-To"]),
+                   "subject": str(msg["Subject"]), "body": body, "attachments": attached})
         return
-    for header in ("From", "To", "Subject", "Date"):
+    for header in ("From", "Reply-To", "To", "Subject", "Date"):
         if msg[header]:
             sys.stdout.write(f"{header}: {inputs.visible(str(msg[header]))}\n")
     for a in attached:  # the RA slip: `slip RA --output FILE.pdf` writes the same page
@@ -92,7 +92,7 @@ def notify_cmd(
                                                  "for mail systems that strip attachments (or SPECO_RETURNS_MAIL_ATTACHMENTS=off).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """E-mail customers every notice due (opened, shipped, delivered, reminder, overdue, hold-expiring), each once.
+    """E-mail customers every notice due (opened, shipped, delivered, reminder, overdue, hold-expiring, received), each once.
 
     Example: speco-returns notify --dry-run
     """

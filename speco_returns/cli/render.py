@@ -244,7 +244,7 @@ def overdue_fact(r: dict, as_of: date) -> str:
     if state == "carrier-exception":
         return f"carrier: {r['carrier_exception']} (see `show`)"
     expires = date.fromisoformat(r["hold_expires"])
-    return f"hold expires {r['hold_expires']}" + (", lapsed" if expires < as_of else "")
+    return f"hold expires {r['hold_expires']}" + (", lapsed" if expires < as_of else "") + f": {r['action']}"
 
 
 def overdue_table(rows: list[dict], as_of: date, limit: int | None = None) -> None:
@@ -323,9 +323,11 @@ def notify_progress(mode: str, stamp: str = ""):
 
 
 def notice_line(o, stamp: str = "") -> None:
-    """One plain line per notice as it goes (no-email ones are listed at the end)."""
+    """One plain line per notice as it goes (no-email ones are listed at the end), then what
+    the team does about it where the notice promises something (wording.ACTIONS)."""
     if o.status != "no-email":
-        parts = [stamp, f"{o.status:<10}", _user(o.ra), o.label, _user(o.to or ""), o.message_id or ""]
+        parts = [stamp, f"{o.status:<10}", _user(o.ra), o.label, _user(o.to or ""), o.message_id or "",
+                 wording.ACTIONS.get(o.kind, "")]
         sys.stdout.write("  ".join(p for p in parts if p) + "\n")
         sys.stdout.flush()
 
@@ -360,6 +362,14 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool, stamp: str
             for o in call:
                 table.add_row(o.ra, Text(_user(o.customer)), Text(_user(o.phone or "no phone either")), o.label)
             console.print(table)
+        todo = [o for o in outcomes if o.kind in wording.ACTIONS and o.status != "failed"]
+        if todo:
+            table = _table(title="For the team")
+            table.add_column("ra", no_wrap=True)
+            table.add_column("to do")
+            for o in todo:
+                table.add_row(o.ra, wording.ACTIONS[o.kind])
+            console.print(table)
         summary = _table(*(NOTIFY_SUMMARY[s] for s in counts if counts[s] or s in ("sent", "skipped", "failed", "no-email")),
                          title="Summary")
         summary.add_row(*(str(counts[s]) for s in counts if counts[s] or s in ("sent", "skipped", "failed", "no-email")))
@@ -369,7 +379,8 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool, stamp: str
     if call:
         sys.stdout.write(f"{lead}Call the customer (no e-mail on file):\n")
         for o in call:
-            sys.stdout.write(f"{lead}  {_user(o.ra)}  {o.label}  {_user(o.customer)}  {_user(o.phone or 'no phone either')}\n")
+            action = f"  {wording.ACTIONS[o.kind]}" if o.kind in wording.ACTIONS else ""
+            sys.stdout.write(f"{lead}  {_user(o.ra)}  {o.label}  {_user(o.customer)}  {_user(o.phone or 'no phone either')}{action}\n")
     sys.stdout.write(lead + (", ".join(f"{counts[s]} {NOTIFY_SUMMARY[s]}" for s in counts if counts[s]) if outcomes
                              else "No notice is due.") + "\n")
 

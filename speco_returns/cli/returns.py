@@ -212,7 +212,7 @@ def show_cmd(
     ctx: typer.Context,
     ra: RaArg,
     notice: Annotated[Optional[str], typer.Option("--notice", metavar="KIND", help="Print this e-mail notice as it would be sent: "
-                                                  "opened, shipped, delivered, reminder, overdue or hold-expiring.")] = None,
+                                                  "opened, shipped, delivered, reminder, overdue, hold-expiring or received.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """One return: items, serials, money, timeline, due date and the next step.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..domain import lifecycle
+from ..domain import notices
 from . import returns
 
 if TYPE_CHECKING:
@@ -28,10 +28,11 @@ def claim(db: Database, return_id: int, n: Notice, message_id: str, now: Now, cl
           is_stale: Callable[[object], bool]) -> str | None:
     """Claim a notice for sending, in one write transaction. Returns the Message-ID to send it
     with (a retry keeps the first one), or None when it was sent, is being sent by a live run
-    (`is_stale` says which are not), or the return closed since it was found due."""
+    (`is_stale` says which are not), or the return closed since it was found due (for
+    `received`: left the states a receipt leads to, a void of the receipt)."""
     key = _key(return_id, n)
     with db.write():
-        if not lifecycle.is_open(returns.status_of(db, return_id)):
+        if not notices.sendable(n.kind, returns.status_of(db, return_id)):
             return None
         row = db.one("SELECT * FROM notices WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ?", key)
         if row is None:

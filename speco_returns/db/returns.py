@@ -219,6 +219,14 @@ def open_as_of(db: Database, day: str) -> list:
                   "AND opened_on <= ? ORDER BY id", [day])
 
 
+def closed_since(db: Database, since: str, day: str, types: tuple[str, ...]) -> list:
+    """Returns of these types closed on or after `since` and opened by `day`, by id (the index
+    returns_closed_type: a fortnight's closings, not the history)."""
+    marks = ", ".join("?" for _ in types)
+    return db.all(f"SELECT * FROM returns WHERE closed_on >= ? AND type IN ({marks}) AND opened_on <= ? ORDER BY id",
+                  [since, *types, day])
+
+
 def listing_where(db: Database, type_, status, customer, include_closed, search) -> tuple[list[str], dict]:
     where, args = [], {}
     if (not include_closed and status is None) or (status is not None and lifecycle.is_open(status)):

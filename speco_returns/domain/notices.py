@@ -3,12 +3,17 @@
 Which notices are due as of a day (`due`), and what each one says (`compose`, `message`).
 Every sentence below says only what Speco's article says (shared/source): the RA number,
 the next steps of the return's type, the hold for the non-discounted list price, and the
-30 days from receiving the replacement. The store gathers the facts (`ReturnFacts`), the
-`notify` command sends, and `show RA --notice KIND` prints the same message.
+30 days from receiving the replacement (AR-4 as SPEC reads it: a unit sent back by the due
+date is on time). The store gathers the facts (`ReturnFacts`), the `notify` command sends,
+and `show RA --notice KIND` prints the same message.
+
+Every notice of a type whose unit comes back to Speco (standard, advanced) that asks for the
+unit says where to send it and to write the RA number on the box; a counter return's goes
+back through the distributor, a virtual return's not at all. `received` closes the story.
 
 A notice is identified by (return, kind, days, about): `about` is the date it speaks of
-(the opening, the shipment, the due date or the hold's expiry) and `days` the reminder's
-days before the due date (0 for the other kinds). Each identity is sent at most once.
+(the opening, the shipment, the due date, the hold's expiry or the unit's arrival) and `days`
+the reminder's days before the due date (0 for the other kinds). Each identity is sent at most once.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from email.policy import SMTP
 from email.utils import format_datetime
 
 from ..errors import ReturnsError
-from . import cards, inputs, lifecycle, types
+from . import cards, inputs, lifecycle, tracking, types
 from . import clock as domain_clock
 from .clock import Clock
 
-KINDS = ("opened", "shipped", "delivered", "reminder", "overdue", "hold-expiring")
+KINDS = ("opened", "shipped", "delivered", "reminder", "overdue", "hold-expiring", "received")
+SHIPS_TO_SPECO = ("standard", "advanced")  # the types whose unit comes back to Speco
 DEFAULT_REMIND = (7, 2)
 # opened, shipped and delivered are news: sent within this many days of the event (a missed
 # night or a week's outage still sends them), never months later to a customer who has
@@ -59,6 +65,17 @@ class ReturnFacts:
     clock: Clock = Clock()
     hold_amount: int | None = None  # cents, advanced only
     distributor: str | None = None
+    tracking: str | None = None  # of Speco's shipment to the customer (`ship --tracking`)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How the customer reaches Speco and where units go (mail settings; each optional)."""
+
+    return_address: str | None = None  # lines separated by \n
+    phone: str | None = None
+    hours: str | None = None
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -89,14 +106,16 @@ def parse_remind(text: str) -> tuple[int, ...]:
 def due(f: ReturnFacts, as_of: date, remind: tuple[int, ...] = DEFAULT_REMIND) -> list[Notice]:
     """The notices due for this return as of `as_of`, whatever was sent before: the caller
     drops those already sent (level-triggered: a missed night still sends what is due)."""
-    if not lifecycle.is_open(f.status) or f.status == "late-return":
-        return []
     found: list[Notice] = []
+    c = f.clock
+    if _received_well(f) and _recent(c.received_on, as_of):
+        found.append(Notice("received", c.received_on))
+    if not lifecycle.is_open(f.status) or f.status == "late-return":
+        return found
     if f.status in _BEFORE_SHIPMENT and _recent(f.opened_on, as_of):
         found.append(Notice("opened", f.opened_on))
     if f.type != "advanced":
         return found
-    c = f.clock
     if f.status == "replacement-shipped" and c.shipped_on and _recent(c.shipped_on, as_of):
         found.append(Notice("shipped", c.shipped_on))
     due_on = c.due_on
@@ -121,7 +140,22 @@ def _recent(day: date | None, as_of: date) -> bool:
     return day is not None and 0 <= (as_of - day).days <= EVENT_NOTICE_DAYS
 
 
+def _received_well(f: ReturnFacts) -> bool:
+    """The unit came back to Speco and the story ends well: not after the card was charged
+    (a late return is a supervisor's decision the article does not describe)."""
+    return f.type in SHIPS_TO_SPECO and f.clock.received_on is not None and f.clock.charged_on is None \
+        and f.status in ("unit-received", "completed")
+
+
+def sendable(kind: str, status: str) -> bool:
+    """Whether a notice found due may still go out in the return's state now (a claim checks):
+    `received` in the states a receipt leads to, the others while the return is open."""
+    return status in ("unit-received", "completed") if kind == "received" else lifecycle.is_open(status)
+
+
 def applies(kind: str, type_: str) -> bool:
+    if kind == "received":
+        return type_ in SHIPS_TO_SPECO
     return kind == "opened" or type_ == "advanced"
 
 
@@ -132,10 +166,15 @@ def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] =
     if kind not in KINDS:
         raise ReturnsError(f"unknown notice '{inputs.quote(kind)}': one of {', '.join(KINDS)}")
     if not applies(kind, f.type):
-        raise ReturnsError(f"{f.key} is {types.a_type(f.type)} return: only advanced replacements get the {kind} notice")
+        who = "standard returns and advanced replacements" if kind == "received" else "advanced replacements"
+        raise ReturnsError(f"{f.key} is {types.a_type(f.type)} return: only {who} get the {kind} notice")
     c = f.clock
     if kind == "opened":
         return Notice(kind, f.opened_on)
+    if kind == "received":
+        if c.received_on is None:
+            raise ReturnsError(f"{f.key}: the unit has not been received, so there is no received notice yet")
+        return Notice(kind, c.received_on)
     if kind == "shipped":
         if c.shipped_on is None:
             raise ReturnsError(f"{f.key}: the replacement has not shipped, so there is no shipped notice yet")
@@ -155,70 +194,152 @@ def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] =
 # --- what each notice says ---------------------------------------------------------------------
 
 
-def compose(f: ReturnFacts, n: Notice, return_address: str | None = None, slip: str | None = None) -> tuple[str, str]:
+def compose(f: ReturnFacts, n: Notice, contact: Contact = Contact(), slip: str | None = None) -> tuple[str, str]:
     """(subject, plain-text body) of notice `n` for this return; `slip`: the file name of the RA
     slip the message carries, which the body then asks the customer to print."""
-    ra, usd = f.key, inputs.format_usd(f.hold_amount)
-    send_to = (f"Send it to:\n\n{textwrap.indent(return_address, '    ')}\n\nwith the RA number {ra} on the package."
-               if return_address else f"Send it back to Speco with the RA number {ra}.")
+    ra, usd, window = f.key, inputs.format_usd(f.hold_amount), types.RETURN_WINDOW_DAYS
     no_charge = ("Your card will NOT be charged unless the defective unit is not returned within "
-                 f"{types.RETURN_WINDOW_DAYS} days of receiving the replacement.")
+                 f"{window} days of receiving the replacement.")
+    unit = f"the defective unit{_serials(f)}"
     if n.kind == "opened":
-        subject, paragraphs = _opened(f)
+        subject, paragraphs = _opened(f, contact)
     elif n.kind == "shipped":
         subject = f"{ra}: your replacement is on its way"
         paragraphs = [
-            f"Speco has shipped your advanced replacement for return {ra}, ahead of the defective unit "
-            f"coming back.",
-            f"The {types.RETURN_WINDOW_DAYS} days to return the defective unit start when you receive the "
-            "replacement, not today.",
+            f"Speco shipped your advanced replacement for return {ra} on {_date(n.about)}, ahead of the defective "
+            "unit coming back.",
+            *_tracking(f),
+            f"The {window} days to return the defective unit start when you receive the replacement, not today. "
+            f"Once it arrives, send {unit} back.",
+            *_send_back(f, contact),
             no_charge,
         ]
     elif n.kind == "delivered":
-        subject = f"{ra}: please send the unit back by {n.about:%B %-d, %Y}"
+        subject = f"{ra}: please send the unit back by {_date(n.about)}"
         paragraphs = [
-            f"Our records show you received the replacement for return {ra} on {f.clock.delivered_on:%B %-d, %Y}.",
-            f"Please return the defective unit{_serials(f)} by {n.about:%A, %B %-d, %Y}, "
-            f"{types.RETURN_WINDOW_DAYS} days after you received the replacement. {send_to}",
+            f"Our records show you received the replacement for return {ra} on {_date(f.clock.delivered_on)}.",
+            f"Please return {unit} by {_day(n.about)}, {window} days after you received the replacement.",
+            *_send_back(f, contact),
             no_charge + f" The hold is {usd}.",
         ]
     elif n.kind == "reminder":
-        subject = f"Reminder {ra}: the unit is due back by {n.about:%B %-d, %Y}"
+        subject = f"Reminder {ra}: the unit is due back by {_date(n.about)}"
         paragraphs = [
-            f"This is a reminder that the defective unit{_serials(f)} for return {ra} is due back by "
-            f"{n.about:%A, %B %-d, %Y}. {send_to}",
+            f"This is a reminder that {unit} for return {ra} is due back by {_day(n.about)}.",
+            *_send_back(f, contact),
             no_charge + f" The hold is {usd}.",
             "If you have already sent it back, thank you.",
         ]
     elif n.kind == "overdue":
+        charge_from = n.about + timedelta(days=1)
         subject = f"{ra}: the unit is overdue; your card may now be charged"
         paragraphs = [
-            f"The defective unit{_serials(f)} for return {ra} was due back by {n.about:%B %-d, %Y}, "
-            f"{types.RETURN_WINDOW_DAYS} days after you received the replacement, and we have no record of it "
-            "being sent back.",
-            f"The unit is late: the card hold of {usd} may now be charged.",
-            send_to,
+            f"The defective unit{_serials(f)} for return {ra} was due back by {_date(n.about)}, {window} days after you "
+            "received the replacement, and we have no record of it being sent back.",
+            f"The unit is late: from {_day(charge_from)} the card hold of {usd} may be charged.",
+            f"If the unit is already on its way back, reply with its tracking number{_or_call(contact)}: a unit sent "
+            f"back by {_date(n.about)} is not late, and the card is not charged for it.",
+            "If you still have it, send it back now.",
+            *_send_back(f, contact),
         ]
     elif n.kind == "hold-expiring":
         subject = f"{ra}: please re-authorize the card hold"
         paragraphs = [
-            f"The card authorization for return {ra} (a hold of {usd}) expires on {n.about:%B %-d, %Y}, "
+            f"The card authorization for return {ra} (a hold of {usd}) expires on {_date(n.about)}, "
             "while your advanced replacement is still open.",
-            "Please re-authorize the hold through the e-biz link Speco sends you. It gives Speco authorization "
-            "to put a hold on the card for the non-discounted price of the items being returned; this ensures "
-            "the non-functional item is returned.",
+            "Speco will send you a new e-biz link in a separate message. Please re-authorize the hold through it: "
+            "it gives Speco authorization to put a hold on the card for the non-discounted price of the items being "
+            "returned; this ensures the non-functional item is returned.",
             no_charge,
+            f"If you have not sent {unit} back yet, please do.",
+            *_send_back(f, contact),
         ]
+    elif n.kind == "received":
+        subject, paragraphs = _received(f, n)
     else:
         raise ReturnsError(f"unknown notice '{inputs.quote(n.kind)}': one of {', '.join(KINDS)}")
     if slip:
         paragraphs.append(f"Your Return Authorization slip is attached ({slip}): please print it and put it in "
                           f"the box with the unit, and write the RA number {ra} on the outside of the box.")
-    body = "\n\n".join([f"Hello {one_line(f.customer)},", *(_wrap(p) for p in paragraphs), SIGNATURE]) + "\n"
-    return subject, body
+    body = "\n\n".join([f"Hello {one_line(f.customer)},", *(_wrap(p) for p in paragraphs), _signature(contact)]) + "\n"
+    return subject.replace(_HELD, " "), body
 
 
-def _opened(f: ReturnFacts) -> tuple[str, list[str]]:
+# A date is never broken across two lines: its spaces are held together until the paragraph is wrapped.
+_HELD = "\u00a0"
+
+
+def _date(day: date) -> str:
+    return f"{day:%B %-d, %Y}".replace(" ", _HELD)
+
+
+def _day(day: date) -> str:
+    return f"{day:%A, %B %-d, %Y}".replace(" ", _HELD)
+
+
+def _send_back(f: ReturnFacts, contact: Contact) -> list[str]:
+    """Where the unit goes, and the RA number on the box (the return address when it is set)."""
+    on_box = f"Write the RA number {f.key} on the outside of the box."
+    if not contact.return_address:
+        return [f"Send it back to Speco. {on_box}"]
+    return ["Send it to:\n" + textwrap.indent(contact.return_address, "    "), on_box]
+
+
+def _tracking(f: ReturnFacts) -> list[str]:
+    """Speco's tracking number, with the carrier's page where the number's form names it."""
+    if not f.tracking:
+        return []
+    shown = one_line(f.tracking)
+    page = tracking.tracking_page(shown)
+    if page is None:
+        return [f"Tracking number: {_unexplained(shown)}"]
+    return [f"{page[0]} tracking number: {shown}\nTrack it at:\n    {page[1]}"]
+
+
+def _unexplained(number: str) -> str:
+    """A tracking number no carrier's form explains, as typed, unless it is itself a card's
+    number (13 to 19 digits passing Luhn, however separated): then its last four. Longer ones
+    (20 digits and more, as carriers issue) are identifiers, shown whole."""
+    plain = "".join(ch for ch in number if ch.isalnum())
+    card = cards.contains_card_number(number) if not plain.isascii() else \
+        plain.isdigit() and 13 <= len(plain) <= 19 and cards.luhn_ok(plain)
+    return f"ending {plain[-4:]}" if card else number
+
+
+def _or_call(contact: Contact) -> str:
+    return f" (or call {contact.phone})" if contact.phone else ""
+
+
+def _signature(contact: Contact) -> str:
+    """Who writes, and how to reach them: the support phone and its hours, and a reply."""
+    lines = [SIGNATURE]
+    if contact.phone:
+        lines.append(f"Phone {contact.phone}" + (f", {contact.hours}" if contact.hours else ""))
+    elif contact.hours:
+        lines.append(f"Hours: {contact.hours}")
+    if contact.reply_to:
+        lines.append(f"Reply to this e-mail ({contact.reply_to}) with any question.")
+    return "\n".join(lines)
+
+
+def _received(f: ReturnFacts, n: Notice) -> tuple[str, list[str]]:
+    subject = f"{f.key}: Speco received your unit"
+    if f.type == "advanced":
+        return subject, [
+            f"Speco received the defective unit{_serials(f)} for return {f.key} on {_date(n.about)}.",
+            f"Your advanced replacement is complete: Speco has released the card hold of {inputs.format_usd(f.hold_amount)}, "
+            "and your card will not be charged.",
+            "Thank you for sending it back.",
+        ]
+    arrived = f"Speco received your unit{_serials(f)} for return {f.key} on {_date(n.about)}."
+    c = f.clock
+    if c.shipped_on is not None and c.shipped_on >= n.about:  # repaired or replaced already
+        return subject, [arrived, f"Speco shipped the repaired or replacement unit back to you on {_date(c.shipped_on)}.",
+                         *_tracking(f)]
+    return subject, [arrived, "Speco now repairs or replaces it and ships it back to you."]
+
+
+def _opened(f: ReturnFacts, contact: Contact) -> tuple[str, list[str]]:
     items = "\n".join(f"  - {_item_line(i)}" for i in f.items)
     if f.type == "counter":
         return f"Speco Tech Ticket {f.key}: your over the counter return", [
@@ -227,19 +348,21 @@ def _opened(f: ReturnFacts) -> tuple[str, list[str]]:
             "The return will take place under your distributor's policies and return guidelines: your "
             "distributor's policy governs. The distributor may take time to return the item to Speco, so please "
             "make sure you understand the distributor's policies in regards to Speco returns.",
+            "The item goes back through your distributor: do not send it to Speco.",
         ]
     intro = f"Speco Technical Support has issued Return Authorization {f.key} for:\n{items}"
     if f.type == "standard":
         return f"Speco Return Authorization {f.key}", [
             intro,
-            f"Next steps: send the product back to Speco with the RA number {f.key}. When it arrives, Speco "
-            "repairs or replaces it and ships it back to you.",
+            "Next steps: send the product back to Speco. When it arrives, Speco repairs or replaces it and ships "
+            "it back to you.",
+            *_send_back(f, contact),
         ]
     if f.type == "virtual":
         return f"Speco Return Authorization {f.key}: virtual return", [
             intro,
             "This is a virtual return: Speco ships out the replacement camera and does not expect the "
-            "non-functional unit back.",
+            "non-functional unit back. You do not need to send anything to Speco.",
         ]
     return f"Speco Return Authorization {f.key}: advanced replacement", [
         intro,
@@ -248,7 +371,9 @@ def _opened(f: ReturnFacts) -> tuple[str, list[str]]:
         f"credit card you submit for the non-discounted price of the items being returned: {inputs.format_usd(f.hold_amount)}. "
         "The hold may be more than you initially spent on the items, due to discounts.",
         "Your card will NOT be charged unless you do not return the defective unit within "
-        f"{types.RETURN_WINDOW_DAYS} days of receiving the replacement.",
+        f"{types.RETURN_WINDOW_DAYS} days of receiving the replacement. When the replacement arrives, send the "
+        "defective unit back.",
+        *_send_back(f, contact),
     ]
 
 
@@ -271,7 +396,10 @@ def shown_serial(serial: str) -> str:
 
 
 def _wrap(paragraph: str) -> str:
-    return "\n".join(line if line.startswith(" ") else textwrap.fill(line, 72) for line in paragraph.split("\n"))
+    """Lines of at most 72 characters, broken between words only (an indented line, an address
+    or a link, stays whole)."""
+    return "\n".join(line if line.startswith(" ") else textwrap.fill(line, 72, break_long_words=False, break_on_hyphens=False)
+                     for line in paragraph.split("\n")).replace(_HELD, " ")
 
 
 def one_line(text: str) -> str:
@@ -284,15 +412,17 @@ def one_line(text: str) -> str:
 
 
 def message(f: ReturnFacts, n: Notice, *, sender: str | None, bcc: str | None, stamp: str | None,
-            return_address: str | None = None, slip: str | None = None) -> EmailMessage:
+            contact: Contact = Contact(), slip: str | None = None) -> EmailMessage:
     """The RFC 5322 message: headers encoded by the `email` package (a name with non-ASCII
     characters is RFC 2047-encoded; a header value with CR or LF is refused, never sent). An
     address the package cannot carry is ReturnsError (inputs.mail_address), as at input.
     `slip`: the name of the slip the caller attaches (the body says so)."""
-    subject, body = compose(f, n, return_address, slip)
+    subject, body = compose(f, n, contact, slip)
     msg = EmailMessage(policy=SMTP)
     if sender:
         msg["From"] = inputs.mail_address(sender, SIGNATURE)
+    if contact.reply_to:
+        msg["Reply-To"] = inputs.mail_address(contact.reply_to, SIGNATURE)
     if f.email:
         msg["To"] = inputs.mail_address(f.email, one_line(f.customer))
     if bcc:

@@ -8,6 +8,13 @@ from datetime import date
 from .inputs import format_usd
 from .lifecycle import Move
 
+# --- what the agent does about a row of the nightly check --------------------------------
+
+# The hold-expiring notice tells the customer a new e-biz link comes in a separate message:
+# the overdue check (and notify, when it sends that notice) tells the team to send it.
+NEW_LINK = "send a new e-biz link"
+ACTIONS = {"hold-expiring": NEW_LINK}
+
 # --- what the agent reads to the customer ------------------------------------------------
 
 NEXT_STEPS = {

@@ -13,6 +13,7 @@ mail programs recognise by its Message-ID, to a lost deadline reminder.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from ..db import outbox, returns
 from ..db.database import Database
 from ..domain import inputs, notices, slip
 from ..domain.clock import Now
-from ..domain.lifecycle import clock_from_events
+from ..domain.lifecycle import clock_from_events, effective
 from ..domain.notices import Notice, ReturnFacts
 from ..errors import ReturnsError
 
@@ -56,12 +57,20 @@ STATUSES = ("sent", "written", "would-send", "skipped", "failed", "no-email")
 
 
 def candidates(db: Database, as_of: date, key: str | None = None) -> list[tuple[int, ReturnFacts, set]]:
-    """Open returns with their facts as of `as_of` and the notices already sent, each as
-    (id, facts, {(kind, days, about)}). All of them through the partial index returns_open: the
-    work grows with the open returns, not with the history. `key`: one return."""
+    """Open returns, and those of the types that ship to Speco closed since the news window
+    began (a `received` notice may be due), with their facts as of `as_of` and the notices
+    already sent, each as (id, facts, {(kind, days, about)}). Through the partial index
+    returns_open and the index on closed_on: the work grows with the open returns, not with
+    the history. `key`: one return."""
     day = as_of.isoformat()
+    since = (as_of - timedelta(days=notices.EVENT_NOTICE_DAYS)).isoformat()
     with db.read():
-        found = [returns.find(db, key)] if key is not None else returns.open_as_of(db, day)
+        if key is not None:
+            found = [returns.find(db, key)]
+        else:
+            found = returns.open_as_of(db, day)
+            seen = {r["id"] for r in found}
+            found += [r for r in returns.closed_since(db, since, day, notices.SHIPS_TO_SPECO) if r["id"] not in seen]
         ids = [r["id"] for r in found]
         events = returns.events_upto(db, ids, day)
         items = returns.items_of(db, ids)
@@ -78,10 +87,17 @@ def candidates(db: Database, as_of: date, key: str | None = None) -> list[tuple[
             customer=r["customer"], email=r["email"], phone=r["phone"], opened_on=date.fromisoformat(r["opened_on"]),
             items=tuple(notices.Item(i["model"], i["qty"], i["list_price_cents"], tuple(by_item.get(i["id"], [])))
                         for i in items.get(r["id"], [])),
-            clock=clock_from_events(history), hold_amount=r["hold_amount_cents"], distributor=r["distributor"])
+            clock=clock_from_events(history), hold_amount=r["hold_amount_cents"], distributor=r["distributor"],
+            tracking=shipment_tracking(history))
         done = {(n["kind"], n["days"], date.fromisoformat(n["about_on"])) for n in sent.get(r["id"], [])}
         out.append((r["id"], facts, done))
     return out
+
+
+def shipment_tracking(history: list) -> str | None:
+    """The tracking number of Speco's shipment to the customer (the `ship` in force), if recorded."""
+    shipped = [e for e in effective(history) if e["event"] == "ship"]
+    return json.loads(shipped[-1]["detail"] or "{}").get("tracking") if shipped else None
 
 
 def due(db: Database, as_of: date, remind: tuple[int, ...]) -> list[tuple[int, ReturnFacts, Notice]]:
@@ -224,11 +240,11 @@ def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now,
     if attach and n.kind == "opened" and settings.attachments and facts.type in slip.SHIPS_TO_SPECO:
         from . import slip_pdf
 
-        page = slip_pdf.page(slip.slip(facts, return_address=settings.return_address, sender=settings.sender),
+        page = slip_pdf.page(slip.slip(facts, return_address=settings.contact.return_address, sender=settings.sender),
                              settings.slip_paper, font=settings.slip_font, made=datetime.fromisoformat(now.stamp))
         name = f"{mailer.plain_key(facts.key)}-slip.pdf"
     msg = notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
-                          return_address=settings.return_address, slip=name)
+                          contact=settings.contact, slip=name)
     if page is not None:
         msg.add_attachment(page, maintype="application", subtype="pdf", filename=name)
     return msg

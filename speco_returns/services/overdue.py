@@ -8,7 +8,7 @@ from datetime import date
 from ..db import returns
 from ..db.database import Database
 from ..domain import clock as domain_clock
-from ..domain import inputs
+from ..domain import inputs, wording
 from ..domain.keys import key_of
 from ..domain.lifecycle import clock_from_events
 
@@ -49,6 +49,7 @@ def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
                 "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
                 "hold_expires": _iso(clock.hold_expires), "unit_tracking": _unit_tracking(history),
                 "carrier_exception": _exception(clock.carrier_exception),
+                "action": wording.ACTIONS.get(state),
             })
     order = {s: i for i, s in enumerate(domain_clock.OVERDUE_STATES)}
     out.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state

@@ -18,7 +18,7 @@ def render(db: Database, key: str, today: date, settings: mailer.Settings, *, pa
     from . import slip_pdf
 
     [(_, facts, _)] = notify.candidates(db, today, key=key)
-    s = layout.slip(facts, return_address=settings.return_address, sender=settings.sender)
+    s = layout.slip(facts, return_address=settings.contact.return_address, sender=settings.sender)
     if label:
         if s.type != "virtual" and not s.address:
             raise ReturnsError("SPECO_RETURNS_RETURN_ADDRESS is not set: the box label needs the address the box goes to")
