@@ -294,3 +294,19 @@ def test_every_notice_reads_whole_at_80_columns(seeded, mail):
         assert all(len(line) <= 80 for line in body), (ra, kind, [line for line in body if len(line) > 80])
         dates = re.findall(DATE, " ".join(body))
         assert all(d in "\n".join(body) for d in dates), (ra, kind)  # never split across lines
+
+
+@pytest.mark.sqlite_only("SQLite's planner")
+def test_the_returns_closed_in_the_news_window_are_read_through_the_closed_index(seeded, db_path):
+    from speco_returns.db import returns as db_returns
+    from speco_returns.db.database import open_database
+
+    store = open_database(db_path)
+    store.raw.execute("ANALYZE")  # as a big database's statistics would make the planner weigh it
+    captured = []
+    store.raw.set_trace_callback(captured.append)
+    found = db_returns.closed_since(store, "2026-11-12", TODAY, ("standard", "advanced"))
+    store.raw.set_trace_callback(None)
+    assert [r["ra_no"] for r in found] == [4]  # RA-000004 completed on 11-24 (RA-000005 is open: a late return)
+    plan = " ".join(row[3] for row in store.execute("EXPLAIN QUERY PLAN " + captured[-1].replace("?", "'x'")))
+    assert "USING INDEX returns_closed_type" in plan, plan
