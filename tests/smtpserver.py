@@ -6,6 +6,8 @@ import asyncio
 import email
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.policy import default
 
@@ -70,3 +72,15 @@ def start(inbox: Inbox, **kwargs) -> Controller:
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kwargs)
     controller.start()
     return controller
+
+
+@contextmanager
+def listening(**kwargs) -> Iterator[Inbox]:
+    """An inbox behind a server on 127.0.0.1 for the block, its port in `inbox.port`."""
+    inbox = Inbox()
+    controller = start(inbox, **kwargs)
+    inbox.port = controller.port
+    try:
+        yield inbox
+    finally:
+        controller.stop()

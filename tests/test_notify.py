@@ -57,11 +57,8 @@ EXPECTED = {  # (ra, kind) -> recipient
 
 @pytest.fixture
 def inbox():
-    box = smtpserver.Inbox()
-    controller = smtpserver.start(box)
-    box.port = controller.port
-    yield box
-    controller.stop()
+    with smtpserver.listening() as box:
+        yield box
 
 
 @pytest.fixture
