@@ -383,7 +383,8 @@ def test_an_agents_ordinary_notes_are_stored_as_typed(seeded, cli):
     notes = ["call 555-0100 on 2026-11-26 re RA-000123", *cardhelpers.realistic_notes(40, seed=21)]
     for note in notes:
         ok(cli("note", "RA-000002", note))
-    ok(cli("open", "--type", "standard", "--customer", notes[1], "--phone", "+1 (555) 123-4567, 555-0101",
+    ok(cli("open", "--type", "standard", "--customer", notes[1], "--phone", "+1 (555) 123-4567",
+           "--contact-note", "or 555-0101 after 5pm",
            "--item", "CAM-1", "--note", notes[2], "--yes"))
     events = json.loads(ok(cli("show", "RA-000002", "--json")).stdout)["events"]
     assert [e["note"] for e in events if e["event"] == "note"] == notes

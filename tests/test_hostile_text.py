@@ -35,7 +35,8 @@ def _seed(run, t: dict) -> None:
     """Every text field of every kind of return holds hostile text; then every human view runs."""
     run("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500", f"--description={t['description']}")
     # The e-mail is one plain address (inputs.parse_email refuses brackets): markup cannot reach it.
-    run("open", "-t", "advanced", f"--customer={t['customer']}", "--email=ops@example.com", f"--phone={t['phone']}",
+    run("open", "-t", "advanced", f"--customer={t['customer']}", "--email=ops@example.com", "--phone=555-0100",
+        f"--contact-note={t['contact_note']}",
         "-i", "CAM-1", "-s", "SN0001", f"--note={t['note']}", "--on", "2026-09-01", "-y")
     run("link", "RA-000001", "--on", "2026-09-01")
     run("hold", "RA-000001", "--ref=AUTH-1", "--on", "2026-09-02")  # a processor reference: no brackets
@@ -50,7 +51,7 @@ def _seed(run, t: dict) -> None:
     run("cancel", "RA-000003", f"--reason={t['reason']}")
 
 
-FIELDS = ("customer", "phone", "note", "approver", "reason", "ticket", "distributor", "description", "agent")
+FIELDS = ("customer", "contact_note", "note", "approver", "reason", "ticket", "distributor", "description", "agent")
 
 # Every command of the app and how the property test below meets its human view. DRIVEN: the test
 # runs it with hostile text in every field it shows (and checks the text comes back as typed where it
@@ -169,7 +170,7 @@ def test_markup_in_every_text_field_is_printed_as_typed_by_every_human_view(text
 
         _seed(run, texts)
         shown = run("show", "RA-000001").stdout
-        for field in ("customer", "phone", "note", "agent"):
+        for field in ("customer", "contact_note", "note", "agent"):
             assert texts[field] in shown, field
         assert texts["ticket"] in run("show", texts["ticket"]).stdout
         virtual = run("show", "RA-000002").stdout
@@ -194,6 +195,7 @@ TEXT_FIELDS = [
     (["open", "-t", "standard", "-i", "CAM-1", "-y"], "--customer"),
     (["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "-y"], "--email"),
     (["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "-y"], "--phone"),
+    (["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "-y"], "--contact-note"),
     (["open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "-y"], "--note"),
     (["open", "-t", "virtual", "-c", "Acme", "-i", "CAM-1", "-s", "SN0009", "--reason", "r", "-y"], "--approved-by"),
     (["open", "-t", "virtual", "-c", "Acme", "-i", "CAM-1", "-s", "SN0009", "--approved-by", "a", "-y"], "--reason"),

@@ -71,7 +71,7 @@ STORED_VIEWS: dict[tuple[str, ...], list[list[str]]] = {
     ("complete",): [["complete", TICKET, "--note", "done"]],
     ("cancel",): [["cancel", TICKET, "--reason", "x"]],
     ("void",): [["complete", TICKET], ["void", TICKET, "--reason", "x"]],
-    ("edit",): [["edit", "RA-000002", "--customer", "Cy", "--phone", "555"]],
+    ("edit",): [["edit", "RA-000002", "--customer", "Cy", "--phone", "555-0199"]],
     ("note",): [["note", TICKET, "hello"]],
     ("overdue",): [["overdue"], ["overdue", "--csv"], ["overdue", "--json"]],
     ("notify",): [["notify", "--dry-run"], ["notify", "--outbox", "{tmp}/outbox"], ["notify", "--dry-run", "--json"]],

@@ -307,7 +307,8 @@ def edit_cmd(
     """
     given = {"customer": customer, "email": email, "phone": phone, "distributor": distributor,
              "approved_by": approved_by, "reason": reason}
-    fields = {name: (inputs.parse_email(value) if name == "email" else inputs.clean_text(name.replace("_", " "), value))
+    parsers = {"email": inputs.parse_email, "phone": inputs.parse_phone}
+    fields = {name: parsers[name](value) if name in parsers else inputs.clean_text(name.replace("_", " "), value)
               for name, value in given.items() if value is not None}
     if not fields:
         raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by or --reason")

@@ -96,7 +96,7 @@ def fill(req: types.Request, contact: dict, lookup: Lookup, *, ask_contact: bool
         if contact.get("email") is None:
             contact["email"] = _ask_email(req.type)
         if contact.get("phone") is None:
-            contact["phone"] = ask("Phone (Enter to skip)", required("phone"), optional=True)
+            contact["phone"] = ask("Phone (Enter to skip)", inputs.parse_phone, optional=True)
     return req, contact
 
 
@@ -234,7 +234,7 @@ def change_one(req: types.Request, contact: dict, lookup: Lookup) -> tuple[types
     if name in ("email", "phone"):
         contact = dict(contact)
         contact[name] = (_ask_email(req.type) if name == "email"
-                         else ask("Phone (Enter to skip)", required("phone"), optional=True))
+                         else ask("Phone (Enter to skip)", inputs.parse_phone, optional=True))
         return req, contact
     empty = {"type": "", "items": (), "serials": ()}.get(name)
     return _ensure(replace(req, **{name: empty}), lookup), contact

@@ -184,7 +184,7 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
     facts.add_column(overflow="fold")  # a long e-mail folds rather than lose its end
     facts.add_row("type", domain_types.TYPE_TITLES[doc["type"]])
     facts.add_row("status", Text(doc["status"], style="bold"))
-    for key in ("customer", "email", "phone", "ticket", "distributor", "approved_by", "reason", "opened_on"):
+    for key in ("customer", "email", "phone", "contact_note", "ticket", "distributor", "approved_by", "reason", "opened_on"):
         if doc.get(key):
             facts.add_row(key.replace("_", " "), doc[key])
     if doc["hold_amount"] is not None:

@@ -148,6 +148,8 @@ def open_cmd(
     customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="The customer's name (or company).")] = None,
     email: Annotated[Optional[str], typer.Option("--email", help="The customer's email.")] = None,
     phone: Annotated[Optional[str], typer.Option("--phone", help="The customer's phone number.")] = None,
+    contact_note: Annotated[Optional[str], typer.Option(
+        "--contact-note", help="When or how to reach the customer (\"call after 5pm\"), kept beside the phone.")] = None,
     item: ItemOpt = None,
     serial: SerialOpt = None,
     ticket: TicketOpt = None,
@@ -167,7 +169,8 @@ def open_cmd(
     now = session.now()
     day = day_or_today(on, now.today)
     lifecycle.check_event_date(day, now.today, domain_types.MIN_DATE)  # before any question is asked
-    contact = {"email": inputs.parse_email(email), "phone": inputs.clean_text("phone", phone)}
+    contact = {"email": inputs.parse_email(email), "phone": inputs.parse_phone(phone),
+               "contact_note": inputs.clean_text("contact note", contact_note)}
     note = inputs.clean_text("note", note)
     req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
     asking = prompts.interactive(as_json)

@@ -405,3 +405,53 @@ def parse_ticket(text: str) -> str:
     if len(ticket) > 64:
         raise ReturnsError(Violation("OTC-1", "ticket ID is too long (at most 64 characters)"))
     return ticket
+
+
+# --- phone numbers -------------------------------------------------------------------------
+
+PHONE_DIGITS = (4, 15)  # a desk extension's short number up to E.164's longest
+PHONE_MAX = 40
+_PHONE_SEPARATORS = frozenset(" -.()/")
+_PHONE_EXTENSION = re.compile(r"(?:x|ext\.?|extension)\s*([0-9]{1,6})", re.IGNORECASE)
+
+
+def parse_phone(text: str | None) -> str | None:
+    """A phone number as people write one: digits with spaces, `-`, `.`, `/` and parentheses,
+    a leading `+`, and an extension (`x123`, `ext. 123`); None when empty. Read by what it is,
+    its digits: anything else (a name, a sentence, a pasted command line) is refused with a
+    pointer to the contact note. Stored as typed, full-width digits made ASCII and the
+    extension written ` x123`."""
+    s = clean_text("phone", text)  # trimmed; a card number refused first, never echoed
+    if s is None:
+        return None
+    s = unicodedata.normalize("NFKC", s)
+    main, extension = s, ""
+    found = re.search(r"[\s,;]*" + _PHONE_EXTENSION.pattern + r"$", s, re.IGNORECASE)
+    if found:
+        main, extension = s[:found.start()].rstrip(), f" x{found.group(1)}"
+    problem = _phone_problem(main) if len(s) <= PHONE_MAX else f"longer than {PHONE_MAX} characters"
+    if problem:
+        raise ReturnsError(f"phone '{quote(s)}' is not a phone number ({problem}): digits with spaces or - . ( ), "
+                           "a leading +, x123 for an extension; 'call after 5pm' goes in --contact-note")
+    return main + extension
+
+
+def _phone_problem(main: str) -> str | None:
+    body = main[1:] if main.startswith("+") else main
+    strange = next((ch for ch in body if not (ch in "0123456789" or ch in _PHONE_SEPARATORS)), None)
+    if strange is not None:
+        return f"'{strange}' is not a digit or separator" if strange != "+" else "a + only at the start"
+    digits = sum(ch.isdigit() for ch in body)
+    low, high = PHONE_DIGITS
+    if not low <= digits <= high:
+        return f"{digits} digit{'s' if digits != 1 else ''}; a number has {low} to {high}"
+    depth = 0
+    for ch in body:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth not in (0, 1):
+            return "unbalanced parentheses"
+    if depth:
+        return "unbalanced parentheses"
+    if not body[0].isdigit() and body[0] != "(" or not body[-1].isdigit():
+        return "it starts or ends with a separator"
+    return None

@@ -96,7 +96,9 @@ def open_return(db: Database, req: Request, contact: dict, note: str | None, on:
         for model, qty in req.items:
             item_id = returns.insert_item(db, return_id, model, found.catalog.get(model), qty)
             returns.insert_serials(db, [(return_id, item_id, s) for s in result.serials[model]])
-        returns.add_event(db, return_id, "open", on, now, status, {"note": note} if note else {})
+        # The contact note ("call after 5pm") is kept in the history, beside the phone it is about.
+        detail = {"note": note, "contact_note": contact.get("contact_note")}
+        returns.add_event(db, return_id, "open", on, now, status, {k: v for k, v in detail.items() if v})
     return key_of(req.type, ra_no, req.ticket), result.warnings
 
 

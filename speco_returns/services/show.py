@@ -31,9 +31,11 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
             if len(item["serials"]) < item["qty"]:
                 warnings.append({"rule": rule, "message": f"{item['model']} needs one serial per unit: "
                                  f"{item['qty']} unit(s), {len(item['serials'])} serial(s)"})
+    details = [_detail(key(r), e) for e in events]
+    contact_note = next((d["contact_note"] for d in reversed(details) if d.get("contact_note")), None)
     return {
         "ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
-        "email": r["email"], "phone": r["phone"], "ticket": r["ticket"], "distributor": r["distributor"],
+        "email": r["email"], "phone": r["phone"], "contact_note": contact_note, "ticket": r["ticket"], "distributor": r["distributor"],
         "approved_by": r["approved_by"], "reason": r["reason"],
         "hold_amount": _amount(r["hold_amount_cents"]) if r["type"] == "advanced" else None,
         "hold_ref": r["hold_ref"], "hold_active": bool(r["hold_active"]), "hold_expires": r["hold_expires"],
@@ -46,8 +48,8 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
         "items": doc_items,
         "events": [
             {"event": e["event"], "on": e["happened_on"], "agent": e["agent"], "recorded_at": e["recorded_at"],
-             "status": e["status"], **_detail(key(r), e)}
-            for e in events
+             "status": e["status"], **detail}
+            for e, detail in zip(events, details, strict=True)
         ],
     }
 
