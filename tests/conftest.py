@@ -29,7 +29,6 @@ from typer.testing import CliRunner
 from speco_returns.cli import app
 
 ENGINES = {"sqlite_only": ["sqlite"], "server_only": ["postgres"], "first_run": ["sqlite"]}
-    "test_cli_foundation", "test_cli_returns", "test_cli_advanced", "test_cli_export", "test_accounting", "test_store", "test_policy_gaps", "test_notify", "test_listing", "test_void", "test_agent_day", "test_readme_tour", "test_ser1_index", "test_doctor_engines", "test_hostile_views", "test_hostile_env", "test_doctor_sees", "test_shell_processes", "test_money", "test_card_numbers", "test_hostile_text", "test_deliveries", "test_webhooks", "test_anchors", "test_slip", "test_scan", "test_agent_inputs", "test_pg", "test_pg_processes", "test_pg_trust",
 
 
 def pytest_configure(config):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from speco_returns.cli import output as cli
 from speco_returns.cli import output as export
 from speco_returns.db import exports, snapshot
-from speco_returns.db import returns as db_returns
+from speco_returns.db import listing as db_listing
 from speco_returns.db.database import open_database as Store
 from speco_returns.domain import lifecycle, types
 from speco_returns.domain.clock import Now
@@ -40,7 +40,7 @@ def _last_query(store, call) -> tuple[str, list]:
 @pytest.mark.parametrize("status", sorted({s for t in types.TYPES for s in lifecycle.states(t) if lifecycle.is_open(s)}))
 @pytest.mark.parametrize("include_all", [False, True])
 def test_listing_an_open_state_reads_the_open_index(db, status, include_all):
-    sql, rows = _last_query(db, lambda: list(db_returns.listing(db, (None, status, None, include_all, None), None)))
+    sql, rows = _last_query(db, lambda: list(db_listing.listing(db, db_listing.Filters(status=status, include_closed=include_all), date(2026, 11, 26))))
     assert rows == []
     plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql.replace(f"'{status}'", "?"), [status]))
     assert "returns_open" in plan, plan
@@ -78,7 +78,7 @@ def test_streamed_json_rows_are_the_same_bytes_as_one_document(rows):
 
 
 def test_listing_streams_rows_as_sqlite_reads_them(db):
-    rows = db_returns.listing(db, (None, None, None, True, None), None)
+    rows = db_listing.listing(db, db_listing.Filters(include_closed=True), date(2026, 11, 26))
     assert not isinstance(rows, list)  # an iterator: --all --json at a million keeps flat memory
     assert iter(rows) is rows
 

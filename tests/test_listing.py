@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ptyhelpers import screen
 
-from speco_returns.db import returns as db_returns
+from speco_returns.db import listing as db_listing
 from speco_returns.db.database import open_database as Store
 from speco_returns.domain import inputs, types
 from speco_returns.domain.clock import Now
@@ -152,7 +152,7 @@ def test_search_combines_with_the_other_filters_and_refuses_empty_text(searchabl
 def test_search_reads_indexes_never_a_whole_table(db):
     captured = []
     db.raw.set_trace_callback(captured.append)
-    list(db_returns.listing(db, (None, None, None, True, "(201) 555"), 50))
+    list(db_listing.listing(db, db_listing.Filters(include_closed=True, search="(201) 555"), NOW.today, limit=50))
     db.raw.set_trace_callback(None)
     sql = captured[-1]
     plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql)]
@@ -178,7 +178,7 @@ def test_search_agrees_with_startswith_ignoring_case(tmp_path_factory, customers
         if customer.strip().lower().startswith(query.strip().lower()):
             expected.append(key)
     digits = "".join(c for c in query if c.isdigit())
-    got = [r["ra"] for r in db_returns.listing(store, (None, None, None, True, query), None)]
+    got = [r["ra"] for r in db_listing.listing(store, db_listing.Filters(include_closed=True, search=query), NOW.today)]
     if not (len(digits) >= 3 and all(c.isdigit() or c in " -().+" for c in query.strip())):
         assert sorted(got) == sorted(expected)
     else:

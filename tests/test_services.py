@@ -10,7 +10,7 @@ import pytest
 from builders import older_database
 
 from speco_returns.db import catalog as catalog_db
-from speco_returns.db import returns as db_returns
+from speco_returns.db import listing as db_listing
 from speco_returns.db.database import open_database as Store
 from speco_returns.db.returns import OPEN_SQL
 from speco_returns.domain import types
@@ -36,7 +36,8 @@ def test_open_sql_is_the_partial_index_condition_word_for_word(db):
 def test_listing_open_returns_reads_the_open_index_not_the_table(db, filters):
     captured = []
     db.raw.set_trace_callback(captured.append)
-    list(db_returns.listing(db, (*filters, None), None))
+    type_, status, customer, closed = filters
+    list(db_listing.listing(db, db_listing.Filters(type_, status, customer, closed), date(2026, 11, 26)))
     db.raw.set_trace_callback(None)
     plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + captured[-1].split(" ORDER BY")[0]
                                                            .replace("?", "'x'") + " ORDER BY id DESC"))
@@ -77,7 +78,7 @@ def test_upgrading_to_m004_keeps_every_ra_number_issued_before(blank_db):
     db.conn.commit()
     db.close()
     store = Store(blank_db)  # applies m004
-    assert [r["ra"] for r in list(db_returns.listing(store, (None, None, None, True, None), None))] == ["RA-000003", "T-2", "RA-000001"]
+    assert [r["ra"] for r in list(db_listing.listing(store, db_listing.Filters(include_closed=True), date(2026, 11, 26)))] == ["RA-000003", "T-2", "RA-000001"]
     assert _open(store, "standard", 9) == "RA-000004"  # the sequence goes on from the highest
     with pytest.raises(ReturnsError, match="UNIQUE"):
         store.execute("UPDATE returns SET ra_no = 1 WHERE ra_no = 3")  # unique

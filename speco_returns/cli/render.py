@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..domain import clock, inputs, wording
+from ..domain import clock, inputs, lifecycle, wording
 from ..domain import types as domain_types
 
 
@@ -213,15 +213,25 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
 
 KEY = True
 _RETURN_COLUMNS = {"ra": Col("ra", KEY), "type": Col("type", KEY), "status": Col("status", KEY), "customer": Col("customer"),
-                   "opened_on": Col("opened_on", KEY), "model": Col("model", KEY)}
+                   "opened_on": Col("opened_on", KEY), "age_days": Col("age", KEY, "right"), "model": Col("model", KEY)}
+
+
+def _listed(r: dict, column: str):
+    """A listed return's cell: an open return's due date under its state (the widest column
+    already), the age as days."""
+    if column == "status" and r.get("due_on") and lifecycle.is_open(r["status"]):
+        return Text(r["status"]) + Text(f"\ndue {r['due_on']}", style="bold")
+    if column == "age_days":
+        return f"{r['age_days']:,}d"
+    return r[column]
 
 
 def returns_table(rows: list[dict], title: str | None = None, *, empty: str | None = None) -> None:
     if not rows:
         console.print(Text(empty or "No returns."))
         return
-    columns = [c for c in _RETURN_COLUMNS if c != "model" or "model" in rows[0]]
-    console.print(Fitted([_RETURN_COLUMNS[c] for c in columns], [[r[c] for c in columns] for r in rows], title))
+    columns = [c for c in _RETURN_COLUMNS if c in rows[0]]
+    console.print(Fitted([_RETURN_COLUMNS[c] for c in columns], [[_listed(r, c) for c in columns] for r in rows], title))
 
 
 def _days(n: int) -> str:

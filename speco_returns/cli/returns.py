@@ -12,9 +12,9 @@ from ..domain import types as domain_types
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
 from . import prompts
-from .completion import complete_model, complete_status, complete_type
+from .completion import complete_model, complete_type
 from .edge import command, fail, session_of
-from .options import CsvOpt, JsonOpt, LimitOpt, RaArg, day_or_today, out_format, rows_shown
+from .options import JsonOpt, LimitOpt, RaArg, day_or_today, rows_shown
 from .output import emit_json, listing
 
 
@@ -237,49 +237,6 @@ def show_cmd(
 
 
 LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on"]
-
-
-@command("", "list")
-def list_cmd(
-    ctx: typer.Context,
-    return_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this type.", autocompletion=complete_type)] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="Only this state (closed states included).",
-                                                  autocompletion=complete_status)] = None,
-    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer name contains this text (any case).")] = None,
-    include_all: Annotated[bool, typer.Option("--all", "-a", help="Closed returns too.")] = False,
-    search: Annotated[Optional[str], typer.Option(
-        "--search", help="The start of a customer, e-mail, phone, ticket, tracking number, hold reference or serial (any case).")] = None,
-    limit: LimitOpt = None,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-) -> None:
-    """Open returns, newest first (--all for closed ones too).
-
-    Example: speco-returns list --search 555-01 --all
-    """
-    fmt = out_format(as_json, as_csv)
-    type_ = inputs.parse_type(return_type) if return_type else None
-    if status is not None:
-        known = {s for t in domain_types.TYPES for s in lifecycle.states(t)}
-        if status.strip().lower() not in known:
-            raise ReturnsError(f"unknown status '{inputs.quote(status)}': one of {', '.join(sorted(known))}")
-        status = status.strip().lower()
-    customer = inputs.clean_text("customer", customer)  # bounded, plain text, like the name it looks for
-    store = session_of(ctx).reader
-    filters = (type_, status, customer, include_all, search)
-    shown = rows_shown(limit, fmt)
-    rows = db_returns.listing(store, filters, limit=shown)
-    if fmt != "human":  # streamed as SQLite reads them
-        listing(fmt, rows, LIST_COLUMNS)
-        return
-    rows = list(rows)  # a page at a terminal; a pipe gets every row, as it always did
-    total = len(rows) if shown is None or len(rows) < shown else db_returns.listing_count(store, filters)
-    empty = None
-    if fmt == "human" and not rows and not include_all and status is None:
-        closed = db_returns.listing_count(store, filters, closed_only=True)
-        if closed:
-            empty = f"No open returns; {closed:,} closed: add --all."
-    listing(fmt, rows, LIST_COLUMNS, total=total, empty=empty)
 
 
 @command("serial", "add")

@@ -4,12 +4,11 @@ decided (services/returns.py decides; this module reads and writes)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from ..domain import inputs, lifecycle
-from ..domain.keys import customer_key, key_of, ra_no_of
+from ..domain.keys import bare_ra_no, customer_key, key_of, ra_no_of
 from ..errors import ReturnsError
 from . import chain
 from .derived import holds
@@ -41,6 +40,9 @@ def find(db: Database, typed: str):
         row = db.one("SELECT * FROM returns WHERE ra_no = ?", [ra_no])
     else:
         row = db.one("SELECT * FROM returns WHERE ticket = ?", [typed])
+        bare = bare_ra_no(typed)  # `show 2`: RA-000002, unless a counter ticket is called 2 (as before)
+        if row is None and bare is not None:
+            row = db.one("SELECT * FROM returns WHERE ra_no = ?", [bare])
     if row is None:
         raise ReturnsError(f"no return {inputs.quote(typed)}: give an RA number or a counter return's ticket ID")
     return row
@@ -225,49 +227,6 @@ def closed_since(db: Database, since: str, day: str, types: tuple[str, ...]) -> 
     marks = ", ".join("?" for _ in types)
     return db.all(f"SELECT * FROM returns{db.engine.indexed_by('returns_closed_type')} WHERE closed_on >= ? "
                   f"AND type IN ({marks}) AND opened_on <= ? ORDER BY id", [since, *types, day])
-
-
-def listing_where(db: Database, type_, status, customer, include_closed, search) -> tuple[list[str], dict]:
-    where, args = [], {}
-    if (not include_closed and status is None) or (status is not None and lifecycle.is_open(status)):
-        where.append(OPEN_SQL)  # an open state: the same condition lets the open index serve it
-    for column, value in (("type", type_), ("status", status)):
-        if value:
-            where.append(f"{column} = :{column}")
-            args[column] = value
-    if customer:
-        inputs.require_utf8("customer", customer)
-        where.append(db.engine.contains("customer_key", ":customer"))
-        args["customer"] = customer_key(customer)
-    if search is not None:
-        from .search import where as search_where
-
-        sql, search_args = search_where(db, search)
-        where.append(sql)
-        args.update(search_args)
-    return where, args
-
-
-def _where(parts: list[str]) -> str:
-    return (" WHERE " + " AND ".join(parts)) if parts else ""
-
-
-def listing(db: Database, filters: tuple, limit: int | None) -> Iterator[dict]:
-    """Rows newest first, as the database reads them (a million with --all in flat memory)."""
-    parts, args = listing_where(db, *filters)
-    sql = "SELECT ra_no, type, ticket, status, customer, opened_on FROM returns" + _where(parts) + " ORDER BY id DESC"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return ({"ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
-             "opened_on": r["opened_on"]} for r in db.execute(sql, args))
-
-
-def listing_count(db: Database, filters: tuple, *, closed_only: bool = False) -> int:
-    type_, status, customer, include_closed, search = filters
-    parts, args = listing_where(db, type_, status, customer, True if closed_only else include_closed, search)
-    if closed_only:
-        parts.append(f"NOT ({OPEN_SQL})")
-    return db.scalar("SELECT count(*) FROM returns" + _where(parts), args)
 
 
 def with_serial(db: Database, serial: str) -> list[dict]:

@@ -22,6 +22,11 @@ class Now:
 # --- the 30-day clock (AR-4) -----------------------------------------------------------
 
 
+def age_days(opened_on: date, closed_on: date | None, today: date) -> int:
+    """How long a return has been (or was) open, in days: to today, or to the day it closed."""
+    return max(0, ((closed_on or today) - opened_on).days)
+
+
 def due_date(delivered_on: date) -> date:
     return delivered_on + timedelta(days=RETURN_WINDOW_DAYS)
 

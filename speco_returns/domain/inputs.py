@@ -215,6 +215,24 @@ def parse_date(text: str) -> date:
     return day
 
 
+def parse_date_range(text: str) -> tuple[date | None, date | None]:
+    """`FROM..TO`, both ends included; `FROM..` or `..TO` leaves one end open; one date is that day."""
+    s = _bounded("date range", text, MAX_SHORT * 2).strip()
+    if ".." not in s:
+        day = parse_date(s)
+        return day, day
+    first, _, last = s.partition("..")
+    if "..." in s or ".." in last:
+        raise ReturnsError(f"date range '{quote(s)}' is not FROM..TO: two dots between the days")
+    if not first.strip() and not last.strip():
+        raise ReturnsError(f"date range '{quote(s)}' has no end: write FROM..TO (2026-11-01..2026-11-30), FROM.. or ..TO")
+    start = parse_date(first) if first.strip() else None
+    end = parse_date(last) if last.strip() else None
+    if start and end and end < start:
+        raise ReturnsError(f"date range '{quote(s)}' ends before it starts")
+    return start, end
+
+
 # A date written only with digits: ISO `YYYY-MM-DD`, or US month-first `M/D/YYYY`. Anything
 # else (`13/01/2025`, `12/01/25`, `1/2/3`, `01-12-2025`, `2025/01/12`) reads differently in
 # different countries, and on `deliver` that silently moves the 30-day clock: refused.

@@ -33,6 +33,12 @@ def ra_no_of(key: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def bare_ra_no(key: str) -> int | None:
+    """The RA number a bare number names (`2`, `000042`: RA-000002, RA-000042), or None. A
+    counter ticket may be digits too: the caller looks for both."""
+    return int(key) if key.isascii() and key.isdigit() and len(key) <= 18 and int(key) > 0 else None
+
+
 def customer_key(text: str | None) -> str | None:
     """Customer names match NFKC-casefolded: 'ＡＣＭＥ', 'Acme' and 'ACME' are one customer
     ('Straße' is 'STRASSE'; a final sigma is a sigma). Stored as returns.customer_key."""
