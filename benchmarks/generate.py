@@ -34,9 +34,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 7  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
+GENERATOR_VERSION = 8  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
 # 5: serials.held (m012) and returns.customer_key (m013); 6: the notices already sent before as-of (notices table and
-# `notice` events), so notify finds only what falls due on as-of, as on a live database; 7: the catalog's digest (m014)
+# `notice` events), so notify finds only what falls due on as-of, as on a live database; 7: the catalog's digest (m014);
+# 8: list --search's trigram index (m019_search_anywhere), filled by its triggers as the rows load
 AS_OF = date(2026, 11, 26)
 # The columns each row tuple below fills, by name: a column a later migration adds never shifts them.
 RETURN_COLUMNS = ("id", "type", "status", "customer", "email", "phone", "ticket", "distributor", "approved_by", "reason",

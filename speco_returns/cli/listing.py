@@ -31,7 +31,8 @@ def list_cmd(
     customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer name contains this text (any case).")] = None,
     include_all: Annotated[bool, typer.Option("--all", "-a", help="Closed returns too.")] = False,
     search: Annotated[Optional[str], typer.Option(
-        "--search", help="The start of a customer, e-mail, phone, ticket, tracking number, hold reference or serial (any case).")] = None,
+        "--search", help="3 or more characters anywhere in a customer, e-mail, phone, ticket, serial, note, tracking "
+                         "number or hold reference (any case).")] = None,
     opened: Annotated[Optional[str], typer.Option(
         "--opened", metavar="FROM..TO", help="Opened in this range of days, both ends included (FROM.. or ..TO leave "
                                              "one open; one DATE: that day).")] = None,

@@ -3,8 +3,8 @@ is opened (db/database.py), never switched on SQL text.
 
 Query modules write their SQL once, with `?` or `:name` placeholders. An engine converts the
 placeholders and nothing else. Where the two databases truly spell a thing differently, the
-engine names it (`ra_text`, `amount_text`, `json_text`, `joined`, `contains`, `quoted`,
-`indexed_by`) and the query module calls that name in the open, so a reader sees which SQL runs
+engine names it (`ra_text`, `amount_text`, `json_text`, `joined`, `contains`, `substring_match`,
+`quoted`, `indexed_by`) and the query module calls that name in the open, so a reader sees which SQL runs
 on which engine. Rows read both ways: by position (`(n,) = row`) and by column name.
 """
 
@@ -102,6 +102,15 @@ class Engine:
 
     def contains(self, haystack: str, needle: str) -> str:
         """True where the text `needle` occurs in `haystack` (case as stored)."""
+        raise NotImplementedError
+
+    def substring_match(self, column: str, param: str) -> str:
+        """True where `column` of the search_terms table (db/search.py) holds the text that
+        `substring_term` made `param` from, anywhere and in any case, through its trigram index."""
+        raise NotImplementedError
+
+    def substring_term(self, text: str) -> str:
+        """The parameter `substring_match` compares with, for the text an agent typed."""
         raise NotImplementedError
 
     def has_control(self, column: str) -> str:

@@ -275,6 +275,12 @@ class PostgresEngine(Engine):
     def contains(self, haystack: str, needle: str) -> str:
         return f"strpos({haystack}, {needle}) > 0"
 
+    def substring_match(self, column: str, param: str) -> str:
+        return f"{column} ILIKE {param}"  # pg_trgm's GIN index serves it
+
+    def substring_term(self, text: str) -> str:
+        return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
     def has_control(self, column: str) -> str:
         return rf"{column} ~ '[\x01-\x1f\x7f-\x9f]'"
 

@@ -129,6 +129,12 @@ class SQLiteEngine(Engine):
     def contains(self, haystack: str, needle: str) -> str:
         return f"instr({haystack}, {needle}) > 0"
 
+    def substring_match(self, column: str, param: str) -> str:
+        return f"{column} MATCH {param}"  # FTS5, trigram tokenizer: a phrase of the text's trigrams
+
+    def substring_term(self, text: str) -> str:
+        return '"' + text.replace('"', '""') + '"'
+
     def has_control(self, column: str) -> str:
         return f"{column} GLOB {_CONTROL_GLOB}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import changes, guards
+from .. import changes, guards, search
 from .step import Step, shared
 
 if TYPE_CHECKING:
@@ -84,4 +84,7 @@ STEPS = [
     # derived tables kept as the owner's doing; and every change to a return's rows, notices and
     # the catalog recorded with its login (db/changes.py). SQLite has one user per file.
     Step("m018_server_trust", sqlite=(), postgres=(*guards.M018_POSTGRES, *changes.M018_POSTGRES)),
+    # `list --search` matches anywhere in a field, through a trigram index on both engines
+    # (db/search.py): the values it reads, kept by triggers in one table.
+    Step("m019_search_anywhere", sqlite=search.MIGRATION_SQLITE, postgres=search.MIGRATION_POSTGRES),
 ]
