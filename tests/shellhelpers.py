@@ -19,11 +19,13 @@ WAIT = 120  # seconds before a test gives up waiting for the screen (a deadline,
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict:
-    """A clean environment: the test's database, agent and home (history and completion files)."""
+    """A clean environment: the test's database, agent and home (history and completion files),
+    and no pager."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPECO_RETURNS", "_SPECO_RETURNS", "COLUMNS"))}
     env.update({"SPECO_RETURNS_DB": str(tmp_path / "returns.db"), "SPECO_RETURNS_AGENT": "tester",
                 "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
-                "SPECO_RETURNS_TODAY": "2026-11-26"})
+                "SPECO_RETURNS_TODAY": "2026-11-26",
+                "PAGER": "cat"})  # no pager waiting for a key that never comes (test_agent_typing tests the pager)
     env.update(extra)
     return env
 

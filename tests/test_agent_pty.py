@@ -56,6 +56,17 @@ class Terminal:
         assert text in self.screen, self.screen
         return self.screen
 
+    def expect_wrapped(self, text: str) -> str:
+        """`text` as a line wrapped between words at the terminal's width shows it."""
+        def words(t):
+            return " ".join(t.split())
+
+        while words(text) not in words(self.screen):
+            if not self._read(30) and self.proc.poll() is not None:
+                break
+        assert words(text) in words(self.screen), self.screen
+        return self.screen
+
     def type(self, line: str) -> None:
         os.write(self.fd, (line + "\r").encode())
 
@@ -103,14 +114,15 @@ def test_open_at_a_terminal_refuses_on_the_spot_and_changes_one_field(env):
     t.type("ann@example.com")
     t.expect("Phone (Enter to skip)")
     t.type("")
-    t.expect("Open an advanced return for Acme Alarm: CAM-2 x2 (SN-2, SN-3); contact ann@example.com; card hold $2,599.98?")
+    t.expect_wrapped("Open an advanced return for Acme Alarm: CAM-2 x2 (SN-2, SN-3); contact ann@example.com; card hold "
+                     "$2,599.98? [Y/n]")
     t.type("n")
     t.expect("Change which field")
     t.type("phone")
     t.expect("Phone (Enter to skip)")
     t.screen = t.screen[: t.screen.rindex("Phone")]  # read the second question fresh
     t.type("555-0100")
-    t.expect("contact ann@example.com, 555-0100; card hold $2,599.98?")
+    t.expect_wrapped("contact ann@example.com, 555-0100; card hold $2,599.98? [Y/n]")
     t.type("y")
     screen = t.expect("RA number: RA-000002")
     assert t.finish() == 0
@@ -133,7 +145,7 @@ def test_receive_then_void_at_a_terminal_show_the_money_and_ask(env):
     t.expect("receive on 2026-03-31: card hold $1,299.99 released (ref AUTH-77)")
     t.expect("Record receive? [y/N]")
     t.type("y")
-    t.expect("now completed; card hold $1,299.99 released (ref AUTH-77)")
+    t.expect_wrapped("now completed; card hold $1,299.99 released (ref AUTH-77)")
     assert t.finish() == 0
 
     t = Terminal(["void", "RA-000001", "--reason", "typed on the wrong RA"], env)
@@ -141,7 +153,7 @@ def test_receive_then_void_at_a_terminal_show_the_money_and_ask(env):
     t.expect("money: card hold $1,299.99 authorized (ref AUTH-77)")
     t.expect("Void receive? [y/N]")
     t.type("y")
-    t.expect("RA-000001: voided receive of 2026-03-31: now replacement-delivered; card hold $1,299.99 authorized (ref AUTH-77)")
+    t.expect_wrapped("RA-000001: voided receive of 2026-03-31: now replacement-delivered; card hold $1,299.99 authorized (ref AUTH-77)")
     assert t.finish() == 0
 
 

@@ -84,7 +84,7 @@ def test_a_taken_serial_given_as_a_flag_is_dropped_and_asked(cli, terminal):
 
 def test_a_ticket_already_used_is_asked_again(cli, terminal):
     ok(cli("open", "--type", "otc", "--customer", "A", "--item", "X", "--ticket", "TT-1", "--distributor", "ADI", "--yes", today=TODAY))
-    result = ok(cli("open", "--type", "otc", "--customer", "B", "--item", "X", input="tt-1\nTT-2\nADI\n\n\ny\n", today=TODAY))
+    result = ok(cli("open", "--type", "otc", "--customer", "B", "--item", "X", input="tt-1\nTT-2\nADI\n\n\n\ny\n", today=TODAY))
     assert "OTC-1: ticket tt-1 is already used" in result.stderr
     assert show(cli, "TT-2")["customer"] == "B"
 
@@ -103,16 +103,16 @@ def test_no_offers_to_change_one_field_and_keeps_the_others(cli, terminal):
 
 
 def test_changing_the_type_asks_only_what_the_new_type_needs(cli, terminal):
-    answers = "standard\nAcme\nCAM-1\n\n\nn\ntype\nvirtual\nSue\nDOA\nV-0009\ny\n"
+    answers = "standard\nAcme\nCAM-1\n\n\n\nn\ntype\nvirtual\nSue\nDOA\nV-0009\ny\n"
     ok(cli("open", input=answers, today=TODAY))
     doc = show(cli, "RA-000001")
     assert (doc["type"], doc["customer"], doc["approved_by"], doc["items"][0]["serials"]) == ("virtual", "Acme", "Sue", ["V-0009"])
 
 
-def test_no_then_enter_writes_nothing(cli, terminal, db_path):
+def test_no_then_discard_writes_nothing(cli, terminal, db_path):
     before = counts(db_path)
-    lines = refused(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\nn\n\n", today=TODAY))
-    assert lines == ["error: not confirmed: nothing was written"]
+    lines = refused(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\nn\ndiscard\n", today=TODAY))
+    assert lines == ["error: discarded: nothing was written"]
     assert counts(db_path) == before
 
 
@@ -129,7 +129,7 @@ def test_open_asks_for_an_email_strongly_for_an_advanced_return_and_a_phone(cli,
 
 def test_contacts_refuse_a_card_number_and_ask_again(cli, terminal):
     result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X",
-                    input="4111 1111 1111 1111\nann@example.com\n\ny\n", today=TODAY))
+                    input="\n4111 1111 1111 1111\nann@example.com\n\ny\n", today=TODAY))
     assert "card number" in result.stderr and "4111" not in result.stderr  # (stdout echoes the typed input)
     assert show(cli, "RA-000001")["email"] == "ann@example.com"
 
@@ -180,7 +180,7 @@ def test_open_and_edit_refuse_an_address_a_notice_cannot_go_to(cli, db_path, add
 
 def test_the_email_prompt_asks_again_for_an_address_a_notice_cannot_go_to(cli, terminal):
     result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X",
-                    input="ann..lee@example.com\nann.lee@example.com\n\ny\n", today=TODAY))
+                    input="\nann..lee@example.com\nann.lee@example.com\n\ny\n", today=TODAY))
     assert "is not an e-mail address a notice can go to" in result.stderr
     assert show(cli, "RA-000001")["email"] == "ann.lee@example.com"
 

@@ -82,7 +82,7 @@ def _dump(db: Path | str) -> dict[str, list]:
     conn = sqlite3.connect(db, timeout=10)
     try:
         tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables}
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}  # FTS5's tables too
     finally:
         conn.close()
 

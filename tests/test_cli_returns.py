@@ -258,7 +258,7 @@ def test_terminal_asks_for_everything_a_virtual_return_needs(cli, terminal):
 
 
 def test_terminal_asks_for_ticket_and_distributor(cli, terminal):
-    ok(cli("open", "--type", "otc", "--customer", "Acme", "--item", "X", input="TT-9\nADI Global\n\n\ny\n", today=TODAY))
+    ok(cli("open", "--type", "otc", "--customer", "Acme", "--item", "X", input="TT-9\nADI Global\n\n\n\ny\n", today=TODAY))
     doc = show(cli, "tt-9")
     assert (doc["type"], doc["ticket"], doc["distributor"]) == ("counter", "TT-9", "ADI Global")
 
@@ -278,7 +278,7 @@ def test_terminal_asks_again_for_a_serial_already_given(cli, terminal):
 
 def test_terminal_answer_no_writes_nothing(cli, terminal, db_path):
     before = counts(db_path)
-    result = cli("open", input="standard\nAcme\nCAM-1, X:2\n\n\nn\n\n", today=TODAY)  # no, then Enter: change nothing
+    result = cli("open", input="standard\nAcme\nCAM-1, X:2\n\n\n\nn\ndiscard\n", today=TODAY)  # no, then discard
     lines = refused(result)
     assert len(lines) == 1
     assert counts(db_path) == before
@@ -293,9 +293,9 @@ def test_terminal_yes_skips_the_confirmation(cli, terminal):
 
 def test_terminal_confirms_a_complete_command_too(cli, terminal, db_path):
     before = counts(db_path)
-    refused(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\nn\n\n", today=TODAY))
+    refused(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\nn\ndiscard\n", today=TODAY))
     assert counts(db_path) == before
-    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\ny\n", today=TODAY))
+    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\ny\n", today=TODAY))
     assert counts(db_path)["returns"] == 1
 
 

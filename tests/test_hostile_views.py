@@ -165,7 +165,8 @@ def test_at_a_terminal_stored_escapes_and_markup_are_shown_as_typed(tmp_path):
     assert MARKUP_NAME in screen
     screen = at_terminal("list", columns=40)
     assert "\\x1b" in screen and "T-[/x]1" in screen
-    screen = at_terminal("open", "-t", "standard", "-i", "CAM-1", "-c", MARKUP_NAME, keys=[("Enter to skip", "\r"),
-                                                                                        ("Enter to skip", "\r"), ("[Y/n]", "n\r"), ("Enter to stop", "\r")])
+    screen = at_terminal("open", "-t", "standard", "-i", "CAM-1", "-c", MARKUP_NAME, keys=[("no more serials", "\r"),
+                                                                                        ("Enter to skip", "\r"), ("Enter to skip", "\r"),
+                                                                                        ("[Y/n]", "n\r"), ("back to the summary", "discard\r")])
     assert MARKUP_NAME in screen
 

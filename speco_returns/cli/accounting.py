@@ -12,6 +12,7 @@ import typer
 from ..domain import inputs
 from ..errors import ReturnsError
 from .edge import command, session_of
+from .lines import say
 from .options import BomOpt, CsvOpt, ForceOpt, FromOpt, JsonOpt, MonthOpt, OutputOpt, ToOpt, out_format
 from .output import csv_output, emit_json, write_csv, write_dicts
 
@@ -43,7 +44,7 @@ def _export(ctx: typer.Context, kind: str, start: str | None, end: str | None, m
     with csv_output(output, force=force, bom=bom, protected=[store.path]) as stream:
         count = write_csv(stream, header, rows)
     if output:
-        sys.stderr.write(f"wrote {count} row(s) to {inputs.visible(str(output))}\n")
+        say(f"wrote {count} row(s) to {inputs.visible(str(output))}", err=True)
 
 
 @command("export", "ledger")

@@ -11,6 +11,7 @@ import typer
 from ..domain import inputs
 from ..errors import ReturnsError
 from .edge import command, session_of
+from .lines import say
 from .options import JsonOpt
 from .output import emit_json
 
@@ -28,7 +29,7 @@ def backup_cmd(
     from ..admin.backup import backup
 
     size = backup(session_of(ctx).reader, path, force=force)
-    typer.echo(f"backed up to {inputs.visible(str(path))} ({size:,} bytes, quick check ok)")
+    say(f"backed up to {inputs.visible(str(path))} ({size:,} bytes, quick check ok)")
 
 
 @command("", "doctor")
@@ -61,7 +62,7 @@ def doctor_cmd(
 
         render.doctor_view(report)
     for problem in report["problems"]:
-        sys.stderr.write(f"error: {inputs.visible(problem)}\n")  # names stored text: a tampered row may hold escapes
+        say(f"error: {inputs.visible(problem)}", err=True)  # names stored text: a tampered row may hold escapes
     if not report["ok"]:
         raise typer.Exit(code=1)
 

@@ -12,6 +12,7 @@ from ..db import catalog as catalog_db
 from ..domain import inputs
 from .completion import complete_category
 from .edge import command, session_of
+from .lines import say
 from .options import CsvOpt, JsonOpt, LimitOpt, out_format, rows_shown
 from .output import emit_json, write_dicts
 
@@ -35,7 +36,7 @@ def catalog_add(
     session = session_of(ctx)
     product = make_product(model, category, list_price, description)
     save(session.store, [product], session.now())
-    typer.echo(f"{product.model}: {product.category}, list price {inputs.format_usd(product.list_price) or 'none'}")
+    say(f"{product.model}: {product.category}, list price {inputs.format_usd(product.list_price) or 'none'}")
 
 
 @command("catalog", "import")

@@ -100,6 +100,26 @@ def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
     return _starting(_ask(ctx, completion.models, incomplete), incomplete)
 
 
+# --- open's questions at a terminal (cli/prompts.py) ------------------------------------------
+
+
+def for_questions(db) -> dict:
+    """What Tab completes at `open`'s questions, read from the command's own database: the
+    types, the catalog's models, the customers already on file."""
+    from ..db import completion
+
+    def read(question, text: str) -> list[str]:
+        from ..errors import ReturnsError
+
+        try:
+            return _starting(question(db, text), text)
+        except ReturnsError:  # an old schema, a locked file: no candidates, never an error
+            return []
+
+    return {"type": complete_type, "model": lambda text: read(completion.models, text),
+            "customer": lambda text: read(completion.customers, text)}
+
+
 # --- the shell: a whole line, read against the app's command tree -----------------------------
 
 

@@ -17,6 +17,7 @@ import typer
 
 from ..domain import inputs
 from ..errors import ReturnsError, Violation
+from .lines import say
 from .session import Session
 
 # (group, name, function, Typer keyword arguments): group "" is the root, else "serial",
@@ -25,9 +26,9 @@ REGISTRY: list[tuple[str, str, typing.Callable, dict]] = []
 
 
 def fail(problems: list[Violation]) -> None:
-    """One line per problem on stderr, never wrapped; exit 1."""
+    """One line per problem on stderr (at a terminal wrapped between words); exit 1."""
     for p in problems:
-        sys.stderr.write(f"error: {inputs.visible(p.line())}\n")  # stored text may hold escapes
+        say(f"error: {inputs.visible(p.line())}", err=True)  # stored text may hold escapes
     raise typer.Exit(code=1)
 
 
@@ -104,7 +105,7 @@ def _note_pinned_today(session) -> None:
     """A forgotten SPECO_RETURNS_TODAY silently dates every event: after each write it read,
     one `note:` line on stderr names the pinned date (a refusal prints only its error)."""
     if isinstance(session, Session) and session.pinned is not None:
-        sys.stderr.write(f"note: SPECO_RETURNS_TODAY pins today to {session.pinned} (unset it for the real date)\n")
+        say(f"note: SPECO_RETURNS_TODAY pins today to {session.pinned} (unset it for the real date)", err=True)
         session.pinned = None
 
 

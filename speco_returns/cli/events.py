@@ -13,6 +13,7 @@ from ..services import returns as returns_service
 from . import prompts
 from .completion import complete_ra
 from .edge import command, session_of
+from .lines import say
 from .options import JsonOpt, OnOpt, RaArg, YesOpt, day_or_today
 from .output import emit_json
 
@@ -26,7 +27,7 @@ def _record(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bo
     if as_json:
         emit_json(doc)
     else:
-        typer.echo(f"{inputs.visible(key)}: {event} on {day}: now {doc['status']}{_money(event, moves)}. Next: {doc['next_step']}")
+        say(f"{inputs.visible(key)}: {event} on {day}: now {doc['status']}{_money(event, moves)}. Next: {doc['next_step']}")
 
 
 def _apply(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail):
@@ -285,7 +286,7 @@ def void_cmd(
         emit_json(doc)
     else:
         target = plan.voidable
-        typer.echo(inputs.visible(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
+        say(inputs.visible(f"{key}: voided {target['event']} of {target['happened_on']}: now {doc['status']}; "
                                   f"{wording.describe(plan.undo)}. Next: {doc['next_step']}"))
 
 
@@ -317,10 +318,10 @@ def edit_cmd(
     if as_json:
         emit_json(returns_service.show(session.store, key))
     elif changed:
-        typer.echo(inputs.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
+        say(inputs.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
                                                          for name, old, new in changed)))  # old: stored, may hold escapes
     else:
-        typer.echo(f"{inputs.visible(key)}: nothing changed")
+        say(f"{inputs.visible(key)}: nothing changed")
 
 
 @command("", "note")
@@ -336,7 +337,7 @@ def note_cmd(
     if not body:
         raise ReturnsError("the note is empty")
     key = returns_service.note(session.store, ra, body, day_or_today(on, now.today), now)
-    typer.echo(f"{inputs.visible(key)}: note added")
+    say(f"{inputs.visible(key)}: note added")
 
 
 def _reason(text: str, why: str) -> str:

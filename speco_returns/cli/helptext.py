@@ -101,6 +101,13 @@ class _Readable:
         super().__init__(*args, **kwargs)
         readable(self.params)
 
+    def format_help(self, ctx, formatter):
+        """Help longer than the window goes through the pager at a terminal (cli/pager.py)."""
+        from .pager import paged
+
+        with paged():
+            return super().format_help(ctx, formatter)
+
     def get_help_option(self, ctx):
         option = super().get_help_option(ctx)
         if option is not None:

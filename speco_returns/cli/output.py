@@ -46,10 +46,12 @@ def listing(fmt: str, rows, columns: list[str], title: str | None = None, *, tot
         write_dicts(sys.stdout, columns, rows)
     else:
         from . import render
+        from .pager import paged
 
         rows = list(rows)
-        render.returns_table(rows, title, empty=empty)
-        render.shown(len(rows), total, more)
+        with paged():  # a long list at a terminal: through the pager
+            render.returns_table(rows, title, empty=empty)
+            render.shown(len(rows), total, more)
 
 
 # --- CSV (SPEC §5) ---------------------------------------------------------------------------

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import replace
 
 import typer
 
 from ..domain import inputs, rules, types
 from ..errors import ReturnsError, Violation
+from .lines import say, width_of, wrapped
 
 Lookup = Callable[[types.Request], types.Facts]  # what the database knows about a request
 
 
+Complete = Callable[[str], list[str]]  # Tab at a question: the candidates for what was typed
+
+
 def line_editing() -> None:
     """Arrow keys, Home/End and the answers already given (Up) at every prompt: input(), which
-    typer.prompt calls, goes through readline once the module is imported."""
+    typer.prompt calls, goes through readline once the module is imported; Tab completes."""
     try:
-        import readline  # noqa: F401
+        import readline
     except ImportError:  # a Python built without it: plain input
-        pass
+        return
+    readline.parse_and_bind("bind ^I rl_complete" if "libedit" in (readline.__doc__ or "") else "tab: complete")
 
 
 def interactive(as_json: bool) -> bool:
@@ -37,26 +43,94 @@ def interactive(as_json: bool) -> bool:
     return True
 
 
-def read(label: str) -> str:
-    """One line typed by the agent ('' when they just press Enter; cli._interactive has
-    turned line editing on)."""
-    return typer.prompt(label, default="", show_default=False)
+def is_command_line(text: str) -> bool:
+    """A line that is itself a command (`speco-returns list`, `$ speco-returns ...`,
+    `python -m speco_returns ...`): pasted into a question, it is not an answer."""
+    words = text.strip().removeprefix("$").split()
+    if not words:
+        return False
+    program = words[0].rsplit("/", 1)[-1]
+    return program in ("speco-returns", "speco_returns") or (
+        program.startswith("python") and words[1:3] == ["-m", "speco_returns"])
+
+
+def read(label: str, complete: Complete | None = None, delims: str = " ") -> str:
+    """One line typed by the agent ('' when they just press Enter; `interactive` has turned line
+    editing on). Tab offers `complete`'s candidates for the word being typed (`delims` end a
+    word; '' for the whole answer). A pasted command line is refused and the question asked
+    again, so a pasted block does not become the answers."""
+    while True:
+        with _completing(complete, delims):
+            try:  # the prompt given to input(): readline redraws it with the answer (Tab, arrow keys)
+                text = input(_prompt(label))
+            except EOFError:  # Ctrl-D: nothing is written (the edge says so, exit 130)
+                raise typer.Abort() from None
+        if not is_command_line(text):
+            return text
+        say(f"error: that is a command line, not an answer to \"{label}\": answer it, or Ctrl-C to stop "
+            "this command first", err=True)
+
+
+def _prompt(label: str) -> str:
+    """`label: `, wrapped between words to the window like every one-line message: the lines
+    before the last are printed, the last is the prompt readline redraws."""
+    *before, last = wrapped(f"{label}:", width_of(sys.stdout))
+    for line in before:
+        sys.stdout.write(line + "\n")
+    return last + " "
+
+
+@contextmanager
+def _completing(complete: Complete | None, delims: str):
+    """Tab completes with `complete` while the question is asked; the shell's own completer
+    (or none) comes back after it."""
+    try:
+        import readline
+    except ImportError:
+        readline = None
+    if readline is None or complete is None:
+        yield
+        return
+    before, before_delims, matches = readline.get_completer(), readline.get_completer_delims(), []
+
+    def completer(text: str, state: int) -> str | None:
+        if state == 0:
+            try:
+                matches[:] = complete(text)
+            except Exception:  # completing never breaks the answer being typed
+                matches[:] = []
+        return matches[state] if state < len(matches) else None
+
+    readline.set_completer(completer)
+    readline.set_completer_delims(delims)
+    try:
+        yield
+    finally:
+        readline.set_completer(before)
+        readline.set_completer_delims(before_delims)
 
 
 def confirm(question: str, default: bool) -> bool:
-    return typer.confirm(question, default=default)
+    """A yes/no question: y or yes, n or no, Enter for the default; anything else is asked again."""
+    while True:
+        answer = read(f"{question} [{'Y/n' if default else 'y/N'}]").strip().lower()
+        if not answer:
+            return default
+        if answer in ("y", "yes", "n", "no"):
+            return answer.startswith("y")
+        say(f"error: answer y or n, not '{inputs.quote(answer)}'", err=True)
 
 
 def say_refused(problems: list[Violation]) -> None:
     for p in problems:
-        typer.echo(f"error: {inputs.visible(p.line())}", err=True)  # stored text may hold escapes
+        say(f"error: {inputs.visible(p.line())}", err=True)  # stored text may hold escapes
 
 
-def ask(label: str, parse, *, optional: bool = False):
+def ask(label: str, parse, *, optional: bool = False, complete: Complete | None = None, delims: str = " "):
     """Ask until `parse` accepts the answer; its refusal is shown and the question repeated.
-    `optional`: Enter skips it (None)."""
+    `optional`: Enter skips it (None). `complete`: what Tab offers (see `read`)."""
     while True:
-        text = read(label)
+        text = read(label, complete, delims)
         if optional and not text.strip():
             return None
         try:
@@ -84,19 +158,25 @@ def items_line(text: str) -> tuple:
 
 # --- open: each field asked, or checked when given as a flag --------------------------------
 
-FIELDS = ("type", "customer", "email", "phone", "items", "ticket", "distributor", "approved_by", "reason", "serials")
+FIELDS = ("type", "customer", "email", "phone", "contact_note", "items", "ticket", "distributor", "approved_by", "reason",
+          "serials")
+# What Tab completes at open's questions: {"type": ..., "customer": ..., "model": ...}, each
+# text -> candidates (cli/completion.py `for_questions` makes them from the database).
+Completers = dict[str, Complete]
 
 
-def fill(req: types.Request, contact: dict, lookup: Lookup, *, ask_contact: bool) -> tuple[types.Request, dict]:
+def fill(req: types.Request, contact: dict, lookup: Lookup, *, offer: bool,
+         complete: Completers | None = None) -> tuple[types.Request, dict]:
     """Every field the type needs, each checked as soon as it is known: a refused flag or
-    answer is shown and asked again on the spot. `ask_contact`: offer e-mail and phone."""
-    req = _ensure(req, lookup)
-    if ask_contact:
+    answer is shown and asked again on the spot. `offer`: also ask what may be left empty
+    (serials where no rule needs them, e-mail and phone)."""
+    req = _ensure(req, lookup, offer=offer, complete=complete or {})
+    if offer:
         contact = dict(contact)
         if contact.get("email") is None:
             contact["email"] = _ask_email(req.type)
         if contact.get("phone") is None:
-            contact["phone"] = ask("Phone (Enter to skip)", inputs.parse_phone, optional=True)
+            contact["phone"] = _ask_phone()
     return req, contact
 
 
@@ -107,12 +187,22 @@ def _ask_email(type_: str):
     return ask(label, inputs.parse_email, optional=True)
 
 
-def _ensure(req: types.Request, lookup: Lookup) -> types.Request:
+def _ask_phone():
+    return ask("Phone (Enter to skip)", inputs.parse_phone, optional=True)
+
+
+def _ask_contact_note():
+    return ask("Contact note, e.g. call after 5pm (Enter for none)", lambda t: inputs.clean_text("contact note", t),
+               optional=True)
+
+
+def _ensure(req: types.Request, lookup: Lookup, *, offer: bool, complete: Completers) -> types.Request:
     if not req.type:
-        req = replace(req, type=ask("Return type (standard, counter, advanced, virtual)", inputs.parse_type))
+        req = replace(req, type=ask("Return type (standard, counter, advanced, virtual)", inputs.parse_type,
+                                    complete=complete.get("type")))
     if not req.customer:
-        req = replace(req, customer=ask("Customer", required("customer")))
-    req = _ensure_items(req, lookup)
+        req = replace(req, customer=ask("Customer", required("customer"), complete=complete.get("customer"), delims=""))
+    req = _ensure_items(req, lookup, complete.get("model"))
     if req.type == "counter":
         req = _ensure_ticket(req, lookup)
         if not req.distributor:
@@ -122,12 +212,12 @@ def _ensure(req: types.Request, lookup: Lookup) -> types.Request:
             req = replace(req, approved_by=ask("Approved by (VR-1)", required("approver")))
         if not req.reason:
             req = replace(req, reason=ask("Reason (VR-1)", required("reason")))
-    if req.type in types.SERIAL_RULE:
+    if req.type in types.SERIAL_RULE or offer:
         req = replace(req, serials=_ensure_serials(req, lookup))
     return req
 
 
-def _ensure_items(req: types.Request, lookup: Lookup) -> types.Request:
+def _ensure_items(req: types.Request, lookup: Lookup, complete: Complete | None = None) -> types.Request:
     """Items the type can take: a list price for an advanced one (AR-3), cameras of an
     eligible kind and count for a virtual one (VR-2, VR-3)."""
 
@@ -143,7 +233,7 @@ def _ensure_items(req: types.Request, lookup: Lookup) -> types.Request:
         if not problems:
             return req
         say_refused(problems)
-    return replace(req, items=ask("Items (MODEL[:QTY], comma-separated)", parse))
+    return replace(req, items=ask("Items (MODEL[:QTY], comma-separated)", parse, complete=complete, delims=", "))
 
 
 def _ensure_ticket(req: types.Request, lookup: Lookup) -> types.Request:
@@ -164,8 +254,9 @@ def _ensure_ticket(req: types.Request, lookup: Lookup) -> types.Request:
 
 def _ensure_serials(req: types.Request, lookup: Lookup) -> tuple:
     """Serials given as flags are kept where they fit and are free (SER-1); then one is
-    asked per unit still without one, each checked as it is typed."""
-    rule = types.SERIAL_RULE[req.type]
+    asked per unit still without one, each checked as it is typed. Where a rule needs them
+    (AR-1, VR-4) every unit gets one; elsewhere Enter stops asking (the rest stay without)."""
+    rule = types.SERIAL_RULE.get(req.type)
     try:
         rules.assign_serials(req.items, req.serials)
         serials = list(req.serials)
@@ -192,7 +283,11 @@ def _ensure_serials(req: types.Request, lookup: Lookup) -> tuple:
     assigned = rules.assign_serials(req.items, serials)
     for model, qty in req.items:
         for n in range(len(assigned[model]) + 1, qty + 1):
-            serials.append((model, ask(f"Serial of {model}, unit {n} of {qty} ({rule})", new_serial)))
+            why = f"({rule})" if rule else "(optional; Enter: no more serials)"
+            serial = ask(f"Serial of {model}, unit {n} of {qty} {why}", new_serial, optional=rule is None)
+            if serial is None:
+                return tuple(serials)
+            serials.append((model, serial))
     return tuple(serials)
 
 
@@ -207,6 +302,8 @@ def summary(req: types.Request, contact: dict, hold: int | None) -> str:
     if req.ticket:
         line += f"; ticket {req.ticket}"
     reach = ", ".join(x for x in (contact.get("email"), contact.get("phone")) if x)
+    if contact.get("contact_note"):
+        reach = f"{reach} ({contact['contact_note']})".strip()
     if reach:
         line += f"; contact {reach}"
     if hold is not None:
@@ -214,30 +311,38 @@ def summary(req: types.Request, contact: dict, hold: int | None) -> str:
     return line + "?"
 
 
-def change_one(req: types.Request, contact: dict, lookup: Lookup) -> tuple[types.Request, dict]:
-    """After a 'no': which field to change (Enter: nothing is written). Only that field is
-    asked again; the others are kept and checked once more against it."""
+DISCARD = "discard"
+
+
+def change_one(req: types.Request, contact: dict, lookup: Lookup,
+               complete: Completers | None = None) -> tuple[types.Request, dict]:
+    """After a 'no': which field to change. Only that field is asked again; the others are
+    kept and checked once more against it. Enter goes back to the summary unchanged;
+    `discard` writes nothing (exit 1)."""
     names = [f for f in FIELDS if _applies(f, req.type)]
 
     def parse(text: str) -> str:
         name = text.strip().lower().replace("-", "_").replace(" ", "_")
         name = {"approved": "approved_by", "approver": "approved_by", "item": "items", "serial": "serials",
-                "e_mail": "email"}.get(name, name)
-        if name not in names:
-            raise ReturnsError(f"'{inputs.quote(text)}' is not a field here: one of {shown}")
+                "e_mail": "email", "note": "contact_note"}.get(name, name)
+        if name != DISCARD and name not in names:
+            raise ReturnsError(f"'{inputs.quote(text)}' is not a field here: one of {shown}, or {DISCARD}")
         return name
 
     shown = ", ".join(n.replace("_", "-") for n in names)
-    name = ask(f"Change which field ({shown}; Enter to stop)", parse, optional=True)
+    choices = lambda text: [n for n in (*shown.split(", "), DISCARD) if n.startswith(text.lower())]  # noqa: E731
+    say(f"Fields: {shown}; or {DISCARD} to write nothing")
+    name = ask("Change which field (Enter: back to the summary)", parse, optional=True, complete=choices)
     if name is None:
-        raise ReturnsError("not confirmed: nothing was written")
-    if name in ("email", "phone"):
+        return req, contact
+    if name == DISCARD:
+        raise ReturnsError("discarded: nothing was written")
+    if name in ("email", "phone", "contact_note"):
         contact = dict(contact)
-        contact[name] = (_ask_email(req.type) if name == "email"
-                         else ask("Phone (Enter to skip)", inputs.parse_phone, optional=True))
+        contact[name] = {"email": lambda: _ask_email(req.type), "phone": _ask_phone, "contact_note": _ask_contact_note}[name]()
         return req, contact
     empty = {"type": "", "items": (), "serials": ()}.get(name)
-    return _ensure(replace(req, **{name: empty}), lookup), contact
+    return _ensure(replace(req, **{name: empty}), lookup, offer=name == "serials", complete=complete or {}), contact
 
 
 def _applies(name: str, type_: str) -> bool:
@@ -245,8 +350,6 @@ def _applies(name: str, type_: str) -> bool:
         return type_ == "counter"
     if name in ("approved_by", "reason"):
         return type_ == "virtual"
-    if name == "serials":
-        return type_ in types.SERIAL_RULE
     return True
 
 
@@ -255,8 +358,8 @@ def _applies(name: str, type_: str) -> bool:
 
 def confirm_moment(key: str, customer: str, lines: list[str], question: str) -> None:
     """Show the return, the customer and what will move, and ask; 'no' writes nothing (exit 1)."""
-    typer.echo(inputs.visible(f"{key}  {customer}"))  # stored by an older version: escapes shown, never run
+    say(inputs.visible(f"{key}  {customer}"))  # stored by an older version: escapes shown, never run
     for line in lines:
-        typer.echo(f"  {inputs.visible(line)}")
+        say(f"  {inputs.visible(line)}", indent="    ")
     if not confirm(question, default=False):
         raise ReturnsError("not confirmed: nothing was written")

@@ -12,8 +12,9 @@ from ..domain import types as domain_types
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
 from . import prompts
-from .completion import complete_model, complete_type
+from .completion import complete_model, complete_type, for_questions
 from .edge import command, fail, session_of
+from .lines import say
 from .options import JsonOpt, LimitOpt, RaArg, day_or_today, rows_shown
 from .output import emit_json, listing
 
@@ -187,7 +188,8 @@ def open_cmd(
         def lookup(r: domain_types.Request) -> domain_types.Facts:
             return returns_service.facts(store, r, day)
 
-        req, contact = prompts.fill(req, contact, lookup, ask_contact=not yes)
+        complete = for_questions(store)
+        req, contact = prompts.fill(req, contact, lookup, offer=not yes, complete=complete)
         while not yes:  # show what breaks before asking; open_return checks again
             result = returns_service.check(store, req, day)
             if result.violations:
@@ -198,7 +200,7 @@ def open_cmd(
             if prompts.confirm(prompts.summary(req, contact, result.hold_amount), default=True):
                 confirmed_hold = result.hold_amount
                 break
-            req, contact = prompts.change_one(req, contact, lookup)
+            req, contact = prompts.change_one(req, contact, lookup, complete)
     key, warnings = returns_service.open_return(store, req, contact, note, day, now, expect_hold=confirmed_hold)
     doc = returns_service.show(store, key)
     doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
@@ -256,7 +258,7 @@ def serial_add(
         parsed = [(given or m, s) for given, s in parsed]
     session = session_of(ctx)
     key = returns_service.add_serials(session.store, ra, parsed, session.now())
-    typer.echo(f"{inputs.visible(key)}: added {', '.join(s for _, s in parsed)}")
+    say(f"{inputs.visible(key)}: added {', '.join(s for _, s in parsed)}")
 
 
 @command("serial", "remove")
@@ -269,7 +271,7 @@ def serial_remove(
     session = session_of(ctx)
     s = inputs.parse_serial(serial)
     key = returns_service.remove_serial(session.store, ra, s, session.now())
-    typer.echo(f"{inputs.visible(key)}: removed {s}")
+    say(f"{inputs.visible(key)}: removed {s}")
 
 
 @command("serial", "find")

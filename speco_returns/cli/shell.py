@@ -240,6 +240,8 @@ class Shell:
                 words = before.split()
             try:
                 self._matches = completion.complete_line(self.root, words, text, ctx_obj=self.source, extra=WORDS)
+                if len(self._matches) == 1:  # one candidate: the word is whole, and the next one starts after a
+                    self._matches = [self._matches[0] + " "]  # space, as bash does (Python's readline adds none)
             finally:
                 if not self._running:  # Tab at the prompt opened the file: closed again while the shell waits
                     self._release()  # (Tab at a question of `open` uses the command's own connection)
