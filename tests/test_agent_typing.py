@@ -141,3 +141,35 @@ def test_the_default_pager_is_less_and_q_leaves_it(desk):
     env.pop("LESS", None)
     code, lines = screen(["--help"], 80, env, rows=24, input=b"q")
     assert code == 0 and any("Usage: speco-returns" in line for line in lines)
+
+
+def test_the_questions_shown_in_the_agents_tour_are_what_a_terminal_shows(tmp_path):
+    """docs/agents.md shows open's questions at an 80-column terminal: typed as shown, each line
+    of that transcript is a line of the screen."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "agents.md").read_text()
+    block = doc.split("Without `--yes`, at a terminal:\n\n```text\n", 1)[1].split("```", 1)[0]
+    command, *shown = block.rstrip("\n").split("\n")
+    questions, said = [], False  # (the prompt readline shows, the answer typed)
+    for line in shown:
+        said = line.startswith(("error:", "Fields:")) or (said and line.startswith("  "))
+        asked = re.fullmatch(r"(.*[)\]]:)(?: (.*))?", line)
+        if asked and not said:
+            questions.append((asked.group(1) + " ", asked.group(2) or ""))
+    env = env_for(tmp_path, SPECO_RETURNS_TODAY="2026-11-02")
+    assert run(tmp_path, "catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99").returncode == 0
+    term = Terminal([*COMMAND, *shlex.split(command.removeprefix("$ speco-returns "))], env, columns=80)
+    try:
+        for prompt, answer in questions:
+            term.wait_for_prompt(prompt.encode())
+            term.type(answer + "\r")
+        term.wait_for("RA number: RA-")
+        assert term.finish() == 0
+    finally:
+        term.kill()
+    screen = [line.rstrip() for line in term.screen.split("\n")]
+    for line in shown[:-1]:  # the RA number in the doc follows the tour's returns
+        assert line.rstrip() in screen, (line, term.screen)

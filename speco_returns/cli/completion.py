@@ -89,6 +89,12 @@ def complete_status(incomplete: str) -> list[str]:
     return _starting(sorted({s for t in types.TYPES for s in lifecycle.states(t)}), incomplete)
 
 
+def complete_sort(incomplete: str) -> list[str]:
+    from ..db.listing import SORTS
+
+    return _starting(SORTS, incomplete)
+
+
 def complete_category(incomplete: str) -> list[str]:
     return _starting(types.CATEGORIES, incomplete)
 

@@ -10,16 +10,12 @@ from ..db import listing as db_listing
 from ..domain import inputs, lifecycle
 from ..domain import types as domain_types
 from ..errors import ReturnsError
-from .completion import complete_status, complete_type
+from .completion import complete_sort, complete_status, complete_type
 from .edge import command, session_of
 from .options import CsvOpt, JsonOpt, LimitOpt, out_format, rows_shown
 from .output import listing
 
 LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on", "opened_by", "due_on", "age_days"]
-
-
-def _complete_sort(incomplete: str) -> list[str]:
-    return [s for s in db_listing.SORTS if s.startswith(incomplete.lower())]
 
 
 @command("", "list")
@@ -40,7 +36,7 @@ def list_cmd(
         "--agent", help="Opened by this agent; 'me' for the one recording (--agent, SPECO_RETURNS_AGENT, a server's login).")] = None,
     sort: Annotated[str, typer.Option(
         "--sort", metavar="ORDER", help="newest (default), oldest, due (soonest due back first), customer, status or type.",
-        autocompletion=_complete_sort)] = "newest",
+        autocompletion=complete_sort)] = "newest",
     limit: LimitOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,

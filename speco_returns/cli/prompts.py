@@ -26,8 +26,8 @@ Complete = Callable[[str], list[str]]  # Tab at a question: the candidates for w
 
 
 def line_editing() -> None:
-    """Arrow keys, Home/End and the answers already given (Up) at every prompt: input(), which
-    typer.prompt calls, goes through readline once the module is imported; Tab completes."""
+    """Arrow keys, Home/End and the answers already given (Up) at every prompt: input() (`read`)
+    goes through readline once the module is imported; Tab completes."""
     try:
         import readline
     except ImportError:  # a Python built without it: plain input
