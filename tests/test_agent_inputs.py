@@ -73,7 +73,7 @@ def test_open_and_edit_take_a_phone_number_and_refuse_a_sentence(cli, db_path):
     ok(cli("open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "--phone", "(201) 555-0100 ext. 9", "-y"))
     assert query(db_path, "SELECT phone FROM returns") == [("(201) 555-0100 x9",)]
     (line,) = refused(cli("open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "--phone", "call after 5pm", "-y"))
-    assert "not a phone number" in line and "--contact-note" in line
+    assert "not a phone number" in line and "a note such as 'call after 5pm' goes in --contact-note" in line
     (line,) = refused(cli("edit", "RA-000001", "--phone", "speco-returns list"))
     assert "not a phone number" in line
     ok(cli("edit", "RA-000001", "--phone", "+1 201 555 0199"))

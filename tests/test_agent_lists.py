@@ -70,7 +70,8 @@ def test_opened_takes_a_range_either_end_open_or_one_day(cli, three):
     assert keys(cli, "--all", "--opened", "11/20/2026..") == ["RA-000003", "3"]
     assert keys(cli, "--all", "--opened", "..2026-11-01") == ["RA-000001"]
     assert keys(cli, "--all", "--opened", "2026-11-25") == ["RA-000003"]
-    for bad, says in (("2026-11-20..2026-11-10", "ends before it starts"), ("..", "has no end"),
+    for bad, says in (("2026-11-20..2026-11-10", "from 2026-11-20 to 2026-11-10 ends before it starts: put the earlier day first"),
+                      ("11/20/2026..Nov 10 2026", "from 2026-11-20 to 2026-11-10 ends before it starts"), ("..", "has no end"),
                       ("2026-11-31..", "not a date")):
         (line,) = refused(cli("list", "--opened", bad))
         assert says in line

@@ -481,6 +481,10 @@ EXPECTED_SCHEMA = {
     },
     "schema_info": {"columns": {"key": str, "value": str}, "foreign_keys": set()},
 }
+# list --search's trigram index (m018): an FTS5 table, its columns, and the shadow tables FTS5 keeps.
+SEARCH_TABLE = "search_terms"
+SEARCH_COLUMNS = ["value", "return_id"]
+SEARCH_SHADOWS = {f"search_terms_{part}" for part in ("data", "idx", "content", "docsize", "config")}
 EXPECTED_INDEXES = {
     "returns_customer", "returns_opened_on", "items_return", "serials_serial", "serials_item", "events_return",
     "ledger_happened_on", "returns_advanced_open", "returns_advanced_closed", "returns_ra_no",
@@ -494,7 +498,10 @@ EXPECTED_INDEXES = {
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
                      "reviews_no_delete", "reviews_decided_once", "ledger_days_add",
                      "events_no_replace", "ledger_no_replace",
-                     "serials_held_insert", "serials_held_follows", "returns_hold_serials"}
+                     "serials_held_insert", "serials_held_follows", "returns_hold_serials",
+                     # the trigram index follows what list --search reads (m018)
+                     "search_returns_insert", "search_returns_update", "search_serials_insert", "search_serials_delete",
+                     "search_events_insert", "search_ledger_insert"}
 
 
 @pytest.mark.first_run("a read never creates the file; the schema is what a first write makes")
@@ -505,7 +512,8 @@ def test_an_empty_database_has_exactly_the_expected_schema(cli, db_path):
     db = Database(db_path)
     try:
         tables = set(db.table_names()) - {"sqlite_sequence", "_sqlite_migrations"}
-        assert tables == set(EXPECTED_SCHEMA)
+        assert tables == set(EXPECTED_SCHEMA) | {SEARCH_TABLE} | SEARCH_SHADOWS
+        assert [c.name for c in db[SEARCH_TABLE].columns] == SEARCH_COLUMNS
         for table, expected in EXPECTED_SCHEMA.items():
             assert db[table].columns_dict == expected["columns"], table
             fks = {(fk.column, fk.other_table, fk.other_column) for fk in db[table].foreign_keys}

@@ -229,7 +229,9 @@ def parse_date_range(text: str) -> tuple[date | None, date | None]:
     start = parse_date(first) if first.strip() else None
     end = parse_date(last) if last.strip() else None
     if start and end and end < start:
-        raise ReturnsError(f"date range '{quote(s)}' ends before it starts")
+        # Named as two dates with a word between them: FROM..TO, digits and dots only, would be
+        # hidden as a possible card number (errors.hide_long_numbers).
+        raise ReturnsError(f"date range from {start} to {end} ends before it starts: put the earlier day first")
     return start, end
 
 
@@ -449,8 +451,8 @@ def parse_phone(text: str | None) -> str | None:
         main, extension = s[:found.start()].rstrip(), f" x{found.group(1)}"
     problem = _phone_problem(main) if len(s) <= PHONE_MAX else f"longer than {PHONE_MAX} characters"
     if problem:
-        raise ReturnsError(f"phone '{quote(s)}' is not a phone number ({problem}): digits with spaces or - . ( ), "
-                           "a leading +, x123 for an extension; 'call after 5pm' goes in --contact-note")
+        raise ReturnsError(f"phone '{quote(s)}' is not a phone number ({problem}): digits with spaces or - . / ( ), "
+                           "a leading +, x123 for an extension; a note such as 'call after 5pm' goes in --contact-note")
     return main + extension
 
 
