@@ -115,3 +115,28 @@ def test_the_server_reads_the_trigram_index(cli, db_path, backend):
         piece = conn.scalar("SELECT substr(md5('4242'), 9, 10)")
         plan = " ".join(r[0] for r in conn.all(f"EXPLAIN SELECT return_id FROM search_terms WHERE value ILIKE '%{piece}%'"))
     assert "search_terms_value" in plan, plan
+
+
+def test_on_a_server_every_role_searches_and_none_writes_the_index(cli, db_path, backend):
+    """The index is the owner's, kept by its triggers: an agent's return is found by the agent and
+    by the accountant; no login writes search_terms itself."""
+    import psycopg
+    from clihelpers import raw
+
+    if backend != "postgres":
+        pytest.skip("a server's roles")
+    ok(cli("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99"))
+    ok(cli("admin", "roles", "--apply"))
+    with raw(db_path) as conn:
+        for login, role in (("sam", "speco_agent"), ("liz", "speco_accounting")):
+            conn.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN "
+                         f"CREATE ROLE {login} LOGIN; END IF; END $$")
+            conn.execute(f"GRANT {role} TO {login}")
+    url = {login: db_path.replace("user=tester", f"user={login}") for login in ("sam", "liz")}
+    ok(cli("--db", url["sam"], "open", "-t", "standard", "-c", "Peterson Motors", "-i", "O4B3", "-s", "SN-7781234", "-y",
+           today=TODAY))
+    for login in ("sam", "liz"):
+        rows = json.loads(ok(cli("--db", url[login], "list", "--all", "--search", "81234", "--json", today=TODAY)).stdout)
+        assert [r["ra"] for r in rows] == ["RA-000001"], login
+    with psycopg.connect(url["sam"], autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("INSERT INTO public.search_terms (key, return_id, value) VALUES (1, 1, 'planted')")

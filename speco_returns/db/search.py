@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from ..domain import inputs
 from ..domain.keys import customer_key
 from ..errors import ReturnsError
+from .guards import SEARCH_PATH
 
 if TYPE_CHECKING:
     from .connection import Database
@@ -102,7 +103,8 @@ MIGRATION_SQLITE = [
 
 # pg_trgm is a trusted extension (PostgreSQL 13 on): the database's owner, who runs the
 # upgrade, may create it without being a superuser (docs: "A team on one server"). The
-# triggers run as that owner (SECURITY DEFINER): an agent's login writes returns, serials,
+# triggers run as that owner (SECURITY DEFINER, a fixed search_path with pg_temp last, as
+# db/guards.py's): an agent's login writes returns, serials,
 # events and the ledger, and the index follows without the agent writing search_terms.
 _PG_EVENT_TEXT = f"""CREATE FUNCTION speco_event_search_text(detail text) RETURNS text LANGUAGE plpgsql AS $$
     DECLARE d jsonb;
@@ -128,7 +130,7 @@ MIGRATION_POSTGRES = [
     "CREATE TABLE search_terms (key BIGINT PRIMARY KEY, return_id BIGINT NOT NULL, value TEXT NOT NULL)",
     _PG_EVENT_TEXT,
     f"""CREATE FUNCTION speco_search_return() RETURNS trigger LANGUAGE plpgsql
-        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        SECURITY DEFINER {SEARCH_PATH} AS $$
         BEGIN
             DELETE FROM search_terms WHERE key BETWEEN NEW.id * 8 AND NEW.id * 8 + 3;
             INSERT INTO search_terms (key, return_id, value)
@@ -137,8 +139,8 @@ MIGRATION_POSTGRES = [
         END $$""",
     """CREATE TRIGGER search_returns AFTER INSERT OR UPDATE OF customer, customer_key, email, phone, ticket ON returns
         FOR EACH ROW EXECUTE FUNCTION speco_search_return()""",
-    """CREATE FUNCTION speco_search_serial() RETURNS trigger LANGUAGE plpgsql
-        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    f"""CREATE FUNCTION speco_search_serial() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER {SEARCH_PATH} AS $$
         BEGIN
             IF TG_OP = 'DELETE' THEN
                 DELETE FROM search_terms WHERE key = -(OLD.id * 4 + 1);
@@ -148,8 +150,8 @@ MIGRATION_POSTGRES = [
             RETURN NULL;
         END $$""",
     "CREATE TRIGGER search_serials AFTER INSERT OR DELETE ON serials FOR EACH ROW EXECUTE FUNCTION speco_search_serial()",
-    """CREATE FUNCTION speco_search_event() RETURNS trigger LANGUAGE plpgsql
-        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    f"""CREATE FUNCTION speco_search_event() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER {SEARCH_PATH} AS $$
         DECLARE v text := speco_event_search_text(NEW.detail);
         BEGIN
             IF v IS NOT NULL THEN
@@ -158,8 +160,8 @@ MIGRATION_POSTGRES = [
             RETURN NULL;
         END $$""",
     "CREATE TRIGGER search_events AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION speco_search_event()",
-    """CREATE FUNCTION speco_search_ledger() RETURNS trigger LANGUAGE plpgsql
-        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    f"""CREATE FUNCTION speco_search_ledger() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER {SEARCH_PATH} AS $$
         BEGIN
             INSERT INTO search_terms (key, return_id, value) VALUES (-(NEW.id * 4 + 3), NEW.return_id, NEW.hold_ref);
             RETURN NULL;
