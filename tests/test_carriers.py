@@ -145,3 +145,27 @@ def test_a_tracking_number_is_compared_without_spaces_or_case(text):
     key = tracking_key(text)
     assert " " not in key and key == key.upper()
     assert tracking_key(text.lower().replace(" ", "  ")) == key
+
+
+# A Quantum View Data CSV file as UPS writes it: no header line, one record per line, each record
+# type (manifest, origin, delivery, exception) with its own number of fields, CRLF.
+QVD_AS_WRITTEN = (
+    '"M1","A1B2C3","1Z999AA10123456784","20261102","Ann Lee","Springfield"\r\n'
+    '"O1","A1B2C3","1Z999AA10123456784","20261102","080000"\r\n'
+    '"D1","A1B2C3","1Z999AA10123456784","20261104","213000","FRONT DOOR","LEE"\r\n'
+    '"E1","A1B2C3","1Z999AA10123456785","20261104","101500","RETURNED TO SHIPPER, REFUSED"\r\n'
+)
+
+
+def test_a_quantum_view_file_without_its_header_line_is_refused_at_line_1_with_the_way_through():
+    with pytest.raises(BadFile) as e:
+        parse(QVD_AS_WRITTEN.encode(), carriers.UPS_QVD)
+    message = str(e.value)
+    assert e.value.line == 1 and "\n" not in message
+    assert carriers.UPS_QVD.header in message and "--format generic --map tracking=" in message
+    # the same records under the header line the table names are read (the form the tests above use)
+    header = "Record Type,Tracking Number,Activity Type,Date,Time,Rescheduled Delivery Date,Exception Reason Description\r\n"
+    assert header.strip() == carriers.UPS_QVD.header
+    rows = parse((header + "D1,1Z999AA10123456784,,20261104,213000,,\r\n").encode(), carriers.UPS_QVD)
+    assert [(r.kind, r.on) for r in rows] == [("delivered", date(2026, 11, 4))]
+

@@ -283,3 +283,14 @@ def test_a_done_folder_on_another_filesystem_is_refused_before_anything_is_impor
     finally:
         if done.is_dir():
             done.rmdir()
+
+
+def test_a_quantum_view_file_as_ups_writes_it_is_refused_at_line_1_naming_the_header_and_generic(cli, shipped, tmp_path, db_path):
+    path = tmp_path / "QVD_20261105.csv"
+    path.write_bytes(b'"M1","A1B2C3","' + TRACK.encode() + b'","20261102","Ann Lee"\r\n'
+                     b'"D1","A1B2C3","' + TRACK.encode() + b'","20261104","213000","FRONT DOOR","LEE"\r\n')
+    before = event_count(db_path)
+    lines = refused(cli("deliveries", "import", str(path), "--format", "ups-qvd", today=TODAY))
+    assert len(lines) == 1 and "line 1" in lines[0] and "Record Type,Tracking Number" in lines[0]
+    assert "--format generic --map" in lines[0] and "nothing recorded" in lines[0]
+    assert event_count(db_path) == before

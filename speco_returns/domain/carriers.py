@@ -40,6 +40,7 @@ class Format:
     detail: tuple[str, ...] = ()  # words shown with an exception (the carrier's description)
     day_format: str | None = None  # strptime format of a date without separators (UPS: YYYYMMDD)
     source: str = ""
+    header: str = ""  # the header line this table reads, named when line 1 is not one
 
 
 def _words(*words: str) -> frozenset[str]:
@@ -53,9 +54,11 @@ def _words(*words: str) -> frozenset[str]:
 # Delivery Date). Field names as UPS documents them for Quantum View (also in the Perl
 # Net::Async::Webservice::UPS::Response::QV::{Delivery,Exception,Generic} documentation):
 # Tracking Number, Date and Time of the activity, local to where it happened (no offset),
-# YYYYMMDD and HHMMSS. The stored copies of the layout give the names, not every position: the
-# table reads a file saved with its header line; a file without one goes through --format
-# generic --map.
+# YYYYMMDD and HHMMSS. UPS writes the file without a header line, one record per line, each
+# record type with its own fields; the public copies of the layout give the record types and the
+# field names but not the positions of the Delivery record's fields, so the table reads the file
+# with the header line below added, and line 1 of a file without one is refused with that line
+# and the way through --format generic --map.
 UPS_QVD = Format(
     name="ups-qvd",
     tracking=("Tracking Number",),
@@ -70,6 +73,7 @@ UPS_QVD = Format(
                 "undeliverable returns": "returned-to-sender"},
     detail=("Exception Reason Description", "Exception Status Description", "Activity Type"),
     source="UPS Quantum View Data Subscription CSV File Layout (July 2016)",
+    header="Record Type,Tracking Number,Activity Type,Date,Time,Rescheduled Delivery Date,Exception Reason Description",
 )
 
 # EasyPost tracker report (Reports API, type `tracker`: a CSV of the trackers in a date range)
@@ -307,6 +311,10 @@ def parse(data: bytes, fmt: Format, zones=None) -> list[Row]:
     need = {"tracking number": fmt.tracking, "date": fmt.at}
     cols = {label: _column(header, names) for label, names in need.items()}
     for label, index in cols.items():
+        if index is None and fmt.header:
+            raise BadFile(1, f"not the header line --format {fmt.name} reads: add the line '{fmt.header}' "
+                             f"(in the file's own column order) above the records, or a header line of your own and "
+                             f"--format generic --map tracking=COLUMN,status=COLUMN,delivered_at=COLUMN")
         if index is None:
             shown = ", ".join(h.strip()[:30] for h in header[:12])
             raise BadFile(1, f"no {label} column for --format {fmt.name} (one of: {', '.join(need[label])}); "
