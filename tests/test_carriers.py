@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -169,3 +171,23 @@ def test_a_quantum_view_file_without_its_header_line_is_refused_at_line_1_with_t
     rows = parse((header + "D1,1Z999AA10123456784,,20261104,213000,,\r\n").encode(), carriers.UPS_QVD)
     assert [(r.kind, r.on) for r in rows] == [("delivered", date(2026, 11, 4))]
 
+
+EASYPOST_UPDATED_AT = (
+    "id,tracking_code,status,status_detail,carrier,updated_at\r\n"
+    # delivered 21:30 in Chicago (UTC-6) on the 4th: EasyPost's updated_at says 03:30 UTC on the 5th
+    "trk_1,EZ1000000001,delivered,arrived_at_destination,USPS,2026-11-05T03:30:00Z\r\n"
+    # 14:00 UTC is the same day in every zone of the Americas
+    "trk_2,EZ1000000002,delivered,arrived_at_destination,USPS,2026-11-05T14:00:00Z\r\n"
+    # a time with its own offset is read in it, whatever zone the office names
+    "trk_3,EZ1000000003,delivered,arrived_at_destination,USPS,2026-11-05T00:30:00+09:00\r\n"
+)
+
+
+@pytest.mark.parametrize("utc_as, days", [
+    (None, [5, 5, 5]),  # the UTC date stands: never before the date in the Americas
+    (ZoneInfo("America/New_York"), [4, 5, 5]),
+    (carriers.parse_zone("-06:00"), [4, 5, 5]),
+])
+def test_a_time_given_only_in_utc_is_read_in_the_zone_the_office_names(utc_as, days):
+    fmt = replace(carriers.EASYPOST, utc_as=utc_as)
+    assert [r.on for r in parse(EASYPOST_UPDATED_AT.encode(), fmt)] == [date(2026, 11, d) for d in days]

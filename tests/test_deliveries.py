@@ -285,6 +285,20 @@ def test_a_done_folder_on_another_filesystem_is_refused_before_anything_is_impor
             done.rmdir()
 
 
+def test_time_zone_reads_easyposts_utc_updated_at_as_the_date_where_it_was_delivered(cli, shipped, tmp_path, db_path):
+    # a report without `datetime`: delivered 21:30 in Chicago on the 4th, updated_at 03:30 UTC on the 5th
+    path = tmp_path / "ep.csv"
+    path.write_bytes(b"id,tracking_code,status,status_detail,updated_at\r\n"
+                     + f"trk_1,{TRACK},delivered,arrived_at_destination,2026-11-05T03:30:00Z\r\n".encode())
+    before = event_count(db_path)
+    assert "--time-zone Mars/Olympus is not a time zone" in refused(
+        cli("deliveries", "import", str(path), "--format", "easypost", "--time-zone", "Mars/Olympus", today=TODAY))[0]
+    assert event_count(db_path) == before
+    assert imported(cli, path, "--time-zone", "America/New_York")["counts"]["delivered"] == 1
+    ret = show(cli, "RA-000001")
+    assert (ret["events"][-1]["on"], ret["due_on"]) == ("2026-11-04", "2026-12-04")
+
+
 def test_a_quantum_view_file_as_ups_writes_it_is_refused_at_line_1_naming_the_header_and_generic(cli, shipped, tmp_path, db_path):
     path = tmp_path / "QVD_20261105.csv"
     path.write_bytes(b'"M1","A1B2C3","' + TRACK.encode() + b'","20261102","Ann Lee"\r\n'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -41,6 +42,9 @@ def deliveries_import(
     force: Annotated[bool, typer.Option("--force", help="A supervisor's: the carrier's date replaces a date an agent typed (with --reason).")] = False,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why the carrier's date replaces an agent's (with --force).")] = None,
     done: Annotated[Optional[Path], typer.Option("--done", help="Where a folder's imported files go (default: FOLDER/done).")] = None,
+    time_zone: Annotated[Optional[str], typer.Option(
+        "--time-zone", help="Read a time the report gives only in UTC in this zone (a name like America/New_York, "
+                            "or an offset); without it such a time's UTC date is the delivery date.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Record the deliveries in a carrier's report: the replacement delivered starts the 30-day clock
@@ -51,12 +55,19 @@ def deliveries_import(
     """
     force_reason = _force_reason(force, reason)
     if from_inbox:
-        if path is not None or fmt or mapping or done:
-            raise ReturnsError("--inbox takes no FILE, --format, --map or --done: each event's aggregator gives its format")
+        if path is not None or fmt or mapping or done or time_zone:
+            raise ReturnsError("--inbox takes no FILE, --format, --map, --done or --time-zone: each event's aggregator "
+                               "gives its format")
         return _import_inbox(ctx, dry_run, force_reason, as_json)
     if path is None or not fmt:
         raise ReturnsError("give the report (FILE or FOLDER) and its --format, or --inbox")
     fmt_table = carriers.format_named(fmt, carriers.parse_map(mapping))
+    if time_zone is not None:
+        zone = carriers.parse_zone(time_zone, _zone)
+        if zone is None:
+            raise ReturnsError(f"--time-zone {inputs.quote(time_zone, 40)} is not a time zone "
+                               "(a name like America/New_York, or a UTC offset like -05:00)")
+        fmt_table = dataclasses.replace(fmt_table, utc_as=zone)
     if done is not None and not path.is_dir():
         raise ReturnsError("--done serves a folder of reports")
     session = session_of(ctx)

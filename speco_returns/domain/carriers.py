@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from ..errors import ReturnsError
 
@@ -41,6 +41,7 @@ class Format:
     day_format: str | None = None  # strptime format of a date without separators (UPS: YYYYMMDD)
     source: str = ""
     header: str = ""  # the header line this table reads, named when line 1 is not one
+    utc_as: tzinfo | None = None  # `deliveries import --time-zone`: the zone a time given only in UTC is read in
 
 
 def _words(*words: str) -> frozenset[str]:
@@ -270,6 +271,14 @@ def event_date(at: str, time_text: str, zone_text: str, fmt: Format, zones=None)
         if zone is None:
             raise ValueError(f"'{zone_text.strip()[:40]}' is not a time zone (a UTC offset like -07:00, or a name like America/Chicago)")
         day = day.astimezone(zone) if day.tzinfo else day
+    elif fmt.utc_as is not None and day.tzinfo is not None and day.utcoffset() == timedelta(0):
+        # A time given only in UTC (EasyPost's `updated_at`, or a `datetime` whose location it
+        # did not know) does not say the date where the parcel was delivered. Without
+        # --time-zone the UTC date stands: for a delivery in the Americas it is that date or the
+        # day after, never the day before, so no customer is charged early (AR-4). With it, the
+        # time is read in the zone the office names (docs/admin.md: the easternmost zone its
+        # customers live in, whose date is never earlier than theirs).
+        day = day.astimezone(fmt.utc_as)
     return day.date()
 
 
