@@ -57,9 +57,9 @@ def _words(*words: str) -> frozenset[str]:
 # Tracking Number, Date and Time of the activity, local to where it happened (no offset),
 # YYYYMMDD and HHMMSS. UPS writes the file without a header line, one record per line, each
 # record type with its own fields; the public copies of the layout give the record types and the
-# field names but not the positions of the Delivery record's fields, so the table reads the file
-# with the header line below added, and line 1 of a file without one is refused with that line
-# and the way through --format generic --map.
+# field names but not the positions of the Delivery record's fields, so the table reads records
+# of one layout under a header line naming their columns (docs/admin.md), and line 1 of a file
+# without one is refused naming the line below and the way through --format generic --map.
 UPS_QVD = Format(
     name="ups-qvd",
     tracking=("Tracking Number",),
