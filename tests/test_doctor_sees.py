@@ -163,9 +163,8 @@ def test_ser1s_index_or_trigger_dropped_is_named(cli, returns, db_path, backend,
     assert code == 1 and named(report, f"{what} serials_held"), report["problems"]
 
 
+@pytest.mark.server_only("a server's trigger functions and ALTER TABLE ... DISABLE TRIGGER")
 def test_a_trigger_function_replaced_or_a_trigger_disabled_on_a_server_is_named(cli, returns, db_path, backend):
-    if backend != "postgres":
-        pytest.skip("a server's trigger functions and ALTER TABLE ... DISABLE TRIGGER")
     _edit(db_path, backend, "CREATE OR REPLACE FUNCTION speco_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$")
     assert named(doctor(cli)[1], "function speco_refuse")
     _edit(db_path, backend, "ALTER TABLE ledger DISABLE TRIGGER ledger_append_only")

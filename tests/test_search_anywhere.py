@@ -102,13 +102,12 @@ def test_a_database_made_before_the_index_is_searched_after_the_upgrade(cli, db_
     assert found(cli, "fragile") == ["RA-000002", "RA-000001"]
 
 
+@pytest.mark.server_only("the server's planner")
 def test_the_server_reads_the_trigram_index(cli, db_path, backend):
     """Planner: with enough rows the server reads pg_trgm's GIN index, not the table (SQLite's
     plan: test_listing)."""
     from clihelpers import raw
 
-    if backend != "postgres":
-        pytest.skip("the server's planner")
     with raw(db_path) as conn:
         conn.execute("INSERT INTO search_terms (key, return_id, value) SELECT g, g, md5(g::text) FROM generate_series(1, 50000) g")
         conn.execute("ANALYZE search_terms")
@@ -117,14 +116,13 @@ def test_the_server_reads_the_trigram_index(cli, db_path, backend):
     assert "search_terms_value" in plan, plan
 
 
+@pytest.mark.server_only("a server's roles")
 def test_on_a_server_every_role_searches_and_none_writes_the_index(cli, db_path, backend):
     """The index is the owner's, kept by its triggers: an agent's return is found by the agent and
     by the accountant; no login writes search_terms itself."""
     import psycopg
     from clihelpers import raw
 
-    if backend != "postgres":
-        pytest.skip("a server's roles")
     ok(cli("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99"))
     ok(cli("admin", "roles", "--apply"))
     with raw(db_path) as conn:
