@@ -36,7 +36,8 @@ def read(text: str) -> Iterator[tuple[int, str, int]]:
             if "0" <= ch <= "9":
                 yield i, DIGIT, ord(ch) - 48
             else:
-                yield i, (LETTER if ch.isalpha() else SPACE if ch.isspace() else MARK if ch.isprintable() else NOTHING), 0
+                yield i, (LETTER if ch.isalpha() else SPACE if ch.isspace()
+                          else MARK if ch.isprintable() else NOTHING), 0
             continue
         for kind, value in _read_one(ch):
             yield i, kind, value
@@ -47,18 +48,21 @@ def _read_one(ch: str) -> tuple[tuple[str, int], ...]:
     form = unicodedata.normalize("NFKC", ch)
     values = [unicodedata.digit(c, None) for c in form]
     if any(v is not None for v in values):
-        return tuple((DIGIT, value) if value is not None else (_kind(c, False), 0) for c, value in zip(form, values, strict=True))
+        return tuple((DIGIT, value) if value is not None else (_kind(c, False), 0)
+                     for c, value in zip(form, values, strict=True))
     return ((_kind(form, unicodedata.category(ch) == "Lm"), 0),)
 
 
 def _kind(form: str, modifier: bool) -> str:
     """The kind of a character that is no digit, from its NFKC form (one character or more)."""
     categories = [unicodedata.category(c) for c in form]
-    if not modifier and any(c in _WORD_LETTERS and "FILLER" not in unicodedata.name(f, "") for c, f in zip(categories, form, strict=True)):
+    if not modifier and any(c in _WORD_LETTERS and "FILLER" not in unicodedata.name(f, "")
+                            for c, f in zip(categories, form, strict=True)):
         return LETTER
     if form.isspace():
         return SPACE
-    if all(c in _INVISIBLE or "FILLER" in unicodedata.name(f, "") for c, f in zip(categories, form, strict=True)):
+    if all(c in _INVISIBLE or "FILLER" in unicodedata.name(f, "")
+           for c, f in zip(categories, form, strict=True)):
         return NOTHING
     return MARK
 

@@ -1,4 +1,5 @@
-"""The one exception the tool raises below the CLI; the command line's edge (cli/edge.py) catches it once."""
+"""The one exception the tool raises below the CLI; the command line's edge (cli/edge.py)
+catches it once."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ class DatabaseBusy(ReturnsError):
     """Another process held the write lock past the busy timeout."""
 
     def __init__(self, holder: str | None = None):
-        super().__init__(f"database busy: {holder or 'another process'} is writing to it; try again")
+        super().__init__(f"database busy: {holder or 'another process'} is writing to it; "
+                         "try again")
 
 
 class SerialTaken(ReturnsError):
@@ -56,5 +58,6 @@ class SerialTaken(ReturnsError):
 
     def __init__(self, serial: str | None = None):
         self.serial = serial
-        super().__init__(Violation("SER-1", f"serial {serial} is already on another open return" if serial
-                                   else "a serial is already on another open return: nothing was written"))
+        super().__init__(Violation("SER-1", f"serial {serial} is already on another open return"
+                                   if serial else "a serial is already on another open return: "
+                                   "nothing was written"))

@@ -60,15 +60,18 @@ def writable(path: Path) -> bool:
 def refuse_overwriting(target: Path, protected: list[Path], what: str) -> None:
     """No output may be the database, its -wal/-shm/-journal, or a path that resolves to one
     of them (a symlink, a hard link): with or without --force."""
-    names = {f"{base}{side}" for p in protected if p is not None for base in (p.absolute(), p.resolve())  # a server database (path None) has no file
-             for side in ("", *SQLITE_SIDE_FILES)}
+    # a server database (path None) has no file
+    names = {f"{base}{side}" for p in protected if p is not None
+             for base in (p.absolute(), p.resolve()) for side in ("", *SQLITE_SIDE_FILES)}
     if {str(target.absolute()), str(target.resolve())} & names:
-        raise ReturnsError(f"{what} {target} is the database or one of its files: choose another name")
+        raise ReturnsError(f"{what} {target} is the database or one of its files: "
+                           "choose another name")
     if target.exists():
         for name in names:
             try:
                 if os.path.samefile(target, name):
-                    raise ReturnsError(f"{what} {target} is the database or one of its files: choose another name")
+                    raise ReturnsError(f"{what} {target} is the database or one of its files: "
+                                       "choose another name")
             except OSError:
                 continue
 
@@ -133,7 +136,8 @@ def remove_stale(folder: Path) -> None:
 
 
 @contextmanager
-def write_whole(path: Path, *, force: bool, protected: list[Path] = (), what: str = "--output") -> Iterator[str]:
+def write_whole(path: Path, *, force: bool, protected: list[Path] = (),
+                what: str = "--output") -> Iterator[str]:
     """Yield a temporary file's name beside `path`; when the block ends, sync it and move it
     into place: over an existing file only with `force`. On any error it is removed, so a
     reader never sees half a file. The temporary name carries our pid, so the next export or

@@ -144,7 +144,8 @@ def _option(command, word: str):
     return None
 
 
-def complete_line(root, words: list[str], incomplete: str, ctx_obj=None, extra: tuple[str, ...] = ()) -> list[str]:
+def complete_line(root, words: list[str], incomplete: str, ctx_obj=None,
+                  extra: tuple[str, ...] = ()) -> list[str]:
     """Candidates for `incomplete` after the whole `words` already typed on a shell line.
 
     `root` is the click command Typer built from the app; `extra` adds the shell's own words

@@ -21,7 +21,8 @@ def wrapped(text: str, width: int | None, indent: str = "  ") -> list[str]:
         return [text]
     import textwrap
 
-    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=False,
+                         break_on_hyphens=False)
 
 
 def width_of(stream) -> int | None:

@@ -83,7 +83,8 @@ def show(text: str, out, command: list[str]) -> None:
     except OSError:  # it went away since: the text as it is
         out.write(text)
         return
-    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the pager while it runs
+    # Ctrl-C belongs to the pager while it runs
+    interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         proc.stdin.write(text.encode(getattr(out, "encoding", None) or "utf-8", errors="replace"))
         proc.stdin.close()

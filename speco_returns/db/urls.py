@@ -9,7 +9,8 @@ _SERVICE = re.compile(r"\s*service\s*=", re.IGNORECASE)
 
 
 def is_url(target: object) -> bool:
-    """A PostgreSQL connection string (`postgresql://…`, `postgres://…`, libpq's `service=NAME`)."""
+    """A PostgreSQL connection string (`postgresql://…`, `postgres://…`, libpq's
+    `service=NAME`)."""
     text = str(target)
     return text.startswith(URL_PREFIXES) or bool(_SERVICE.match(text))
 
@@ -40,7 +41,8 @@ def service_settings(name: str, env: dict[str, str]) -> dict[str, str]:
     from pathlib import Path
 
     candidates = [env.get("PGSERVICEFILE") or str(Path.home() / ".pg_service.conf")]
-    candidates += [str(Path(d) / "pg_service.conf") for d in (env.get("PGSYSCONFDIR"), "/etc/postgresql-common") if d]
+    candidates += [str(Path(d) / "pg_service.conf")
+                   for d in (env.get("PGSYSCONFDIR"), "/etc/postgresql-common") if d]
     for file in candidates:
         parser = configparser.ConfigParser(interpolation=None)
         try:
@@ -63,4 +65,5 @@ def tls_default(params: dict[str, str], service: dict[str, str], env: dict[str, 
     hosts = setting("hostaddr", "PGHOSTADDR") or setting("host", "PGHOST")
     if not hosts:
         return None  # libpq's default: the local socket
-    return "verify-full" if any(h and not h.startswith(("/", "@")) for h in hosts.split(",")) else None
+    return ("verify-full" if any(h and not h.startswith(("/", "@")) for h in hosts.split(","))
+            else None)

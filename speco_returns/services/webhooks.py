@@ -22,7 +22,8 @@ from . import deliveries
 KEPT = ("unmatched", "conflict")
 
 
-def receive(db: Database, source: str, body: bytes, headers: dict[str, str], secret: str, stamp: str) -> tuple[int, str]:
+def receive(db: Database, source: str, body: bytes, headers: dict[str, str], secret: str,
+            stamp: str) -> tuple[int, str]:
     """(HTTP status, a word for the sender): 200 stored or duplicate, 401 a signature that does not
     match, 400 an event the import could not apply, 503 the database busy (the sender retries)."""
     if len(body) > webhooks.MAX_BODY:
@@ -56,15 +57,17 @@ def apply_inbox(db: Database, now: Now, *, dry_run: bool = False, force_reason: 
         kept = [w for w in waiting if w["source"] == source]
         if not kept:
             continue
-        rows = [webhooks.row(webhooks.Event(source, w["event_id"], w["tracking"], tuple(json.loads(w["words"])),
-                                            w["at"], w["detail"]), w["id"], zones) for w in kept]
+        rows = [webhooks.row(webhooks.Event(source, w["event_id"], w["tracking"],
+                                            tuple(json.loads(w["words"])), w["at"], w["detail"]),
+                             w["id"], zones) for w in kept]
 
         def mark(db: Database, report: deliveries.Report) -> None:
             done = [o.line for o in report.outcomes if o.result not in KEPT]
             inbox.applied(db, done, now.stamp)
 
-        reports.append(deliveries.import_rows(db, rows, f"{source} webhooks", source, now, dry_run=dry_run,
-                                              force_reason=force_reason, after=mark))
+        reports.append(deliveries.import_rows(db, rows, f"{source} webhooks", source, now,
+                                              dry_run=dry_run, force_reason=force_reason,
+                                              after=mark))
     return reports
 
 
