@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from ..db.connection import Database
 
 PREFIX = "speco-returns anchor v1"
-_LINE = re.compile(rf"{re.escape(PREFIX)} at=(?P<at>\S+) table=(?P<table>events|ledger) rows=(?P<rows>\d+) "
-                   r"last_id=(?P<last_id>\d+) hash=(?P<hash>[0-9a-f]{64})")
+_LINE = re.compile(rf"{re.escape(PREFIX)} at=(?P<at>\S+) table=(?P<table>events|ledger) "
+                   r"rows=(?P<rows>\d+) last_id=(?P<last_id>\d+) hash=(?P<hash>[0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class Anchor:
 
 
 def line(anchor: Anchor) -> str:
-    return (f"{PREFIX} at={anchor.at} table={anchor.table} rows={anchor.rows} last_id={anchor.last_id} "
-            f"hash={anchor.hash}")
+    return (f"{PREFIX} at={anchor.at} table={anchor.table} rows={anchor.rows} "
+            f"last_id={anchor.last_id} hash={anchor.hash}")
 
 
 def parse(text: str, source: str = "the anchor file") -> list[Anchor]:
@@ -53,26 +53,30 @@ def parse(text: str, source: str = "the anchor file") -> list[Anchor]:
             continue
         m = _LINE.fullmatch(raw.strip())
         if m is None:
-            raise ReturnsError(f"line {n} of {source} is not an anchor ({PREFIX} at=... table=... rows=... "
-                               "last_id=... hash=...): the file was changed by hand")
+            raise ReturnsError(f"line {n} of {source} is not an anchor "
+                               f"({PREFIX} at=... table=... rows=... last_id=... hash=...): "
+                               "the file was changed by hand")
         anchors.append(Anchor(m["at"], m["table"], int(m["rows"]), int(m["last_id"]), m["hash"]))
     return anchors
 
 
-def problems(anchors: list[Anchor], found: dict[tuple[str, int], tuple[str | None, int]]) -> list[str]:
+def problems(anchors: list[Anchor],
+             found: dict[tuple[str, int], tuple[str | None, int]]) -> list[str]:
     """What breaks each anchor, given `found[(table, last_id)]` = (that row's hash now, or None;
     the rows up to it now). One line per anchor broken."""
     out = []
     for a in anchors:
         now_hash, rows = found[(a.table, a.last_id)]
         if now_hash is None:
-            out.append(f"the {a.table} chain no longer has row {a.last_id}, anchored at {a.at}: rows were removed")
+            out.append(f"the {a.table} chain no longer has row {a.last_id}, anchored at {a.at}: "
+                       "rows were removed")
         elif now_hash != a.hash:
-            out.append(f"the {a.table} chain does not extend its anchor of {a.at}: row {a.last_id}'s hash changed "
-                       "(the chain was rewritten)")
+            out.append(f"the {a.table} chain does not extend its anchor of {a.at}: "
+                       f"row {a.last_id}'s hash changed (the chain was rewritten)")
         elif rows != a.rows:
-            out.append(f"the {a.table} chain does not extend its anchor of {a.at}: {rows} row(s) up to row "
-                       f"{a.last_id}, anchored with {a.rows} (rows were removed or inserted)")
+            out.append(f"the {a.table} chain does not extend its anchor of {a.at}: "
+                       f"{rows} row(s) up to row {a.last_id}, anchored with {a.rows} "
+                       "(rows were removed or inserted)")
     return out
 
 
@@ -111,7 +115,8 @@ def current(db: Database, at: str) -> list[Anchor]:
     """The chains' recorded heads as anchors (doctor appends them once the chains verified)."""
     from ..db.chain import heads
 
-    return [Anchor(at, table, rows, last_id, hash_) for table, (last_id, rows, hash_) in sorted(heads(db).items())
+    return [Anchor(at, table, rows, last_id, hash_)
+            for table, (last_id, rows, hash_) in sorted(heads(db).items())
             if rows]  # an empty chain has nothing to anchor
 
 

@@ -18,9 +18,11 @@ def json_text(data) -> str:
     """json escapes C0 itself; every other control character (DEL, C1, format characters,
     U+2028/U+2029, already stored) is written as its JSON escape too, never raw."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    if all(line.isprintable() for line in text.split("\n")):  # the indent's line breaks are the only C0 left
+    # the indent's line breaks are the only C0 left
+    if all(line.isprintable() for line in text.split("\n")):
         return text
-    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and inputs.is_control(ch) else ch for ch in text)
+    return "".join(json.dumps(ch)[1:-1] if ch != "\n" and inputs.is_control(ch) else ch
+                   for ch in text)
 
 
 def emit_json(data) -> None:
@@ -38,8 +40,9 @@ def emit_json_rows(rows) -> None:
     out.write("[]\n" if first else "\n]\n")
 
 
-def listing(fmt: str, rows, columns: list[str], title: str | None = None, *, total: int | None = None,
-             empty: str | None = None, more: str = "--csv for a file") -> None:
+def listing(fmt: str, rows, columns: list[str], title: str | None = None, *,
+            total: int | None = None, empty: str | None = None,
+            more: str = "--csv for a file") -> None:
     if fmt == "json":
         emit_json_rows(rows)
     elif fmt == "csv":
@@ -89,7 +92,8 @@ def write_dicts(stream: IO[str], header: list[str], rows: Iterable[dict]) -> int
 
 
 @contextmanager
-def csv_output(path: Path | None, *, force: bool, bom: bool, protected: list[Path] = ()) -> Iterator[IO[str]]:
+def csv_output(path: Path | None, *, force: bool, bom: bool,
+               protected: list[Path] = ()) -> Iterator[IO[str]]:
     """stdout, or a temporary file beside `path` renamed into place only when complete."""
     if path is None:
         stream = sys.stdout
@@ -100,7 +104,8 @@ def csv_output(path: Path | None, *, force: bool, bom: bool, protected: list[Pat
         return
     from ..files import write_whole
 
-    with write_whole(path, force=force, protected=protected) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+    with (write_whole(path, force=force, protected=protected) as tmp,
+          open(tmp, "w", encoding="utf-8", newline="") as stream):
         if bom:
             stream.write("\ufeff")
         yield stream

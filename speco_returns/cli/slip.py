@@ -20,14 +20,20 @@ from .options import ForceOpt, RaArg
 def slip_cmd(
     ctx: typer.Context,
     ra: RaArg,
-    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE.pdf",
-                                        help="The PDF file to write (complete or not at all); - for stdout when it is not a terminal.")],
-    paper: Annotated[Optional[str], typer.Option("--paper", metavar="letter|a4",
-                                                 help="The slip's paper size (default: SPECO_RETURNS_SLIP_PAPER, else letter).")] = None,
-    label: Annotated[bool, typer.Option("--label", help="The 4x6 in box label (thermal printers, 203 dpi) instead of the slip.")] = False,
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="FILE.pdf",
+        help="The PDF file to write (complete or not at all); - for stdout when it is not a "
+             "terminal.")],
+    paper: Annotated[Optional[str], typer.Option(
+        "--paper", metavar="letter|a4",
+        help="The slip's paper size (default: SPECO_RETURNS_SLIP_PAPER, else letter).")] = None,
+    label: Annotated[bool, typer.Option(
+        "--label",
+        help="The 4x6 in box label (thermal printers, 203 dpi) instead of the slip.")] = False,
     force: ForceOpt = False,
 ) -> None:
-    """The RA slip the customer prints and puts in the box: the RA as Code128 and QR, the items, what to do next.
+    """The RA slip the customer prints and puts in the box: the RA as Code128 and QR, the items,
+    what to do next.
 
     Example: speco-returns slip RA-000001 --output RA-000001.pdf
     """
@@ -39,10 +45,12 @@ def slip_cmd(
         if paper not in PAPERS:
             raise typer.BadParameter(f"'{inputs.quote(paper)}': letter or a4", param_hint="--paper")
         if label:
-            raise typer.BadParameter("a label is 4x6 in: --paper is for the slip", param_hint="--paper")
+            raise typer.BadParameter("a label is 4x6 in: --paper is for the slip",
+                                     param_hint="--paper")
     to_stdout = output == "-"
     if to_stdout and sys.stdout.isatty():
-        raise ReturnsError("a PDF is not for the terminal: give --output FILE.pdf, or pipe it (--output - | lp)")
+        raise ReturnsError("a PDF is not for the terminal: give --output FILE.pdf, "
+                           "or pipe it (--output - | lp)")
     if not to_stdout:
         inputs.refuse_control("--output", output)
     session = session_of(ctx)

@@ -36,15 +36,18 @@ def open_keys(db: Database, incomplete: str) -> list[str]:
     digits = "" if "RA-".startswith(typed) else typed[3:] if typed.startswith("RA-") else None
     if digits is not None and (digits == "" or digits.isdigit()):
         for lo, hi in ra_ranges(digits):
-            rows = db.all(f"SELECT ra_no FROM returns{engine.indexed_by('returns_open_ra')} WHERE {OPEN_SQL} "
-                          "AND ra_no BETWEEN ? AND ? ORDER BY ra_no LIMIT ?", [lo, hi, LIMIT - len(found)])
+            rows = db.all(f"SELECT ra_no FROM returns{engine.indexed_by('returns_open_ra')} "
+                          f"WHERE {OPEN_SQL} AND ra_no BETWEEN ? AND ? ORDER BY ra_no LIMIT ?",
+                          [lo, hi, LIMIT - len(found)])
             found += [ra_text(n) for (n,) in rows]
             if len(found) >= LIMIT:
                 break
     if len(found) < LIMIT and not incomplete.upper().startswith("RA-"):
-        upper = incomplete + "\U0010ffff"  # every text that starts with `incomplete` sorts below this
-        rows = db.all(f"SELECT ticket FROM returns{engine.indexed_by('returns_open_ticket')} WHERE {OPEN_SQL} "
-                      "AND ticket >= ? AND ticket < ? ORDER BY ticket LIMIT ?", [incomplete, upper, LIMIT - len(found)])
+        # every text that starts with `incomplete` sorts below this
+        upper = incomplete + "\U0010ffff"
+        rows = db.all(f"SELECT ticket FROM returns{engine.indexed_by('returns_open_ticket')} "
+                      f"WHERE {OPEN_SQL} AND ticket >= ? AND ticket < ? ORDER BY ticket LIMIT ?",
+                      [incomplete, upper, LIMIT - len(found)])
         found += [t for (t,) in rows if t.lower().startswith(incomplete.lower())]
     return found
 
@@ -58,5 +61,7 @@ def customers(db: Database, incomplete: str) -> list[str]:
     """Customers' names that start with what was typed (any case), through the index on the
     name (m001; a server's returns_customer_nocase, m011), each once."""
     upper = incomplete + "\U0010ffff"
-    return [c for (c,) in db.all("SELECT DISTINCT customer FROM returns WHERE customer COLLATE NOCASE >= ? "
-                                 "AND customer COLLATE NOCASE < ? ORDER BY customer LIMIT ?", [incomplete, upper, LIMIT])]
+    return [c for (c,) in db.all("SELECT DISTINCT customer FROM returns "
+                                 "WHERE customer COLLATE NOCASE >= ? "
+                                 "AND customer COLLATE NOCASE < ? ORDER BY customer LIMIT ?",
+                                 [incomplete, upper, LIMIT])]

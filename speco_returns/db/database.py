@@ -19,8 +19,9 @@ def check_version(db: Database, *, read: bool) -> None:
     version = db.schema_version()
     if version <= SCHEMA_VERSION:
         if db.readonly and version < READS_NEED_SCHEMA:
-            raise ReturnsError(f"{db.where} is at schema {version} and needs an upgrade, which this "
-                               "account cannot write: run any command once as an account that can write it")
+            raise ReturnsError(f"{db.where} is at schema {version} and needs an upgrade, "
+                               "which this account cannot write: run any command once as an "
+                               "account that can write it")
         return
     info = db.schema_info()
     if read and int(info.get("reads_need_schema", version)) <= SCHEMA_VERSION:
@@ -34,10 +35,11 @@ def open_database(target: str | Path, *, read: bool = False, make_folder: bool =
     reporting account, a read-only mount, a backup) without leaving a file behind. Otherwise a
     write: a new database only in a folder that exists (`make_folder`: the default folder),
     never world-accessible; `create=False` for a write that adds nothing but to returns already
-    there (`notify`): no database, no write. `diagnose` (doctor): reports a newer schema instead of refusing it,
-    and migrates nothing."""
-    db = _open_server(str(target)) if is_url(target) else _open_file(Path(target), read=read or diagnose,
-                                                                     make_folder=make_folder, create=create)
+    there (`notify`): no database, no write. `diagnose` (doctor): reports a newer schema instead
+    of refusing it, and migrates nothing."""
+    db = (_open_server(str(target)) if is_url(target)
+          else _open_file(Path(target), read=read or diagnose, make_folder=make_folder,
+                          create=create))
     try:
         if not diagnose:
             check_version(db, read=read)
@@ -52,7 +54,8 @@ def open_database(target: str | Path, *, read: bool = False, make_folder: bool =
 
 
 def in_memory() -> Database:
-    """An empty SQLite database in memory, not migrated (doctor builds its expected schema there)."""
+    """An empty SQLite database in memory, not migrated (doctor builds its expected schema
+    there)."""
     import sqlite3
 
     from ..domain.inputs import visible
@@ -70,7 +73,8 @@ def _open_file(path: Path, *, read: bool, make_folder: bool, create: bool = True
     from .engines.sqlite import ENGINE
 
     if path.is_dir():
-        raise ReturnsError(f"{path} is a folder: give the database file, such as {path / 'returns.db'}")
+        raise ReturnsError(f"{path} is a folder: give the database file, "
+                           f"such as {path / 'returns.db'}")
     readonly = False
     if not path.exists():
         if read or not create:
@@ -81,8 +85,8 @@ def _open_file(path: Path, *, read: bool, make_folder: bool, create: bool = True
             raise ReturnsError(f"cannot write {path}: this account or filesystem may only read it "
                                "(read commands still work)")
         readonly = True
-    return Database(ENGINE, ENGINE.connect(path, readonly=readonly, visible=visible), path=path, readonly=readonly,
-                    known_schema=SCHEMA_VERSION)
+    return Database(ENGINE, ENGINE.connect(path, readonly=readonly, visible=visible), path=path,
+                    readonly=readonly, known_schema=SCHEMA_VERSION)
 
 
 def _open_server(url: str) -> Database:

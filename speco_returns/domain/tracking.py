@@ -42,7 +42,8 @@ def _fedex_ground(number: str) -> bool:
 
 
 def _usps_impb(number: str) -> bool:
-    """USPS Intelligent Mail package barcode: mod 10 over every digit before the check, 3, 1 from the right."""
+    """USPS Intelligent Mail package barcode: mod 10 over every digit before the check, 3, 1
+    from the right."""
     return _mod10(number[:-1], 3, 1) == int(number[-1])
 
 
@@ -71,19 +72,24 @@ PAGES = {
 }
 
 FORMS = (
-    Form("UPS", "1Z + 16 letters or digits (18 in all), its check digit last", re.compile(r"1Z[0-9A-Z]{16}"), _ups,
+    Form("UPS", "1Z + 16 letters or digits (18 in all), its check digit last",
+         re.compile(r"1Z[0-9A-Z]{16}"), _ups,
          "UPS, Guide to Labeling: the 1Z tracking number and its modified mod 10 check digit"),
-    Form("FedEx", "12 digits (Express), check digit mod 11", re.compile(r"[0-9]{12}"), _fedex_express,
+    Form("FedEx", "12 digits (Express), check digit mod 11", re.compile(r"[0-9]{12}"),
+         _fedex_express,
          "FedEx Express tracking number check digit (weights 1, 3, 7, mod 11)"),
     Form("FedEx", "15 digits (Ground), check digit mod 10", re.compile(r"[0-9]{15}"), _fedex_ground,
          "FedEx Ground Label Layout Specification, check digit calculation"),
-    Form("FedEx", "22 digits starting 96 (Ground barcode), check digit mod 10", re.compile(r"96[0-9]{20}"), _fedex_ground,
+    Form("FedEx", "22 digits starting 96 (Ground barcode), check digit mod 10",
+         re.compile(r"96[0-9]{20}"), _fedex_ground,
          "FedEx Ground Label Layout Specification, the 96 barcode"),
-    Form("USPS", "22 or 26 digits starting 91 to 95 (Intelligent Mail package barcode), check digit mod 10",
+    Form("USPS", "22 or 26 digits starting 91 to 95 (Intelligent Mail package barcode), "
+         "check digit mod 10",
          re.compile(r"9[1-5](?:[0-9]{20}|[0-9]{24})"), _usps_impb,
          "USPS Publication 199, the Package Identification Code and its mod 10 check digit"),
     Form("USPS", "2 letters, 9 digits, US (international, UPU S10), check digit mod 11",
-         re.compile(r"[A-Z]{2}[0-9]{9}US"), _s10, "UPU S10 standard: service indicator, serial, check digit, country"),
+         re.compile(r"[A-Z]{2}[0-9]{9}US"), _s10,
+         "UPU S10 standard: service indicator, serial, check digit, country"),
 )
 
 _TYPED_BETWEEN = re.compile(r"[ \-]")
