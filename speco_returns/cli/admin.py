@@ -36,10 +36,12 @@ def backup_cmd(
 def doctor_cmd(
     ctx: typer.Context, as_json: JsonOpt = False,
     anchor: Annotated[Optional[Path], typer.Option(
-        "--anchor", help="A file outside the database (the nightly job's): check that the hash chains still "
-                         "extend every anchor in it, then append today's verified heads.")] = None,
+        "--anchor", help="A file outside the database (the nightly job's): check that the hash "
+                         "chains still extend every anchor in it, then append today's verified "
+                         "heads.")] = None,
 ) -> None:
-    """Check the database: integrity, foreign keys, schema, sizes, counts, local disk. Exit 1 when something is wrong.
+    """Check the database: integrity, foreign keys, schema, sizes, counts, local disk. Exit 1 when
+    something is wrong.
 
     Example: speco-returns doctor
     """
@@ -62,7 +64,8 @@ def doctor_cmd(
 
         render.doctor_view(report)
     for problem in report["problems"]:
-        say(f"error: {inputs.visible(problem)}", err=True)  # names stored text: a tampered row may hold escapes
+        # names stored text: a tampered row may hold escapes
+        say(f"error: {inputs.visible(problem)}", err=True)
     if not report["ok"]:
         raise typer.Exit(code=1)
 
@@ -90,9 +93,11 @@ def _progress():
 @command("admin", "roles")
 def admin_roles_cmd(
     ctx: typer.Context,
-    apply: Annotated[bool, typer.Option("--apply", help="Run it on the --db server, as the database's owner.")] = False,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Run it on the --db server, as the database's owner.")] = False,
 ) -> None:
-    """The SQL for the team's roles: speco_agent, speco_supervisor (charge, refund, void, virtual approval), speco_accounting (read and export).
+    """The SQL for the team's roles: speco_agent, speco_supervisor (charge, refund, void, virtual
+    approval), speco_accounting (read and export).
 
     Example: speco-returns admin roles --apply
     """
@@ -104,18 +109,22 @@ def admin_roles_cmd(
         return
     session = session_of(ctx)
     if not is_url(session.db_path):
-        raise ReturnsError("roles are a server's: give --db a PostgreSQL URL (without --apply the SQL is printed)")
+        raise ReturnsError("roles are a server's: give --db a PostgreSQL URL "
+                           "(without --apply the SQL is printed)")
     roles.apply(session.store)
-    typer.echo(f"roles {', '.join(roles.ROLES)} are set up; make each login a member of one (GRANT speco_agent TO ann)")
+    typer.echo(f"roles {', '.join(roles.ROLES)} are set up; "
+               "make each login a member of one (GRANT speco_agent TO ann)")
 
 
 @command("admin", "copy")
 def admin_copy_cmd(
     ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="An empty PostgreSQL database: postgresql://host/dbname or service=NAME.")],
+    to: Annotated[str, typer.Option(
+        "--to", help="An empty PostgreSQL database: postgresql://host/dbname or service=NAME.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy this SQLite database (--db) whole to an empty server database, then verify counts and checksums per table.
+    """Copy this SQLite database (--db) whole to an empty server database, then verify counts and
+    checksums per table.
 
     Example: speco-returns admin copy --to service=speco
     """
@@ -126,8 +135,9 @@ def admin_copy_cmd(
     if not is_url(to):
         raise ReturnsError("--to takes a PostgreSQL URL (postgresql://host/dbname or service=NAME)")
     if has_password(to):
-        sys.stderr.write("warning: a password in --to is visible to every user of this machine (ps, shell history): "
-                         "keep it in ~/.pgpass, a service file or PGPASSWORD\n")
+        sys.stderr.write("warning: a password in --to is visible to every user of this machine "
+                         "(ps, shell history): keep it in ~/.pgpass, a service file or "
+                         "PGPASSWORD\n")
     session = session_of(ctx)
     if isinstance(session.db_path, Path) and not session.db_path.exists():
         raise ReturnsError(f"no database at {session.db_path}")
@@ -135,8 +145,8 @@ def admin_copy_cmd(
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        with Progress(TextColumn("copying"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True),
-                      transient=True) as progress:
+        with Progress(TextColumn("copying"), BarColumn(), MofNCompleteColumn(),
+                      console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task("rows", total=None)
             found = move.copy(session.store, to, lambda n: progress.update(task, total=n),
                               lambda n: progress.update(task, advance=n))
@@ -146,6 +156,8 @@ def admin_copy_cmd(
         emit_json(found)
         return
     for table, seen in found.items():
-        typer.echo(f"{table:<12} {seen['rows']:>11,} rows  checksum {seen['checksum'][:16]}  same on both")  # fits 80 columns
+        # fits 80 columns
+        typer.echo(f"{table:<12} {seen['rows']:>11,} rows  checksum {seen['checksum'][:16]}  "
+                   "same on both")
     typer.echo("copied and verified: point everyone's SPECO_RETURNS_DB at the server")
 

@@ -21,14 +21,19 @@ from .output import emit_json, write_dicts
 def catalog_add(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="The model name (stored upper-case).")],
-    category: Annotated[str, typer.Option("--category", help="camera, ptz, specialty, recorder or other.",
+    category: Annotated[str, typer.Option("--category",
+                                          help="camera, ptz, specialty, recorder or other.",
                                           autocompletion=complete_category)],
-    list_price: Annotated[Optional[str], typer.Option("--list-price", help="The non-discounted list price: 1299, 1,299.00 or $1,299.00.")] = None,
-    description: Annotated[Optional[str], typer.Option("--description", help="What the model is.")] = None,
+    list_price: Annotated[Optional[str], typer.Option(
+        "--list-price",
+        help="The non-discounted list price: 1299, 1,299.00 or $1,299.00.")] = None,
+    description: Annotated[Optional[str], typer.Option("--description",
+                                                       help="What the model is.")] = None,
 ) -> None:
     """Add a model, or update it (opened returns keep their snapshot).
 
-    Example: speco-returns catalog add O4B3 --category camera --list-price 249.99 --description "4MP bullet"
+    Example: speco-returns catalog add O4B3 --category camera --list-price 249.99
+    --description "4MP bullet"
     """
     from ..services.catalog import product as make_product
     from ..services.catalog import save
@@ -36,12 +41,15 @@ def catalog_add(
     session = session_of(ctx)
     product = make_product(model, category, list_price, description)
     save(session.store, [product], session.now())
-    say(f"{product.model}: {product.category}, list price {inputs.format_usd(product.list_price) or 'none'}")
+    say(f"{product.model}: {product.category}, "
+        f"list price {inputs.format_usd(product.list_price) or 'none'}")
 
 
 @command("catalog", "import")
 def catalog_import(
-    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="CSV with header model,category,list_price[,description].")]) -> None:
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(
+        help="CSV with header model,category,list_price[,description].")]) -> None:
     """Add or update models from a CSV file; the whole file is checked before anything is written.
 
     Example: speco-returns catalog import models.csv
@@ -56,14 +64,16 @@ def catalog_import(
 
 @command("catalog", "list")
 def catalog_list(
-    ctx: typer.Context, limit: LimitOpt = None, as_json: JsonOpt = False, as_csv: CsvOpt = False) -> None:
+    ctx: typer.Context, limit: LimitOpt = None, as_json: JsonOpt = False,
+    as_csv: CsvOpt = False) -> None:
     """The catalog: model, category, list price.
 
     Example: speco-returns catalog list --csv
     """
     fmt = out_format(as_json, as_csv)
     rows = [{"model": r["model"], "category": r["category"],
-             "list_price": None if r["list_price_cents"] is None else inputs.format_amount(r["list_price_cents"]),
+             "list_price": (None if r["list_price_cents"] is None
+                            else inputs.format_amount(r["list_price_cents"])),
              "description": r["description"], "updated_at": r["updated_at"]}
             for r in catalog_db.everything(session_of(ctx).reader)]
     shown = rows_shown(limit, fmt)
@@ -80,7 +90,8 @@ def catalog_list(
 
 @command("catalog", "history")
 def catalog_history(
-    ctx: typer.Context, model: Annotated[str, typer.Argument(help="The model name.")], as_json: JsonOpt = False) -> None:
+    ctx: typer.Context, model: Annotated[str, typer.Argument(help="The model name.")],
+    as_json: JsonOpt = False) -> None:
     """Every change to a model's catalog entry on a team's server: when, which login, old -> new.
 
     Example: speco-returns catalog history O4B3
@@ -93,4 +104,5 @@ def catalog_history(
         return
     for r in rows:
         outside = "" if r["by_the_tool"] else "  (outside speco-returns)"
-        typer.echo(f"{r['at']}  {inputs.visible(r['login'])}  {inputs.visible(r['change'])}{outside}")
+        typer.echo(f"{r['at']}  {inputs.visible(r['login'])}  "
+                   f"{inputs.visible(r['change'])}{outside}")

@@ -21,21 +21,27 @@ LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on", "opened_by", "d
 @command("", "list")
 def list_cmd(
     ctx: typer.Context,
-    return_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this type.", autocompletion=complete_type)] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="Only this state (closed states included).",
+    return_type: Annotated[Optional[str], typer.Option("--type", "-t", help="Only this type.",
+                                                       autocompletion=complete_type)] = None,
+    status: Annotated[Optional[str], typer.Option("--status",
+                                                  help="Only this state (closed states included).",
                                                   autocompletion=complete_status)] = None,
-    customer: Annotated[Optional[str], typer.Option("--customer", "-c", help="Customer name contains this text (any case).")] = None,
+    customer: Annotated[Optional[str], typer.Option(
+        "--customer", "-c", help="Customer name contains this text (any case).")] = None,
     include_all: Annotated[bool, typer.Option("--all", "-a", help="Closed returns too.")] = False,
     search: Annotated[Optional[str], typer.Option(
-        "--search", help="3 or more characters anywhere in a customer, e-mail, phone, ticket, serial, note, tracking "
-                         "number or hold reference (any case).")] = None,
+        "--search", help="3 or more characters anywhere in a customer, e-mail, phone, ticket, "
+                         "serial, note, tracking number or hold reference (any case).")] = None,
     opened: Annotated[Optional[str], typer.Option(
-        "--opened", metavar="FROM..TO", help="Opened in this range of days, both ends included (FROM.. or ..TO leave "
-                                             "one open; one DATE: that day).")] = None,
+        "--opened", metavar="FROM..TO", help="Opened in this range of days, both ends included "
+                                             "(FROM.. or ..TO leave one open; one DATE: that "
+                                             "day).")] = None,
     agent: Annotated[Optional[str], typer.Option(
-        "--agent", help="Opened by this agent; 'me' for the one recording (--agent, SPECO_RETURNS_AGENT, a server's login).")] = None,
+        "--agent", help="Opened by this agent; 'me' for the one recording (--agent, "
+                        "SPECO_RETURNS_AGENT, a server's login).")] = None,
     sort: Annotated[str, typer.Option(
-        "--sort", metavar="ORDER", help="newest (default), oldest, due (soonest due back first), customer, status or type.",
+        "--sort", metavar="ORDER", help="newest (default), oldest, due (soonest due back first), "
+                                        "customer, status or type.",
         autocompletion=complete_sort)] = "newest",
     limit: LimitOpt = None,
     as_json: JsonOpt = False,
@@ -49,18 +55,22 @@ def list_cmd(
     session = session_of(ctx)
     order = sort.strip().lower()
     if order not in db_listing.SORTS:
-        raise ReturnsError(f"unknown --sort '{inputs.quote(sort)}': one of {', '.join(db_listing.SORTS)}")
+        raise ReturnsError(f"unknown --sort '{inputs.quote(sort)}': "
+                           f"one of {', '.join(db_listing.SORTS)}")
     if status is not None:
         known = {s for t in domain_types.TYPES for s in lifecycle.states(t)}
         if status.strip().lower() not in known:
-            raise ReturnsError(f"unknown status '{inputs.quote(status)}': one of {', '.join(sorted(known))}")
+            raise ReturnsError(f"unknown status '{inputs.quote(status)}': "
+                               f"one of {', '.join(sorted(known))}")
         status = status.strip().lower()
     first, last = inputs.parse_date_range(opened) if opened is not None else (None, None)
     store = session.reader
     filters = db_listing.Filters(
         type=inputs.parse_type(return_type) if return_type else None, status=status,
-        customer=inputs.clean_text("customer", customer),  # bounded, plain text, like the name it looks for
-        include_closed=include_all, search=search, opened_from=first, opened_to=last, agent=_agent(agent, session, store))
+        # bounded, plain text, like the name it looks for
+        customer=inputs.clean_text("customer", customer),
+        include_closed=include_all, search=search, opened_from=first, opened_to=last,
+        agent=_agent(agent, session, store))
     shown = rows_shown(limit, fmt)
     rows = db_listing.listing(store, filters, session.today(), sort=order, limit=shown)
     if fmt != "human":  # streamed as the database reads them
