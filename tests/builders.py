@@ -66,21 +66,23 @@ def catalog(cli, *models: str) -> None:
 
 # --- an advanced replacement at a given step ----------------------------------------------------
 
-ADVANCED_STEPS = {"opened": None, "linked": "link", "held": "hold", "shipped": "ship", "delivered": "deliver",
-                  "unit-shipped": "unit-shipped", "received": "receive"}
+ADVANCED_STEPS = {"opened": None, "linked": "link", "held": "hold", "shipped": "ship",
+                  "delivered": "deliver", "unit-shipped": "unit-shipped", "received": "receive"}
 
 
 def advanced(cli, serials: str | list[str], *, step: str = "delivered", on: str = "2026-10-01",
-             customer: str = "Acme", model: str = "CAM-1", email: str | None = None, ref: str = "AUTH-1",
-             expires: str | None = None, then: tuple[tuple[str, ...], ...] = (), **days: str) -> str:
+             customer: str = "Acme", model: str = "CAM-1", email: str | None = None,
+             ref: str = "AUTH-1", expires: str | None = None,
+             then: tuple[tuple[str, ...], ...] = (), **days: str) -> str:
     """An advanced replacement (SPEC §3) of `serials` (one or a list: qty is their number), opened
     on `on` and taken through the CLI along its life, link, hold (`ref`, `expires`), ship,
     deliver, unit-shipped, receive, up to `step`. Each event is recorded on its own day, given
     by its name (`ship="2026-10-02"`, `unit_shipped=...`), else on the day of the one before;
     `then`: more events after, each (day, command, *arguments). Returns its RA number."""
     serials = [serials] if isinstance(serials, str) else list(serials)
-    doc = json.loads(ok(cli("open", "--type", "ar", "--customer", customer, *(("--email", email) if email else ()),
-                            "--item", f"{model}:{len(serials)}", *(f"--serial={s}" for s in serials),
+    doc = json.loads(ok(cli("open", "--type", "ar", "--customer", customer,
+                            *(("--email", email) if email else ()), "--item",
+                            f"{model}:{len(serials)}", *(f"--serial={s}" for s in serials),
                             "--json", today=on)).stdout)
     names = list(ADVANCED_STEPS.values())[1:list(ADVANCED_STEPS).index(step) + 1]
     unknown = set(days) - {name.replace("-", "_") for name in names}
@@ -88,7 +90,8 @@ def advanced(cli, serials: str | list[str], *, step: str = "delivered", on: str 
     day = on
     for name in names:
         day = days.get(name.replace("-", "_"), day)
-        extra = ("--ref", ref, *(("--expires", expires) if expires else ())) if name == "hold" else ()
+        extra = (("--ref", ref, *(("--expires", expires) if expires else ()))
+                 if name == "hold" else ())
         ok(cli(name, doc["ra"], *extra, "--on", day, today=day))
     for day, name, *extra in then:
         ok(cli(name, doc["ra"], *extra, "--on", day, today=day))

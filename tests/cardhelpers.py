@@ -1,8 +1,8 @@
 """Card numbers as people type them, and the numbers in an agent's ordinary notes (SPEC §6).
 
-Written here from the rule as docs/data-safety.md states it, independently of speco_returns.digits and
-policy: the separators are drawn from whole Unicode categories, the digits from every script.
-"""
+Written here from the rule as docs/data-safety.md states it, independently of
+speco_returns.digits and policy: the separators are drawn from whole Unicode categories, the
+digits from every script."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def _draws_nothing(ch: str) -> bool:
 
 # The letters that draw nothing: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), found in
 # the Unicode database by what they are, not listed.
-FILLERS = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Lo" and _draws_nothing(chr(c))]
+FILLERS = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Lo"
+           and _draws_nothing(chr(c))]
 assert len(FILLERS) >= 4
 
 
@@ -57,15 +58,18 @@ def _is_mark(ch: str) -> bool:
     form = unicodedata.normalize("NFKC", ch)
     if any(unicodedata.digit(c, None) is not None for c in form) or form.isspace():
         return False
-    if unicodedata.category(ch) != "Lm" and any(unicodedata.category(c) in _WORD_LETTERS for c in form):
+    if unicodedata.category(ch) != "Lm" and any(unicodedata.category(c) in _WORD_LETTERS
+                                                for c in form):
         return False
     return not all(unicodedata.category(c) in ("Cf", "Mn", "Me") or _draws_nothing(c) for c in form)
 
 
-# Invisible: format characters (zero-width spaces and joiners, bidi marks), combining marks, fillers.
+# Invisible: format characters (zero-width spaces and joiners, bidi marks), combining marks,
+# fillers.
 invisible = st.one_of(st.characters(categories=["Cf", "Mn", "Me"]), st.sampled_from(FILLERS))
 # Marks: dashes, punctuation, modifier letters, symbols.
-mark = st.characters(categories=["Pd", "Po", "Pc", "Ps", "Pe", "Pi", "Pf", "Lm", "Sm", "Sc", "Sk", "So"]).filter(_is_mark)
+mark = st.characters(categories=["Pd", "Po", "Pc", "Ps", "Pe", "Pi", "Pf", "Lm", "Sm", "Sc", "Sk",
+                                 "So"]).filter(_is_mark)
 space = st.characters(categories=["Zs"])
 
 
@@ -82,7 +86,8 @@ def separators(draw, soft: bool = False) -> str:
             st.just(""),
             st.text(mark, min_size=1, max_size=3),
             st.text(space, min_size=1, max_size=4),
-            st.tuples(st.text(space, min_size=1, max_size=2), mark, st.text(space, min_size=1, max_size=2)).map("".join),
+            st.tuples(st.text(space, min_size=1, max_size=2), mark,
+                      st.text(space, min_size=1, max_size=2)).map("".join),
         ))
     chars = list(core)
     for ch in draw(st.lists(invisible, max_size=2)):
@@ -105,10 +110,11 @@ def typed(draw, digits: str) -> str:
     """The digits cut into groups joined by drawn separators, each digit in a drawn script."""
     cuts = sorted(draw(st.sets(st.integers(min_value=1, max_value=len(digits) - 1), max_size=6)))
     parts = [digits[a:b] for a, b in zip([0, *cuts], [*cuts, len(digits)], strict=True)]
-    return draw(in_scripts(parts[0])) + "".join(draw(separators()) + draw(in_scripts(p)) for p in parts[1:])
+    return draw(in_scripts(parts[0])) + "".join(draw(separators()) + draw(in_scripts(p))
+                                                for p in parts[1:])
 
 
-# --- an agent's ordinary notes ---------------------------------------------------------------------
+# --- an agent's ordinary notes --------------------------------------------------------------------
 
 
 def realistic_notes(count: int, seed: int = 20261126) -> list[str]:
@@ -120,30 +126,37 @@ def realistic_notes(count: int, seed: int = 20261126) -> list[str]:
         return "".join(rng.choice(string.digits) for _ in range(n))
 
     def phone() -> str:
-        return rng.choice([f"{d(3)}-{d(4)}", f"({d(3)}) {d(3)}-{d(4)}", f"+1 {d(3)} {d(3)} {d(4)}", f"1-800-{d(3)}-{d(4)}",
-                           f"{d(3)}.{d(3)}.{d(4)}", f"+1 ({d(3)}) {d(3)}-{d(4)}", f"{d(3)}-{d(3)}-{d(4)} ext {d(3)}"])
+        return rng.choice([f"{d(3)}-{d(4)}", f"({d(3)}) {d(3)}-{d(4)}", f"+1 {d(3)} {d(3)} {d(4)}",
+                           f"1-800-{d(3)}-{d(4)}", f"{d(3)}.{d(3)}.{d(4)}",
+                           f"+1 ({d(3)}) {d(3)}-{d(4)}", f"{d(3)}-{d(3)}-{d(4)} ext {d(3)}"])
 
     def day() -> str:
         y, m, dd = rng.randint(2020, 2030), rng.randint(1, 12), rng.randint(1, 28)
-        return rng.choice([f"{y}-{m:02d}-{dd:02d}", f"{m}/{dd}/{y}", f"{m:02d}/{dd:02d}/{y}", f"Nov {dd} {y}", f"{m}/{dd}"])
+        return rng.choice([f"{y}-{m:02d}-{dd:02d}", f"{m}/{dd}/{y}", f"{m:02d}/{dd:02d}/{y}",
+                           f"Nov {dd} {y}", f"{m}/{dd}"])
 
     def amount() -> str:
         whole = rng.randint(0, 250_000)
-        return rng.choice([f"${whole:,}.{d(2)}", f"${whole}", f"{whole}.{d(2)}", f"USD {whole:,}.{d(2)}"])
+        return rng.choice([f"${whole:,}.{d(2)}", f"${whole}", f"{whole}.{d(2)}",
+                           f"USD {whole:,}.{d(2)}"])
 
     def other() -> str:
-        return rng.choice([f"RA-{d(6)}", f"SO-{d(6)}", f"PO {d(10)}", f"invoice {rng.randint(2020, 2030)}-{d(6)}",
-                           f"TT-{d(8)}-{d(4)}", f"CAM-{d(1)}K{d(1)}", f"O{d(1)}B{d(1)}", f"NVR-{d(2)}CH-{d(1)}TB",
-                           f"{d(1)} units", f"{rng.randint(1, 12)}:{d(1)}0", f"SN-{d(8)}", f"case {d(7)}", f"{d(2)}%"])
+        return rng.choice([f"RA-{d(6)}", f"SO-{d(6)}", f"PO {d(10)}",
+                           f"invoice {rng.randint(2020, 2030)}-{d(6)}", f"TT-{d(8)}-{d(4)}",
+                           f"CAM-{d(1)}K{d(1)}", f"O{d(1)}B{d(1)}", f"NVR-{d(2)}CH-{d(1)}TB",
+                           f"{d(1)} units", f"{rng.randint(1, 12)}:{d(1)}0", f"SN-{d(8)}",
+                           f"case {d(7)}", f"{d(2)}%"])
 
-    words = ["call", "called", "on", "re", "paid", "for", "and", "then", "left voicemail at", "customer says", "ordered",
-             "model", "per", "ref", "see", "shipped", "refund of", "back on", "by", "cust reached at", "ok"]
+    words = ["call", "called", "on", "re", "paid", "for", "and", "then", "left voicemail at",
+             "customer says", "ordered", "model", "per", "ref", "see", "shipped", "refund of",
+             "back on", "by", "cust reached at", "ok"]
     joins = [", ", "; ", ". ", " - then ", ": see "]
     notes = []
     for _ in range(count):
         items = [rng.choice([phone, day, amount, other, other])() for _ in range(rng.randint(2, 6))]
         text = rng.choice(words) + " " + items[0]
         for item in items[1:]:
-            text += rng.choice([f" {rng.choice(words)} ", rng.choice(joins), f"{rng.choice(joins)}{rng.choice(words)} "]) + item
+            text += rng.choice([f" {rng.choice(words)} ", rng.choice(joins),
+                                f"{rng.choice(joins)}{rng.choice(words)} "]) + item
         notes.append(text)
     return notes

@@ -78,7 +78,8 @@ def _hold_inside_transaction(n: int) -> None:
         seen += 1  # one history entry per return opened: this is the seen-th return's write
         if seen == n:
             assert db.in_transaction
-            sys.__stdout__.write("in transaction\n")  # CliRunner swaps sys.stdout while a command runs
+            # CliRunner swaps sys.stdout while a command runs
+            sys.__stdout__.write("in transaction\n")
             sys.__stdout__.flush()
             threading.Event().wait()  # until killed
         return original(db, *args, **kwargs)

@@ -1,4 +1,5 @@
-"""A real SMTP server for the notice tests: aiosmtpd on 127.0.0.1, in this process (its own thread)."""
+"""A real SMTP server for the notice tests: aiosmtpd on 127.0.0.1, in this process (its own
+thread)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                      envelope.original_content or envelope.content))
         self.arrived.set()
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -24,16 +24,19 @@ def three(cli, db_path, backend):
         return ok(cli("--agent", agent, *args, today=today))
 
     run("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100")
-    run("open", "-t", "advanced", "-c", "Zeta Co", "-i", "CAM-1", "-s", "SN-0001", "--on", "2026-11-01", "-y")
+    run("open", "-t", "advanced", "-c", "Zeta Co", "-i", "CAM-1", "-s", "SN-0001", "--on",
+        "2026-11-01", "-y")
     for event in (["link"], ["hold", "--ref", "AUTH-1"], ["ship"]):
         run(event[0], "RA-000001", *event[1:], "--on", "2026-11-02")
     run("deliver", "RA-000001", "--on", "2026-11-04")
-    run("open", "-t", "standard", "-c", "Alpha Co", "-i", "CAM-1", "--on", "2026-11-10", "-y", agent="bob")
+    run("open", "-t", "standard", "-c", "Alpha Co", "-i", "CAM-1", "--on", "2026-11-10", "-y",
+        agent="bob")
     run("cancel", "RA-000002", "--reason", "changed mind", "--on", "2026-11-12", agent="bob")
-    run("open", "-t", "counter", "-c", "Mid Co", "-i", "CAM-1", "--ticket", "3", "--distributor", "ADI",
-        "--on", "2026-11-20", "-y")
+    run("open", "-t", "counter", "-c", "Mid Co", "-i", "CAM-1", "--ticket", "3", "--distributor",
+        "ADI", "--on", "2026-11-20", "-y")
     run("open", "-t", "standard", "-c", "Beta Co", "-i", "CAM-1", "--on", "2026-11-25", "-y")
-    if backend == "postgres":  # a server records its login, whatever --agent says: bob's return made his
+    # a server records its login, whatever --agent says: bob's return made his
+    if backend == "postgres":
         (login,) = query(db_path, "SELECT opened_by FROM returns WHERE ra_no = 1")[0]
         with raw(db_path) as conn:
             conn.execute("UPDATE returns SET opened_by = 'bob' WHERE ra_no = 2")
@@ -42,7 +45,8 @@ def three(cli, db_path, backend):
 
 
 def keys(cli, *args, agent="ann"):
-    return [r["ra"] for r in json.loads(ok(cli("--agent", agent, "list", *args, "--json", today=TODAY)).stdout)]
+    return [r["ra"] for r in json.loads(ok(cli("--agent", agent, "list", *args, "--json",
+                                               today=TODAY)).stdout)]
 
 
 def test_each_row_carries_who_opened_it_its_due_date_and_age(cli, three):
@@ -60,7 +64,8 @@ def test_sort_orders_by_what_the_agent_names(cli, three):
     assert keys(cli, "--sort", "oldest") == ["RA-000001", "3", "RA-000003"]
     assert keys(cli, "--sort", "due") == ["RA-000001", "3", "RA-000003"]  # the one due back first
     assert keys(cli, "--all", "--sort", "customer") == ["RA-000002", "RA-000003", "3", "RA-000001"]
-    assert keys(cli, "--all", "--sort", "STATUS") == ["RA-000003", "RA-000002", "RA-000001", "3"]  # by the state's name
+    # by the state's name
+    assert keys(cli, "--all", "--sort", "STATUS") == ["RA-000003", "RA-000002", "RA-000001", "3"]
     (line,) = refused(cli("list", "--sort", "sideways"))
     assert "newest, oldest, due, customer, status, type" in line
 
@@ -70,9 +75,11 @@ def test_opened_takes_a_range_either_end_open_or_one_day(cli, three):
     assert keys(cli, "--all", "--opened", "11/20/2026..") == ["RA-000003", "3"]
     assert keys(cli, "--all", "--opened", "..2026-11-01") == ["RA-000001"]
     assert keys(cli, "--all", "--opened", "2026-11-25") == ["RA-000003"]
-    for bad, says in (("2026-11-20..2026-11-10", "from 2026-11-20 to 2026-11-10 ends before it starts: put the earlier day first"),
-                      ("11/20/2026..Nov 10 2026", "from 2026-11-20 to 2026-11-10 ends before it starts"), ("..", "has no end"),
-                      ("2026-11-31..", "not a date")):
+    for bad, says in (("2026-11-20..2026-11-10", "from 2026-11-20 to 2026-11-10 ends before it "
+                                                 "starts: put the earlier day first"),
+                      ("11/20/2026..Nov 10 2026", "from 2026-11-20 to 2026-11-10 ends before it "
+                                                  "starts"),
+                      ("..", "has no end"), ("2026-11-31..", "not a date")):
         (line,) = refused(cli("list", "--opened", bad))
         assert says in line
 
@@ -89,7 +96,8 @@ def test_agent_me_is_the_one_recording(cli, three, backend):
 def test_show_takes_a_bare_number_and_a_ticket_of_digits_still_wins(cli, three):
     assert json.loads(ok(cli("show", "2", "--json")).stdout)["ra"] == "RA-000002"
     assert json.loads(ok(cli("show", "000001", "--json")).stdout)["ra"] == "RA-000001"
-    assert json.loads(ok(cli("show", "3", "--json")).stdout)["ra"] == "3"  # the counter return's ticket
+    # the counter return's ticket
+    assert json.loads(ok(cli("show", "3", "--json")).stdout)["ra"] == "3"
     assert json.loads(ok(cli("show", "RA-3", "--json")).stdout)["ra"] == "RA-000003"
     (line,) = refused(cli("show", "9"))
     assert "no return 9" in line

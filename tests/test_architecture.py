@@ -23,7 +23,8 @@ ALLOWED = {
     "integrity": {"digits", "errors", "files", "domain", "db"},
     "admin": {"digits", "errors", "files", "domain", "db", "integrity"},
     "services": {"digits", "errors", "files", "domain", "db", "mailer"},
-    "cli": {"digits", "errors", "files", "domain", "db", "mailer", "integrity", "admin", "services"},
+    "cli": {"digits", "errors", "files", "domain", "db", "mailer", "integrity", "admin",
+            "services"},
     "__main__": {"cli"},
     "__init__": set(),
 }
@@ -52,7 +53,8 @@ def _imports(name: str, path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(here[: len(here) - node.level + 1] + ([node.module] if node.module else []))
+                base = ".".join(here[: len(here) - node.level + 1]
+                                + ([node.module] if node.module else []))
             targets = [base] + [f"{base}.{a.name}" for a in node.names]
         for t in targets:
             while t and t not in MODULES:
@@ -73,8 +75,10 @@ def _part(module: str) -> str:
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_dependencies_point_down(module):
     mine = _part(module)
-    assert mine in ALLOWED, f"{module}: a part the house does not know ({mine}): add it to ALLOWED and docs/architecture.md"
-    wrong = sorted(t for t in GRAPH[module] if _part(t) != mine and _part(t) not in ALLOWED[mine] and _part(t) != "__init__")
+    assert mine in ALLOWED, (f"{module}: a part the house does not know ({mine}): add it to "
+                             "ALLOWED and docs/architecture.md")
+    wrong = sorted(t for t in GRAPH[module] if _part(t) != mine and _part(t) not in ALLOWED[mine]
+                   and _part(t) != "__init__")
     assert not wrong, f"{module} imports {wrong}, which {mine} may not use"
 
 
@@ -109,8 +113,9 @@ def test_no_module_is_over_500_lines(module):
 
 # A statement's first word, as SQL starts one; a text counts when that word is in capitals (as
 # every statement of the package is written), so "Select a return" in a help text does not.
-SQL_START = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "PRAGMA", "COPY", "BEGIN",
-             "COMMIT", "ROLLBACK", "ANALYZE", "WITH", "GRANT", "REVOKE", "LOCK", "TRUNCATE", "VACUUM")
+SQL_START = ("SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "PRAGMA", "COPY",
+             "BEGIN", "COMMIT", "ROLLBACK", "ANALYZE", "WITH", "GRANT", "REVOKE", "LOCK",
+             "TRUNCATE", "VACUUM")
 DRIVERS = ("sqlite3", "psycopg", "sqlite_utils")
 
 
@@ -122,7 +127,8 @@ def _sql_texts(path: Path) -> list[str]:
         text = None
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             text = node.value
-        elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        elif (isinstance(node, ast.JoinedStr) and node.values
+              and isinstance(node.values[0], ast.Constant)):
             text = str(node.values[0].value)
         if text is not None and text.split(None, 1)[:1] and text.split(None, 1)[0] in SQL_START:
             found.append(f"line {node.lineno}: {text.strip()[:50]!r}")
@@ -145,5 +151,6 @@ def test_the_sql_finder_finds_sql():
 
     with tempfile.TemporaryDirectory() as folder:
         probe = Path(folder) / "probe.py"
-        probe.write_text('import sqlite3\nA = "SELECT 1"\nB = f"DELETE FROM {A}"\nC = "Select a return"\n')
+        probe.write_text('import sqlite3\nA = "SELECT 1"\nB = f"DELETE FROM {A}"\nC = "Select a '
+                         'return"\n')
         assert [line.split(":")[0] for line in _sql_texts(probe)] == ["line 1", "line 2", "line 3"]

@@ -20,7 +20,8 @@ from speco_returns.domain import types
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    """Open RA-000001 and RA-000003, RA-000002 cancelled, open ticket TT-77, closed ticket TT-78, two models."""
+    """Open RA-000001 and RA-000003, RA-000002 cancelled, open ticket TT-77, closed ticket TT-78,
+    two models."""
     tmp_path = tmp_path_factory.mktemp("completion")
     script = "\n".join([
         "catalog add O4B3 --category camera --list-price 249.99",
@@ -40,7 +41,8 @@ def seeded(tmp_path_factory):
 
 def bash(tmp_path, line: str, **env) -> list[str]:
     words = line.split(" ")
-    done = run(tmp_path, _SPECO_RETURNS_COMPLETE="complete_bash", COMP_WORDS=line, COMP_CWORD=str(len(words) - 1), **env)
+    done = run(tmp_path, _SPECO_RETURNS_COMPLETE="complete_bash", COMP_WORDS=line,
+               COMP_CWORD=str(len(words) - 1), **env)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
 
@@ -71,7 +73,8 @@ def test_options_are_completed_from_the_command(seeded):
 
 @pytest.mark.slow
 def test_completion_reads_the_database_that_db_names_and_never_creates_one(seeded, tmp_path):
-    assert bash(seeded, f"speco-returns --db {seeded / 'returns.db'} show RA-", SPECO_RETURNS_DB=str(tmp_path / "x.db")) \
+    assert bash(seeded, f"speco-returns --db {seeded / 'returns.db'} show RA-",
+                SPECO_RETURNS_DB=str(tmp_path / "x.db")) \
         == ["RA-000001", "RA-000003"]
     missing = tmp_path / "missing.db"
     assert bash(seeded, "speco-returns show RA-", SPECO_RETURNS_DB=str(missing)) == []
@@ -80,10 +83,12 @@ def test_completion_reads_the_database_that_db_names_and_never_creates_one(seede
 
 @pytest.mark.slow
 def test_zsh_and_fish_get_the_same_candidates(seeded):
-    zsh = run(seeded, _SPECO_RETURNS_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS="speco-returns show RA-")
+    zsh = run(seeded, _SPECO_RETURNS_COMPLETE="complete_zsh",
+              _TYPER_COMPLETE_ARGS="speco-returns show RA-")
     assert zsh.returncode == 0 and "RA-000001" in zsh.stdout and "RA-000003" in zsh.stdout
     assert "RA-000002" not in zsh.stdout
-    fish = run(seeded, _SPECO_RETURNS_COMPLETE="complete_fish", _TYPER_COMPLETE_ARGS="speco-returns show RA-",
+    fish = run(seeded, _SPECO_RETURNS_COMPLETE="complete_fish",
+               _TYPER_COMPLETE_ARGS="speco-returns show RA-",
                _TYPER_COMPLETE_FISH_ACTION="get-args")
     assert fish.returncode == 0 and fish.stdout.split() == ["RA-000001", "RA-000003"]
 
@@ -131,7 +136,8 @@ class Source:
     (["catalog", "add", "O4B3", "--category"], "", list(types.CATEGORIES)),
 ])
 def test_the_shell_completes_lines_from_the_same_source(seeded, root, words, incomplete, expected):
-    got = completion.complete_line(root, words, incomplete, ctx_obj=Source(seeded / "returns.db"), extra=WORDS)
+    got = completion.complete_line(root, words, incomplete, ctx_obj=Source(seeded / "returns.db"),
+                                   extra=WORDS)
     assert got == expected
 
 
@@ -147,7 +153,8 @@ def test_ra_ranges_hold_exactly_the_numbers_whose_text_starts_with_the_digits(n,
     inside = any(lo <= n <= hi for lo, hi in db_completion.ra_ranges(digits))
     assert inside == text.startswith(digits)
     other = n + 1
-    assert any(lo <= other <= hi for lo, hi in db_completion.ra_ranges(digits)) == f"{other:06d}".startswith(digits)
+    assert (any(lo <= other <= hi for lo, hi in db_completion.ra_ranges(digits))
+            == f"{other:06d}".startswith(digits))
 
 
 @pytest.mark.slow
@@ -163,7 +170,8 @@ def test_completion_uses_the_open_indexes_not_the_table(seeded):
 
 @pytest.mark.slow
 def test_completing_in_a_process_prints_nothing_else(seeded):
-    done = run(seeded, _SPECO_RETURNS_COMPLETE="complete_bash", COMP_WORDS="speco-returns show RA-", COMP_CWORD="2")
+    done = run(seeded, _SPECO_RETURNS_COMPLETE="complete_bash", COMP_WORDS="speco-returns show RA-",
+               COMP_CWORD="2")
     assert done.stderr == ""
     assert COMMAND  # the installed command ran
 
@@ -173,5 +181,6 @@ def test_the_shell_completes_nothing_from_a_database_it_has_not_got(root, seeded
     class Missing:
         completion_db = None
 
-    monkeypatch.setenv("SPECO_RETURNS_DB", str(seeded / "returns.db"))  # another database that does exist
+    # another database that does exist
+    monkeypatch.setenv("SPECO_RETURNS_DB", str(seeded / "returns.db"))
     assert completion.complete_line(root, ["show"], "RA-", ctx_obj=Missing()) == []

@@ -19,9 +19,11 @@ def books(cli):
     """RA-000001 standard, received; RA-000002 advanced, delivered; RA-000003 standard."""
     for args in [
         ("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "249.99"),
-        ("open", "-t", "standard", "-c", "Ann", "-i", "CAM-1", "-s", "SN0001", "--on", "2026-10-01"),
+        ("open", "-t", "standard", "-c", "Ann", "-i", "CAM-1", "-s", "SN0001", "--on",
+         "2026-10-01"),
         ("receive", "RA-000001", "--on", "2026-10-05", "--yes"),
-        ("open", "-t", "advanced", "-c", "Bob", "-i", "CAM-1", "-s", "SN0002", "--on", "2026-10-01", "-y"),
+        ("open", "-t", "advanced", "-c", "Bob", "-i", "CAM-1", "-s", "SN0002", "--on", "2026-10-01",
+         "-y"),
         ("link", "RA-000002", "--on", "2026-10-01"),
         ("hold", "RA-000002", "--ref", "AUTH-2", "--on", "2026-10-02"),
         ("ship", "RA-000002", "--on", "2026-10-03"),
@@ -53,7 +55,8 @@ def past_the_triggers(db_path):
 
 def doctor(cli) -> dict:
     result = cli("doctor", "--json")
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert (result.exception is None
+            or isinstance(result.exception, SystemExit)), repr(result.exception)
     report = json.loads(result.stdout)
     assert result.exit_code == (0 if report["ok"] else 1)
     return report
@@ -69,7 +72,8 @@ def test_the_books_are_healthy(cli, books):
     assert report["ra_gaps"] == [] and report["disagreements"] == []
 
 
-def test_the_books_are_healthy_when_a_server_reads_them_in_batches(cli, books, backend, monkeypatch):
+def test_the_books_are_healthy_when_a_server_reads_them_in_batches(cli, books, backend,
+                                                                   monkeypatch):
     """A server streams the returns, events and ledger side by side through cursors fetching a
     batch at a time: with more rows than one batch, every cursor must still be open."""
     if backend == "postgres":
@@ -129,10 +133,11 @@ def test_ser1s_index_dropped_is_named(cli, books, db_path):
 
 def test_a_history_row_that_is_not_json_is_a_problem_and_show_is_one_line(cli, books, db_path):
     with past_the_triggers(db_path) as conn:
-        if isinstance(db_path, str):  # a server refuses it, unless its owner drops the constraint first
+        # a server refuses it, unless its owner drops the constraint first
+        if isinstance(db_path, str):
             conn.execute("ALTER TABLE events DROP CONSTRAINT events_detail_json")
-        conn.execute("UPDATE events SET detail = 'not {json' WHERE id = (SELECT max(id) FROM events "
-                     "WHERE event = 'hold')")
+        conn.execute("UPDATE events SET detail = 'not {json' "
+                     "WHERE id = (SELECT max(id) FROM events WHERE event = 'hold')")
     report = doctor(cli)
     assert named(report, "RA-000002", "its history holds a value the tool never writes")
     [line] = refused(cli("show", "RA-000002"))

@@ -17,8 +17,8 @@ def env(tmp_path):
         ("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99"),
         ("open", "-t", "standard", "-c", "Müller & Söhne", "-i", "O4B3", "-y"),
         ("open", "-t", "advanced", "-c", "Carol's CCTV", "-i", "O4B3", "-s", "SN-9", "-y"),
-        ("link", "RA-000002"), ("hold", "RA-000002", "--ref", "AUTH-1"), ("ship", "RA-000002"), ("deliver", "RA-000002"),
-        ("open", "-t", "standard", "-c", "Third Box", "-i", "O4B3", "-y"),
+        ("link", "RA-000002"), ("hold", "RA-000002", "--ref", "AUTH-1"), ("ship", "RA-000002"),
+        ("deliver", "RA-000002"), ("open", "-t", "standard", "-c", "Third Box", "-i", "O4B3", "-y"),
     ]:
         assert run(tmp_path, *step).returncode == 0, step
     return env_for(tmp_path)
@@ -34,10 +34,12 @@ def test_one_scan_receives_a_box_and_a_money_moment_asks(env):
         t.type("RA-000002\r")
         at = t.wait_for("Record receive? [y/N]", at)
         t.type("y\r")
-        at = t.wait_for("RA-000002  Carol's CCTV  received: now completed; card hold $249.99 released (ref AUTH-1)", at)
+        at = t.wait_for("RA-000002  Carol's CCTV  received: now completed; card hold $249.99 "
+                        "released (ref AUTH-1)", at)
         at = t.wait_for("scan>", at)
         t.type("RA-000999\r")
-        at = t.wait_for("error: RA-000999: no return has this RA number or ticket; not received", at)
+        at = t.wait_for("error: RA-000999: no return has this RA number or ticket; not received",
+                        at)
         at = t.wait_for("scan>", at)
         t.type("\x04")  # Ctrl-D
         t.wait_for("2 boxes received, 1 not.", at)
