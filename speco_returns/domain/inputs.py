@@ -17,9 +17,8 @@ def parse_type(text: str) -> str:
     key = text.strip().lower()
     key = ALIASES.get(key, key)
     if key not in TYPES:
-        raise ReturnsError(
-            f"unknown return type '{quote(text)}': use standard, counter (otc), advanced (ar) or virtual"
-        )
+        raise ReturnsError(f"unknown return type '{quote(text)}': use standard, counter (otc), "
+                           "advanced (ar) or virtual")
     return key
 
 
@@ -41,7 +40,8 @@ def quote(text: str, width: int = 40) -> str:
     """Input quoted back in an error: one line, short, never a card number, never a run of
     13 or more digits, whatever separates them (SPEC §6), and never a control character
     (shown as a visible escape)."""
-    text = text if len(text) <= width else text[: width - 1] + "…"  # cut first: scan only what is shown
+    # cut first: scan only what is shown
+    text = text if len(text) <= width else text[: width - 1] + "…"
     if has_long_number(text):
         return "(hidden: it holds a long number)"
     return visible(text.replace("\n", " ").replace("\r", " "))
@@ -70,7 +70,8 @@ def has_control(text: str) -> bool:
 
 def _escape(ch: str) -> str:
     code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000
+            else f"\\U{code:08x}")
 
 
 def named(ch: str) -> str:
@@ -79,7 +80,8 @@ def named(ch: str) -> str:
     return f"{_escape(ch)} {name}" if name else _escape(ch)
 
 
-def refuse_control(label: str, text: str, *, secret: bool = False, shown: str | None = None) -> None:
+def refuse_control(label: str, text: str, *, secret: bool = False,
+                   shown: str | None = None) -> None:
     """A path, URL or environment value is refused whole when it holds a control character:
     one line naming where it came from, the escapes shown visibly (a secret never shown; `shown`,
     the text with its password masked, stands in for a URL). Bytes that are not UTF-8 (a C1
@@ -87,9 +89,11 @@ def refuse_control(label: str, text: str, *, secret: bool = False, shown: str | 
     require_utf8(label, text)
     bad = first_control(text)
     if bad is not None:
-        shown = "" if secret else f" ({named(bad)} in '{quote(text if shown is None else shown, 80)}')"
-        raise ReturnsError(f"{label} holds a control character{shown}: a line break, tab, terminal escape or "
-                           "invisible format character; retype it" + (" (it is not shown)" if secret else ""))
+        shown = "" if secret else (
+            f" ({named(bad)} in '{quote(text if shown is None else shown, 80)}')")
+        raise ReturnsError(f"{label} holds a control character{shown}: a line break, tab, "
+                           "terminal escape or invisible format character; retype it"
+                           + (" (it is not shown)" if secret else ""))
 
 
 def visible(text: str) -> str:
@@ -145,9 +149,7 @@ def parse_serial(text: str) -> str:
     s = _bounded("serial", text, MAX_SHORT).strip().upper()
     if not text.isascii() or not _SERIAL.fullmatch(s):  # ASCII first: 'ﬁ'.upper() is 'FI'
         s = s if s.isprintable() else repr(s)
-        raise ReturnsError(
-            f"serial '{quote(s)}' is not valid: use 4 to 32 letters, digits or '-'"
-        )
+        raise ReturnsError(f"serial '{quote(s)}' is not valid: use 4 to 32 letters, digits or '-'")
     return s
 
 
@@ -204,8 +206,10 @@ def parse_date(text: str) -> date:
     """
     s = _bounded("date", text, MAX_SHORT).strip()
     if not s:
-        raise ReturnsError("the date is empty: write it as YYYY-MM-DD, or leave the option out for today")
-    refuse_control("date", s)  # a tab or NEL inside reads as a space to the parser: refused, not stepped around
+        raise ReturnsError("the date is empty: write it as YYYY-MM-DD, "
+                           "or leave the option out for today")
+    # a tab or NEL inside reads as a space to the parser: refused, not stepped around
+    refuse_control("date", s)
     if _NUMERIC_DATE.fullmatch(s):
         day = _parse_numeric_date(s)
     else:
@@ -216,7 +220,8 @@ def parse_date(text: str) -> date:
 
 
 def parse_date_range(text: str) -> tuple[date | None, date | None]:
-    """`FROM..TO`, both ends included; `FROM..` or `..TO` leaves one end open; one date is that day."""
+    """`FROM..TO`, both ends included; `FROM..` or `..TO` leaves one end open; one date is that
+    day."""
     s = _bounded("date range", text, MAX_SHORT * 2).strip()
     if ".." not in s:
         day = parse_date(s)
@@ -225,13 +230,15 @@ def parse_date_range(text: str) -> tuple[date | None, date | None]:
     if "..." in s or ".." in last:
         raise ReturnsError(f"date range '{quote(s)}' is not FROM..TO: two dots between the days")
     if not first.strip() and not last.strip():
-        raise ReturnsError(f"date range '{quote(s)}' has no end: write FROM..TO (2026-11-01..2026-11-30), FROM.. or ..TO")
+        raise ReturnsError(f"date range '{quote(s)}' has no end: "
+                           "write FROM..TO (2026-11-01..2026-11-30), FROM.. or ..TO")
     start = parse_date(first) if first.strip() else None
     end = parse_date(last) if last.strip() else None
     if start and end and end < start:
         # Named as two dates with a word between them: FROM..TO, digits and dots only, would be
         # hidden as a possible card number (errors.hide_long_numbers).
-        raise ReturnsError(f"date range from {start} to {end} ends before it starts: put the earlier day first")
+        raise ReturnsError(f"date range from {start} to {end} ends before it starts: "
+                           "put the earlier day first")
     return start, end
 
 
@@ -254,7 +261,8 @@ def _parse_numeric_date(s: str) -> date:
     else:
         month, day, year = (int(g) for g in m.groups())
         if month > 12:
-            raise ReturnsError(f"date '{shown}' is not month-first: slash dates are M/D/YYYY; write it as YYYY-MM-DD")
+            raise ReturnsError(f"date '{shown}' is not month-first: slash dates are M/D/YYYY; "
+                               "write it as YYYY-MM-DD")
     try:
         return date(year, month, day)
     except ValueError:
@@ -269,10 +277,12 @@ def parse_month(text: str) -> tuple[date, date]:
     s = _bounded("month", text, MAX_SHORT).strip()
     m = _MONTH.fullmatch(s)
     if not m or not 1 <= int(m.group(2)) <= 12:
-        raise ReturnsError(f"--month '{quote(s)}' is not a month: write it as YYYY-MM, like 2026-11")
+        raise ReturnsError(f"--month '{quote(s)}' is not a month: "
+                           "write it as YYYY-MM, like 2026-11")
     first = date(int(m.group(1)), int(m.group(2)), 1)
     if not MIN_DATE <= first <= MAX_DATE:
-        raise ReturnsError(f"--month '{quote(s)}' is out of range ({MIN_DATE:%Y-%m} to {MAX_DATE:%Y-%m})")
+        raise ReturnsError(f"--month '{quote(s)}' is out of range "
+                           f"({MIN_DATE:%Y-%m} to {MAX_DATE:%Y-%m})")
     return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
@@ -287,7 +297,8 @@ def _parse_loose_date(s: str) -> date:
             a = parser.parse(s, default=datetime(2000, 1, 1))
             b = parser.parse(s, default=datetime(2001, 2, 2))
     except (ValueError, OverflowError, Warning):
-        raise ReturnsError(f"date '{quote(s)}' is not a date: write YYYY-MM-DD (2026-11-26), M/D/YYYY (11/26/2026) or Nov 26 2026") from None
+        raise ReturnsError(f"date '{quote(s)}' is not a date: write YYYY-MM-DD (2026-11-26), "
+                           "M/D/YYYY (11/26/2026) or Nov 26 2026") from None
     if a.date() != b.date():
         raise ReturnsError(f"date '{quote(s)}' is incomplete: give a year, a month and a day")
     return a.date()
@@ -317,13 +328,15 @@ def clean_text(label: str, value: str | None) -> str | None:
     require_utf8(label, s)
     if len(s) > MAX_TEXT:
         raise ReturnsError(f"{label} is too long (at most {MAX_TEXT} characters)")
-    problem = card_problem(label, s)  # after the length check: never scan more than a field may hold
+    # after the length check: never scan more than a field may hold
+    problem = card_problem(label, s)
     if problem:  # before the control check: a card split by tabs is named as a card number
         raise ReturnsError(problem)
     bad = first_control(s)
-    if bad is not None:  # a line break could forge a mail header; a bidi override reorders what is shown
-        raise ReturnsError(f"{label} holds a control character ({named(bad)}): a line break, tab, terminal escape or "
-                           "invisible format character; retype it on one line")
+    # a line break could forge a mail header; a bidi override reorders what is shown
+    if bad is not None:
+        raise ReturnsError(f"{label} holds a control character ({named(bad)}): a line break, tab, "
+                           "terminal escape or invisible format character; retype it on one line")
     return s
 
 
@@ -334,7 +347,8 @@ def parse_email(text: str | None) -> str | None:
     if s is None:
         return None
     if email_refusal(s):
-        raise ReturnsError(f"email '{quote(s)}' is not an e-mail address a notice can go to: write it like name@example.com")
+        raise ReturnsError(f"email '{quote(s)}' is not an e-mail address a notice can go to: "
+                           "write it like name@example.com")
     return s
 
 
@@ -360,7 +374,8 @@ def email_refusal(address: str) -> str | None:
             return "the part after @ is not a domain name like example.com"
         folded = SMTP.header_factory("To", parsed).fold(policy=SMTP)
         back = SMTP.header_factory("To", folded.partition(":")[2].strip())
-    except (ValueError, MessageError, IndexError) as e:  # the parser's defect (a ValueError) or parse error
+    except (ValueError, MessageError, IndexError) as e:
+        # the parser's defect (a ValueError) or parse error
         return _parser_reason(e)
     if back.defects or [a.addr_spec for a in back.addresses] != [address]:
         return "a To: header would not read back as this address"
@@ -398,12 +413,14 @@ def parse_hold_ref(text: str | None, label: str = "hold reference") -> str:
     s = clean_text(label, text)  # trimmed; a card number is refused first, never echoed
     if s is None:
         raise ReturnsError(f"{label} is empty: give the processor's reference")
-    if has_long_number(s):  # shown in confirmations and exported: never 13 digits in a row (SPEC §6)
+    # shown in confirmations and exported: never 13 digits in a row (SPEC §6)
+    if has_long_number(s):
         raise ReturnsError(f"{label} holds a run of 13 or more digits, as a card number does: "
                            "give the processor's reference for the authorization")
     if len(s) > HOLD_REF_MAX or not s.isascii() or not _HOLD_REF.fullmatch(s):
         shown = quote(s) if s.isprintable() else quote(repr(s))
-        raise ReturnsError(f"{label} '{shown}' is not a processor reference: use letters, digits and - _ . / : "
+        raise ReturnsError(f"{label} '{shown}' is not a processor reference: "
+                           "use letters, digits and - _ . / : "
                            f"(starting with a letter or digit, at most {HOLD_REF_MAX} characters)")
     return s
 
@@ -416,12 +433,12 @@ def parse_ticket(text: str) -> str:
         raise ReturnsError(Violation("OTC-1", "the Tech Ticket ID is empty"))
     ticket = unicodedata.normalize("NFKC", ticket)
     if not ticket.isascii() or not ticket.isprintable():
-        raise ReturnsError(Violation("OTC-1", f"ticket ID '{quote(ticket.encode('ascii', 'backslashreplace').decode())}' "
-                                     "must be plain ASCII letters, digits and punctuation"))
+        raise ReturnsError(Violation(
+            "OTC-1", f"ticket ID '{quote(ticket.encode('ascii', 'backslashreplace').decode())}' "
+            "must be plain ASCII letters, digits and punctuation"))
     if ticket.upper().startswith("RA-"):
-        raise ReturnsError(
-            Violation("OTC-1", f"ticket ID '{quote(ticket)}' may not start with RA- (RA numbers are Speco's)")
-        )
+        raise ReturnsError(Violation("OTC-1", f"ticket ID '{quote(ticket)}' may not start with RA- "
+                                     "(RA numbers are Speco's)"))
     if len(ticket) > 64:
         raise ReturnsError(Violation("OTC-1", "ticket ID is too long (at most 64 characters)"))
     return ticket
@@ -451,8 +468,9 @@ def parse_phone(text: str | None) -> str | None:
         main, extension = s[:found.start()].rstrip(), f" x{found.group(1)}"
     problem = _phone_problem(main) if len(s) <= PHONE_MAX else f"longer than {PHONE_MAX} characters"
     if problem:
-        raise ReturnsError(f"phone '{quote(s)}' is not a phone number ({problem}): digits with spaces or - . / ( ), "
-                           "a leading +, x123 for an extension; a note such as 'call after 5pm' goes in --contact-note")
+        raise ReturnsError(f"phone '{quote(s)}' is not a phone number ({problem}): "
+                           "digits with spaces or - . / ( ), a leading +, x123 for an extension; "
+                           "a note such as 'call after 5pm' goes in --contact-note")
     return main + extension
 
 
@@ -460,7 +478,8 @@ def _phone_problem(main: str) -> str | None:
     body = main[1:] if main.startswith("+") else main
     strange = next((ch for ch in body if not (ch in "0123456789" or ch in _PHONE_SEPARATORS)), None)
     if strange is not None:
-        return f"'{strange}' is not a digit or separator" if strange != "+" else "a + only at the start"
+        return (f"'{strange}' is not a digit or separator" if strange != "+"
+                else "a + only at the start")
     digits = sum(ch.isdigit() for ch in body)
     low, high = PHONE_DIGITS
     if not low <= digits <= high:
