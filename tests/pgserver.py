@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 BIN = Path(os.environ.get("SPECO_PG_BIN", "/usr/lib/postgresql/15/bin"))
 LOGIN = "tester"  # the tests' SPECO_RETURNS_AGENT: on a server the recorded agent is the login
-PASSWORD_LOGIN = "speco_pw"  # the one login that needs a password (pg_hba.conf), as .ci/run sets it up
+# the one login that needs a password (pg_hba.conf), as .ci/run sets it up
+PASSWORD_LOGIN = "speco_pw"
 
 
 class Server:
@@ -32,7 +33,8 @@ class Server:
         cmd = [str(BIN / args[0]), *args[1:]]
         if self.as_postgres:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=120)
 
     def start(self, durable: bool = False) -> str:
         """Start it; returns the URL of its `postgres` database as the superuser LOGIN.
@@ -40,19 +42,24 @@ class Server:
         The tests' server skips fsync (a crash loses nothing they need); `durable` keeps the
         server's defaults for fsync and commits, as a team's server runs, with the buffers of a
         small dedicated one: the benchmark compares it with SQLite, which fsyncs every write."""
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8",
-                  "--no-sync")
-        # One login with a password (the wrong-password test); everyone else by trust, on the socket only.
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        # One login with a password (the wrong-password test); everyone else by trust, on the
+        # socket only.
         hba = self.data / "pg_hba.conf"
-        hba_text = f"local all {PASSWORD_LOGIN} scram-sha-256\n" + hba.read_text() if not self.as_postgres else None
+        hba_text = (f"local all {PASSWORD_LOGIN} scram-sha-256\n" + hba.read_text()
+                    if not self.as_postgres else None)
         if self.as_postgres:
-            subprocess.run(["runuser", "-u", "postgres", "--", "sed", "-i", f"1i local all {PASSWORD_LOGIN} scram-sha-256",
+            subprocess.run(["runuser", "-u", "postgres", "--", "sed", "-i",
+                            f"1i local all {PASSWORD_LOGIN} scram-sha-256",
                             str(hba)], check=True, timeout=30)
         else:
             hba.write_text(hba_text)
         opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=200 "
-        opts += "-c shared_buffers=256MB" if durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-o", opts, "-w", "-t", "60", "start")
+        opts += "-c shared_buffers=256MB" if durable else (
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "log"), "-o", opts, "-w",
+                  "-t", "60", "start")
         self.started = True
         url = self.url("postgres", user="postgres")
         import psycopg

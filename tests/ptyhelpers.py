@@ -19,10 +19,12 @@ import time
 from pathlib import Path
 
 SPECO = str(Path(sys.executable).with_name("speco-returns"))
-_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]")
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|"
+                      r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]")
 
 
-def screen(args: list[str], cols: int, env: dict[str, str], rows: int = 60, input: bytes = b"") -> tuple[int, list[str]]:
+def screen(args: list[str], cols: int, env: dict[str, str], rows: int = 60,
+           input: bytes = b"") -> tuple[int, list[str]]:
     """(exit code, the lines the terminal shows), escape sequences removed."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -50,5 +52,6 @@ def screen(args: list[str], cols: int, env: dict[str, str], rows: int = 60, inpu
         out += chunk
     os.close(master)
     code = proc.wait(timeout=30)
-    text = _ESCAPES.sub("", out.decode("utf-8", errors="replace")).replace("\r\n", "\n").replace("\r", "")
+    text = _ESCAPES.sub("", out.decode("utf-8", errors="replace"))
+    text = text.replace("\r\n", "\n").replace("\r", "")
     return code, text.split("\n")

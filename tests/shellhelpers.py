@@ -15,22 +15,27 @@ from pathlib import Path
 
 SPECO = Path(sys.executable).with_name("speco-returns")
 COMMAND = [str(SPECO)] if SPECO.exists() else [sys.executable, "-m", "speco_returns"]
-WAIT = 120  # seconds before a test gives up waiting for the screen (a deadline, never a measurement)
+# seconds before a test gives up waiting for the screen (a deadline, never a measurement)
+WAIT = 120
 
 
 def env_for(tmp_path: Path, **extra: str) -> dict:
     """A clean environment: the test's database, agent and home (history and completion files),
     and no pager."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPECO_RETURNS", "_SPECO_RETURNS", "COLUMNS"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SPECO_RETURNS", "_SPECO_RETURNS", "COLUMNS"))}
     env.update({"SPECO_RETURNS_DB": str(tmp_path / "returns.db"), "SPECO_RETURNS_AGENT": "tester",
-                "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
+                "HOME": str(tmp_path / "home"),
+                "XDG_CONFIG_HOME": str(tmp_path / "home" / ".config"),
                 "SPECO_RETURNS_TODAY": "2026-11-26",
-                "PAGER": "cat"})  # no pager waiting for a key that never comes (test_agent_typing tests the pager)
+                # no pager waiting for a key that never comes (test_agent_typing tests the pager)
+                "PAGER": "cat"})
     env.update(extra)
     return env
 
 
-def run(tmp_path: Path, *args: str, input: str | None = None, **extra: str) -> subprocess.CompletedProcess:
+def run(tmp_path: Path, *args: str, input: str | None = None,
+        **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([*COMMAND, *args], input=input, capture_output=True, text=True,
                           env=env_for(tmp_path, **extra), timeout=120)
 
@@ -46,7 +51,8 @@ class Terminal:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         env = {**env, "TERM": "xterm", "COLUMNS": str(columns), "LINES": str(rows)}
         env.pop("NO_COLOR", None)
-        self.proc = subprocess.Popen(argv, stdin=stdin if stdin is not None else slave, stdout=slave, stderr=slave,
+        self.proc = subprocess.Popen(argv, stdin=stdin if stdin is not None else slave,
+                                     stdout=slave, stderr=slave,
                                      env=env, start_new_session=True, close_fds=True,
                                      preexec_fn=lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0))
         os.close(slave)
@@ -65,7 +71,8 @@ class Terminal:
 
     @property
     def screen(self) -> str:
-        """The text as shown: escape sequences dropped, carriage returns and backspaces applied per line."""
+        """The text as shown: escape sequences dropped, carriage returns and backspaces applied per
+        line."""
         text = _ESCAPES.sub("", self.raw.decode("utf-8", errors="replace"))
         lines = []
         for line in text.split("\n"):
@@ -84,8 +91,10 @@ class Terminal:
             found = self.screen.find(text, after)
             if found >= 0:
                 return found + len(text)
-            if time.monotonic() > deadline or (not self._read(0.5) and self.proc.poll() is not None):
-                raise AssertionError(f"{text!r} never showed; the screen was:\n{self.screen[after:]}")
+            if (time.monotonic() > deadline
+                    or (not self._read(0.5) and self.proc.poll() is not None)):
+                raise AssertionError(f"{text!r} never showed; the screen was:\n"
+                                     f"{self.screen[after:]}")
 
     def wait_for_prompt(self, prompt: bytes) -> None:
         """Wait until readline has printed `prompt` (trailing space included) after everything
@@ -94,8 +103,10 @@ class Terminal:
         start = len(self.raw)
         deadline = time.monotonic() + WAIT
         while self.raw.find(prompt, start) < 0:
-            if time.monotonic() > deadline or (not self._read(0.5) and self.proc.poll() is not None):
-                raise AssertionError(f"prompt {prompt!r} never showed; the screen was:\n{self.screen}")
+            if (time.monotonic() > deadline
+                    or (not self._read(0.5) and self.proc.poll() is not None)):
+                raise AssertionError(f"prompt {prompt!r} never showed; the screen was:\n"
+                                     f"{self.screen}")
 
     def interrupt(self, shows: str, after: int = 0) -> int:
         """Ctrl-C until `shows` appears, as a person presses it again when nothing happens.
@@ -136,11 +147,13 @@ class Terminal:
 
 class ShellProcess:
     """A `speco-returns shell --keep-going` fed line by line through a pipe (no terminal), left
-    open between lines as an agent's is: `run` sends one line and reads until what it prints shows."""
+    open between lines as an agent's is: `run` sends one line and reads until what it prints
+    shows."""
 
     def __init__(self, tmp_path: Path, **extra: str):
-        self.proc = subprocess.Popen([*COMMAND, "shell", "--keep-going"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env_for(tmp_path, **extra), bufsize=0)
+        self.proc = subprocess.Popen([*COMMAND, "shell", "--keep-going"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=env_for(tmp_path, **extra), bufsize=0)
         self.fds = {"out": self.proc.stdout.fileno(), "err": self.proc.stderr.fileno()}
         self.read = {fd: bytearray() for fd in self.fds.values()}
         self.open_fds = list(self.read)
@@ -154,9 +167,11 @@ class ShellProcess:
         return self.read[self.fds["err"]].decode(errors="replace")
 
     def _read_more(self, deadline: float, waiting_for: str) -> None:
-        ready, _, _ = select.select(self.open_fds, [], [], max(0.0, deadline - time.monotonic())) if self.open_fds else ([], 0, 0)
+        ready, _, _ = (select.select(self.open_fds, [], [], max(0.0, deadline - time.monotonic()))
+                       if self.open_fds else ([], 0, 0))
         if not ready:
-            raise AssertionError(f"{waiting_for} (exit {self.proc.poll()}); stdout:\n{self.out}\nstderr:\n{self.err}")
+            raise AssertionError(f"{waiting_for} (exit {self.proc.poll()}); stdout:\n{self.out}\n"
+                                 f"stderr:\n{self.err}")
         for fd in ready:
             chunk = os.read(fd, 65536)
             self.read[fd] += chunk
@@ -171,7 +186,8 @@ class ShellProcess:
         self.proc.stdin.write(line.encode() + b"\n")
         deadline = time.monotonic() + WAIT
         while (found := stream.find(wanted, start)) < 0:
-            if on == "out" and re.search(rb"^line [0-9]+: exit ", errors[failed_from:], re.MULTILINE):
+            if on == "out" and re.search(rb"^line [0-9]+: exit ", errors[failed_from:],
+                                         re.MULTILINE):
                 raise AssertionError(f"{line!r} failed; stderr:\n{self.err}")
             self._read_more(deadline, f"{shows!r} never showed after {line!r}")
         return stream[start:found + len(wanted)].decode(errors="replace")

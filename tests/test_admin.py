@@ -53,7 +53,8 @@ def test_backup_onto_the_database_itself_is_refused(cli, one_return, db_path):
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM returns").fetchone() == (1,)
 
 
-@pytest.mark.sqlite_only("SQLite's integrity_check, foreign keys and file size (a server's doctor: test_pg.py)")
+@pytest.mark.sqlite_only("SQLite's integrity_check, foreign keys and file size (a server's doctor: "
+                         "test_pg.py)")
 def test_doctor_reports_a_healthy_database(cli, one_return):
     report = json.loads(ok(cli("doctor", "--json")).stdout)
     assert report["ok"] is True

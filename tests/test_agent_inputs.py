@@ -26,9 +26,9 @@ ACCEPTED = {
     "201-555-0100, Ext 7": "201-555-0100 x7",
     "２０１-５５５-０１００": "201-555-0100",  # full-width digits, as an IME types them
 }
-REFUSED = ["call after 5pm", "speco-returns open --type standard", "ask for Dana", "555-0100 or 555-0101",
-           "12", "1234567890123456", "(201 555-0100", "201) 555-0100", "555--", "+", "1+2345",
-           "555-0100 x", "tel:555-0100"]
+REFUSED = ["call after 5pm", "speco-returns open --type standard", "ask for Dana",
+           "555-0100 or 555-0101", "12", "1234567890123456", "(201 555-0100", "201) 555-0100",
+           "555--", "+", "1+2345", "555-0100 x", "tel:555-0100"]
 
 
 @pytest.mark.parametrize("typed", ACCEPTED)
@@ -41,7 +41,8 @@ def test_what_is_not_a_phone_number_is_refused_with_one_line(typed):
     with pytest.raises(ReturnsError) as e:
         inputs.parse_phone(typed)
     (problem,) = e.value.problems
-    assert "\n" not in problem.line() and "not a phone number" in problem.line() or "card" in problem.line()
+    assert ("\n" not in problem.line() and "not a phone number" in problem.line()
+            or "card" in problem.line())
 
 
 def test_empty_is_no_phone():
@@ -56,11 +57,13 @@ def test_digits_with_separators_between_them_are_a_phone_number(digits, separato
         cut = n * len(digits) // (len(separators) + 1)
         if 0 < cut < len(text):
             text = text[:cut] + sep + text[cut:]
-    assume(card_problem("phone", text) is None)  # a card number is refused first (SPEC §6): not this test's claim
+    # a card number is refused first (SPEC §6): not this test's claim
+    assume(card_problem("phone", text) is None)
     assert [ch for ch in inputs.parse_phone(text) if ch.isdigit()] == list(digits)
 
 
-@given(st.text(min_size=1, max_size=30).filter(lambda t: any(ch.isalpha() and ch.lower() not in "xet" for ch in t)))
+@given(st.text(min_size=1, max_size=30).filter(
+    lambda t: any(ch.isalpha() and ch.lower() not in "xet" for ch in t)))
 def test_text_with_a_letter_is_never_a_phone_number(text):
     with pytest.raises(ReturnsError):
         inputs.parse_phone(text)
@@ -70,10 +73,13 @@ def test_text_with_a_letter_is_never_a_phone_number(text):
 
 
 def test_open_and_edit_take_a_phone_number_and_refuse_a_sentence(cli, db_path):
-    ok(cli("open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "--phone", "(201) 555-0100 ext. 9", "-y"))
+    ok(cli("open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "--phone",
+           "(201) 555-0100 ext. 9", "-y"))
     assert query(db_path, "SELECT phone FROM returns") == [("(201) 555-0100 x9",)]
-    (line,) = refused(cli("open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "--phone", "call after 5pm", "-y"))
-    assert "not a phone number" in line and "a note such as 'call after 5pm' goes in --contact-note" in line
+    (line,) = refused(cli("open", "-t", "standard", "-c", "Acme", "-i", "CAM-1", "--phone",
+                          "call after 5pm", "-y"))
+    assert ("not a phone number" in line
+            and "a note such as 'call after 5pm' goes in --contact-note" in line)
     (line,) = refused(cli("edit", "RA-000001", "--phone", "speco-returns list"))
     assert "not a phone number" in line
     ok(cli("edit", "RA-000001", "--phone", "+1 201 555 0199"))

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow  # real processes: README "Development"
 def desk(tmp_path):
     for args in (["catalog", "add", "CAM-2", "--category", "camera", "--list-price", "1299.99"],
                  ["catalog", "add", "PTZ-9", "--category", "ptz", "--list-price", "900"],
-                 ["open", "--type", "standard", "--customer", "Peterson Motors", "--item", "CAM-2", "--yes"]):
+                 ["open", "--type", "standard", "--customer", "Peterson Motors", "--item", "CAM-2",
+                  "--yes"]):
         assert run(tmp_path, *args).returncode == 0
     return tmp_path
 
@@ -61,7 +62,8 @@ def test_a_pasted_block_is_refused_line_by_line_not_eaten_as_answers(desk):
     finally:
         term.kill()
     assert json.loads(run(desk, "show", "RA-000002", "--json").stdout)["customer"] == "Quiet Co"
-    assert json.loads(run(desk, "show", "RA-000001", "--json").stdout)["status"] == "authorized"  # nothing shipped
+    # nothing shipped
+    assert json.loads(run(desk, "show", "RA-000001", "--json").stdout)["status"] == "authorized"
 
 
 def test_tab_in_the_shell_adds_the_space_after_an_option(desk):
@@ -94,13 +96,15 @@ def test_one_line_messages_wrap_between_words_at_80_columns(desk):
     shown = [line for line in lines if line.strip() and not line.startswith("note:")]
     assert len(shown) > 1 and all(len(line) <= 80 for line in shown), shown
     text = " ".join(line.strip() for line in shown)
-    piped = run(desk, "receive", "RA-000001", "--on", "2026-11-26")  # refused now: but its line is one line
+    # refused now: but its line is one line
+    piped = run(desk, "receive", "RA-000001", "--on", "2026-11-26")
     assert text.startswith("RA-000001: receive on 2026-11-26: now unit-received")
     for token in re.findall(r"RA-\d{6}|\d{4}-\d{2}-\d{2}", text):
         assert any(token in line for line in shown), token  # each whole on one line
     code, lines = screen(["ship", "RA-000001", "--on", "2026-11-01"], 80, env)
     errors = [line for line in lines if line.strip()]
-    assert code == 1 and errors[0].startswith("error: ") and all(len(line) <= 80 for line in errors), errors
+    assert (code == 1 and errors[0].startswith("error: ")
+            and all(len(line) <= 80 for line in errors)), errors
     assert all(line.startswith("  ") for line in errors[1:]), errors
     assert len(piped.stderr.splitlines()) == 1 and piped.stderr.startswith("error: ")
 
@@ -114,14 +118,18 @@ def test_help_and_a_long_list_go_through_the_pager_at_a_terminal_never_in_a_pipe
     env = env_for(desk, PAGER=str(recorder))
     code, lines = screen(["--help"], 80, env, rows=24)
     assert code == 0 and lines[0].startswith("PAGED ") and int(lines[0].split()[1]) > 24, lines
-    code, lines = screen(["list", "--help"], 80, env, rows=60)  # it fits the window: written as it is
-    assert code == 0 and any("--sort" in line for line in lines) and not any("PAGED" in line for line in lines)
+    # it fits the window: written as it is
+    code, lines = screen(["list", "--help"], 80, env, rows=60)
+    assert (code == 0 and any("--sort" in line for line in lines)
+            and not any("PAGED" in line for line in lines))
     for n in range(30):
-        assert run(desk, "open", "--type", "standard", "--customer", f"Co {n}", "--item", "CAM-2", "--yes").returncode == 0
+        assert run(desk, "open", "--type", "standard", "--customer", f"Co {n}", "--item", "CAM-2",
+                   "--yes").returncode == 0
     code, lines = screen(["list"], 80, env, rows=24)
     assert code == 0 and lines[0].startswith("PAGED "), lines
     code, lines = screen(["list", "--limit", "5"], 80, env, rows=24)
-    assert code == 0 and not any("PAGED" in line for line in lines) and any("RA-000031" in line for line in lines)
+    assert (code == 0 and not any("PAGED" in line for line in lines)
+            and any("RA-000031" in line for line in lines))
     code, lines = screen(["list"], 80, env_for(desk, PAGER="cat"), rows=24)  # PAGER=cat: none
     assert code == 0 and sum("RA-0000" in line for line in lines) == 31
     piped = run(desk, "list", PAGER=str(recorder))
@@ -160,8 +168,10 @@ def test_the_questions_shown_in_the_agents_tour_are_what_a_terminal_shows(tmp_pa
         if asked and not said:
             questions.append((asked.group(1) + " ", asked.group(2) or ""))
     env = env_for(tmp_path, SPECO_RETURNS_TODAY="2026-11-02")
-    assert run(tmp_path, "catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99").returncode == 0
-    term = Terminal([*COMMAND, *shlex.split(command.removeprefix("$ speco-returns "))], env, columns=80)
+    assert run(tmp_path, "catalog", "add", "O4B3", "--category", "camera", "--list-price",
+               "249.99").returncode == 0
+    term = Terminal([*COMMAND, *shlex.split(command.removeprefix("$ speco-returns "))], env,
+                    columns=80)
     try:
         for prompt, answer in questions:
             term.wait_for_prompt(prompt.encode())

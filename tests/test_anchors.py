@@ -19,8 +19,8 @@ TODAY = "2026-12-01"
 AT = "2026-12-01T23:00:00Z"
 
 hashes = st.text("0123456789abcdef", min_size=64, max_size=64)
-an_anchor = st.builds(anchors.Anchor, st.just(AT), st.sampled_from(["events", "ledger"]), st.integers(0, 10**12),
-                      st.integers(0, 10**12), hashes)
+an_anchor = st.builds(anchors.Anchor, st.just(AT), st.sampled_from(["events", "ledger"]),
+                      st.integers(0, 10**12), st.integers(0, 10**12), hashes)
 
 
 @given(st.lists(an_anchor, max_size=5))
@@ -28,8 +28,9 @@ def test_a_file_of_anchors_reads_back_as_written(written):
     assert anchors.parse("".join(anchors.line(a) + "\n" for a in written)) == written
 
 
-@pytest.mark.parametrize("text", ["hello", anchors.PREFIX + " at=x table=returns rows=1 last_id=1 hash=" + "0" * 64,
-                                  anchors.PREFIX + " at=x table=events rows=1 last_id=1 hash=" + "0" * 63])
+@pytest.mark.parametrize("text", [
+    "hello", anchors.PREFIX + " at=x table=returns rows=1 last_id=1 hash=" + "0" * 64,
+    anchors.PREFIX + " at=x table=events rows=1 last_id=1 hash=" + "0" * 63])
 def test_a_line_that_is_not_an_anchor_is_refused_naming_it(text):
     with pytest.raises(ReturnsError, match="line 2 of the anchor file is not an anchor"):
         anchors.parse(anchors.line(anchors.Anchor(AT, "events", 1, 1, "0" * 64)) + "\n" + text)
@@ -47,7 +48,8 @@ def test_each_way_an_anchor_breaks_is_one_line():
 def desk(cli, db_path):
     ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "100"))
     for n in range(3):
-        ok(cli("open", "--type", "standard", "--customer", f"Customer {n}", "--item", "CAM-1", today=TODAY))
+        ok(cli("open", "--type", "standard", "--customer", f"Customer {n}", "--item", "CAM-1",
+               today=TODAY))
     return db_path
 
 
@@ -90,7 +92,8 @@ def test_rows_removed_from_the_end_are_named_by_the_anchor(desk, tmp_path):
     _anchor(desk, file)
     _untriggered(desk, "DELETE FROM events WHERE id = 3")
     with raw(desk) as conn:  # the head moved back too: no hashing needed
-        conn.execute("UPDATE chain_heads SET last_id = 2, rows = 2, hash = (SELECT hash FROM events WHERE id = 2) "
+        conn.execute("UPDATE chain_heads SET last_id = 2, rows = 2, "
+                     "hash = (SELECT hash FROM events WHERE id = 2) "
                      "WHERE name = 'events'")
     [line] = _anchor(desk, file)
     assert "no longer has row 3" in line
@@ -123,7 +126,8 @@ def test_doctor_anchor_appends_the_heads_and_names_a_broken_anchor(cli, desk, tm
     assert [a.rows for a in anchors.read(file)] == [3]
     _untriggered(desk, "DELETE FROM events WHERE id = 3")
     with raw(desk) as conn:
-        conn.execute("UPDATE chain_heads SET last_id = 2, rows = 2, hash = (SELECT hash FROM events WHERE id = 2) "
+        conn.execute("UPDATE chain_heads SET last_id = 2, rows = 2, "
+                     "hash = (SELECT hash FROM events WHERE id = 2) "
                      "WHERE name = 'events'")
     doc = cli("doctor", "--json", "--anchor", str(file))
     assert doc.exit_code == 1

@@ -44,9 +44,11 @@ def test_help_lists_the_commands_in_one_order_whichever_module_loads_first():
     the order in which imports happened to register the commands."""
     code = ("import sys, speco_returns.cli.{first}; from speco_returns.cli.root import build; "
             "app = build(); print(' '.join(c.name for c in app.registered_commands))")
-    orders = {tuple(subprocess.run([sys.executable, "-c", code.format(first=first)], capture_output=True, text=True,
-                                   check=True).stdout.split()) for first in ("nightly", "admin", "returns")}
-    expected = tuple(name for name in COMMAND_MODULES if name in {c.name for c in app.registered_commands})
+    orders = {tuple(subprocess.run([sys.executable, "-c", code.format(first=first)],
+                                   capture_output=True, text=True, check=True).stdout.split())
+              for first in ("nightly", "admin", "returns")}
+    expected = tuple(name for name in COMMAND_MODULES
+                     if name in {c.name for c in app.registered_commands})
     assert orders == {expected}
 
 
@@ -61,7 +63,8 @@ def test_slim_app_help_matches_the_whole_app(name):
 
 @pytest.mark.slow
 def test_console_entry_point_runs_a_command(tmp_path):
-    env = {"SPECO_RETURNS_DB": str(tmp_path / "r.db"), "PATH": "/usr/bin:/bin", "SPECO_RETURNS_AGENT": "t"}
+    env = {"SPECO_RETURNS_DB": str(tmp_path / "r.db"), "PATH": "/usr/bin:/bin",
+           "SPECO_RETURNS_AGENT": "t"}
     done = subprocess.run([sys.executable, "-m", "speco_returns", "policy", "virtual", "--json"],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -61,7 +61,8 @@ class Step:
 
     def keys_in(self, text: str) -> list[str]:
         found = [m.group(0).upper() for m in RA.finditer(text)]
-        return found + [t for t in sorted(self.tickets) if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text)]
+        return found + [t for t in sorted(self.tickets)
+                        if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text)]
 
     @property
     def expected_state(self) -> str | None:
@@ -120,26 +121,32 @@ def tour_steps(doc: str, heading: str = "## A tour") -> list[Step]:
 
 
 def run_tour(steps: list[Step], folder: Path, doc: str = "docs/agents.md") -> list[str]:
-    """Run every step in one bash (so `export` carries on), then check each; returns the failures."""
+    """Run every step in one bash (so `export` carries on), then check each; returns the
+    failures."""
     out = folder / ".tour"
     out.mkdir()
     script = ["set +e"]
     for i, step in enumerate(steps):
-        script.append(f"{{ {step.command}\n}} >{out}/{i}.out 2>{out}/{i}.err; echo $? >{out}/{i}.rc")
+        script.append(f"{{ {step.command}\n}} >{out}/{i}.out 2>{out}/{i}.err; "
+                      f"echo $? >{out}/{i}.rc")
         if step.runs_tool and step.expected_state and step.subject:
-            script.append(f"speco-returns show {shlex.quote(step.subject)} --json >{out}/{i}.state 2>&1")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPECO_RETURNS_") and k != "COLUMNS"}
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", HOME=str(folder), SPECO_RETURNS_AGENT="tour",
-               SPECO_RETURNS_DB=str(folder / "default.db"), NO_COLOR="1")
-    subprocess.run(["bash", "-c", "\n".join(script)], cwd=folder, env=env, stdin=subprocess.DEVNULL, check=True,
-                   timeout=300)
+            script.append(f"speco-returns show {shlex.quote(step.subject)} --json "
+                          f">{out}/{i}.state 2>&1")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SPECO_RETURNS_") and k != "COLUMNS"}
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", HOME=str(folder),
+               SPECO_RETURNS_AGENT="tour", SPECO_RETURNS_DB=str(folder / "default.db"),
+               NO_COLOR="1")
+    subprocess.run(["bash", "-c", "\n".join(script)], cwd=folder, env=env, stdin=subprocess.DEVNULL,
+                   check=True, timeout=300)
     failures = []
     for i, step in enumerate(steps):
         rc = int((out / f"{i}.rc").read_text())
         stdout, stderr = (out / f"{i}.out").read_text(), (out / f"{i}.err").read_text()
         where = f"{doc} line {step.line}: {step.command}  # {step.comment}"
         if rc != step.exit_code:
-            failures.append(f"{where}\n    exit {rc}, the comment says {step.exit_code}: {stderr.strip()[:300]}")
+            failures.append(f"{where}\n    exit {rc}, the comment says {step.exit_code}: "
+                            f"{stderr.strip()[:300]}")
             continue
         output = (stdout + stderr).upper()
         for rule in step.rules:  # on stderr, or in `check`'s table of broken rules
@@ -151,15 +158,18 @@ def run_tour(steps: list[Step], folder: Path, doc: str = "docs/agents.md") -> li
         if step.expected_state and step.runs_tool:
             state_file = out / f"{i}.state"
             if not step.subject or not state_file.exists():
-                failures.append(f"{where}\n    → {step.expected_state}, but which return? name its RA number")
+                failures.append(f"{where}\n    → {step.expected_state}, but which return? name its "
+                                "RA number")
                 continue
             try:
                 status = json.loads(state_file.read_text())["status"]
             except (ValueError, KeyError):
-                failures.append(f"{where}\n    show {step.subject} failed: {state_file.read_text().strip()}")
+                failures.append(f"{where}\n    show {step.subject} failed: "
+                                f"{state_file.read_text().strip()}")
                 continue
             if status != step.expected_state:
-                failures.append(f"{where}\n    {step.subject} is {status}, the comment says {step.expected_state}")
+                failures.append(f"{where}\n    {step.subject} is {status}, the comment says "
+                                f"{step.expected_state}")
     return failures
 
 
@@ -181,13 +191,15 @@ def test_the_readme_first_return_runs_as_written(tmp_path):
 def test_the_tour_checks_what_it_claims():
     """The tour is not vacuous: it pins the date, opens what it uses and checks outcomes."""
     steps = tour_steps(AGENTS.read_text())
-    assert steps[0].command.startswith("export SPECO_RETURNS_") or steps[1].command.startswith("export SPECO_RETURNS_TODAY")
+    assert (steps[0].command.startswith("export SPECO_RETURNS_")
+            or steps[1].command.startswith("export SPECO_RETURNS_TODAY"))
     assert any(s.command.startswith("export SPECO_RETURNS_TODAY=") for s in steps[:2])
     assert sum(1 for s in steps if s.exit_code == 1) >= 3
     assert sum(1 for s in steps if s.expected_state) >= 10
     used = {k for s in steps for k in RA.findall(s.command)}
     opened = {k for s in steps if " open " in f" {s.command} " for k in s.keys_in(s.comment)}
-    assert {u.upper() for u in used} <= opened, "every RA the tour uses is opened in it, its number in the comment"
+    assert {u.upper() for u in used} <= opened, \
+        "every RA the tour uses is opened in it, its number in the comment"
 
 
 BAD_TOUR = """
@@ -204,7 +216,7 @@ speco-returns receive RA-000001 \\
 ```
 
 ## Next
-"""
+"""  # noqa: E501 (a tour line as long as the docs may write one)
 
 
 @pytest.mark.slow

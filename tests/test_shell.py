@@ -23,7 +23,8 @@ OPEN = 'open --type standard --customer "Batch Co" --item C1'
 
 @pytest.mark.slow
 def test_a_batch_prints_what_the_separate_commands_print(tmp_path):
-    assert run(tmp_path, *OPEN.replace('"', "").replace("Batch Co", "BatchCo").split()).returncode == 0
+    assert (run(tmp_path, *OPEN.replace('"', "").replace("Batch Co", "BatchCo").split()).returncode
+            == 0)
     lines = ["show RA-000001 --json", "list --csv", "policy virtual", "serial find SN-0001"]
     batch = run(tmp_path, "shell", input="\n".join(lines) + "\n")
     assert batch.returncode == 0, batch.stderr
@@ -39,7 +40,8 @@ def test_a_batch_stops_at_the_first_failure_with_its_exit_code(tmp_path):
     done = run(tmp_path, "shell", input=script)
     assert done.returncode == 1
     assert [line for line in done.stderr.splitlines() if not line.startswith("note: ")] == [
-        "error: no return RA-000009: give an RA number or a counter return's ticket ID", "line 2: exit 1"]
+        "error: no return RA-000009: give an RA number or a counter return's ticket ID",
+        "line 2: exit 1"]
     assert counts(tmp_path / "returns.db")["returns"] == 1  # line 3 never ran
 
     usage = run(tmp_path, "shell", input="list --nonsense\nlist\n")
@@ -59,7 +61,8 @@ def test_keep_going_runs_every_line_and_exits_with_the_first_failure(tmp_path):
 
 @pytest.mark.slow
 def test_a_batch_skips_blank_lines_and_comments_and_ends_at_exit(tmp_path):
-    done = run(tmp_path, "shell", input=f"# the end of a call\n\n   \n{OPEN}  # the unit\nexit\n{OPEN}\n")
+    done = run(tmp_path, "shell",
+               input=f"# the end of a call\n\n   \n{OPEN}  # the unit\nexit\n{OPEN}\n")
     assert done.returncode == 0, done.stderr
     assert counts(tmp_path / "returns.db")["returns"] == 1
 
@@ -86,8 +89,8 @@ def test_thousands_of_stray_arguments_are_counted_not_all_shown(tmp_path, cli):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("line,code", [("--db other.db list", 2), ("--agent x list", 2), ("shell", 2),
-                                       ('note RA-000001 "unclosed', 2)])
+@pytest.mark.parametrize("line,code", [("--db other.db list", 2), ("--agent x list", 2),
+                                       ("shell", 2), ('note RA-000001 "unclosed', 2)])
 def test_lines_the_shell_refuses(tmp_path, line, code):
     done = run(tmp_path, "shell", input=line + "\n")
     assert done.returncode == code
@@ -99,7 +102,8 @@ def test_lines_the_shell_refuses(tmp_path, line, code):
 @pytest.mark.slow
 def test_global_options_given_at_the_start_apply_to_every_line(tmp_path):
     other = tmp_path / "elsewhere.db"
-    done = subprocess.run([*COMMAND, "--db", str(other), "--agent", "maria", "shell"], input=f"{OPEN}\nshow RA-000001 --json\n",
+    done = subprocess.run([*COMMAND, "--db", str(other), "--agent", "maria", "shell"],
+                          input=f"{OPEN}\nshow RA-000001 --json\n",
                           capture_output=True, text=True, env=env_for(tmp_path), timeout=120)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout[done.stdout.index("{"):])
@@ -122,7 +126,8 @@ def test_help_in_the_shell_is_the_commands_help(tmp_path):
 def shell(db_path, monkeypatch):
     monkeypatch.setenv("SPECO_RETURNS_TODAY", "2026-11-26")
     session = Session(db_path=db_path, agent="tester", keep=True)
-    yield Shell(typer.main.get_command(cli_app.full_app()), session, keep_going=False, interactive=False)
+    yield Shell(typer.main.get_command(cli_app.full_app()), session, keep_going=False,
+                interactive=False)
     session.keep, session._kept = False, None
     session.done()
 
@@ -130,17 +135,19 @@ def shell(db_path, monkeypatch):
 @pytest.mark.sqlite_only("the file's locks and WAL")
 def test_a_file_is_not_held_between_commands_nor_a_transaction(shell, capsys):
     assert shell.run_line(OPEN) == 0
-    for line in ("show RA-000001", "list", "show RA-9", "overdue --json", "export returns", "list --bogus", "doctor"):
+    for line in ("show RA-000001", "list", "show RA-9", "overdue --json", "export returns",
+                 "list --bogus", "doctor"):
         shell.run_line(line)
         assert shell.session._kept is None and shell.session._store is None, line
     capsys.readouterr()
 
 
 def test_another_agents_write_shows_at_the_next_command(shell, capsys, cli):
-    Store(shell.session.db_path).close()  # a read never creates the database (issue 11)
+    Store(shell.session.db_path).close()  # a read never creates the database
     shell.run_line("list --json")
     assert json.loads(capsys.readouterr().out) == []
-    ok(cli(*'open --type standard --customer Other --item C1'.split()))  # another process's connection
+    # another process's connection
+    ok(cli(*'open --type standard --customer Other --item C1'.split()))
     shell.run_line("list --json")
     assert [r["customer"] for r in json.loads(capsys.readouterr().out)] == ["Other"]
 
@@ -162,7 +169,8 @@ def test_a_replaced_database_file_is_what_the_next_command_reads(shell, capsys, 
     assert shell.run_line(OPEN) == 0  # RA-000002, not in the backup
     for suffix in ("-wal", "-shm"):
         Path(f"{shell.session.db_path}{suffix}").unlink(missing_ok=True)
-    os.replace(backup, shell.session.db_path)  # restored under the shell (test_shell_processes.py: cp too)
+    # restored under the shell (test_shell_processes.py: cp too)
+    os.replace(backup, shell.session.db_path)
     capsys.readouterr()
     assert shell.run_line("list --json") == 0
     out, err = capsys.readouterr()
@@ -189,15 +197,16 @@ def test_an_idle_shell_lets_the_wal_checkpoint_while_another_process_writes(tmp_
     writes, measured); the shell holds none between commands, so it stays a few MB."""
     db = tmp_path / "returns.db"
     assert run(tmp_path, *OPEN.replace('"Batch Co"', "Batch").split()).returncode == 0
-    shell = subprocess.Popen([*COMMAND, "shell"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env=env_for(tmp_path))
+    shell = subprocess.Popen([*COMMAND, "shell"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env_for(tmp_path))
     try:
         shell.stdin.write("show RA-000001 --json\n")  # the shell's connection is open, and idles
         shell.stdin.flush()
         assert shell.stdout.readline() == "{\n"
         while shell.stdout.readline() != "}\n":
             pass
-        writer = subprocess.run([sys.executable, "-c", WRITER, str(db), "2000"], capture_output=True, text=True, timeout=600)
+        writer = subprocess.run([sys.executable, "-c", WRITER, str(db), "2000"],
+                                capture_output=True, text=True, timeout=600)
         assert writer.returncode == 0, writer.stderr
         wal = Path(f"{db}-wal")
         size = wal.stat().st_size if wal.exists() else 0  # the writer, last to close, removed it
@@ -223,13 +232,14 @@ def test_a_read_transaction_held_by_another_process_does_grow_the_wal(tmp_path):
     reader = sqlite3.connect(db, isolation_level=None)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM returns").fetchone()
-    writer = subprocess.run([sys.executable, "-c", WRITER, str(db), "2000"], capture_output=True, text=True, timeout=600)
+    writer = subprocess.run([sys.executable, "-c", WRITER, str(db), "2000"], capture_output=True,
+                            text=True, timeout=600)
     assert writer.returncode == 0, writer.stderr
     assert Path(f"{db}-wal").stat().st_size > 8 * 1024 * 1024
     reader.close()
 
 
-# --- the history file ------------------------------------------------------------------------------
+# --- the history file -----------------------------------------------------------------------------
 
 
 def test_the_history_never_keeps_a_line_holding_a_card_and_its_folder_is_private(shell, tmp_path):
@@ -252,7 +262,8 @@ def test_the_history_never_keeps_a_line_holding_a_card_and_its_folder_is_private
             before = readline.get_current_history_length()
             readline.add_history(line)
             shell._keep_in_history(readline, history, before, readline.get_current_history_length())
-        in_memory = [readline.get_history_item(i) for i in range(1, readline.get_current_history_length() + 1)]
+        in_memory = [readline.get_history_item(i)
+                     for i in range(1, readline.get_current_history_length() + 1)]
     finally:
         os.umask(old_umask)
         readline.clear_history()

@@ -1,5 +1,5 @@
-"""What a single command imports: no pydantic on dispatch (typer < 0.29), no rich on the JSON and CSV paths,
-no PostgreSQL driver on SQLite's path (issue 14: its import costs every start about 100 ms)."""
+"""What a single command imports: no pydantic on dispatch (typer < 0.29), no rich on the JSON and
+CSV paths, no PostgreSQL driver on SQLite's path (its import costs every start about 100 ms)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from shellhelpers import env_for, run
 
 pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
-WATCHED = ("rich", "pydantic", "typer", "psycopg", "psycopg_binary", "hashlib", "csv", "tempfile", "email",
-           "fpdf", "barcode", "segno", "PIL", "fontTools")
+WATCHED = ("rich", "pydantic", "typer", "psycopg", "psycopg_binary", "hashlib", "csv", "tempfile",
+           "email", "fpdf", "barcode", "segno", "PIL", "fontTools")
 PROBE = f"""
 import json, sys
 WATCHED = {WATCHED!r}
@@ -28,19 +28,20 @@ sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in 
 
 
 def loaded(tmp_path, *args: str) -> set[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True,
-                          env=env_for(tmp_path), timeout=120)
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))],
+                          capture_output=True, text=True, env=env_for(tmp_path), timeout=120)
     return {m.split(".")[0] for m in json.loads(done.stderr.splitlines()[-1])}
 
 
 @pytest.fixture
 def one_return(tmp_path):
-    assert run(tmp_path, "open", "--type", "standard", "--customer", "Acme", "--item", "C1").returncode == 0
+    assert run(tmp_path, "open", "--type", "standard", "--customer", "Acme", "--item",
+               "C1").returncode == 0
     return tmp_path
 
 
-@pytest.mark.parametrize("args", [("show", "RA-000001", "--json"), ("list", "--json"), ("list", "--csv"),
-                                  ("overdue", "--csv"), ("export", "returns")])
+@pytest.mark.parametrize("args", [("show", "RA-000001", "--json"), ("list", "--json"),
+                                  ("list", "--csv"), ("overdue", "--csv"), ("export", "returns")])
 def test_json_and_csv_commands_import_neither_rich_nor_pydantic(one_return, args):
     modules = loaded(one_return, *args)
     assert "typer" in modules  # the probe did dispatch
@@ -60,8 +61,10 @@ def test_human_output_still_uses_rich(one_return):
     assert "rich" in loaded(one_return, "show", "RA-000001")
 
 
-@pytest.mark.parametrize("args", [("show", "RA-000001"), ("show", "RA-000001", "--json"), ("list",), ("overdue", "--json"),
-                                  ("export", "returns"), ("report", "--json"), ("doctor", "--json"), ("note", "RA-000001", "called")])
+@pytest.mark.parametrize("args", [("show", "RA-000001"), ("show", "RA-000001", "--json"),
+                                  ("list",), ("overdue", "--json"), ("export", "returns"),
+                                  ("report", "--json"), ("doctor", "--json"),
+                                  ("note", "RA-000001", "called")])
 def test_sqlite_commands_never_import_the_server_driver(one_return, args):
     modules = loaded(one_return, *args)
     assert "typer" in modules  # the probe did dispatch
@@ -71,11 +74,14 @@ def test_sqlite_commands_never_import_the_server_driver(one_return, args):
 SLIP_LIBRARIES = {"fpdf", "barcode", "segno", "PIL", "fontTools"}
 
 
-@pytest.mark.parametrize("args", [("show", "RA-000001"), ("show", "RA-000001", "--json"), ("list",), ("receive", "RA-000001"),
-                                  ("show", "RA-000001", "--notice", "opened"), ("notify", "--dry-run"), ("policy",)])
+@pytest.mark.parametrize("args", [("show", "RA-000001"), ("show", "RA-000001", "--json"),
+                                  ("list",), ("receive", "RA-000001"),
+                                  ("show", "RA-000001", "--notice", "opened"),
+                                  ("notify", "--dry-run"), ("policy",)])
 def test_only_the_slip_imports_the_pdf_libraries(one_return, args):
     """fpdf2, python-barcode and segno cost about 0.25 s to import: `slip` and a notice that carries
-    the slip pay it, nothing else (`notify --dry-run` without an outbox lists the opened notice, renders no slip)."""
+    the slip pay it, nothing else (`notify --dry-run` without an outbox lists the opened notice,
+    renders no slip)."""
     modules = loaded(one_return, *args)
     assert "typer" in modules
     expect_pdf = args[:4] == ("show", "RA-000001", "--notice", "opened")
@@ -83,5 +89,6 @@ def test_only_the_slip_imports_the_pdf_libraries(one_return, args):
 
 
 def test_the_slip_imports_them(one_return):
-    assert {"fpdf", "barcode", "segno"} <= loaded(one_return, "slip", "RA-000001", "--output", str(one_return / "RA-000001.pdf"))
+    assert {"fpdf", "barcode", "segno"} <= loaded(one_return, "slip", "RA-000001", "--output",
+                                                  str(one_return / "RA-000001.pdf"))
     assert (one_return / "RA-000001.pdf").read_bytes().startswith(b"%PDF-")
