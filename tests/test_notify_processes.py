@@ -26,8 +26,9 @@ CLI = [sys.executable, "-m", "speco_returns"]
 
 def _env(db_path, port: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "nightly", "SPECO_RETURNS_TODAY": TODAY,
-                "NO_COLOR": "1", "COLUMNS": "200", "SPECO_RETURNS_SMTP": f"smtp://127.0.0.1:{port}?tls=off",
+    env.update({"SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "nightly",
+                "SPECO_RETURNS_TODAY": TODAY, "NO_COLOR": "1", "COLUMNS": "200",
+                "SPECO_RETURNS_SMTP": f"smtp://127.0.0.1:{port}?tls=off",
                 "SPECO_RETURNS_MAIL_FROM": "returns@speco.example"})
     for name in ("SPECO_RETURNS_SMTP_PASSWORD", "SPECO_RETURNS_MAIL_BCC", "SPECO_RETURNS_REMIND"):
         env.pop(name, None)
@@ -36,12 +37,13 @@ def _env(db_path, port: int) -> dict[str, str]:
 
 def _open_many(cli, count: int) -> None:
     for i in range(count):
-        ok(cli("open", "--type", "standard", "--customer", f"Customer {i}", "--email", f"c{i}@example.com",
-               "--item", "VIP-4MP", "--on", TODAY, today=TODAY))
+        ok(cli("open", "--type", "standard", "--customer", f"Customer {i}", "--email",
+               f"c{i}@example.com", "--item", "VIP-4MP", "--on", TODAY, today=TODAY))
 
 
 def _history(db_path) -> list[dict]:
-    return [json.loads(d) for (d,) in query(db_path, "SELECT detail FROM events WHERE event = 'notice' ORDER BY id")]
+    return [json.loads(d) for (d,) in query(
+        db_path, "SELECT detail FROM events WHERE event = 'notice' ORDER BY id")]
 
 
 def test_two_notify_runs_at_once_send_each_notice_once(cli, db_path):
@@ -61,23 +63,27 @@ def test_two_notify_runs_at_once_send_each_notice_once(cli, db_path):
         controller.stop()
     per_message = Counter(r.msg["Message-ID"] for r in box.received)
     per_customer = Counter(tuple(r.rcpt_tos) for r in box.received)
-    assert len(box.received) == 24 and set(per_message.values()) == {1} and set(per_customer.values()) == {1}
+    assert (len(box.received) == 24 and set(per_message.values()) == {1}
+            and set(per_customer.values()) == {1})
     sent = [n for doc in docs for n in doc["notices"] if n["status"] == "sent"]
     skipped = [n for doc in docs for n in doc["notices"] if n["status"] == "skipped"]
-    # each went out once, by one run; the other skipped it (claimed) or never saw it due (already recorded)
-    assert len(sent) == 24 and len({n["ra"] for n in sent}) == 24 and {n["ra"] for n in skipped} <= {n["ra"] for n in sent}
+    # each went out once, by one run; the other skipped it (claimed) or never saw it due (already
+    # recorded)
+    assert (len(sent) == 24 and len({n["ra"] for n in sent}) == 24
+            and {n["ra"] for n in skipped} <= {n["ra"] for n in sent})
     history = _history(db_path)
     assert len(history) == 24 and {h["message_id"] for h in history} == set(per_message)
 
 
 def test_a_run_killed_between_send_and_record_is_made_good_by_the_next(cli, db_path):
     _open_many(cli, 3)
-    box = smtpserver.Inbox(gate=threading.Event())  # the server takes the message and holds its answer
+    # the server takes the message and holds its answer
+    box = smtpserver.Inbox(gate=threading.Event())
     controller = smtpserver.start(box)
     try:
         env = _env(db_path, controller.port)
-        proc = subprocess.Popen([*CLI, "notify"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen([*CLI, "notify"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             assert box.arrived.wait(timeout=60), "no message reached the server"
             proc.send_signal(signal.SIGKILL)  # sent, not yet recorded
@@ -89,8 +95,8 @@ def test_a_run_killed_between_send_and_record_is_made_good_by_the_next(cli, db_p
         assert _history(db_path) == []
         first = box.received[0].msg["Message-ID"]
         box.gate.set()
-        again = subprocess.run([*CLI, "notify", "--json"], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=120)
+        again = subprocess.run([*CLI, "notify", "--json"], env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=120)
         assert again.returncode == 0, again.stderr.decode()
     finally:
         controller.stop()
@@ -140,8 +146,8 @@ def _at_terminal(args: list[str], env: dict[str, str], columns: int) -> str:
 
 def test_at_a_terminal_notify_shows_the_notices_the_calls_and_a_summary_table(cli, db_path):
     _open_many(cli, 3)
-    ok(cli("open", "--type", "standard", "--customer", "Bob Alarm", "--phone", "555-0100", "--item", "DVR-8",
-           "--on", TODAY, today=TODAY))
+    ok(cli("open", "--type", "standard", "--customer", "Bob Alarm", "--phone", "555-0100", "--item",
+           "DVR-8", "--on", TODAY, today=TODAY))
     box = smtpserver.Inbox()
     controller = smtpserver.start(box)
     try:
@@ -153,4 +159,5 @@ def test_at_a_terminal_notify_shows_the_notices_the_calls_and_a_summary_table(cl
     summary = screen[screen.index("Summary"):]
     header = next(line for line in summary.splitlines() if "sent" in line)
     assert all(word in header for word in ("sent", "skipped", "failed", "no e-mail"))
-    assert all(len(line) <= 80 for line in screen.replace("\r", "").splitlines() if "\x1b" not in line)
+    assert all(len(line) <= 80 for line in screen.replace("\r", "").splitlines()
+               if "\x1b" not in line)

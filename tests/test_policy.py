@@ -44,21 +44,27 @@ def serials_for(items, prefix="SN") -> tuple:
     return tuple(out)
 
 
-def virtual(items, *, serials=None, approved_by="Dana Supervisor", reason="customer cannot ship", customer=None) -> Request:
+def virtual(items, *, serials=None, approved_by="Dana Supervisor", reason="customer cannot ship",
+            customer=None) -> Request:
     items = tuple(items)
     return Request(
-        type="virtual", items=items, serials=serials_for(items) if serials is None else tuple(serials),
+        type="virtual", items=items,
+        serials=serials_for(items) if serials is None else tuple(serials),
         approved_by=approved_by, reason=reason, customer=customer,
     )
 
 
 def advanced(items, *, serials=None, customer="Acme Security") -> Request:
     items = tuple(items)
-    return Request(type="advanced", items=items, serials=serials_for(items) if serials is None else tuple(serials), customer=customer)
+    return Request(type="advanced", items=items,
+                   serials=serials_for(items) if serials is None else tuple(serials),
+                   customer=customer)
 
 
-def counter(items=(("CAM-1", 1),), *, ticket="TT-1001", distributor="ADI Global", customer="Acme Security") -> Request:
-    return Request(type="counter", items=tuple(items), ticket=ticket, distributor=distributor, customer=customer)
+def counter(items=(("CAM-1", 1),), *, ticket="TT-1001", distributor="ADI Global",
+            customer="Acme Security") -> Request:
+    return Request(type="counter", items=tuple(items), ticket=ticket, distributor=distributor,
+                   customer=customer)
 
 
 def rules(result) -> list[str | None]:
@@ -170,7 +176,8 @@ def test_OTC_2_next_steps_say_distributor_policy_governs_and_may_take_time():
     assert "may take time" in steps
 
 
-@pytest.mark.parametrize("event", ["link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge"])
+@pytest.mark.parametrize("event", ["link", "hold", "ship", "deliver", "unit-shipped", "receive",
+                                   "charge"])
 def test_OTC_2_counter_return_events_other_than_complete_or_cancel_are_refused(event):
     with pytest.raises(ReturnsError):
         lifecycle.transition("counter", "ticket-issued", event)
@@ -192,7 +199,8 @@ def test_AR_1_fewer_serials_than_units_is_refused(given):
     req = advanced(items, serials=serials_for(items)[:given])
     result = rules_rules.check(req, facts())
     assert rules(result) == ["AR-1"]
-    assert "2 unit(s)" in result.violations[0].message and f"{given} serial(s)" in result.violations[0].message
+    assert ("2 unit(s)" in result.violations[0].message
+            and f"{given} serial(s)" in result.violations[0].message)
     missing = rules_rules.missing_fields(req)
     assert [v.rule for v in missing] == ["AR-1"]
     assert "2 needed" in missing[0].message and f"{given} given" in missing[0].message
@@ -223,7 +231,8 @@ def test_AR_1_one_model_short_of_serials_names_that_model():
 
 
 def serial_violations(result, rule):
-    """check() reports a bad serial list as violations of the type's serial rule, with the others."""
+    """check() reports a bad serial list as violations of the type's serial rule, with the
+    others."""
     assert not result.eligible
     found = [v for v in result.violations if v.rule == rule]
     assert found, result.violations
@@ -231,7 +240,8 @@ def serial_violations(result, rule):
 
 
 def test_standard_serial_problems_are_violations_without_a_rule():
-    req = Request(type="standard", items=(("CAM-1", 1),), serials=(("CAM-1", "S-0001"), ("CAM-1", "S-0002")))
+    req = Request(type="standard", items=(("CAM-1", 1),),
+                  serials=(("CAM-1", "S-0001"), ("CAM-1", "S-0002")))
     result = rules_rules.check(req, facts())
     assert [v.rule for v in result.violations] == [None]
 
@@ -272,7 +282,8 @@ def test_AR_1_assign_serials_reports_every_serial_problem_at_once():
 # --- AR-2 -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, event", [("authorized", "ship"), ("link-sent", "ship"), ("authorized", "hold")])
+@pytest.mark.parametrize("status, event", [("authorized", "ship"), ("link-sent", "ship"),
+                                           ("authorized", "hold")])
 def test_AR_2_ship_or_hold_before_link_and_hold_is_refused(status, event):
     with pytest.raises(ReturnsError) as err:
         lifecycle.transition("advanced", status, event)
@@ -281,7 +292,8 @@ def test_AR_2_ship_or_hold_before_link_and_hold_is_refused(status, event):
 
 def test_AR_2_link_then_hold_then_ship():
     state = "authorized"
-    for event, expected in [("link", "link-sent"), ("hold", "hold-authorized"), ("ship", "replacement-shipped")]:
+    for event, expected in [("link", "link-sent"), ("hold", "hold-authorized"),
+                            ("ship", "replacement-shipped")]:
         state = lifecycle.transition("advanced", state, event)
         assert state == expected
 
@@ -304,8 +316,10 @@ def test_AR_3_model_without_list_price_cannot_be_opened_as_advanced(model):
 def test_AR_3_a_zero_list_price_cannot_be_opened_as_advanced_naming_the_model():
     catalog = {**CATALOG, "FREE-1": Product("FREE-1", "other", 0)}
     result = rules_rules.check(advanced((("FREE-1", 1), ("CAM-1", 1))), facts(catalog=catalog))
-    assert rules(result) == ["AR-3"] and "FREE-1" in result.violations[0].message and result.hold_amount is None
-    assert rules_rules.check(Request(type="standard", items=(("FREE-1", 1),)), facts(catalog=catalog)).eligible
+    assert (rules(result) == ["AR-3"] and "FREE-1" in result.violations[0].message
+            and result.hold_amount is None)
+    assert rules_rules.check(Request(type="standard", items=(("FREE-1", 1),)),
+                             facts(catalog=catalog)).eligible
 
 
 def test_AR_3_hold_amount_is_list_price_times_quantity_summed_in_cents():
@@ -328,7 +342,9 @@ def test_AR_3_next_steps_warn_the_hold_may_exceed_what_was_paid():
 # --- AR-4 -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", ["authorized", "link-sent", "hold-authorized", "replacement-shipped", "charged", "late-return", "completed", "cancelled"])
+@pytest.mark.parametrize("status", ["authorized", "link-sent", "hold-authorized",
+                                    "replacement-shipped", "charged", "late-return", "completed",
+                                    "cancelled"])
 def test_AR_4_charge_refused_before_the_clock_can_run(status):
     with pytest.raises(ReturnsError) as err:
         lifecycle.transition("advanced", status, "charge")
@@ -341,7 +357,8 @@ def test_AR_4_charge_passes_the_state_machine_once_delivered(status):
 
 
 def test_AR_4_charge_refusal_on_the_due_date_and_allowed_after():
-    clock = domain_clock.Clock(shipped_on=date(2026, 10, 28), delivered_on=date(2026, 11, 1), hold_active=True)
+    clock = domain_clock.Clock(shipped_on=date(2026, 10, 28), delivered_on=date(2026, 11, 1),
+                               hold_active=True)
     refusal = domain_clock.charge_refusal(clock, date(2026, 12, 1))
     assert refusal is not None and refusal.rule == "AR-4"
     assert domain_clock.charge_refusal(clock, date(2026, 12, 2)) is None
@@ -360,19 +377,24 @@ def test_AR_4_a_parcel_in_transit_is_not_charged_before_it_is_stalled_and_past_d
 
 def test_AR_4_a_stalled_parcel_past_due_is_charged_only_with_a_reason():
     refusal = domain_clock.charge_refusal(IN_TRANSIT, date(2026, 12, 4))
-    assert refusal.rule == "AR-4" and "--reason" in refusal.message and "stalled from 2026-12-04" in refusal.message
-    assert domain_clock.charge_refusal(IN_TRANSIT, date(2026, 12, 4), reason="Dana: parcel lost") is None
+    assert (refusal.rule == "AR-4" and "--reason" in refusal.message
+            and "stalled from 2026-12-04" in refusal.message)
+    assert domain_clock.charge_refusal(IN_TRANSIT, date(2026, 12, 4),
+                                       reason="Dana: parcel lost") is None
     assert domain_clock.stalled_from(IN_TRANSIT) == date(2026, 12, 4)
 
 
 def test_AR_4_a_stalled_parcel_waits_for_the_due_date():
-    early = domain_clock.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 2))  # stalled from 11-16
-    assert "2026-12-02" in domain_clock.charge_refusal(early, date(2026, 11, 20), reason="lost").message
+    # stalled from 11-16
+    early = domain_clock.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 2))
+    assert "2026-12-02" in domain_clock.charge_refusal(early, date(2026, 11, 20),
+                                                       reason="lost").message
     assert domain_clock.charge_refusal(early, date(2026, 12, 2), reason="lost") is None
 
 
 def test_AR_4_a_unit_received_is_never_charged_even_with_a_reason():
-    back = domain_clock.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 20), received_on=date(2026, 11, 24))
+    back = domain_clock.Clock(delivered_on=date(2026, 11, 1), unit_shipped_on=date(2026, 11, 20),
+                              received_on=date(2026, 11, 24))
     assert domain_clock.charge_refusal(back, date(2027, 1, 1), reason="lost").rule == "AR-4"
 
 
@@ -543,7 +565,8 @@ def test_VR_4_model_equals_serial_with_several_models():
 @pytest.mark.parametrize(
     "items, serials",
     [
-        ((("CAM-1", 1), ("CAM-2", 1)), ((None, "A-0001"), ("CAM-2", "B-0001"))),  # plain serial, several models
+        # plain serial, several models
+        ((("CAM-1", 1), ("CAM-2", 1)), ((None, "A-0001"), ("CAM-2", "B-0001"))),
         ((("CAM-1", 1),), (("CAM-2", "B-0001"),)),  # names a model not on the RA
         ((("CAM-1", 2),), (("CAM-1", "A-0001"), ("CAM-1", "A-0001"))),  # duplicate
         ((("CAM-1", 1),), (("CAM-1", "A-0001"), ("CAM-1", "A-0002"))),  # more serials than units
@@ -554,7 +577,8 @@ def test_VR_4_bad_serial_lists_are_refused(items, serials):
 
 
 def test_VR_4_serials_are_not_required_for_standard_or_counter():
-    assert rules_rules.missing_fields(Request(type="standard", items=(("CAM-1", 3),), customer="Acme")) == []
+    assert rules_rules.missing_fields(Request(type="standard", items=(("CAM-1", 3),),
+                                              customer="Acme")) == []
     assert rules_rules.check(Request(type="standard", items=(("CAM-1", 3),)), facts()).eligible
     assert rules_rules.check(counter((("CAM-1", 3),)), facts()).eligible
 
@@ -581,7 +605,8 @@ def test_VR_5_the_return_completes_when_the_replacement_ships():
 def test_SER_1_serial_on_another_open_return_is_refused_naming_it(type_):
     items = (("CAM-1", 2),)
     base = {"standard": Request(type="standard", items=items, serials=serials_for(items)),
-            "counter": Request(type="counter", items=items, serials=serials_for(items), ticket="TT-1", distributor="ADI"),
+            "counter": Request(type="counter", items=items, serials=serials_for(items),
+                               ticket="TT-1", distributor="ADI"),
             "advanced": advanced(items),
             "virtual": virtual(items)}[type_]
     owned = serials_for(items)[1][1]
@@ -601,7 +626,8 @@ def test_SER_1_every_owned_serial_is_named():
     owners = {s: f"RA-00000{n}" for n, (_, s) in enumerate(serials_for(items), start=1)}
     result = rules_rules.check(advanced(items), facts(serial_owners=owners))
     assert rules(result) == ["SER-1", "SER-1"]
-    assert {"RA-000001", "RA-000002"} == {re.search(r"RA-\d+", v.message).group() for v in result.violations}
+    assert {"RA-000001", "RA-000002"} == {re.search(r"RA-\d+", v.message).group()
+                                          for v in result.violations}
 
 
 # --- check returns every violation, not just the first ------------------------------------
@@ -609,8 +635,10 @@ def test_SER_1_every_owned_serial_is_named():
 
 def test_check_returns_every_violation_of_a_virtual_return():
     items = (("PTZ-1", 1), ("NVR-1", 1), ("CAM-1", 2))  # 4 units, a PTZ, a recorder
-    req = virtual(items, serials=(("CAM-1", "C-0001"),), approved_by=None, reason=None, customer="Acme")
-    result = rules_rules.check(req, facts(serial_owners={"C-0001": "RA-000007"}, recent_virtual_units=2))
+    req = virtual(items, serials=(("CAM-1", "C-0001"),), approved_by=None, reason=None,
+                  customer="Acme")
+    result = rules_rules.check(req, facts(serial_owners={"C-0001": "RA-000007"},
+                                          recent_virtual_units=2))
     assert not result.eligible
     assert sorted(set(rules(result))) == ["SER-1", "VR-1", "VR-2", "VR-3", "VR-4"]
     assert len(only(result, "VR-1")) == 2  # approver and reason
@@ -631,7 +659,8 @@ def test_check_returns_every_violation_of_an_advanced_replacement():
 def test_check_result_eligible_follows_violations_not_warnings():
     result = types.CheckResult(violations=[], warnings=[Violation("VR-2", "w")], serials={})
     assert result.eligible
-    assert not types.CheckResult(violations=[Violation("VR-1", "v")], warnings=[], serials={}).eligible
+    assert not types.CheckResult(violations=[Violation("VR-1", "v")], warnings=[],
+                                 serials={}).eligible
 
 
 # --- missing_fields ------------------------------------------------------------------------
@@ -712,19 +741,23 @@ ALLOWED = {
 STATES = {
     "standard": {"authorized", "unit-in-transit", "unit-received", "completed", "cancelled"},
     "counter": {"ticket-issued", "completed", "cancelled"},
-    "advanced": {"authorized", "link-sent", "hold-authorized", "replacement-shipped", "replacement-delivered",
-                 "unit-in-transit", "completed", "charged", "late-return", "cancelled"},
+    "advanced": {"authorized", "link-sent", "hold-authorized", "replacement-shipped",
+                 "replacement-delivered", "unit-in-transit", "completed", "charged", "late-return",
+                 "cancelled"},
     "virtual": {"authorized", "completed", "cancelled"},
 }
-INITIAL = {"standard": "authorized", "counter": "ticket-issued", "advanced": "authorized", "virtual": "authorized"}
-EVENTS = {"link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "refund", "complete", "cancel"}
+INITIAL = {"standard": "authorized", "counter": "ticket-issued", "advanced": "authorized",
+           "virtual": "authorized"}
+EVENTS = {"link", "hold", "ship", "deliver", "unit-shipped", "receive", "charge", "refund",
+          "complete", "cancel"}
 
 
 def expected_rule(type_: str, status: str, event: str) -> str | None:
     """The rule a refusal must name, where SPEC §2 gives one."""
     if type_ == "standard" and event == "ship" and status in ("authorized", "unit-in-transit"):
         return "STD-1"
-    if type_ == "advanced" and ((event == "ship" and status in ("authorized", "link-sent")) or (event == "hold" and status == "authorized")):
+    if type_ == "advanced" and ((event == "ship" and status in ("authorized", "link-sent"))
+                                or (event == "hold" and status == "authorized")):
         return "AR-2"
     if type_ == "advanced" and event == "charge":
         return "AR-4"
@@ -750,7 +783,8 @@ def test_transition_table_is_exactly_spec_section_3(type_):
         for event in sorted(EVENTS):
             expected = ALLOWED[type_].get((status, event))
             if expected is not None:
-                assert lifecycle.transition(type_, status, event) == expected, (type_, status, event)
+                assert (lifecycle.transition(type_, status, event)
+                        == expected), (type_, status, event)
                 continue
             with pytest.raises(ReturnsError) as err:
                 lifecycle.transition(type_, status, event)
@@ -785,8 +819,9 @@ def test_every_type_can_reach_completed_from_its_initial_state():
 
 @pytest.mark.parametrize(
     "status, is_open",
-    [("completed", False), ("cancelled", False), ("charged", False), ("late-return", True), ("authorized", True),
-     ("ticket-issued", True), ("unit-in-transit", True), ("replacement-delivered", True)],
+    [("completed", False), ("cancelled", False), ("charged", False), ("late-return", True),
+     ("authorized", True), ("ticket-issued", True), ("unit-in-transit", True),
+     ("replacement-delivered", True)],
 )
 def test_open_means_any_state_but_completed_cancelled_and_charged(status, is_open):
     assert lifecycle.is_open(status) is is_open
@@ -812,7 +847,8 @@ NEXT_COMMANDS = {
 }
 
 
-@pytest.mark.parametrize("type_, status", [(t, s) for t in sorted(STATES) for s in sorted(STATES[t])])
+@pytest.mark.parametrize("type_, status", [(t, s) for t in sorted(STATES)
+                                           for s in sorted(STATES[t])])
 def test_next_step_for_every_type_and_state(type_, status):
     text = wording.next_step(type_, status)
     assert text.strip(), (type_, status)
@@ -838,8 +874,10 @@ TODAY = date(2026, 11, 26)
 
 def test_check_event_date_same_day_as_last_event_and_today_is_allowed():
     assert lifecycle.check_event_date(TODAY, TODAY, TODAY) is None
-    assert lifecycle.check_event_date(TODAY - timedelta(days=3), TODAY, TODAY - timedelta(days=3)) is None
-    assert lifecycle.check_event_date(TODAY - timedelta(days=1), TODAY, TODAY - timedelta(days=5)) is None
+    assert lifecycle.check_event_date(TODAY - timedelta(days=3), TODAY,
+                                      TODAY - timedelta(days=3)) is None
+    assert lifecycle.check_event_date(TODAY - timedelta(days=1), TODAY,
+                                      TODAY - timedelta(days=5)) is None
 
 
 def test_check_event_date_in_the_future_is_refused():
@@ -872,14 +910,16 @@ def test_parse_type_refuses_unknown(text):
 
 
 def test_parse_category():
-    assert [inputs.parse_category(c.upper()) for c in ("camera", "ptz", "specialty", "recorder", "other")] == [
+    assert [inputs.parse_category(c.upper())
+            for c in ("camera", "ptz", "specialty", "recorder", "other")] == [
         "camera", "ptz", "specialty", "recorder", "other"]
     with pytest.raises(ReturnsError):
         inputs.parse_category("dome")
 
 
 def test_rules_and_rule_text_cover_every_rule_id_of_spec_section_2():
-    ids = {"STD-1", "OTC-1", "OTC-2", "AR-1", "AR-2", "AR-3", "AR-4", "VR-1", "VR-2", "VR-3", "VR-4", "VR-5", "SER-1"}
+    ids = {"STD-1", "OTC-1", "OTC-2", "AR-1", "AR-2", "AR-3", "AR-4", "VR-1", "VR-2", "VR-3",
+           "VR-4", "VR-5", "SER-1"}
     assert set(wording.RULE_TEXT) == ids
     assert {r for rs in wording.RULES.values() for r in rs} == ids
     assert all("SER-1" in wording.RULES[t] for t in types.TYPES)

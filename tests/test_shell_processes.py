@@ -24,22 +24,26 @@ def _shell(tmp_path, db) -> ShellProcess:
     return ShellProcess(tmp_path, SPECO_RETURNS_DB=str(db))
 
 
-def test_a_write_after_a_newer_tool_upgraded_the_database_is_refused_in_the_open_shell(tmp_path, db_path):
+def test_a_write_after_a_newer_tool_upgraded_the_database_is_refused_in_the_open_shell(
+        tmp_path, db_path):
     assert run(tmp_path, *OPEN, SPECO_RETURNS_DB=str(db_path)).returncode == 0
     shell = _shell(tmp_path, db_path)
     try:
-        assert json.loads(shell.run("list --json", shows="\n]\n"))[0]["ra"] == "RA-000001"  # a read: the connection is made
+        # a read: the connection is made
+        assert json.loads(shell.run("list --json", shows="\n]\n"))[0]["ra"] == "RA-000001"
         shell.settle()
         table = "speco_migrations" if isinstance(db_path, str) else "_sqlite_migrations"
         with raw(db_path) as conn:  # another process: a newer speco-returns upgrades the database
-            conn.execute(f"INSERT INTO {table} (migration_set, name) VALUES (?, 'm099_from_the_future')", [MIGRATION_SET])
+            conn.execute(f"INSERT INTO {table} (migration_set, name) VALUES (?, "
+                         "'m099_from_the_future')", [MIGRATION_SET])
             conn.execute("UPDATE schema_info SET value = '9.1.0' WHERE key = 'upgraded_by'")
-        refused = shell.run('note RA-000001 "after the upgrade"', shows="line 3: exit 1\n", on="err")
+        refused = shell.run('note RA-000001 "after the upgrade"', shows="line 3: exit 1\n",
+                            on="err")
         assert shell.finish() == 1
     finally:
         shell.kill()
-    assert refused.splitlines() == [f"error: this database was upgraded by speco-returns 9.1.0 or later: "
-                                    f"upgrade the tool ({db_path})", "line 3: exit 1"]
+    assert refused.splitlines() == ["error: this database was upgraded by speco-returns 9.1.0 or "
+                                    f"later: upgrade the tool ({db_path})", "line 3: exit 1"]
     assert query(db_path, "SELECT count(*) FROM events WHERE event = 'note'") == [(0,)]
     assert counts(db_path)["returns"] == 1
 
@@ -53,9 +57,11 @@ def _copy_over(backup, db) -> None:
         os.fsync(dst.fileno())
 
 
-@pytest.mark.sqlite_only("a restore is a file copied or moved into place (docs/admin.md, Backup and doctor); a server's is pg_restore")
+@pytest.mark.sqlite_only("a restore is a file copied or moved into place (docs/admin.md, Backup "
+                         "and doctor); a server's is pg_restore")
 @pytest.mark.parametrize("how", ["cp", "mv"])
-def test_a_restore_made_while_the_shell_waits_is_what_its_next_command_reads_and_stays(tmp_path, db_path, how):
+def test_a_restore_made_while_the_shell_waits_is_what_its_next_command_reads_and_stays(
+        tmp_path, db_path, how):
     """The documented restore (copy the backup over the file, or move it into place, and remove the
     -wal and -shm), made by another process between two lines of an open shell: the next line
     reads the restored file, a write after it lands there, and the shell's exit writes none of
@@ -66,7 +72,8 @@ def test_a_restore_made_while_the_shell_waits_is_what_its_next_command_reads_and
     shell = _shell(tmp_path, db_path)
     try:
         for n in range(2, 5):  # written through the shell, after the backup
-            assert json.loads(shell.run(shlex.join([*OPEN, "--json"]), shows="\n}\n"))["ra"] == f"RA-{n:06d}"
+            assert json.loads(shell.run(shlex.join([*OPEN, "--json"]),
+                                        shows="\n}\n"))["ra"] == f"RA-{n:06d}"
         shell.settle()  # the shell waits for its next line: the restore is made now
         if how == "cp":
             _copy_over(backup, db_path)
@@ -74,8 +81,10 @@ def test_a_restore_made_while_the_shell_waits_is_what_its_next_command_reads_and
             os.replace(backup, db_path)
         for suffix in ("-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-        assert [r["ra"] for r in json.loads(shell.run("list --json", shows="\n]\n"))] == ["RA-000001"]
-        assert shell.run('note RA-000001 "after the restore"', shows="note added\n").endswith("RA-000001: note added\n")
+        assert [r["ra"] for r in json.loads(shell.run("list --json",
+                                                      shows="\n]\n"))] == ["RA-000001"]
+        assert shell.run('note RA-000001 "after the restore"',
+                         shows="note added\n").endswith("RA-000001: note added\n")
         assert shell.finish() == 0
     finally:
         shell.kill()

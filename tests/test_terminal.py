@@ -23,16 +23,19 @@ TODAY = "2026-12-02"
 
 @pytest.fixture
 def agent_day(cli, db_path):
-    """One return in each overdue state, long names, long e-mails, 32-character serials, big amounts."""
+    """One return in each overdue state, long names, long e-mails, 32-character serials, big
+    amounts."""
 
     def run(*args, today="2026-11-01"):
         return ok(cli(*args, today=today))
 
     run("catalog", "add", "O4B3", "--category", "camera", "--list-price", "13249.47",
-        "--description", "4MP bullet camera, 2.8 mm lens, the model most returned this year by a wide margin")
+        "--description",
+        "4MP bullet camera, 2.8 mm lens, the model most returned this year by a wide margin")
 
     def advanced(customer, serial, *contact, hold_expires="2026-12-04", deliver=None):
-        run("open", "--type", "advanced", "--customer", customer, "--item", "O4B3", "--serial", serial, *contact)
+        run("open", "--type", "advanced", "--customer", customer, "--item", "O4B3", "--serial",
+            serial, *contact)
         ra = [r for r in cli("list", "--json").stdout.split('"') if r.startswith("RA-")][0]
         run("link", ra)
         run("hold", ra, "--ref", f"AUTH-{serial[-6:]}", "--expires", hold_expires)
@@ -43,13 +46,16 @@ def agent_day(cli, db_path):
 
     ras = {
         "overdue": advanced("Northwind Security Integrators of Greater Springfield", SERIAL_A,
-                            "--email", "operations.desk@northwind-security.example.com", "--phone", "(201) 555-0100",
-                            deliver="2026-11-01"),
+                            "--email", "operations.desk@northwind-security.example.com", "--phone",
+                            "(201) 555-0100", deliver="2026-11-01"),
         "delivery-unknown": advanced("Acme Alarm", SERIAL_B, "--phone", "555-0101"),
-        "return-stalled": advanced("Bob's Alarm", "SN-B3-0001", "--email", "bob@example.com", deliver="2026-11-01"),
-        "due-soon": advanced("Dan's Doors", "SN-D4-0001", "--email", "dan@example.com", deliver="2026-11-03"),
+        "return-stalled": advanced("Bob's Alarm", "SN-B3-0001", "--email", "bob@example.com",
+                                   deliver="2026-11-01"),
+        "due-soon": advanced("Dan's Doors", "SN-D4-0001", "--email", "dan@example.com",
+                             deliver="2026-11-03"),
     }
-    run("unit-shipped", ras["return-stalled"], "--tracking", "1ZRETURN0000000042", "--on", "2026-11-05", today="2026-11-05")
+    run("unit-shipped", ras["return-stalled"], "--tracking", "1ZRETURN0000000042", "--on",
+        "2026-11-05", today="2026-11-05")
     return ras
 
 
@@ -65,7 +71,8 @@ def assert_whole(lines: list[str], width: int, keys: list[str]) -> None:
     too_long = [line for line in lines if len(line.rstrip()) > width]
     assert not too_long, too_long
     for key in keys:
-        assert any(key in line for line in lines), f"{key} is cut or folded at {width} columns:\n{text}"
+        assert any(key in line for line in lines), (f"{key} is cut or folded at {width} "
+                                                     f"columns:\n{text}")
 
 
 @pytest.mark.slow
@@ -75,8 +82,10 @@ def test_show_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["show", ra], width, _env(db_path))
     assert code == 0
     dates = sorted(set(re.findall(r"\d{4}-\d\d-\d\d", "\n".join(lines))))
-    assert {"2026-11-01", "2026-12-01", "2026-12-04"} <= set(dates)  # opened and events, due, hold expiry
-    assert_whole(lines, width, [ra, SERIAL_A, "$13,249.47", "replacement-delivered", "AUTH-0000A1", "1Z999AA10123456784"])
+    # opened and events, due, hold expiry
+    assert {"2026-11-01", "2026-12-01", "2026-12-04"} <= set(dates)
+    assert_whole(lines, width, [ra, SERIAL_A, "$13,249.47", "replacement-delivered", "AUTH-0000A1",
+                                "1Z999AA10123456784"])
 
 
 @pytest.mark.slow
@@ -84,8 +93,8 @@ def test_show_keeps_every_key_whole(agent_day, db_path, width):
 def test_list_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["list"], width, _env(db_path))
     assert code == 0
-    assert_whole(lines, width, [*agent_day.values(), "replacement-delivered", "unit-in-transit", "replacement-shipped",
-                                "2026-11-01"])
+    assert_whole(lines, width, [*agent_day.values(), "replacement-delivered", "unit-in-transit",
+                                "replacement-shipped", "2026-11-01"])
 
 
 @pytest.mark.slow
@@ -93,8 +102,9 @@ def test_list_keeps_every_key_whole(agent_day, db_path, width):
 def test_overdue_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["overdue", "--within", "5"], width, _env(db_path))
     assert code == 0
-    assert_whole(lines, width, [*agent_day.values(), *agent_day.keys(), "hold-expiring", "$13,249.47", "2026-12-01",
-                                "2026-12-03", "2026-12-04", "1ZRETURN0000000042"])
+    assert_whole(lines, width, [*agent_day.values(), *agent_day.keys(), "hold-expiring",
+                                "$13,249.47", "2026-12-01", "2026-12-03", "2026-12-04",
+                                "1ZRETURN0000000042"])
 
 
 @pytest.mark.slow
@@ -102,7 +112,8 @@ def test_overdue_keeps_every_key_whole(agent_day, db_path, width):
 def test_serial_find_keeps_every_key_whole(agent_day, db_path, width):
     code, lines = screen(["serial", "find", SERIAL_A.lower()], width, _env(db_path))
     assert code == 0
-    assert_whole(lines, width, [SERIAL_A, agent_day["overdue"], "replacement-delivered", "2026-11-01"])
+    assert_whole(lines, width, [SERIAL_A, agent_day["overdue"], "replacement-delivered",
+                                "2026-11-01"])
 
 
 @pytest.mark.slow
@@ -122,8 +133,10 @@ def test_a_table_where_it_fits_stacked_where_it_cannot(agent_day, db_path):
     assert header, wide
     assert not any(line.startswith("ra:") for line in wide)
     stacked = [line.split()[1] for line in narrow if line.startswith("ra:")]
-    assert stacked == [agent_day[s] for s in ("overdue", "due-soon", "delivery-unknown", "return-stalled")] + sorted(
-        agent_day.values()), narrow  # every row, in the order of the table (worst first, then hold-expiring)
+    # every row, in the order of the table (worst first, then hold-expiring)
+    assert (stacked == [agent_day[s] for s in ("overdue", "due-soon", "delivery-unknown",
+                                               "return-stalled")]
+            + sorted(agent_day.values())), narrow
 
 
 @pytest.mark.parametrize("columns", ["60", "200"])
