@@ -75,53 +75,69 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     sender = _address(env, "SPECO_RETURNS_MAIL_FROM")
     bcc = _address(env, "SPECO_RETURNS_MAIL_BCC")
     address = (env.get("SPECO_RETURNS_RETURN_ADDRESS") or "").strip() or None
-    for line in (address or "").split("\n"):  # a postal address: lines of text, a line break between them
+    # a postal address: lines of text, a line break between them
+    for line in (address or "").split("\n"):
         inputs.refuse_control("SPECO_RETURNS_RETURN_ADDRESS", line)
     contact = Contact(return_address=address, phone=_phone(env, "SPECO_RETURNS_SUPPORT_PHONE"),
-                      hours=inputs.clean_text("SPECO_RETURNS_SUPPORT_HOURS", env.get("SPECO_RETURNS_SUPPORT_HOURS")),
+                      hours=inputs.clean_text("SPECO_RETURNS_SUPPORT_HOURS",
+                                              env.get("SPECO_RETURNS_SUPPORT_HOURS")),
                       reply_to=_address(env, "SPECO_RETURNS_MAIL_REPLY_TO"))
     password = env.get("SPECO_RETURNS_SMTP_PASSWORD") or None
     if password:
         inputs.refuse_control("SPECO_RETURNS_SMTP_PASSWORD", password, secret=True)
     slip = _slip_settings(env)
     raw = (env.get("SPECO_RETURNS_SMTP") or "").strip()
-    inputs.refuse_control("SPECO_RETURNS_SMTP", raw, shown=without_password(raw))  # a DEL in the host reached the resolver
+    # a DEL in the host reached the resolver
+    inputs.refuse_control("SPECO_RETURNS_SMTP", raw, shown=without_password(raw))
     if not raw:
-        return Settings(url=None, sender=sender, bcc=bcc, contact=contact, password=password, **slip)
+        return Settings(url=None, sender=sender, bcc=bcc, contact=contact, password=password,
+                        **slip)
     try:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError:
-        raise ReturnsError("SPECO_RETURNS_SMTP is not a URL: write smtp://user@host:587 or smtps://user@host:465") from None
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or parts.path not in ("", "/"):
-        raise ReturnsError("SPECO_RETURNS_SMTP is not a URL: write smtp://user@host:587 or smtps://user@host:465")
+        raise ReturnsError("SPECO_RETURNS_SMTP is not a URL: "
+                           "write smtp://user@host:587 or smtps://user@host:465") from None
+    if (parts.scheme not in ("smtp", "smtps") or not parts.hostname
+            or parts.path not in ("", "/")):
+        raise ReturnsError("SPECO_RETURNS_SMTP is not a URL: "
+                           "write smtp://user@host:587 or smtps://user@host:465")
     if parts.password is not None:
-        raise ReturnsError("SPECO_RETURNS_SMTP holds a password: put it in SPECO_RETURNS_SMTP_PASSWORD instead")
+        raise ReturnsError("SPECO_RETURNS_SMTP holds a password: "
+                           "put it in SPECO_RETURNS_SMTP_PASSWORD instead")
     query = parse_qs(parts.query)
     unknown = set(query) - {"tls"}
     tls_value = query.get("tls", ["on"])[-1].lower()
     if unknown or tls_value not in ("on", "off"):
-        raise ReturnsError("SPECO_RETURNS_SMTP: the only option is ?tls=off (a relay on this machine)")
+        raise ReturnsError("SPECO_RETURNS_SMTP: the only option is ?tls=off "
+                           "(a relay on this machine)")
     tls = tls_value == "on"
     if parts.scheme == "smtps" and not tls:
-        raise ReturnsError("SPECO_RETURNS_SMTP: smtps:// is TLS; use smtp://host:port?tls=off for a local relay")
+        raise ReturnsError("SPECO_RETURNS_SMTP: smtps:// is TLS; "
+                           "use smtp://host:port?tls=off for a local relay")
     if not tls and not _loopback(parts.hostname):
-        raise ReturnsError(f"SPECO_RETURNS_SMTP: ?tls=off only for a relay on this machine, not {parts.hostname}")
+        raise ReturnsError("SPECO_RETURNS_SMTP: ?tls=off only for a relay on this machine, "
+                           f"not {parts.hostname}")
     user = unquote(parts.username) if parts.username else None
     if user and not password:
-        raise ReturnsError(f"SPECO_RETURNS_SMTP names user {inputs.quote(user)} but SPECO_RETURNS_SMTP_PASSWORD is not set")
+        raise ReturnsError(f"SPECO_RETURNS_SMTP names user {inputs.quote(user)} "
+                           "but SPECO_RETURNS_SMTP_PASSWORD is not set")
     if password and not user:
-        raise ReturnsError("SPECO_RETURNS_SMTP_PASSWORD is set but SPECO_RETURNS_SMTP names no user (smtp://user@host)")
-    shown = f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{parts.hostname}:{port or ''}"
+        raise ReturnsError("SPECO_RETURNS_SMTP_PASSWORD is set "
+                           "but SPECO_RETURNS_SMTP names no user (smtp://user@host)")
+    shown = (f"{parts.scheme}://{parts.username + '@' if parts.username else ''}"
+             f"{parts.hostname}:{port or ''}")
     return Settings(url=shown.rstrip(":"), scheme=parts.scheme, host=parts.hostname,
-                    port=port or (465 if parts.scheme == "smtps" else 587), user=user, password=password, tls=tls,
-                    sender=sender, bcc=bcc, contact=contact, **slip)
+                    port=port or (465 if parts.scheme == "smtps" else 587), user=user,
+                    password=password, tls=tls, sender=sender, bcc=bcc, contact=contact, **slip)
 
 
 def _slip_settings(env: Mapping[str, str]) -> dict:
-    """The RA slip's settings (attached or not, its paper, its font); a wrong value is ReturnsError."""
+    """The RA slip's settings (attached or not, its paper, its font); a wrong value is
+    ReturnsError."""
     found = {}
-    for name, field, choices in (("SPECO_RETURNS_MAIL_ATTACHMENTS", "attachments", ("on", "off")),
+    for name, field, choices in (("SPECO_RETURNS_MAIL_ATTACHMENTS", "attachments",
+                                  ("on", "off")),
                                  ("SPECO_RETURNS_SLIP_PAPER", "slip_paper", ("letter", "a4"))):
         value = (env.get(name) or "").strip().lower()
         if value and value not in choices:
@@ -142,7 +158,8 @@ def _address(env: Mapping[str, str], name: str) -> str | None:
     try:
         return inputs.parse_email(value)
     except ReturnsError:
-        raise ReturnsError(f"{name} is not an e-mail address: write it like returns@example.com") from None
+        raise ReturnsError(f"{name} is not an e-mail address: "
+                           "write it like returns@example.com") from None
 
 
 _PHONE_SIGNS = set("0123456789+-.() /")
@@ -156,10 +173,12 @@ def _phone(env: Mapping[str, str], name: str) -> str | None:
     if not value:
         return None
     inputs.refuse_control(name, value)
-    number = value[:m.start()] if (m := _EXTENSION.search(value)) and m.end() == len(value) else value
+    number = (value[:m.start()] if (m := _EXTENSION.search(value)) and m.end() == len(value)
+              else value)
     digits = sum(ch.isascii() and ch.isdigit() for ch in number)
     if not set(number) <= _PHONE_SIGNS or "+" in number[1:] or not 7 <= digits <= 15:
-        raise ReturnsError(f"{name} is not a phone number: write it like +1 800 555 0100 or (800) 555-0100 x12")
+        raise ReturnsError(f"{name} is not a phone number: "
+                           "write it like +1 800 555 0100 or (800) 555-0100 x12")
     return value
 
 
@@ -173,14 +192,16 @@ def _loopback(host: str) -> bool:
 
 
 def message_id(settings: Settings, ra: str) -> str:
-    return make_msgid(idstring=plain_key(ra), domain=settings.domain)  # a ticket's `:` would end the id
+    # a ticket's `:` would end the id
+    return make_msgid(idstring=plain_key(ra), domain=settings.domain)
 
 
 def plain_key(key: str) -> str:
     """An RA number or ticket as a file name and a Message-ID can carry it, one to one: ASCII
     letters, digits and `-` stay, every other character is `_` and its UTF-8 bytes in hex
     (`/` is `_2f`, `_` itself `_5f`), so two keys never come out the same."""
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-") else "".join(f"_{b:02x}" for b in ch.encode())
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "-")
+                   else "".join(f"_{b:02x}" for b in ch.encode())
                    for ch in key)
 
 
@@ -207,7 +228,8 @@ class Smtp:
         s = self.s
         try:
             if s.scheme == "smtps":
-                conn = smtplib.SMTP_SSL(s.host, s.port, timeout=TIMEOUT_S, context=ssl.create_default_context())
+                conn = smtplib.SMTP_SSL(s.host, s.port, timeout=TIMEOUT_S,
+                                        context=ssl.create_default_context())
             else:
                 conn = smtplib.SMTP(s.host, s.port, timeout=TIMEOUT_S)
             try:
@@ -224,7 +246,8 @@ class Smtp:
                 raise
         except smtplib.SMTPAuthenticationError as e:
             raise Down(f"{s.url} refused the login for {s.user} ({e.smtp_code})") from None
-        except (OSError, smtplib.SMTPException) as e:  # refused, unreachable, timed out, bad certificate
+        except (OSError, smtplib.SMTPException) as e:
+            # refused, unreachable, timed out, bad certificate
             raise Down(f"cannot reach the mail server {s.url}: {_reason(e)}") from None
         self.conn = conn
 
@@ -232,14 +255,16 @@ class Smtp:
         del name
         self.connect()
         try:
-            refused = self.conn.send_message(msg)  # takes Bcc out of the message and sends to it too
+            # takes Bcc out of the message and sends to it too
+            refused = self.conn.send_message(msg)
         except smtplib.SMTPRecipientsRefused as e:
             raise Failed(f"the server refused {', '.join(_refusals(e.recipients))}") from None
         except smtplib.SMTPServerDisconnected as e:
             self.conn = None  # the next notice reconnects
             raise Failed(f"the server closed the connection: {_reason(e)}") from None
         except smtplib.SMTPResponseException as e:
-            raise Failed(f"the server refused the message: {e.smtp_code} {_text(e.smtp_error)}") from None
+            raise Failed("the server refused the message: "
+                         f"{e.smtp_code} {_text(e.smtp_error)}") from None
         except (OSError, smtplib.SMTPException) as e:
             self.conn = None
             raise Failed(f"sending failed: {_reason(e)}") from None
@@ -270,8 +295,9 @@ class Outbox:
         pass
 
     def send(self, msg: EmailMessage, name: str) -> None:
-        """Write NAME.eml whole. A file already there is replaced only when it is this very message
-        (its Message-ID: a retry after a crash); any other is never overwritten, the notice fails."""
+        """Write NAME.eml whole. A file already there is replaced only when it is this very
+        message (its Message-ID: a retry after a crash); any other is never overwritten, the
+        notice fails."""
         path = self.folder / f"{name}.eml"
         taken = f"{path} exists and holds another message: move it away (it is never overwritten)"
         same = path.is_file() and _message_id(path) == msg["Message-ID"]

@@ -83,23 +83,31 @@ def slip(f: ReturnFacts, *, return_address: str | None, sender: str | None) -> S
     ships = f.type in SHIPS_TO_SPECO
     values = {"ra": f.key}
     if ships:
-        values["address"] = "the return address below" if address else "the address Speco Technical Support gives you"
+        values["address"] = ("the return address below" if address
+                             else "the address Speco Technical Support gives you")
     if f.type == "counter":
         values["distributor"] = f" ({printed(f.distributor)})" if f.distributor else ""
     if f.type == "advanced":
-        values["hold"] = inputs.format_usd(f.hold_amount) if f.hold_amount is not None else "the list price"
+        values["hold"] = (inputs.format_usd(f.hold_amount) if f.hold_amount is not None
+                          else "the list price")
         due_on = f.clock.due_on
         values["due"] = (f"due back by {due_on:%A, %B %-d, %Y}" if due_on
-                         else f"the due date is {types.RETURN_WINDOW_DAYS} days after the day you receive it")
-    items = tuple(Line(printed(i.model), i.qty, ", ".join(printed(shown_serial(s)) for s in i.serials)) for i in f.items)
-    return Slip(key=f.key, type=f.type, heading="Tech Ticket" if f.type == "counter" else "Return Authorization",
-                type_title=types.TYPE_TITLES[f.type], customer=printed(f.customer), opened_on=f.opened_on, items=items,
-                steps=tuple(wording.slip_steps(f.type, **values)), address=address if ships or f.type == "counter" else (),
+                         else f"the due date is {types.RETURN_WINDOW_DAYS} days after the day "
+                         "you receive it")
+    items = tuple(Line(printed(i.model), i.qty,
+                       ", ".join(printed(shown_serial(s)) for s in i.serials)) for i in f.items)
+    return Slip(key=f.key, type=f.type,
+                heading="Tech Ticket" if f.type == "counter" else "Return Authorization",
+                type_title=types.TYPE_TITLES[f.type], customer=printed(f.customer),
+                opened_on=f.opened_on, items=items,
+                steps=tuple(wording.slip_steps(f.type, **values)),
+                address=address if ships or f.type == "counter" else (),
                 contact=tuple(printed(c) for c in contact_lines(sender)),
                 distributor=printed(f.distributor) if f.distributor else None)
 
 
-def module_mm(modules: int, room_mm: float, *, dpi: int | None, minimum: float, largest: float, what: str = "the code") -> float:
+def module_mm(modules: int, room_mm: float, *, dpi: int | None, minimum: float, largest: float,
+              what: str = "the code") -> float:
     """The width of one bar module for a symbol of `modules` modules (quiet zones included) in
     `room_mm`: as wide as fits up to `largest`, a whole number of printer dots when `dpi` is
     given (a thermal printer draws whole dots: a module between two dots prints uneven bars).
@@ -110,8 +118,8 @@ def module_mm(modules: int, room_mm: float, *, dpi: int | None, minimum: float, 
         dots = int(widest / dot + 1e-9)
         widest = dots * dot
     if widest + 1e-9 < minimum:
-        raise ReturnsError(f"{what} is too long for its barcode: {modules} modules do not fit {room_mm:.0f} mm "
-                           f"at {minimum} mm each")
+        raise ReturnsError(f"{what} is too long for its barcode: {modules} modules "
+                           f"do not fit {room_mm:.0f} mm at {minimum} mm each")
     return widest
 
 

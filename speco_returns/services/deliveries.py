@@ -60,8 +60,9 @@ class Report:
         return found
 
     def document(self) -> dict:
-        return {"file": self.file, "format": self.format, "dry_run": self.dry_run, "rows": self.rows,
-                "counts": self.counts(), "rows_by_line": [asdict(o) for o in self.outcomes],
+        return {"file": self.file, "format": self.format, "dry_run": self.dry_run,
+                "rows": self.rows, "counts": self.counts(),
+                "rows_by_line": [asdict(o) for o in self.outcomes],
                 "not_in_file": self.not_in_file}
 
 
@@ -107,7 +108,8 @@ def _detail(e) -> dict:
     return json.loads(e["detail"] or "{}")
 
 
-def _apply_all(db: Database, rows: list[carriers.Row], report: Report, now: Now, force_reason: str | None) -> None:
+def _apply_all(db: Database, rows: list[carriers.Row], report: Report, now: Now,
+               force_reason: str | None) -> None:
     keys = sorted({r.key for r in rows if r.key})
     hits = q.parcels(db, keys)
     ids = sorted({h["return_id"] for h in hits})
@@ -117,19 +119,23 @@ def _apply_all(db: Database, rows: list[carriers.Row], report: Report, now: Now,
     for h in hits:
         parcel = "replacement" if h["event"] == "ship" else "unit"
         current = _current_parcels(history.get(h["return_id"], [])).get(parcel)
-        if current is not None and current["id"] == h["event_id"]:  # a voided or earlier parcel is not awaited
+        # a voided or earlier parcel is not awaited
+        if current is not None and current["id"] == h["event_id"]:
             matches.setdefault(h["tkey"], []).append((h["return_id"], parcel))
-    state = {i: (found[i], history.get(i, [])) for i in ids}  # each return as read, or as written so far
+    # each return as read, or as written so far
+    state = {i: (found[i], history.get(i, [])) for i in ids}
     written: set[int] = set()  # read again only when a later row of the file names it
     for row in rows:
-        report.outcomes.append(_one(db, row, matches, state, written, report.file, now, force_reason))
+        report.outcomes.append(_one(db, row, matches, state, written, report.file, now,
+                                    force_reason))
     mentioned = {m for r in rows if r.key for m in matches.get(r.key, [])}
     report.not_in_file = _not_in_file(db, mentioned)
 
 
-def _one(db: Database, row: carriers.Row, matches, state, written: set[int], file_name: str, now: Now,
-         force_reason: str | None) -> Outcome:
-    out = Outcome(line=row.line, tracking=row.tracking, result="", on=row.on.isoformat() if row.on else None)
+def _one(db: Database, row: carriers.Row, matches, state, written: set[int], file_name: str,
+         now: Now, force_reason: str | None) -> Outcome:
+    out = Outcome(line=row.line, tracking=row.tracking, result="",
+                  on=row.on.isoformat() if row.on else None)
     if not row.key:
         out.result, out.message = "no-tracking", "no tracking number on this row"
         return out
@@ -139,11 +145,13 @@ def _one(db: Database, row: carriers.Row, matches, state, written: set[int], fil
         return out
     if len(candidates) > 1:
         names = ", ".join(dict.fromkeys(returns.key(state[i][0]) for i, _ in candidates))
-        out.result, out.message = "ambiguous", f"the tracking number is on several open returns ({names}): record by hand"
+        out.result, out.message = "ambiguous", ("the tracking number is on several open returns "
+                                                f"({names}): record by hand")
         return out
     return_id, parcel = candidates[0]
     if return_id in written:
-        state[return_id] = (q.returns_by_id(db, [return_id])[return_id], q.histories(db, [return_id])[return_id])
+        state[return_id] = (q.returns_by_id(db, [return_id])[return_id],
+                            q.histories(db, [return_id])[return_id])
         written.discard(return_id)
     r, events = state[return_id]
     out.ra, out.parcel = returns.key(r), parcel
@@ -171,8 +179,10 @@ _WROTE = ("delivered", "arrived", "superseded", "exception")
 
 
 def _seen(events: list, digest: str) -> bool:
-    """This very row was applied before (a file imported twice, or the row repeated in a later file)."""
-    return any(e["event"] in ("deliver", "unit-arrived", "carrier-exception") and _detail(e).get("row") == digest
+    """This very row was applied before (a file imported twice, or the row repeated in a later
+    file)."""
+    return any(e["event"] in ("deliver", "unit-arrived", "carrier-exception")
+               and _detail(e).get("row") == digest
                for e in events)
 
 
@@ -206,37 +216,42 @@ def _replacement(db, r, events, row, source, now, force_reason, out) -> None:
         return
     if not delivered:
         if row.kind == carriers.UPDATED:
-            out.result, out.message = "not-a-delivery", "an updated delivery date for a parcel not delivered yet (an estimate)"
+            out.result, out.message = "not-a-delivery", ("an updated delivery date for a parcel "
+                                                         "not delivered yet (an estimate)")
             return
         _check_day(row.on, now, ship)
         use.record_in(db, r, "deliver", row.on, now, source)
-        out.result, out.message = "delivered", f"delivered {row.on}: due back by {lifecycle.due_date(row.on)}"
+        out.result, out.message = "delivered", (f"delivered {row.on}: "
+                                                f"due back by {lifecycle.due_date(row.on)}")
         return
     last = delivered[-1]
     was = date.fromisoformat(last["happened_on"])
     by_carrier = _detail(last).get("source") == "carrier"
     if was == row.on:
         out.result = "already"
-        out.message = "the carrier's date is already recorded" if by_carrier else f"agrees with the date {last['agent']} recorded"
+        out.message = ("the carrier's date is already recorded" if by_carrier
+                       else f"agrees with the date {last['agent']} recorded")
         return
     later = [e["event"] for e in _after(events, last) if e["event"] in lifecycle.LIFE_EVENTS]
     if later:
         out.result = "conflict"
-        out.message = (f"delivery is recorded on {was}, the carrier says {row.on}, and `{later[-1]}` came since: "
+        out.message = (f"delivery is recorded on {was}, the carrier says {row.on}, "
+                       f"and `{later[-1]}` came since: "
                        "correct it by hand (void back to the delivery, then deliver --on)")
         return
     if not by_carrier and not force_reason:
         out.result = "conflict"
-        out.message = (f"{last['agent']} recorded delivery on {was}, the carrier says {row.on}: a supervisor "
-                       "applies the carrier's date with --force --reason")
+        out.message = (f"{last['agent']} recorded delivery on {was}, the carrier says {row.on}: "
+                       "a supervisor applies the carrier's date with --force --reason")
         return
     _check_day(row.on, now, ship)
     reason = (f"carrier's delivery date {row.on} ({source['file']} line {row.line})" if by_carrier
               else f"carrier's delivery date {row.on} over {last['agent']}'s {was}: {force_reason}")
     use.void_in(db, r, reason, now.today, now, expect_event=last["id"])
     r = q.returns_by_id(db, [r["id"]])[r["id"]]
-    use.record_in(db, r, "deliver", row.on, now, {**source, "supersedes": was.isoformat(),
-                                                  **({"reason": force_reason} if not by_carrier else {})})
+    use.record_in(db, r, "deliver", row.on, now,
+                  {**source, "supersedes": was.isoformat(),
+                   **({"reason": force_reason} if not by_carrier else {})})
     out.result = "superseded"
     out.message = f"delivery {was} -> {row.on}: due back by {lifecycle.due_date(row.on)}"
 
@@ -246,7 +261,8 @@ def _check_day(on: date, now: Now, parcel_event) -> None:
         raise ReturnsError(f"the carrier's date {on} is after today ({now.today})")
     shipped = date.fromisoformat(parcel_event["happened_on"])
     if on < shipped:
-        raise ReturnsError(f"the carrier's date {on} is before the parcel was recorded shipped ({shipped})")
+        raise ReturnsError(f"the carrier's date {on} is before the parcel was recorded shipped "
+                           f"({shipped})")
 
 
 def _unit(db, r, events, row, source, now, out) -> None:
@@ -263,7 +279,8 @@ def _unit(db, r, events, row, source, now, out) -> None:
         out.result, out.message = "already", "the carrier's date is already recorded"
         return
     if not arrived and row.kind == carriers.UPDATED:
-        out.result, out.message = "not-a-delivery", "an updated delivery date for a parcel not delivered yet (an estimate)"
+        out.result, out.message = "not-a-delivery", ("an updated delivery date for a parcel "
+                                                     "not delivered yet (an estimate)")
         return
     _check_day(row.on, now, shipped)
     was = arrived[-1]["happened_on"] if arrived else None

@@ -25,10 +25,13 @@ from ..domain.slip import Slip
 from ..errors import ReturnsError
 
 FONTS = (  # regular, bold: the first pair whose regular file exists
-    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
     ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf", "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans-Bold.ttf"),
-    ("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf", "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf"),
+    ("/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+     "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans-Bold.ttf"),
+    ("/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+     "/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf"),
     ("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
      "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf"),
     ("/System/Library/Fonts/Supplemental/Arial Unicode.ttf", ""),
@@ -54,7 +57,8 @@ def font_files(configured: str | None) -> tuple[str, str] | None:
 
 
 class _Pdf(FPDF):
-    def __init__(self, size: tuple[float, float], texts: list[str], font: str | None, made: datetime | None):
+    def __init__(self, size: tuple[float, float], texts: list[str], font: str | None,
+                 made: datetime | None):
         super().__init__(unit="mm", format=size)
         self.set_margins(0, 0, 0)
         self.c_margin = 0
@@ -83,7 +87,9 @@ class _Pdf(FPDF):
         if self.footer_text:
             self.set_xy(0, self.h - 10)
             self.use(8, colour=GREY)
-            self.cell(self.w, 4, self.text_of(f"{self.footer_text}  ·  page {self.page_no()} of {{nb}}"), align="C")
+            self.cell(self.w, 4,
+                      self.text_of(f"{self.footer_text}  ·  page {self.page_no()} of {{nb}}"),
+                      align="C")
 
 
 def _latin1(text: str) -> bool:
@@ -141,7 +147,8 @@ def draw_qr(pdf: FPDF, payload: str, x: float, y: float, size: float) -> None:
             if dark and start is None:
                 start = c
             elif not dark and start is not None:
-                pdf.rect(x + (qr.default_border_size + start) * m, y + (qr.default_border_size + r) * m,
+                pdf.rect(x + (qr.default_border_size + start) * m,
+                         y + (qr.default_border_size + r) * m,
                          (c - start) * m, m, style="F")
                 start = None
 
@@ -151,7 +158,8 @@ def draw_qr(pdf: FPDF, payload: str, x: float, y: float, size: float) -> None:
 MARGIN = 14.0
 
 
-def page(s: Slip, paper: str = "letter", *, font: str | None = None, made: datetime | None = None) -> bytes:
+def page(s: Slip, paper: str = "letter", *, font: str | None = None,
+         made: datetime | None = None) -> bytes:
     """The one-page slip the customer prints and puts in the box (more pages only for a very
     long list of items: each page's foot names the RA)."""
     width, height = layout.PAPERS[paper]
@@ -183,7 +191,8 @@ def page(s: Slip, paper: str = "letter", *, font: str | None = None, made: datet
 
     # the barcode, its text under it
     y = MARGIN + 40
-    module = layout.module_mm(code128_width(s.key), room, dpi=600, minimum=layout.SLIP_MIN_MODULE_MM, largest=0.5, what=s.key)
+    module = layout.module_mm(code128_width(s.key), room, dpi=600,
+                              minimum=layout.SLIP_MIN_MODULE_MM, largest=0.5, what=s.key)
     quiet = layout.QUIET_MODULES * module
     drawn = draw_code128(pdf, s.key, MARGIN + quiet, y, 18, module)
     pdf.set_xy(MARGIN + quiet, y + 19)
@@ -215,7 +224,8 @@ def page(s: Slip, paper: str = "letter", *, font: str | None = None, made: datet
         pdf.ln(1)
     pdf.ln(3)
     columns = [(heading, lines, size) for heading, lines, size in (
-        ("Return address", s.address if s.ships_to_speco else (), 12), ("Questions", s.contact, 10)) if lines]
+        ("Return address", s.address if s.ships_to_speco else (), 12),
+        ("Questions", s.contact, 10)) if lines]
     if columns:
         _columns(pdf, columns, room)
     return bytes(pdf.output())
@@ -229,8 +239,10 @@ def _columns(pdf: _Pdf, columns: list[tuple[str, tuple[str, ...], float]], room:
     for _, lines, size in columns:
         pdf.use(size, bold=size > 10)
         lines_of.append([part for line in lines for part in
-                         pdf.multi_cell(width - 6, size / 2, pdf.text_of(line), dry_run=True, output="LINES")])
-    tall = 9 + max(len(lines) * size / 2 for lines, (_, _, size) in zip(lines_of, columns, strict=True))
+                         pdf.multi_cell(width - 6, size / 2, pdf.text_of(line), dry_run=True,
+                                        output="LINES")])
+    tall = 9 + max(len(lines) * size / 2
+                   for lines, (_, _, size) in zip(lines_of, columns, strict=True))
     if pdf.get_y() + tall > pdf.page_break_trigger:
         pdf.add_page()
         pdf.set_y(MARGIN)
@@ -272,8 +284,10 @@ def _items(pdf: _Pdf, s: Slip, room: float) -> None:
     pdf.ln(1)
     for item in s.items:
         pdf.use(11)
-        model = pdf.multi_cell(widths[0] - 2, 5.5, pdf.text_of(item.model), dry_run=True, output="LINES", align="L")
-        serials = pdf.multi_cell(widths[2], 5.5, pdf.text_of(item.serials or "-"), dry_run=True, output="LINES", align="L")
+        model = pdf.multi_cell(widths[0] - 2, 5.5, pdf.text_of(item.model), dry_run=True,
+                               output="LINES", align="L")
+        serials = pdf.multi_cell(widths[2], 5.5, pdf.text_of(item.serials or "-"), dry_run=True,
+                                 output="LINES", align="L")
         rows = max(len(model), len(serials))
         if pdf.get_y() + rows * 5.5 > pdf.page_break_trigger:
             pdf.add_page()
@@ -288,15 +302,17 @@ def _items(pdf: _Pdf, s: Slip, room: float) -> None:
         pdf.set_y(top + rows * 5.5 + 1)
 
 
-def _fitting(pdf: _Pdf, text: str, room: float, size: float, bold: bool, smallest: float = 8) -> None:
-    """The largest type up to `size`, down to `smallest`, in which `text` fits `room` on one line."""
+def _fitting(pdf: _Pdf, text: str, room: float, size: float, bold: bool,
+             smallest: float = 8) -> None:
+    """The largest type up to `size`, down to `smallest`, in which `text` fits `room` on one
+    line."""
     pdf.use(size, bold=bold)
     while size > smallest and pdf.get_string_width(text) > room:
         size -= 1
         pdf.use(size, bold=bold)
 
 
-# --- the box label ---------------------------------------------------------------------------------
+# --- the box label --------------------------------------------------------------------------------
 
 LABEL_MARGIN = 5.0
 
@@ -324,11 +340,12 @@ def label(s: Slip, *, font: str | None = None, made: datetime | None = None) -> 
     dot = layout.MM_PER_INCH / layout.LABEL_DPI
     modules = code128_width(s.key)
     try:
-        module = layout.module_mm(modules, width - 2 * 2.0, dpi=layout.LABEL_DPI, minimum=layout.LABEL_MIN_MODULE_MM,
-                                  largest=4 * dot)
+        module = layout.module_mm(modules, width - 2 * 2.0, dpi=layout.LABEL_DPI,
+                                  minimum=layout.LABEL_MIN_MODULE_MM, largest=4 * dot)
     except ReturnsError:
-        raise ReturnsError(f"{s.key} is too long for a box label: {len(s.key)} characters do not fit 4 in as bars of "
-                           f"{layout.LABEL_MIN_MODULE_MM} mm or more; print the slip and write the code on the box") from None
+        raise ReturnsError(f"{s.key} is too long for a box label: {len(s.key)} characters "
+                           f"do not fit 4 in as bars of {layout.LABEL_MIN_MODULE_MM} mm or more; "
+                           "print the slip and write the code on the box") from None
     symbol = (modules - 2 * layout.QUIET_MODULES) * module
     x = round((width - symbol) / 2 / dot) * dot  # on the printer's dot grid: every bar whole dots
     pdf.set_fill_color(*INK)
@@ -345,7 +362,8 @@ def label(s: Slip, *, font: str | None = None, made: datetime | None = None) -> 
     if s.type == "virtual":
         pdf.set_x(LABEL_MARGIN)
         pdf.use(13, bold=True)
-        pdf.multi_cell(room, 6.5, "Virtual return: no unit comes back to Speco.", new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
+        pdf.multi_cell(room, 6.5, "Virtual return: no unit comes back to Speco.",
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     else:
         pdf.set_x(LABEL_MARGIN)
         pdf.use(10, bold=True)
@@ -363,7 +381,8 @@ def label(s: Slip, *, font: str | None = None, made: datetime | None = None) -> 
     pdf.multi_cell(room - 3, 6, t(s.customer), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L")
     units = sum(i.qty for i in s.items)
     pdf.set_xy(LABEL_MARGIN, height - LABEL_MARGIN - 5)
-    foot = t(f"{s.type_title}; opened {s.opened_on:%B %-d, %Y}; {units} unit{'s' if units != 1 else ''}")
+    foot = t(f"{s.type_title}; opened {s.opened_on:%B %-d, %Y}; "
+             f"{units} unit{'s' if units != 1 else ''}")
     _fitting(pdf, foot, room, 9, bold=False, smallest=6)  # the counter type's title is long
     pdf.set_text_color(*GREY)
     pdf.cell(room, 5, foot, align="C")
