@@ -26,7 +26,8 @@ class Session:
     db_path: Path | str  # a file, or a PostgreSQL URL (db.urls.is_url)
     agent: str
     _store: Database | None = None
-    keep: bool = False  # `shell`: one session for every command it runs (a server: one connection too)
+    # `shell`: one session for every command it runs (a server: one connection too)
+    keep: bool = False
     _kept: Database | None = None
     pinned: date | None = None  # set once a write read a pinned today: the edge notes it
     agent_given: bool = False  # --agent on the command line (a server records its login instead)
@@ -63,7 +64,8 @@ class Session:
         self._warned = True
         lines = db.engine.notes(db.raw)
         if self.agent_given and self.agent != db.login:
-            lines.append(f"--agent is ignored on a server: the recorded agent is the database login {db.login}")
+            lines.append("--agent is ignored on a server: "
+                         f"the recorded agent is the database login {db.login}")
         for line in lines:
             sys.stderr.write(f"warning: {inputs.visible(line)}\n")
 
@@ -77,17 +79,20 @@ class Session:
     def classify(self, error: BaseException):
         """The one line a driver's error means, when this command's database raised it."""
         db = self._store
-        return db.engine.classify(error, db.where) if db is not None and isinstance(error, db.engine.driver_errors) else None
+        return (db.engine.classify(error, db.where)
+                if db is not None and isinstance(error, db.engine.driver_errors) else None)
 
     def done(self) -> None:
         """After each command: close its connection, unless it is the one the shell keeps."""
         if self._store is not None and self._store is not self._kept:
             self._store.close()
         self._store = self._kept
-        self.pinned = None  # noted after a success; a refusal prints only its error (the shell goes on)
+        # noted after a success; a refusal prints only its error (the shell goes on)
+        self.pinned = None
 
     def today(self) -> date:
-        """The one place the clock is read. SPECO_RETURNS_TODAY pins "today" (tests, back-filling)."""
+        """The one place the clock is read. SPECO_RETURNS_TODAY pins "today" (tests,
+        back-filling)."""
         pinned = os.environ.get("SPECO_RETURNS_TODAY")
         return inputs.parse_date(pinned) if pinned else date.today()
 
@@ -96,7 +101,8 @@ class Session:
         today = self.today()
         if os.environ.get("SPECO_RETURNS_TODAY"):
             self.pinned = today
-        return Now(today=today, stamp=self.stamp(), agent=self.store.login or self.agent)  # a server records its login
+        # a server records its login
+        return Now(today=today, stamp=self.stamp(), agent=self.store.login or self.agent)
 
     def stamp(self) -> str:
         """The moment, in UTC, as every record writes it."""

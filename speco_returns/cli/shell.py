@@ -58,14 +58,16 @@ class _CompletionSource:
 
     @property
     def completion_db(self):
-        if self.session._store is None and isinstance(self.session.db_path, Path) and not self.session.db_path.exists():
+        if (self.session._store is None and isinstance(self.session.db_path, Path)
+                and not self.session.db_path.exists()):
             return None  # completing never creates the database
         return self.session.store
 
 
 class Shell:
     def __init__(self, root, session: Session, *, keep_going: bool, interactive: bool):
-        self.root = root  # the app's click command, built once by the command line, not once per line
+        # the app's click command, built once by the command line, not once per line
+        self.root = root
         self.session = session
         self.keep_going = keep_going
         self.interactive = interactive
@@ -86,7 +88,8 @@ class Shell:
         if words[0] == "help":
             words = [*words[1:], "--help"]
         if words[0] in ("--db", "--agent") or words[0].startswith(("--db=", "--agent=")):
-            sys.stderr.write("error: --db and --agent are given when the shell starts: speco-returns --db PATH shell\n")
+            sys.stderr.write("error: --db and --agent are given when the shell starts: "
+                             "speco-returns --db PATH shell\n")
             return 2
         if words[0] == "shell":
             sys.stderr.write("error: already in the shell\n")
@@ -94,7 +97,8 @@ class Shell:
         self._reconnect_if_lost()
         self._running = True
         try:
-            self.root.main(args=words, prog_name="speco-returns", standalone_mode=True, obj=self.session)
+            self.root.main(args=words, prog_name="speco-returns", standalone_mode=True,
+                           obj=self.session)
             code = 0
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -132,7 +136,8 @@ class Shell:
             store.rollback()
 
     def _reconnect_if_lost(self) -> None:
-        """A server restarted while the shell waited: the next command connects again, with one line."""
+        """A server restarted while the shell waited: the next command connects again, with one
+        line."""
         store = self.session._kept
         if store is not None and store.is_server and not store.engine.alive(store.raw):
             store.close()
@@ -168,10 +173,12 @@ class Shell:
 
             where = shown(where)
             name = where.split("?")[0].rstrip("/").rsplit("/", 1)[-1] or "server"
-        agent = self.session.agent if isinstance(self.session.db_path, Path) else self.session.store.login  # a server records its login
+        # a server records its login
+        agent = (self.session.agent if isinstance(self.session.db_path, Path)
+                 else self.session.store.login)
         prompt = inputs.visible(f"{agent}@{name}> ")
-        sys.stdout.write(f"speco-returns shell on {inputs.visible(str(where))}: help for the commands, "
-                         "Tab to complete, Ctrl-D or exit to leave.\n")
+        sys.stdout.write(f"speco-returns shell on {inputs.visible(str(where))}: "
+                         "help for the commands, Tab to complete, Ctrl-D or exit to leave.\n")
         last = 0
         while True:
             before = readline.get_current_history_length() if readline is not None else 0
@@ -239,12 +246,17 @@ class Shell:
             except ValueError:
                 words = before.split()
             try:
-                self._matches = completion.complete_line(self.root, words, text, ctx_obj=self.source, extra=WORDS)
-                if len(self._matches) == 1:  # one candidate: the word is whole, and the next one starts after a
-                    self._matches = [self._matches[0] + " "]  # space, as bash does (Python's readline adds none)
+                self._matches = completion.complete_line(self.root, words, text,
+                                                         ctx_obj=self.source, extra=WORDS)
+                # one candidate: the word is whole, and the next one starts after a space, as
+                # bash does (Python's readline adds none)
+                if len(self._matches) == 1:
+                    self._matches = [self._matches[0] + " "]
             finally:
-                if not self._running:  # Tab at the prompt opened the file: closed again while the shell waits
-                    self._release()  # (Tab at a question of `open` uses the command's own connection)
+                # Tab at the prompt opened the file: closed again while the shell waits (Tab at
+                # a question of `open` uses the command's own connection)
+                if not self._running:
+                    self._release()
         return self._matches[state] if state < len(self._matches) else None
 
 
@@ -267,13 +279,15 @@ def _readline():
 @command("", "shell")
 def shell_cmd(
     ctx: typer.Context,
-    keep_going: Annotated[bool, typer.Option("--keep-going", help="Without a terminal: run every line, even after a failure.")] = False,
+    keep_going: Annotated[bool, typer.Option(
+        "--keep-going", help="Without a terminal: run every line, even after a failure.")] = False,
 ) -> None:
     """A whole call in one session: the same commands without the prefix, one process, one connection.
 
     Example: speco-returns shell
-    """
-    raise typer.Exit(code=run_shell(ctx.find_root().command, session_of(ctx), keep_going=keep_going))
+    """  # noqa: E501 - the first line is the command list's text: Typer keeps its line break
+    raise typer.Exit(code=run_shell(ctx.find_root().command, session_of(ctx),
+                                    keep_going=keep_going))
 
 
 def run_shell(root, session: Session, *, keep_going: bool) -> int:
