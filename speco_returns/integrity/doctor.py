@@ -18,7 +18,8 @@ from .checks import CHECKS, notice_events
 from .schema import schema_problems
 
 # Filesystems where SQLite's locking is unsafe (SPEC §6): keep the database on a local disk.
-NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "afs", "ncpfs"}
+NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "fuse.sshfs", "sshfs",
+                       "9p", "afs", "ncpfs"}
 MAX_NAMED = 20
 
 
@@ -65,7 +66,8 @@ def _doctor(db: Database, progress=None) -> dict:
         else:
             if progress:
                 progress("integrity check", 0, 0)
-            if current:  # the integrity check, the chains and half the replay run beside (fanout.py)
+            # the integrity check, the chains and half the replay run beside (fanout.py)
+            if current:
                 db.engine.fast_reads(db.raw)
                 upto = fanout.split(db)
                 workers = fanout.start(db.path, upto)
@@ -78,24 +80,27 @@ def _doctor(db: Database, progress=None) -> dict:
         report["schema_version"] = version
         report["pending_migrations"] = max(SCHEMA_VERSION - version, 0)
         if newer:
-            problems.append(f"the database is at schema {version}, newer than this tool ({SCHEMA_VERSION}): "
-                            f"{db.newer_message()}; its history was not checked")
+            problems.append(f"the database is at schema {version}, newer than this tool "
+                            f"({SCHEMA_VERSION}): {db.newer_message()}; "
+                            "its history was not checked")
         if not db.is_server:
             fs = filesystem_type(db.path)
             report["filesystem"] = fs
             if fs in NETWORK_FILESYSTEMS:
-                problems.append(f"the database is on a network filesystem ({fs}): SQLite's locking is unsafe there; "
-                                "move it to a local disk")
+                problems.append(f"the database is on a network filesystem ({fs}): "
+                                "SQLite's locking is unsafe there; move it to a local disk")
         schema: list[str] = []
         if not newer:
             for check in CHECKS:
                 if version >= check.since:
                     problems += check.run(db)
             if version > 0:
-                skip = set(SQLITE_CHAIN_TRIGGERS) if current and not db.is_server else set()  # named by their own check
+                # named by their own check
+                skip = set(SQLITE_CHAIN_TRIGGERS) if current and not db.is_server else set()
                 schema = schema_problems(db, skip)[0]
                 problems += schema
-        report["returns_by_type_and_status"] = audit.counts_by_type_and_status(db) if version >= 2 else {}
+        report["returns_by_type_and_status"] = (audit.counts_by_type_and_status(db)
+                                                if version >= 2 else {})
         if current:
             problems += _tamper_evidence(db, report, workers, upto, progress)
             integrity = report.pop("integrity", integrity)
@@ -105,13 +110,15 @@ def _doctor(db: Database, progress=None) -> dict:
             if version >= 7:
                 problems += notice_events(db)
             if not schema:  # a schema not its migrations': a write would not upgrade it
-                warnings.append("the history's hash chains are recorded from schema 10: run any write command to upgrade")
+                warnings.append("the history's hash chains are recorded from schema 10: "
+                                "run any write command to upgrade")
     finally:
         fanout.stop(workers)  # an error on the way: no process is left running
     if not db.is_server:
         if integrity != ["ok"]:
             problems.insert(0, f"integrity check failed: {'; '.join(integrity[:5])}")
-        report = {"database": report.pop("database"), "integrity": "ok" if integrity == ["ok"] else integrity,
+        report = {"database": report.pop("database"),
+                  "integrity": "ok" if integrity == ["ok"] else integrity,
                   **report, **_files(db, warnings)}
     return {**report, "problems": problems, "warnings": warnings, "ok": not problems}
 
@@ -131,17 +138,20 @@ def _tamper_evidence(db: Database, report: dict, workers, upto: int, progress) -
     problems += lines
     if not db.is_server:
         report["integrity"] = fanout.result(db, "integrity", workers, progress)["integrity"]
-    verified = fanout.result(db, "chains", workers, progress)["chains"] if not db.is_server else chains.verify_all(db, progress)
+    verified = (fanout.result(db, "chains", workers, progress)["chains"] if not db.is_server
+                else chains.verify_all(db, progress))
     problems += chains.problem_lines(verified)
     if disagree:
         named = "; ".join(f"{d['ra']}: {d['problems'][0]}" for d in disagree[:MAX_NAMED])
-        problems.append(f"{len(disagree)}{'+' if len(disagree) >= replay.MAX_LISTED else ''} return(s) disagree with "
-                        f"their history: {named}{' ...' if len(disagree) > MAX_NAMED else ''}")
+        problems.append(f"{len(disagree)}{'+' if len(disagree) >= replay.MAX_LISTED else ''} "
+                        f"return(s) disagree with their history: "
+                        f"{named}{' ...' if len(disagree) > MAX_NAMED else ''}")
     report.update({
         "triggers": "ok" if not missing else missing,
         "chain_breaks": {table: bad[:replay.MAX_LISTED] for table, (bad, _) in verified.items()},
         "ra_gaps": audit.ra_gaps(db),
-        "disagreements": disagree + [{"ra": line.split(":", 1)[0], "problems": [line.split(": ", 1)[-1]]}
+        "disagreements": disagree + [{"ra": line.split(":", 1)[0],
+                                      "problems": [line.split(": ", 1)[-1]]}
                                      for line in lines if not line.startswith("(")],
     })
     return problems
@@ -152,11 +162,14 @@ def _files(db: Database, warnings: list[str]) -> dict:
     leftovers = files.stale_temp_files(db.path.parent)
     if leftovers:
         warnings.append(f"{len(leftovers)} temporary file(s) left by a killed export or backup: "
-                        f"{', '.join(p.name for p in leftovers[:5])} (the next export or backup to this folder removes them)")
+                        f"{', '.join(p.name for p in leftovers[:5])} "
+                        "(the next export or backup to this folder removes them)")
     exposed = [p for p in (db.path, *(Path(f"{db.path}{s}") for s in files.SQLITE_SIDE_FILES))
                if p.exists() and p.stat().st_mode & 0o007]
     if exposed:
-        warnings.append(f"readable by every account on this host: {', '.join(str(p) for p in exposed)} (chmod o-rwx)")
+        warnings.append("readable by every account on this host: "
+                        f"{', '.join(str(p) for p in exposed)} (chmod o-rwx)")
     wal = Path(f"{db.path}-wal")
-    return {"database_bytes": db.path.stat().st_size, "wal_bytes": wal.stat().st_size if wal.exists() else 0,
+    return {"database_bytes": db.path.stat().st_size,
+            "wal_bytes": wal.stat().st_size if wal.exists() else 0,
             "stale_temp_files": [str(p) for p in leftovers]}

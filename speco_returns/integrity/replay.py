@@ -36,19 +36,23 @@ def name(r: tuple) -> str:
 def ledger_text(moves) -> str | None:
     """Moves as the database quotes ledger rows (None for none, as the string aggregate gives)."""
     try:
-        return ";".join(f"{chain.sql_quote(m.event)},{chain.sql_quote(m.amount)},{chain.sql_quote(m.ref)}"
-                        for m in moves) or None
-    except TypeError:  # a history edited to hold a value the tool never writes: never the database's text
+        return ";".join(f"{chain.sql_quote(m.event)},{chain.sql_quote(m.amount)},"
+                        f"{chain.sql_quote(m.ref)}" for m in moves) or None
+    # a history edited to hold a value the tool never writes: never the database's text
+    except TypeError:
         return repr(moves)
 
 
 def _moves(rows: list) -> str:
-    return "; ".join(f"{event} {inputs.format_usd(amount)}" for event, amount, _ in rows) or "no rows"
+    return "; ".join(f"{event} {inputs.format_usd(amount)}"
+                     for event, amount, _ in rows) or "no rows"
 
 
 def customer_key_problem(stored, derived) -> str:
-    """returns.customer_key (m013) is derived from the customer: VR-2 and `list --customer` compare it."""
-    return f"customer_key is '{inputs.quote(str(stored))}', its customer gives '{inputs.quote(str(derived))}'"
+    """returns.customer_key (m013) is derived from the customer: VR-2 and `list --customer`
+    compare it."""
+    return (f"customer_key is '{inputs.quote(str(stored))}', "
+            f"its customer gives '{inputs.quote(str(derived))}'")
 
 
 def unrecorded(events: int) -> str:
@@ -56,7 +60,8 @@ def unrecorded(events: int) -> str:
 
 
 def _as_bytes(value) -> bytes:
-    return bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode("utf-8", "surrogatepass")
+    return (bytes(value) if isinstance(value, (bytes, memoryview))
+            else str(value).encode("utf-8", "surrogatepass"))
 
 
 def replay_return(db: Database, r: tuple, events: list) -> tuple[str | None, list[str]]:
@@ -69,20 +74,26 @@ def replay_return(db: Database, r: tuple, events: list) -> tuple[str | None, lis
         stored = list(r[LIFE:HOLD])
         if replayed.life.stored() != stored:
             was = dict(zip(lifecycle._LIFE_COLUMNS, stored, strict=True))
-            wrong = [f"{c} is {was[c]}, history says {v}" for c, v in replayed.life.columns().items() if was[c] != v]
+            wrong = [f"{c} is {was[c]}, history says {v}"
+                     for c, v in replayed.life.columns().items() if was[c] != v]
             life_line = f"{name(r)}: {'; '.join(wrong)}"
     except ReturnsError as e:
         life_line = f"{name(r)}: its history does not replay ({e.problems[0].message})"
-    except (ValueError, KeyError, TypeError) as e:  # a value edited outside the tool: a row not well formed
-        life_line = f"{name(r)}: its history holds a value the tool never writes ({inputs.quote(str(e))})"
+    # a value edited outside the tool: a row not well formed
+    except (ValueError, KeyError, TypeError) as e:
+        life_line = (f"{name(r)}: its history holds a value the tool never writes "
+                     f"({inputs.quote(str(e))})")
     if r[1] == "advanced" and r[5] != r[HOLD]:
-        problems.append(f"hold is {inputs.format_usd(r[5])}, its items' list prices give {inputs.format_usd(r[HOLD])}")
+        problems.append(f"hold is {inputs.format_usd(r[5])}, "
+                        f"its items' list prices give {inputs.format_usd(r[HOLD])}")
     if moves is not None and (moves or r[LEDGER] is not None) and r[LEDGER] != ledger_text(moves):
         problems.append(f"its ledger has {_moves(audit.ledger_of(db, r[0]))}, its history gives "
                         f"{_moves([(m.event, m.amount, m.ref) for m in moves])}")
     digest = events[-1][4]
-    if digest is None or _as_bytes(digest) != hashlib.sha256(_as_bytes(r[RECORD])).hexdigest().encode():
-        problems.append("its record (return, items or serials) was changed outside the tool since its last event")
+    if (digest is None
+            or _as_bytes(digest) != hashlib.sha256(_as_bytes(r[RECORD])).hexdigest().encode()):
+        problems.append("its record (return, items or serials) was changed outside the tool "
+                        "since its last event")
     key = customer_key(r[CUSTOMER]) if isinstance(r[CUSTOMER], str) else None
     if r[CUSTOMER_KEY] != key:
         problems.append(customer_key_problem(r[CUSTOMER_KEY], key))
@@ -105,7 +116,8 @@ def replay(db: Database, progress: Progress | None = None, after: int = -ALL,
 
     def orphans(what: str, rid) -> None:
         if len(found) < MAX_LISTED:
-            found.append({"ra": f"row {rid}", "problems": [f"{what} of a return that no longer exists"]})
+            found.append({"ra": f"row {rid}",
+                          "problems": [f"{what} of a return that no longer exists"]})
 
     done = 0
     for done, r in enumerate(returns, 1):
@@ -165,17 +177,20 @@ def older_schema_problems(db: Database, limit: int = MAX_LIFE_LINES) -> list[str
                 mine.append(pending)
             pending = next(events, None)
         try:
-            life = lifecycle.replay(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0, mine).life
+            life = lifecycle.replay(r["type"], date.fromisoformat(r["opened_on"]),
+                                    r["hold_amount_cents"] or 0, mine).life
         except ReturnsError as e:
             problems.append(f"{label(r)}: its history does not replay ({e.problems[0].message})")
             continue
         except (ValueError, KeyError, TypeError) as e:
-            problems.append(f"{label(r)}: its history holds a value the tool never writes ({inputs.quote(str(e))})")
+            problems.append(f"{label(r)}: its history holds a value the tool never writes "
+                            f"({inputs.quote(str(e))})")
             continue
         stored = lifecycle.Life.from_row(r)
         if stored != life:
             was = stored.columns()
-            wrong = [f"{c} is {was[c]}, history says {v}" for c, v in life.columns().items() if was[c] != v]
+            wrong = [f"{c} is {was[c]}, history says {v}"
+                     for c, v in life.columns().items() if was[c] != v]
             problems.append(f"{label(r)}: {'; '.join(wrong)}")
         key = customer_key(r["customer"]) if isinstance(r["customer"], str) else None
         if has_key and r["customer_key"] != key:
