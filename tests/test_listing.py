@@ -1,4 +1,4 @@
-"""Big lists, search and the overdue rows an agent acts on (issue 13, items 2, 7 and 10)."""
+"""Big lists, search and the overdue rows an agent acts on."""
 
 from __future__ import annotations
 
@@ -30,14 +30,16 @@ def _many(db_path, n: int, closed: int = 0) -> None:
     store = Store(db_path)
     for i in range(n + closed):
         req = types.Request(type="standard", items=(("CAM-1", 1),), customer=f"Customer {i:03d}")
-        key, _ = returns_service.open_return(store, req, {"phone": f"555-{i:04d}"}, None, NOW.today, NOW)
+        key, _ = returns_service.open_return(store, req, {"phone": f"555-{i:04d}"}, None,
+                                             NOW.today, NOW)
         if i >= n:
             returns_service.record(store, key, "cancel", NOW.today, NOW, reason="duplicate")
     store.close()
 
 
 def _env(db_path) -> dict[str, str]:
-    return dict(os.environ, SPECO_RETURNS_DB=str(db_path), SPECO_RETURNS_TODAY="2026-11-26", NO_COLOR="1")
+    return dict(os.environ, SPECO_RETURNS_DB=str(db_path), SPECO_RETURNS_TODAY="2026-11-26",
+                NO_COLOR="1")
 
 
 def _ras(lines) -> list[str]:
@@ -72,8 +74,10 @@ def test_json_csv_and_pipes_are_complete_unless_limit_is_given(db_path, cli):
     assert len(list(csv.DictReader(io.StringIO(ok(cli("list", "--csv")).stdout)))) == 61
     piped = ok(cli("list")).stdout
     assert len(_ras(piped.splitlines())) == 61 and "shown" not in piped
-    assert [r["ra"] for r in json.loads(ok(cli("list", "--json", "--limit", "2")).stdout)] == ["RA-000061", "RA-000060"]
-    assert len(list(csv.DictReader(io.StringIO(ok(cli("list", "--csv", "--limit", "2")).stdout)))) == 2
+    assert ([r["ra"] for r in json.loads(ok(cli("list", "--json", "--limit", "2")).stdout)]
+            == ["RA-000061", "RA-000060"])
+    assert len(list(csv.DictReader(io.StringIO(
+        ok(cli("list", "--csv", "--limit", "2")).stdout)))) == 2
     assert "2 of 61 shown" in ok(cli("list", "--limit", "2")).stdout
 
 
@@ -81,10 +85,13 @@ def test_limit_on_overdue_serial_find_and_catalog_list(cli):
     for model in ("A1", "B2", "C3"):
         ok(cli("catalog", "add", model, "--category", "camera", "--list-price", "10"))
     for n in range(3):
-        ok(cli("open", "--type", "standard", "--customer", "C", "--item", "A1", "--serial", "SN-SHARED"))
+        ok(cli("open", "--type", "standard", "--customer", "C", "--item", "A1", "--serial",
+               "SN-SHARED"))
         ok(cli("cancel", f"RA-00000{n + 1}", "--reason", "wrong unit"))
-    assert [r["model"] for r in json.loads(ok(cli("catalog", "list", "--json", "--limit", "2")).stdout)] == ["A1", "B2"]
-    assert "2 of 3 shown: --limit 0 for all, --csv for a file" in ok(cli("catalog", "list", "--limit", "2")).stdout
+    assert [r["model"] for r in json.loads(
+        ok(cli("catalog", "list", "--json", "--limit", "2")).stdout)] == ["A1", "B2"]
+    assert ("2 of 3 shown: --limit 0 for all, --csv for a file"
+            in ok(cli("catalog", "list", "--limit", "2")).stdout)
     found = ok(cli("serial", "find", "SN-SHARED", "--limit", "1")).stdout
     assert _ras(found.splitlines()) == ["RA-000003"] and "1 of 3 shown: --limit 0 for all" in found
     assert len(json.loads(ok(cli("serial", "find", "SN-SHARED", "--json")).stdout)) == 3
@@ -99,7 +106,8 @@ def test_no_open_returns_but_closed_ones_match_says_so(db_path, cli):
     out = ok(cli("list", "--customer", "customer 002")).stdout
     assert out.strip() == "No open returns; 1 closed: add --all."
     assert ok(cli("list", "--search", "555-000")).stdout.count("RA-") == 1  # the open one
-    assert ok(cli("list", "--search", "customer 003")).stdout.strip() == "No open returns; 1 closed: add --all."
+    assert (ok(cli("list", "--search", "customer 003")).stdout.strip()
+            == "No open returns; 1 closed: add --all.")
     assert ok(cli("list", "--customer", "nobody")).stdout.strip() == "No returns."
     assert json.loads(ok(cli("list", "--customer", "customer 002", "--json")).stdout) == []
 
@@ -110,17 +118,20 @@ def test_no_open_returns_but_closed_ones_match_says_so(db_path, cli):
 @pytest.fixture
 def searchable(cli):
     ok(cli("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99"))
-    ok(cli("open", "--type", "advanced", "--customer", "Carol's CCTV", "--email", "Carol@Example.com",
-           "--phone", "(201) 555-0100", "--item", "O4B3", "--serial", "SN-3001"))
+    ok(cli("open", "--type", "advanced", "--customer", "Carol's CCTV", "--email",
+           "Carol@Example.com", "--phone", "(201) 555-0100", "--item", "O4B3", "--serial",
+           "SN-3001"))
     ok(cli("link", "RA-000001"))
     ok(cli("hold", "RA-000001", "--ref", "AUTH-88231"))
-    ok(cli("hold", "RA-000001", "--ref", "AUTH-90417"))  # re-authorized: the old reference still finds it
+    # re-authorized: the old reference still finds it
+    ok(cli("hold", "RA-000001", "--ref", "AUTH-90417"))
     ok(cli("ship", "RA-000001", "--tracking", "1Z999AA10123456784"))
     ok(cli("deliver", "RA-000001"))
     ok(cli("unit-shipped", "RA-000001", "--tracking", "9400111899223100001234"))
-    ok(cli("open", "--type", "counter", "--customer", "Bob's Alarm", "--item", "DVR-8", "--ticket", "TT-55012",
-           "--distributor", "ADI"))
-    ok(cli("open", "--type", "standard", "--customer", "Acme Security", "--item", "X", "--phone", "201.555.0199"))
+    ok(cli("open", "--type", "counter", "--customer", "Bob's Alarm", "--item", "DVR-8", "--ticket",
+           "TT-55012", "--distributor", "ADI"))
+    ok(cli("open", "--type", "standard", "--customer", "Acme Security", "--item", "X", "--phone",
+           "201.555.0199"))
 
 
 @pytest.mark.parametrize("text,found", [
@@ -150,7 +161,8 @@ def test_search_finds_a_piece_of_any_field_in_any_case(searchable, cli, text, fo
 
 
 def test_search_combines_with_the_other_filters_and_refuses_empty_text(searchable, cli):
-    assert [r["ra"] for r in json.loads(ok(cli("list", "--all", "--search", "201", "--type", "standard", "--json")).stdout)] \
+    assert [r["ra"] for r in json.loads(ok(cli("list", "--all", "--search", "201", "--type",
+                                               "standard", "--json")).stdout)] \
         == ["RA-000002"]
     assert cli("list", "--search", "  ").exit_code == 1
 
@@ -159,21 +171,27 @@ def test_search_combines_with_the_other_filters_and_refuses_empty_text(searchabl
 def test_search_reads_indexes_never_a_whole_table(db):
     captured = []
     db.raw.set_trace_callback(captured.append)
-    list(db_listing.listing(db, db_listing.Filters(include_closed=True, search="(201) 555"), NOW.today, limit=50))
+    list(db_listing.listing(db, db_listing.Filters(include_closed=True, search="(201) 555"),
+                            NOW.today, limit=50))
     db.raw.set_trace_callback(None)
-    (sql,) = [s for s in captured if s.startswith("SELECT ra_no")]  # FTS5 traces its own statements too
+    # FTS5 traces its own statements too
+    (sql,) = [s for s in captured if s.startswith("SELECT ra_no")]
     plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql)]
-    scans = [p for p in plan if p.startswith("SCAN") and "USING" not in p and "SUBQUERY" not in p and "VIRTUAL" not in p]
+    scans = [p for p in plan if p.startswith("SCAN") and "USING" not in p and "SUBQUERY" not in p
+             and "VIRTUAL" not in p]
     assert not scans, plan
     matches = [p for p in plan if "search_terms VIRTUAL TABLE INDEX 0:M" in p]
-    assert len(matches) == 2, plan  # the text as typed, and its digits: each a look-up in the trigram index
+    # the text as typed, and its digits: each a look-up in the trigram index
+    assert len(matches) == 2, plan
 
 
 _TEXT = st.text(alphabet=string.ascii_letters + string.digits + " -.@()'", min_size=1, max_size=12)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(customers=st.lists(_TEXT.filter(str.strip), min_size=1, max_size=4), query=_TEXT.filter(str.strip))
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(customers=st.lists(_TEXT.filter(str.strip), min_size=1, max_size=4),
+       query=_TEXT.filter(str.strip))
 def test_search_agrees_with_contains_ignoring_case(tmp_path_factory, customers, query):
     """Whatever the text (3 characters or more), --search of customers is 'the name holds it,
     case ignored', as --customer compares it."""
@@ -186,7 +204,8 @@ def test_search_agrees_with_contains_ignoring_case(tmp_path_factory, customers, 
         if customer_key(query.strip()) in customer_key(customer.strip()):
             expected.append(key)
     digits = "".join(c for c in query if c.isdigit())
-    got = [r["ra"] for r in db_listing.listing(store, db_listing.Filters(include_closed=True, search=query), NOW.today)]
+    got = [r["ra"] for r in db_listing.listing(
+        store, db_listing.Filters(include_closed=True, search=query), NOW.today)]
     if not (len(digits) >= 3 and all(c.isdigit() or c in " -().+" for c in query.strip())):
         assert sorted(got) == sorted(expected)
     else:
@@ -201,21 +220,25 @@ def test_overdue_rows_state_the_fact_each_needs_and_the_contact(cli):
     def run(*args, today):
         return ok(cli(*args, today=today))
 
-    run("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99", today="2026-11-01")
+    run("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99",
+        today="2026-11-01")
     contacts = ["a@example.com", "555-0102", "c@example.com 555-0103", None]
     for n, contact in enumerate(contacts, 1):
         extra = []
         for part in (contact or "").split():
             extra += ["--email" if "@" in part else "--phone", part]
-        run("open", "--type", "advanced", "--customer", f"Customer {n}", "--item", "O4B3", "--serial", f"SN-000{n}",
-            *extra, today="2026-11-01")
+        run("open", "--type", "advanced", "--customer", f"Customer {n}", "--item", "O4B3",
+            "--serial", f"SN-000{n}", *extra, today="2026-11-01")
         run("link", f"RA-00000{n}", today="2026-11-01")
-        run("hold", f"RA-00000{n}", "--ref", f"AUTH-{n}", "--expires", "2026-12-04", today="2026-11-01")
+        run("hold", f"RA-00000{n}", "--ref", f"AUTH-{n}", "--expires", "2026-12-04",
+            today="2026-11-01")
         run("ship", f"RA-00000{n}", today="2026-11-01")
     run("deliver", "RA-000001", today="2026-11-01")                      # due 2026-12-01: overdue
-    run("deliver", "RA-000004", "--on", "2026-11-03", today="2026-11-03")  # due 2026-12-03: due soon
+    # due 2026-12-03: due soon
+    run("deliver", "RA-000004", "--on", "2026-11-03", today="2026-11-03")
     run("deliver", "RA-000003", today="2026-11-01")
-    run("unit-shipped", "RA-000003", "--tracking", "1ZBACK42", "--on", "2026-11-05", today="2026-11-05")  # stalled
+    run("unit-shipped", "RA-000003", "--tracking", "1ZBACK42", "--on", "2026-11-05",
+        today="2026-11-05")  # stalled
     # RA-000002: shipped, never delivered
     out = ok(cli("overdue", "--within", "5", today="2026-12-02")).stdout
     lines = [line.rstrip() for line in out.splitlines()]
@@ -234,11 +257,15 @@ def test_overdue_rows_state_the_fact_each_needs_and_the_contact(cli):
     assert "a@example.com" in row("RA-000001", "overdue")
     assert "due 2026-12-03, in 1 day" in row("RA-000004", "due-soon")
     assert "no e-mail or phone recorded" in row("RA-000004", "due-soon")
-    assert "shipped 2026-11-01, 31 days ago, no delivery recorded" in row("RA-000002", "delivery-unknown")
+    assert ("shipped 2026-11-01, 31 days ago, no delivery recorded"
+            in row("RA-000002", "delivery-unknown"))
     assert "555-0102" in row("RA-000002", "delivery-unknown")
-    assert "unit shipped 2026-11-05 (27 days ago), tracking 1ZBACK42" in row("RA-000003", "return-stalled")
+    assert ("unit shipped 2026-11-05 (27 days ago), tracking 1ZBACK42"
+            in row("RA-000003", "return-stalled"))
     assert "c@example.com 555-0103" in row("RA-000003", "return-stalled")
     for n in range(1, 5):
         assert "hold expires 2026-12-04" in row(f"RA-00000{n}", "hold-expiring")
-    assert json.loads(ok(cli("overdue", "--json", "--within", "5", today="2026-12-02")).stdout)[3]["unit_tracking"] == "1ZBACK42"
-    assert ok(cli("overdue", today="2026-11-02")).stdout.strip() == "Nothing overdue as of 2026-11-02."
+    assert json.loads(ok(cli("overdue", "--json", "--within", "5",
+                             today="2026-12-02")).stdout)[3]["unit_tracking"] == "1ZBACK42"
+    assert (ok(cli("overdue", today="2026-11-02")).stdout.strip()
+            == "Nothing overdue as of 2026-11-02.")

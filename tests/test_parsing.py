@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from speco_returns.domain import cards, inputs, types
 from speco_returns.errors import ReturnsError
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-BROAD = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+BROAD = settings(max_examples=300, deadline=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # Largest amount the tool keeps (price x quantity must stay a SQLite integer).
 MAX_CENTS = types.MAX_CENTS
@@ -65,8 +67,10 @@ def test_parse_money_examples(text, cents):
     [
         "-5", "-1,299.00", "$-5", "-$5", "(5.00)",  # negatives
         "1.999", "1299.001", "$1,299.000",  # a third decimal
-        "", " ", "abc", "12abc", "$", "1.2.3", "1299.", ".50", "1 299", "1_299", "+5", "USD 5", "5 USD",
-        "12,99", "1,2999", ",299", "1,299,00", "1,,299", "12345,678", "1299,000",  # bad comma grouping
+        "", " ", "abc", "12abc", "$", "1.2.3", "1299.", ".50", "1 299", "1_299", "+5",
+        "USD 5", "5 USD",
+        # bad comma grouping
+        "12,99", "1,2999", ",299", "1,299,00", "1,,299", "12345,678", "1299,000",
         "99999999999999999999", "1" * 20,  # too large
         "\uff11\uff12", "\u0661\u0662",  # non-ASCII digits
     ],
@@ -77,7 +81,8 @@ def test_parse_money_refuses(text):
 
 
 def test_parse_money_refuses_a_huge_digit_string_with_returns_error():
-    # Python refuses int() of more than 4300 digits with ValueError: it must still be a clean refusal.
+    # Python refuses int() of more than 4300 digits with ValueError: it must still be a clean
+    # refusal.
     with pytest.raises(ReturnsError):
         inputs.parse_money("9" * 5000)
 
@@ -152,7 +157,8 @@ def test_parse_serial_trims_and_upper_cases(text, serial):
     assert inputs.parse_serial(text) == serial
 
 
-@pytest.mark.parametrize("text", ["", "   ", "ABC", "A" * 33, "AB 12", "AB_12", "AB.12", "AB/12", "ABC\n12", "ÀBCD", "AB12=", "SN\x0012"])
+@pytest.mark.parametrize("text", ["", "   ", "ABC", "A" * 33, "AB 12", "AB_12", "AB.12", "AB/12",
+                                  "ABC\n12", "ÀBCD", "AB12=", "SN\x0012"])
 def test_parse_serial_refuses(text):
     with pytest.raises(ReturnsError):
         inputs.parse_serial(text)
@@ -160,7 +166,8 @@ def test_parse_serial_refuses(text):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("cam-1=sn-0001", ("CAM-1", "SN-0001")), ("SN-0001", (None, "SN-0001")), (" cam-1 = sn-0001 ", ("CAM-1", "SN-0001"))],
+    [("cam-1=sn-0001", ("CAM-1", "SN-0001")), ("SN-0001", (None, "SN-0001")),
+     (" cam-1 = sn-0001 ", ("CAM-1", "SN-0001"))],
 )
 def test_parse_serial_arg_model_equals_serial(text, expected):
     assert inputs.parse_serial_arg(text) == expected
@@ -192,13 +199,15 @@ bad_serial_chars = st.characters().filter(lambda c: not set(c.upper()) <= ALLOWE
 @FAST
 @given(valid_serials, bad_serial_chars, st.data())
 def test_serial_with_another_character_is_refused(serial, bad, data):
-    at = data.draw(st.integers(min_value=1, max_value=len(serial) - 1))  # inside: trimming cannot remove it
+    # inside: trimming cannot remove it
+    at = data.draw(st.integers(min_value=1, max_value=len(serial) - 1))
     with pytest.raises(ReturnsError):
         inputs.parse_serial(serial[:at] + bad + serial[at:])
 
 
 @FAST
-@given(st.one_of(st.text(alphabet=SERIAL_CHARS, max_size=3), st.text(alphabet=SERIAL_CHARS, min_size=33, max_size=80)))
+@given(st.one_of(st.text(alphabet=SERIAL_CHARS, max_size=3),
+                 st.text(alphabet=SERIAL_CHARS, min_size=33, max_size=80)))
 def test_serial_of_wrong_length_is_refused(serial):
     with pytest.raises(ReturnsError):
         inputs.parse_serial(serial)
@@ -220,7 +229,8 @@ NOV_26 = date(2026, 11, 26)
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-11-26", "11/26/2026", "Nov 26 2026", "  2026-11-26 ", "Nov 26, 2026", "November 26 2026", "nov 26 2026"],
+    ["2026-11-26", "11/26/2026", "Nov 26 2026", "  2026-11-26 ", "Nov 26, 2026", "November 26 2026",
+     "nov 26 2026"],
 )
 def test_parse_date_iso_and_us_forms_give_the_same_day(text):
     assert inputs.parse_date(text) == NOV_26
@@ -229,8 +239,8 @@ def test_parse_date_iso_and_us_forms_give_the_same_day(text):
 @pytest.mark.parametrize(
     "text",
     [
-        "", "   ", "garbage", "tomorrow", "today", "n/a", "2026-13-01", "2026-02-30", "02/30/2026", "13/26/2026",
-        "Nov 2026", "12", "2026", "11/26", "Nov 26", "November", "26", "2026-11",
+        "", "   ", "garbage", "tomorrow", "today", "n/a", "2026-13-01", "2026-02-30", "02/30/2026",
+        "13/26/2026", "Nov 2026", "12", "2026", "11/26", "Nov 26", "November", "26", "2026-11",
         "1999-12-31", "3000-01-01",  # outside the tool's date range
         "1" * 5000,
     ],
@@ -258,7 +268,8 @@ def test_any_date_in_range_parses_back_from_every_form(day):
 @FAST
 @given(st.dates(min_value=types.MIN_DATE, max_value=types.MAX_DATE))
 def test_a_date_missing_its_day_or_month_and_day_is_refused(day):
-    for form in (f"{day:%b} {day.year}", f"{day:%B} {day.year}", str(day.year), f"{day.year}-{day.month:02d}"):
+    for form in (f"{day:%b} {day.year}", f"{day:%B} {day.year}", str(day.year),
+                 f"{day.year}-{day.month:02d}"):
         with pytest.raises(ReturnsError):
             inputs.parse_date(form)
 
@@ -289,7 +300,8 @@ def test_parse_item_model_and_quantity(text, expected):
     assert inputs.parse_item(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "  ", ":2", "CAM-1:", "CAM-1:0", "CAM-1:10000", "CAM-1:-1", "CAM-1:1.5", "CAM-1:two", "CAM-1:+2", "X" * 65])
+@pytest.mark.parametrize("text", ["", "  ", ":2", "CAM-1:", "CAM-1:0", "CAM-1:10000", "CAM-1:-1",
+                                  "CAM-1:1.5", "CAM-1:two", "CAM-1:+2", "X" * 65])
 def test_parse_item_refuses(text):
     with pytest.raises(ReturnsError):
         inputs.parse_item(text)
@@ -324,12 +336,13 @@ def test_parse_item_and_qty_only_raise_returns_error(text):
 
 
 def test_merge_items_adds_quantities_of_the_same_model():
-    assert inputs.merge_items([("CAM-1", 2), ("NVR-1", 1), ("CAM-1", 3)]) == [("CAM-1", 5), ("NVR-1", 1)]
+    assert (inputs.merge_items([("CAM-1", 2), ("NVR-1", 1), ("CAM-1", 3)])
+            == [("CAM-1", 5), ("NVR-1", 1)])
     with pytest.raises(ReturnsError):
         inputs.merge_items([("CAM-1", 9999), ("CAM-1", 1)])
 
 
-# --- card numbers (SPEC §6) -------------------------------------------------------------------------
+# --- card numbers (SPEC §6) -----------------------------------------------------------------------
 
 
 def luhn_check_digit(body: str) -> str:
@@ -369,7 +382,8 @@ def grouped(draw, number):
 
 
 def test_own_luhn_agrees_with_known_numbers():
-    assert luhn_valid("4111111111111111") and luhn_valid("378282246310005") and luhn_valid("6011111111111117")
+    assert (luhn_valid("4111111111111111") and luhn_valid("378282246310005")
+            and luhn_valid("6011111111111117"))
     assert not luhn_valid("4111111111111112")
 
 
@@ -384,7 +398,7 @@ def test_own_luhn_agrees_with_known_numbers():
         "3782 822463 10005",  # 15-digit Amex grouping
         "call me, card is 6011 1111 1111 1117.",
         "cvv 123 4111 1111 1111 1111",
-        # issue 10: any joiners that are not letters or digits, and full-width digits (NFKC)
+        # any joiners that are not letters or digits, and full-width digits (NFKC)
         "4111  1111 1111 1111",
         "4111.1111.1111.1111",
         "4111/1111/1111/1111",
@@ -395,17 +409,19 @@ def test_own_luhn_agrees_with_known_numbers():
         "4111\u200b1111\u200b1111\u200b1111",
         "4111\u20131111\u20141111\u20131111",
         "4111  1111.1111\u20131111",  # the SPEC §6 example
-        "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
+        "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11"
+        "\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11",
         "\u0664\u0661\u0661\u0661 1111 1111 1111",  # Arabic-Indic digits
-        # issue 21: joined by what Unicode counts as letters or modifiers, or by nothing visible
-        "4111\u30fc1111\u30fc1111\u30fc1111",  # the long-vowel mark a Japanese keyboard types for a dash
+        # joined by what Unicode counts as letters or modifiers, or by nothing visible
+        # the long-vowel mark a Japanese keyboard types for a dash
+        "4111\u30fc1111\u30fc1111\u30fc1111",
         "4111\uff701111\uff701111\uff701111",  # its half-width form
         "4111\u31641111\u115f1111\uffa01111",  # Hangul fillers
         "4111\u06401111\u06401111\u06401111",  # Arabic tatweel
         "4111\u02bc1111\u02c91111\u02bc1111",  # modifier apostrophe and macron
         "4111\u20661111\u202e1111\u03011111",  # a bidi isolate, an override, a combining accent
         "4111 \u30fc 1111 \u30fc 1111 \u30fc 1111",
-        # issue 21: a card inside a longer run of digits
+        # a card inside a longer run of digits
         "41111111111111111229",  # with its expiry, typed as one (20 digits)
         "4111111111111111123",  # with its CVV, typed as one (19 digits)
         "04111111111111111",  # a stray digit before it
@@ -461,7 +477,7 @@ def test_card_numbers_embedded_in_text_are_detected(data, before, after):
 @FAST
 @given(card_numbers(valid=False), st.text(alphabet=string.ascii_letters + " .,:", max_size=20))
 def test_luhn_invalid_numbers_are_not_detected_unless_a_window_of_them_passes(number, words):
-    """A window inside a longer run counts (issue 21): a 13-digit number has one window; a
+    """A window inside a longer run counts: a 13-digit number has one window; a
     16-digit one has ten, and is a card number when any of them passes."""
     assert not luhn_valid(number)
     assert cards.contains_card_number(number) == any_luhn_window(number)
@@ -478,7 +494,8 @@ def test_a_card_number_is_any_luhn_valid_window_of_13_to_19_digits_of_a_run(digi
 
 
 @FAST
-@given(st.text(alphabet=string.digits, min_size=1, max_size=12), st.text(alphabet=string.ascii_letters + " #:", max_size=10))
+@given(st.text(alphabet=string.digits, min_size=1, max_size=12),
+       st.text(alphabet=string.ascii_letters + " #:", max_size=10))
 def test_short_numbers_are_not_detected(number, words):
     assert not cards.contains_card_number(f"{words}{number}")
 
@@ -505,7 +522,8 @@ def test_clean_text_trims_and_drops_empty():
     assert inputs.clean_text("phone", "+1 (555) 123-4567") == "+1 (555) 123-4567"
 
 
-@pytest.mark.parametrize("value", ["card 4111 1111 1111 1111 cvv 123", "4111-1111-1111-1111", "6011111111111117"])
+@pytest.mark.parametrize("value", ["card 4111 1111 1111 1111 cvv 123", "4111-1111-1111-1111",
+                                   "6011111111111117"])
 def test_clean_text_refuses_a_card_number_without_echoing_it(value):
     with pytest.raises(ReturnsError) as err:
         inputs.clean_text("note", value)
@@ -517,7 +535,9 @@ def test_clean_text_refuses_a_card_number_without_echoing_it(value):
 
 
 @FAST
-@given(st.data(), st.sampled_from(["customer", "email", "phone", "note", "reason", "approver", "distributor", "ticket", "hold reference"]))
+@given(st.data(),
+       st.sampled_from(["customer", "email", "phone", "note", "reason", "approver", "distributor",
+                        "ticket", "hold reference"]))
 def test_clean_text_never_echoes_any_card_number(data, label):
     number = data.draw(card_numbers())
     value = "paid with " + data.draw(grouped(number))
@@ -543,10 +563,12 @@ def test_clean_text_only_raises_returns_error(text):
         assert value == value.strip() and not cards.contains_card_number(value)
 
 
-# --- issue 10: card numbers in any disguise, and dates that read one way only ---------------------
+# --- card numbers in any disguise, and dates that read one way only ------------------------------
 
-JOINERS = [" ", "-", ".", "/", ",", "_", "  ", "\t", "\n", "\r\n", "\u00a0", "\u200b", "\u2013", "\u2014", " - ", " : ", "*"]
-FULL_WIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
+JOINERS = [" ", "-", ".", "/", ",", "_", "  ", "\t", "\n", "\r\n", "\u00a0", "\u200b", "\u2013",
+           "\u2014", " - ", " : ", "*"]
+FULL_WIDTH = str.maketrans("0123456789",
+                           "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
 
 
 @st.composite
@@ -600,7 +622,7 @@ def test_quote_never_echoes_13_or_more_digits_whatever_separates_them(data, leng
     assert len(re.sub(r"\D", "", unicodedata.normalize("NFKC", quoted))) < 13, quoted
 
 
-# --- issue 21: read by the digits, not by the separators ----------------------------------------
+# --- read by the digits, not by the separators ---------------------------------------------------
 
 
 @BROAD
@@ -632,8 +654,8 @@ def test_a_card_read_out_in_fours_across_list_punctuation_is_detected(data):
 
 
 @FAST
-@given(cardhelpers.card_numbers(), st.text(alphabet=string.digits, max_size=3), st.text(alphabet=string.digits, max_size=4),
-       st.data())
+@given(cardhelpers.card_numbers(), st.text(alphabet=string.digits, max_size=3),
+       st.text(alphabet=string.digits, max_size=4), st.data())
 def test_a_card_inside_a_longer_run_of_digits_is_detected(number, before, after, data):
     """A stray digit before it, its CVV or expiry typed onto it: any window counts."""
     run = before + number + after
@@ -660,10 +682,12 @@ def test_an_agents_ordinary_notes_are_never_refused():
     assert inputs.clean_text("note", "call 555-0100 on 2026-11-26 re RA-000123") is not None
 
 
-@pytest.mark.parametrize("text", ["4111\u30fc1111\u30fc1111\u30fc1111", "4111\u31641111\u31641111\u31641111",
-                                  "4111, 1111; 1111. 1111", "2026-11-26, 555-0100, 555-0101"])
+@pytest.mark.parametrize("text", ["4111\u30fc1111\u30fc1111\u30fc1111",
+                                  "4111\u31641111\u31641111\u31641111", "4111, 1111; 1111. 1111",
+                                  "2026-11-26, 555-0100, 555-0101"])
 def test_a_refusal_never_echoes_13_digits_whatever_separates_them(text):
-    for parse in (inputs.parse_date, inputs.parse_money, inputs.parse_serial, inputs.parse_qty, inputs.parse_hold_ref):
+    for parse in (inputs.parse_date, inputs.parse_money, inputs.parse_serial, inputs.parse_qty,
+                  inputs.parse_hold_ref):
         with pytest.raises(ReturnsError) as err:
             parse(text)
         assert not cards.has_long_number(str(err.value)), str(err.value)
@@ -707,13 +731,14 @@ def test_an_empty_date_is_refused(text):
         inputs.parse_date(text)
 
 
-# --- e-mail addresses: accepted only where the message builder can put them in To: -----------------
+# --- e-mail addresses: accepted only where the message builder can put them in To: ----------------
 
-REFUSED_ADDRESSES = ["ann..lee@example.com", ".ann@example.com", "ann.@example.com", "ann@example..com",
-                     "ann@.example.com", "ann@example.com.", "anné@example.com", "ａｎｎ@example.com",
-                     "=?utf-8?q?ann?=@example.com", "ann@=?utf-8?q?x?=.example.com", "ann@exämple.com",
-                     '"ann lee"@example.com', "ann(x)@example.com", "ann@[192.0.2.1]", "ann@localhost",
-                     "ann@@example.com", "ann@", "@example.com", "ann at example dot com", "x" * 250 + "@example.com"]
+REFUSED_ADDRESSES = ["ann..lee@example.com", ".ann@example.com", "ann.@example.com",
+                     "ann@example..com", "ann@.example.com", "ann@example.com.", "anné@example.com",
+                     "ａｎｎ@example.com", "=?utf-8?q?ann?=@example.com",
+                     "ann@=?utf-8?q?x?=.example.com", "ann@exämple.com", '"ann lee"@example.com',
+                     "ann(x)@example.com", "ann@[192.0.2.1]", "ann@localhost", "ann@@example.com",
+                     "ann@", "@example.com", "ann at example dot com", "x" * 250 + "@example.com"]
 
 
 @pytest.mark.parametrize("address", REFUSED_ADDRESSES)
@@ -724,8 +749,9 @@ def test_parse_email_refuses_what_a_to_header_cannot_carry(address):
         inputs.mail_address(address)
 
 
-@pytest.mark.parametrize("address", ["ann@example.com", "ann.lee+returns@mail.example.co.uk", "o'brien@example.ie",
-                                     "a!#$%&*/=?^_`{|}~-@example.com", "ANN@EXAMPLE.COM"])
+@pytest.mark.parametrize("address", ["ann@example.com", "ann.lee+returns@mail.example.co.uk",
+                                     "o'brien@example.ie", "a!#$%&*/=?^_`{|}~-@example.com",
+                                     "ANN@EXAMPLE.COM"])
 def test_parse_email_takes_plain_addresses(address):
     assert inputs.parse_email(f"  {address} ") == address
 
@@ -737,10 +763,12 @@ def _to_header_reads_back(address: str) -> None:
 
     from speco_returns.domain import notices
 
-    facts = notices.ReturnFacts(key="RA-000001", type="standard", status="authorized", customer="Ann Lee",
-                                email=address, phone=None, opened_on=date(2026, 11, 26), items=())
-    msg = notices.message(facts, notices.Notice("opened", date(2026, 11, 26)), sender="returns@speco.example",
-                          bcc=None, stamp="2026-11-26T10:00:00+00:00")
+    facts = notices.ReturnFacts(key="RA-000001", type="standard", status="authorized",
+                                customer="Ann Lee", email=address, phone=None,
+                                opened_on=date(2026, 11, 26), items=())
+    msg = notices.message(facts, notices.Notice("opened", date(2026, 11, 26)),
+                          sender="returns@speco.example", bcc=None,
+                          stamp="2026-11-26T10:00:00+00:00")
     back = email.message_from_bytes(msg.as_bytes(), policy=email.policy.SMTP)
     assert not back.defects and [a.addr_spec for a in back["To"].addresses] == [address]
 
@@ -752,9 +780,11 @@ ATEXT = string.ascii_letters + string.digits + "!#$%&'*+-/=?^_`{|}~"
 def address_like(draw):
     """Local part and domain from whole character classes: atext, dots, any Unicode letter or
     mark, symbols, spaces and the specials, in any arrangement (dots doubled, leading, trailing)."""
-    piece = st.text(st.one_of(st.sampled_from(ATEXT + "."), st.characters(categories=["L", "M", "N", "S", "P", "Z"])),
+    piece = st.text(st.one_of(st.sampled_from(ATEXT + "."),
+                              st.characters(categories=["L", "M", "N", "S", "P", "Z"])),
                     max_size=12)
-    return draw(piece) + draw(st.sampled_from(["@", "@", "@@", ""])) + draw(piece) + draw(st.sampled_from(["", ".com", "."]))
+    return (draw(piece) + draw(st.sampled_from(["@", "@", "@@", ""])) + draw(piece)
+            + draw(st.sampled_from(["", ".com", "."])))
 
 
 @BROAD
