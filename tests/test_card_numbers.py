@@ -38,7 +38,8 @@ def _card(prefix: str, length: int, rng: random.Random) -> str:
 _rng = random.Random(20261126)
 # One Luhn-valid number for every length from 13 to 19 digits, plus the classic test cards.
 CARDS = [_card(prefix, length, _rng) for prefix, length in
-         (("4", 13), ("36", 14), ("37", 15), ("51", 16), ("6011", 16), ("35", 17), ("62", 18), ("4", 19))]
+         (("4", 13), ("36", 14), ("37", 15), ("51", 16), ("6011", 16), ("35", 17), ("62", 18),
+          ("4", 19))]
 CARDS += ["4111111111111111", "378282246310005"]
 assert all(luhn_ok(c) and 13 <= len(c) <= 19 for c in CARDS)
 
@@ -62,15 +63,16 @@ def typed_forms(digits: str) -> list[str]:
 
 def searchable(digits: str) -> list[str]:
     """Every way the number could sit in output or on disk."""
-    return sorted({digits, " ".join(_groups(digits)), "-".join(_groups(digits)), " ".join(_groups(digits, (4, 6, 5))),
-                   "-".join(_groups(digits, (4, 6, 5)))})
+    return sorted({digits, " ".join(_groups(digits)), "-".join(_groups(digits)),
+                   " ".join(_groups(digits, (4, 6, 5))), "-".join(_groups(digits, (4, 6, 5)))})
 
 
 def _assert_not_echoed(result, digits: str, typed: str) -> None:
     shown = result.stdout + result.stderr
     for needle in {*searchable(digits), typed}:
         assert needle not in shown, f"the card number was echoed: {shown!r}"
-    assert digits not in "".join(ch for ch in shown if ch.isdigit()), f"the card's digits were echoed in pieces: {shown!r}"
+    assert digits not in "".join(ch for ch in shown if ch.isdigit()), (
+        f"the card's digits were echoed in pieces: {shown!r}")
 
 
 def _dump(db: Path | str) -> dict[str, list]:
@@ -81,8 +83,10 @@ def _dump(db: Path | str) -> dict[str, list]:
         return {t: sorted(map(repr, query(db, f'SELECT * FROM "{t}"'))) for t in tables}
     conn = sqlite3.connect(db, timeout=10)
     try:
-        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}  # FTS5's tables too
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master "
+                                             "WHERE type = 'table' ORDER BY name")]
+        return {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+                for t in tables}  # FTS5's tables too
     finally:
         conn.close()
 
@@ -91,34 +95,45 @@ V = object()  # where the field's value goes
 
 # (field, argv with V for the value, an ordinary value the same command accepts)
 FIELDS = [
-    ("open --customer", ["open", "--type", "standard", "--customer", V, "--item", "CAM-1"], "Order SO-123456 Acme"),
-    ("open --email", ["open", "--type", "standard", "--customer", "Acme", "--email", V, "--item", "CAM-1"],
+    ("open --customer", ["open", "--type", "standard", "--customer", V, "--item", "CAM-1"],
+     "Order SO-123456 Acme"),
+    ("open --email", ["open", "--type", "standard", "--customer", "Acme", "--email", V, "--item",
+                      "CAM-1"],
      "so123456@acme.example"),
-    ("open --phone", ["open", "--type", "standard", "--customer", "Acme", "--phone", V, "--item", "CAM-1"], "+1 555 123 4567"),
-    ("open --note", ["open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--note", V],
+    ("open --phone", ["open", "--type", "standard", "--customer", "Acme", "--phone", V, "--item",
+                      "CAM-1"], "+1 555 123 4567"),
+    ("open --note", ["open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1",
+                     "--note", V],
      "PO 4500012345 for SO-123456, call 1-800-555-0199"),
-    ("open --reason", ["open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1", "--serial", "SN-V-1",
-                       "--approved-by", "Dana", "--reason", V], "goodwill on order SO-123456"),
-    ("open --approved-by", ["open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1", "--serial", "SN-V-3",
-                            "--approved-by", V, "--reason", "goodwill"], "Dana Lee, ext 4521"),
-    ("open --distributor", ["open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1", "--ticket", "TT-778899",
-                            "--distributor", V], "ADI Global #4521"),
-    ("open --ticket", ["open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1", "--ticket", V,
-                       "--distributor", "ADI"], "TT-20261126-0042"),
-    ("check --customer", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2", "--approved-by", "Dana",
-                          "--reason", "goodwill", "--customer", V], "Vee 123456"),
-    ("check --approved-by", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2", "--approved-by", V,
-                             "--reason", "goodwill"], "Dana"),
-    ("check --reason", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2", "--approved-by", "Dana",
-                        "--reason", V], "goodwill, SO-123456"),
-    ("check --ticket", ["check", "--type", "counter", "--item", "CAM-1", "--ticket", V, "--distributor", "ADI"], "TT-5550001"),
-    ("check --distributor", ["check", "--type", "counter", "--item", "CAM-1", "--ticket", "TT-5550002", "--distributor", V],
+    ("open --reason", ["open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1",
+                       "--serial", "SN-V-1", "--approved-by", "Dana", "--reason", V],
+     "goodwill on order SO-123456"),
+    ("open --approved-by", ["open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1",
+                            "--serial", "SN-V-3", "--approved-by", V, "--reason", "goodwill"],
+     "Dana Lee, ext 4521"),
+    ("open --distributor", ["open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1",
+                            "--ticket", "TT-778899", "--distributor", V], "ADI Global #4521"),
+    ("open --ticket", ["open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1",
+                       "--ticket", V, "--distributor", "ADI"], "TT-20261126-0042"),
+    ("check --customer", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2",
+                          "--approved-by", "Dana", "--reason", "goodwill", "--customer", V],
+     "Vee 123456"),
+    ("check --approved-by", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2",
+                             "--approved-by", V, "--reason", "goodwill"], "Dana"),
+    ("check --reason", ["check", "--type", "virtual", "--item", "CAM-1", "--serial", "SN-V-2",
+                        "--approved-by", "Dana", "--reason", V], "goodwill, SO-123456"),
+    ("check --ticket", ["check", "--type", "counter", "--item", "CAM-1", "--ticket", V,
+                        "--distributor", "ADI"], "TT-5550001"),
+    ("check --distributor", ["check", "--type", "counter", "--item", "CAM-1", "--ticket",
+                             "TT-5550002", "--distributor", V],
      "Anixter 800-123-4567"),
     ("hold --ref", ["hold", "RA-000001", "--ref", V], "AUTH-00123456"),
-    ("cancel --reason", ["cancel", "RA-000002", "--reason", V], "customer found the loose cable, SO-123456"),
+    ("cancel --reason", ["cancel", "RA-000002", "--reason", V],
+     "customer found the loose cable, SO-123456"),
     ("complete --note", ["complete", "TCK-1", "--note", V], "distributor credited order SO-123456"),
     ("note TEXT", ["note", "RA-000002", V], "call back on +1 555 123 4567"),
-    ("catalog add --description", ["catalog", "add", "CAM-2", "--category", "camera", "--description", V],
+    ("catalog add --description", ["catalog", "add", "CAM-2", "--category", "camera",
+                                   "--description", V],
      "4 MP bullet, part 800-123456"),
     ("--agent", ["--agent", V, "list"], "agent 4521"),
 ]
@@ -132,10 +147,12 @@ def _fill(argv: list, value: str) -> list[str]:
 def seeded(cli, db_path):
     for args in (
         ("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500"),
-        ("open", "--type", "advanced", "--customer", "Alpha", "--item", "CAM-1", "--serial", "SN-A-1"),  # RA-000001
+        ("open", "--type", "advanced", "--customer", "Alpha", "--item", "CAM-1", "--serial",
+         "SN-A-1"),  # RA-000001
         ("link", "RA-000001"),
         ("open", "--type", "standard", "--customer", "Beta", "--item", "CAM-1"),  # RA-000002
-        ("open", "--type", "counter", "--customer", "Gamma", "--item", "CAM-1", "--ticket", "TCK-1", "--distributor", "ADI"),
+        ("open", "--type", "counter", "--customer", "Gamma", "--item", "CAM-1", "--ticket", "TCK-1",
+         "--distributor", "ADI"),
     ):
         result = cli(*args)
         assert result.exit_code == 0, (args, result.output)
@@ -143,10 +160,12 @@ def seeded(cli, db_path):
 
 
 def _refuse_all(cli, argv: list, forms=None) -> int:
-    """Every test number in every typed form is refused and never echoed; returns how many were tried."""
+    """Every test number in every typed form is refused and never echoed; returns how many were
+    tried."""
     tried = 0
     for digits in CARDS:
-        for typed in (typed_forms(digits) if forms is None else [typed_forms(digits)[i] for i in forms]):
+        for typed in (typed_forms(digits) if forms is None
+                      else [typed_forms(digits)[i] for i in forms]):
             result = cli(*_fill(argv, typed))
             where = f"{_fill(argv, '<card>')} with {typed!r}"
             assert result.exit_code == 1, f"{where}: exit {result.exit_code}\n{result.output}"
@@ -160,14 +179,16 @@ def _refuse_all(cli, argv: list, forms=None) -> int:
 
 
 @pytest.mark.parametrize("field, argv, ordinary", FIELDS, ids=[f[0] for f in FIELDS])
-def test_every_free_text_field_refuses_a_card_number_without_echoing_it(seeded, cli, field, argv, ordinary):
+def test_every_free_text_field_refuses_a_card_number_without_echoing_it(
+        seeded, cli, field, argv, ordinary):
     before = _dump(seeded)
     assert _refuse_all(cli, argv) == len(CARDS) * len(typed_forms(CARDS[0]))
     assert _dump(seeded) == before, f"{field}: a refused command wrote to the database"
 
     # The same command with an ordinary value goes through: the refusals were the card's doing.
     result = cli(*_fill(argv, ordinary))
-    assert result.exit_code == 0, f"{field} refused the ordinary value {ordinary!r}: {result.output}"
+    assert result.exit_code == 0, (f"{field} refused the ordinary value {ordinary!r}: "
+                                   f"{result.output}")
 
 
 def test_the_agent_from_the_environment_is_checked_too(seeded, cli, monkeypatch):
@@ -245,18 +266,21 @@ def test_no_card_number_reaches_the_database_file_or_its_wal(seeded, cli):
 # --- ordinary numbers are accepted where they belong ---------------------------------------------
 
 LUHN_SERIAL = with_check_digit("900412345678901")  # 16 digits, passes Luhn: a serial, exempt
-LUHN_TRACKING = " ".join(_groups(with_check_digit("799123456789012")))  # passes Luhn: a tracking number, exempt
+# passes Luhn: a tracking number, exempt
+LUHN_TRACKING = " ".join(_groups(with_check_digit("799123456789012")))
 assert LUHN_SERIAL not in CARDS and LUHN_TRACKING.replace(" ", "") not in CARDS
 
 
 def test_ordinary_numbers_are_accepted_and_kept(cli):
-    assert cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500").exit_code == 0
-    opened = cli("open", "--type", "standard", "--customer", "Acme SO-123456", "--email", "so-123456@acme.example",
-                 "--phone", "+1 555 123 4567", "--item", "CAM-1", "--serial", LUHN_SERIAL,
-                 "--note", "PO 4500012345, invoice 2026-000123, 1234 5678 9012 and 4111 1111 1111 1113",
+    assert cli("catalog", "add", "CAM-1", "--category", "camera",
+               "--list-price", "500").exit_code == 0
+    opened = cli("open", "--type", "standard", "--customer", "Acme SO-123456", "--email",
+                 "so-123456@acme.example", "--phone", "+1 555 123 4567", "--item", "CAM-1",
+                 "--serial", LUHN_SERIAL, "--note",
+                 "PO 4500012345, invoice 2026-000123, 1234 5678 9012 and 4111 1111 1111 1113",
                  "--json")
     assert opened.exit_code == 0, opened.output
-    # A 22-digit tracking number in free text may hide a card number (issue 10): it goes in --tracking.
+    # A 22-digit tracking number in free text may hide a card number: it goes in --tracking.
     usps = cli("note", "RA-000001", "USPS 92055901755477000271")
     assert usps.exit_code == 1 and "--tracking" in usps.stderr and "9205" not in usps.stderr
     doc = json.loads(opened.stdout)
@@ -264,7 +288,8 @@ def test_ordinary_numbers_are_accepted_and_kept(cli):
     assert doc["phone"] == "+1 555 123 4567"
     assert doc["email"] == "so-123456@acme.example"
     assert doc["items"][0]["serials"] == [LUHN_SERIAL]
-    assert "4111 1111 1111 1113" in doc["events"][0]["note"]  # 16 digits, no window of which passes Luhn
+    # 16 digits, no window of which passes Luhn
+    assert "4111 1111 1111 1113" in doc["events"][0]["note"]
     ra = doc["ra"]
 
     shipped = cli("unit-shipped", ra, "--tracking", LUHN_TRACKING, "--json")
@@ -274,8 +299,8 @@ def test_ordinary_numbers_are_accepted_and_kept(cli):
     found = cli("serial", "find", LUHN_SERIAL, "--json")
     assert found.exit_code == 0 and [r["ra"] for r in json.loads(found.stdout)] == [ra]
 
-    virtual = cli("open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1", "--serial", "SN-V-9",
-                  "--approved-by", "Dana", "--reason", "goodwill", "--json")
+    virtual = cli("open", "--type", "virtual", "--customer", "Vee", "--item", "CAM-1", "--serial",
+                  "SN-V-9", "--approved-by", "Dana", "--reason", "goodwill", "--json")
     assert virtual.exit_code == 0, virtual.output
     vra = json.loads(virtual.stdout)["ra"]
     plain_tracking = LUHN_TRACKING.replace(" ", "")
@@ -283,11 +308,12 @@ def test_ordinary_numbers_are_accepted_and_kept(cli):
     assert ship.exit_code == 0, ship.output
     assert json.loads(ship.stdout)["events"][-1]["tracking"] == plain_tracking
 
-    counter = cli("open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1", "--ticket", "TT-20261126-0042",
-                  "--distributor", "ADI #4521", "--json")
+    counter = cli("open", "--type", "counter", "--customer", "Ctr", "--item", "CAM-1", "--ticket",
+                  "TT-20261126-0042", "--distributor", "ADI #4521", "--json")
     assert counter.exit_code == 0, counter.output
 
-    opened = cli("open", "--type", "advanced", "--customer", "Hold Co", "--item", "CAM-1", "--serial", "SN-H-1", "--json")
+    opened = cli("open", "--type", "advanced", "--customer", "Hold Co", "--item", "CAM-1",
+                 "--serial", "SN-H-1", "--json")
     assert opened.exit_code == 0, opened.output
     ara = json.loads(opened.stdout)["ra"]
     assert cli("link", ara).exit_code == 0
@@ -297,18 +323,21 @@ def test_ordinary_numbers_are_accepted_and_kept(cli):
 
 
 def test_the_spec_example_of_a_longer_run_is_caught(seeded, cli):
-    # SPEC §6: "4111 1111 1111 1111 123" is caught (a run of whole groups, 13-19 digits, passing Luhn).
+    # SPEC §6: "4111 1111 1111 1111 123" is caught (a run of whole groups, 13-19 digits, passing
+    # Luhn).
     for text in ("4111 1111 1111 1111 123", "ref 12 4111-1111-1111-1111", "0 4111111111111111 0"):
         result = cli("note", "RA-000002", text)
         assert result.exit_code == 1, (text, result.output)
         assert "4111" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("number", ["4111 1111 1111 1111", "4111111111111111", "5500-0000-0000-0004"])
+@pytest.mark.parametrize("number", ["4111 1111 1111 1111", "4111111111111111",
+                                    "5500-0000-0000-0004"])
 def test_a_card_number_as_a_model_is_refused_and_never_echoed(cli, db_path, number):
     result = cli("open", "--type", "standard", "--customer", "Bob", "--item", number, "--json")
     assert result.exit_code == 1 and result.stdout == ""
-    assert number not in result.stderr and number.replace(" ", "").replace("-", "") not in result.stderr
+    assert (number not in result.stderr
+            and number.replace(" ", "").replace("-", "") not in result.stderr)
     assert "card number" in result.stderr
 
 
@@ -319,22 +348,28 @@ def test_bad_input_that_looks_like_a_card_is_not_quoted_back(cli, args):
     assert "4111" not in result.stderr
 
 
-# --- issue 21: by the digits, through the CLI, on both backends ------------------------------------
+# --- by the digits, through the CLI, on both backends ---------------------------------------------
 
-# (where, argv with V for the value, how the value is typed): a handful of fields of different kinds.
+# (where, argv with V for the value, how the value is typed): a handful of fields of different
+# kinds.
 DISGUISED_FIELDS = [
     ("note", ["note", "RA-000002", V], "{}"),
-    ("open --customer", ["open", "--type", "standard", "--customer", V, "--item", "CAM-1", "--yes"], "{}"),
-    ("open --phone", ["open", "--type", "standard", "--customer", "Acme", "--phone", V, "--item", "CAM-1", "--yes"], "{}"),
-    ("open --email", ["open", "--type", "standard", "--customer", "Acme", "--email", V, "--item", "CAM-1", "--yes"],
+    ("open --customer", ["open", "--type", "standard", "--customer", V, "--item", "CAM-1", "--yes"],
+     "{}"),
+    ("open --phone", ["open", "--type", "standard", "--customer", "Acme", "--phone", V, "--item",
+                      "CAM-1", "--yes"], "{}"),
+    ("open --email", ["open", "--type", "standard", "--customer", "Acme", "--email", V, "--item",
+                      "CAM-1", "--yes"],
      "{}@example.com"),
     ("--agent", ["--agent", V, "note", "RA-000002", "hello"], "{}"),
-    ("catalog add --description", ["catalog", "add", "CAM-7", "--category", "camera", "--description", V], "{}"),
+    ("catalog add --description", ["catalog", "add", "CAM-7", "--category", "camera",
+                                   "--description", V], "{}"),
     ("hold --ref", ["hold", "RA-000001", "--ref", V], "{}"),
 ]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_card_joined_by_any_separator_is_refused_in_every_field(seeded, cli, data):
     """A Luhn-valid number cut into groups joined by separators drawn from whole Unicode
