@@ -32,32 +32,45 @@ def _zone(name: str):
 @command("deliveries", "import")
 def deliveries_import(
     ctx: typer.Context,
-    path: Annotated[Optional[Path], typer.Argument(help="A carrier's report (CSV), or a folder of them: each file is "
-                                                        "imported whole and moved to its done/ folder.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help=f"The report's format: {', '.join(carriers.FORMAT_NAMES)}.")] = None,
-    from_inbox: Annotated[bool, typer.Option("--inbox", help="Apply the webhook events `deliveries serve` kept (no FILE, no --format).")] = False,
+    path: Annotated[Optional[Path], typer.Argument(
+        help="A carrier's report (CSV), or a folder of them: each file is imported whole and "
+             "moved to its done/ folder.")] = None,
+    fmt: Annotated[Optional[str], typer.Option(
+        "--format", help=f"The report's format: {', '.join(carriers.FORMAT_NAMES)}.")] = None,
+    from_inbox: Annotated[bool, typer.Option(
+        "--inbox",
+        help="Apply the webhook events `deliveries serve` kept (no FILE, no --format).")] = False,
     mapping: Annotated[Optional[str], typer.Option(
-        "--map", help="For --format generic: tracking=COLUMN,status=COLUMN,delivered_at=COLUMN[,time_zone=COLUMN].")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what the import would do; record and move nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="A supervisor's: the carrier's date replaces a date an agent typed (with --reason).")] = False,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why the carrier's date replaces an agent's (with --force).")] = None,
-    done: Annotated[Optional[Path], typer.Option("--done", help="Where a folder's imported files go (default: FOLDER/done).")] = None,
+        "--map",
+        help="For --format generic: "
+             "tracking=COLUMN,status=COLUMN,delivered_at=COLUMN[,time_zone=COLUMN].")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show what the import would do; record and move nothing.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="A supervisor's: the carrier's date replaces a date an agent typed "
+                        "(with --reason).")] = False,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", help="Why the carrier's date replaces an agent's (with --force).")] = None,
+    done: Annotated[Optional[Path], typer.Option(
+        "--done", help="Where a folder's imported files go (default: FOLDER/done).")] = None,
     time_zone: Annotated[Optional[str], typer.Option(
-        "--time-zone", help="Read a time the report gives only in UTC in this zone (a name like America/New_York, "
-                            "or an offset); without it such a time's UTC date is the delivery date.")] = None,
+        "--time-zone", help="Read a time the report gives only in UTC in this zone (a name like "
+                            "America/New_York, or an offset); without it such a time's UTC date "
+                            "is the delivery date.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record the deliveries in a carrier's report: the replacement delivered starts the 30-day clock
-    on the carrier's date; the customer's unit delivered to Speco stops it stalling. Importing a file
-    again changes nothing. Exit 1 on a file that cannot be read (its line named; nothing recorded).
+    """Record the deliveries in a carrier's report: the replacement delivered starts the 30-day
+    clock on the carrier's date; the customer's unit delivered to Speco stops it stalling. Importing
+    a file again changes nothing. Exit 1 on a file that cannot be read (its line named; nothing
+    recorded).
 
     Example: speco-returns deliveries import QVD_20261126.csv --format ups-qvd
     """
     force_reason = _force_reason(force, reason)
     if from_inbox:
         if path is not None or fmt or mapping or done or time_zone:
-            raise ReturnsError("--inbox takes no FILE, --format, --map, --done or --time-zone: each event's aggregator "
-                               "gives its format")
+            raise ReturnsError("--inbox takes no FILE, --format, --map, --done or --time-zone: "
+                               "each event's aggregator gives its format")
         return _import_inbox(ctx, dry_run, force_reason, as_json)
     if path is None or not fmt:
         raise ReturnsError("give the report (FILE or FOLDER) and its --format, or --inbox")
@@ -91,25 +104,28 @@ def deliveries_import(
         reports.append(report)
     if as_json:
         docs = [r.document() for r in reports]
-        emit_json(docs[0] if not path.is_dir() else {"folder": str(path), "files": docs,
-                                                     "bad": [{"file": f.name, "error": e.problems[0].line()} for f, e in bad]})
+        emit_json(docs[0] if not path.is_dir() else {
+            "folder": str(path), "files": docs,
+            "bad": [{"file": f.name, "error": e.problems[0].line()} for f, e in bad]})
     else:
         for r in reports:
             _show(r)
         if path.is_dir() and not files:
             typer.echo(f"{inputs.visible(str(path))}: no reports to import")
     for _, e in bad:
-        sys.stderr.write(f"error: {inputs.visible(e.problems[0].line())}; it stays for the next run\n")
+        sys.stderr.write(f"error: {inputs.visible(e.problems[0].line())}; "
+                         "it stays for the next run\n")
     if bad:
         raise typer.Exit(code=1)
 
 
-def _import_inbox(ctx: typer.Context, dry_run: bool, force_reason: str | None, as_json: bool) -> None:
+def _import_inbox(ctx: typer.Context, dry_run: bool, force_reason: str | None,
+                  as_json: bool) -> None:
     from ..services import webhooks
 
     session = session_of(ctx)
-    reports = webhooks.apply_inbox(session.existing, session.now(), dry_run=dry_run, force_reason=force_reason,
-                                   zones=_zone)
+    reports = webhooks.apply_inbox(session.existing, session.now(), dry_run=dry_run,
+                                   force_reason=force_reason, zones=_zone)
     if as_json:
         emit_json({"inbox": [r.document() for r in reports]})
         return
@@ -122,24 +138,30 @@ def _import_inbox(ctx: typer.Context, dry_run: bool, force_reason: str | None, a
 @command("deliveries", "serve")
 def deliveries_serve(
     ctx: typer.Context,
-    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on (behind a reverse proxy with TLS).")] = "127.0.0.1:8765",
+    listen: Annotated[str, typer.Option(
+        "--listen",
+        help="HOST:PORT to listen on (behind a reverse proxy with TLS).")] = "127.0.0.1:8765",
 ) -> None:
     """Receive tracking aggregators' signed webhooks (POST /aftership, POST /easypost): each event
     whose signature matches is kept once in the inbox; `deliveries import --inbox` applies them.
-    The secrets come from SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET and SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET.
+    The secrets come from SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET and
+    SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET.
 
     Example: speco-returns deliveries serve --listen 127.0.0.1:8765
     """
     from ..services import webhooks
 
-    secrets = {source: os.environ.get(f"SPECO_RETURNS_{source.upper()}_WEBHOOK_SECRET", "") for source in ("aftership", "easypost")}
+    secrets = {source: os.environ.get(f"SPECO_RETURNS_{source.upper()}_WEBHOOK_SECRET", "")
+               for source in ("aftership", "easypost")}
     secrets = {k: v for k, v in secrets.items() if v}
     if not secrets:
-        raise ReturnsError("set SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET or SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET: "
+        raise ReturnsError("set SPECO_RETURNS_AFTERSHIP_WEBHOOK_SECRET or "
+                           "SPECO_RETURNS_EASYPOST_WEBHOOK_SECRET: "
                            "an event is kept only when its signature matches")
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536 or not host:
-        raise ReturnsError(f"--listen takes HOST:PORT, like 127.0.0.1:8765 (not '{inputs.quote(listen)}')")
+        raise ReturnsError("--listen takes HOST:PORT, like 127.0.0.1:8765 "
+                           f"(not '{inputs.quote(listen)}')")
     session = session_of(ctx)
     db = session.existing
 
@@ -151,7 +173,8 @@ def deliveries_serve(
         sys.stderr.flush()
 
     def ready(address) -> None:
-        log(f"listening on http://{address[0]}:{address[1]}/ for {', '.join('/' + s for s in secrets)}")
+        log(f"listening on http://{address[0]}:{address[1]}/ "
+            f"for {', '.join('/' + s for s in secrets)}")
 
     webhooks.serve(db, secrets, host.strip("[]"), int(port), stamp, log, ready)
 
@@ -159,9 +182,11 @@ def deliveries_serve(
 def _force_reason(force: bool, reason: str | None) -> str | None:
     text = inputs.clean_text("reason", reason) if reason is not None else None
     if force and not text:
-        raise ReturnsError("--force needs --reason: say who decided and why the carrier's date replaces the agent's")
+        raise ReturnsError("--force needs --reason: say who decided and why the carrier's date "
+                           "replaces the agent's")
     if text and not force:
-        raise ReturnsError("--reason goes with --force (a supervisor's decision to replace a date an agent typed)")
+        raise ReturnsError("--reason goes with --force (a supervisor's decision to replace a date "
+                           "an agent typed)")
     return text if force else None
 
 
@@ -179,9 +204,11 @@ def _import_one(store, file: Path, fmt, now, dry_run: bool, force_reason: str | 
     try:
         rows = carriers.parse(file.read_bytes(), fmt, zones=_zone)
     except carriers.BadFile as e:
-        raise ReturnsError(f"{inputs.quote(file.name, 80)} {e.problems[0].line()}: nothing recorded from it") from None
+        raise ReturnsError(f"{inputs.quote(file.name, 80)} {e.problems[0].line()}: "
+                           "nothing recorded from it") from None
     try:
-        return deliveries.import_rows(store, rows, file.name, fmt.name, now, dry_run=dry_run, force_reason=force_reason)
+        return deliveries.import_rows(store, rows, file.name, fmt.name, now, dry_run=dry_run,
+                                      force_reason=force_reason)
     except ReturnsError as e:  # the database refused (busy, newer): the file is left as it is
         raise ReturnsError(f"{inputs.quote(file.name, 80)}: {e.problems[0].line()}") from None
 
@@ -190,12 +217,13 @@ def _ready(folder: Path, spool: Path) -> None:
     """done/ made and checked before any file is imported: a report is recorded only where it can
     then be moved, by one rename (a folder on the same filesystem as the day's)."""
     if folder.exists() and not folder.is_dir():
-        raise ReturnsError(f"{inputs.quote(str(folder), 80)} is not a folder: imported reports are moved there; "
-                           "nothing imported")
+        raise ReturnsError(f"{inputs.quote(str(folder), 80)} is not a folder: "
+                           "imported reports are moved there; nothing imported")
     probe = folder if folder.exists() else folder.parent  # nothing made where the files cannot go
     if probe.exists() and probe.stat().st_dev != spool.stat().st_dev:
-        raise ReturnsError(f"{inputs.quote(str(folder), 80)} is on another filesystem than {inputs.quote(str(spool), 80)}: "
-                           "an imported report is moved by one rename; give --done a folder on the same disk; nothing imported")
+        raise ReturnsError(f"{inputs.quote(str(folder), 80)} is on another filesystem than "
+                           f"{inputs.quote(str(spool), 80)}: an imported report is moved by one "
+                           "rename; give --done a folder on the same disk; nothing imported")
     folder.mkdir(mode=0o750, exist_ok=True)
 
 
@@ -221,7 +249,8 @@ def _show(report) -> None:
     counts = report.counts()
     said = ", ".join(f"{n} {_LABELS[k]}" for k, n in counts.items() if n)
     head = "dry run, nothing recorded: " if report.dry_run else ""
-    typer.echo(f"{head}{inputs.visible(report.file)} ({report.format}): {report.rows} row(s)" + (f": {said}" if said else ""))
+    typer.echo(f"{head}{inputs.visible(report.file)} ({report.format}): {report.rows} row(s)"
+               + (f": {said}" if said else ""))
     for o in report.outcomes:
         if o.result in ("delivered", "arrived", "superseded"):
             typer.echo(f"  {o.ra} {o.parcel}: {inputs.visible(o.message)}")
@@ -232,8 +261,11 @@ def _show(report) -> None:
     if len(attention) > SHOWN:
         typer.echo(f"  ... and {len(attention) - SHOWN} more (--json lists them all)")
     if report.not_in_file:
-        typer.echo(f"  {len(report.not_in_file)} open return(s) wait for a parcel this file does not mention:")
+        typer.echo(f"  {len(report.not_in_file)} open return(s) wait for a parcel "
+                   "this file does not mention:")
         for w in report.not_in_file[:SHOWN]:
-            typer.echo(f"    {w['ra']} {w['parcel']} {inputs.visible(w['tracking'])} (shipped {w['since']})")
+            typer.echo(f"    {w['ra']} {w['parcel']} {inputs.visible(w['tracking'])} "
+                       f"(shipped {w['since']})")
         if len(report.not_in_file) > SHOWN:
-            typer.echo(f"    ... and {len(report.not_in_file) - SHOWN} more (--json lists them all)")
+            typer.echo(f"    ... and {len(report.not_in_file) - SHOWN} more "
+                       "(--json lists them all)")

@@ -32,7 +32,8 @@ class Format:
     status: tuple[tuple[str, ...], ...]  # columns whose words say what happened, read in order
     at: tuple[str, ...]  # the event's date, or date and time (ISO 8601, or `day_format`)
     delivered: frozenset[str]
-    exceptions: Mapping[str, str]  # status word -> the kind listed: returned-to-sender, attempted, damaged, exception
+    # status word -> the kind listed: returned-to-sender, attempted, damaged, exception
+    exceptions: Mapping[str, str]
     updated: frozenset[str] = frozenset()  # a carrier's correction of the delivery date
     updated_at: tuple[str, ...] = ()  # where an updated row keeps its new date (else `at`)
     time: tuple[str, ...] = ()  # a separate time column (HHMMSS or HH:MM[:SS])
@@ -41,7 +42,8 @@ class Format:
     day_format: str | None = None  # strptime format of a date without separators (UPS: YYYYMMDD)
     source: str = ""
     header: str = ""  # the header line this table reads, named when line 1 is not one
-    utc_as: tzinfo | None = None  # `deliveries import --time-zone`: the zone a time given only in UTC is read in
+    # `deliveries import --time-zone`: the zone a time given only in UTC is read in
+    utc_as: tzinfo | None = None
 
 
 def _words(*words: str) -> frozenset[str]:
@@ -74,7 +76,8 @@ UPS_QVD = Format(
                 "undeliverable returns": "returned-to-sender"},
     detail=("Exception Reason Description", "Exception Status Description", "Activity Type"),
     source="UPS Quantum View Data Subscription CSV File Layout (July 2016)",
-    header="Record Type,Tracking Number,Activity Type,Date,Time,Rescheduled Delivery Date,Exception Reason Description",
+    header="Record Type,Tracking Number,Activity Type,Date,Time,Rescheduled Delivery Date,"
+           "Exception Reason Description",
 )
 
 # EasyPost tracker report (Reports API, type `tracker`: a CSV of the trackers in a date range)
@@ -90,7 +93,8 @@ EASYPOST = Format(
     at=("datetime", "delivered_at", "updated_at"),
     delivered=_words("delivered"),
     exceptions={"return_to_sender": "returned-to-sender", "failure": "exception",
-                "available_for_pickup": "attempted", "arrived_at_destination_facility_delivery_attempted": "attempted",
+                "available_for_pickup": "attempted",
+                "arrived_at_destination_facility_delivery_attempted": "attempted",
                 "damaged": "damaged"},
     detail=("status_detail", "message"),
     source="EasyPost Reports API (tracker report) and Tracker object",
@@ -106,7 +110,8 @@ AFTERSHIP = Format(
     tracking=("Tracking number", "tracking_number"),
     status=(("Status", "tag"), ("Sub-status", "subtag"), ("Issues",)),
     at=("Delivered date", "Delivery date", "Delivered at", "shipment_delivery_date"),
-    delivered=_words("Delivered", "Delivered_001", "Delivered_002", "Delivered_003", "Delivered_004"),
+    delivered=_words("Delivered", "Delivered_001", "Delivered_002", "Delivered_003",
+                     "Delivered_004"),
     exceptions={"exception_011": "returned-to-sender", "returned to sender": "returned-to-sender",
                 "exception_010": "returned-to-sender", "returning to sender": "returned-to-sender",
                 "exception_013": "damaged", "shipment damaged": "damaged",
@@ -118,9 +123,11 @@ AFTERSHIP = Format(
 
 FORMATS = {f.name: f for f in (UPS_QVD, EASYPOST, AFTERSHIP)}
 GENERIC_KEYS = ("tracking", "status", "delivered_at", "time_zone")
-_GENERIC_EXCEPTIONS = {"returned to sender": "returned-to-sender", "return to sender": "returned-to-sender",
-                       "delivery attempted": "attempted", "attempted": "attempted", "failed attempt": "attempted",
-                       "damaged": "damaged", "exception": "exception"}
+_GENERIC_EXCEPTIONS = {"returned to sender": "returned-to-sender",
+                       "return to sender": "returned-to-sender",
+                       "delivery attempted": "attempted", "attempted": "attempted",
+                       "failed attempt": "attempted", "damaged": "damaged",
+                       "exception": "exception"}
 FORMAT_NAMES = (*FORMATS, "generic")
 
 
@@ -129,13 +136,15 @@ def generic(mapping: Mapping[str, str]) -> Format:
     a status column, every row with a date is a delivery."""
     missing = [k for k in ("tracking", "delivered_at") if not mapping.get(k)]
     if missing:
-        raise ReturnsError(f"--format generic needs --map {','.join(f'{k}=COLUMN' for k in missing)}")
+        raise ReturnsError("--format generic needs "
+                           f"--map {','.join(f'{k}=COLUMN' for k in missing)}")
     status = mapping.get("status")
     return Format(
         name="generic", tracking=(mapping["tracking"],), status=((status,),) if status else (),
-        at=(mapping["delivered_at"],), zone=(mapping["time_zone"],) if mapping.get("time_zone") else (),
-        delivered=_words("delivered"), updated=_words("updated delivery date"), exceptions=_GENERIC_EXCEPTIONS,
-        source="the columns named by --map")
+        at=(mapping["delivered_at"],),
+        zone=(mapping["time_zone"],) if mapping.get("time_zone") else (),
+        delivered=_words("delivered"), updated=_words("updated delivery date"),
+        exceptions=_GENERIC_EXCEPTIONS, source="the columns named by --map")
 
 
 def parse_map(text: str | None) -> dict[str, str]:
@@ -147,8 +156,8 @@ def parse_map(text: str | None) -> dict[str, str]:
         key, sep, column = part.partition("=")
         key = key.strip().lower().replace("-", "_")
         if not sep or key not in GENERIC_KEYS or not column.strip():
-            raise ReturnsError(f"--map takes KEY=COLUMN pairs, KEY one of {', '.join(GENERIC_KEYS)}: "
-                               f"'{part.strip()[:40]}' is not one")
+            raise ReturnsError(f"--map takes KEY=COLUMN pairs, KEY one of "
+                               f"{', '.join(GENERIC_KEYS)}: '{part.strip()[:40]}' is not one")
         out[key] = column.strip()
     return out
 
@@ -212,10 +221,12 @@ def _text(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise BadFile(data[: e.start].count(b"\n") + 1, "not UTF-8 text (save the report as UTF-8 CSV)") from None
+        raise BadFile(data[: e.start].count(b"\n") + 1,
+                      "not UTF-8 text (save the report as UTF-8 CSV)") from None
     nul = text.find("\x00")
     if nul >= 0:  # no text holds one (UTF-16 without its mark does); a server's JSON cannot keep it
-        raise BadFile(text.count("\n", 0, nul) + 1, "a NUL character: not UTF-8 text (save the report as UTF-8 CSV)")
+        raise BadFile(text.count("\n", 0, nul) + 1,
+                      "a NUL character: not UTF-8 text (save the report as UTF-8 CSV)")
     return text
 
 
@@ -261,15 +272,18 @@ def event_date(at: str, time_text: str, zone_text: str, fmt: Format, zones=None)
             day = datetime.fromisoformat(iso)
         except ValueError:
             raise ValueError(f"'{at.strip()[:40]}' is not a date (YYYY-MM-DD, ISO 8601 date-time"
-                             + (f" or {fmt.day_format.replace('%', '')}" if fmt.day_format else "") + ")") from None
+                             + (f" or {fmt.day_format.replace('%', '')}" if fmt.day_format else "")
+                             + ")") from None
     if time_text.strip() and day.tzinfo is None:
         digits = time_text.strip().replace(":", "")
-        if not re.fullmatch(r"\d{4}(\d{2})?", digits) or int(digits[:2]) > 23 or int(digits[2:4]) > 59:
+        if (not re.fullmatch(r"\d{4}(\d{2})?", digits) or int(digits[:2]) > 23
+                or int(digits[2:4]) > 59):
             raise ValueError(f"'{time_text.strip()[:20]}' is not a time (HHMMSS or HH:MM)")
     if zone_text.strip():
         zone = parse_zone(zone_text, zones)
         if zone is None:
-            raise ValueError(f"'{zone_text.strip()[:40]}' is not a time zone (a UTC offset like -07:00, or a name like America/Chicago)")
+            raise ValueError(f"'{zone_text.strip()[:40]}' is not a time zone "
+                             "(a UTC offset like -07:00, or a name like America/Chicago)")
         day = day.astimezone(zone) if day.tzinfo else day
     elif fmt.utc_as is not None and day.tzinfo is not None and day.utcoffset() == timedelta(0):
         # A time given only in UTC (EasyPost's `updated_at`, or a `datetime` whose location it
@@ -321,13 +335,14 @@ def parse(data: bytes, fmt: Format, zones=None) -> list[Row]:
     cols = {label: _column(header, names) for label, names in need.items()}
     for label, index in cols.items():
         if index is None and fmt.header:
-            raise BadFile(1, f"not the header line --format {fmt.name} reads: add the line '{fmt.header}' "
-                             f"(in the file's own column order) above the records, or a header line of your own and "
-                             f"--format generic --map tracking=COLUMN,status=COLUMN,delivered_at=COLUMN")
+            raise BadFile(1, f"not the header line --format {fmt.name} reads: add the line "
+                             f"'{fmt.header}' (in the file's own column order) above the records, "
+                             "or a header line of your own and --format generic --map "
+                             "tracking=COLUMN,status=COLUMN,delivered_at=COLUMN")
         if index is None:
             shown = ", ".join(h.strip()[:30] for h in header[:12])
-            raise BadFile(1, f"no {label} column for --format {fmt.name} (one of: {', '.join(need[label])}); "
-                             f"the header has: {shown}")
+            raise BadFile(1, f"no {label} column for --format {fmt.name} "
+                             f"(one of: {', '.join(need[label])}); the header has: {shown}")
     status_cols = [c for c in (_column(header, names) for names in fmt.status) if c is not None]
     if fmt.status and not status_cols:
         raise BadFile(1, f"no status column for --format {fmt.name} (one of: "
@@ -349,14 +364,17 @@ def parse(data: bytes, fmt: Format, zones=None) -> list[Row]:
             continue  # a blank line
         if len(cells) != len(header):
             raise BadFile(line, f"{len(cells)} fields where the header has {len(header)}")
-        rows.append(_row(line, cells, fmt, cols, status_cols, time_col, zone_col, updated_col, detail_cols, zones))
+        rows.append(_row(line, cells, fmt, cols, status_cols, time_col, zone_col, updated_col,
+                         detail_cols, zones))
     return rows
 
 
-def _row(line, cells, fmt, cols, status_cols, time_col, zone_col, updated_col, detail_cols, zones) -> Row:
+def _row(line, cells, fmt, cols, status_cols, time_col, zone_col, updated_col, detail_cols,
+         zones) -> Row:
     tracking = cells[cols["tracking number"]].strip()
     if tracking and not valid_tracking(tracking):
-        raise BadFile(line, "the tracking number is not one (at most 64 letters, digits, spaces or hyphens)")
+        raise BadFile(line, "the tracking number is not one "
+                            "(at most 64 letters, digits, spaces or hyphens)")
     kind, word, exception = classify([cells[c].strip() for c in status_cols], fmt)
     at = cells[cols["date"]].strip()
     if kind == UPDATED and updated_col is not None and cells[updated_col].strip():
@@ -367,10 +385,11 @@ def _row(line, cells, fmt, cols, status_cols, time_col, zone_col, updated_col, d
             raise BadFile(line, f"a {kind} row without a date")
         if at:
             try:
-                on = event_date(at, cells[time_col] if time_col is not None and kind != UPDATED else "",
+                on = event_date(at,
+                                cells[time_col] if time_col is not None and kind != UPDATED else "",
                                 cells[zone_col] if zone_col is not None else "", fmt, zones)
             except ValueError as e:
                 raise BadFile(line, str(e)) from None
     detail = "; ".join(dict.fromkeys(cells[c].strip() for c in detail_cols if cells[c].strip()))
-    return Row(line=line, tracking=tracking, key=tracking_key(tracking), kind=kind, status=word, on=on,
-               at=at, digest=digest(cells), exception=exception, detail=detail)
+    return Row(line=line, tracking=tracking, key=tracking_key(tracking), kind=kind, status=word,
+               on=on, at=at, digest=digest(cells), exception=exception, detail=detail)

@@ -56,7 +56,8 @@ class Outcome:
 STATUSES = ("sent", "written", "would-send", "skipped", "failed", "no-email")
 
 
-def candidates(db: Database, as_of: date, key: str | None = None) -> list[tuple[int, ReturnFacts, set]]:
+def candidates(db: Database, as_of: date,
+               key: str | None = None) -> list[tuple[int, ReturnFacts, set]]:
     """Open returns, and those of the types that ship to Speco closed since the news window
     began (a `received` notice may be due), with their facts as of `as_of` and the notices
     already sent, each as (id, facts, {(kind, days, about)}). Through the partial index
@@ -70,7 +71,8 @@ def candidates(db: Database, as_of: date, key: str | None = None) -> list[tuple[
         else:
             found = returns.open_as_of(db, day)
             seen = {r["id"] for r in found}
-            found += [r for r in returns.closed_since(db, since, day, notices.SHIPS_TO_SPECO) if r["id"] not in seen]
+            found += [r for r in returns.closed_since(db, since, day, notices.SHIPS_TO_SPECO)
+                      if r["id"] not in seen]
         ids = [r["id"] for r in found]
         events = returns.events_upto(db, ids, day)
         items = returns.items_of(db, ids)
@@ -83,24 +85,30 @@ def candidates(db: Database, as_of: date, key: str | None = None) -> list[tuple[
         for s in serials.get(r["id"], []):
             by_item.setdefault(s["item_id"], []).append(s["serial"])
         facts = ReturnFacts(
-            key=returns.key(r), type=r["type"], status=history[-1]["status"] if history else r["status"],
-            customer=r["customer"], email=r["email"], phone=r["phone"], opened_on=date.fromisoformat(r["opened_on"]),
-            items=tuple(notices.Item(i["model"], i["qty"], i["list_price_cents"], tuple(by_item.get(i["id"], [])))
+            key=returns.key(r), type=r["type"],
+            status=history[-1]["status"] if history else r["status"],
+            customer=r["customer"], email=r["email"], phone=r["phone"],
+            opened_on=date.fromisoformat(r["opened_on"]),
+            items=tuple(notices.Item(i["model"], i["qty"], i["list_price_cents"],
+                                     tuple(by_item.get(i["id"], [])))
                         for i in items.get(r["id"], [])),
-            clock=clock_from_events(history), hold_amount=r["hold_amount_cents"], distributor=r["distributor"],
-            tracking=shipment_tracking(history))
-        done = {(n["kind"], n["days"], date.fromisoformat(n["about_on"])) for n in sent.get(r["id"], [])}
+            clock=clock_from_events(history), hold_amount=r["hold_amount_cents"],
+            distributor=r["distributor"], tracking=shipment_tracking(history))
+        done = {(n["kind"], n["days"], date.fromisoformat(n["about_on"]))
+                for n in sent.get(r["id"], [])}
         out.append((r["id"], facts, done))
     return out
 
 
 def shipment_tracking(history: list) -> str | None:
-    """The tracking number of Speco's shipment to the customer (the `ship` in force), if recorded."""
+    """The tracking number of Speco's shipment to the customer (the `ship` in force), if
+    recorded."""
     shipped = [e for e in effective(history) if e["event"] == "ship"]
     return json.loads(shipped[-1]["detail"] or "{}").get("tracking") if shipped else None
 
 
-def due(db: Database, as_of: date, remind: tuple[int, ...]) -> list[tuple[int, ReturnFacts, Notice]]:
+def due(db: Database, as_of: date,
+        remind: tuple[int, ...]) -> list[tuple[int, ReturnFacts, Notice]]:
     """Every notice due as of `as_of` that has not been sent, in RA order."""
     found = []
     for return_id, facts, sent in candidates(db, as_of):
@@ -117,7 +125,8 @@ def usable_email(facts: ReturnFacts) -> str | None:
 
 
 def is_stale(row, now: Now) -> bool:
-    """A `sending` claim whose run is gone: its process is dead (this host) or it is past the lease."""
+    """A `sending` claim whose run is gone: its process is dead (this host) or it is past the
+    lease."""
     host, _, pid = row["claimed_by"].rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
         try:
@@ -130,8 +139,9 @@ def is_stale(row, now: Now) -> bool:
     return datetime.fromisoformat(now.stamp) - claimed > CLAIM_LEASE
 
 
-def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: date, remind: tuple[int, ...],
-        dry_run: bool, on_progress: Callable[[Outcome], None] | None = None,
+def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: date,
+        remind: tuple[int, ...], dry_run: bool,
+        on_progress: Callable[[Outcome], None] | None = None,
         on_total: Callable[[int], None] | None = None) -> list[Outcome]:
     """Send (or with `dry_run`, only compose) every due notice; one Outcome each."""
     work = due(db, as_of, remind)
@@ -141,11 +151,15 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
     down: str | None = None
     me = mailer.claimant()
     for return_id, facts, n in work:
-        # the slip only on a message that goes somewhere (a preview without an outbox lists, never renders)
-        msg, problem = build(facts, n, settings, now, attach=bool(facts.email) and transport is not None)
-        o = Outcome(ra=facts.key, customer=facts.customer, kind=n.kind, days=n.days if n.kind == "reminder" else None,
+        # the slip only on a message that goes somewhere (a preview without an outbox lists,
+        # never renders)
+        msg, problem = build(facts, n, settings, now,
+                             attach=bool(facts.email) and transport is not None)
+        o = Outcome(ra=facts.key, customer=facts.customer, kind=n.kind,
+                    days=n.days if n.kind == "reminder" else None,
                     about=n.about.isoformat(), to=facts.email or None, phone=facts.phone,
-                    subject=str(msg["Subject"]) if msg is not None else _subject(facts, n), status="would-send")
+                    subject=str(msg["Subject"]) if msg is not None else _subject(facts, n),
+                    status="would-send")
         if not facts.email:
             o.status = "no-email"
         elif down:
@@ -163,7 +177,8 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
         else:
             try:
                 _deliver(db, settings, transport, now, me, return_id, facts, n, msg, problem, o)
-            except mailer.Down as e:  # nothing was claimed: the rest fail alike, without waiting on the server again
+            # nothing was claimed: the rest fail alike, without waiting on the server again
+            except mailer.Down as e:
                 down = str(e)
                 o.status, o.error = "failed", down
         outcomes.append(o)
@@ -172,10 +187,12 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
     return outcomes
 
 
-def _deliver(db: Database, settings, transport, now: Now, me: str, return_id: int, facts: ReturnFacts, n: Notice,
-             msg, problem: str | None, o: Outcome) -> None:
-    transport.connect()  # before claiming: a server that is down leaves nothing claimed (raises Down)
-    mid = outbox.claim(db, return_id, n, mailer.message_id(settings, facts.key), now, me, lambda row: is_stale(row, now))
+def _deliver(db: Database, settings, transport, now: Now, me: str, return_id: int,
+             facts: ReturnFacts, n: Notice, msg, problem: str | None, o: Outcome) -> None:
+    # before claiming: a server that is down leaves nothing claimed (raises Down)
+    transport.connect()
+    mid = outbox.claim(db, return_id, n, mailer.message_id(settings, facts.key), now, me,
+                       lambda row: is_stale(row, now))
     if mid is None:
         o.status = "skipped"  # sent meanwhile, or being sent by another run, or the return closed
         return
@@ -189,7 +206,8 @@ def _deliver(db: Database, settings, transport, now: Now, me: str, return_id: in
         outbox.mark_failed(db, return_id, n, str(e))
         o.status, o.error = "failed", str(e)
         return
-    detail = {"kind": n.kind, "about": n.about.isoformat(), "to": o.to, "message_id": mid, "via": transport.via}
+    detail = {"kind": n.kind, "about": n.about.isoformat(), "to": o.to, "message_id": mid,
+              "via": transport.via}
     if n.kind == "reminder":
         detail["days"] = n.days
     outbox.mark_sent(db, return_id, n, now, detail)
@@ -202,7 +220,8 @@ def _send(transport, msg, facts: ReturnFacts, n: Notice) -> None:
         transport.send(msg, _name(facts, n))
     except mailer.Failed:
         raise
-    except Exception as e:  # noqa: BLE001 - a message the transport chokes on must not stop the night
+    # a message the transport chokes on must not stop the night
+    except Exception as e:  # noqa: BLE001
         raise mailer.Failed(f"the message could not be sent: {type(e).__name__}: {e}") from None
 
 
@@ -220,8 +239,10 @@ def build(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now, at
         msg.as_bytes()
     except ReturnsError as e:
         return None, f"the message cannot be built: {e.problems[0].message}"
-    except Exception as e:  # noqa: BLE001 - a stored value nobody foresaw fails its notice, never the night
-        return None, f"the message cannot be built: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+    # a stored value nobody foresaw fails its notice, never the night
+    except Exception as e:  # noqa: BLE001
+        return None, (f"the message cannot be built: {type(e).__name__}: "
+                      f"{' '.join(str(e).split())[:200]}")
     return msg, None
 
 
@@ -240,8 +261,10 @@ def _message(facts: ReturnFacts, n: Notice, settings: mailer.Settings, now: Now,
     if attach and n.kind == "opened" and settings.attachments and facts.type in slip.SHIPS_TO_SPECO:
         from . import slip_pdf
 
-        page = slip_pdf.page(slip.slip(facts, return_address=settings.contact.return_address, sender=settings.sender),
-                             settings.slip_paper, font=settings.slip_font, made=datetime.fromisoformat(now.stamp))
+        page = slip_pdf.page(slip.slip(facts, return_address=settings.contact.return_address,
+                                       sender=settings.sender),
+                             settings.slip_paper, font=settings.slip_font,
+                             made=datetime.fromisoformat(now.stamp))
         name = f"{mailer.plain_key(facts.key)}-slip.pdf"
     msg = notices.message(facts, n, sender=settings.sender, bcc=settings.bcc, stamp=now.stamp,
                           contact=settings.contact, slip=name)
