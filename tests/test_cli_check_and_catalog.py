@@ -42,9 +42,10 @@ COMMANDS = {
     # command path: options SPEC §4 says it takes
     (): ["--db", "--agent", "--version", "--help"],
     ("policy",): ["--json"],
-    ("check",): ["--type", "--item", "--serial", "--approved-by", "--reason", "--customer", "--json"],
-    ("open",): ["--type", "--customer", "--email", "--phone", "--item", "--serial", "--ticket", "--distributor",
-                "--approved-by", "--reason", "--note", "--on", "--yes", "--json"],
+    ("check",): ["--type", "--item", "--serial", "--approved-by", "--reason", "--customer",
+                 "--json"],
+    ("open",): ["--type", "--customer", "--email", "--phone", "--item", "--serial", "--ticket",
+                "--distributor", "--approved-by", "--reason", "--note", "--on", "--yes", "--json"],
     ("serial",): [],
     ("serial", "add"): ["--model"],
     ("serial", "remove"): [],
@@ -104,7 +105,8 @@ def test_version_writes_no_database(cli, db_path):
 
 
 def test_usage_error_exits_2(cli):
-    for args in (("check", "--bogus"), ("catalog", "list", "--nope"), ("no-such-command",), ("show",)):
+    for args in (("check", "--bogus"), ("catalog", "list", "--nope"), ("no-such-command",),
+                 ("show",)):
         result = cli(*args)
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output
@@ -207,8 +209,9 @@ ELIGIBLE = [
     ("standard", ["--type", "standard", "--item", "ANY-MODEL-AT-ALL"]),
     ("counter", ["--type", "otc", "--item", "X", "--ticket", "T-1", "--distributor", "ADI"]),
     ("advanced", ["--type", "ar", "--item", "CAM-1:2", "--serial", "AAAA1", "--serial", "AAAA2"]),
-    ("virtual, 3 cameras", ["--type", "virtual", "--item", "cam-1:3", "--serial", "V0001", "--serial", "V0002",
-                            "--serial", "V0003", "--approved-by", "Sue", "--reason", "dead on arrival"]),
+    ("virtual, 3 cameras", ["--type", "virtual", "--item", "cam-1:3", "--serial", "V0001",
+                            "--serial", "V0002", "--serial", "V0003", "--approved-by", "Sue",
+                            "--reason", "dead on arrival"]),
     ("serials per model", ["--type", "advanced", "--item", "CAM-1", "--item", "NVR-1",
                            "--serial", "CAM-1=AAAA1", "--serial", "nvr-1=AAAA2"]),
 ]
@@ -226,24 +229,39 @@ def test_check_eligible(cli, catalog, args):
 VIRTUAL_OK = ["--approved-by", "Sue", "--reason", "dead on arrival"]
 BROKEN = [
     # (name, args, the rules it must report, a word each message about the rule must hold)
-    ("OTC-1 no ticket", ["--type", "counter", "--item", "X", "--distributor", "ADI"], ["OTC-1"], "ticket"),
-    ("OTC-1 no distributor", ["--type", "counter", "--item", "X", "--ticket", "T-1"], ["OTC-1"], "distributor"),
+    ("OTC-1 no ticket", ["--type", "counter", "--item", "X", "--distributor", "ADI"], ["OTC-1"],
+     "ticket"),
+    ("OTC-1 no distributor", ["--type", "counter", "--item", "X", "--ticket", "T-1"], ["OTC-1"],
+     "distributor"),
     ("OTC-1 neither", ["--type", "otc", "--item", "X"], ["OTC-1", "OTC-1"], None),
     ("AR-1 no serial", ["--type", "advanced", "--item", "CAM-1"], ["AR-1"], "serial"),
-    ("AR-1 one short", ["--type", "advanced", "--item", "CAM-1:2", "--serial", "AAAA1"], ["AR-1"], "serial"),
-    ("AR-3 no list price", ["--type", "advanced", "--item", "NOPRICE-1", "--serial", "AAAA1"], ["AR-3"], "NOPRICE-1"),
-    ("AR-3 not in catalog", ["--type", "advanced", "--item", "GHOST-9", "--serial", "AAAA1"], ["AR-3"], "GHOST-9"),
-    ("VR-1 no approver", ["--type", "virtual", "--item", "CAM-1", "--serial", "V0001", "--reason", "r"], ["VR-1"], "approv"),
-    ("VR-1 no reason", ["--type", "virtual", "--item", "CAM-1", "--serial", "V0001", "--approved-by", "Sue"], ["VR-1"], "reason"),
-    ("VR-2 four units", ["--type", "virtual", "--item", "CAM-1:4", *(f"--serial=V000{i}" for i in range(1, 5)), *VIRTUAL_OK],
+    ("AR-1 one short", ["--type", "advanced", "--item", "CAM-1:2", "--serial", "AAAA1"], ["AR-1"],
+     "serial"),
+    ("AR-3 no list price", ["--type", "advanced", "--item", "NOPRICE-1", "--serial", "AAAA1"],
+     ["AR-3"], "NOPRICE-1"),
+    ("AR-3 not in catalog", ["--type", "advanced", "--item", "GHOST-9", "--serial", "AAAA1"],
+     ["AR-3"], "GHOST-9"),
+    ("VR-1 no approver", ["--type", "virtual", "--item", "CAM-1", "--serial", "V0001", "--reason",
+                          "r"], ["VR-1"], "approv"),
+    ("VR-1 no reason", ["--type", "virtual", "--item", "CAM-1", "--serial", "V0001",
+                        "--approved-by", "Sue"], ["VR-1"], "reason"),
+    ("VR-2 four units", ["--type", "virtual", "--item", "CAM-1:4",
+                         *(f"--serial=V000{i}" for i in range(1, 5)), *VIRTUAL_OK],
      ["VR-2"], "3"),
-    ("VR-2 four units over two lines", ["--type", "virtual", "--item", "CAM-1:2", "--item", "cam-1:2",
-                                        *(f"--serial=V000{i}" for i in range(1, 5)), *VIRTUAL_OK], ["VR-2"], "3"),
-    ("VR-2 not a camera", ["--type", "virtual", "--item", "NVR-1", "--serial", "V0001", *VIRTUAL_OK], ["VR-2"], "NVR-1"),
-    ("VR-2 unknown model", ["--type", "virtual", "--item", "GHOST-9", "--serial", "V0001", *VIRTUAL_OK], ["VR-2"], "GHOST-9"),
-    ("VR-3 ptz", ["--type", "virtual", "--item", "PTZ-1", "--serial", "V0001", *VIRTUAL_OK], ["VR-3"], "PTZ"),
-    ("VR-3 specialty", ["--type", "virtual", "--item", "spec-1", "--serial", "V0001", *VIRTUAL_OK], ["VR-3"], "SPEC-1"),
-    ("VR-4 no serial", ["--type", "virtual", "--item", "CAM-1:2", "--serial", "V0001", *VIRTUAL_OK], ["VR-4"], "serial"),
+    ("VR-2 four units over two lines", ["--type", "virtual", "--item", "CAM-1:2", "--item",
+                                        "cam-1:2", *(f"--serial=V000{i}" for i in range(1, 5)),
+                                        *VIRTUAL_OK], ["VR-2"], "3"),
+    ("VR-2 not a camera",
+     ["--type", "virtual", "--item", "NVR-1", "--serial", "V0001", *VIRTUAL_OK], ["VR-2"], "NVR-1"),
+    ("VR-2 unknown model",
+     ["--type", "virtual", "--item", "GHOST-9", "--serial", "V0001", *VIRTUAL_OK], ["VR-2"],
+     "GHOST-9"),
+    ("VR-3 ptz", ["--type", "virtual", "--item", "PTZ-1", "--serial", "V0001", *VIRTUAL_OK],
+     ["VR-3"], "PTZ"),
+    ("VR-3 specialty", ["--type", "virtual", "--item", "spec-1", "--serial", "V0001", *VIRTUAL_OK],
+     ["VR-3"], "SPEC-1"),
+    ("VR-4 no serial", ["--type", "virtual", "--item", "CAM-1:2", "--serial", "V0001", *VIRTUAL_OK],
+     ["VR-4"], "serial"),
 ]
 
 
@@ -264,9 +282,10 @@ def test_check_reports_each_rule(cli, catalog, args, rules, word):
 
 
 def test_check_lists_every_broken_rule_at_once(cli, catalog):
-    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--serial", "TAKEN1", today=TODAY))
-    code, doc = check_json(cli, "--type", "virtual", "--item", "CAM-1:3", "--item", "PTZ-1", "--item", "NVR-1",
-                           "--serial", "CAM-1=TAKEN1")
+    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--serial",
+           "TAKEN1", today=TODAY))
+    code, doc = check_json(cli, "--type", "virtual", "--item", "CAM-1:3", "--item", "PTZ-1",
+                           "--item", "NVR-1", "--serial", "CAM-1=TAKEN1")
     assert code == 1
     rules = [v["rule"] for v in doc["violations"]]
     assert rules.count("VR-1") == 2  # no approver, no reason
@@ -276,10 +295,12 @@ def test_check_lists_every_broken_rule_at_once(cli, catalog):
 
 
 def test_check_ser1_names_the_open_return(cli, catalog):
-    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-0001", today=TODAY))
+    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--serial",
+           "SN-0001", today=TODAY))
     for type_args in (["--type", "standard", "--item", "CAM-1"],
                       ["--type", "advanced", "--item", "CAM-1"],
-                      ["--type", "counter", "--item", "CAM-1", "--ticket", "T-2", "--distributor", "ADI"]):
+                      ["--type", "counter", "--item", "CAM-1", "--ticket", "T-2", "--distributor",
+                       "ADI"]):
         code, doc = check_json(cli, *type_args, "--serial", "sn-0001")
         assert code == 1
         assert [v["rule"] for v in doc["violations"]] == ["SER-1"]
@@ -288,29 +309,32 @@ def test_check_ser1_names_the_open_return(cli, catalog):
 
 
 def test_check_ser1_ignores_closed_returns(cli, catalog):
-    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-0001", today=TODAY))
+    ok(cli("open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", "--serial",
+           "SN-0001", today=TODAY))
     ok(cli("cancel", "RA-000001", "--reason", "duplicate", today=TODAY))
     code, doc = check_json(cli, "--type", "standard", "--item", "CAM-1", "--serial", "SN-0001")
     assert code == 0, doc
 
 
 def test_check_otc1_ticket_already_used_any_case(cli):
-    ok(cli("open", "--type", "counter", "--customer", "Acme", "--item", "X", "--ticket", "TT-100", "--distributor", "ADI", today=TODAY))
-    code, doc = check_json(cli, "--type", "counter", "--item", "X", "--ticket", "tt-100", "--distributor", "ADI")
+    ok(cli("open", "--type", "counter", "--customer", "Acme", "--item", "X", "--ticket", "TT-100",
+           "--distributor", "ADI", today=TODAY))
+    code, doc = check_json(cli, "--type", "counter", "--item", "X", "--ticket", "tt-100",
+                           "--distributor", "ADI")
     assert code == 1 and [v["rule"] for v in doc["violations"]] == ["OTC-1"]
 
 
 def test_check_writes_nothing(cli, catalog, db_path):
-    ok(cli("open", "--type", "virtual", "--customer", "Acme", "--item", "CAM-1:2", "--serial", "V0001", "--serial", "V0002",
-           *VIRTUAL_OK, today=TODAY))
+    ok(cli("open", "--type", "virtual", "--customer", "Acme", "--item", "CAM-1:2", "--serial",
+           "V0001", "--serial", "V0002", *VIRTUAL_OK, today=TODAY))
     before = counts(db_path)
     for _, args in ELIGIBLE:
         check(cli, *args, as_json=False)
         check(cli, *args, as_json=True)
     for _, args, _, _ in BROKEN:
         check(cli, *args, as_json=True)
-    check(cli, "--type", "virtual", "--customer", "ACME", "--item", "CAM-1:2", "--serial", "V0003", "--serial", "V0004",
-          *VIRTUAL_OK, as_json=False)
+    check(cli, "--type", "virtual", "--customer", "ACME", "--item", "CAM-1:2", "--serial", "V0003",
+          "--serial", "V0004", *VIRTUAL_OK, as_json=False)
     assert counts(db_path) == before
 
 
@@ -357,7 +381,8 @@ def test_check_bad_input(cli, catalog, db_path, args, as_json):
 @pytest.mark.parametrize(
     "given, stored",
     [("1299", "1299.00"), ("1,299.00", "1299.00"), ("$1,299.00", "1299.00"), ("$1299", "1299.00"),
-     ("1299.5", "1299.50"), ("0.99", "0.99"), ("0", "0.00"), ("1,234,567.89", "1234567.89"), (" $25 ", "25.00")],
+     ("1299.5", "1299.50"), ("0.99", "0.99"), ("0", "0.00"), ("1,234,567.89", "1234567.89"),
+     (" $25 ", "25.00")],
 )
 def test_catalog_add_money_forms(cli, given, stored):
     result = ok(cli("catalog", "add", "cam-1", "--category", "camera", "--list-price", given))
@@ -366,9 +391,11 @@ def test_catalog_add_money_forms(cli, given, stored):
 
 
 def test_catalog_add_trims_and_upper_cases_the_model(cli):
-    ok(cli("catalog", "add", "  vl-62 ", "--category", "Camera", "--list-price", "10", "--description", "bullet"))
+    ok(cli("catalog", "add", "  vl-62 ", "--category", "Camera", "--list-price", "10",
+           "--description", "bullet"))
     row = catalog_json(cli)["VL-62"]
-    assert row == {**row, "model": "VL-62", "category": "camera", "list_price": "10.00", "description": "bullet"}
+    assert row == {**row, "model": "VL-62", "category": "camera", "list_price": "10.00",
+                   "description": "bullet"}
 
 
 def test_catalog_add_updates_an_existing_model(cli, db_path):
@@ -398,7 +425,8 @@ def test_catalog_add_without_price(cli):
         ["CAM-1", "--category", "camera", "--list-price", "1e3"],
         ["CAM-1", "--category", "lens", "--list-price", "10"],
         ["   ", "--category", "camera", "--list-price", "10"],
-        ["CAM-1", "--category", "camera", "--list-price", "10", "--description", "paid with 4111-1111-1111-1111"],
+        ["CAM-1", "--category", "camera", "--list-price", "10", "--description",
+         "paid with 4111-1111-1111-1111"],
     ],
 )
 def test_catalog_add_bad_input(cli, db_path, args):
@@ -431,7 +459,8 @@ def test_catalog_import(cli, tmp_path):
     assert "3" in result.stdout
     rows = catalog_json(cli)
     assert sorted(rows) == ["CAM-1", "NVR-4", "PTZ-9"]
-    assert rows["CAM-1"]["list_price"] == "1299.00" and rows["CAM-1"]["description"] == "Bullet camera"
+    assert (rows["CAM-1"]["list_price"] == "1299.00"
+            and rows["CAM-1"]["description"] == "Bullet camera")
     assert rows["PTZ-9"]["category"] == "ptz" and rows["PTZ-9"]["description"] == "Dome, outdoor"
     assert rows["NVR-4"]["list_price"] is None
 
@@ -443,17 +472,23 @@ def test_catalog_import_without_description_column(cli, tmp_path):
 
 
 def test_catalog_reimport_updates_prices(cli, tmp_path, db_path):
-    ok(cli("catalog", "import", write(tmp_path / "a.csv", "model,category,list_price\nCAM-1,camera,10\nCAM-2,camera,20\n")))
-    ok(cli("catalog", "import", write(tmp_path / "b.csv", "model,category,list_price\ncam-1,camera,11.50\nCAM-3,camera,30\n")))
+    ok(cli("catalog", "import",
+           write(tmp_path / "a.csv",
+                 "model,category,list_price\nCAM-1,camera,10\nCAM-2,camera,20\n")))
+    ok(cli("catalog", "import",
+           write(tmp_path / "b.csv",
+                 "model,category,list_price\ncam-1,camera,11.50\nCAM-3,camera,30\n")))
     rows = catalog_json(cli)
-    assert {m: r["list_price"] for m, r in rows.items()} == {"CAM-1": "11.50", "CAM-2": "20.00", "CAM-3": "30.00"}
+    assert ({m: r["list_price"] for m, r in rows.items()}
+            == {"CAM-1": "11.50", "CAM-2": "20.00", "CAM-3": "30.00"})
     assert counts(db_path)["catalog"] == 3
 
 
 GOOD_LINES = ["CAM-1,camera,10", "CAM-2,camera,20", "CAM-3,camera,30", "CAM-4,camera,40"]
 
 
-@pytest.mark.parametrize("bad", ["CAM-X,lens,10", "CAM-X,camera,ten", ",camera,10", "CAM-X,camera,-1"])
+@pytest.mark.parametrize("bad", ["CAM-X,lens,10", "CAM-X,camera,ten", ",camera,10",
+                                 "CAM-X,camera,-1"])
 @pytest.mark.parametrize("where", [0, 2, 4])  # first, middle, last data line
 def test_catalog_import_bad_line_writes_nothing(cli, tmp_path, db_path, bad, where):
     ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "1"))
@@ -468,7 +503,8 @@ def test_catalog_import_bad_line_writes_nothing(cli, tmp_path, db_path, bad, whe
 
 
 def test_catalog_import_names_every_bad_line(cli, tmp_path, db_path):
-    f = write(tmp_path / "c.csv", "model,category,list_price\nCAM-1,camera,10\nCAM-2,lens,10\nCAM-3,camera,x\n")
+    f = write(tmp_path / "c.csv",
+              "model,category,list_price\nCAM-1,camera,10\nCAM-2,lens,10\nCAM-3,camera,x\n")
     errors = refused(cli("catalog", "import", f))
     assert len(errors) == 2
     assert "line 3" in errors[0] and "line 4" in errors[1]
@@ -499,7 +535,8 @@ def test_catalog_import_ten_thousand_lines(cli, tmp_path, db_path):
         w = csv.writer(handle)
         w.writerow(["model", "category", "list_price", "description"])
         for i in range(10_000):
-            w.writerow([f"M-{i:05d}", "camera", f"${1 + i // 100},{i % 1000:03d}.{i % 100:02d}", f"model {i}"])
+            w.writerow([f"M-{i:05d}", "camera", f"${1 + i // 100},{i % 1000:03d}.{i % 100:02d}",
+                        f"model {i}"])
     result = ok(cli("catalog", "import", str(path)))
     assert "10000" in result.stdout
     assert counts(db_path)["catalog"] == 10_000
@@ -511,7 +548,8 @@ def test_catalog_import_ten_thousand_lines(cli, tmp_path, db_path):
 def test_catalog_list_forms(cli, db_path):
     Store(db_path).close()
     assert ok(cli("catalog", "list")).exit_code == 0  # empty catalog
-    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "1,299.00", "--description", "Bullet"))
+    ok(cli("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "1,299.00",
+           "--description", "Bullet"))
     ok(cli("catalog", "add", "NVR-1", "--category", "recorder"))
 
     table = ok(cli("catalog", "list")).stdout
@@ -519,7 +557,8 @@ def test_catalog_list_forms(cli, db_path):
 
     doc = json.loads(ok(cli("catalog", "list", "--json")).stdout)
     assert [r["model"] for r in doc] == ["CAM-1", "NVR-1"]
-    assert {k: doc[0][k] for k in ("model", "category", "list_price")} == {"model": "CAM-1", "category": "camera", "list_price": "1299.00"}
+    assert ({k: doc[0][k] for k in ("model", "category", "list_price")}
+            == {"model": "CAM-1", "category": "camera", "list_price": "1299.00"})
     assert doc[1]["list_price"] is None
 
     result = ok(cli("catalog", "list", "--csv"))
@@ -546,7 +585,8 @@ def test_refusal_is_one_unwrapped_line_even_when_long(cli, monkeypatch):
 def test_json_errors_leave_stdout_empty(cli):
     for args in (("show", "RA-000123", "--json"), ("list", "--type", "refund", "--json"),
                  ("policy", "refund", "--json"),  # check --json answers with its document instead
-                 ("open", "--type", "standard", "--customer", "A", "--item", "X", "--on", "2999-01-01", "--json")):
+                 ("open", "--type", "standard", "--customer", "A", "--item", "X", "--on",
+                  "2999-01-01", "--json")):
         result = cli(*args, today=TODAY)
         refused(result)
         assert result.stdout == "", args

@@ -40,7 +40,8 @@ def history(cli):
     for args in [
         ("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "499.99"),
         # RA-000001: advanced, charged, then the unit arrives late
-        ("open", "-t", "advanced", "-c", "Bob Alarm", "-i", "CAM-1", "-s", "SN0001", "--on", "2026-08-01", "-y"),
+        ("open", "-t", "advanced", "-c", "Bob Alarm", "-i", "CAM-1", "-s", "SN0001", "--on",
+         "2026-08-01", "-y"),
         ("link", "RA-000001", "--on", "2026-08-01"),
         ("hold", "RA-000001", "--ref", "AUTH-1", "--expires", "2026-12-01", "--on", "2026-08-02"),
         ("ship", "RA-000001", "--on", "2026-08-03"),
@@ -49,7 +50,8 @@ def history(cli):
         ("receive", "RA-000001", "--on", "2026-09-20"),
         ("complete", "RA-000001", "--note", "refund refused", "--on", "2026-09-21"),
         # RA-000002: advanced, re-authorized, delivered, open
-        ("open", "-t", "advanced", "-c", "Carla", "-i", "CAM-1:2", "-s", "SN0002", "-s", "SN0003", "--on", "2026-11-01", "-y"),
+        ("open", "-t", "advanced", "-c", "Carla", "-i", "CAM-1:2", "-s", "SN0002", "-s", "SN0003",
+         "--on", "2026-11-01", "-y"),
         ("link", "RA-000002", "--on", "2026-11-01"),
         ("hold", "RA-000002", "--ref", "AUTH-2", "--on", "2026-11-02"),
         ("hold", "RA-000002", "--ref", "AUTH-3", "--on", "2026-11-03"),
@@ -57,19 +59,22 @@ def history(cli):
         ("deliver", "RA-000002", "--on", "2026-11-06"),
         ("note", "RA-000002", "called", "--on", "2026-11-07"),
         # RA-000003: advanced, cancelled after its hold
-        ("open", "-t", "advanced", "-c", "Dan", "-i", "CAM-1", "-s", "SN0004", "--on", "2026-11-01", "-y"),
+        ("open", "-t", "advanced", "-c", "Dan", "-i", "CAM-1", "-s", "SN0004", "--on", "2026-11-01",
+         "-y"),
         ("link", "RA-000003", "--on", "2026-11-01"),
         ("hold", "RA-000003", "--ref", "AUTH-4", "--on", "2026-11-02"),
         ("cancel", "RA-000003", "--reason", "changed mind", "--on", "2026-11-03"),
         # RA-000004 standard with serial edits, RA-000005 virtual, a counter return
-        ("open", "-t", "standard", "-c", "Eve", "-i", "CAM-1:2", "-s", "SN0005", "--on", "2026-11-10"),
+        ("open", "-t", "standard", "-c", "Eve", "-i", "CAM-1:2", "-s", "SN0005", "--on",
+         "2026-11-10"),
         ("serial", "add", "RA-000004", "SN0006"),
         ("serial", "remove", "RA-000004", "SN0005"),
         ("receive", "RA-000004", "--on", "2026-11-20"),
-        ("open", "-t", "virtual", "-c", "Fay", "-i", "CAM-1", "-s", "SN0007", "--approved-by", "Dana", "--reason", "x",
-         "--on", "2026-11-10"),
+        ("open", "-t", "virtual", "-c", "Fay", "-i", "CAM-1", "-s", "SN0007", "--approved-by",
+         "Dana", "--reason", "x", "--on", "2026-11-10"),
         ("ship", "RA-000005", "--on", "2026-11-11"),
-        ("open", "-t", "counter", "-c", "Gus", "-i", "CAM-1", "--ticket", "T-1", "--distributor", "ADI", "--on", "2026-11-10"),
+        ("open", "-t", "counter", "-c", "Gus", "-i", "CAM-1", "--ticket", "T-1", "--distributor",
+         "ADI", "--on", "2026-11-10"),
         ("complete", "T-1", "--on", "2026-11-12"),
         # RA-000006: advanced, charged, the unit arrives late, the supervisor refunds part of it
         *late_return("RA-000006", "Hal", "SN0008"),
@@ -103,10 +108,10 @@ EDITS = {
         ["RA-000002: status is completed, history says replacement-delivered"]),
     "a charge replaced by a release": (
         ["DROP TRIGGER ledger_no_replace",
-         "REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, "
-         "holds_change, charges_change, hash) "
-         "SELECT id, return_id, happened_on, 'hold-released', 0, hold_ref, agent, recorded_at, 0, 0, hash FROM ledger "
-         "WHERE event = 'charged' AND return_id = 1"],
+         "REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, hold_ref, agent, "
+         "recorded_at, holds_change, charges_change, hash) "
+         "SELECT id, return_id, happened_on, 'hold-released', 0, hold_ref, agent, recorded_at, "
+         "0, 0, hash FROM ledger WHERE event = 'charged' AND return_id = 1"],
         ["the ledger chain breaks", "RA-000001: its ledger has"]),
     "trigger dropped, then an event deleted": (
         ["DROP TRIGGER events_no_delete", "DELETE FROM events WHERE event = 'charge'"],
@@ -132,7 +137,8 @@ EDITS = {
          "DELETE FROM returns WHERE id = 3"],
         ["RA numbers missing: RA-000003", "the events chain breaks", "the ledger chain"]),
     "the newest event removed": (
-        ["DROP TRIGGER events_no_delete", "DELETE FROM events WHERE id = (SELECT max(id) FROM events)"],
+        ["DROP TRIGGER events_no_delete",
+         "DELETE FROM events WHERE id = (SELECT max(id) FROM events)"],
         ["the events chain ends at row"]),
     "the chain recomputed after an edit, head included": (
         ["UPDATE returns SET status = 'completed', hold_active = 0 WHERE id = 2"],
@@ -140,7 +146,8 @@ EDITS = {
 }
 
 
-@pytest.mark.sqlite_only("made with the sqlite3 module on the file, past its triggers (test_doctor_engines.py edits a server)")
+@pytest.mark.sqlite_only("made with the sqlite3 module on the file, past its triggers "
+                         "(test_doctor_engines.py edits a server)")
 @pytest.mark.parametrize("edit", list(EDITS))
 def test_doctor_names_every_edit_made_outside_the_tool(cli, history, db_path, edit):
     statements, expected = EDITS[edit]
@@ -156,7 +163,8 @@ def _index_out_of_step(db: Path) -> str:
     """An index whose definition no longer matches its entries (edited through writable_schema):
     every row still reads, only SQLite's full integrity check sees it."""
     conn = sqlite3.connect(db)
-    name, sql = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'returns' "
+    name, sql = conn.execute("SELECT name, sql FROM sqlite_master "
+                             "WHERE type = 'index' AND tbl_name = 'returns' "
                              "AND sql IS NOT NULL ORDER BY name LIMIT 1").fetchone()
     conn.execute("PRAGMA writable_schema = ON")
     conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?",
@@ -167,7 +175,8 @@ def _index_out_of_step(db: Path) -> str:
 
 
 @pytest.mark.sqlite_only("SQLite's integrity_check")
-@pytest.mark.parametrize("beside", [True, False], ids=["in-the-second-process", "here-when-none-starts"])
+@pytest.mark.parametrize("beside", [True, False],
+                         ids=["in-the-second-process", "here-when-none-starts"])
 def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeypatch, beside):
     """The integrity check runs in the second process beside the replay (for speed at 1M),
     or here when no process can be started: either way a damaged index is named."""
@@ -177,13 +186,15 @@ def test_doctor_runs_sqlites_full_integrity_check(cli, history, db_path, monkeyp
     code, report, err = doctor(cli)
     assert code == 1 and report["integrity"] != "ok"
     assert any(name in line for line in report["integrity"]), report["integrity"]
-    assert report["problems"][0].startswith("integrity check failed: ") and name in report["problems"][0]
+    assert (report["problems"][0].startswith("integrity check failed: ")
+            and name in report["problems"][0])
     assert err.splitlines()[0] == f"error: {report['problems'][0]}"
 
 
 @pytest.mark.sqlite_only("doctor's SQLite workers (integrity/fanout.py)")
 @pytest.mark.parametrize("beside", [True, False], ids=["in-parts-beside", "here-when-none-starts"])
-def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db_path, monkeypatch, beside):
+def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db_path, monkeypatch,
+                                                                beside):
     """The replay is split by return id between this process and a worker: a return edited on
     each side of the split is named, in return order, as when everything runs here."""
     if not beside:
@@ -193,33 +204,39 @@ def test_doctor_names_disagreements_in_every_part_of_the_replay(cli, history, db
     store.close()
     _tamper(db_path, "UPDATE returns SET due_on = '2027-01-01' WHERE id = 2",
             "UPDATE returns SET charged_on = '2026-09-11' WHERE id = 7",
-            "DROP TRIGGER ledger_no_update", "UPDATE ledger SET amount_cents = 1 WHERE return_id = 3")
+            "DROP TRIGGER ledger_no_update",
+            "UPDATE ledger SET amount_cents = 1 WHERE return_id = 3")
     code, report, _ = doctor(cli)
     assert code == 1
     lines = [p for p in report["problems"] if p.startswith("RA-")]
     assert lines == ["RA-000002: due_on is 2027-01-01, history says 2026-12-06",
-                     "RA-000006: charged_on is 2026-09-11, history says 2026-09-10"], report["problems"]
+                     "RA-000006: charged_on is 2026-09-11, history says 2026-09-10"], \
+        report["problems"]
     named = {d["ra"]: d["problems"] for d in report["disagreements"]}
-    assert list(named) == ["RA-000002", "RA-000003", "RA-000006"]  # their records changed; RA-000003's ledger
-    assert named["RA-000003"] == ["its ledger has hold-authorized $0.01; hold-released $0.01, its history gives "
+    assert list(named) == ["RA-000002", "RA-000003", "RA-000006"]  # their records changed
+    # RA-000003's ledger
+    assert named["RA-000003"] == ["its ledger has hold-authorized $0.01; hold-released $0.01, "
+                                  "its history gives "
                                   "hold-authorized $499.99; hold-released $499.99"]
 
 
 @pytest.mark.sqlite_only("SQLite's triggers (test_pg.py: the server's)")
 def test_replace_and_update_and_delete_are_refused_by_triggers(db_path, cli, history):
     conn = sqlite3.connect(db_path)
-    for sql in ("REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, agent, recorded_at) "
-                "VALUES (1, 1, '2026-01-01', 'hold-released', 0, 'x', 'x')",
-                "INSERT OR REPLACE INTO events (id, return_id, event, happened_on, recorded_at, agent, status) "
-                "VALUES (1, 1, 'open', '2026-01-01', 'x', 'x', 'authorized')",
-                "UPDATE events SET agent = 'x'", "DELETE FROM ledger", "UPDATE ledger SET amount_cents = 0"):
+    for sql in ("REPLACE INTO ledger (id, return_id, happened_on, event, amount_cents, agent, "
+                "recorded_at) VALUES (1, 1, '2026-01-01', 'hold-released', 0, 'x', 'x')",
+                "INSERT OR REPLACE INTO events (id, return_id, event, happened_on, recorded_at, "
+                "agent, status) VALUES (1, 1, 'open', '2026-01-01', 'x', 'x', 'authorized')",
+                "UPDATE events SET agent = 'x'", "DELETE FROM ledger",
+                "UPDATE ledger SET amount_cents = 0"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute(sql)
     conn.close()
     assert doctor(cli)[0] == 0
 
 
-@pytest.mark.sqlite_only("made with the sqlite3 module on the file, past its triggers (test_doctor_engines.py edits a server)")
+@pytest.mark.sqlite_only("made with the sqlite3 module on the file, past its triggers "
+                         "(test_doctor_engines.py edits a server)")
 @pytest.mark.parametrize("table", chain.CHAINED)
 def test_the_chain_covers_every_column(cli, history, db_path, table):
     store = Store(db_path)
@@ -230,8 +247,10 @@ def test_the_chain_covers_every_column(cli, history, db_path, table):
         Store(db_path).close()
         copy.write_bytes(db_path.read_bytes())
         changed = ("'hold-released'" if (table, column) == ("ledger", "event") else
-                   f"CASE typeof({column}) WHEN 'integer' THEN {column} + 1 ELSE coalesce({column}, '') || 'x' END")
-        _tamper(copy, f"DROP TRIGGER {table}_no_update", f"UPDATE {table} SET {column} = {changed} WHERE id = 2")
+                   f"CASE typeof({column}) WHEN 'integer' THEN {column} + 1 ELSE "
+                   f"coalesce({column}, '') || 'x' END")
+        _tamper(copy, f"DROP TRIGGER {table}_no_update",
+                f"UPDATE {table} SET {column} = {changed} WHERE id = 2")
         result = cli("--db", str(copy), "doctor", "--json")
         assert result.stdout, (column, result.stderr, result.exception)
         code, report = result.exit_code, json.loads(result.stdout)
@@ -239,7 +258,8 @@ def test_the_chain_covers_every_column(cli, history, db_path, table):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.text().filter(lambda s: "\x00" not in s)))
+@given(st.one_of(st.none(), st.integers(-2**63, 2**63 - 1),
+                 st.text().filter(lambda s: "\x00" not in s)))
 def test_the_python_canonical_form_is_sqlites_quote(value):
     conn = sqlite3.connect(":memory:")
     assert chain.sql_quote(value) == conn.execute("SELECT quote(?)", [value]).fetchone()[0]
@@ -257,10 +277,12 @@ def test_doctors_printf_canonical_form_is_quote_of_every_column(row_id, number, 
     the same text for any value a column can hold, blobs in a TEXT column included."""
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, s TEXT, x)")
-    conn.execute("INSERT INTO t VALUES (?, ?, ?, ?)", [row_id, 0 if number is None else number, text, other])
+    conn.execute("INSERT INTO t VALUES (?, ?, ?, ?)",
+                 [row_id, 0 if number is None else number, text, other])
     kinds = SQLITE.columns(conn, "t")
     slow = "||','||".join(f"quote({c})" for c in kinds)
-    fast, slow = conn.execute(f"SELECT {SQLITE.canonical(kinds, list(kinds))}, {slow} FROM t").fetchone()
+    fast, slow = conn.execute(
+        f"SELECT {SQLITE.canonical(kinds, list(kinds))}, {slow} FROM t").fetchone()
     assert fast == slow
     conn.close()
 
@@ -275,22 +297,27 @@ def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
     conn.execute("INSERT INTO catalog VALUES ('CAM-1', NULL, 'camera', 1000, 'x')")
     # Before m004 an RA number was the row id: the counter return of then (id 1) left RA-000001
     # unissued, which is not a gap.
-    conn.execute("""INSERT INTO returns (id, type, status, customer, ticket, distributor, opened_on, opened_at,
-                    opened_by, last_event_on) VALUES (1, 'counter', 'ticket-issued', 'Old', 'T-1', 'ADI', '2026-01-01',
+    conn.execute("""INSERT INTO returns (id, type, status, customer, ticket, distributor, opened_on,
+                    opened_at, opened_by, last_event_on)
+                    VALUES (1, 'counter', 'ticket-issued', 'Old', 'T-1', 'ADI', '2026-01-01',
                     'x', 'x', '2026-01-01')""")
     conn.execute("INSERT INTO items VALUES (1, 1, 'CAM-1', NULL, 'camera', 1, 1000)")
-    conn.execute("""INSERT INTO returns (id, type, status, customer, hold_amount_cents, hold_ref, hold_active,
-                    opened_on, opened_at, opened_by, last_event_on, ra_no)
-                    VALUES (2, 'advanced', 'hold-authorized', 'Old', 1000, 'A-1', 1, '2026-01-01', 'x', 'x', '2026-01-03', 2)""")
+    conn.execute("""INSERT INTO returns (id, type, status, customer, hold_amount_cents, hold_ref,
+                    hold_active, opened_on, opened_at, opened_by, last_event_on, ra_no)
+                    VALUES (2, 'advanced', 'hold-authorized', 'Old', 1000, 'A-1', 1, '2026-01-01',
+                    'x', 'x', '2026-01-03', 2)""")
     conn.execute("INSERT INTO items VALUES (2, 2, 'CAM-1', NULL, 'camera', 1, 1000)")
     conn.execute("INSERT INTO serials VALUES (1, 2, 2, 'SN0001')")
     for rid, event, on, status, detail in ((1, "open", "2026-01-01", "ticket-issued", None),
                                            (2, "open", "2026-01-01", "authorized", None),
                                            (2, "link", "2026-01-02", "link-sent", None),
-                                           (2, "hold", "2026-01-03", "hold-authorized", '{"ref": "A-1"}')):
-        conn.execute("INSERT INTO events (return_id, event, happened_on, recorded_at, agent, status, detail) "
-                     "VALUES (?, ?, ?, 'x', 'x', ?, ?)", [rid, event, on, status, detail])
-    conn.execute("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at) "
+                                           (2, "hold", "2026-01-03", "hold-authorized",
+                                            '{"ref": "A-1"}')):
+        conn.execute("INSERT INTO events (return_id, event, happened_on, recorded_at, agent, "
+                     "status, detail) VALUES (?, ?, ?, 'x', 'x', ?, ?)",
+                     [rid, event, on, status, detail])
+    conn.execute("INSERT INTO ledger (return_id, happened_on, event, amount_cents, hold_ref, "
+                 "agent, recorded_at) "
                  "VALUES (2, '2026-01-03', 'hold-authorized', 1000, 'A-1', 'x', 'x')")
     conn.commit()
     conn.close()
@@ -304,7 +331,8 @@ def test_an_older_database_is_chained_by_its_upgrade(tmp_path, cli):
 @pytest.mark.sqlite_only("the progress of SQLite's integrity check")
 @pytest.mark.slow
 def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_path):
-    env = {**os.environ, "SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "t", "COLUMNS": "80"}
+    env = {**os.environ, "SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "t",
+           "COLUMNS": "80"}
     main, child = pty.openpty()
     termios.tcsetwinsize(child, (24, 80))
     proc = subprocess.Popen([sys.executable, "-m", "speco_returns", "doctor"], env=env,
@@ -326,7 +354,8 @@ def test_doctor_shows_progress_at_a_terminal_and_not_in_a_pipe(cli, history, db_
     assert proc.wait(timeout=30) == 0
     os.close(main)
     assert b"doctor: integrity check" in out and b"healthy" in out
-    piped = subprocess.run([sys.executable, "-m", "speco_returns", "doctor"], env=env, capture_output=True, timeout=60)
+    piped = subprocess.run([sys.executable, "-m", "speco_returns", "doctor"], env=env,
+                           capture_output=True, timeout=60)
     assert piped.returncode == 0 and piped.stderr == b""
 
 
@@ -340,13 +369,14 @@ def test_doctors_workers_load_only_the_installed_package(cli, history, db_path, 
     import shutil
 
     events_no_update = SQLITE_CHAIN_TRIGGERS["events_no_update"]
-    _tamper(db_path, "DROP TRIGGER events_no_update", "UPDATE events SET agent = 'mallory' WHERE id = 2",
-            events_no_update)
+    _tamper(db_path, "DROP TRIGGER events_no_update",
+            "UPDATE events SET agent = 'mallory' WHERE id = 2", events_no_update)
     shared = tmp_path / "shared"
     planted = shared / "speco_returns"
     planted.mkdir(parents=True)
     marker = tmp_path / "planted-code-ran"
-    healthy = {"integrity": {"integrity": ["ok"]}, "chains": {"chains": {t: [[], []] for t in chain.CHAINED}},
+    healthy = {"integrity": {"integrity": ["ok"]},
+               "chains": {"chains": {t: [[], []] for t in chain.CHAINED}},
                "replay": {"lines": [], "found": []}}
     (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'a').write('imported\\n')\n")
     for name in ("__main__.py", "audit.py"):
@@ -357,7 +387,8 @@ def test_doctors_workers_load_only_the_installed_package(cli, history, db_path, 
     command = shutil.which("speco-returns", path=str(Path(sys.executable).parent))
     assert command, "the installed speco-returns command"
     env = {**os.environ, "SPECO_RETURNS_DB": str(db_path), "SPECO_RETURNS_AGENT": "t"}
-    done = subprocess.run([command, "doctor"], cwd=shared, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([command, "doctor"], cwd=shared, env=env, capture_output=True, text=True,
+                          timeout=120)
     assert not marker.exists(), marker.read_text()
     assert done.returncode == 1, done.stdout
     assert "error: the events chain breaks at 1 row(s) (id 2)" in done.stderr, done.stderr
