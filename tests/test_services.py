@@ -18,6 +18,7 @@ from speco_returns.domain.clock import Now
 from speco_returns.errors import ReturnsError
 from speco_returns.services import catalog as catalog_service
 from speco_returns.services import returns as returns_service
+from speco_returns.services import show as show_service
 
 NOW = Now(today=date(2026, 11, 26), stamp="2026-11-26T12:00:00+00:00", agent="tester")
 
@@ -52,7 +53,7 @@ def test_a_changed_list_price_after_confirmation_writes_nothing(db):
     assert err.value.problems[0].rule == "AR-3" and "$399.98" in str(err.value)
     assert db.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
     key, _ = returns_service.open_return(db, req, {}, None, NOW.today, NOW, expect_hold=39_998)
-    assert returns_service.show(db, key)["hold_amount"] == "399.98"
+    assert show_service.show(db, key)["hold_amount"] == "399.98"
 
 
 def _open(store, type_: str, n: int) -> str:

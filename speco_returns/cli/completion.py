@@ -16,7 +16,7 @@ from pathlib import Path
 
 import typer
 
-from ..domain import lifecycle, types
+from ..domain import states, types
 
 # --- where the values come from ----------------------------------------------------------------
 
@@ -86,7 +86,7 @@ def complete_type(incomplete: str) -> list[str]:
 
 
 def complete_status(incomplete: str) -> list[str]:
-    return _starting(sorted({s for t in types.TYPES for s in lifecycle.states(t)}), incomplete)
+    return _starting(sorted({s for t in types.TYPES for s in states.states(t)}), incomplete)
 
 
 def complete_sort(incomplete: str) -> list[str]:

@@ -10,6 +10,7 @@ import typer
 from ..domain import inputs, lifecycle, notices, wording
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
+from ..services import show as show_service
 from . import prompts
 from .completion import complete_ra
 from .edge import command, session_of
@@ -43,7 +44,7 @@ def _apply(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: boo
 
             confirm_moment(key, r["customer"], [f"{event} on {day}: {wording.describe(moves)}"], f"Record {event}?")
     key, moves = returns_service.record(store, ra, event, day, now, **detail)
-    return day, key, moves, returns_service.show(store, key)
+    return day, key, moves, show_service.show(store, key)
 
 
 def _money(event: str, moves) -> str:
@@ -179,7 +180,7 @@ def _scan_one(ctx: typer.Context, code: str, on: str | None, yes: bool):
     """Receive one scanned box; a code naming no return, or a closed one, is said as such."""
     store = session_of(ctx).store
     try:
-        doc = returns_service.show(store, code)
+        doc = show_service.show(store, code)
     except ReturnsError:
         raise ReturnsError("no return has this RA number or ticket") from None
     if not lifecycle.is_open(doc["status"]):
@@ -281,7 +282,7 @@ def void_cmd(
         ], f"Void {target['event']}?")
         expect = target["id"]
     key, plan = returns_service.void(store, ra, text, day, now, expect_event=expect, ref=reference)
-    doc = returns_service.show(store, key)
+    doc = show_service.show(store, key)
     if as_json:
         emit_json(doc)
     else:
@@ -316,7 +317,7 @@ def edit_cmd(
     session = session_of(ctx)
     key, changed = returns_service.edit(session.store, ra, fields, session.now())
     if as_json:
-        emit_json(returns_service.show(session.store, key))
+        emit_json(show_service.show(session.store, key))
     elif changed:
         say(inputs.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
                                                          for name, old, new in changed)))  # old: stored, may hold escapes

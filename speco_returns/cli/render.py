@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..domain import clock, inputs, lifecycle, wording
+from ..domain import inputs, states, wording
 from ..domain import types as domain_types
 
 
@@ -219,7 +219,7 @@ _RETURN_COLUMNS = {"ra": Col("ra", KEY), "type": Col("type", KEY), "status": Col
 def _listed(r: dict, column: str):
     """A listed return's cell: an open return's due date under its state (the widest column
     already), the age as days."""
-    if column == "status" and r.get("due_on") and lifecycle.is_open(r["status"]):
+    if column == "status" and r.get("due_on") and states.is_open(r["status"]):
         return Text(r["status"]) + Text(f"\ndue {r['due_on']}", style="bold")
     if column == "age_days":
         return f"{r['age_days']:,}d"
@@ -261,8 +261,10 @@ def overdue_table(rows: list[dict], as_of: date, limit: int | None = None) -> No
     if not rows:
         console.print(Text(f"Nothing overdue as of {as_of}."))
         return
+    from ..domain.clock import OVERDUE_STATES
+
     # People read the worst first: overdue rows most overdue first (JSON/CSV keep SPEC order).
-    ordered = sorted(rows, key=lambda r: (clock.OVERDUE_STATES.index(r["state"]), -(r["days_overdue"] or 0)))[:limit]
+    ordered = sorted(rows, key=lambda r: (OVERDUE_STATES.index(r["state"]), -(r["days_overdue"] or 0)))[:limit]
     cells = []
     for r in ordered:
         contact = " ".join(x for x in (r["email"], r["phone"]) if x) or "no e-mail or phone recorded"

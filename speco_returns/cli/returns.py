@@ -1,4 +1,4 @@
-"""Commands about one return or many: policy, check, open, show, list, serials."""
+"""Commands about one return or many: policy, check, open, serials (`show` is in show.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..domain import inputs, lifecycle, rules, wording
 from ..domain import types as domain_types
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
+from ..services import show as show_service
 from . import prompts
 from .completion import complete_model, complete_type, for_questions
 from .edge import command, fail, session_of
@@ -202,7 +203,7 @@ def open_cmd(
                 break
             req, contact = prompts.change_one(req, contact, lookup, complete)
     key, warnings = returns_service.open_return(store, req, contact, note, day, now, expect_hold=confirmed_hold)
-    doc = returns_service.show(store, key)
+    doc = show_service.show(store, key)
     doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
     if as_json:
         emit_json(doc)
@@ -210,32 +211,6 @@ def open_cmd(
     from . import render
 
     render.return_view(doc, opened=True)
-
-
-@command("", "show")
-def show_cmd(
-    ctx: typer.Context,
-    ra: RaArg,
-    notice: Annotated[Optional[str], typer.Option("--notice", metavar="KIND", help="Print this e-mail notice as it would be sent: "
-                                                  "opened, shipped, delivered, reminder, overdue, hold-expiring or received.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """One return: items, serials, money, timeline, due date and the next step.
-
-    Example: speco-returns show RA-000001
-    """
-    if notice is not None:
-        from .nightly import show_notice
-
-        show_notice(ctx, ra, notice, as_json)
-        return
-    doc = returns_service.show(session_of(ctx).reader, ra)
-    if as_json:
-        emit_json(doc)
-        return
-    from . import render
-
-    render.return_view(doc)
 
 
 LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on"]

@@ -46,7 +46,7 @@ GROUPS = {
 # The module (in this package) that holds each top-level command or group: tests/test_entrypoint.py
 # keeps it equal to where the commands are registered.
 COMMAND_MODULES = {
-    "policy": "returns", "check": "returns", "open": "returns", "show": "returns", "list": "listing",
+    "policy": "returns", "check": "returns", "open": "returns", "show": "show", "list": "listing",
     "serial": "returns",
     "link": "events", "hold": "events", "ship": "events", "deliver": "events", "unit-shipped": "events",
     "receive": "events", "charge": "events", "refund": "events", "complete": "events", "cancel": "events",

@@ -9,12 +9,15 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..db.database import Database, open_database
 from ..domain import inputs
-from ..domain.clock import Now
+
+if TYPE_CHECKING:
+    from ..domain.clock import Now
 
 
 def default_db() -> Path:
@@ -98,6 +101,8 @@ class Session:
 
     def now(self) -> Now:
         """The clock for a write: a pinned today is noted on stderr once the write succeeds."""
+        from ..domain.clock import Now
+
         today = self.today()
         if os.environ.get("SPECO_RETURNS_TODAY"):
             self.pinned = today

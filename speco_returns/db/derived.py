@@ -1,7 +1,7 @@
 """Columns derived from others, kept right by the database or the tool:
 
 - `serials.held` (migration m012): 1 while the serial's return holds it under SER-1, that is
-  while the return's state is not one of lifecycle.SERIAL_FREE (closed, or a late return). Kept
+  while the return's state is not one of states.SERIAL_FREE (closed, or a late return). Kept
   by triggers on both backends, whoever writes: set when a serial row is written, and
   re-derived for a return's serials when its state moves into or out of SERIAL_FREE (an event,
   a void). A partial UNIQUE index over the serials with the flag set is SER-1's backstop: a
@@ -13,7 +13,7 @@
   30-day count and `list --customer` compare it, so SQLite and a server give the same answers
   ('Straße' is 'STRASSE'; a final sigma is a sigma), which SQL's lower() does not.
 
-Every SQL text here is generated from lifecycle.SERIAL_FREE, the one list: the tool's check,
+Every SQL text here is generated from states.SERIAL_FREE, the one list: the tool's check,
 the triggers and doctor cannot disagree on which states hold serials. Changing that list needs
 a new migration that re-creates the triggers and re-derives the flag (doctor names a flag that
 disagrees with its return's state).
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..domain.lifecycle import CLOSED, SERIAL_FREE
+from ..domain.states import CLOSED, SERIAL_FREE
 
 if TYPE_CHECKING:
     from .connection import Database

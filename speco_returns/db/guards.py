@@ -21,7 +21,7 @@ SQLite has one user per file: none of this applies there.
 
 from __future__ import annotations
 
-from ..domain.lifecycle import CLOSED
+from ..domain.states import CLOSED
 
 SEARCH_PATH = "SET search_path = public, pg_temp"
 # True when the session's login owns the table (or is a superuser, who is every role).

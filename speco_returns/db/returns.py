@@ -7,7 +7,7 @@ import json
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from ..domain import inputs, lifecycle
+from ..domain import inputs, states
 from ..domain.keys import bare_ra_no, customer_key, key_of, ra_no_of
 from ..errors import ReturnsError
 from . import chain
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # Word for word the WHERE of the partial indexes returns_advanced_open (m003) and returns_open
 # (m005): the planner matches it literally (tests keep them equal).
-OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in lifecycle.CLOSED))
+OPEN_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in states.CLOSED))
 CHUNK = 500  # returns per `IN (...)` query
 
 
@@ -234,4 +234,4 @@ def with_serial(db: Database, serial: str) -> list[dict]:
                      FROM serials s JOIN returns r ON r.id = s.return_id JOIN items i ON i.id = s.item_id
                      WHERE s.serial = ? ORDER BY r.id DESC""", [serial])
     return [{"ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
-             "opened_on": r["opened_on"], "model": r["model"], "open": lifecycle.is_open(r["status"])} for r in rows]
+             "opened_on": r["opened_on"], "model": r["model"], "open": states.is_open(r["status"])} for r in rows]

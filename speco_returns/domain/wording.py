@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from typing import TYPE_CHECKING
 
 from .inputs import format_usd
-from .lifecycle import Move
+
+if TYPE_CHECKING:
+    from .lifecycle import Move
 
 # --- what the agent does about a row of the nightly check --------------------------------
 

@@ -16,7 +16,6 @@ from ..domain.clock import Now
 from ..domain.keys import customer_key, key_of
 from ..domain.types import Request
 from ..errors import ReturnsError, SerialTaken, Violation
-from .show import clock_from_events, document
 
 # Fields `edit` corrects, and the type that uses each (None: every type). A field a rule
 # requires (OTC-1, VR-1) or the customer's name can be corrected but not emptied.
@@ -102,16 +101,6 @@ def open_return(db: Database, req: Request, contact: dict, note: str | None, on:
     return key_of(req.type, ra_no, req.ticket), result.warnings
 
 
-# --- one return --------------------------------------------------------------------------------
-
-
-def show(db: Database, key: str) -> dict:
-    """One return as the `show` document (SPEC §4)."""
-    with db.read():
-        r = returns.find(db, key)
-        return document(r, *returns.parts(db, r["id"]))
-
-
 # --- events -------------------------------------------------------------------------------------
 
 
@@ -163,14 +152,14 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
     if event == "ship" and r["type"] in types.SERIAL_RULE:
         _serials_complete(db, r)
     if event == "ship" and r["type"] == "advanced":  # AR-2: the hold in force on the ship date
-        refusal = clock.ship_refusal(clock_from_events(returns.events_until(db, r["id"], on)), on)
+        refusal = clock.ship_refusal(lifecycle.clock_from_events(returns.events_until(db, r["id"], on)), on)
         if refusal:
             raise ReturnsError(refusal)
     if event == "charge":
         if not r["hold_active"]:  # its charge was reversed at the processor, which used the hold up
             raise ReturnsError(Violation("AR-4", "no card hold is in force to charge: its charge was reversed "
                                                 "at the processor; re-authorize with `hold --ref NEW` first"))
-        refusal = clock.charge_refusal(clock_from_events(returns.events_until(db, r["id"], on)), on,
+        refusal = clock.charge_refusal(lifecycle.clock_from_events(returns.events_until(db, r["id"], on)), on,
                                         detail.get("reason"))
         if refusal:
             raise ReturnsError(refusal)

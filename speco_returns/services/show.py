@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from ..db.returns import key
-from ..domain import inputs, lifecycle, types, wording
-from ..domain.lifecycle import clock_from_events
+from ..db.returns import find, key, parts
+from ..domain import inputs, states, types, wording
 from ..errors import ReturnsError
 
-__all__ = ["clock_from_events", "document"]
+__all__ = ["document", "show"]
+
+
+def show(db, key: str) -> dict:
+    """One return as the `show` document (SPEC §4)."""
+    with db.read():
+        r = find(db, key)
+        return document(r, *parts(db, r["id"]))
 
 
 def _amount(cents: int | None) -> str | None:
@@ -26,7 +32,7 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
     ]
     warnings = []
     rule = types.SERIAL_RULE.get(r["type"])
-    if rule and lifecycle.is_open(r["status"]):
+    if rule and states.is_open(r["status"]):
         for item in doc_items:
             if len(item["serials"]) < item["qty"]:
                 warnings.append({"rule": rule, "message": f"{item['model']} needs one serial per unit: "
