@@ -17,7 +17,7 @@ from ptyhelpers import screen
 
 from speco_returns.db import listing as db_listing
 from speco_returns.db.database import open_database as Store
-from speco_returns.domain import inputs, types
+from speco_returns.domain import inputs, rules
 from speco_returns.domain.clock import Now
 from speco_returns.domain.keys import customer_key
 from speco_returns.services import returns as returns_service
@@ -29,7 +29,7 @@ def _many(db_path, n: int, closed: int = 0) -> None:
     """n open standard returns (and `closed` cancelled ones), straight through the store."""
     store = Store(db_path)
     for i in range(n + closed):
-        req = types.Request(type="standard", items=(("CAM-1", 1),), customer=f"Customer {i:03d}")
+        req = rules.Request(type="standard", items=(("CAM-1", 1),), customer=f"Customer {i:03d}")
         key, _ = returns_service.open_return(store, req, {"phone": f"555-{i:04d}"}, None,
                                              NOW.today, NOW)
         if i >= n:
@@ -199,7 +199,7 @@ def test_search_agrees_with_contains_ignoring_case(tmp_path_factory, customers, 
     store = Store(tmp_path_factory.mktemp("search") / "r.db")
     expected = []
     for customer in customers:
-        req = types.Request(type="standard", items=(("CAM-1", 1),), customer=customer.strip())
+        req = rules.Request(type="standard", items=(("CAM-1", 1),), customer=customer.strip())
         key, _ = returns_service.open_return(store, req, {}, None, NOW.today, NOW)
         if customer_key(query.strip()) in customer_key(customer.strip()):
             expected.append(key)

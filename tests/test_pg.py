@@ -98,7 +98,7 @@ def test_a_server_restarted_mid_command_is_one_line_and_nothing_half_written(db_
     (pid,) = store.execute("SELECT pg_backend_pid()").fetchone()
     _, admin = pg_admin
     admin.execute("SELECT pg_terminate_backend(%s)", [pid])  # what a restart does to every session
-    from speco_returns.domain.types import Request
+    from speco_returns.domain.rules import Request
 
     req = Request(type="standard", customer="Cut Off", items=[("CAM-1", 1)], serials=[])
     with pytest.raises(ReturnsError, match="lost the connection to the database server"):

@@ -14,7 +14,7 @@ import pytest
 from speco_returns.domain import clock as domain_clock
 from speco_returns.domain import inputs, lifecycle, types, wording
 from speco_returns.domain import rules as rules_rules
-from speco_returns.domain.types import Facts, Product, Request
+from speco_returns.domain.rules import Facts, Product, Request
 from speco_returns.errors import ReturnsError, Violation
 
 # --- a small catalog ------------------------------------------------------------------
@@ -657,10 +657,10 @@ def test_check_returns_every_violation_of_an_advanced_replacement():
 
 
 def test_check_result_eligible_follows_violations_not_warnings():
-    result = types.CheckResult(violations=[], warnings=[Violation("VR-2", "w")], serials={})
+    result = rules_rules.CheckResult(violations=[], warnings=[Violation("VR-2", "w")], serials={})
     assert result.eligible
-    assert not types.CheckResult(violations=[Violation("VR-1", "v")], warnings=[],
-                                 serials={}).eligible
+    assert not rules_rules.CheckResult(violations=[Violation("VR-1", "v")], warnings=[],
+                                       serials={}).eligible
 
 
 # --- missing_fields ------------------------------------------------------------------------

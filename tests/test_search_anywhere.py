@@ -12,7 +12,7 @@ from clihelpers import ok, refused
 
 from speco_returns.db.database import open_database
 from speco_returns.db.search import terms
-from speco_returns.domain import inputs, types
+from speco_returns.domain import inputs, rules
 from speco_returns.domain.clock import Now
 from speco_returns.services import returns as returns_service
 
@@ -90,7 +90,7 @@ def test_a_database_made_before_the_index_is_searched_after_the_upgrade(cli, db_
     db = open_database(db_path, migrate=False)
     try:
         for customer, serial in (("Old Motors", "SN-0424242"), ("Older Co", "SN-0525252")):
-            req = types.Request(type="standard", customer=customer, items=(("O4B3", 1),), serials=((None, serial),))
+            req = rules.Request(type="standard", customer=customer, items=(("O4B3", 1),), serials=((None, serial),))
             returns_service.open_return(db, req, {"phone": "201-555-0177"}, "fragile", NOW.today, NOW)
         returns_service.note(db, "RA-000002", "left a voicemail", NOW.today, NOW)
     finally:

@@ -13,7 +13,7 @@ from speco_returns.db import catalog as catalog_db
 from speco_returns.db import listing as db_listing
 from speco_returns.db.database import open_database as Store
 from speco_returns.db.returns import OPEN_SQL
-from speco_returns.domain import types
+from speco_returns.domain import rules
 from speco_returns.domain.clock import Now
 from speco_returns.errors import ReturnsError
 from speco_returns.services import catalog as catalog_service
@@ -46,8 +46,8 @@ def test_listing_open_returns_reads_the_open_index_not_the_table(db, filters):
 
 
 def test_a_changed_list_price_after_confirmation_writes_nothing(db):
-    catalog_service.save(db, [types.Product("CAM-1", "camera", 19_999)], NOW)
-    req = types.Request(type="advanced", items=(("CAM-1", 2),), serials=((None, "SN-0001"), (None, "SN-0002")), customer="Acme")
+    catalog_service.save(db, [rules.Product("CAM-1", "camera", 19_999)], NOW)
+    req = rules.Request(type="advanced", items=(("CAM-1", 2),), serials=((None, "SN-0001"), (None, "SN-0002")), customer="Acme")
     with pytest.raises(ReturnsError) as err:
         returns_service.open_return(db, req, {}, None, NOW.today, NOW, expect_hold=29_998)  # what the agent was shown
     assert err.value.problems[0].rule == "AR-3" and "$399.98" in str(err.value)
@@ -58,7 +58,7 @@ def test_a_changed_list_price_after_confirmation_writes_nothing(db):
 
 def _open(store, type_: str, n: int) -> str:
     extra = {"ticket": f"T-{n}", "distributor": "ADI"} if type_ == "counter" else {}
-    req = types.Request(type=type_, items=(("CAM-1", 1),), customer=f"C{n}", **extra)
+    req = rules.Request(type=type_, items=(("CAM-1", 1),), customer=f"C{n}", **extra)
     return returns_service.open_return(store, req, {}, None, NOW.today, NOW)[0]
 
 
@@ -101,10 +101,10 @@ def test_a_write_is_refused_once_a_newer_tool_upgraded_the_database_after_the_co
     """The check is made when a write begins: a connection kept open (the shell's) was made
     before the upgrade, and must not write to a schema it does not know."""
     try:
-        catalog_service.save(db, [types.Product("CAM-1", "camera", 100, None)], NOW)
+        catalog_service.save(db, [rules.Product("CAM-1", "camera", 100, None)], NOW)
         _upgraded_by_a_newer_tool(db_path)
         with pytest.raises(ReturnsError, match=r"upgraded by speco-returns 9\.1\.0 or later: upgrade the tool"):
-            catalog_service.save(db, [types.Product("CAM-2", "camera", 100, None)], NOW)
+            catalog_service.save(db, [rules.Product("CAM-2", "camera", 100, None)], NOW)
         assert not db.in_transaction
         assert [r["model"] for r in catalog_db.everything(db)] == ["CAM-1"]
     finally:

@@ -19,7 +19,7 @@ from ..domain import inputs, rules, types
 from ..errors import ReturnsError, Violation
 from .lines import say, width_of, wrapped
 
-Lookup = Callable[[types.Request], types.Facts]  # what the database knows about a request
+Lookup = Callable[[rules.Request], rules.Facts]  # what the database knows about a request
 
 
 Complete = Callable[[str], list[str]]  # Tab at a question: the candidates for what was typed
@@ -165,8 +165,8 @@ FIELDS = ("type", "customer", "email", "phone", "contact_note", "items", "ticket
 Completers = dict[str, Complete]
 
 
-def fill(req: types.Request, contact: dict, lookup: Lookup, *, offer: bool,
-         complete: Completers | None = None) -> tuple[types.Request, dict]:
+def fill(req: rules.Request, contact: dict, lookup: Lookup, *, offer: bool,
+         complete: Completers | None = None) -> tuple[rules.Request, dict]:
     """Every field the type needs, each checked as soon as it is known: a refused flag or
     answer is shown and asked again on the spot. `offer`: also ask what may be left empty
     (serials where no rule needs them, e-mail and phone)."""
@@ -196,7 +196,7 @@ def _ask_contact_note():
                optional=True)
 
 
-def _ensure(req: types.Request, lookup: Lookup, *, offer: bool, complete: Completers) -> types.Request:
+def _ensure(req: rules.Request, lookup: Lookup, *, offer: bool, complete: Completers) -> rules.Request:
     if not req.type:
         req = replace(req, type=ask("Return type (standard, counter, advanced, virtual)", inputs.parse_type,
                                     complete=complete.get("type")))
@@ -217,7 +217,7 @@ def _ensure(req: types.Request, lookup: Lookup, *, offer: bool, complete: Comple
     return req
 
 
-def _ensure_items(req: types.Request, lookup: Lookup, complete: Complete | None = None) -> types.Request:
+def _ensure_items(req: rules.Request, lookup: Lookup, complete: Complete | None = None) -> rules.Request:
     """Items the type can take: a list price for an advanced one (AR-3), cameras of an
     eligible kind and count for a virtual one (VR-2, VR-3)."""
 
@@ -236,7 +236,7 @@ def _ensure_items(req: types.Request, lookup: Lookup, complete: Complete | None 
     return replace(req, items=ask("Items (MODEL[:QTY], comma-separated)", parse, complete=complete, delims=", "))
 
 
-def _ensure_ticket(req: types.Request, lookup: Lookup) -> types.Request:
+def _ensure_ticket(req: rules.Request, lookup: Lookup) -> rules.Request:
     def parse(text: str) -> str:
         ticket = inputs.parse_ticket(text)
         problem = rules.ticket_problem(ticket, lookup(replace(req, ticket=ticket, serials=())))
@@ -252,7 +252,7 @@ def _ensure_ticket(req: types.Request, lookup: Lookup) -> types.Request:
     return replace(req, ticket=ask("Tech Ticket ID (OTC-1)", parse))
 
 
-def _ensure_serials(req: types.Request, lookup: Lookup) -> tuple:
+def _ensure_serials(req: rules.Request, lookup: Lookup) -> tuple:
     """Serials given as flags are kept where they fit and are free (SER-1); then one is
     asked per unit still without one, each checked as it is typed. Where a rule needs them
     (AR-1, VR-4) every unit gets one; elsewhere Enter stops asking (the rest stay without)."""
@@ -291,7 +291,7 @@ def _ensure_serials(req: types.Request, lookup: Lookup) -> tuple:
     return tuple(serials)
 
 
-def summary(req: types.Request, contact: dict, hold: int | None) -> str:
+def summary(req: rules.Request, contact: dict, hold: int | None) -> str:
     """The confirm line: type, customer, each item with its serials, the card hold."""
     serials = rules.assign_serials(req.items, req.serials)
     parts = []
@@ -314,8 +314,8 @@ def summary(req: types.Request, contact: dict, hold: int | None) -> str:
 DISCARD = "discard"
 
 
-def change_one(req: types.Request, contact: dict, lookup: Lookup,
-               complete: Completers | None = None) -> tuple[types.Request, dict]:
+def change_one(req: rules.Request, contact: dict, lookup: Lookup,
+               complete: Completers | None = None) -> tuple[rules.Request, dict]:
     """After a 'no': which field to change. Only that field is asked again; the others are
     kept and checked once more against it. Enter goes back to the summary unchanged;
     `discard` writes nothing (exit 1)."""

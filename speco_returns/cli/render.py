@@ -10,6 +10,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.cells import cell_len
@@ -21,6 +22,9 @@ from rich.text import Text
 
 from ..domain import inputs, states, wording
 from ..domain import types as domain_types
+
+if TYPE_CHECKING:
+    from ..domain.rules import CheckResult
 
 
 class _Console:
@@ -151,7 +155,7 @@ def policy_view(types: list[str]) -> None:
                             title=f"{domain_types.TYPE_TITLES[t]}: {name}", title_align="left", expand=False))
 
 
-def check_view(result: domain_types.CheckResult) -> None:
+def check_view(result: CheckResult) -> None:
     if result.eligible:
         console.print(Text("Eligible: no rule is broken.", style="bold green"))
     else:

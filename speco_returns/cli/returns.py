@@ -58,7 +58,7 @@ _REFUSED = "(refused)"  # stands in for a given value that was refused, so no ru
 
 
 def _parse_request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor,
-                   ) -> tuple[domain_types.Request, list[Violation]]:
+                   ) -> tuple[rules.Request, list[Violation]]:
     """The request as far as it parses, and every input problem (not just the first)."""
     problems: list[Violation] = []
 
@@ -71,7 +71,7 @@ def _parse_request(type_: str | None, customer, items, serials, approved_by, rea
 
     parsed_items = [it for it in (attempt(inputs.parse_item, i) for i in items or []) if it]
     parsed_serials = [sr for sr in (attempt(inputs.parse_serial_arg, x) for x in serials or []) if sr]
-    req = domain_types.Request(
+    req = rules.Request(
         type=(attempt(inputs.parse_type, type_, default="") if type_ else ""),
         customer=attempt(inputs.clean_text, "customer", customer, default=_REFUSED),
         items=tuple(attempt(inputs.merge_items, parsed_items, default=[])),
@@ -84,7 +84,7 @@ def _parse_request(type_: str | None, customer, items, serials, approved_by, rea
     return req, problems
 
 
-def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> domain_types.Request:
+def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> rules.Request:
     req, problems = _parse_request(type_, customer, items, serials, approved_by, reason, ticket, distributor)
     if problems:
         raise ReturnsError(*problems)
@@ -130,7 +130,7 @@ def check_cmd(
     if problems and not as_json:
         fail(problems)
     # With --json every problem, of input or of a rule, is a violation (rule null where none applies).
-    result = returns_service.check(store, req, day) if store and req.type and day else domain_types.CheckResult([], [], {})
+    result = returns_service.check(store, req, day) if store and req.type and day else rules.CheckResult([], [], {})
     result.violations[:0] = problems
     if as_json:
         emit_json({"eligible": result.eligible, "violations": [v.as_json() for v in result.violations],
@@ -186,7 +186,7 @@ def open_cmd(
             fail(missing)
     confirmed_hold = None
     if asking and (missing or not yes):
-        def lookup(r: domain_types.Request) -> domain_types.Facts:
+        def lookup(r: rules.Request) -> rules.Facts:
             return returns_service.facts(store, r, day)
 
         complete = for_questions(store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..domain.types import Product
+from ..domain.rules import Product
 from .chain import record_catalog
 
 if TYPE_CHECKING:

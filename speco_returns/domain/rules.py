@@ -3,9 +3,56 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from ..errors import ReturnsError, Violation
-from .types import MAX_VIRTUAL_UNITS, SERIAL_RULE, CheckResult, Facts, Product, Request
+from .types import MAX_VIRTUAL_UNITS, SERIAL_RULE
+
+# --- what the rules take and give (here, not in types.py: reading a return never makes them) ----
+
+
+@dataclass(frozen=True)
+class Product:
+    """What the catalog knows of a model (list price in cents, or None)."""
+
+    model: str
+    category: str | None
+    list_price: int | None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    type: str
+    items: tuple[tuple[str, int], ...]
+    serials: tuple[tuple[str | None, str], ...] = ()
+    approved_by: str | None = None
+    reason: str | None = None
+    ticket: str | None = None
+    distributor: str | None = None
+    customer: str | None = None
+
+
+@dataclass
+class Facts:
+    """What the database knows that the rules need; gathered in the same transaction."""
+
+    catalog: Mapping[str, Product] = field(default_factory=dict)
+    serial_owners: Mapping[str, str] = field(default_factory=dict)  # serial -> open RA
+    ticket_owner: str | None = None  # the return already using this ticket
+    recent_virtual_units: int = 0  # same customer's virtual units, last 30 days
+
+
+@dataclass
+class CheckResult:
+    violations: list[Violation]
+    warnings: list[Violation]
+    serials: dict[str, list[str]]  # model -> serials
+    hold_amount: int | None = None  # advanced: AR-3, when every list price is known
+
+    @property
+    def eligible(self) -> bool:
+        return not self.violations
 
 
 def assign_serials(

@@ -8,15 +8,16 @@ from pathlib import Path
 
 from ..db import catalog as catalog_db
 from ..db.database import Database
-from ..domain import inputs, types
+from ..domain import inputs
 from ..domain.clock import Now
+from ..domain.rules import Product
 from ..errors import ReturnsError
 
 MAX_PROBLEMS_SHOWN = 20
 
 
-def product(model: str, category: str, list_price: str | None, description: str | None) -> types.Product:
-    return types.Product(
+def product(model: str, category: str, list_price: str | None, description: str | None) -> Product:
+    return Product(
         model=inputs.normalize_model(model),
         category=inputs.parse_category(category),
         list_price=inputs.parse_money(list_price) if list_price and list_price.strip() else None,
@@ -61,14 +62,14 @@ def _check_header(file: Path, header: list[str]) -> None:
         raise ReturnsError(f"{file}, line 1: {problem}: the header must be model,category,list_price[,description]")
 
 
-def read_csv(file: Path) -> list[types.Product]:
+def read_csv(file: Path) -> list[Product]:
     """Every line of a `model,category,list_price[,description]` file, or ReturnsError naming
     each bad line: the whole file is checked before anything is written."""
     try:
         handle = file.open(newline="", encoding="utf-8-sig")
     except OSError as e:
         raise ReturnsError(f"cannot read {file}: {e.strerror}") from None
-    products: dict[str, types.Product] = {}
+    products: dict[str, Product] = {}
     problems: list[str] = []
     with handle:
         try:
@@ -100,7 +101,7 @@ def read_csv(file: Path) -> list[types.Product]:
     return list(products.values())
 
 
-def save(db: Database, products: list[types.Product], now: Now) -> int:
+def save(db: Database, products: list[Product], now: Now) -> int:
     """Add or update models in one write (and the catalog's digest with them)."""
     with db.write():
         return catalog_db.upsert(db, products, now)

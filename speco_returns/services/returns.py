@@ -14,7 +14,7 @@ from ..db.database import Database
 from ..domain import clock, inputs, lifecycle, rules, types
 from ..domain.clock import Now
 from ..domain.keys import customer_key, key_of
-from ..domain.types import Request
+from ..domain.rules import Request
 from ..errors import ReturnsError, SerialTaken, Violation
 
 # Fields `edit` corrects, and the type that uses each (None: every type). A field a rule
@@ -31,9 +31,9 @@ def _dated(detail: dict) -> dict:
 # --- opening ---------------------------------------------------------------------------------
 
 
-def facts(db: Database, req: Request, on: date) -> types.Facts:
+def facts(db: Database, req: Request, on: date) -> rules.Facts:
     """What the policy needs to know from the database about a request, as of `on`."""
-    found = types.Facts(catalog=catalog_db.lookup(db, [m for m, _ in req.items]),
+    found = rules.Facts(catalog=catalog_db.lookup(db, [m for m, _ in req.items]),
                          serial_owners=returns.serial_owners(db, [s for _, s in req.serials]))
     if req.ticket:
         found.ticket_owner = req.ticket if returns.ticket_taken(db, req.ticket) else None
@@ -42,7 +42,7 @@ def facts(db: Database, req: Request, on: date) -> types.Facts:
     return found
 
 
-def check(db: Database, req: Request, on: date, *, missing_reported: bool = False) -> types.CheckResult:
+def check(db: Database, req: Request, on: date, *, missing_reported: bool = False) -> rules.CheckResult:
     """Eligibility only: reads, writes nothing."""
     with db.read():
         return rules.check(req, facts(db, req, on), missing_reported=missing_reported)
