@@ -77,7 +77,7 @@ def refuse_overwriting(target: Path, protected: list[Path], what: str) -> None:
 
 
 # .NAME.PID.RANDOM.tmp, and the -journal/-wal/-shm SQLite may leave beside a backup's.
-_TEMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.[A-Za-z0-9_]{8}\.tmp(?:-journal|-wal|-shm)?")
+_TEMP = r"\.(?P<name>.+)\.(?P<pid>[0-9]+)\.[A-Za-z0-9_]{8}\.tmp(?:-journal|-wal|-shm)?"
 
 
 def _boot_time() -> float | None:
@@ -115,7 +115,7 @@ def stale_temp_files(folder: Path) -> list[Path]:
     except OSError:
         return []
     for entry in entries:
-        m = _TEMP.fullmatch(entry.name)
+        m = re.fullmatch(_TEMP, entry.name)
         if not m or not entry.is_file(follow_symlinks=False):
             continue
         started = _started(int(m["pid"]))

@@ -31,6 +31,8 @@ def has_password(target: str) -> bool:
 
 def shown(target: str) -> str:
     """The connection string with any password replaced, for messages."""
+    if "@" not in target and "password" not in target.lower():  # nothing to hide (a file's path)
+        return target
     text = re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", target)
     return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", text, flags=re.IGNORECASE)
 

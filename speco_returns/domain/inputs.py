@@ -31,9 +31,11 @@ def parse_category(text: str) -> str:
 
 # --- parsing what agents type --------------------------------------------------------
 
-_MONEY = re.compile(r"\$?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?")
-_SERIAL = re.compile(r"[A-Z0-9-]{4,32}")
-_QTY = re.compile(r"[0-9]+")
+# The patterns here are text, compiled by `re` when first used (and kept in its cache): every
+# command imports this module, and compiling them all cost each start about 1 ms.
+_MONEY = r"\$?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]{1,2}))?"
+_SERIAL = r"[A-Z0-9-]{4,32}"
+_QTY = r"[0-9]+"
 
 
 def quote(text: str, width: int = 40) -> str:
@@ -120,7 +122,7 @@ def parse_money(text: str) -> int:
     s = _bounded("amount", text, MAX_NUMBER).strip()
     if s.startswith(("-", "$-", "(")):
         raise ReturnsError(f"amount '{quote(s)}' is negative: amounts are never negative")
-    m = _MONEY.fullmatch(s)
+    m = re.fullmatch(_MONEY, s)
     if m and len(m.group(1)) > 16:  # before int(): Python refuses to convert 4,300+ digits
         raise ReturnsError(f"amount '{quote(s)}' is too large")
     if not m:
@@ -147,7 +149,7 @@ def format_usd(cents: int | None) -> str:
 
 def parse_serial(text: str) -> str:
     s = _bounded("serial", text, MAX_SHORT).strip().upper()
-    if not text.isascii() or not _SERIAL.fullmatch(s):  # ASCII first: 'ﬁ'.upper() is 'FI'
+    if not text.isascii() or not re.fullmatch(_SERIAL, s):  # ASCII first: 'ﬁ'.upper() is 'FI'
         s = s if s.isprintable() else repr(s)
         raise ReturnsError(f"serial '{quote(s)}' is not valid: use 4 to 32 letters, digits or '-'")
     return s
@@ -175,7 +177,7 @@ def parse_serial_arg(text: str) -> tuple[str | None, str]:
 
 def parse_qty(text: str) -> int:
     s = _bounded("quantity", text, MAX_NUMBER).strip()
-    if not _QTY.fullmatch(s) or len(s.lstrip("0")) > 4 or not 1 <= int(s) <= MAX_QTY:
+    if not re.fullmatch(_QTY, s) or len(s.lstrip("0")) > 4 or not 1 <= int(s) <= MAX_QTY:
         raise ReturnsError(f"quantity '{quote(s)}' must be a whole number from 1 to {MAX_QTY}")
     return int(s)
 
@@ -210,7 +212,7 @@ def parse_date(text: str) -> date:
                            "or leave the option out for today")
     # a tab or NEL inside reads as a space to the parser: refused, not stepped around
     refuse_control("date", s)
-    if _NUMERIC_DATE.fullmatch(s):
+    if re.fullmatch(_NUMERIC_DATE, s):
         day = _parse_numeric_date(s)
     else:
         day = _parse_loose_date(s)
@@ -245,18 +247,18 @@ def parse_date_range(text: str) -> tuple[date | None, date | None]:
 # A date written only with digits: ISO `YYYY-MM-DD`, or US month-first `M/D/YYYY`. Anything
 # else (`13/01/2025`, `12/01/25`, `1/2/3`, `01-12-2025`, `2025/01/12`) reads differently in
 # different countries, and on `deliver` that silently moves the 30-day clock: refused.
-_NUMERIC_DATE = re.compile(r"[0-9]+(?:[^0-9A-Za-z]+[0-9]+)*")
-_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_US_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+_NUMERIC_DATE = r"[0-9]+(?:[^0-9A-Za-z]+[0-9]+)*"
+_ISO_DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+_US_DATE = r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
 
 
 def _parse_numeric_date(s: str) -> date:
     shown = quote(s)
-    m = _ISO_DATE.fullmatch(s) or _US_DATE.fullmatch(s)
+    m = re.fullmatch(_ISO_DATE, s) or re.fullmatch(_US_DATE, s)
     if not m:
         raise ReturnsError(f"date '{shown}' is ambiguous: write it as YYYY-MM-DD (2026-11-26), "
                            "or month first as M/D/YYYY (11/26/2026)")
-    if m.re is _ISO_DATE:
+    if m.re.pattern == _ISO_DATE:
         year, month, day = (int(g) for g in m.groups())
     else:
         month, day, year = (int(g) for g in m.groups())
@@ -269,13 +271,13 @@ def _parse_numeric_date(s: str) -> date:
         raise ReturnsError(f"date '{shown}' is not a date: write it as YYYY-MM-DD") from None
 
 
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_MONTH = r"([0-9]{4})-([0-9]{2})"
 
 
 def parse_month(text: str) -> tuple[date, date]:
     """`2026-11` -> (2026-11-01, 2026-11-30): a calendar month's first and last day."""
     s = _bounded("month", text, MAX_SHORT).strip()
-    m = _MONTH.fullmatch(s)
+    m = re.fullmatch(_MONTH, s)
     if not m or not 1 <= int(m.group(2)) <= 12:
         raise ReturnsError(f"--month '{quote(s)}' is not a month: "
                            "write it as YYYY-MM, like 2026-11")
@@ -404,7 +406,7 @@ def _parser_reason(e: Exception) -> str:
 
 
 HOLD_REF_MAX = 64
-_HOLD_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./:-]*")
+_HOLD_REF = r"[A-Za-z0-9][A-Za-z0-9_./:-]*"
 
 
 def parse_hold_ref(text: str | None, label: str = "hold reference") -> str:
@@ -417,7 +419,7 @@ def parse_hold_ref(text: str | None, label: str = "hold reference") -> str:
     if has_long_number(s):
         raise ReturnsError(f"{label} holds a run of 13 or more digits, as a card number does: "
                            "give the processor's reference for the authorization")
-    if len(s) > HOLD_REF_MAX or not s.isascii() or not _HOLD_REF.fullmatch(s):
+    if len(s) > HOLD_REF_MAX or not s.isascii() or not re.fullmatch(_HOLD_REF, s):
         shown = quote(s) if s.isprintable() else quote(repr(s))
         raise ReturnsError(f"{label} '{shown}' is not a processor reference: "
                            "use letters, digits and - _ . / : "
@@ -449,7 +451,7 @@ def parse_ticket(text: str) -> str:
 PHONE_DIGITS = (4, 15)  # a desk extension's short number up to E.164's longest
 PHONE_MAX = 40
 _PHONE_SEPARATORS = frozenset(" -.()/")
-_PHONE_EXTENSION = re.compile(r"(?:x|ext\.?|extension)\s*([0-9]{1,6})", re.IGNORECASE)
+_PHONE_EXTENSION = r"(?:x|ext\.?|extension)\s*([0-9]{1,6})"  # read ignoring case
 
 
 def parse_phone(text: str | None) -> str | None:
@@ -463,7 +465,7 @@ def parse_phone(text: str | None) -> str | None:
         return None
     s = unicodedata.normalize("NFKC", s)
     main, extension = s, ""
-    found = re.search(r"[\s,;]*" + _PHONE_EXTENSION.pattern + r"$", s, re.IGNORECASE)
+    found = re.search(r"[\s,;]*" + _PHONE_EXTENSION + r"$", s, re.IGNORECASE)
     if found:
         main, extension = s[:found.start()].rstrip(), f" x{found.group(1)}"
     problem = _phone_problem(main) if len(s) <= PHONE_MAX else f"longer than {PHONE_MAX} characters"

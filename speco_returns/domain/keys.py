@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_RA = re.compile(r"RA-([0-9]{1,18})", re.IGNORECASE)
+_RA = r"RA-([0-9]{1,18})"
 
 
 # What a return whose RA number was erased outside the tool is called (doctor names it as a
@@ -29,7 +29,7 @@ def key_of(type_: str, ra_no: int | None, ticket: str | None) -> str:
 
 def ra_no_of(key: str) -> int | None:
     """The RA number a typed key names (`RA-000042`, `ra-42`), or None for a ticket."""
-    m = _RA.fullmatch(key)
+    m = re.fullmatch(_RA, key, re.IGNORECASE)
     return int(m.group(1)) if m else None
 
 
