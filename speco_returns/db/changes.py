@@ -37,10 +37,15 @@ WRITER = "speco.writer"  # the tool's mark on its write transactions (and migrat
 # not given yet; a row between 2^31 and 2^32 transactions old could still look like one (the
 # server's transaction ids are counted across all its databases: a team's own writes take
 # centuries to get there, a server shared with busy databases less).
-OURS = """EXISTS (SELECT 1 FROM (SELECT top, (({xmin}::text::bigint - top % 4294967296) % 4294967296 + 4294967296)
-                                   % 4294967296 AS d FROM (SELECT pg_current_xact_id()::text::bigint AS top) n) t
-                  WHERE CASE WHEN t.d < 2147483648 THEN pg_xact_status((t.top + t.d)::text::xid8) = 'in progress'
-                             ELSE false END)"""
+# (Lines longer than 100 columns close the string and go on in the next piece: the text, which a
+# server keeps as the function's body, is byte for byte the same.)
+OURS = ("""EXISTS (SELECT 1 FROM (SELECT top, (({xmin}::text::bigint - top % 4294967296)"""
+        """ % 4294967296 + 4294967296)
+                                   % 4294967296 AS d"""
+        """ FROM (SELECT pg_current_xact_id()::text::bigint AS top) n) t
+                  WHERE CASE WHEN t.d < 2147483648"""
+        """ THEN pg_xact_status((t.top + t.d)::text::xid8) = 'in progress'
+                             ELSE false END)""")
 
 M018_POSTGRES = [
     f"""CREATE TABLE {TABLE} (
@@ -61,46 +66,58 @@ M018_POSTGRES = [
     """CREATE FUNCTION speco_audit_only() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          IF TG_OP = 'INSERT' AND pg_trigger_depth() > 1 THEN RETURN NEW; END IF;
-         RAISE EXCEPTION 'the audit is written by the server''s triggers only (you are %)', session_user
+         RAISE EXCEPTION 'the audit is written by the server''s triggers only (you are %)',"""
+    """ session_user
            USING ERRCODE = 'insufficient_privilege';
        END $$""",
     f"""CREATE TRIGGER speco_audit_only BEFORE INSERT OR UPDATE OR DELETE ON {TABLE}
        FOR EACH ROW EXECUTE FUNCTION speco_audit_only()""",
     f"""CREATE TRIGGER speco_audit_no_truncate BEFORE TRUNCATE ON {TABLE}
        FOR EACH STATEMENT EXECUTE FUNCTION speco_audit_only()""",
-    f"""CREATE FUNCTION speco_audit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER {SEARCH_PATH} AS $$
+    f"""CREATE FUNCTION speco_audit() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"""
+    f""" {SEARCH_PATH} AS $$
        DECLARE
          was jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
          now_ jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
          whole jsonb := coalesce(to_jsonb(NEW), to_jsonb(OLD));
          rid bigint := CASE WHEN TG_TABLE_NAME = 'returns' THEN (whole ->> 'id')::bigint
-                            WHEN TG_TABLE_NAME = 'catalog' THEN NULL ELSE (whole ->> 'return_id')::bigint END;
+                            WHEN TG_TABLE_NAME = 'catalog' THEN NULL"""
+    f""" ELSE (whole ->> 'return_id')::bigint END;
          writer text := coalesce(current_setting('{WRITER}', true), '');
          ok boolean;
        BEGIN
          IF TG_OP = 'UPDATE' THEN  -- only what changed, derived columns aside
-           SELECT jsonb_object_agg(o.key, o.value), jsonb_object_agg(o.key, now_ -> o.key) INTO was, now_
+           SELECT jsonb_object_agg(o.key, o.value), jsonb_object_agg(o.key, now_ -> o.key)"""
+    f""" INTO was, now_
              FROM jsonb_each(was) o WHERE o.value IS DISTINCT FROM now_ -> o.key
               AND o.key NOT IN ({', '.join(repr(c) for c in DERIVED)});
            IF was IS NULL THEN RETURN NULL; END IF;
          END IF;
-         ok := writer = 'migration' OR (writer <> '' AND (TG_TABLE_NAME NOT IN ({', '.join(repr(t) for t in WITH_HISTORY)})
-               OR EXISTS (SELECT 1 FROM events e WHERE e.return_id = rid AND {OURS.format(xmin='e.xmin')})));
-         IF NOT ok AND TG_TABLE_NAME IN ({', '.join(repr(t) for t in WITH_HISTORY)}) AND NOT {OWNER} THEN
-           RAISE EXCEPTION 'a change to % without its history event is refused: use speco-returns (you are %)',
+         ok := writer = 'migration' OR (writer <> '' AND (TG_TABLE_NAME NOT IN"""
+    f""" ({', '.join(repr(t) for t in WITH_HISTORY)})
+               OR EXISTS (SELECT 1 FROM events e WHERE e.return_id = rid"""
+    f""" AND {OURS.format(xmin='e.xmin')})));
+         IF NOT ok AND TG_TABLE_NAME IN ({', '.join(repr(t) for t in WITH_HISTORY)})"""
+    f""" AND NOT {OWNER} THEN
+           RAISE EXCEPTION 'a change to % without its history event is refused:"""
+    f""" use speco-returns (you are %)',
              TG_TABLE_NAME, session_user USING ERRCODE = 'insufficient_privilege';
          END IF;
          INSERT INTO {TABLE} (at, txid, login, tbl, op, return_id, row_key, old, new, explained)
          VALUES (now(), pg_current_xact_id()::text::bigint, session_user, TG_TABLE_NAME, TG_OP, rid,
-                 CASE WHEN TG_TABLE_NAME = 'catalog' THEN whole ->> 'model' ELSE whole ->> 'id' END, was, now_, ok);
+                 CASE WHEN TG_TABLE_NAME = 'catalog' THEN whole ->> 'model'"""
+    f""" ELSE whole ->> 'id' END, was, now_, ok);
          RETURN NULL;
        END $$""",
     *(f"""CREATE CONSTRAINT TRIGGER {table}_audit AFTER INSERT OR UPDATE OR DELETE ON {table}
-          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION speco_audit()""" for table in AUDITED),
-    f"""CREATE FUNCTION speco_audit_truncate() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER {SEARCH_PATH} AS $$
+          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION speco_audit()"""
+      for table in AUDITED),
+    f"""CREATE FUNCTION speco_audit_truncate() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"""
+    f""" {SEARCH_PATH} AS $$
        BEGIN
          INSERT INTO {TABLE} (at, txid, login, tbl, op, explained)
-         VALUES (now(), pg_current_xact_id()::text::bigint, session_user, TG_TABLE_NAME, 'TRUNCATE', false);
+         VALUES (now(), pg_current_xact_id()::text::bigint, session_user, TG_TABLE_NAME,"""
+    f""" 'TRUNCATE', false);
          RETURN NULL;
        END $$""",
     *(f"""CREATE TRIGGER {table}_audit_truncate AFTER TRUNCATE ON {table}
@@ -119,8 +136,8 @@ def catalog_history(db: Database, model: str) -> list:
 
 # --- words (pure) -------------------------------------------------------------------------------
 
-_NOUN = {"returns": "return", "items": "item", "serials": "serial", "reviews": "review", "notices": "notice",
-         "catalog": "model"}
+_NOUN = {"returns": "return", "items": "item", "serials": "serial", "reviews": "review",
+         "notices": "notice", "catalog": "model"}
 
 
 def _value(column: str, value: object) -> str:
@@ -139,7 +156,8 @@ def _column(column: str) -> str:
 def changes(old: dict | None, new: dict | None) -> str:
     """`hold_amount 249.99 → 0.01; email a@x → b@y` from an UPDATE's changed columns."""
     old, new = old or {}, new or {}
-    return "; ".join(f"{_column(c)} {_value(c, old.get(c))} → {_value(c, new.get(c))}" for c in sorted(set(old) | set(new)))
+    return "; ".join(f"{_column(c)} {_value(c, old.get(c))} → {_value(c, new.get(c))}"
+                     for c in sorted(set(old) | set(new)))
 
 
 def what(tbl: str, op: str, old: dict | None, new: dict | None) -> str:
@@ -149,7 +167,8 @@ def what(tbl: str, op: str, old: dict | None, new: dict | None) -> str:
     if op == "TRUNCATE":
         return f"every row of {tbl} deleted (TRUNCATE)"
     if op == "UPDATE":
-        return changes(old, new) if tbl != "serials" else f"serial {row.get('serial', '?')}: {changes(old, new)}"
+        return (changes(old, new) if tbl != "serials"
+                else f"serial {row.get('serial', '?')}: {changes(old, new)}")
     verb = "inserted" if op == "INSERT" else "deleted"
     if tbl == "serials":
         return f"serial {row.get('serial', '?')} {verb}"
@@ -157,7 +176,8 @@ def what(tbl: str, op: str, old: dict | None, new: dict | None) -> str:
         return f"item {row.get('model', '?')} x{row.get('qty', '?')} {verb}"
     if tbl == "catalog":
         price = row.get("list_price_cents")
-        return f"{verb} ({row.get('category', '?')}, list price {_value('list_price_cents', price)})"
+        return (f"{verb} ({row.get('category', '?')}, "
+                f"list price {_value('list_price_cents', price)})")
     return f"{noun} {verb}"
 
 
@@ -165,7 +185,8 @@ def when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M %Z").strip() if isinstance(at, datetime) else str(at)
 
 
-def wording(key: str | None, tbl: str, op: str, login: str, at: datetime, old: dict | None, new: dict | None) -> str:
+def wording(key: str | None, tbl: str, op: str, login: str, at: datetime, old: dict | None,
+            new: dict | None) -> str:
     """One problem line: `RA-000014: hold_amount 249.99 → 0.01 by agent1 at 2026-12-07 10:02 UTC,
     outside speco-returns`."""
     label = f"catalog {key}" if tbl == "catalog" else (key or tbl)

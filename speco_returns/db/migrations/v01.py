@@ -18,7 +18,8 @@ _OPEN = "status NOT IN ('completed', 'cancelled', 'charged')"  # db.returns.OPEN
 
 def _append_only(table: str, message: str) -> list[str]:
     """A server's append-only table: no UPDATE, DELETE or TRUNCATE (plpgsql triggers)."""
-    return [_APPEND_ONLY.format(table=table, message=message), _NO_TRUNCATE.format(table=table, message=message)]
+    return [_APPEND_ONLY.format(table=table, message=message),
+            _NO_TRUNCATE.format(table=table, message=message)]
 
 
 def _ledger_reason(db: Database) -> None:
@@ -42,7 +43,8 @@ STEPS = [
         ),
         postgres=(
             "CREATE EXTENSION IF NOT EXISTS citext",
-            """CREATE FUNCTION printf(fmt text, VARIADIC args numeric[]) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+            """CREATE FUNCTION printf(fmt text, VARIADIC args numeric[]) RETURNS text"""
+            """ LANGUAGE plpgsql IMMUTABLE AS $$
         DECLARE result text := ''; rest text := fmt; m text[]; v text; w int; i int := 1;
         BEGIN
           LOOP
@@ -57,29 +59,37 @@ STEPS = [
           END LOOP;
           RETURN result || rest;
         END $$""",
-            """CREATE FUNCTION speco_concat(acc text, value text, sep text) RETURNS text LANGUAGE sql IMMUTABLE
-           AS $$SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value ELSE acc || sep || value END$$""",
+            """CREATE FUNCTION speco_concat(acc text, value text, sep text) RETURNS text"""
+            """ LANGUAGE sql IMMUTABLE
+           AS $$SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value"""
+            """ ELSE acc || sep || value END$$""",
             "CREATE AGGREGATE group_concat(text, text) (SFUNC = speco_concat, STYPE = text)",
-            "CREATE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT strpos($1, $2)'",
+            "CREATE FUNCTION instr(text, text) RETURNS integer LANGUAGE sql IMMUTABLE "
+            "AS 'SELECT strpos($1, $2)'",
             """CREATE FUNCTION json_extract(doc text, path text) RETURNS text LANGUAGE sql IMMUTABLE
            AS $$SELECT ($1::jsonb) #>> string_to_array(substr($2, 3), '.')$$""",
-            "CREATE FUNCTION casefold(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT normalize(lower(normalize($1, NFKC)), NFKC)'",
+            "CREATE FUNCTION casefold(text) RETURNS text LANGUAGE sql IMMUTABLE "
+            "AS 'SELECT normalize(lower(normalize($1, NFKC)), NFKC)'",
             """CREATE FUNCTION quote(v text) RETURNS text LANGUAGE sql IMMUTABLE
-           AS $$SELECT CASE WHEN v IS NULL THEN 'NULL' ELSE '''' || replace(v, '''', '''''') || '''' END$$""",
-            """CREATE FUNCTION quote(v bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT coalesce(v::text, 'NULL')$$""",
+           AS $$SELECT CASE WHEN v IS NULL THEN 'NULL'"""
+            """ ELSE '''' || replace(v, '''', '''''') || '''' END$$""",
+            "CREATE FUNCTION quote(v bigint) RETURNS text LANGUAGE sql IMMUTABLE "
+            "AS $$SELECT coalesce(v::text, 'NULL')$$",
             r"""CREATE FUNCTION visible(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
         DECLARE result text := ''; c text; n int;
         BEGIN
           IF t IS NULL THEN RETURN NULL; END IF;
           FOR i IN 1..length(t) LOOP
             c := substr(t, i, 1); n := ascii(c);
-            IF n <= 31 OR n BETWEEN 127 AND 159 THEN result := result || '\x' || lpad(to_hex(n), 2, '0');
+            IF n <= 31 OR n BETWEEN 127 AND 159"""
+            r""" THEN result := result || '\x' || lpad(to_hex(n), 2, '0');
             ELSE result := result || c; END IF;
           END LOOP;
           RETURN result;
         END $$""",
             """CREATE FUNCTION speco_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-           BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'integrity_constraint_violation'; END $$""",
+           BEGIN RAISE EXCEPTION '%', TG_ARGV[0]"""
+            """ USING ERRCODE = 'integrity_constraint_violation'; END $$""",
             """CREATE TABLE catalog (
             model citext PRIMARY KEY,
             description TEXT,
@@ -262,7 +272,8 @@ STEPS = [
             "CREATE INDEX returns_advanced_closed ON returns (closed_on) WHERE type = 'advanced'",
         ),
         postgres=(
-            f"CREATE INDEX returns_advanced_open ON returns (id) WHERE type = 'advanced' AND {_OPEN}",
+            "CREATE INDEX returns_advanced_open ON returns (id) "
+            f"WHERE type = 'advanced' AND {_OPEN}",
             "CREATE INDEX returns_advanced_closed ON returns (closed_on) WHERE type = 'advanced'",
         ),
     ),
@@ -288,7 +299,8 @@ STEPS = [
     Step(
         "m005_open_returns_index",
         sqlite=(
-            "CREATE INDEX returns_open ON returns (id) WHERE status NOT IN ('completed', 'cancelled', 'charged')",
+            "CREATE INDEX returns_open ON returns (id) "
+            "WHERE status NOT IN ('completed', 'cancelled', 'charged')",
         ),
         postgres=(
             f"CREATE INDEX returns_open ON returns (id) WHERE {_OPEN}",
@@ -303,9 +315,11 @@ STEPS = [
         sqlite=(
             _ledger_reason,
             """UPDATE returns SET last_event_on = (
-               SELECT max(happened_on) FROM events e WHERE e.return_id = returns.id AND e.event = 'hold')
+               SELECT max(happened_on) FROM events e WHERE e.return_id = returns.id"""
+            """ AND e.event = 'hold')
            WHERE type = 'advanced' AND last_event_on < (
-               SELECT max(happened_on) FROM events e WHERE e.return_id = returns.id AND e.event = 'hold')""",
+               SELECT max(happened_on) FROM events e WHERE e.return_id = returns.id"""
+            """ AND e.event = 'hold')""",
         ),
         postgres=(),  # the server's ledger gets `reason` in m008, in SQLite's column order
     ),

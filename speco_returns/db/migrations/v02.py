@@ -12,7 +12,8 @@ from .v01 import _NO_TRUNCATE, _OPEN
 if TYPE_CHECKING:
     from ..connection import Database
 
-_SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1)}  # the ledger's signs in 0.2
+# the ledger's signs in 0.2
+_SIGNS = {"hold-authorized": (1, 0), "hold-released": (-1, 0), "charged": (-1, 1)}
 
 
 def change(i: int) -> str:
@@ -56,16 +57,19 @@ STEPS = [
             event TEXT NOT NULL
                 CHECK (event IN ('hold-authorized', 'hold-released', 'charged', 'refunded')),
             amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
-            hold_ref TEXT,                        -- the processor's reference (a refund's own, for `refunded`)
+            hold_ref TEXT,                        -- the processor's reference"""
+            """ (a refund's own, for `refunded`)
             agent TEXT NOT NULL,
             recorded_at TEXT NOT NULL,
             holds_change INTEGER NOT NULL,        -- signed: + authorized, - released or charged
             charges_change INTEGER NOT NULL,      -- signed: + charged, - refunded
             reason TEXT                           -- why, where a supervisor decided (a refund)
         )""",
-            f"""INSERT INTO ledger (id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at,
+            f"""INSERT INTO ledger (id, return_id, happened_on, event, amount_cents, hold_ref,"""
+            f""" agent, recorded_at,
                                 holds_change, charges_change, reason)
-            SELECT id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at, {change(0)}, {change(1)},
+            SELECT id, return_id, happened_on, event, amount_cents, hold_ref, agent, recorded_at,"""
+            f""" {change(0)}, {change(1)},
                    reason
             FROM ledger_v1 WHERE event != 'late-return' ORDER BY id""",
             """CREATE TABLE reviews (
@@ -76,16 +80,20 @@ STEPS = [
             hold_ref TEXT,
             agent TEXT NOT NULL,
             recorded_at TEXT NOT NULL,
-            ledger_id INTEGER,                    -- its id as a 0.1 `late-return` ledger row, else NULL
+            ledger_id INTEGER,                    -- its id as a 0.1 `late-return` ledger row,"""
+            """ else NULL
             decided_on TEXT,                      -- `refund` or `complete --note`
             decision TEXT CHECK (decision IN ('refunded', 'charge stands'))
         )""",
-            """INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent, recorded_at, ledger_id,
+            """INSERT INTO reviews (return_id, happened_on, amount_cents, hold_ref, agent,"""
+            """ recorded_at, ledger_id,
                                 decided_on, decision)
-            SELECT l.return_id, l.happened_on, l.amount_cents, l.hold_ref, l.agent, l.recorded_at, l.id, d.day,
+            SELECT l.return_id, l.happened_on, l.amount_cents, l.hold_ref, l.agent,"""
+            """ l.recorded_at, l.id, d.day,
                    CASE WHEN d.day IS NULL THEN NULL ELSE 'charge stands' END
             FROM ledger_v1 l LEFT JOIN (
-                SELECT e.return_id, min(e.happened_on) AS day FROM events e WHERE e.event = 'complete' GROUP BY e.return_id
+                SELECT e.return_id, min(e.happened_on) AS day FROM events e"""
+            """ WHERE e.event = 'complete' GROUP BY e.return_id
             ) d ON d.return_id = l.return_id AND d.day >= l.happened_on
             WHERE l.event = 'late-return' ORDER BY l.id""",
             "DROP TABLE ledger_v1",
@@ -114,12 +122,15 @@ STEPS = [
             charges_change INTEGER NOT NULL,
             PRIMARY KEY (day, event)
         )""",
-            """INSERT INTO ledger_days (day, event, rows, amount_cents, holds_change, charges_change)
-            SELECT happened_on, event, count(*), sum(amount_cents), sum(holds_change), sum(charges_change)
+            """INSERT INTO ledger_days (day, event, rows, amount_cents, holds_change,"""
+            """ charges_change)
+            SELECT happened_on, event, count(*), sum(amount_cents), sum(holds_change),"""
+            """ sum(charges_change)
             FROM ledger GROUP BY happened_on, event""",
             """CREATE TRIGGER ledger_days_add AFTER INSERT ON ledger BEGIN
             INSERT INTO ledger_days (day, event, rows, amount_cents, holds_change, charges_change)
-            VALUES (NEW.happened_on, NEW.event, 1, NEW.amount_cents, NEW.holds_change, NEW.charges_change)
+            VALUES (NEW.happened_on, NEW.event, 1, NEW.amount_cents, NEW.holds_change,"""
+            """ NEW.charges_change)
             ON CONFLICT (day, event) DO UPDATE SET
               rows = rows + 1, amount_cents = amount_cents + excluded.amount_cents,
               holds_change = holds_change + excluded.holds_change,
@@ -153,12 +164,16 @@ STEPS = [
             """CREATE FUNCTION speco_review_decided_once() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
              IF TG_OP = 'DELETE' THEN
-               RAISE EXCEPTION 'reviews are append-only' USING ERRCODE = 'integrity_constraint_violation';
+               RAISE EXCEPTION 'reviews are append-only'"""
+            """ USING ERRCODE = 'integrity_constraint_violation';
              END IF;
-             IF OLD.decided_on IS NOT NULL OR (NEW.return_id, NEW.happened_on, NEW.amount_cents, NEW.hold_ref, NEW.agent,
-                 NEW.recorded_at, NEW.ledger_id) IS DISTINCT FROM (OLD.return_id, OLD.happened_on, OLD.amount_cents,
+             IF OLD.decided_on IS NOT NULL OR (NEW.return_id, NEW.happened_on, NEW.amount_cents,"""
+            """ NEW.hold_ref, NEW.agent,
+                 NEW.recorded_at, NEW.ledger_id) IS DISTINCT FROM (OLD.return_id,"""
+            """ OLD.happened_on, OLD.amount_cents,
                  OLD.hold_ref, OLD.agent, OLD.recorded_at, OLD.ledger_id) THEN
-               RAISE EXCEPTION 'a review is decided once and never edited' USING ERRCODE = 'integrity_constraint_violation';
+               RAISE EXCEPTION 'a review is decided once and never edited'"""
+            """ USING ERRCODE = 'integrity_constraint_violation';
              END IF;
              RETURN NEW;
            END $$""",
@@ -176,8 +191,10 @@ STEPS = [
         )""",
             """CREATE FUNCTION speco_ledger_days_add() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
-             INSERT INTO ledger_days AS d (day, event, rows, amount_cents, holds_change, charges_change)
-             VALUES (NEW.happened_on, NEW.event, 1, NEW.amount_cents, NEW.holds_change, NEW.charges_change)
+             INSERT INTO ledger_days AS d (day, event, rows, amount_cents, holds_change,"""
+            """ charges_change)
+             VALUES (NEW.happened_on, NEW.event, 1, NEW.amount_cents, NEW.holds_change,"""
+            """ NEW.charges_change)
              ON CONFLICT (day, event) DO UPDATE SET
                rows = d.rows + 1, amount_cents = d.amount_cents + excluded.amount_cents,
                holds_change = d.holds_change + excluded.holds_change,
@@ -197,8 +214,10 @@ STEPS = [
     Step(
         "m009_open_keys_indexes",
         sqlite=(
-            "CREATE INDEX returns_open_ra ON returns (ra_no) WHERE status NOT IN ('completed', 'cancelled', 'charged')",
-            "CREATE INDEX returns_open_ticket ON returns (ticket) WHERE status NOT IN ('completed', 'cancelled', 'charged')",
+            "CREATE INDEX returns_open_ra ON returns (ra_no) "
+            "WHERE status NOT IN ('completed', 'cancelled', 'charged')",
+            "CREATE INDEX returns_open_ticket ON returns (ticket) "
+            "WHERE status NOT IN ('completed', 'cancelled', 'charged')",
         ),
         postgres=(
             f"CREATE INDEX returns_open_ra ON returns (ra_no) WHERE {_OPEN}",
@@ -215,7 +234,8 @@ STEPS = [
             "ALTER TABLE events ADD COLUMN digest TEXT",
             "ALTER TABLE events ADD COLUMN hash TEXT",
             "ALTER TABLE ledger ADD COLUMN hash TEXT",
-            "CREATE TABLE chain_heads (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL, rows INTEGER NOT NULL, hash TEXT)",
+            "CREATE TABLE chain_heads (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL, "
+            "rows INTEGER NOT NULL, hash TEXT)",
             "CREATE TABLE schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             _chain_existing_rows,
         ),
@@ -223,7 +243,8 @@ STEPS = [
             "ALTER TABLE events ADD COLUMN digest TEXT",
             "ALTER TABLE events ADD COLUMN hash TEXT",
             "ALTER TABLE ledger ADD COLUMN hash TEXT",
-            "CREATE TABLE chain_heads (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL, rows BIGINT NOT NULL, hash TEXT)",
+            "CREATE TABLE chain_heads (name TEXT PRIMARY KEY, last_id BIGINT NOT NULL, "
+            "rows BIGINT NOT NULL, hash TEXT)",
             "CREATE TABLE schema_info (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         ),
     ),
@@ -235,20 +256,29 @@ STEPS = [
         "m011_search_indexes",
         sqlite=(
             "CREATE INDEX returns_email ON returns (email COLLATE NOCASE) WHERE email IS NOT NULL",
-            "CREATE INDEX returns_phone_digits ON returns (replace(replace(replace(replace(replace(replace("
-        "phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')) WHERE phone IS NOT NULL",
-            "CREATE INDEX ledger_hold_ref ON ledger (hold_ref COLLATE NOCASE) WHERE hold_ref IS NOT NULL",
-            "CREATE INDEX events_tracking ON events (json_extract(detail, '$.tracking') COLLATE NOCASE)"
-        " WHERE event IN ('ship', 'unit-shipped')",
+            "CREATE INDEX returns_phone_digits ON returns "
+            "(replace(replace(replace(replace(replace(replace("
+            "phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')) "
+            "WHERE phone IS NOT NULL",
+            "CREATE INDEX ledger_hold_ref ON ledger (hold_ref COLLATE NOCASE) "
+            "WHERE hold_ref IS NOT NULL",
+            "CREATE INDEX events_tracking ON events "
+            "(json_extract(detail, '$.tracking') COLLATE NOCASE)"
+            " WHERE event IN ('ship', 'unit-shipped')",
         ),
         postgres=(
-            "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+            "CREATE COLLATION IF NOT EXISTS nocase "
+            "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
             "CREATE INDEX returns_email ON returns (email COLLATE nocase) WHERE email IS NOT NULL",
-            "CREATE INDEX returns_phone_digits ON returns (replace(replace(replace(replace(replace(replace("
-        "phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')) WHERE phone IS NOT NULL",
-            "CREATE INDEX ledger_hold_ref ON ledger (hold_ref COLLATE nocase) WHERE hold_ref IS NOT NULL",
-            "CREATE INDEX events_tracking ON events ((json_extract(detail, '$.tracking')) COLLATE nocase)"
-        " WHERE event IN ('ship', 'unit-shipped')",
+            "CREATE INDEX returns_phone_digits ON returns "
+            "(replace(replace(replace(replace(replace(replace("
+            "phone, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), '+', '')) "
+            "WHERE phone IS NOT NULL",
+            "CREATE INDEX ledger_hold_ref ON ledger (hold_ref COLLATE nocase) "
+            "WHERE hold_ref IS NOT NULL",
+            "CREATE INDEX events_tracking ON events "
+            "((json_extract(detail, '$.tracking')) COLLATE nocase)"
+            " WHERE event IN ('ship', 'unit-shipped')",
             "CREATE INDEX returns_customer_nocase ON returns (customer COLLATE nocase)",
         ),
     ),
@@ -271,7 +301,8 @@ STEPS = [
         "m013_customer_key",
         sqlite=(
             "ALTER TABLE returns ADD COLUMN customer_key TEXT",
-            derived.backfill_customer_keys,  # Python's casefold, in batches: no SQL function equals it
+            # Python's casefold, in batches: no SQL function equals it
+            derived.backfill_customer_keys,
             "CREATE INDEX returns_customer_key ON returns (customer_key, opened_on)",
         ),
         postgres=(
