@@ -1,4 +1,4 @@
-"""The costs issue 16 found at a million returns, each checked where it is decided: the query
+"""The costs found at a million returns, each checked where it is decided: the query
 plan, the bytes written, the statements run. (Their timings are in benchmarks/.)"""
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ def _last_query(store, call) -> tuple[str, list]:
 
 
 @pytest.mark.sqlite_only("SQLite's query plan")
-@pytest.mark.parametrize("status", sorted({s for t in types.TYPES for s in lifecycle.states(t) if lifecycle.is_open(s)}))
+@pytest.mark.parametrize("status", sorted({s for t in types.TYPES for s in lifecycle.states(t)
+                                           if lifecycle.is_open(s)}))
 @pytest.mark.parametrize("include_all", [False, True])
 def test_listing_an_open_state_reads_the_open_index(db, status, include_all):
-    sql, rows = _last_query(db, lambda: list(db_listing.listing(db, db_listing.Filters(status=status, include_closed=include_all), date(2026, 11, 26))))
+    sql, rows = _last_query(db, lambda: list(db_listing.listing(
+        db, db_listing.Filters(status=status, include_closed=include_all), date(2026, 11, 26))))
     assert rows == []
-    plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql.replace(f"'{status}'", "?"), [status]))
+    plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN "
+                                             + sql.replace(f"'{status}'", "?"), [status]))
     assert "returns_open" in plan, plan
 
 
@@ -61,7 +64,8 @@ def cli_(cli):
 
 rows_strategy = st.lists(st.dictionaries(
     st.sampled_from(["ra", "type", "status", "customer", "opened_on", "model", "open"]),
-    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)), max_size=7), max_size=6)
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)), max_size=7),
+    max_size=6)
 
 
 @settings(max_examples=200, deadline=None)
@@ -92,22 +96,25 @@ def _export_bytes(store, start, end) -> bytes:
 @pytest.mark.sqlite_only("SQLite's query plan")
 def test_export_of_everything_scans_in_id_order_with_no_sort_and_reads_serials_once(cli_, db_path):
     ok(cli_("catalog", "add", "X1", "--category", "camera", "--list-price", "100"))
-    ok(cli_("open", "--type", "advanced", "--customer", "A", "--item", "X1:2", "--serial", "-DASH1", "--serial", "SN-0002",
-            "--on", "2026-11-20", "--yes", today="2026-11-26"))
-    ok(cli_("open", "--type", "standard", "--customer", "=B", "--item", "X2", "--on", "2026-01-02", today="2026-11-26"))
+    ok(cli_("open", "--type", "advanced", "--customer", "A", "--item", "X1:2", "--serial", "-DASH1",
+            "--serial", "SN-0002", "--on", "2026-11-20", "--yes", today="2026-11-26"))
+    ok(cli_("open", "--type", "standard", "--customer", "=B", "--item", "X2", "--on", "2026-01-02",
+            today="2026-11-26"))
     store = Store(db_path)
     sql, _ = _last_query(store, lambda: exports.return_rows(store, None, None))
     plan = _plan(store, sql, [])
     assert "TEMP B-TREE" not in plan, plan
     assert plan.count("serials_item") == 1, plan
-    # the same bytes as the indexed path over the whole range (opened_on order differs from id order here)
+    # the same bytes as the indexed path over the whole range (opened_on order differs from id
+    # order here)
     assert _export_bytes(store, None, None) == _export_bytes(store, types.MIN_DATE, types.MAX_DATE)
     text = _export_bytes(store, None, None).decode()
     assert "'-DASH1;SN-0002" in text and "'=B" in text
 
 
 @pytest.mark.sqlite_only("a backup copies the file (a server's is pg_dump)")
-def test_backup_runs_a_quick_check_of_the_copy_not_the_full_one(cli_, db_path, tmp_path, monkeypatch):
+def test_backup_runs_a_quick_check_of_the_copy_not_the_full_one(cli_, db_path, tmp_path,
+                                                                monkeypatch):
     ok(cli_("open", "--type", "standard", "--customer", "A", "--item", "C1"))
     statements = []
     connect = sqlite3.connect

@@ -39,7 +39,8 @@ def blocks(language: str) -> list[str]:
 
 
 def cron_blocks() -> tuple[str, str, str]:
-    """(the nightly crontab with its assignments, the month's books line, the carrier reports line)."""
+    """(the nightly crontab with its assignments, the month's books line, the carrier reports
+    line)."""
     found = blocks("cron")
     [nightly] = [b for b in found if "SHELL=" in b]
     [books] = [b for b in found if " export " in b]
@@ -58,7 +59,7 @@ def unit_blocks() -> tuple[str, str]:
     return service, timer
 
 
-# --- systemd's EnvironmentFile grammar, as systemd.exec(5) documents it --------------------------------
+# --- systemd's EnvironmentFile grammar, as systemd.exec(5) documents it ---------------------------
 
 
 def systemd_environment_file(text: str) -> dict[str, str]:
@@ -120,7 +121,8 @@ def _value(text: str, j: int) -> tuple[str, int]:
 
 def shell_environment_file(path: Path) -> dict[str, str]:
     """What `set -a; . FILE; set +a` exports, read back from a real /bin/sh."""
-    result = subprocess.run(["/bin/sh", "-c", f"set -a; . {shlex.quote(str(path))}; set +a; env -0"],
+    result = subprocess.run(["/bin/sh", "-c",
+                             f"set -a; . {shlex.quote(str(path))}; set +a; env -0"],
                             env={"PATH": CRON_PATH}, capture_output=True, timeout=30, check=True)
     pairs = (item.split("=", 1) for item in result.stdout.decode().split("\0") if "=" in item)
     return {k: v for k, v in pairs if k.startswith("SPECO_")}
@@ -133,19 +135,20 @@ def test_the_settings_file_gives_the_same_values_to_sh_and_to_systemd(tmp_path):
     path.write_text(text)
     by_sh, by_systemd = shell_environment_file(path), systemd_environment_file(text)
     assert by_sh == by_systemd
-    assert by_sh["SPECO_RETURNS_RETURN_ADDRESS"].split("\n") == ["Speco Technologies", "Attn: Returns", "200 New Highway",
-                                                                 "Amityville, NY 11701"]
+    assert by_sh["SPECO_RETURNS_RETURN_ADDRESS"].split("\n") == [
+        "Speco Technologies", "Attn: Returns", "200 New Highway", "Amityville, NY 11701"]
     assert {"SPECO_RETURNS_DB", "SPECO_RETURNS_SMTP", "SPECO_RETURNS_MAIL_FROM"} <= set(by_sh)
 
 
 def test_the_grammar_reader_is_systemds_where_the_two_syntaxes_differ():
     """The old recipe's file: `export` lines, which systemd ignores, and a double-quoted value."""
     assert systemd_environment_file("export SPECO_RETURNS_DB=/srv/x.db\n") == {}
-    assert systemd_environment_file('A="one \\"two\\"\nthree"\n# c\n; c\nB = spaced  \nC=a\\\nb\n') == {
-        "A": 'one "two"\nthree', "B": "spaced", "C": "ab"}
+    assert systemd_environment_file(
+        'A="one \\"two\\"\nthree"\n# c\n; c\nB = spaced  \nC=a\\\nb\n') == {
+            "A": 'one "two"\nthree', "B": "spaced", "C": "ab"}
 
 
-# --- the crontab, as cron runs it ----------------------------------------------------------------------
+# --- the crontab, as cron runs it -----------------------------------------------------------------
 
 
 def crontab(block: str) -> tuple[dict[str, str], list[str]]:
@@ -177,37 +180,45 @@ def machine(tmp_path, db_path, inbox, cli):
     what it is given, the job's home; a return overdue and a hold to re-authorize as of TODAY."""
     text = settings_block()
     settings = systemd_environment_file(text)
-    lines = [f"SPECO_RETURNS_DB='{db_path}'", f"SPECO_RETURNS_SMTP='smtp://127.0.0.1:{inbox.port}?tls=off'"]
-    lines += [f"{k}='{v}'" for k, v in settings.items() if k not in ("SPECO_RETURNS_DB", "SPECO_RETURNS_SMTP",
-                                                                     "SPECO_RETURNS_SMTP_PASSWORD")]
+    lines = [f"SPECO_RETURNS_DB='{db_path}'",
+             f"SPECO_RETURNS_SMTP='smtp://127.0.0.1:{inbox.port}?tls=off'"]
+    lines += [f"{k}='{v}'" for k, v in settings.items()
+              if k not in ("SPECO_RETURNS_DB", "SPECO_RETURNS_SMTP", "SPECO_RETURNS_SMTP_PASSWORD")]
     env_file = tmp_path / "speco-returns.env"
     env_file.write_text("\n".join(lines) + "\n")
     fake = tmp_path / "fakebin"
     fake.mkdir()
-    (fake / "mail").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/mail.args\ncat > {tmp_path}/mail.body\n')
+    (fake / "mail").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/mail.args\n'
+                               f'cat > {tmp_path}/mail.body\n')
     (fake / "mail").chmod(0o755)
     home = tmp_path / "var-lib-speco"
     home.mkdir()
     for step in [("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99"),
-                 ("open", "--type", "advanced", "--customer", "Carol", "--email", "carol@example.com", "--item", "O4B3",
-                  "--serial", "SN-1", "--on", "2026-10-20", "--yes"),
+                 ("open", "--type", "advanced", "--customer", "Carol", "--email",
+                  "carol@example.com", "--item", "O4B3", "--serial", "SN-1", "--on", "2026-10-20",
+                  "--yes"),
                  ("link", "RA-000001", "--on", "2026-10-20"),
-                 ("hold", "RA-000001", "--ref", "AUTH-1", "--expires", "2026-11-28", "--on", "2026-10-20"),
-                 ("ship", "RA-000001", "--on", "2026-10-21"), ("deliver", "RA-000001", "--on", "2026-10-24")]:
+                 ("hold", "RA-000001", "--ref", "AUTH-1", "--expires", "2026-11-28", "--on",
+                  "2026-10-20"),
+                 ("ship", "RA-000001", "--on", "2026-10-21"),
+                 ("deliver", "RA-000001", "--on", "2026-10-24")]:
         ok(cli(*step, today=TODAY))
     return {"tmp": tmp_path, "env_file": env_file, "fake": fake, "home": home, "inbox": inbox}
 
 
-def as_cron_runs(command: str, m: dict, assignments: dict[str, str], path: str | None) -> subprocess.CompletedProcess:
+def as_cron_runs(command: str, m: dict, assignments: dict[str, str],
+                 path: str | None) -> subprocess.CompletedProcess:
     """The job's command under /bin/sh with cron's environment: HOME, LOGNAME, SHELL, PATH
     (cron's own, or the crontab's PATH= line), and the crontab's other assignments. The docs'
     folders are this test's: /etc/speco/speco-returns.env and /var/lib/speco."""
-    command = command.replace("/etc/speco/speco-returns.env", str(m["env_file"])).replace("/var/lib/speco", str(m["home"]))
+    command = command.replace("/etc/speco/speco-returns.env",
+                              str(m["env_file"])).replace("/var/lib/speco", str(m["home"]))
     command = command.replace("/var/spool/speco", str(m["tmp"] / "spool"))
     env = {"HOME": str(m["home"]), "LOGNAME": "speco", "SHELL": assignments.get("SHELL", "/bin/sh"),
            "PATH": CRON_PATH if path is None else path, "SPECO_RETURNS_TODAY": TODAY}
     env.update({k: v for k, v in assignments.items() if k not in ("PATH", "SHELL")})
-    return subprocess.run([env["SHELL"], "-c", command], env=env, capture_output=True, text=True, timeout=300, cwd="/")
+    return subprocess.run([env["SHELL"], "-c", command], env=env, capture_output=True, text=True,
+                          timeout=300, cwd="/")
 
 
 def test_the_crontab_runs_under_crons_path_and_makes_its_folders(machine):
@@ -224,8 +235,8 @@ def test_the_crontab_runs_under_crons_path_and_makes_its_folders(machine):
     done = as_cron_runs(overdue_line, m, assignments, path)
     assert done.returncode == 0, done.stderr  # the alert went out, so the line succeeded
     rows = json.loads((m["home"] / "nightly" / "overdue.json").read_text())
-    assert [(r["ra"], r["state"], r["action"]) for r in rows] == [("RA-000001", "overdue", None),
-                                                                  ("RA-000001", "hold-expiring", "send a new e-biz link")]
+    assert [(r["ra"], r["state"], r["action"]) for r in rows] == [
+        ("RA-000001", "overdue", None), ("RA-000001", "hold-expiring", "send a new e-biz link")]
     args = (m["tmp"] / "mail.args").read_text().split("\n")
     assert args[:3] == ["-s", "speco-returns overdue: exit 3", "returns-team@example.com"]
     assert json.loads((m["tmp"] / "mail.body").read_text()) == rows
@@ -239,15 +250,18 @@ def test_the_crontab_runs_under_crons_path_and_makes_its_folders(machine):
     for name in ("ups-qvd", "easypost", "aftership"):
         (m["tmp"] / "spool" / name).mkdir(parents=True)
     imported = as_cron_runs(reports_line, m, assignments, path)
-    assert imported.returncode == 0 and imported.stdout.count("no reports to import") == 3, imported.stderr
+    assert (imported.returncode == 0
+            and imported.stdout.count("no reports to import") == 3), imported.stderr
     # The books of the month before: the 1st's line, run on any day, closes the month before it.
     _, (books_line,) = crontab(monthly)
     closed = as_cron_runs(books_line, m, assignments, path)
     assert closed.returncode == 0, closed.stderr
-    month = (date.today() - timedelta(days=1)).strftime("%Y-%m")  # the line's `date -d yesterday`: the real clock
+    # the line's `date -d yesterday`: the real clock
+    month = (date.today() - timedelta(days=1)).strftime("%Y-%m")
     assert sorted(p.name for p in (m["home"] / "books").iterdir()) == [
         f"holds-{month}.csv", f"ledger-{month}.csv", f"report-{month}.json", f"returns-{month}.csv"]
-    assert json.loads((m["home"] / "books" / f"report-{month}.json").read_text())["balanced"] is True
+    assert (json.loads((m["home"] / "books" / f"report-{month}.json").read_text())["balanced"]
+            is True)
 
 
 def test_a_quiet_night_mails_no_one(machine):
@@ -257,10 +271,11 @@ def test_a_quiet_night_mails_no_one(machine):
     path = assignments["PATH"].replace("/usr/local/bin", f"{INSTALLED.parent}:{m['fake']}")
     quiet = overdue_line.replace("overdue --check", "overdue --as-of 2026-10-25 --check")
     assert as_cron_runs(quiet, m, assignments, path).returncode == 0
-    assert (m["home"] / "nightly" / "overdue.json").read_text() == "[]\n" and not (m["tmp"] / "mail.args").exists()
+    assert ((m["home"] / "nightly" / "overdue.json").read_text() == "[]\n"
+            and not (m["tmp"] / "mail.args").exists())
 
 
-# --- the systemd unit ----------------------------------------------------------------------------------
+# --- the systemd unit -----------------------------------------------------------------------------
 
 
 def systemd_expand(value: str, environment: dict[str, str]) -> str:
@@ -268,7 +283,8 @@ def systemd_expand(value: str, environment: dict[str, str]) -> str:
     specifiers (`%`) are not used by the docs' unit."""
     assert "%" not in value
     return re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)",
-                  lambda m: "$" if m.group(0) == "$$" else environment.get(m.group(1) or m.group(2), ""), value)
+                  lambda m: "$" if m.group(0) == "$$"
+                  else environment.get(m.group(1) or m.group(2), ""), value)
 
 
 def test_the_unit_and_timer_are_what_systemd_reads(tmp_path):
@@ -280,16 +296,20 @@ def test_the_unit_and_timer_are_what_systemd_reads(tmp_path):
     service, timer = unit_blocks()
     (tmp_path / "speco-overdue.service").write_text(service)
     (tmp_path / "speco-overdue.timer").write_text(timer)
-    result = subprocess.run([analyze, "verify", str(tmp_path / "speco-overdue.service"), str(tmp_path / "speco-overdue.timer")],
+    result = subprocess.run([analyze, "verify", str(tmp_path / "speco-overdue.service"),
+                             str(tmp_path / "speco-overdue.timer")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result.stderr
     # and the check is a real one: a misspelt value or key is reported
-    (tmp_path / "speco-overdue.service").write_text(service.replace("Type=oneshot", "Type=oneshoot\nExecStrat=/bin/true"))
-    bad = subprocess.run([analyze, "verify", str(tmp_path / "speco-overdue.service")], capture_output=True, text=True, timeout=120)
+    (tmp_path / "speco-overdue.service").write_text(
+        service.replace("Type=oneshot", "Type=oneshoot\nExecStrat=/bin/true"))
+    bad = subprocess.run([analyze, "verify", str(tmp_path / "speco-overdue.service")],
+                         capture_output=True, text=True, timeout=120)
     assert "oneshoot" in bad.stderr and "ExecStrat" in bad.stderr
 
 
-def test_the_units_command_exits_with_overdues_code_after_notify_and_with_notifys_failure(machine, cli):
+def test_the_units_command_exits_with_overdues_code_after_notify_and_with_notifys_failure(
+        machine, cli):
     m = machine
     service, _ = unit_blocks()
     assert "EnvironmentFile=/etc/speco/speco-returns.env" in service
@@ -302,8 +322,9 @@ def test_the_units_command_exits_with_overdues_code_after_notify_and_with_notify
     run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 3, run.stderr  # overdue found them; notify sent both notices
     assert {r.msg["X-Speco-Notice"] for r in m["inbox"].received} == {"overdue", "hold-expiring"}
-    ok(cli("open", "--type", "standard", "--customer", "Erin", "--email", "erin@example.com", "--item", "VIP-4MP", "--yes",
-           today=TODAY))
-    env["SPECO_RETURNS_SMTP"] = "smtp://127.0.0.1:9?tls=off"  # nothing listens: notify cannot send her notice
+    ok(cli("open", "--type", "standard", "--customer", "Erin", "--email", "erin@example.com",
+           "--item", "VIP-4MP", "--yes", today=TODAY))
+    # nothing listens: notify cannot send her notice
+    env["SPECO_RETURNS_SMTP"] = "smtp://127.0.0.1:9?tls=off"
     down = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert down.returncode == 4 and "cannot reach the mail server" in down.stderr, down.stderr
