@@ -224,7 +224,7 @@ def test_an_agent_uses_the_tool_and_is_recorded_by_login(cli, team, db_path):
     ok(cli("--db", team["ann"], "open", "--type", "standard", "--customer", "Acme", "--item", "CAM-1", today=TODAY))
     ok(cli("--db", team["ann"], "note", "RA-000001", "called back", today=TODAY))
     assert {a for (a,) in query(db_path, "SELECT agent FROM events")} == {"ann"}
-    with raw(team["ann"]) as conn, pytest.raises(ReturnsError, match="speco_agent role"):
+    with raw(team["ann"]) as conn, pytest.raises(ReturnsError, match="no role may do this, only the database's owner"):
         conn.execute("UPDATE events SET agent = 'someone else'")
 
 
@@ -234,7 +234,7 @@ def test_an_agents_event_moves_the_ser1_flag_the_agent_may_not_write(cli, team, 
     assert query(db_path, "SELECT held FROM serials") == [(1,)]
     ok(cli("--db", team["ann"], "cancel", "RA-000001", "--reason", "duplicate", today=TODAY))  # m012's trigger, as the owner
     assert query(db_path, "SELECT held FROM serials") == [(0,)]
-    with raw(team["ann"]) as conn, pytest.raises(ReturnsError, match="speco_agent role"):
+    with raw(team["ann"]) as conn, pytest.raises(ReturnsError, match="no role may do this, only the database's owner"):
         conn.execute("UPDATE serials SET held = 1")
 
 
@@ -249,7 +249,7 @@ def test_accounting_reads_and_exports_only(cli, team):
     ok(_virtual(cli, team["dana"]))
     assert ok(cli("--db", team["lee"], "export", "returns", today=TODAY)).stdout.count("RA-000001") == 1
     [line] = refused(cli("--db", team["lee"], "note", "RA-000001", "hello", today=TODAY))
-    assert "speco_agent role" in line
+    assert "writing (the write lock) needs the speco_agent or speco_nightly role" in line
 
 
 # --- moving a desk to the server -------------------------------------------------------------------

@@ -508,3 +508,39 @@ def test_the_nightly_role_sends_notices_recorded_as_its_own(cli, team, db_path, 
     assert query(db_path, "SELECT state FROM notices") == [("sent",)]
     assert query(db_path, "SELECT agent FROM events WHERE event = 'notice'") == [("night",)]
     assert named(db_path) == []  # the tool's claim and its sending are explained
+
+
+# --- a refused command names the role it needs -----------------------------------------------------
+
+
+def _overdue(cli, urls):
+    """RA-000001 delivered on TODAY: overdue from 2027-01-01, when a charge is due."""
+    for step in (("link",), ("hold", "--ref", "AUTH-1"), ("ship",), ("deliver",)):
+        ok(cli("--db", urls["ann"], step[0], "RA-000001", *step[1:], today=TODAY))
+
+
+@pytest.mark.parametrize("login, args, says", [
+    ("ann", ("catalog", "add", "CAM-2", "--category", "camera", "--list-price", "1"),
+     "INSERT on catalog needs the speco_supervisor role"),
+    ("ann", ("catalog", "import", "{catalog}"), "INSERT on catalog needs the speco_supervisor role"),
+    ("night", ("catalog", "add", "CAM-2", "--category", "camera", "--list-price", "1"),
+     "INSERT on catalog needs the speco_supervisor role"),
+    ("night", ("open", "--type", "standard", "--customer", "X", "--item", "CAM-1"),
+     "INSERT on returns needs the speco_agent role"),
+    ("night", ("open", "--type", "virtual", "--customer", "X", "--item", "CAM-1", "--serial", "SN-9",
+               "--approved-by", "dana", "--reason", "goodwill"), "INSERT on returns needs the speco_supervisor role"),
+    ("night", ("edit", "RA-000001", "--email", "x@acme.example"), "UPDATE on returns needs the speco_agent role"),
+    ("night", ("charge", "RA-000001"), "INSERT on ledger needs the speco_supervisor role"),
+    ("ann", ("charge", "RA-000001"), "a charge or a refund needs the speco_supervisor role (you are ann)"),
+    ("night", ("void", "RA-000001", "--reason", "slip", "--yes"), "a void needs the speco_supervisor role (you are night)"),
+    ("lee", ("note", "RA-000001", "hi"), "writing (the write lock) needs the speco_agent or speco_nightly role"),
+])
+def test_a_refused_command_names_the_role_its_action_needs(cli, team, db_path, tmp_path, login, args, says):
+    _overdue(cli, team)
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("model,category,list_price\nCAM-2,camera,1.00\n")
+    before = query(db_path, "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM catalog)")
+    [line] = refused(cli("--db", team[login], *(a.format(catalog=catalog) for a in args), today="2027-01-15"))
+    assert says in line, line
+    assert "speco_agent role (speco_accounting" not in line  # not the one line every refusal used to get
+    assert query(db_path, "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM catalog)") == before

@@ -45,15 +45,15 @@ class Database:
         """The one-line error a driver's error means (itself, where it is a bug)."""
         return self._fail(error)
 
-    def _fail(self, error: BaseException) -> BaseException:
-        found = self.engine.classify(error, self.where)
+    def _fail(self, error: BaseException, sql: str | None = None, params=None) -> BaseException:
+        found = self.engine.classify(error, self.where, None if sql is None else (sql, params))
         return error if found is None else found
 
     def execute(self, sql: str, params: Params = None):
         try:
             return self.engine.execute(self.raw, sql, params)
         except self.engine.driver_errors as e:
-            raise self._fail(e) from None
+            raise self._fail(e, sql, params) from None
 
     def one(self, sql: str, params: Params = None):
         return self.execute(sql, params).fetchone()
@@ -66,20 +66,20 @@ class Database:
         try:
             return self.engine.execute(self.raw, sql, params).fetchall()
         except self.engine.driver_errors as e:
-            raise self._fail(e) from None
+            raise self._fail(e, sql, params) from None
 
     def many(self, sql: str, rows: list) -> None:
         try:
             self.engine.executemany(self.raw, sql, rows)
         except self.engine.driver_errors as e:
-            raise self._fail(e) from None
+            raise self._fail(e, sql, rows) from None
 
     def insert(self, sql: str, params: Params) -> int:
         """An INSERT of one row; the id the database gave it."""
         try:
             return self.engine.insert_id(self.raw, sql, params)
         except self.engine.driver_errors as e:
-            raise self._fail(e) from None
+            raise self._fail(e, sql, params) from None
 
     def stream(self, sql: str, params: Params = None) -> Iterator:
         """Rows as the database reads them, in flat memory at a million (SQLite runs the query
@@ -87,7 +87,7 @@ class Database:
         try:
             rows = self.engine.stream(self.raw, sql, params)
         except self.engine.driver_errors as e:
-            raise self._fail(e) from None
+            raise self._fail(e, sql, params) from None
         return self._guarded(rows)
 
     def tuples(self, sql: str, params: Params = None) -> Iterator:
@@ -95,7 +95,7 @@ class Database:
         try:
             rows = self.engine.tuples(self.raw, sql, params)
         except self.engine.driver_errors as e:
-            raise self._fail(e) from None
+            raise self._fail(e, sql, params) from None
         return self._guarded(rows)
 
     def _guarded(self, rows: Iterator) -> Iterator:
@@ -144,7 +144,7 @@ class Database:
                 self.engine.execute(self.raw, statement)
         except self.engine.driver_errors as e:
             self.rollback()
-            found = self._fail(e)
+            found = self._fail(e, statement)
             if isinstance(found, DatabaseBusy):  # say who, where the database can tell
                 found = DatabaseBusy(self.engine.who_writes(self.raw))
             raise found from None

@@ -22,6 +22,8 @@ or a superuser runs what `admin roles` prints); each login is made a member of o
 
 from __future__ import annotations
 
+import re
+
 from .guards import LOCK_TABLE
 
 ROLES = ("speco_agent", "speco_supervisor", "speco_accounting", "speco_nightly")
@@ -60,6 +62,17 @@ GRANTS = {
     ],
 }
 
+# The functions a role may run (serial remove's one deletion): name -> (argument types, role).
+EXECUTES = {"speco_remove_serial": ("bigint, text", "speco_agent")}
+
+# Rows only a supervisor inserts, whatever the grants (a trigger each, naming the act):
+# table -> (column, values, the act).
+SUPERVISOR_ROWS = {
+    "ledger": ("event", ("charged", "refunded"), "a charge or a refund"),
+    "events": ("event", ("void",), "a void"),
+    "returns": ("type", ("virtual",), "approving a virtual return"),
+}
+
 _SUPERVISOR_CHECK = """CREATE OR REPLACE FUNCTION speco_supervisor_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF pg_has_role(current_user, 'speco_supervisor', 'MEMBER')
@@ -70,6 +83,11 @@ BEGIN
   RAISE EXCEPTION '% needs the speco_supervisor role (you are %)', TG_ARGV[0], current_user
     USING ERRCODE = 'insufficient_privilege';
 END $$"""
+
+def _among(values: tuple[str, ...]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return f"= {quoted[0]}" if len(quoted) == 1 else f"IN ({', '.join(quoted)})"
+
 
 _ALL = ", ".join(ROLES)
 _OWNER = "(SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'returns'::regclass)"
@@ -88,7 +106,7 @@ END $$""",
     f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {', '.join(READERS)}",
     *(f"GRANT {privileges} ON {table} TO {role}" for role, pairs in GRANTS.items() for table, privileges in pairs),
     f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {', '.join(WRITERS)}, speco_supervisor",
-    "GRANT EXECUTE ON FUNCTION speco_remove_serial(bigint, text) TO speco_agent",  # serial remove
+    *(f"GRANT EXECUTE ON FUNCTION {name}({args}) TO {role}" for name, (args, role) in EXECUTES.items()),  # serial remove
     # A table a later migration adds is readable by the reading roles; what a role may write
     # there comes with the next `admin roles --apply`.
     f"""DO $$ BEGIN
@@ -100,13 +118,67 @@ END $$""",
     """CREATE POLICY catalog_digest ON chain_heads FOR ALL TO speco_supervisor
   USING (name = 'catalog') WITH CHECK (name = 'catalog')""",
     _SUPERVISOR_CHECK,
-    """CREATE OR REPLACE TRIGGER ledger_supervisor_only BEFORE INSERT ON ledger FOR EACH ROW
-  WHEN (NEW.event IN ('charged', 'refunded')) EXECUTE FUNCTION speco_supervisor_only('a charge or a refund')""",
-    """CREATE OR REPLACE TRIGGER events_supervisor_only BEFORE INSERT ON events FOR EACH ROW
-  WHEN (NEW.event = 'void') EXECUTE FUNCTION speco_supervisor_only('a void')""",
-    """CREATE OR REPLACE TRIGGER returns_supervisor_only BEFORE INSERT ON returns FOR EACH ROW
-  WHEN (NEW.type = 'virtual') EXECUTE FUNCTION speco_supervisor_only('approving a virtual return')""",
+    *(f"""CREATE OR REPLACE TRIGGER {table}_supervisor_only BEFORE INSERT ON {table} FOR EACH ROW
+  WHEN (NEW.{column} {_among(values)}) EXECUTE FUNCTION speco_supervisor_only('{act}')"""
+      for table, (column, values, act) in SUPERVISOR_ROWS.items()),
 ]
+
+
+# --- which role a refused statement needs -------------------------------------------------
+
+_REFUSED = re.compile(r"permission denied for (table|function) (\w+)")
+_WRITE = re.compile(r"\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)\s*(?:\(([^)]*)\)|SET\s+(.*?)(?:\bWHERE\b|$))",
+                    re.IGNORECASE | re.DOTALL)
+_PRIVILEGE = re.compile(r"(INSERT|UPDATE|SELECT|DELETE)(?:\s*\(([^)]*)\))?")
+
+
+def refusal(message: str, statement: tuple[str, object] | None) -> str:
+    """The line a permission the server refused means: the role(s) whose grants (GRANTS, the
+    supervisor-only rows, EXECUTES) allow the refused statement on the refused table."""
+    found = _REFUSED.search(message)
+    ask = "ask the database's owner (speco-returns admin roles)"
+    if found is None or (found.group(1) == "table" and statement is None):
+        return f"permission denied on the server ({message}): this login's role may not do this: {ask}"
+    kind, name = found.groups()
+    if kind == "function":
+        act, allowed = f"running {name}", [EXECUTES[name][1]] if name in EXECUTES else []
+    else:
+        verb, values = _statement(name, *statement)
+        act = "writing (the write lock)" if name == LOCK_TABLE else f"{verb} on {name}"
+        allowed = [r for r in ROLES if _may(r, name, verb, values)]
+    if "speco_agent" in allowed and "speco_supervisor" in allowed:
+        allowed.remove("speco_supervisor")  # a supervisor is an agent
+    if not allowed:
+        return f"permission denied on the server ({message}): no role may do this, only the database's owner"
+    return f"permission denied on the server ({message}): {act} needs the {' or '.join(allowed)} role: {ask}"
+
+
+def _statement(table: str, sql: str, params) -> tuple[str, dict]:
+    """The refused statement's verb on `table` and {column: value} (None where not known)."""
+    write = _WRITE.match(sql)
+    if write is None or write.group(2).lower() != table:
+        return ("UPDATE" if re.search(r"\bFOR\s+UPDATE\b", sql, re.IGNORECASE) else "SELECT"), {}
+    verb = write.group(1).split()[0].upper()
+    if verb == "INSERT":
+        columns = [c.strip() for c in (write.group(3) or "").split(",")]
+        row = params[0] if params and isinstance(params[0], (list, tuple)) else params  # executemany: its rows
+        values = list(row) if isinstance(row, (list, tuple)) and len(row) == len(columns) else [None] * len(columns)
+        return verb, dict(zip(columns, values, strict=True))
+    return verb, dict.fromkeys(re.findall(r"(\w+)\s*=", write.group(4) or ""))
+
+
+def _may(role: str, table: str, verb: str, values: dict) -> bool:
+    if verb == "SELECT":
+        return role in READERS or role == "speco_supervisor"
+    pairs = [*GRANTS.get(role, []), *(GRANTS["speco_agent"] if role == "speco_supervisor" else [])]
+    granted = any(v == verb and (columns is None or set(values) <= {c.strip() for c in columns.split(",")})
+                  for t, privileges in pairs if t == table for v, columns in _privileges(privileges))
+    column, only, _ = SUPERVISOR_ROWS.get(table, (None, (), None))
+    return granted and not (verb == "INSERT" and role != "speco_supervisor" and values.get(column) in only)
+
+
+def _privileges(text: str) -> list[tuple[str, str | None]]:
+    return [(m.group(1), m.group(2)) for m in _PRIVILEGE.finditer(text)]
 
 
 def script() -> str:

@@ -77,9 +77,10 @@ class Engine:
         """Who holds the write lock, where the database can tell (None: it cannot)."""
         return None
 
-    def classify(self, error: BaseException, where: str):
+    def classify(self, error: BaseException, where: str, statement: tuple[str, Params] | None = None):
         """The one-line ReturnsError a driver error means (busy, SER-1 taken, damaged, lost
-        connection, permission), or None for an error that is a bug."""
+        connection, permission), or None for an error that is a bug. `statement` is the SQL and
+        parameters that raised it, where known (a refused permission names what it needs)."""
         raise NotImplementedError
 
     # --- SQL the two engines spell differently ------------------------------------------

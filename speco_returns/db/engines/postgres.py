@@ -12,7 +12,7 @@ from contextlib import closing
 from functools import lru_cache
 
 from ...errors import DatabaseBusy, ReturnsError, SerialTaken
-from .. import changes, guards
+from .. import changes, guards, roles
 from ..urls import shown
 from .base import Engine, Params
 
@@ -191,7 +191,7 @@ class PostgresEngine(Engine):
         return raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR,
                                                TransactionStatus.ACTIVE)
 
-    def classify(self, error: BaseException, where: str):
+    def classify(self, error: BaseException, where: str, statement=None):
         if not isinstance(error, psycopg.Error):
             return None
         if isinstance(error, pgerrors.LockNotAvailable):
@@ -202,9 +202,7 @@ class PostgresEngine(Engine):
         if isinstance(error, pgerrors.InsufficientPrivilege):
             if "needs the speco_" in str(error) or "(you are " in str(error):  # the server's own triggers say why
                 return ReturnsError(_first_line(error))
-            return ReturnsError(f"permission denied on the server ({_first_line(error)}): this needs the "
-                                "speco_agent role (speco_accounting only reads and exports): ask the "
-                                "database's owner (speco-returns admin roles)")
+            return ReturnsError(roles.refusal(_first_line(error), statement))
         if isinstance(error, pgerrors.IdleInTransactionSessionTimeout):
             return ReturnsError("the server ended this session after it sat idle in a write; nothing was "
                                 "written: try again")

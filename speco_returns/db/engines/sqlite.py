@@ -96,7 +96,7 @@ class SQLiteEngine(Engine):
     def remove_serial(self, raw, return_id: int, serial: str) -> bool:
         return raw.execute("DELETE FROM serials WHERE return_id = ? AND serial = ?", [return_id, serial]).rowcount > 0
 
-    def classify(self, error: BaseException, where: str):
+    def classify(self, error: BaseException, where: str, statement=None):
         text = str(error)
         if isinstance(error, sqlite3.IntegrityError) and text == "UNIQUE constraint failed: serials.serial":
             return SerialTaken()  # SER-1's backstop: the partial unique index over held serials
