@@ -26,16 +26,18 @@ from ..domain import types as domain_types
 if TYPE_CHECKING:
     from ..domain.rules import CheckResult
 
+PIPE_WIDTH = 80
+
 
 class _Console:
     """A console made when printing, so it sees the stdout of the moment (tests swap it).
 
-    At a terminal rich fits the window; in a pipe or a file it would cut tables at 80
-    columns, so there it gets COLUMNS or 160.
+    At a terminal rich fits the window; a pipe or a file gets COLUMNS or 80, as rich and the
+    one-line messages assume without a terminal.
     """
 
     def print(self, *objects) -> None:
-        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 160)
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or PIPE_WIDTH)
         _PlainConsole(highlight=False, markup=False, emoji=False, width=width).print(*objects)
 
 
@@ -82,7 +84,7 @@ class Fitted:
     never narrower than their longest word (up to WORD_FOLD). Where even that does not fit (a narrow terminal,
     or inside a panel), each row becomes a stacked block of `header: value` lines. The choice
     is made at render time, so it follows the space rich actually has (a panel's inside, a
-    pipe's 160 columns)."""
+    pipe's 80 or COLUMNS)."""
 
     def __init__(self, columns: list[Col], rows: list[list], title: str | None = None):
         self.columns = columns
