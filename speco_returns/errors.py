@@ -44,6 +44,15 @@ class ReturnsError(Exception):
         super().__init__("\n".join(p.line() for p in self.problems))
 
 
+class Discarded(Exception):
+    """A person chose to write nothing (`discard` at open's summary): a choice, not a refusal
+    (SPEC's exit 1 is "refused by policy or bad data"), so one plain line saying what was
+    discarded, and exit 0."""
+
+    def __init__(self, what: str):
+        super().__init__(hide_long_numbers(f"discarded {what}: nothing was written"))
+
+
 class DatabaseBusy(ReturnsError):
     """Another process held the write lock past the busy timeout."""
 

@@ -131,6 +131,22 @@ def test_open_at_a_terminal_refuses_on_the_spot_and_changes_one_field(env):
     assert '"phone": "555-0100"' in shown.stdout and '"SN-2"' in shown.stdout
 
 
+def test_discard_at_the_summary_says_what_it_discarded_in_one_plain_line(env):
+    t = Terminal(["open", "--type", "advanced", "--customer", "Acme Alarm", "--item", "CAM-2", "--serial", "SN-5"], env)
+    t.expect("E-mail for the e-biz link")
+    t.type("")
+    t.expect("Phone (Enter to skip)")
+    t.type("")
+    t.expect("[Y/n]")
+    t.type("n")
+    t.expect("Change which field")
+    t.type("discard")
+    screen = t.expect("discarded an advanced return for Acme Alarm: nothing was written")
+    assert t.finish() == 0  # a choice: SPEC's exit 1 is a refusal by policy or bad data
+    assert "error" not in screen.split("Change which field")[-1]
+    assert run(env, "list", "--json").stdout.strip() == "[]"
+
+
 def _advanced_delivered(env) -> None:
     assert run(env, "open", "--type", "ar", "--customer", "Acme Alarm", "--item", "CAM-2", "--serial", "SN-9",
                "--on", "2026-01-01").returncode == 0

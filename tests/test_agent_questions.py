@@ -111,8 +111,8 @@ def test_changing_the_type_asks_only_what_the_new_type_needs(cli, terminal):
 
 def test_no_then_discard_writes_nothing(cli, terminal, db_path):
     before = counts(db_path)
-    lines = refused(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\nn\ndiscard\n", today=TODAY))
-    assert lines == ["error: discarded: nothing was written"]
+    result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\nn\ndiscard\n", today=TODAY))
+    assert result.stderr.splitlines() == ["discarded a standard return for A: nothing was written"]
     assert counts(db_path) == before
 
 

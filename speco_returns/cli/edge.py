@@ -16,7 +16,7 @@ from pathlib import Path
 import typer
 
 from ..domain import inputs
-from ..errors import ReturnsError, Violation
+from ..errors import Discarded, ReturnsError, Violation
 from .lines import say
 from .session import Session
 
@@ -58,6 +58,9 @@ def command(group: str, name: str, **kwargs):
                 return result
             except ReturnsError as e:
                 fail(e.problems)
+            except Discarded as e:  # a person's choice: said plainly, exit 0
+                say(inputs.visible(str(e)), err=True)
+                return None
             except UnicodeDecodeError:  # text read back from the file: the file is damaged, not the input
                 fail([_damaged(session)])
             except UnicodeError:  # the safety net behind the input checks' require_utf8

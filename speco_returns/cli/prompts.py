@@ -16,7 +16,7 @@ from dataclasses import replace
 import typer
 
 from ..domain import inputs, rules, types
-from ..errors import ReturnsError, Violation
+from ..errors import Discarded, ReturnsError, Violation
 from .lines import say, width_of, wrapped
 
 Lookup = Callable[[rules.Request], rules.Facts]  # what the database knows about a request
@@ -318,7 +318,7 @@ def change_one(req: rules.Request, contact: dict, lookup: Lookup,
                complete: Completers | None = None) -> tuple[rules.Request, dict]:
     """After a 'no': which field to change. Only that field is asked again; the others are
     kept and checked once more against it. Enter goes back to the summary unchanged;
-    `discard` writes nothing (exit 1)."""
+    `discard` writes nothing and says so in one plain line (exit 0: a choice, not a refusal)."""
     names = [f for f in FIELDS if _applies(f, req.type)]
 
     def parse(text: str) -> str:
@@ -336,7 +336,7 @@ def change_one(req: rules.Request, contact: dict, lookup: Lookup,
     if name is None:
         return req, contact
     if name == DISCARD:
-        raise ReturnsError("discarded: nothing was written")
+        raise Discarded(f"{types.a_type(req.type)} return for {req.customer}")
     if name in ("email", "phone", "contact_note"):
         contact = dict(contact)
         contact[name] = {"email": lambda: _ask_email(req.type), "phone": _ask_phone, "contact_note": _ask_contact_note}[name]()
