@@ -27,10 +27,11 @@ CHAINED = ("events", "ledger")
 REBUILD_SLICE = 50_000
 # The record a digest covers, as it is at m010 (a column added later is not covered, so a later
 # migration need not recompute digests).
-RETURN_COLUMNS = ("id", "ra_no", "type", "status", "customer", "email", "phone", "ticket", "distributor",
-                  "approved_by", "reason", "hold_amount_cents", "hold_ref", "hold_expires", "hold_active",
-                  "opened_on", "opened_at", "opened_by", "last_event_on", "shipped_on", "delivered_on", "due_on",
-                  "unit_shipped_on", "received_on", "charged_on", "closed_on")
+RETURN_COLUMNS = ("id", "ra_no", "type", "status", "customer", "email", "phone", "ticket",
+                  "distributor", "approved_by", "reason", "hold_amount_cents", "hold_ref",
+                  "hold_expires", "hold_active", "opened_on", "opened_at", "opened_by",
+                  "last_event_on", "shipped_on", "delivered_on", "due_on", "unit_shipped_on",
+                  "received_on", "charged_on", "closed_on")
 ITEM_COLUMNS = ("id", "model", "description", "category", "qty", "list_price_cents")
 SERIAL_COLUMNS = ("id", "item_id", "serial")
 
@@ -77,10 +78,13 @@ def records(db: Database, after: int = 0, upto: int | None = None) -> Iterator[t
     """(return id, canonical text of its row, items and serials) for returns after..upto, in id
     order: three streams in return order side by side (no correlated subquery per return)."""
     upto = (1 << 62) if upto is None else upto
-    returns = db.all(f"SELECT id, {canon_sql(db, 'returns', RETURN_COLUMNS)} FROM returns WHERE id > ? AND id <= ? ORDER BY id",
+    returns = db.all(f"SELECT id, {canon_sql(db, 'returns', RETURN_COLUMNS)} FROM returns "
+                     "WHERE id > ? AND id <= ? ORDER BY id",
                      [after, upto])
-    parts = [itertools.groupby(db.all(f"SELECT return_id, {canon_sql(db, table, columns)} FROM {table} "
-                                      "WHERE return_id > ? AND return_id <= ? ORDER BY return_id, id", [after, upto]),
+    parts = [itertools.groupby(db.all(f"SELECT return_id, {canon_sql(db, table, columns)} "
+                                      f"FROM {table} "
+                                      "WHERE return_id > ? AND return_id <= ? "
+                                      "ORDER BY return_id, id", [after, upto]),
                                key=lambda row: row[0])
              for table, columns in (("items", ITEM_COLUMNS), ("serials", SERIAL_COLUMNS))]
     pending = [next(p, None) for p in parts]
@@ -115,7 +119,8 @@ def append(db: Database, table: str, values: dict) -> int:
     if db.engine.heads_kept_by_trigger:  # a server's own trigger moves the head (db/guards.py)
         return row["id"]
     db.execute("""INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, 1, ?)
-                  ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, rows = chain_heads.rows + 1,
+                  ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, """
+               """rows = chain_heads.rows + 1,
                   hash = excluded.hash""", [table, row["id"], h])
     return row["id"]
 
@@ -146,7 +151,8 @@ def record_catalog(db: Database) -> None:
     """Keep the catalog's digest (inside the caller's write transaction; either engine)."""
     rows, digest_ = catalog_digest(db)
     db.execute("""INSERT INTO chain_heads (name, last_id, rows, hash) VALUES ('catalog', 0, ?, ?)
-                  ON CONFLICT (name) DO UPDATE SET rows = excluded.rows, hash = excluded.hash""", [rows, digest_])
+                  ON CONFLICT (name) DO UPDATE SET rows = excluded.rows, hash = excluded.hash""",
+               [rows, digest_])
 
 
 def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
@@ -161,16 +167,19 @@ def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
         db.execute(f"DROP TRIGGER IF EXISTS {name}")
     top = db.scalar("SELECT coalesce(max(id), 0) FROM returns")
     for start in range(0, top, REBUILD_SLICE):
-        last = {rid: eid for rid, eid in db.all("SELECT return_id, max(id) FROM events WHERE return_id > ? "
-                                                "AND return_id <= ? GROUP BY return_id", [start, start + REBUILD_SLICE])}
-        updates = [(sha(text), last[rid]) for rid, text in records(db, start, start + REBUILD_SLICE) if rid in last]
+        last = {rid: eid for rid, eid in db.all(
+            "SELECT return_id, max(id) FROM events WHERE return_id > ? "
+            "AND return_id <= ? GROUP BY return_id", [start, start + REBUILD_SLICE])}
+        updates = [(sha(text), last[rid])
+                   for rid, text in records(db, start, start + REBUILD_SLICE) if rid in last]
         db.many("UPDATE events SET digest = ? WHERE id = ?", updates)
     db.execute(f"DELETE FROM chain_heads WHERE name IN ({', '.join(repr(t) for t in CHAINED)})")
     for table in CHAINED:
         prev, count, last_id = "", 0, 0
         canon = canon_sql(db, table, covered(db, table))
         while True:  # in slices, so memory stays flat at any size
-            rows = db.all(f"SELECT id, {canon} FROM {table} WHERE id > ? ORDER BY id LIMIT {REBUILD_SLICE}", [last_id])
+            rows = db.all(f"SELECT id, {canon} FROM {table} WHERE id > ? "
+                          f"ORDER BY id LIMIT {REBUILD_SLICE}", [last_id])
             if not rows:
                 break
             updates = []
@@ -179,7 +188,8 @@ def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
                 updates.append((prev, row_id))
             db.many(f"UPDATE {table} SET hash = ? WHERE id = ?", updates)
             count, last_id = count + len(rows), rows[-1][0]
-        db.execute("INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, ?, ?)", [table, last_id, count, prev])
+        db.execute("INSERT INTO chain_heads (name, last_id, rows, hash) VALUES (?, ?, ?, ?)",
+                   [table, last_id, count, prev])
     for sql in triggers.values():
         db.execute(sql)
 
@@ -187,7 +197,8 @@ def rebuild(db: Database, triggers: dict[str, str] | None = None) -> None:
 def heads(db: Database) -> dict[str, tuple[int, int, str]]:
     """The recorded heads of both chains: {table: (last id, rows, hash)}."""
     return {name: (last_id, rows, hash_ or "") for name, last_id, rows, hash_ in
-            db.all(f"SELECT name, last_id, rows, hash FROM chain_heads WHERE name IN ({', '.join(repr(t) for t in CHAINED)})")}
+            db.all("SELECT name, last_id, rows, hash FROM chain_heads "
+                   f"WHERE name IN ({', '.join(repr(t) for t in CHAINED)})")}
 
 
 def anchored_row(db: Database, table: str, row_id: int) -> tuple[str | None, int]:

@@ -32,8 +32,9 @@ BACKFILL_BATCH = 5000
 
 
 def holds(column: str = "status") -> str:
-    """SQL true where a return in state `column` holds its serials. Written as db.returns.OPEN_SQL and
-    then the rest, so SQLite's planner can read the open returns through their partial index."""
+    """SQL true where a return in state `column` holds its serials. Written as
+    db.returns.OPEN_SQL and then the rest, so SQLite's planner can read the open returns through
+    their partial index."""
     closed = ", ".join(f"'{s}'" for s in CLOSED)
     rest = ", ".join(f"'{s}'" for s in SERIAL_FREE if s not in CLOSED)
     return f"{column} NOT IN ({closed})" + (f" AND {column} NOT IN ({rest})" if rest else "")
@@ -46,23 +47,27 @@ _EXPECTED = f"(SELECT {_FLAG.format(holds('r.status'))} FROM returns r WHERE r.i
 # The flag from the return's current state; a serial already held by another open return keeps
 # its flag off (the first one written keeps it), so an older database that somehow has two open
 # returns with one serial still upgrades, and doctor names the second (serial_hold_problems).
-_BACKFILL = f"""UPDATE serials SET held = 1 WHERE id IN (
-    SELECT min(s.id) FROM serials s JOIN returns r ON r.id = s.return_id WHERE {holds('r.status')} GROUP BY s.serial)"""
+_BACKFILL = (f"""UPDATE serials SET held = 1 WHERE id IN (
+    SELECT min(s.id) FROM serials s JOIN returns r ON r.id = s.return_id """
+             f"""WHERE {holds('r.status')} GROUP BY s.serial)""")
 _INDEX = "CREATE UNIQUE INDEX serials_held ON serials (serial) WHERE held = 1"
 
 M012_SQLITE = [
     "ALTER TABLE serials ADD COLUMN held INTEGER NOT NULL DEFAULT 0",
     _BACKFILL,
     _INDEX,
-    # A serial row written by anyone gets its flag from its return's state (the UPDATE meets the index).
+    # A serial row written by anyone gets its flag from its return's state (the UPDATE meets the
+    # index).
     f"""CREATE TRIGGER serials_held_insert AFTER INSERT ON serials WHEN NEW.held IS NOT {_EXPECTED}
         BEGIN UPDATE serials SET held = {_EXPECTED} WHERE id = NEW.id; END""",
     # ... and cannot be given another one later.
-    f"""CREATE TRIGGER serials_held_follows BEFORE UPDATE OF held, return_id ON serials WHEN NEW.held IS NOT {_EXPECTED}
+    "CREATE TRIGGER serials_held_follows BEFORE UPDATE OF held, return_id ON serials "
+    f"""WHEN NEW.held IS NOT {_EXPECTED}
         BEGIN SELECT RAISE(ABORT, 'serials.held follows its return''s state (SER-1)'); END""",
     f"""CREATE TRIGGER returns_hold_serials AFTER UPDATE OF status ON returns
         WHEN ({holds('OLD.status')}) IS NOT ({holds('NEW.status')})
-        BEGIN UPDATE serials SET held = {_FLAG.format(holds('NEW.status'))} WHERE return_id = NEW.id; END""",
+        BEGIN UPDATE serials SET held = {_FLAG.format(holds('NEW.status'))} """
+        """WHERE return_id = NEW.id; END""",
 ]
 
 M012_POSTGRES = [
@@ -75,10 +80,13 @@ M012_POSTGRES = [
         FOR EACH ROW EXECUTE FUNCTION speco_serial_held()""",
     # SECURITY DEFINER: an agent (speco_agent, roles.py) moves a return's state but may not
     # UPDATE serials; the flag follows as the owner's doing.
-    f"""CREATE FUNCTION speco_return_holds() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
-        AS $$ BEGIN UPDATE serials SET held = {_FLAG.format(holds('NEW.status'))} WHERE return_id = NEW.id; RETURN NULL; END $$""",
+    "CREATE FUNCTION speco_return_holds() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+    f"""SET search_path FROM CURRENT
+        AS $$ BEGIN UPDATE serials SET held = {_FLAG.format(holds('NEW.status'))} """
+        """WHERE return_id = NEW.id; RETURN NULL; END $$""",
     f"""CREATE TRIGGER returns_hold_serials AFTER UPDATE OF status ON returns FOR EACH ROW
-        WHEN (({holds('OLD.status')}) IS DISTINCT FROM ({holds('NEW.status')})) EXECUTE FUNCTION speco_return_holds()""",
+        WHEN (({holds('OLD.status')}) IS DISTINCT FROM ({holds('NEW.status')})) """
+        """EXECUTE FUNCTION speco_return_holds()""",
 ]
 
 
@@ -89,8 +97,10 @@ def backfill_customer_keys(db: Database) -> None:
 
     last = 0
     while True:
-        rows = db.all("SELECT id, customer FROM returns WHERE id > ? ORDER BY id LIMIT ?", [last, BACKFILL_BATCH])
+        rows = db.all("SELECT id, customer FROM returns WHERE id > ? ORDER BY id LIMIT ?",
+                      [last, BACKFILL_BATCH])
         if not rows:
             return
-        db.many("UPDATE returns SET customer_key = ? WHERE id = ?", [(customer_key(c), i) for i, c in rows])
+        db.many("UPDATE returns SET customer_key = ? WHERE id = ?",
+                [(customer_key(c), i) for i, c in rows])
         last = rows[-1][0]

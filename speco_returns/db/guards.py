@@ -30,13 +30,15 @@ LOCK_TABLE = "speco_write_lock"
 # What a write takes first (db/engines/postgres.py): the one row's lock, held to COMMIT.
 TAKE_LOCK = f"SELECT id FROM {LOCK_TABLE} WHERE id = 1 FOR UPDATE"
 # Who holds it: the transaction that locked the row, and its session (readable by any login).
-LOCK_HOLDER = f"""SELECT a.usename, a.application_name, a.xact_start FROM pg_locks l
+LOCK_HOLDER = (f"""SELECT a.usename, a.application_name, a.xact_start FROM pg_locks l
     JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted
-      AND l.transactionid = (SELECT xmax FROM {LOCK_TABLE} WHERE id = 1) AND a.pid <> pg_backend_pid()"""
+      AND l.transactionid = (SELECT xmax FROM {LOCK_TABLE} WHERE id = 1) """
+               """AND a.pid <> pg_backend_pid()""")
 AGENT_TABLES = ("events", "ledger", "reviews")
 CHAINED = ("events", "ledger")
-FIXED_COLUMNS = ("id", "ra_no", "ticket", "opened_on", "opened_at", "opened_by", "hold_amount_cents")
+FIXED_COLUMNS = ("id", "ra_no", "ticket", "opened_on", "opened_at", "opened_by",
+                 "hold_amount_cents")
 
 # Triggers `admin copy` sets aside while it loads a desk's rows as they were (their agents,
 # their RA numbers, their chain heads carried across), in its one transaction.
@@ -53,7 +55,8 @@ M018_POSTGRES = [
     # A server whose roles an older version set up keeps writing after the upgrade (until the
     # owner applies this version's roles: db/roles.py).
     f"""DO $$ BEGIN
-         IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'speco_agent') THEN GRANT SELECT, UPDATE ON {LOCK_TABLE} TO speco_agent; END IF;
+         IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'speco_agent') THEN """
+       f"""GRANT SELECT, UPDATE ON {LOCK_TABLE} TO speco_agent; END IF;
        END $$""",
     """CREATE FUNCTION speco_agent_is_login() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN NEW.agent := session_user; RETURN NEW; END $$""",
@@ -69,7 +72,8 @@ M018_POSTGRES = [
          IF NEW.ra_no IS NULL OR {OWNER} THEN RETURN NEW; END IF;
          SELECT coalesce(max(ra_no), 0) + 1 INTO next_no FROM returns;
          IF NEW.ra_no <> next_no THEN
-           RAISE EXCEPTION 'RA numbers are issued in order: the next is %, not % (you are %)', next_no, NEW.ra_no,
+           RAISE EXCEPTION 'RA numbers are issued in order: the next is %, not % (you are %)', """
+       """next_no, NEW.ra_no,
              session_user USING ERRCODE = 'integrity_constraint_violation';
          END IF;
          RETURN NEW;
@@ -79,23 +83,30 @@ M018_POSTGRES = [
     f"""CREATE FUNCTION speco_return_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          IF NEW.type IS DISTINCT FROM OLD.type THEN
-           RAISE EXCEPTION 'a return''s type never changes (it is %; you are %)', OLD.type, session_user
+           RAISE EXCEPTION 'a return''s type never changes (it is %; you are %)', OLD.type, """
+       f"""session_user
              USING ERRCODE = 'integrity_constraint_violation';
          END IF;
-         IF ({', '.join(f'NEW.{c}' for c in FIXED_COLUMNS)}) IS DISTINCT FROM ({', '.join(f'OLD.{c}' for c in FIXED_COLUMNS)})
+         IF ({', '.join(f'NEW.{c}' for c in FIXED_COLUMNS)}) IS DISTINCT FROM """
+       f"""({', '.join(f'OLD.{c}' for c in FIXED_COLUMNS)})
             AND NOT {OWNER} THEN
-           RAISE EXCEPTION 'a return''s RA number, ticket and opening facts never change (you are %)', session_user
+           RAISE EXCEPTION 'a return''s RA number, ticket and opening facts never change """
+       """(you are %)', session_user
              USING ERRCODE = 'integrity_constraint_violation';
          END IF;
          RETURN NEW;
        END $$""",
-    """CREATE TRIGGER returns_fixed BEFORE UPDATE ON returns FOR EACH ROW EXECUTE FUNCTION speco_return_fixed()""",
+    """CREATE TRIGGER returns_fixed BEFORE UPDATE ON returns FOR EACH ROW """
+    """EXECUTE FUNCTION speco_return_fixed()""",
     # The chains' heads follow each row as the owner's doing (the row's hash is the client's:
     # doctor recomputes the chain, so a row that does not extend it is named with its agent).
-    f"""CREATE FUNCTION speco_chain_head() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER {SEARCH_PATH} AS $$
+    "CREATE FUNCTION speco_chain_head() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+    f"""{SEARCH_PATH} AS $$
        BEGIN
-         INSERT INTO chain_heads AS h (name, last_id, rows, hash) VALUES (TG_TABLE_NAME, NEW.id, 1, NEW.hash)
-         ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, rows = h.rows + 1, hash = excluded.hash;
+         INSERT INTO chain_heads AS h (name, last_id, rows, hash) """
+       """VALUES (TG_TABLE_NAME, NEW.id, 1, NEW.hash)
+         ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id, rows = h.rows + 1, """
+       """hash = excluded.hash;
          RETURN NULL;
        END $$""",
     *(f"""CREATE TRIGGER {table}_chain_head AFTER INSERT ON {table}
@@ -110,7 +121,8 @@ M018_POSTGRES = [
        CHECK (detail IS NULL OR jsonb_typeof(detail::jsonb) = 'object') NOT VALID""",
     f"ALTER FUNCTION speco_ledger_days_add() SECURITY DEFINER {SEARCH_PATH}",
     f"ALTER FUNCTION speco_return_holds() {SEARCH_PATH}",
-    f"""CREATE FUNCTION speco_remove_serial(of_return bigint, number text) RETURNS boolean LANGUAGE plpgsql
+    "CREATE FUNCTION speco_remove_serial(of_return bigint, number text) RETURNS boolean "
+    f"""LANGUAGE plpgsql
        SECURITY DEFINER {SEARCH_PATH} AS $$
        BEGIN
          DELETE FROM serials s USING returns r
@@ -127,5 +139,6 @@ def holder_text(row) -> str | None:
     if row is None:
         return None
     login, app, since = row
-    when = f", since {since.astimezone(since.tzinfo).strftime('%H:%M:%S %Z').strip()}" if since else ""
+    when = (f", since {since.astimezone(since.tzinfo).strftime('%H:%M:%S %Z').strip()}"
+            if since else "")
     return f"login {login} ({app or 'no application name'}{when})"

@@ -20,8 +20,8 @@ def _key(return_id: int, n: Notice) -> list:
 
 
 def sent_by_return(db: Database, ids: list[int]) -> dict[int, list]:
-    return returns.by_return(db, "SELECT return_id, kind, days, about_on FROM notices WHERE return_id IN ({ids}) "
-                                 "AND state = 'sent'", ids)
+    return returns.by_return(db, "SELECT return_id, kind, days, about_on FROM notices "
+                                 "WHERE return_id IN ({ids}) AND state = 'sent'", ids)
 
 
 def claim(db: Database, return_id: int, n: Notice, message_id: str, now: Now, claimant: str,
@@ -34,14 +34,18 @@ def claim(db: Database, return_id: int, n: Notice, message_id: str, now: Now, cl
     with db.write():
         if not notices.sendable(n.kind, returns.status_of(db, return_id)):
             return None
-        row = db.one("SELECT * FROM notices WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ?", key)
+        row = db.one("SELECT * FROM notices "
+                     "WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ?", key)
         if row is None:
-            db.execute("""INSERT INTO notices (return_id, kind, days, about_on, state, message_id, claimed_by, claimed_at)
-                          VALUES (?, ?, ?, ?, 'sending', ?, ?, ?)""", [*key, message_id, claimant, now.stamp])
+            db.execute("INSERT INTO notices (return_id, kind, days, about_on, state, message_id, "
+                       """claimed_by, claimed_at)
+                          VALUES (?, ?, ?, ?, 'sending', ?, ?, ?)""",
+                       [*key, message_id, claimant, now.stamp])
             return message_id
         if row["state"] == "sent" or (row["state"] == "sending" and not is_stale(row)):
             return None
-        db.execute("UPDATE notices SET state = 'sending', claimed_by = ?, claimed_at = ? WHERE id = ?",
+        db.execute("UPDATE notices SET state = 'sending', claimed_by = ?, claimed_at = ? "
+                   "WHERE id = ?",
                    [claimant, now.stamp, row["id"]])
         return row["message_id"]
 
@@ -49,15 +53,18 @@ def claim(db: Database, return_id: int, n: Notice, message_id: str, now: Now, cl
 def mark_sent(db: Database, return_id: int, n: Notice, now: Now, detail: dict) -> None:
     """The claimed notice is sent, and a `notice` event (with its Message-ID) joins the history."""
     with db.write():
-        db.execute("""UPDATE notices SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL
+        db.execute("UPDATE notices SET state = 'sent', sent_at = ?, attempts = attempts + 1, "
+                   """last_error = NULL
                       WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ?""",
                    [now.stamp, *_key(return_id, n)])
-        returns.add_event(db, return_id, "notice", now.today, now, returns.status_of(db, return_id), detail)
+        returns.add_event(db, return_id, "notice", now.today, now,
+                          returns.status_of(db, return_id), detail)
 
 
 def mark_failed(db: Database, return_id: int, n: Notice, error: str) -> None:
     """A claimed notice that did not go out: due again on the next run."""
     with db.write():
         db.execute("""UPDATE notices SET state = 'failed', attempts = attempts + 1, last_error = ?
-                      WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ? AND state = 'sending'""",
+                      WHERE return_id = ? AND kind = ? AND days = ? AND about_on = ? """
+                   """AND state = 'sending'""",
                    [error, *_key(return_id, n)])
