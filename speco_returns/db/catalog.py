@@ -37,5 +37,6 @@ def lookup(db: Database, models: list[str]) -> dict[str, Product]:
     if not models:
         return {}
     marks = ",".join("?" * len(models))
-    return {r["model"].upper(): Product(r["model"].upper(), r["category"], r["list_price_cents"], r["description"])
+    return {r["model"].upper(): Product(r["model"].upper(), r["category"], r["list_price_cents"],
+                                        r["description"])
             for r in db.all(f"SELECT * FROM catalog WHERE model IN ({marks})", models)}

@@ -1,9 +1,9 @@
 """One open database and its engine: the unit of work every query module and use case takes.
 
-A `Database` is the unit of work: `write()` is one transaction that takes the write lock before it reads (concurrent
-agents queue instead of failing, and a crash leaves a return recorded whole or not at all), and
-asks "may this tool write here?" as it begins; `read()` is one consistent snapshot. Driver
-errors become one line (ReturnsError) here, whichever engine raised them.
+A `Database` is the unit of work: `write()` is one transaction that takes the write lock before
+it reads (concurrent agents queue instead of failing, and a crash leaves a return recorded whole
+or not at all), and asks "may this tool write here?" as it begins; `read()` is one consistent
+snapshot. Driver errors become one line (ReturnsError) here, whichever engine raised them.
 """
 
 from __future__ import annotations
@@ -194,5 +194,6 @@ class Database:
 
     def newer_message(self, info: dict | None = None) -> str:
         info = self.schema_info() if info is None else info
-        by = f"speco-returns {info['upgraded_by']} or later" if info.get("upgraded_by") else "a newer speco-returns"
+        by = (f"speco-returns {info['upgraded_by']} or later" if info.get("upgraded_by")
+              else "a newer speco-returns")
         return f"this database was upgraded by {by}: upgrade the tool ({self.where})"

@@ -25,8 +25,8 @@ def tracking_key_sql(db: Database) -> str:
 
 
 def parcels(db: Database, keys: list[str]) -> list:
-    """(return_id, event_id, event, tkey) of every ship or unit-shipped event of an open return whose
-    tracking number, as compared, is one of `keys`: one index range per key."""
+    """(return_id, event_id, event, tkey) of every ship or unit-shipped event of an open return
+    whose tracking number, as compared, is one of `keys`: one index range per key."""
     expr = tracking_key_sql(db)
     found: list = []
     for start in range(0, len(keys), CHUNK):
@@ -34,7 +34,8 @@ def parcels(db: Database, keys: list[str]) -> list:
         found += db.all(
             f"""SELECT e.return_id, e.id AS event_id, e.event, {expr} AS tkey
                 FROM events e JOIN returns r ON r.id = e.return_id
-                WHERE e.event IN ('ship', 'unit-shipped') AND {expr} IN ({','.join('?' * len(chunk))})
+                WHERE e.event IN ('ship', 'unit-shipped') """
+            f"""AND {expr} IN ({','.join('?' * len(chunk))})
                   AND r.{OPEN_SQL}""", chunk)
     return found
 
@@ -54,9 +55,11 @@ def histories(db: Database, ids: list[int]) -> dict[int, list]:
 
 
 def awaiting(db: Database) -> list:
-    """Open returns waiting for a parcel (AWAITING), by id, through the partial index returns_open."""
+    """Open returns waiting for a parcel (AWAITING), by id, through the partial index
+    returns_open."""
     states = ", ".join(f"'{s}'" for s in AWAITING)
-    return db.all(f"""SELECT id, type, ra_no, ticket, status, customer FROM returns{db.engine.indexed_by('returns_open')}
+    return db.all("SELECT id, type, ra_no, ticket, status, customer "
+                  f"""FROM returns{db.engine.indexed_by('returns_open')}
                       WHERE {OPEN_SQL} AND status IN ({states}) ORDER BY id""")
 
 

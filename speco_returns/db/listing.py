@@ -39,10 +39,12 @@ class Filters:
     agent: str | None = None  # who opened them (`--agent me`: the one recording)
 
 
-def where(db: Database, f: Filters, *, include_closed: bool | None = None) -> tuple[list[str], dict]:
+def where(db: Database, f: Filters, *,
+          include_closed: bool | None = None) -> tuple[list[str], dict]:
     closed_too = f.include_closed if include_closed is None else include_closed
     parts, args = [], {}
-    if (not closed_too and f.status is None) or (f.status is not None and lifecycle.is_open(f.status)):
+    if ((not closed_too and f.status is None)
+            or (f.status is not None and lifecycle.is_open(f.status))):
         parts.append(OPEN_SQL)  # an open state: the same condition lets the open index serve it
     for column, value in (("type", f.type), ("status", f.status), ("opened_by", f.agent)):
         if value:
@@ -77,11 +79,13 @@ def row(r, today: date) -> dict:
     return {"ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
             "opened_on": r["opened_on"], "opened_by": r["opened_by"],
             "due_on": r["due_on"] if r["type"] == "advanced" else None,
-            "age_days": clock.age_days(date.fromisoformat(r["opened_on"]),
-                                       date.fromisoformat(r["closed_on"]) if r["closed_on"] else None, today)}
+            "age_days": clock.age_days(
+                date.fromisoformat(r["opened_on"]),
+                date.fromisoformat(r["closed_on"]) if r["closed_on"] else None, today)}
 
 
-def listing(db: Database, f: Filters, today: date, *, sort: str = "newest", limit: int | None = None) -> Iterator[dict]:
+def listing(db: Database, f: Filters, today: date, *, sort: str = "newest",
+            limit: int | None = None) -> Iterator[dict]:
     """Rows in the order `sort` names, as the database reads them."""
     parts, args = where(db, f)
     sql = f"SELECT {COLUMNS} FROM returns{_where(parts)} ORDER BY {SORTS[sort]}"

@@ -43,7 +43,8 @@ def migrate(db: Database, *, stop_before: str | None = None, only: set[str] | No
 
     with _migrating(db):
         table = db.engine.migrations_table
-        done = {name for (name,) in db.all(f"SELECT name FROM {table} WHERE migration_set = ?", [MIGRATION_SET])}
+        done = {name for (name,) in db.all(f"SELECT name FROM {table} WHERE migration_set = ?",
+                                           [MIGRATION_SET])}
         for step in STEPS:
             if step.name == stop_before:
                 return
@@ -78,12 +79,15 @@ class _migrating:
             from ..engines.postgres import MIGRATION_LOCK
 
             db.execute("BEGIN")
-            db.execute(f"SELECT set_config('{WRITER}', 'migration', true)")  # the audit's mark (db/changes.py)
-            if not db.engine.table_exists(db.raw, "speco_migrations"):  # a new database: first opens race
+            # the audit's mark (db/changes.py)
+            db.execute(f"SELECT set_config('{WRITER}', 'migration', true)")
+            # a new database: first opens race
+            if not db.engine.table_exists(db.raw, "speco_migrations"):
                 db.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 db.execute("""CREATE TABLE IF NOT EXISTS speco_migrations (
                                 migration_set TEXT NOT NULL, name TEXT NOT NULL,
-                                applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (migration_set, name))""")
+                                applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), """
+                           """PRIMARY KEY (migration_set, name))""")
             # Then the table's own lock, which only its owner can take (a reader's session holding
             # an advisory lock cannot stop an upgrade).
             db.execute("LOCK TABLE speco_migrations IN SHARE ROW EXCLUSIVE MODE")
