@@ -23,10 +23,13 @@ def carrier_file(db: Path, dest: Path, rows: int = ROWS) -> dict:
     try:
         waiting = conn.execute(
             """SELECT r.last_event_on,
-                      (SELECT json_extract(e.detail, '$.tracking') FROM events e WHERE e.return_id = r.id
-                         AND e.event = CASE r.status WHEN 'replacement-shipped' THEN 'ship' ELSE 'unit-shipped' END
+                      (SELECT json_extract(e.detail, '$.tracking') FROM events e """
+            """WHERE e.return_id = r.id
+                         AND e.event = CASE r.status WHEN 'replacement-shipped' THEN 'ship' """
+            """ELSE 'unit-shipped' END
                        ORDER BY e.id DESC LIMIT 1)
-               FROM returns r WHERE r.status IN ('replacement-shipped', 'unit-in-transit') ORDER BY r.id LIMIT ?""",
+               FROM returns r WHERE r.status IN ('replacement-shipped', 'unit-in-transit') """
+            """ORDER BY r.id LIMIT ?""",
             [int(rows * MATCHED_SHARE)]).fetchall()
     finally:
         conn.close()

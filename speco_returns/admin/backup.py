@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 def backup(store: Database, dest: Path, *, force: bool) -> int:
     """Copy the live database (db/snapshot.py) into a temporary file beside `dest`, checked,
     then renamed into place."""
-    if store.is_server:  # a server keeps its own backups: pg_dump, at the server, once per team
-        raise ReturnsError("on a server database, back up with pg_dump (README: A team on one server)")
+    # a server keeps its own backups: pg_dump, at the server, once per team
+    if store.is_server:
+        raise ReturnsError("on a server database, back up with pg_dump "
+                           "(README: A team on one server)")
     dest = dest.expanduser()
     with write_whole(dest, force=force, protected=[store.path], what="backup target") as tmp:
         copy_into(store, tmp)

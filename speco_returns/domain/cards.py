@@ -42,7 +42,8 @@ def luhn_ok(number: str) -> bool:
 
 def _joins(gap: list[str]) -> bool:
     """Whether what lies between two digits joins them into one run (the rule above)."""
-    return len(gap) <= MAX_JOIN and (digits.SPACE not in gap or (gap[0] == digits.SPACE and gap[-1] == digits.SPACE))
+    return len(gap) <= MAX_JOIN and (digits.SPACE not in gap
+                                     or (gap[0] == digits.SPACE and gap[-1] == digits.SPACE))
 
 
 def digit_runs(text: str) -> tuple[list[list[int]], int]:
@@ -113,9 +114,10 @@ def card_problem(label: str, text: str) -> str | None:
     """Why free text may not be stored (a bare run that may hide a card number, or a card
     number), or None."""
     if digit_runs(text)[1] > MAX_BARE_DIGITS:
-        return (f"{label} holds a number of more than {MAX_BARE_DIGITS} digits, which may hide a card number: "
-                "a tracking number goes in --tracking")
+        return (f"{label} holds a number of more than {MAX_BARE_DIGITS} digits, "
+                "which may hide a card number: a tracking number goes in --tracking")
     if contains_card_number(text):
-        return (f"{label} looks like it holds a payment card number; card numbers are never stored: remove it "
+        return (f"{label} looks like it holds a payment card number; "
+                "card numbers are never stored: remove it "
                 "(other numbers that happen to pass the card check: separate them with words)")
     return None

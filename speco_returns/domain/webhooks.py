@@ -41,7 +41,8 @@ def signed(source: str, body: bytes, headers: Mapping[str, str], secret: str) ->
     """The header the aggregator signs with matches the body, compared in constant time.
     `headers`: names in lower case."""
     given = headers.get(SIGNATURE_HEADERS[source], "").strip()
-    return bool(given and secret) and hmac.compare_digest(given.encode(), expected_signature(source, body, secret).encode())
+    return bool(given and secret) and hmac.compare_digest(
+        given.encode(), expected_signature(source, body, secret).encode())
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,18 @@ def event(source: str, body: bytes) -> Event:
         found = _aftership(doc)
     else:
         found = _easypost(doc)
-    event_id = str(doc.get("event_id" if source == "aftership" else "id") or "") or hashlib.sha256(body).hexdigest()[:32]
+    event_id = (str(doc.get("event_id" if source == "aftership" else "id") or "")
+                or hashlib.sha256(body).hexdigest()[:32])
     tracking, words, at, detail = found
     if not isinstance(tracking, str) or not tracking.strip():
         raise ValueError("the event names no tracking number")
     if not carriers.valid_tracking(tracking.strip()):
-        raise ValueError("the tracking number is not one (at most 64 letters, digits, spaces or hyphens)")
+        raise ValueError("the tracking number is not one "
+                         "(at most 64 letters, digits, spaces or hyphens)")
     if any("\x00" in text for text in (event_id, at or "", detail, *words)):
         raise ValueError("the event holds a NUL character (\\u0000): no text does")
-    return Event(source, event_id[:100], tracking.strip(), tuple(w for w in words if w), at or "", detail)
+    return Event(source, event_id[:100], tracking.strip(), tuple(w for w in words if w), at or "",
+                 detail)
 
 
 def _text(value) -> str:
@@ -91,7 +95,8 @@ def _aftership(doc: dict):
     last = checkpoints[-1] if checkpoints else {}
     at = _text(msg.get("shipment_delivery_date")) if _text(msg.get("tag")) == "Delivered" else ""
     return (msg.get("tracking_number"), (_text(msg.get("tag")), _text(msg.get("subtag"))),
-            at or _text(last.get("checkpoint_time")), _text(msg.get("subtag_message")) or _text(last.get("message")))
+            at or _text(last.get("checkpoint_time")),
+            _text(msg.get("subtag_message")) or _text(last.get("message")))
 
 
 def _easypost(doc: dict):
@@ -103,7 +108,8 @@ def _easypost(doc: dict):
     same = [d for d in details if _text(d.get("status")) == status]
     last = (same or details or [{}])[-1]
     return (result.get("tracking_code"), (status, _text(result.get("status_detail"))),
-            _text(last.get("datetime")) or _text(result.get("updated_at")), _text(last.get("message")))
+            _text(last.get("datetime")) or _text(result.get("updated_at")),
+            _text(last.get("message")))
 
 
 def row(e: Event, line: int, zones=None) -> carriers.Row:
@@ -114,6 +120,7 @@ def row(e: Event, line: int, zones=None) -> carriers.Row:
     on = carriers.event_date(e.at, "", "", fmt, zones) if e.at and kind != carriers.OTHER else None
     if kind in (carriers.DELIVERED, carriers.UPDATED) and on is None:
         raise ValueError(f"a {kind} event without a date")
-    return carriers.Row(line=line, tracking=e.tracking, key=carriers.tracking_key(e.tracking), kind=kind,
-                        status=word, on=on, at=e.at, digest=carriers.digest([e.source, e.event_id]),
+    return carriers.Row(line=line, tracking=e.tracking, key=carriers.tracking_key(e.tracking),
+                        kind=kind, status=word, on=on, at=e.at,
+                        digest=carriers.digest([e.source, e.event_id]),
                         exception=exception, detail=e.detail)

@@ -16,11 +16,14 @@ MAX_NAMED = 20
 
 
 def _bytes(value) -> bytes:
-    return bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode("utf-8", "surrogatepass")
+    return (bytes(value) if isinstance(value, (bytes, memoryview))
+            else str(value).encode("utf-8", "surrogatepass"))
 
 
-def verify(db: Database, table: str, progress: Progress | None = None) -> tuple[list[int], list[str]]:
-    """(row ids whose hash does not follow from the previous row's, what is wrong with the head)."""
+def verify(db: Database, table: str,
+           progress: Progress | None = None) -> tuple[list[int], list[str]]:
+    """(row ids whose hash does not follow from the previous row's, what is wrong with the
+    head)."""
     total = audit.chain_count(db, table)
     bad: list[int] = []
     prev, count, last_id = b"", 0, 0
@@ -28,7 +31,8 @@ def verify(db: Database, table: str, progress: Progress | None = None) -> tuple[
     for row_id, stored, canon in audit.chain_rows(db, table):
         if stored != sha(prev + _bytes(canon)).hexdigest():
             bad.append(row_id)
-        prev, count, last_id = stored.encode() if isinstance(stored, str) else b"", count + 1, row_id
+        prev, count, last_id = (stored.encode() if isinstance(stored, str) else b"",
+                                count + 1, row_id)
         if progress and count % 100_000 == 0:
             progress(f"{table} chain", count, total)
     head = audit.chain_head(db, table)
@@ -37,18 +41,21 @@ def verify(db: Database, table: str, progress: Progress | None = None) -> tuple[
         if count:
             problems.append(f"the {table} chain has no recorded head")
     elif (head[0], head[1], head[2] or "") != (last_id, count, prev.decode()):
-        problems.append(f"the {table} chain ends at row {last_id} of {count}, but its head records row {head[0]} "
+        problems.append(f"the {table} chain ends at row {last_id} of {count}, "
+                        f"but its head records row {head[0]} "
                         f"of {head[1]}: rows were removed or added at the end")
     return bad, problems
 
 
-def verify_all(db: Database, progress: Progress | None = None) -> dict[str, tuple[list[int], list[str]]]:
+def verify_all(db: Database,
+               progress: Progress | None = None) -> dict[str, tuple[list[int], list[str]]]:
     return {table: verify(db, table, progress) for table in chain.CHAINED}
 
 
 def heads(db: Database) -> dict[str, tuple[int, int, str]]:
     """The chains' heads as recorded: {table: (last id, rows, hash)}."""
-    return {table: tuple(h) for table in chain.CHAINED if (h := audit.chain_head(db, table)) is not None}
+    return {table: tuple(h) for table in chain.CHAINED
+            if (h := audit.chain_head(db, table)) is not None}
 
 
 def sqlite_trigger_problems(db: Database) -> list[str]:
@@ -66,6 +73,7 @@ def problem_lines(chains: dict[str, tuple[list[int], list[str]]]) -> list[str]:
         lines += head
         if bad:
             ids = ", ".join(map(str, bad[:MAX_NAMED]))
-            lines.append(f"the {table} chain breaks at {len(bad)} row(s) (id {ids}{', ...' if len(bad) > MAX_NAMED else ''}): "
+            lines.append(f"the {table} chain breaks at {len(bad)} row(s) "
+                         f"(id {ids}{', ...' if len(bad) > MAX_NAMED else ''}): "
                          "rows were changed, added or removed outside the tool")
     return lines

@@ -15,7 +15,8 @@ from ..db import audit
 from ..db.connection import Database
 from . import chains, replay
 
-REPLAY_HERE = 0.5  # the share of returns doctor replays beside the workers (it also runs the other checks)
+# the share of returns doctor replays beside the workers (it also runs the other checks)
+REPLAY_HERE = 0.5
 
 
 def split(db: Database) -> int:
@@ -43,7 +44,8 @@ WORKER_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
 
 
 def worker_command(path: Path, task: str) -> list[str]:
-    return [sys.executable, "-I", "-c", WORKER_CODE, str(Path(__file__).resolve().parents[2]), str(path), task]
+    return [sys.executable, "-I", "-c", WORKER_CODE, str(Path(__file__).resolve().parents[2]),
+            str(path), task]
 
 
 def start(path: Path, upto: int) -> dict[str, subprocess.Popen] | None:

@@ -18,8 +18,9 @@ def migration_problems(recorded: set[str]) -> list[str]:
     gaps = [n for n in known[:upto + 1] if n not in recorded]
     if not gaps:
         return []
-    return [f"migration(s) {', '.join(gaps)} not recorded, though later ones are: its record was removed outside the "
-            "tool, and every write would fail applying it again; restore from a backup"]
+    return [f"migration(s) {', '.join(gaps)} not recorded, though later ones are: "
+            "its record was removed outside the tool, and every write would fail applying it "
+            "again; restore from a backup"]
 
 
 def differences(expected: dict, actual: dict, skip: set[str] = frozenset()) -> list[str]:
@@ -43,7 +44,8 @@ def schema_problems(db: Database, skip: set[str] = frozenset()) -> tuple[list[st
     problems = migration_problems(recorded)
     try:
         expected, optional = audit.expected_schema(db, recorded)
-    except Exception as e:  # noqa: BLE001 - recorded migrations that cannot run alone (a gap): named above
+    except Exception as e:  # noqa: BLE001
+        # recorded migrations that cannot run alone (a gap): named above
         return problems or [f"the recorded migrations cannot be replayed ({e})"], []
     actual = audit.schema_objects(db)
     for key, value in optional.items():
@@ -51,6 +53,7 @@ def schema_problems(db: Database, skip: set[str] = frozenset()) -> tuple[list[st
             expected.setdefault(key, value)
     found = differences(expected, actual, set(skip))
     if found:
-        problems.append(f"the schema is not what its {len(recorded)} recorded migration(s) make: {'; '.join(found[:10])}"
-                        f"{' ...' if len(found) > 10 else ''} (changed outside the tool, or a migration's record removed)")
+        problems.append(f"the schema is not what its {len(recorded)} recorded migration(s) make: "
+                        f"{'; '.join(found[:10])}{' ...' if len(found) > 10 else ''} "
+                        "(changed outside the tool, or a migration's record removed)")
     return problems, found

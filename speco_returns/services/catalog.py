@@ -38,10 +38,13 @@ def _split_price(header: list[str], cells: list[str]) -> str | None:
     """The problem when the list price and the cell after it could be one number split by
     an unquoted comma (`1` and `299.00`), else None."""
     at = header.index("list_price")
-    if at + 1 < len(cells) and _SPLIT_HEAD.fullmatch(cells[at]) and _SPLIT_TAIL.fullmatch(cells[at + 1]):
+    if (at + 1 < len(cells) and _SPLIT_HEAD.fullmatch(cells[at])
+            and _SPLIT_TAIL.fullmatch(cells[at + 1])):
         joined = f"{cells[at].strip()},{cells[at + 1].strip()}"
-        return (f"list price {inputs.quote(cells[at].strip())} then {header[at + 1]} {inputs.quote(cells[at + 1].strip())} "
-                f"could be {inputs.quote(joined)} split by an unquoted comma: quote the price (\"{inputs.quote(joined)}\"), "
+        return (f"list price {inputs.quote(cells[at].strip())} then {header[at + 1]} "
+                f"{inputs.quote(cells[at + 1].strip())} "
+                f"could be {inputs.quote(joined)} split by an unquoted comma: "
+                f"quote the price (\"{inputs.quote(joined)}\"), "
                 f"or give a {header[at + 1]} that is not three digits")
     return None
 
@@ -59,7 +62,8 @@ def _check_header(file: Path, header: list[str]) -> None:
     elif not {"model", "category", "list_price"} <= set(header):
         problem = "a column is missing"
     if problem:
-        raise ReturnsError(f"{file}, line 1: {problem}: the header must be model,category,list_price[,description]")
+        raise ReturnsError(f"{file}, line 1: {problem}: "
+                           "the header must be model,category,list_price[,description]")
 
 
 def read_csv(file: Path) -> list[Product]:
@@ -79,9 +83,11 @@ def read_csv(file: Path) -> list[Product]:
             for cells in reader:
                 if not any(c.strip() for c in cells):  # a blank line, or a spreadsheet's empty row
                     continue
-                if len(cells) != len(header):  # e.g. an unquoted 1,299.00: never drop or shift a cell
-                    problems.append(f"{file}, line {reader.line_num}: {len(cells)} cells where the header has "
-                                    f"{len(header)} (a price with a comma must be quoted: \"1,299.00\")")
+                # e.g. an unquoted 1,299.00: never drop or shift a cell
+                if len(cells) != len(header):
+                    problems.append(f"{file}, line {reader.line_num}: {len(cells)} cells "
+                                    f"where the header has {len(header)} "
+                                    "(a price with a comma must be quoted: \"1,299.00\")")
                     continue
                 split = _split_price(header, cells)
                 if split:
@@ -89,7 +95,8 @@ def read_csv(file: Path) -> list[Product]:
                     continue
                 row = dict(zip(header, cells, strict=True))
                 try:
-                    p = product(row["model"], row["category"], row["list_price"], row.get("description"))
+                    p = product(row["model"], row["category"], row["list_price"],
+                                row.get("description"))
                     products[p.model] = p
                 except ReturnsError as e:
                     problems.append(f"{file}, line {reader.line_num}: {e.problems[0].message}")
@@ -97,7 +104,8 @@ def read_csv(file: Path) -> list[Product]:
             raise ReturnsError(f"{file}: not a UTF-8 CSV file ({e})") from None
     if problems:
         more = len(problems) - MAX_PROBLEMS_SHOWN
-        raise ReturnsError(*problems[:MAX_PROBLEMS_SHOWN], *([f"... and {more} more"] if more > 0 else []))
+        raise ReturnsError(*problems[:MAX_PROBLEMS_SHOWN],
+                           *([f"... and {more} more"] if more > 0 else []))
     return list(products.values())
 
 
@@ -113,12 +121,13 @@ def history(db: Database, model: str) -> list[dict]:
     from ..db import changes
 
     if not db.is_server:
-        raise ReturnsError("catalog history is recorded on a team's server (PostgreSQL): a desk's catalog keeps "
-                           "each model's latest entry only (`catalog list`)")
+        raise ReturnsError("catalog history is recorded on a team's server (PostgreSQL): "
+                           "a desk's catalog keeps each model's latest entry only (`catalog list`)")
     name = inputs.normalize_model(model)
     with db.read():
         rows = changes.catalog_history(db, name)
     if not rows:
         raise ReturnsError(f"no recorded change to {name} in the catalog")
-    return [{"at": changes.when(r["at"]), "login": r["login"], "change": changes.what("catalog", r["op"], r["old"], r["new"]),
+    return [{"at": changes.when(r["at"]), "login": r["login"],
+             "change": changes.what("catalog", r["op"], r["old"], r["new"]),
              "by_the_tool": r["explained"]} for r in rows]
