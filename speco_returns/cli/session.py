@@ -27,7 +27,8 @@ class Session:
     """What a command reads and writes through, who records and when. A plain class: every
     start creates this class, and as a dataclass that cost about 0.7 ms."""
 
-    def __init__(self, db_path: Path | str, agent: str, *, keep: bool = False, agent_given: bool = False):
+    def __init__(self, db_path: Path | str, agent: str, *, keep: bool = False,
+                 agent_given: bool = False):
         self.db_path = db_path  # a file, or a PostgreSQL URL (db.urls.is_url)
         self.agent = agent
         # `shell`: one session for every command it runs (a server: one connection too)
