@@ -28,21 +28,24 @@ from typer.testing import CliRunner
 from speco_returns.cli import app
 
 TODAY = "2026-11-26"
-BASE_ENV = {"SPECO_RETURNS_AGENT": "hostile", "SPECO_RETURNS_TODAY": TODAY, "NO_COLOR": "1", "COLUMNS": "120"}
+BASE_ENV = {"SPECO_RETURNS_AGENT": "hostile", "SPECO_RETURNS_TODAY": TODAY, "NO_COLOR": "1",
+            "COLUMNS": "120"}
 # Deterministic by default, so CI gives the same answer twice; HOSTILE_EXAMPLES=400
 # HOSTILE_RANDOM=1 explores further (each run then draws new examples).
 EXAMPLES_PER_COMMAND = int(os.environ.get("HOSTILE_EXAMPLES", "40"))
 DERANDOMIZE = os.environ.get("HOSTILE_RANDOM") != "1"
 
 SEED = [
-    ("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500", "--description", "Bullet camera"),
+    ("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "500", "--description",
+     "Bullet camera"),
     ("catalog", "add", "PTZ-9", "--category", "ptz", "--list-price", "$1,299.00"),
     ("catalog", "add", "REC-2", "--category", "recorder"),
     # RA-000001: standard, authorized
-    ("open", "--type", "standard", "--customer", "Acme Security", "--item", "CAM-1", "--serial", "SN0001", "--on", "2026-11-01"),
+    ("open", "--type", "standard", "--customer", "Acme Security", "--item", "CAM-1", "--serial",
+     "SN0001", "--on", "2026-11-01"),
     # RA-000002: advanced, delivered 2026-09-25, so overdue on TODAY
-    ("open", "--type", "advanced", "--customer", "Beta Alarm", "--email", "ops@beta.example", "--item", "CAM-1:2",
-     "--serial", "SN0002", "--serial", "SN0003", "--on", "2026-09-20"),
+    ("open", "--type", "advanced", "--customer", "Beta Alarm", "--email", "ops@beta.example",
+     "--item", "CAM-1:2", "--serial", "SN0002", "--serial", "SN0003", "--on", "2026-09-20"),
     ("link", "RA-000002", "--on", "2026-09-20"),
     ("hold", "RA-000002", "--ref", "AUTH-1", "--expires", "2026-12-01", "--on", "2026-09-21"),
     ("ship", "RA-000002", "--tracking", "1Z999", "--on", "2026-09-22"),
@@ -51,10 +54,11 @@ SEED = [
     ("open", "--type", "virtual", "--customer", "Gamma Co", "--item", "CAM-1", "--serial", "SN0004",
      "--approved-by", "Dana", "--reason", "goodwill", "--on", "2026-11-20"),
     # TCK-100: counter (keyed by its ticket: no RA number)
-    ("open", "--type", "counter", "--customer", "Delta", "--item", "CAM-1", "--ticket", "TCK-100", "--distributor", "ADI",
-     "--on", "2026-11-20"),
+    ("open", "--type", "counter", "--customer", "Delta", "--item", "CAM-1", "--ticket", "TCK-100",
+     "--distributor", "ADI", "--on", "2026-11-20"),
     # RA-000004: advanced, link sent
-    ("open", "--type", "advanced", "--customer", "Epsilon", "--item", "PTZ-9", "--serial", "SN0005", "--on", "2026-11-25"),
+    ("open", "--type", "advanced", "--customer", "Epsilon", "--item", "PTZ-9", "--serial", "SN0005",
+     "--on", "2026-11-25"),
     ("link", "RA-000004", "--on", "2026-11-25"),
     ("note", "RA-000001", "customer called", "--on", "2026-11-02"),
 ]
@@ -63,20 +67,26 @@ CATALOG_CSV = "model,category,list_price,description\nCAM-7,camera,199.99,new bu
 
 # Good values by kind; every kind also gets junk.
 GOOD = {
-    "ra": ["RA-000001", "ra-000002", "RA-000003", "RA-000004", "RA-000005", "RA-999999", "RA-0", "RA-", "tck-100",
-           "TCK-100", " RA-000001 ", "RA-0000001"],
-    "date": ["2026-11-26", "2026-11-20", "2026-09-25", "11/20/2026", "Nov 20 2026", "2026-12-31", "2999-12-31",
-             "1999-12-31", "2026-02-30", "2026-11", "Nov 20", "today"],
-    "text": ["Acme Security", "ops@example.com", "+1 555 123 4567", "SO-123456", "goodwill", "Dana", "AUTH-2", "1Z999"],
+    "ra": ["RA-000001", "ra-000002", "RA-000003", "RA-000004", "RA-000005", "RA-999999", "RA-0",
+           "RA-", "tck-100", "TCK-100", " RA-000001 ", "RA-0000001"],
+    "date": ["2026-11-26", "2026-11-20", "2026-09-25", "11/20/2026", "Nov 20 2026", "2026-12-31",
+             "2999-12-31", "1999-12-31", "2026-02-30", "2026-11", "Nov 20", "today"],
+    "text": ["Acme Security", "ops@example.com", "+1 555 123 4567", "SO-123456", "goodwill", "Dana",
+             "AUTH-2", "1Z999"],
     "type": ["standard", "counter", "otc", "advanced", "ar", "virtual", "AR", " Standard "],
-    "item": ["CAM-1", "cam-1:2", "CAM-1:0", "CAM-1:10000", "PTZ-9", "PTZ-9:3", "REC-2", "NEW-MODEL", "CAM-1:x", ":1"],
-    "serial": ["SN0001", "SN0005", "SN0009", "sn-0010", "CAM-1=SN0011", "PTZ-9=SN0012", "SN0", "S" * 32, "=SN0013"],
+    "item": ["CAM-1", "cam-1:2", "CAM-1:0", "CAM-1:10000", "PTZ-9", "PTZ-9:3", "REC-2", "NEW-MODEL",
+             "CAM-1:x", ":1"],
+    "serial": ["SN0001", "SN0005", "SN0009", "sn-0010", "CAM-1=SN0011", "PTZ-9=SN0012", "SN0",
+               "S" * 32, "=SN0013"],
     "model": ["CAM-1", "PTZ-9", "cam-1", "REC-2", "NEW-7"],
-    "status": ["authorized", "completed", "link-sent", "cancelled", "ticket-issued", "charged", "late-return"],
+    "status": ["authorized", "completed", "link-sent", "cancelled", "ticket-issued", "charged",
+               "late-return"],
     "category": ["camera", "ptz", "specialty", "recorder", "other", "Camera"],
-    "money": ["500", "1,299.00", "$1,299.00", "-5", "0", "0.5", "1,29", "$999,999,999.99", "$1,000,000,000.00"],
+    "money": ["500", "1,299.00", "$1,299.00", "-5", "0", "0.5", "1,29", "$999,999,999.99",
+              "$1,000,000,000.00"],
     "int": ["0", "7", "30", "3650", "3651", "-1"],
-    "path": ["catalog.csv", "missing.csv", "out.csv", "new.csv", ".", "", "catalog.csv.bak", "returns.db", "copy.db"],
+    "path": ["catalog.csv", "missing.csv", "out.csv", "new.csv", ".", "", "catalog.csv.bak",
+             "returns.db", "copy.db"],
 }
 ALL_GOOD = sorted({v for values in GOOD.values() for v in values})
 
@@ -84,23 +94,28 @@ FLAG = None
 OPTIONAL = "?"
 COMMON = {"--json": FLAG}
 EVENT = {"--on": "date", "--json": FLAG}
-EXPORT = {"--from": "date", "--to": "date", "--output": "path", "-o": "path", "--force": FLAG, "--bom": FLAG}
-OPEN_TEXT = {"--customer": "text", "--approved-by": "text", "--reason": "text", "--ticket": "text", "--distributor": "text"}
+EXPORT = {"--from": "date", "--to": "date", "--output": "path", "-o": "path", "--force": FLAG,
+          "--bom": FLAG}
+OPEN_TEXT = {"--customer": "text", "--approved-by": "text", "--reason": "text", "--ticket": "text",
+             "--distributor": "text"}
 
-# command -> (positional kinds, options -> value kind or FLAG); OPTIONAL marks an optional positional.
+# command -> (positional kinds, options -> value kind or FLAG); OPTIONAL marks an optional
+# positional.
 COMMANDS: dict[tuple[str, ...], tuple[list[str], dict[str, str | None]]] = {
     ("policy",): ([OPTIONAL + "type"], COMMON),
-    ("check",): ([], {"--type": "type", "-t": "type", "--item": "item", "-i": "item", "--serial": "serial", "-s": "serial",
-                      **OPEN_TEXT, "--on": "date", "--json": FLAG}),
-    ("open",): ([], {"--type": "type", "-t": "type", "-c": "text", "--email": "text", "--phone": "text", "--item": "item",
-                     "-i": "item", "--serial": "serial", "-s": "serial", **OPEN_TEXT, "--note": "text", "--on": "date",
-                     "--yes": FLAG, "-y": FLAG, "--json": FLAG}),
+    ("check",): ([], {"--type": "type", "-t": "type", "--item": "item", "-i": "item",
+                      "--serial": "serial", "-s": "serial", **OPEN_TEXT, "--on": "date",
+                      "--json": FLAG}),
+    ("open",): ([], {"--type": "type", "-t": "type", "-c": "text", "--email": "text",
+                     "--phone": "text", "--item": "item", "-i": "item", "--serial": "serial",
+                     "-s": "serial", **OPEN_TEXT, "--note": "text", "--on": "date", "--yes": FLAG,
+                     "-y": FLAG, "--json": FLAG}),
     ("serial", "add"): (["ra", "serial", OPTIONAL + "serial"], {"--model": "model", "-m": "model"}),
     ("serial", "remove"): (["ra", "serial"], {}),
     ("serial", "find"): (["serial"], COMMON),
     ("show",): (["ra"], {"--notice": "text", "--json": FLAG}),
-    ("list",): ([], {"--type": "type", "-t": "type", "--status": "status", "--customer": "text", "-c": "text",
-                     "--all": FLAG, "-a": FLAG, "--json": FLAG, "--csv": FLAG}),
+    ("list",): ([], {"--type": "type", "-t": "type", "--status": "status", "--customer": "text",
+                     "-c": "text", "--all": FLAG, "-a": FLAG, "--json": FLAG, "--csv": FLAG}),
     ("link",): (["ra"], EVENT),
     ("hold",): (["ra"], {"--ref": "text", "--expires": "date", **EVENT}),
     ("ship",): (["ra"], {"--tracking": "text", **EVENT}),
@@ -111,17 +126,22 @@ COMMANDS: dict[tuple[str, ...], tuple[list[str], dict[str, str | None]]] = {
     ("complete",): (["ra"], {"--note": "text", **EVENT}),
     ("cancel",): (["ra"], {"--reason": "text", "--yes": FLAG, **EVENT}),
     ("void",): (["ra"], {"--reason": "text", "--yes": FLAG, **EVENT}),
-    ("edit",): (["ra"], {"--customer": "text", "-c": "text", "--email": "text", "--phone": "text", "--distributor": "text",
-                         "--approved-by": "text", "--reason": "text", "--json": FLAG}),
+    ("edit",): (["ra"], {"--customer": "text", "-c": "text", "--email": "text", "--phone": "text",
+                         "--distributor": "text", "--approved-by": "text", "--reason": "text",
+                         "--json": FLAG}),
     ("note",): (["ra", "text"], {"--on": "date"}),
-    ("overdue",): ([], {"--as-of": "date", "--within": "int", "--check": FLAG, "--json": FLAG, "--csv": FLAG}),
-    ("notify",): ([], {"--as-of": "date", "--dry-run": FLAG, "--outbox": "path", "--remind": "text", "--json": FLAG}),
+    ("overdue",): ([], {"--as-of": "date", "--within": "int", "--check": FLAG, "--json": FLAG,
+                        "--csv": FLAG}),
+    ("notify",): ([], {"--as-of": "date", "--dry-run": FLAG, "--outbox": "path", "--remind": "text",
+                       "--json": FLAG}),
     ("export", "ledger"): ([], EXPORT),
     ("export", "returns"): ([], EXPORT),
     ("export", "holds"): ([], EXPORT),
-    ("refund",): (["ra"], {"--ref": "text", "--amount": "money", "--reason": "text", "--yes": FLAG, **EVENT}),
+    ("refund",): (["ra"], {"--ref": "text", "--amount": "money", "--reason": "text", "--yes": FLAG,
+                           **EVENT}),
     ("report",): ([], {"--from": "date", "--to": "date", "--json": FLAG, "--csv": FLAG}),
-    ("catalog", "add"): (["model"], {"--category": "category", "--list-price": "money", "--description": "text"}),
+    ("catalog", "add"): (["model"], {"--category": "category", "--list-price": "money",
+                                     "--description": "text"}),
     ("catalog", "import"): (["path"], {}),
     ("catalog", "list"): ([], {"--json": FLAG, "--csv": FLAG}),
     ("backup",): (["path"], {"--force": FLAG}),
@@ -131,11 +151,12 @@ GLOBAL_OPTIONS = ["--agent", "--version", "--help", "-h"]
 
 # Junk: any unicode but what no shell can pass (NUL) or what would leave the test's folder
 # (path separators, ~ for the home folder). Undecodable bytes have their own test below.
-JUNK = st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00/\\~"), max_size=24)
+JUNK = st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00/\\~"),
+               max_size=24)
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
-    st.sampled_from(["9" * 400, "1e308", "-0", "nan", "inf", "99999999999999999999", "4294967296", "1,000,000,000,000.00",
-                     "9999", "10000", "-1", "3650", "3651"]),
+    st.sampled_from(["9" * 400, "1e308", "-0", "nan", "inf", "99999999999999999999", "4294967296",
+                     "1,000,000,000,000.00", "9999", "10000", "-1", "3650", "3651"]),
 )
 LONG = st.sampled_from(["x" * 2001, "\u00e9" * 5000, "A" * 65, "S" * 33, "2026-11-26" * 50])
 ANY_VALUE = st.one_of(st.sampled_from(ALL_GOOD), JUNK, NUMBERS, LONG)
@@ -190,13 +211,17 @@ def argv_for(path: tuple[str, ...]):
     @st.composite
     def build(draw):
         before = draw(st.one_of(st.just([]), st.just([]), st.just([]),
-                                st.tuples(st.just("--agent"), ANY_VALUE).map(list), st.lists(soup_token, max_size=2)))
+                                st.tuples(st.just("--agent"), ANY_VALUE).map(list),
+                                st.lists(soup_token, max_size=2)))
         args = [*before, path[0]]
         if len(path) == 2:
-            args += draw(st.one_of(st.just([]), st.just([]), st.just([]), st.lists(soup_token, max_size=1)))
+            args += draw(st.one_of(st.just([]), st.just([]), st.just([]),
+                                   st.lists(soup_token, max_size=1)))
             args.append(path[1])
-        args += draw(st.one_of(well_formed(), well_formed(), well_formed(), st.lists(soup_token, max_size=9)))
-        return [a for a in args if not a.startswith("--db")]  # never a database outside the test's folder
+        args += draw(st.one_of(well_formed(), well_formed(), well_formed(),
+                               st.lists(soup_token, max_size=9)))
+        # never a database outside the test's folder
+        return [a for a in args if not a.startswith("--db")]
 
     return build()
 
@@ -217,7 +242,8 @@ def _fresh_folder(base: Path) -> Iterator[Path]:
 def _dump(db: Path) -> dict[str, list]:
     conn = sqlite3.connect(db, timeout=10)
     try:
-        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master "
+                                             "WHERE type = 'table' ORDER BY name")]
         return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))) for t in tables}
     finally:
         conn.close()
@@ -228,7 +254,8 @@ def _files(folder: Path) -> set[str]:
 
 
 def _explain(result, args) -> str:
-    text = f"args={args!r}\nexit={result.exit_code}\nstdout={result.stdout[-2000:]}\nstderr={result.stderr[-2000:]}"
+    text = (f"args={args!r}\nexit={result.exit_code}\nstdout={result.stdout[-2000:]}\n"
+            f"stderr={result.stderr[-2000:]}")
     if result.exc_info and not isinstance(result.exception, SystemExit):
         text += "\n" + "".join(traceback.format_exception(*result.exc_info))
     return text
@@ -252,8 +279,10 @@ def test_hostile_arguments_never_crash_and_a_refusal_writes_nothing(path, seed_d
     seed_dump = _dump(seed_db)
     codes: set[int] = set()
 
-    @settings(max_examples=EXAMPLES_PER_COMMAND, deadline=None, database=None, derandomize=DERANDOMIZE,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example, HealthCheck.data_too_large])
+    @settings(max_examples=EXAMPLES_PER_COMMAND, deadline=None, database=None,
+              derandomize=DERANDOMIZE,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example,
+                                     HealthCheck.data_too_large])
     @given(args=argv_for(path))
     def run(args):
         with _fresh_folder(tmp_path) as here:
@@ -278,7 +307,8 @@ def test_hostile_arguments_never_crash_and_a_refusal_writes_nothing(path, seed_d
             codes.add(result.exit_code)
 
     run()
-    assert codes - {0} or path in {("policy",), ("catalog", "list"), ("doctor",)}, f"{path}: nothing was ever refused: {codes}"
+    assert codes - {0} or path in {("policy",), ("catalog", "list"), ("doctor",)}, (
+        f"{path}: nothing was ever refused: {codes}")
 
 
 # --- what a shell passes that is not UTF-8 ------------------------------------------------------
@@ -292,7 +322,8 @@ UNDECODABLE = "caf\udce9 \udcff"
     "args",
     [
         ["open", "--type", "standard", "--customer", UNDECODABLE, "--item", "CAM-1"],
-        ["open", "--type", "standard", "--customer", "Acme", "--email", UNDECODABLE, "--item", "CAM-1"],
+        ["open", "--type", "standard", "--customer", "Acme", "--email", UNDECODABLE, "--item",
+         "CAM-1"],
         ["open", "--type", "standard", "--customer", "Acme", "--item", f"CAM-{UNDECODABLE}"],
         ["check", "--type", "standard", "--item", "CAM-1", "--customer", UNDECODABLE],
         ["show", UNDECODABLE],
@@ -319,11 +350,14 @@ def test_undecodable_argument_bytes_are_refused_cleanly(args, seed_db, tmp_path)
     if result.exit_code != 0:
         assert _dump(db) == before, why
     # Whatever was accepted can still be read back: nothing stored poisons a later command.
-    for later in (*(["show", ra, *fmt] for ra in ("RA-000001", "RA-000002", "RA-000003", "TCK-100", "RA-000004")
+    for later in (*(["show", ra, *fmt]
+                    for ra in ("RA-000001", "RA-000002", "RA-000003", "TCK-100", "RA-000004")
                     for fmt in ([], ["--json"])),
-                  ["list", "--all", "--json"], ["catalog", "list"], ["export", "returns"], ["export", "ledger"]):
+                  ["list", "--all", "--json"], ["catalog", "list"], ["export", "returns"],
+                  ["export", "ledger"]):
         after = runner.invoke(app, later, env=env)
-        assert after.exit_code == 0 and after.exception is None, f"after {args!r}:\n" + _explain(after, later)
+        assert after.exit_code == 0 and after.exception is None, (
+            f"after {args!r}:\n" + _explain(after, later))
 
 
 @pytest.mark.slow

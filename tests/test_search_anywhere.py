@@ -21,7 +21,8 @@ NOW = Now(today=inputs.parse_date(TODAY), stamp="2026-11-26T12:00:00+00:00", age
 
 
 def found(cli, text: str, *more: str) -> list[str]:
-    return [r["ra"] for r in json.loads(ok(cli("list", "--all", "--search", text, *more, "--json", today=TODAY)).stdout)]
+    return [r["ra"] for r in json.loads(ok(cli("list", "--all", "--search", text, *more, "--json",
+                                               today=TODAY)).stdout)]
 
 
 @pytest.fixture
@@ -30,22 +31,28 @@ def calls(cli):
         return ok(cli(*args, today=TODAY))
 
     run("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99")
-    run("open", "-t", "standard", "-c", "Peterson Motors", "-i", "O4B3", "-s", "SN-7781234", "--phone", "(201) 555-0100",
-        "--contact-note", "call after 5pm, ask for Dana", "--note", "water damage on the housing", "-y")
-    run("open", "-t", "standard", "-c", "Straße Bau GmbH", "-i", "O4B3", "--email", "einkauf@strasse-bau.example", "-y")
-    run("open", "-t", "counter", "-c", "Quick Alarm", "-i", "O4B3", "--ticket", "TT-55012", "--distributor", "ADI", "-y")
+    run("open", "-t", "standard", "-c", "Peterson Motors", "-i", "O4B3", "-s", "SN-7781234",
+        "--phone", "(201) 555-0100", "--contact-note", "call after 5pm, ask for Dana", "--note",
+        "water damage on the housing", "-y")
+    run("open", "-t", "standard", "-c", "Straße Bau GmbH", "-i", "O4B3", "--email",
+        "einkauf@strasse-bau.example", "-y")
+    run("open", "-t", "counter", "-c", "Quick Alarm", "-i", "O4B3", "--ticket", "TT-55012",
+        "--distributor", "ADI", "-y")
     run("note", "RA-000001", "customer prefers e-mail after the move")
     return run
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("motors", ["RA-000001"]), ("MOTORS", ["RA-000001"]), ("erson", ["RA-000001"]),  # a piece of the name
+    # a piece of the name
+    ("motors", ["RA-000001"]), ("MOTORS", ["RA-000001"]), ("erson", ["RA-000001"]),
     ("1234", ["RA-000001"]),               # the last digits of a serial
-    ("555-01", ["RA-000001"]), ("2015550", ["RA-000001"]), ("201.555", ["RA-000001"]),  # a phone, any layout
+    # a phone, any layout
+    ("555-01", ["RA-000001"]), ("2015550", ["RA-000001"]), ("201.555", ["RA-000001"]),
     ("after 5pm", ["RA-000001"]),          # the contact note
     ("water damage", ["RA-000001"]),       # a note given at open
     ("prefers e-mail", ["RA-000001"]),     # a note added later
-    ("strasse", ["RA-000002"]), ("STRASSE BAU", ["RA-000002"]), ("straße", ["RA-000002"]),  # as --customer compares
+    # as --customer compares
+    ("strasse", ["RA-000002"]), ("STRASSE BAU", ["RA-000002"]), ("straße", ["RA-000002"]),
     ("bau.example", ["RA-000002"]),        # the end of an e-mail
     ("5012", ["TT-55012"]),                # a piece of a ticket
     ("nothing like it", []),
@@ -85,13 +92,16 @@ def test_the_terms_looked_for():
 
 
 def test_a_database_made_before_the_index_is_searched_after_the_upgrade(cli, db_path):
-    """Rows an older version wrote (before m019_search_anywhere) are in the index once this version opens the file."""
+    """Rows an older version wrote (before m019_search_anywhere) are in the index once this
+    version opens the file."""
     older_database(db_path, "m019_search_anywhere").close()
     db = open_database(db_path, migrate=False)
     try:
         for customer, serial in (("Old Motors", "SN-0424242"), ("Older Co", "SN-0525252")):
-            req = rules.Request(type="standard", customer=customer, items=(("O4B3", 1),), serials=((None, serial),))
-            returns_service.open_return(db, req, {"phone": "201-555-0177"}, "fragile", NOW.today, NOW)
+            req = rules.Request(type="standard", customer=customer, items=(("O4B3", 1),),
+                                serials=((None, serial),))
+            returns_service.open_return(db, req, {"phone": "201-555-0177"}, "fragile",
+                                        NOW.today, NOW)
         returns_service.note(db, "RA-000002", "left a voicemail", NOW.today, NOW)
     finally:
         db.close()
@@ -109,10 +119,12 @@ def test_the_server_reads_the_trigram_index(cli, db_path, backend):
     from clihelpers import raw
 
     with raw(db_path) as conn:
-        conn.execute("INSERT INTO search_terms (key, return_id, value) SELECT g, g, md5(g::text) FROM generate_series(1, 50000) g")
+        conn.execute("INSERT INTO search_terms (key, return_id, value) SELECT g, g, md5(g::text) "
+                     "FROM generate_series(1, 50000) g")
         conn.execute("ANALYZE search_terms")
         piece = conn.scalar("SELECT substr(md5('4242'), 9, 10)")
-        plan = " ".join(r[0] for r in conn.all(f"EXPLAIN SELECT return_id FROM search_terms WHERE value ILIKE '%{piece}%'"))
+        plan = " ".join(r[0] for r in conn.all("EXPLAIN SELECT return_id FROM search_terms "
+                                               f"WHERE value ILIKE '%{piece}%'"))
     assert "search_terms_value" in plan, plan
 
 
@@ -127,14 +139,18 @@ def test_on_a_server_every_role_searches_and_none_writes_the_index(cli, db_path,
     ok(cli("admin", "roles", "--apply"))
     with raw(db_path) as conn:
         for login, role in (("sam", "speco_agent"), ("liz", "speco_accounting")):
-            conn.execute(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{login}') THEN "
+            conn.execute("DO $$ BEGIN IF NOT EXISTS "
+                         f"(SELECT FROM pg_roles WHERE rolname = '{login}') THEN "
                          f"CREATE ROLE {login} LOGIN; END IF; END $$")
             conn.execute(f"GRANT {role} TO {login}")
     url = {login: db_path.replace("user=tester", f"user={login}") for login in ("sam", "liz")}
-    ok(cli("--db", url["sam"], "open", "-t", "standard", "-c", "Peterson Motors", "-i", "O4B3", "-s", "SN-7781234", "-y",
-           today=TODAY))
+    ok(cli("--db", url["sam"], "open", "-t", "standard", "-c", "Peterson Motors", "-i", "O4B3",
+           "-s", "SN-7781234", "-y", today=TODAY))
     for login in ("sam", "liz"):
-        rows = json.loads(ok(cli("--db", url[login], "list", "--all", "--search", "81234", "--json", today=TODAY)).stdout)
+        rows = json.loads(ok(cli("--db", url[login], "list", "--all", "--search", "81234", "--json",
+                                 today=TODAY)).stdout)
         assert [r["ra"] for r in rows] == ["RA-000001"], login
-    with psycopg.connect(url["sam"], autocommit=True) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("INSERT INTO public.search_terms (key, return_id, value) VALUES (1, 1, 'planted')")
+    with (psycopg.connect(url["sam"], autocommit=True) as conn,
+          pytest.raises(psycopg.errors.InsufficientPrivilege)):
+        conn.execute("INSERT INTO public.search_terms (key, return_id, value) "
+                     "VALUES (1, 1, 'planted')")
