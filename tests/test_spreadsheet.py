@@ -49,7 +49,8 @@ SOFFICE = shutil.which("soffice")
 def _needs_soffice():
     if SOFFICE is None:
         if os.environ.get("CI"):
-            pytest.fail("LibreOffice is not installed (no `soffice` on PATH): CI must run the spreadsheet tests")
+            pytest.fail("LibreOffice is not installed (no `soffice` on PATH): CI must run the "
+                        "spreadsheet tests")
         pytest.skip("LibreOffice is not installed (no `soffice` on PATH)")
 
 
@@ -73,12 +74,15 @@ CUSTOMERS = {
     "Zoë Ünïcødé 株式会社": "Zoë Ünïcødé 株式会社",
 }
 ADVANCED_CUSTOMER, ADVANCED_EXPORTED = "=10*10", "'=10*10"
-HOLD_REF = "AUTH/2026:03-1"  # a processor's reference: never needs the guard (a formula-like one is refused)
+# a processor's reference: never needs the guard (a formula-like one is refused)
+HOLD_REF = "AUTH/2026:03-1"
 RECEIVING_AGENT, RECEIVING_AGENT_EXPORTED = "+clerk", "'+clerk"
 MODELS = {"-NEG-1": ("10", "'-NEG-1", Decimal("10")), "@AT-2": ("5", "'@AT-2", Decimal("5"))}
 
-NUMBER_COLUMNS = {"amount", "list_price", "qty", "holds_change", "charges_change", "hold_amount", "charged", "refunded"}
-DATE_COLUMNS = {"date", "opened_on", "due_on", "closed_on", "authorized_on", "expires_on", "settled_on"}
+NUMBER_COLUMNS = {"amount", "list_price", "qty", "holds_change", "charges_change", "hold_amount",
+                  "charged", "refunded"}
+DATE_COLUMNS = {"date", "opened_on", "due_on", "closed_on", "authorized_on", "expires_on",
+                "settled_on"}
 CALC_EPOCH = date(1899, 12, 30)
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 
@@ -101,11 +105,13 @@ def build_hostile_database(cli) -> None:
     for model, (price, _, _) in MODELS.items():
         ok(cli("catalog", "add", "--category", "other", "--list-price", price, "--", model))
     for name in CUSTOMERS:
-        ok(cli("open", "--type", "standard", "--customer", name, "--item", "VX-100", "--yes", today="2026-03-02"))
-    ok(cli("open", "--type", "standard", "--customer", "Model Test", "--item=-NEG-1", "--item=@AT-2:2", "--yes", today="2026-03-02"))
+        ok(cli("open", "--type", "standard", "--customer", name, "--item", "VX-100", "--yes",
+               today="2026-03-02"))
+    ok(cli("open", "--type", "standard", "--customer", "Model Test", "--item=-NEG-1",
+           "--item=@AT-2:2", "--yes", today="2026-03-02"))
 
-    ra = ra_of(ok(cli("open", "--type", "advanced", "--customer", ADVANCED_CUSTOMER, "--item", "VX-100",
-                      "--serial", "SN12345", "--yes", today="2026-03-02")))
+    ra = ra_of(ok(cli("open", "--type", "advanced", "--customer", ADVANCED_CUSTOMER, "--item",
+                      "VX-100", "--serial", "SN12345", "--yes", today="2026-03-02")))
     ok(cli("link", ra, today="2026-03-03"))
     ok(cli("hold", ra, "--ref", HOLD_REF, today="2026-03-03"))
     ok(cli("ship", ra, "--tracking", "1Z999", today="2026-03-04"))
@@ -127,9 +133,11 @@ def convert(sources: list[Path], outdir: Path, profile: Path, infilter: str | No
     if infilter:
         command.append(f"--infilter={infilter}")
     command += ["--convert-to", "xlsx", "--outdir", str(outdir), *map(str, sources)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CONVERT_TIMEOUT,
+                          check=False)
     for source in sources:
-        assert (outdir / f"{source.stem}.xlsx").is_file(), (command, done.returncode, done.stdout, done.stderr)
+        assert (outdir / f"{source.stem}.xlsx").is_file(), (command, done.returncode, done.stdout,
+                                                            done.stderr)
 
 
 def column_index(ref: str) -> int:
@@ -175,8 +183,10 @@ def what_calc_shows(cell: dict | None) -> str:
     return f"{cell['type']}:{cell['value']!r}" + (" [quotePrefix]" if cell["quote_prefix"] else "")
 
 
-def check_sheet(name: str, rows: list[list[str]], cells: dict, *, exact_unicode: bool) -> dict[str, str]:
-    """Every CSV cell against Calc's cell; returns {csv text starting with ': how Calc kept the '}."""
+def check_sheet(name: str, rows: list[list[str]], cells: dict, *,
+                exact_unicode: bool) -> dict[str, str]:
+    """Every CSV cell against Calc's cell;
+    returns {csv text starting with ': how Calc kept the '}."""
     formulas = {k: what_calc_shows(c) for k, c in cells.items() if c["formula"] is not None}
     assert not formulas, f"{name}: Calc made formulas of {formulas}"
     header, apostrophes = rows[0], {}
@@ -189,12 +199,15 @@ def check_sheet(name: str, rows: list[list[str]], cells: dict, *, exact_unicode:
                 continue
             assert cell is not None, f"{where}: Calc shows nothing"
             if r > 0 and header[col] in NUMBER_COLUMNS:
-                assert cell["type"] == "n" and Decimal(cell["value"]) == Decimal(text), f"{where}: not the number, Calc shows {shown}"
+                assert cell["type"] == "n" and Decimal(cell["value"]) == Decimal(text), (
+                    f"{where}: not the number, Calc shows {shown}")
             elif r > 0 and header[col] in DATE_COLUMNS:
                 serial = (date.fromisoformat(text) - CALC_EPOCH).days
-                assert (cell["type"], cell["value"]) in {("n", str(serial)), ("s", text)}, f"{where}: Calc shows {shown}"
+                assert (cell["type"], cell["value"]) in {("n", str(serial)), ("s", text)}, (
+                    f"{where}: Calc shows {shown}")
             else:
-                assert cell["type"] in ("s", "inlineStr", "str"), f"{where}: not text, Calc shows {shown}"
+                assert cell["type"] in ("s", "inlineStr", "str"), (
+                    f"{where}: not text, Calc shows {shown}")
                 if not exact_unicode and not text.isascii():
                     continue
                 if text.startswith("'") and cell["value"] == text[1:]:
@@ -209,7 +222,8 @@ def check_sheet(name: str, rows: list[list[str]], cells: dict, *, exact_unicode:
 # --- the test -----------------------------------------------------------------------------
 
 
-@pytest.mark.sqlite_only("a hostile --agent is recorded only in a file (a server records its login); the bytes of a server's export: test_cli_export.py")
+@pytest.mark.sqlite_only("a hostile --agent is recorded only in a file (a server records its "
+                         "login); the bytes of a server's export: test_cli_export.py")
 @pytest.mark.parametrize("mode", MODES)
 def test_calc_runs_no_exported_cell_and_keeps_amounts_numeric(mode, cli, tmp_path):
     build_hostile_database(cli)
@@ -222,37 +236,52 @@ def test_calc_runs_no_exported_cell_and_keeps_amounts_numeric(mode, cli, tmp_pat
         ("hold-authorized", "399.98", HOLD_REF, "tester", "399.98", "0.00"),
         ("hold-released", "399.98", HOLD_REF, RECEIVING_AGENT_EXPORTED, "-399.98", "0.00"),
     ]
-    assert [r[3] for r in returns[1:]] == [*CUSTOMERS.values(), "Model Test", "Model Test", ADVANCED_EXPORTED]
-    assert [(r[5], r[8]) for r in returns[1:] if r[3] == "Model Test"] == [(exported, str(price) + ".00") for _, exported, price in MODELS.values()]
+    assert [r[3] for r in returns[1:]] == [*CUSTOMERS.values(), "Model Test", "Model Test",
+                                           ADVANCED_EXPORTED]
+    assert [(r[5], r[8]) for r in returns[1:] if r[3] == "Model Test"] == [
+        (exported, str(price) + ".00") for _, exported, price in MODELS.values()]
 
     control = tmp_path / "control.csv"
     control.write_bytes(b"a,b\r\n=1+1,x\r\n")
     outdir = tmp_path / "xlsx"
-    convert([tmp_path / "ledger.csv", tmp_path / "returns.csv", control], outdir, tmp_path / "lo-profile", MODES[mode])
+    convert([tmp_path / "ledger.csv", tmp_path / "returns.csv", control], outdir,
+            tmp_path / "lo-profile", MODES[mode])
 
     bare = read_xlsx(outdir / "control.xlsx").get((1, 0))
     if mode == "evaluate":
-        assert bare and bare["formula"] == "1+1" and bare["value"] == "2", f"Calc did not evaluate the bare =1+1: {what_calc_shows(bare)}"
+        assert bare and bare["formula"] == "1+1" and bare["value"] == "2", (
+            f"Calc did not evaluate the bare =1+1: {what_calc_shows(bare)}")
 
     exact_unicode = mode == "evaluate"  # the default import reads UTF-8 in an 8-bit charset
-    kept = check_sheet("ledger", ledger, read_xlsx(outdir / "ledger.xlsx"), exact_unicode=exact_unicode)
-    kept |= check_sheet("returns", returns, read_xlsx(outdir / "returns.xlsx"), exact_unicode=exact_unicode)
-    hostile = {*CUSTOMERS.values(), ADVANCED_EXPORTED, RECEIVING_AGENT_EXPORTED, *(m[1] for m in MODELS.values())}
+    kept = check_sheet("ledger", ledger, read_xlsx(outdir / "ledger.xlsx"),
+                       exact_unicode=exact_unicode)
+    kept |= check_sheet("returns", returns, read_xlsx(outdir / "returns.xlsx"),
+                        exact_unicode=exact_unicode)
+    hostile = {*CUSTOMERS.values(), ADVANCED_EXPORTED, RECEIVING_AGENT_EXPORTED,
+               *(m[1] for m in MODELS.values())}
     assert {t for t in hostile if t.startswith("'")} <= kept.keys()
 
     # The amounts, named: the hold and its release, and the list prices.
-    ledger_cells, returns_cells = read_xlsx(outdir / "ledger.xlsx"), read_xlsx(outdir / "returns.xlsx")
-    assert [(ledger_cells[r, 5]["type"], ledger_cells[r, 5]["value"]) for r in (1, 2)] == [("n", "399.98"), ("n", "399.98")]
-    assert [(ledger_cells[r, 9]["type"], ledger_cells[r, 9]["value"]) for r in (1, 2)] == [("n", "399.98"), ("n", "-399.98")]
-    prices = [Decimal(returns_cells[r, 8]["value"]) for r in range(1, len(returns)) if returns_cells[r, 8]["type"] == "n"]
-    assert prices == [Decimal("399.98")] * len(CUSTOMERS) + [Decimal("10"), Decimal("5"), Decimal("399.98")]
+    ledger_cells, returns_cells = (read_xlsx(outdir / "ledger.xlsx"),
+                                   read_xlsx(outdir / "returns.xlsx"))
+    assert [(ledger_cells[r, 5]["type"], ledger_cells[r, 5]["value"])
+            for r in (1, 2)] == [("n", "399.98"), ("n", "399.98")]
+    assert [(ledger_cells[r, 9]["type"], ledger_cells[r, 9]["value"])
+            for r in (1, 2)] == [("n", "399.98"), ("n", "-399.98")]
+    prices = [Decimal(returns_cells[r, 8]["value"]) for r in range(1, len(returns))
+              if returns_cells[r, 8]["type"] == "n"]
+    assert prices == ([Decimal("399.98")] * len(CUSTOMERS)
+                      + [Decimal("10"), Decimal("5"), Decimal("399.98")])
 
     # What Calc made of each hostile cell (shown with -rP or -s): all text, none run.
-    print(f"\n[{mode}] bare =1+1 control -> {what_calc_shows(bare)}; leading ' in Calc: {sorted(set(kept.values()))}")
-    for name, rows, cells in (("returns", returns, returns_cells), ("ledger", ledger, ledger_cells)):
+    print(f"\n[{mode}] bare =1+1 control -> {what_calc_shows(bare)}; leading ' in Calc: "
+          f"{sorted(set(kept.values()))}")
+    for name, rows, cells in (("returns", returns, returns_cells),
+                              ("ledger", ledger, ledger_cells)):
         for (r, c), cell in sorted(cells.items()):
             text = rows[r][c]
-            if r > 0 and (text.startswith("'") or not text.isascii() or '"' in text or rows[0][c] in NUMBER_COLUMNS - {"qty"}):
+            if r > 0 and (text.startswith("'") or not text.isascii() or '"' in text
+                          or rows[0][c] in NUMBER_COLUMNS - {"qty"}):
                 print(f"  {name:7} {rows[0][c]:>10} {text!r:40} -> {what_calc_shows(cell)}")
 
 
@@ -263,7 +292,8 @@ MONTH = ("2026-11-01", "2026-11-30")
 
 
 def build_month(cli) -> None:
-    """November 2026 with every money event; three holds were taken before it (an opening balance)."""
+    """November 2026 with every money event; three holds were taken before it (an opening
+    balance)."""
     def run(*args, day):
         return ok(cli(*args, "--on", day, today=day))
 
@@ -272,7 +302,8 @@ def build_month(cli) -> None:
 
     def advanced(customer, item, serials, day, ref):
         ra = ra_of(ok(cli("open", "--type", "advanced", "--customer", customer, "--item", item,
-                          *(f"--serial={s}" for s in serials.split()), "--yes", "--on", day, today=day)))
+                          *(f"--serial={s}" for s in serials.split()), "--yes", "--on", day,
+                          today=day)))
         run("link", ra, day=day)
         run("hold", ra, "--ref", ref, day=day)
         return ra
@@ -281,30 +312,36 @@ def build_month(cli) -> None:
         run("ship", ra, day=day)
         run("deliver", ra, day=day)
 
-    reauth = advanced("Re Auth Co", "VX-100", "SN-RE-1", "2026-10-20", "AUTH-OCT-1")   # held at the opening
-    run("hold", reauth, "--ref", "AUTH-NOV-1", "--expires", "2026-12-03", day="2026-11-03")  # re-authorized
+    # held at the opening
+    reauth = advanced("Re Auth Co", "VX-100", "SN-RE-1", "2026-10-20", "AUTH-OCT-1")
+    # re-authorized
+    run("hold", reauth, "--ref", "AUTH-NOV-1", "--expires", "2026-12-03", day="2026-11-03")
     charged = advanced("Charge Co", "VX-200:2", "SN-CH-1 SN-CH-2", "2026-09-28", "AUTH-SEP-2")
     delivered(charged, "2026-09-30")
-    run("charge", charged, day="2026-11-02")                                            # charged in November
+    run("charge", charged, day="2026-11-02")  # charged in November
     refunded = advanced("Late Co", "VX-100", "SN-LATE-1", "2026-09-28", "AUTH-SEP-3")
     delivered(refunded, "2026-09-30")
     run("charge", refunded, day="2026-11-01")
-    run("receive", refunded, day="2026-11-05")                                          # late return...
-    run("refund", refunded, "--ref", "RF-NOV-3", "--amount", "350.50", day="2026-11-08")  # ...refunded in part
+    run("receive", refunded, day="2026-11-05")  # late return...
+    # ...refunded in part
+    run("refund", refunded, "--ref", "RF-NOV-3", "--amount", "350.50", day="2026-11-08")
     review = advanced("Review Co", "VX-100", "SN-REV-1", "2026-09-29", "AUTH-SEP-4")
     delivered(review, "2026-10-01")
     run("charge", review, day="2026-11-04")
-    run("receive", review, day="2026-11-20")                                            # late, still in review
+    run("receive", review, day="2026-11-20")  # late, still in review
     cancelled = advanced("Cancel Co", "VX-200", "SN-CAN-1", "2026-11-04", "AUTH-NOV-5")
-    run("cancel", cancelled, "--reason", "fixed by phone", day="2026-11-06")           # cancelled after a hold
+    # cancelled after a hold
+    run("cancel", cancelled, "--reason", "fixed by phone", day="2026-11-06")
     released = advanced(HYPERLINK_NAME, "VX-100:2", "SN-REL-1 SN-REL-2", "2026-11-05", "AUTH-NOV-6")
     delivered(released, "2026-11-07")
-    run("receive", released, day="2026-11-15")                                          # unit back: released
-    advanced("Open Co", "VX-200", "SN-OPEN-1", "2026-11-25", "AUTH-NOV-7")              # still held at the close
+    run("receive", released, day="2026-11-15")  # unit back: released
+    # still held at the close
+    advanced("Open Co", "VX-200", "SN-OPEN-1", "2026-11-25", "AUTH-NOV-7")
 
 
 def with_formulas(source: Path, target: Path, formulas: list[str]) -> int:
-    """The export, unchanged, with one formula a line below it (column A); returns the first formula's row."""
+    """The export, unchanged, with one formula a line below it (column A); returns the first
+    formula's row."""
     data = source.read_bytes()
     lines = data.count(b"\r\n")
     quoted = ['"' + f.replace('"', '""') + '"' for f in formulas]
@@ -316,8 +353,10 @@ def test_a_month_reconciles_in_calc(cli, tmp_path):
     build_month(cli)
     first, last = MONTH
     for kind in ("ledger", "holds"):
-        ok(cli("export", kind, "--from", first, "--to", last, "--output", str(tmp_path / f"{kind}.csv"), today="2026-12-01"))
-    doc = json.loads(ok(cli("report", "--json", "--from", first, "--to", last, today="2026-12-01")).stdout)
+        ok(cli("export", kind, "--from", first, "--to", last, "--output",
+               str(tmp_path / f"{kind}.csv"), today="2026-12-01"))
+    doc = json.loads(ok(cli("report", "--json", "--from", first, "--to", last,
+                            today="2026-12-01")).stdout)
     ledger = list(csv.reader((tmp_path / "ledger.csv").open(encoding="utf-8", newline="")))
     holds = list(csv.reader((tmp_path / "holds.csv").open(encoding="utf-8", newline="")))
     assert {r[4] for r in ledger[1:]} == {"hold-authorized", "hold-released", "charged", "refunded"}
@@ -327,8 +366,8 @@ def test_a_month_reconciles_in_calc(cli, tmp_path):
     L = {c: f"{chr(ord('A') + i)}2:{chr(ord('A') + i)}{n}" for i, c in enumerate(ledger[0])}
     H = {c: f"{chr(ord('A') + i)}2:{chr(ord('A') + i)}{m}" for i, c in enumerate(holds[0])}
     ledger_formulas = {}
-    for name, event in (("authorized", "hold-authorized"), ("released", "hold-released"), ("charged", "charged"),
-                        ("refunded", "refunded")):
+    for name, event in (("authorized", "hold-authorized"), ("released", "hold-released"),
+                        ("charged", "charged"), ("refunded", "refunded")):
         ledger_formulas[f"{name} amount"] = f'=SUMIF({L["event"]};"{event}";{L["amount"]})'
         ledger_formulas[f"{name} count"] = f'=COUNTIF({L["event"]};"{event}")'
     ledger_formulas["holds change"] = f'=SUM({L["holds_change"]})'
@@ -341,24 +380,31 @@ def test_a_month_reconciles_in_calc(cli, tmp_path):
         "charged": f'=SUM({H["charged"]})',
         "refunded": f'=SUM({H["refunded"]})',
     }
-    at = {"ledger": with_formulas(tmp_path / "ledger.csv", tmp_path / "ledger-sums.csv", list(ledger_formulas.values())),
-          "holds": with_formulas(tmp_path / "holds.csv", tmp_path / "holds-sums.csv", list(holds_formulas.values()))}
+    at = {"ledger": with_formulas(tmp_path / "ledger.csv", tmp_path / "ledger-sums.csv",
+                                  list(ledger_formulas.values())),
+          "holds": with_formulas(tmp_path / "holds.csv", tmp_path / "holds-sums.csv",
+                                 list(holds_formulas.values()))}
     outdir = tmp_path / "xlsx"
-    convert([tmp_path / "ledger-sums.csv", tmp_path / "holds-sums.csv"], outdir, tmp_path / "lo-profile", EVALUATE_FILTER)
+    convert([tmp_path / "ledger-sums.csv", tmp_path / "holds-sums.csv"], outdir,
+            tmp_path / "lo-profile", EVALUATE_FILTER)
 
     def computed(kind: str, formulas: dict) -> dict[str, Decimal]:
         cells = read_xlsx(outdir / f"{kind}-sums.xlsx")
         out = {}
         for i, (name, formula) in enumerate(formulas.items()):
             cell = cells.get((at[kind] + i, 0))
-            assert cell and cell["formula"] and cell["type"] == "n", f"{kind} {name} {formula}: Calc shows {what_calc_shows(cell)}"
+            assert cell and cell["formula"] and cell["type"] == "n", (
+                f"{kind} {name} {formula}: Calc shows {what_calc_shows(cell)}")
             out[name] = Decimal(cell["value"]).quantize(Decimal("0.01"))
-        # the exported rows themselves: text stays text (the =HYPERLINK name too), numbers are numbers
+        # the exported rows themselves: text stays text (the =HYPERLINK name too),
+        # numbers are numbers
         rows = ledger if kind == "ledger" else holds
-        check_sheet(kind, rows, {k: c for k, c in cells.items() if k[0] < len(rows)}, exact_unicode=True)
+        check_sheet(kind, rows, {k: c for k, c in cells.items() if k[0] < len(rows)},
+                    exact_unicode=True)
         return out
 
-    in_calc = computed("ledger", ledger_formulas) | {f"holds {k}": v for k, v in computed("holds", holds_formulas).items()}
+    in_calc = computed("ledger", ledger_formulas) | {
+        f"holds {k}": v for k, v in computed("holds", holds_formulas).items()}
     print("\nCalc:", {k: str(v) for k, v in in_calc.items()})
 
     def money(key):
@@ -371,13 +417,17 @@ def test_a_month_reconciles_in_calc(cli, tmp_path):
     assert in_calc["charges change"] == Decimal(doc["money_kept"]["change"])
     assert in_calc["holds active amount"] == money("closing_holds")
     assert in_calc["holds active count"] == doc["closing_holds"]["count"]
-    assert in_calc["holds in review amount"] == money("in_review") and in_calc["holds in review count"] == doc["in_review"]["count"]
-    assert in_calc["holds charged"] == money("charged") and in_calc["holds refunded"] == money("refunded")
-    # and the figures are the month's, not zeros that agree with zeros: held on Oct 31 399.98 (re-authorized in
-    # November) + 2 x 1,250.05 + 399.98 + 399.98; authorized 399.98 + 1,250.05 + 2 x 399.98 + 1,250.05;
-    # charged 2 x 1,250.05 + 399.98 + 399.98
-    assert (money("opening_holds"), money("authorized"), money("charged"), money("refunded"), money("in_review")) == (
-        Decimal("3700.04"), Decimal("3700.04"), Decimal("3300.06"), Decimal("350.50"), Decimal("399.98"))
-    assert money("closing_holds") == money("opening_holds") + money("authorized") - money("released") - money("charged")
+    assert (in_calc["holds in review amount"] == money("in_review")
+            and in_calc["holds in review count"] == doc["in_review"]["count"])
+    assert (in_calc["holds charged"] == money("charged")
+            and in_calc["holds refunded"] == money("refunded"))
+    # and the figures are the month's, not zeros that agree with zeros:
+    # held on Oct 31 399.98 (re-authorized in November) + 2 x 1,250.05 + 399.98 + 399.98;
+    # authorized 399.98 + 1,250.05 + 2 x 399.98 + 1,250.05; charged 2 x 1,250.05 + 399.98 + 399.98
+    assert (money("opening_holds"), money("authorized"), money("charged"), money("refunded"),
+            money("in_review")) == (Decimal("3700.04"), Decimal("3700.04"), Decimal("3300.06"),
+                                    Decimal("350.50"), Decimal("399.98"))
+    assert money("closing_holds") == (money("opening_holds") + money("authorized")
+                                      - money("released") - money("charged"))
     names = [r[1] for r in holds[1:]]
     assert "'" + HYPERLINK_NAME in names
