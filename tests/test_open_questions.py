@@ -61,8 +61,11 @@ def test_enter_at_change_which_field_goes_back_to_the_summary(cli):
 
 def test_discard_is_the_explicit_answer_that_writes_nothing(cli, db_path):
     before = counts(db_path)
-    result = ok(opened(cli, "-t", "standard", "-c", "Acme", "-i", "CAM-1", answers="\n\n\nn\nDiscard\n"))
-    assert result.stderr.splitlines() == ["discarded a standard return for Acme: nothing was written"]  # a choice, no error
+    result = ok(opened(cli, "-t", "standard", "-c", "Acme", "-i", "CAM-1",
+                       answers="\n\n\nn\nDiscard\n"))
+    # a choice, no error
+    assert result.stderr.splitlines() == [
+        "discarded a standard return for Acme: nothing was written"]
     assert counts(db_path) == before
 
 
