@@ -5,9 +5,11 @@ Typer turns every registered command into a click command on each start (about 1
 app), and importing every command's module costs more: `run()` imports only the module of the
 command being run (COMMAND_MODULES) and builds an app holding it; `--help`, `--version`,
 `shell` and anything unexpected get the whole app (`full_app`).
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here (nor in show.py): Typer reads a command's
+annotations on every start, and as strings it evaluated each several times (about 1.5 ms for
+`show`); evaluated once at import they cost nothing more.
+"""
 
 import functools
 import importlib

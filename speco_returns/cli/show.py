@@ -1,7 +1,6 @@
 """`show`: one return, the command agents run most. Its own module, so that running it imports
-only what reading one return needs (no opening interview, no rules, no ledger writes)."""
-
-from __future__ import annotations
+only what reading one return needs (no opening interview, no rules, no ledger writes).
+Its annotations are evaluated at import, not kept as strings (see root.py)."""
 
 from typing import Annotated, Optional
 
