@@ -13,7 +13,7 @@ from shellhelpers import env_for, run
 pytestmark = pytest.mark.slow  # real processes: CONTRIBUTING.md
 
 WATCHED = ("rich", "pydantic", "typer", "psycopg", "psycopg_binary", "hashlib", "csv", "tempfile",
-           "email", "fpdf", "barcode", "segno", "PIL", "fontTools")
+           "email", "fpdf", "barcode", "segno", "PIL", "fontTools", "speco_returns")
 PROBE = f"""
 import json, sys
 WATCHED = {WATCHED!r}
@@ -27,10 +27,15 @@ sys.stderr.write(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in 
 """
 
 
-def loaded(tmp_path, *args: str) -> set[str]:
+def modules_of(tmp_path, *args: str) -> set[str]:
+    """Every module of WATCHED's packages the command imported, by its full name."""
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))],
                           capture_output=True, text=True, env=env_for(tmp_path), timeout=120)
-    return {m.split(".")[0] for m in json.loads(done.stderr.splitlines()[-1])}
+    return set(json.loads(done.stderr.splitlines()[-1]))
+
+
+def loaded(tmp_path, *args: str) -> set[str]:
+    return {m.split(".")[0] for m in modules_of(tmp_path, *args)}
 
 
 @pytest.fixture
@@ -55,6 +60,22 @@ def test_show_loads_only_what_a_read_needs(one_return):
         modules = loaded(one_return, *args)
         assert "typer" in modules  # the probe did dispatch
         assert not modules & {"hashlib", "csv", "tempfile", "email"}, modules
+
+
+# What writing needs and reading one return does not: the opening interview and the rules
+# (cli/returns.py, services/returns.py, domain/rules.py), a return's life stepped and replayed and
+# the 30-day clock (domain/lifecycle.py, domain/clock.py). Their dataclasses alone cost each
+# start about 5 ms to create.
+NOT_FOR_SHOW = {"speco_returns.cli.returns", "speco_returns.services.returns",
+                "speco_returns.domain.rules", "speco_returns.domain.lifecycle",
+                "speco_returns.domain.clock"}
+
+
+def test_show_imports_nothing_of_writing(one_return):
+    for args in (("show", "RA-000001", "--json"), ("show", "RA-000001")):
+        modules = modules_of(one_return, *args)
+        assert "speco_returns.cli.show" in modules  # the probe did dispatch
+        assert not modules & NOT_FOR_SHOW, modules & NOT_FOR_SHOW
 
 
 def test_human_output_still_uses_rich(one_return):
