@@ -853,12 +853,13 @@ WHY_NOT_MET = {
         "for a rich table or panel for people, so that trade is for whoever owns SPEC to make."
     ),
     "startup over Typer": (
-        "**startup over Typer** (`show RA` / the one-command app on the installed Typer). Measured as the "
-        "process's CPU time on a loaded machine: the app 98 ms, `show RA --json` 133 ms, `show RA` 190 to 200 ms. "
-        "The panel and tables are rich's: importing rich.console, rich.table and rich.panel alone costs about "
-        "35 ms of CPU, a third of the whole app, and drawing them about 10 ms more, so with rich the floor is "
-        "near 1.5 before this package imports anything. `show --json` (no rich) is within its 1.3. What would "
-        "close it: a plain-text `show`, which SPEC §4 rules out (a rich table or panel for people)."
+        "**startup over Typer** (`show RA` / the one-command app on the installed Typer). The JSON "
+        "path, the same command without rich, is within its 1.3 (1.16-1.18 at load average 15; "
+        "1.25 counted in instructions). Rich adds the rest: importing rich.console alone costs 0.37 "
+        "of the whole app's instructions, rich.table and rich.panel 0.09 more, drawing the panel "
+        "and the history about 0.24 (in process time about 25-35 ms to import, 8-10 ms to draw). "
+        "What would close it: a plain-text `show`, which SPEC §4 rules out (a rich table or panel "
+        "for people). benchmarks/README.md (Startup) says where the JSON path's cost goes."
     ),
     "doctor": (
         "**doctor** (`doctor` / `export returns`, both at 1M). Doctor's work is the `doctor CPU` row: SQLite's full "
