@@ -423,3 +423,22 @@ def test_an_agents_ordinary_notes_are_stored_as_typed(seeded, cli):
            "--item", "CAM-1", "--note", notes[2], "--yes"))
     events = json.loads(ok(cli("show", "RA-000002", "--json")).stdout)["events"]
     assert [e["note"] for e in events if e["event"] == "note"] == notes
+
+
+@pytest.mark.parametrize("joiner", ["\u200b", "\u2060", "\u00ad", "\u0301"])
+def test_an_invisible_character_between_groups_of_four_still_joins_them(joiner):
+    # hypothesis found `4111 1111<ZWSP>1111, 1111`: the invisible character was dropped, so
+    # `1111<ZWSP>1111` read as one group of eight and the `, ` before the last four did not join
+    typed = f"paid 4111 1111{joiner}1111, 1111"
+    assert cards.contains_card_number(typed)
+    # eight digits typed whole are no card's group: a list of them still does not join
+    assert not cards.contains_card_number("paid 41111111, 11111111")
+
+
+@pytest.mark.parametrize("typed", ["3782 8224 6310, 005", "8353 3740 6812 4158, 684",
+                                   "4222 2222 2222, 2"])
+def test_a_card_read_out_in_fours_joins_its_short_last_group_after_punctuation(typed):
+    # a card whose length is no multiple of four ends with a shorter group (hypothesis found
+    # the 15-digit one): `, ` before it still joins it, as it joins a last group of four
+    assert cards.luhn_ok("".join(ch for ch in typed if ch.isdigit()))
+    assert cards.contains_card_number(f"paid {typed}")

@@ -14,8 +14,11 @@ from .. import digits
 #    holds no letter of a word, and has either no space (`-`, `.`, `/`, `ー`, `ʼ`) or a space
 #    at both ends (` `, ` - `).
 #  - Punctuation written against one number (`, `, `; `, `) `, ` (`, ` $`: how lists and
-#    sentences are typed) joins two runs only when both are groups of four digits, the way a
-#    card is read out (`4111 1111 1111, 1111`); a word or a longer gap always ends a run. So
+#    sentences are typed) joins two runs only when both are groups of four digits (the last
+#    may be shorter), the way a card is read out (`4111 1111 1111, 1111`, `3782 8224 6310,
+#    005`; an invisible character between two digits
+#    ends a group as a space would: `4111 1111<ZWSP>1111, 1111` is one run); a word or a
+#    longer gap always ends a run. So
 #    "call 555-0100 on 2026-11-26 re RA-000123" and "555-0100, 2026-11-26, $499.98" hold runs
 #    of at most 8 digits.
 #  - Any window of 13 to 19 consecutive digits of a run that passes the Luhn check is a card
@@ -46,6 +49,12 @@ def _joins(gap: list[str]) -> bool:
                                      or (gap[0] == digits.SPACE and gap[-1] == digits.SPACE))
 
 
+def _read_in_fours(before: list[int], after: list[int]) -> bool:
+    """Groups a card read out in fours: every one of four digits, but the card's last, which
+    is shorter when its length is no multiple of four (`3782 8224 6310, 005`)."""
+    return all(size == 4 for size in (*before, *after[:-1])) and 1 <= after[-1] <= 4
+
+
 def digit_runs(text: str) -> tuple[list[list[int]], int]:
     """The runs of digits in `text` (the rule above), and the length of its longest bare run."""
     # First the runs joined by short gaps, each with its groups' sizes and whether what ends
@@ -53,10 +62,11 @@ def digit_runs(text: str) -> tuple[list[list[int]], int]:
     parts: list[tuple[list[int], list[int], bool]] = []
     gap: list[str] = []  # what lies since the last digit: SPACE and MARK, invisibles dropped
     broken = True  # a letter since the last digit
+    unseen = False  # an invisible character since the last digit: it ends a group, joins the run
     bare = longest = 0
     for _, kind, value in digits.read(text):
         if kind == digits.DIGIT:
-            if not broken and not gap:
+            if not broken and not gap and not unseen:
                 parts[-1][1][-1] += 1
             elif not broken and _joins(gap):
                 parts[-1][1].append(1)
@@ -67,15 +77,17 @@ def digit_runs(text: str) -> tuple[list[list[int]], int]:
             parts[-1][0].append(value)
             bare = 1 if gap else bare + 1
             longest = max(longest, bare)
-            gap, broken = [], False
+            gap, broken, unseen = [], False, False
         elif kind == digits.LETTER:
             gap, broken, bare = [], True, 0
+        elif kind == digits.NOTHING:
+            unseen = True
         elif kind == digits.MARK or (kind == digits.SPACE and gap[-1:] != [digits.SPACE]):
             gap.append(kind)
     runs: list[list[int]] = []
     for i, (run, groups, _) in enumerate(parts):
         before = parts[i - 1] if i else None
-        if before is not None and before[2] and all(size == 4 for size in (*before[1], *groups)):
+        if before is not None and before[2] and _read_in_fours(before[1], groups):
             runs[-1].extend(run)
         else:
             runs.append(list(run))
