@@ -854,7 +854,7 @@ WHY_NOT_MET = {
     ),
     "startup over Typer": (
         "**startup over Typer** (`show RA` / the one-command app on the installed Typer). The JSON "
-        "path, the same command without rich, is within its 1.3 (1.16-1.18 at load average 15; "
+        "path, the same command without rich, is within its 1.3 (1.19-1.29 at load average 3; "
         "1.25 counted in instructions). Rich adds the rest: importing rich.console alone costs 0.37 "
         "of the whole app's instructions, rich.table and rich.panel 0.09 more, drawing the panel "
         "and the history about 0.24 (in process time about 25-35 ms to import, 8-10 ms to draw). "
