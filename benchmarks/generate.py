@@ -34,16 +34,23 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-GENERATOR_VERSION = 8  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
+GENERATOR_VERSION = 9  # 2: the signed ledger, refunds and reviews of migration m008; 3: --open-share; 4: hash chains and digests (m010);
 # 5: serials.held (m012) and returns.customer_key (m013); 6: the notices already sent before as-of (notices table and
 # `notice` events), so notify finds only what falls due on as-of, as on a live database; 7: the catalog's digest (m014);
 # 8: list --search's trigram index (m019_search_anywhere), filled by its triggers as the rows load
+# 9: fault and finding codes (m020_fault_finding_codes; the columns only: their events' details are left as before)
 AS_OF = date(2026, 11, 26)
 # The columns each row tuple below fills, by name: a column a later migration adds never shifts them.
 RETURN_COLUMNS = ("id", "type", "status", "customer", "email", "phone", "ticket", "distributor", "approved_by", "reason",
                   "hold_amount_cents", "hold_ref", "hold_expires", "hold_active", "opened_on", "opened_at", "opened_by",
                   "last_event_on", "shipped_on", "delivered_on", "due_on", "unit_shipped_on", "received_on", "charged_on",
-                  "closed_on", "ra_no", "customer_key")
+                  "closed_on", "ra_no", "customer_key", "fault", "finding", "finding_on")
+# Fault and finding codes (m020) with the shares a support team might see; drawn from a random
+# stream of their own, so every other column is what version 8 generated.
+FAULT_SHARES = (("no-video", 0.24), ("no-power", 0.16), ("ir-night", 0.12), ("network", 0.18), ("ptz-motion", 0.05),
+                ("recording", 0.10), ("physical-damage", 0.06), ("other", 0.09))
+FINDING_SHARES = (("hardware-fault", 0.52), ("no-fault-found", 0.22), ("configuration", 0.14),
+                  ("physical-damage", 0.07), ("missing-parts", 0.05))
 ITEM_COLUMNS = ("id", "return_id", "model", "description", "category", "qty", "list_price_cents")
 SERIAL_COLUMNS = ("id", "return_id", "item_id", "serial", "held")
 NOTICE_COLUMNS = ("return_id", "kind", "days", "about_on", "state", "message_id", "claimed_by", "claimed_at", "attempts",
@@ -330,6 +337,7 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
     agents, customers = g.agents, g.customers
     ids = {"item": 0, "serial": 0}
     keys: dict[str, str] = {}  # customer -> customer_key, computed once per name
+    code_rng = random.Random(seed + 16)
 
     def flush():
         conn.execute("BEGIN")
@@ -624,6 +632,9 @@ def generate(path: Path, n: int, overdue: int | None, seed: int, as_of: date, qu
             *(None if col[c] is None else days[col[c]] for c in ("unit_shipped_on", "received_on", "charged_on", "closed_on")),
             None if type_ == "counter" else rid,  # ra_no (m004): the id, as for returns opened before it
             keys.get(customer) or keys.setdefault(customer, customer_key(customer)),  # m013
+            None if type_ == "counter" and code_rng.random() < 0.4 else _choice_w(code_rng, FAULT_SHARES),  # m020
+            *((_choice_w(code_rng, FINDING_SHARES), days[col["received_on"]]) if col["received_on"] is not None
+              else (None, None)),
         ))
 
     def add_notices(rid: int, type_: str, o: int, email: str, rows: list[tuple], ev: list[tuple]) -> None:

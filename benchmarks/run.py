@@ -255,8 +255,8 @@ def line_count(path: Path) -> int:
 # --- the benchmarks ------------------------------------------------------------------------------
 
 
-BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "holds", "typer", "shell", "doctor", "list", "search",
-              "deliveries", "server", "sqlite-start")
+BENCHMARKS = ("startup", "overdue", "export", "open", "notify", "report", "quality", "holds", "typer", "shell", "doctor", "list",
+              "search", "deliveries", "server", "sqlite-start")
 REFERENCE_TYPER = "0.29.2"  # the fixed reference: a faster Typer then counts as the gain it is
 
 
@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         notify_scale(big, small, n, args, env, report, notes)
     if "report" in only:
         report_scale(big, small, n, args, env, report)
+    if "quality" in only:
+        quality_scale(big, small, n, args, env, report)
     if "holds" in only:
         export_holds(big, small, n, args, env, report, notes)
     if "typer" in only and args.smoke and args.reference_venv is None:
@@ -451,6 +453,21 @@ def report_scale(big: Path, small: Path, n: int, args, env: dict, report) -> Non
     measure(list(cmds.values()), args.runs, env)
     report(Ratio("report scale", f"report --json at {n:,}", f"at {args.small:,}", cmds["big"].seconds,
                  cmds["small"].seconds, 1.5))
+
+
+def quality_scale(big: Path, small: Path, n: int, args, env: dict, report) -> None:
+    """`report quality --json` (this month to date, as a supervisor runs it) at 1,000x the history: every
+    figure is summed over the month's rows through an index, or read from the ledger's daily sums. And a
+    year (info): the cost follows the period, not the history."""
+    cmds = {label: Cmd(f"report quality {label}", [*SPECO, "--db", str(db), "report", "quality", "--json"])
+            for label, db in (("big", big), ("small", small))}
+    measure(list(cmds.values()), args.runs, env)
+    report(Ratio("report quality", f"report quality --json at {n:,}", f"at {args.small:,}", cmds["big"].seconds,
+                 cmds["small"].seconds, 1.5))
+    year = Cmd("report quality, a year", [*SPECO, "--db", str(big), "report", "quality", "--from", "2025-11-27", "--json"])
+    measure([year, cmds["big"]], args.runs, env)
+    report(Ratio("report quality, a year", f"a year at {n:,}", "the month to date", year.seconds, cmds["big"].seconds,
+                 None))
 
 
 def export_holds(big: Path, small: Path, n: int, args, env: dict, report, notes: list[str]) -> None:

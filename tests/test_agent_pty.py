@@ -104,6 +104,8 @@ def test_open_at_a_terminal_refuses_on_the_spot_and_changes_one_field(env):
     t.type("NOPRICE")
     t.expect("AR-3: NOPRICE has no list price in the catalog")
     t.type("CAM-2:2")
+    t.expect("Fault reported (")
+    t.type("no video")  # read as the code no-video
     t.expect("Serial of CAM-2, unit 1 of 2 (AR-1)")
     t.type("sn-1")
     t.expect("SER-1: serial SN-1 is already on open return RA-000001")
@@ -114,8 +116,8 @@ def test_open_at_a_terminal_refuses_on_the_spot_and_changes_one_field(env):
     t.type("ann@example.com")
     t.expect("Phone (Enter to skip)")
     t.type("")
-    t.expect_wrapped("Open an advanced return for Acme Alarm: CAM-2 x2 (SN-2, SN-3); contact ann@example.com; card hold "
-                     "$2,599.98? [Y/n]")
+    t.expect_wrapped("Open an advanced return for Acme Alarm: CAM-2 x2 (SN-2, SN-3); fault no-video; contact ann@example.com; "
+                     "card hold $2,599.98? [Y/n]")
     t.type("n")
     t.expect("Change which field")
     t.type("phone")

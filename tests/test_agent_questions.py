@@ -52,14 +52,14 @@ def test_a_missing_serial_and_a_model_without_price_in_one_error(cli):
 
 
 def test_a_model_without_list_price_is_asked_again_at_once(cli, terminal):
-    answers = "advanced\nAcme\nNOPRICE\nCAM-2:2\nA-0001\nA-0002\n\n\ny\n"
+    answers = "advanced\nAcme\nNOPRICE\nCAM-2:2\nno-video\nA-0001\nA-0002\n\n\ny\n"
     result = ok(cli("open", input=answers, today=TODAY))
     assert "AR-3: NOPRICE has no list price" in result.stderr
     assert show(cli, "RA-000001")["items"][0]["model"] == "CAM-2"
 
 
 def test_a_ptz_on_a_virtual_is_asked_again_before_anything_else(cli, terminal):
-    answers = "virtual\nAcme\nPTZ-1\nCAM-1\nSue\nDOA\nV-0001\n\n\ny\n"
+    answers = "virtual\nAcme\nPTZ-1\nCAM-1\nno-power\nSue\nDOA\nV-0001\n\n\ny\n"
     result = ok(cli("open", input=answers, today=TODAY))
     assert "VR-3: PTZ-1 is a PTZ camera" in result.stderr
     # the refusal came right after the items, before the approver was asked
@@ -69,7 +69,7 @@ def test_a_ptz_on_a_virtual_is_asked_again_before_anything_else(cli, terminal):
 
 def test_a_serial_on_an_open_return_is_asked_again_on_the_spot(cli, terminal):
     ok(cli("open", "--type", "standard", "--customer", "A", "--item", "CAM-1", "--serial", "S-0001", "--yes", today=TODAY))
-    result = ok(cli("open", "--type", "ar", "--customer", "B", "--item", "CAM-1", input="s-0001\nS-0002\n\n\ny\n", today=TODAY))
+    result = ok(cli("open", "--type", "ar", "--customer", "B", "--item", "CAM-1", input="no-video\ns-0001\nS-0002\n\n\ny\n", today=TODAY))
     assert "SER-1: serial S-0001 is already on open return RA-000001" in result.stderr
     assert show(cli, "RA-000002")["items"][0]["serials"] == ["S-0002"]
 
@@ -77,25 +77,25 @@ def test_a_serial_on_an_open_return_is_asked_again_on_the_spot(cli, terminal):
 def test_a_taken_serial_given_as_a_flag_is_dropped_and_asked(cli, terminal):
     ok(cli("open", "--type", "standard", "--customer", "A", "--item", "CAM-1", "--serial", "S-0001", "--yes", today=TODAY))
     result = ok(cli("open", "--type", "ar", "--customer", "B", "--item", "CAM-1", "--serial", "S-0001",
-                    input="S-0003\n\n\ny\n", today=TODAY))
+                    input="no-video\nS-0003\n\n\ny\n", today=TODAY))
     assert "SER-1" in result.stderr
     assert show(cli, "RA-000002")["items"][0]["serials"] == ["S-0003"]
 
 
 def test_a_ticket_already_used_is_asked_again(cli, terminal):
     ok(cli("open", "--type", "otc", "--customer", "A", "--item", "X", "--ticket", "TT-1", "--distributor", "ADI", "--yes", today=TODAY))
-    result = ok(cli("open", "--type", "otc", "--customer", "B", "--item", "X", input="tt-1\nTT-2\nADI\n\n\n\ny\n", today=TODAY))
+    result = ok(cli("open", "--type", "otc", "--customer", "B", "--item", "X", input="\ntt-1\nTT-2\nADI\n\n\n\ny\n", today=TODAY))
     assert "OTC-1: ticket tt-1 is already used" in result.stderr
     assert show(cli, "TT-2")["customer"] == "B"
 
 
 def test_the_confirm_line_lists_the_serials(cli, terminal):
-    result = ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-2:2", input="A-0001\nA-0002\n\n\ny\n", today=TODAY))
-    assert "Open an advanced return for Acme: CAM-2 x2 (A-0001, A-0002); card hold $2,599.98?" in result.stdout
+    result = ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-2:2", input="no-video\nA-0001\nA-0002\n\n\ny\n", today=TODAY))
+    assert "Open an advanced return for Acme: CAM-2 x2 (A-0001, A-0002); fault no-video; card hold $2,599.98?" in result.stdout
 
 
 def test_no_offers_to_change_one_field_and_keeps_the_others(cli, terminal):
-    answers = "advanced\nAcme\nCAM-2:2\nA-0001\nA-0002\n\n\nn\nserials\nB-0001\nB-0002\ny\n"
+    answers = "advanced\nAcme\nCAM-2:2\nno-video\nA-0001\nA-0002\n\n\nn\nserials\nB-0001\nB-0002\ny\n"
     result = ok(cli("open", input=answers, today=TODAY))
     assert "Change which field" in result.stdout
     doc = show(cli, "RA-000001")
@@ -103,7 +103,7 @@ def test_no_offers_to_change_one_field_and_keeps_the_others(cli, terminal):
 
 
 def test_changing_the_type_asks_only_what_the_new_type_needs(cli, terminal):
-    answers = "standard\nAcme\nCAM-1\n\n\n\nn\ntype\nvirtual\nSue\nDOA\nV-0009\ny\n"
+    answers = "standard\nAcme\nCAM-1\nno-video\n\n\n\nn\ntype\nvirtual\nSue\nDOA\nV-0009\ny\n"
     ok(cli("open", input=answers, today=TODAY))
     doc = show(cli, "RA-000001")
     assert (doc["type"], doc["customer"], doc["approved_by"], doc["items"][0]["serials"]) == ("virtual", "Acme", "Sue", ["V-0009"])
@@ -111,7 +111,7 @@ def test_changing_the_type_asks_only_what_the_new_type_needs(cli, terminal):
 
 def test_no_then_discard_writes_nothing(cli, terminal, db_path):
     before = counts(db_path)
-    result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\nn\ndiscard\n", today=TODAY))
+    result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="no-video\n\n\n\nn\ndiscard\n", today=TODAY))
     assert result.stderr.splitlines() == ["discarded a standard return for A: nothing was written"]
     assert counts(db_path) == before
 
@@ -121,7 +121,7 @@ def test_no_then_discard_writes_nothing(cli, terminal, db_path):
 
 def test_open_asks_for_an_email_strongly_for_an_advanced_return_and_a_phone(cli, terminal):
     result = ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", "A-0001",
-                    input="ann@example.com\n555-0100\ny\n", today=TODAY))
+                    input="no-video\nann@example.com\n555-0100\ny\n", today=TODAY))
     assert "E-mail for the e-biz link (strongly advised; Enter to skip)" in result.stdout
     doc = show(cli, "RA-000001")
     assert (doc["email"], doc["phone"]) == ("ann@example.com", "555-0100")
@@ -129,7 +129,7 @@ def test_open_asks_for_an_email_strongly_for_an_advanced_return_and_a_phone(cli,
 
 def test_contacts_refuse_a_card_number_and_ask_again(cli, terminal):
     result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X",
-                    input="\n4111 1111 1111 1111\nann@example.com\n\ny\n", today=TODAY))
+                    input="no-video\n\n4111 1111 1111 1111\nann@example.com\n\ny\n", today=TODAY))
     assert "card number" in result.stderr and "4111" not in result.stderr  # (stdout echoes the typed input)
     assert show(cli, "RA-000001")["email"] == "ann@example.com"
 
@@ -180,7 +180,7 @@ def test_open_and_edit_refuse_an_address_a_notice_cannot_go_to(cli, db_path, add
 
 def test_the_email_prompt_asks_again_for_an_address_a_notice_cannot_go_to(cli, terminal):
     result = ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X",
-                    input="\nann..lee@example.com\nann.lee@example.com\n\ny\n", today=TODAY))
+                    input="no-video\n\nann..lee@example.com\nann.lee@example.com\n\ny\n", today=TODAY))
     assert "is not an e-mail address a notice can go to" in result.stderr
     assert show(cli, "RA-000001")["email"] == "ann.lee@example.com"
 

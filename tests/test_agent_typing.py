@@ -1,6 +1,7 @@
 """What the agent types, at a real terminal of 80 columns (the installed `speco-returns` on a
-pseudo-terminal): Tab at open's questions, Tab in the shell adding the space after a whole
-word, a pasted block refused line by line, and one-line messages wrapped between words."""
+pseudo-terminal): Tab at open's questions (the fault codes too), Tab in the shell adding the
+space after a whole word, a pasted block refused line by line, and one-line messages wrapped
+between words."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def test_tab_completes_types_customers_and_models_at_opens_questions(desk):
         term.type(", ca\t")
         at = term.wait_for("comma-separated): PTZ-9, CAM-2")
         term.type("\r")
+        term.wait_for_prompt(b"recording): ")  # the fault reported: the codes in use
+        term.type("no-v\t")
+        at = term.wait_for("recording): no-video", at)
+        term.type("\r")
         at = term.wait_for("Serial of PTZ-9, unit 1 of 1 (AR-1)", at)
         term.interrupt("\n", at)
         assert term.finish() == 130
@@ -55,7 +60,7 @@ def test_a_pasted_block_is_refused_line_by_line_not_eaten_as_answers(desk):
         at = term.wait_for('error: that is a command line, not an answer to "Customer"')
         at = term.wait_for('error: that is a command line, not an answer to "Customer"', at)
         term.type("Quiet Co\r")
-        for answer in ("", "", "", "y"):  # serial, e-mail, phone: Enter; the summary: yes
+        for answer in ("network", "", "", "", "y"):  # the fault; serial, e-mail, phone: Enter; the summary: yes
             term.type(answer + "\r")
         term.wait_for("RA-000002", at)
         assert term.finish() == 0
@@ -183,3 +188,4 @@ def test_the_questions_shown_in_the_agents_tour_are_what_a_terminal_shows(tmp_pa
     screen = [line.rstrip() for line in term.screen.split("\n")]
     for line in shown[:-1]:  # the RA number in the doc follows the tour's returns
         assert line.rstrip() in screen, (line, term.screen)
+

@@ -31,7 +31,7 @@ from speco_returns.domain.inputs import has_control
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
                   "holds_change", "charges_change", "reason"]
 RETURNS_COLUMNS = ["ra", "type", "status", "customer", "opened_on", "model", "category", "qty", "list_price", "serials",
-                   "due_on", "closed_on"]
+                   "due_on", "closed_on", "fault", "finding"]
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 AMOUNT = re.compile(r"[0-9]+\.[0-9]{2}")
 
@@ -168,13 +168,13 @@ def test_returns_columns_and_rows(cli, books):
     rows = exported(cli, "returns")
     assert [tuple(r.values()) for r in rows] == [
         ("RA-000001", "advanced", "completed", "Acme Security", "2026-11-01", "CAM-1", "camera", "2", "1299.99",
-         "A-SN00;A-SN01", "2026-12-03", "2026-11-05"),
+         "A-SN00;A-SN01", "2026-12-03", "2026-11-05", "", ""),
         ("RA-000002", "advanced", "cancelled", "Bob's Cameras", "2026-11-05", "CAM-1", "camera", "1", "1299.99",
-         "B-SN00", "", "2026-11-10"),
+         "B-SN00", "", "2026-11-10", "", ""),
         ("RA-000003", "standard", "authorized", "Carl", "2026-11-10", "CAM-2", "camera", "3", "0.05",
-         "S-0001;S-0002", "", ""),
-        ("RA-000003", "standard", "authorized", "Carl", "2026-11-10", "OTHER", "", "1", "", "", "", ""),
-        ("TT-9", "counter", "ticket-issued", "Dana", "2026-11-10", "CAM-1", "camera", "1", "1299.99", "", "", ""),
+         "S-0001;S-0002", "", "", "", ""),
+        ("RA-000003", "standard", "authorized", "Carl", "2026-11-10", "OTHER", "", "1", "", "", "", "", "", ""),
+        ("TT-9", "counter", "ticket-issued", "Dana", "2026-11-10", "CAM-1", "camera", "1", "1299.99", "", "", "", "", ""),
     ]
 
 

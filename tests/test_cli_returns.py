@@ -249,7 +249,7 @@ def terminal(monkeypatch):
 
 
 def test_terminal_asks_for_everything_a_virtual_return_needs(cli, terminal):
-    answers = "virtual\nAcme\nCAM-1:2\nSue\nlightning strike\nV-0001\nv-0002\n\n\ny\n"  # Enter: no e-mail, no phone
+    answers = "virtual\nAcme\nCAM-1:2\nno-video\nSue\nlightning strike\nV-0001\nv-0002\n\n\ny\n"  # Enter: no e-mail, no phone
     result = ok(cli("open", input=answers, today=TODAY))
     assert "RA-000001" in result.stdout
     doc = show(cli, "RA-000001")
@@ -258,43 +258,43 @@ def test_terminal_asks_for_everything_a_virtual_return_needs(cli, terminal):
 
 
 def test_terminal_asks_for_ticket_and_distributor(cli, terminal):
-    ok(cli("open", "--type", "otc", "--customer", "Acme", "--item", "X", input="TT-9\nADI Global\n\n\n\ny\n", today=TODAY))
+    ok(cli("open", "--type", "otc", "--customer", "Acme", "--item", "X", input="\nTT-9\nADI Global\n\n\n\ny\n", today=TODAY))
     doc = show(cli, "tt-9")
     assert (doc["type"], doc["ticket"], doc["distributor"]) == ("counter", "TT-9", "ADI Global")
 
 
 def test_terminal_asks_for_serials_only_where_missing(cli, terminal):
     ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1:2", "--serial", "A-0001",
-           input="not ok!\nA-0002\n\n\ny\n", today=TODAY))
+           input="no-video\nnot ok!\nA-0002\n\n\ny\n", today=TODAY))
     assert show(cli, "RA-000001")["items"][0]["serials"] == ["A-0001", "A-0002"]
 
 
 def test_terminal_asks_again_for_a_serial_already_given(cli, terminal):
     result = ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1:2", "--serial", "A-0001",
-                    input="a-0001\nA-0002\n\n\ny\n", today=TODAY))
+                    input="no-video\na-0001\nA-0002\n\n\ny\n", today=TODAY))
     assert "already given" in result.output
     assert show(cli, "RA-000001")["items"][0]["serials"] == ["A-0001", "A-0002"]
 
 
 def test_terminal_answer_no_writes_nothing(cli, terminal, db_path):
     before = counts(db_path)
-    result = cli("open", input="standard\nAcme\nCAM-1, X:2\n\n\n\nn\ndiscard\n", today=TODAY)  # no, then discard
+    result = cli("open", input="standard\nAcme\nCAM-1, X:2\nno-video\n\n\n\nn\ndiscard\n", today=TODAY)  # no, then discard
     assert ok(result).stderr.splitlines() == ["discarded a standard return for Acme: nothing was written"]
     assert counts(db_path) == before
 
 
 def test_terminal_yes_skips_the_confirmation(cli, terminal):
     # No answer is given for a confirmation: asking for one would run out of input and fail.
-    result = ok(cli("open", "--yes", input="standard\nAcme\nCAM-1, X:2\n", today=TODAY))
+    result = ok(cli("open", "--yes", input="standard\nAcme\nCAM-1, X:2\nno-video\n", today=TODAY))
     assert "RA-000001" in result.stdout
     assert [(i["model"], i["qty"]) for i in show(cli, "RA-000001")["items"]] == [("CAM-1", 1), ("X", 2)]
 
 
 def test_terminal_confirms_a_complete_command_too(cli, terminal, db_path):
     before = counts(db_path)
-    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\nn\ndiscard\n", today=TODAY))
+    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="no-video\n\n\n\nn\ndiscard\n", today=TODAY))
     assert counts(db_path) == before
-    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="\n\n\ny\n", today=TODAY))
+    ok(cli("open", "--type", "standard", "--customer", "A", "--item", "X", input="no-video\n\n\n\ny\n", today=TODAY))
     assert counts(db_path)["returns"] == 1
 
 

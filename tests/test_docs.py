@@ -29,6 +29,9 @@ def _commands(typer_app: typer.Typer, prefix: str = "") -> list[tuple[str, objec
     for info in typer_app.registered_commands:
         found.append((prefix + info.name, info.callback))
     for group in typer_app.registered_groups:
+        own = group.typer_instance.registered_callback  # a group that is a command too (`report`)
+        if own is not None and own.callback is not None:
+            found.append((prefix + group.name, own.callback))
         found.extend(_commands(group.typer_instance, prefix + group.name + " "))
     return found
 

@@ -187,6 +187,7 @@ PATHS = {
     ("deliveries import", "path"): (["deliveries", "import", "--format", "easypost"], "csv"),
     ("deliveries import", "--done"): (["deliveries", "import", ".", "--format", "easypost", "--done"], "folder"),
     ("doctor", "--anchor"): (["doctor", "--anchor"], None),
+    ("report quality", "--html"): (["report", "quality", "--html"], None),
 }
 URLS = {("admin copy", "--to"): ["admin", "copy", "--to"]}  # a server database: text, not a Path
 

@@ -89,7 +89,11 @@ EVERY_COMMAND = {
     ("export", "ledger"): (READ, []),
     ("export", "holds"): (READ, []),
     ("export", "returns"): (READ, []),
-    ("report",): (READ, []),
+    ("report", "quality"): (READ, []),
+    ("codes", "list"): (READ, []),
+    ("codes", "add"): (WRITE, ["fault", "no-audio"]),
+    ("codes", "retire"): (WRITE, ["fault", "ir-night"]),
+    ("finding",): (WRITE, ["RA-000001", "no-fault-found"]),
     ("catalog", "add"): (WRITE, ["CAM-1", "--category", "camera"]),
     ("catalog", "import"): (WRITE, ["{work}/models.csv"]),
     ("catalog", "list"): (READ, []),
@@ -105,7 +109,8 @@ EVERY_COMMAND = {
 }
 # A read's other forms, which once created the database.
 MORE_READS = [["show", "RA-000001", "--notice", "opened"], ["notify", "--dry-run"], ["notify", "--dry-run", "--outbox", "{work}"],
-              ["report", "--json"], ["check", "--json", "-t", "standard", "-i", "CAM-1"], ["doctor", "--json"],
+              ["report"], ["report", "--json"], ["report", "quality", "--json"], ["report", "quality", "--html", "{work}/q.html"],
+              ["codes", "list", "--json"], ["check", "--json", "-t", "standard", "-i", "CAM-1"], ["doctor", "--json"],
               ["deliveries", "import", "--inbox"], ["deliveries", "import", "{work}", "--format", "easypost", "--dry-run"],
               ["slip", "RA-000001", "--label", "--output", "{work}/label.pdf"]]
 

@@ -28,6 +28,8 @@ def stored(cli, db_path, tmp_path, monkeypatch):
         conn.execute("UPDATE returns SET customer = ?, phone = ?, distributor = ?", [EVIL, EVIL, EVIL])
         conn.execute("UPDATE returns SET ticket = ? WHERE type = 'counter'", [TICKET])
         conn.execute("UPDATE catalog SET description = ?", [EVIL])
+        conn.execute("UPDATE codes SET title = ?", [EVIL])
+        conn.execute("UPDATE returns SET fault = ? WHERE type = 'standard'", [EVIL])  # a code written outside the tool
     (tmp_path / "outbox").mkdir()
     for name, value in MAIL.items():
         monkeypatch.setenv(name, value)
@@ -41,6 +43,8 @@ def test_every_command_is_driven_with_stored_escapes():
 
     def leaves(group, path=()):
         for name, command in group.commands.items():
+            if getattr(command, "invoke_without_command", False):  # `report`: a group and a command
+                yield (*path, name)
             yield from leaves(command, (*path, name)) if hasattr(command, "commands") else [(*path, name)]
 
     server_only = {("admin", "roles"), ("admin", "copy")}  # fixed text; tests/test_pg.py
@@ -93,6 +97,13 @@ STORED_VIEWS: dict[tuple[str, ...], list[list[str]]] = {
     ("deliveries", "import"): [["deliveries", "import", "{tmp}/carrier.csv", "--format", "easypost", "--dry-run"],
                                ["deliveries", "import", "{tmp}/carrier.csv", "--format", "easypost", "--json"]],
     ("deliveries", "serve"): [["deliveries", "serve"]],  # refused without a secret; its log: test_webhooks
+    ("report", "quality"): [["report", "quality", "--from", "2026-09-01"], ["report", "quality", "--from", "2026-09-01", "--json"],
+                            ["report", "quality", "--from", "2026-09-01", "--csv"],
+                            ["report", "quality", "--from", "2026-09-01", "--html", "{tmp}/q.html"]],
+    ("codes", "list"): [["codes", "list"], ["codes", "list", "--json"]],
+    ("codes", "add"): [["codes", "add", "fault", "no-audio"]],
+    ("codes", "retire"): [["codes", "retire", "fault", "ir-night"]],
+    ("finding",): [["receive", "RA-000002"], ["finding", "RA-000002", "no-fault-found"]],
 }
 SERVER_HAS_NO_FILE = {("backup",)}  # a server is backed up by its own tools: `backup` refuses a URL
 
@@ -113,10 +124,11 @@ def test_stored_control_characters_in_every_human_view(cli, stored, backend, pat
             assert result.exit_code in (0, 1), (args, result.stdout, result.stderr)
         _no_raw(result.stdout + result.stderr)
         shown += result.stdout + result.stderr
-    for eml in (stored / "outbox").iterdir():
+    for eml in (*(stored / "outbox").iterdir(), *stored.glob("*.html")):
         _no_raw(eml.read_text(encoding="utf-8", errors="replace"))
     if path in {("show",), ("list",), ("overdue",), ("notify",), ("shell",), ("catalog", "list"), ("edit",),
-                ("export", "ledger"), ("export", "returns"), ("serial", "find"), ("complete",), ("note",), ("void",)}:
+                ("export", "ledger"), ("export", "returns"), ("serial", "find"), ("complete",), ("note",), ("void",),
+                ("codes", "list"), ("report", "quality")}:
         assert "\\x1b" in shown or "\\u001b" in shown, shown  # the stored text is there, escaped
 
 
@@ -165,8 +177,8 @@ def test_at_a_terminal_stored_escapes_and_markup_are_shown_as_typed(tmp_path):
     assert MARKUP_NAME in screen
     screen = at_terminal("list", columns=40)
     assert "\\x1b" in screen and "T-[/x]1" in screen
-    screen = at_terminal("open", "-t", "standard", "-i", "CAM-1", "-c", MARKUP_NAME, keys=[("no more serials", "\r"),
-                                                                                        ("Enter to skip", "\r"), ("Enter to skip", "\r"),
-                                                                                        ("[Y/n]", "n\r"), ("back to the summary", "discard\r")])
+    keys = [("Fault reported (", "other\r"), ("no more serials", "\r"), ("Enter to skip", "\r"), ("Enter to skip", "\r"),
+            ("[Y/n]", "n\r"), ("back to the summary", "discard\r")]
+    screen = at_terminal("open", "-t", "standard", "-i", "CAM-1", "-c", MARKUP_NAME, keys=keys)
     assert MARKUP_NAME in screen
 

@@ -245,6 +245,18 @@ def test_a_supervisors_moment_refused_to_an_agent_names_the_role(cli, team, db_p
     ok(_virtual(cli, team["dana"]))
 
 
+def test_only_a_supervisor_changes_the_fault_and_finding_codes(cli, team, db_path):
+    for args in (("add", "fault", "no-audio"), ("retire", "fault", "ir-night")):
+        [line] = refused(cli("--db", team["ann"], "codes", *args, today=TODAY))
+        assert "permission denied" in line  # the codes are a supervisor's (db/roles.py GRANTS)
+    assert query(db_path, "SELECT count(*) FROM codes WHERE code = 'no-audio' OR retired_on IS NOT NULL") == [(0,)]
+    ok(cli("--db", team["dana"], "codes", "add", "fault", "no-audio", today=TODAY))
+    ok(cli("--db", team["dana"], "codes", "retire", "fault", "ir-night", today=TODAY))
+    assert query(db_path, "SELECT added_by FROM codes WHERE code = 'no-audio'") == [("dana",)]
+    ok(cli("--db", team["ann"], "open", "--type", "standard", "--customer", "A", "--item", "CAM-1", "--fault",
+           "no-audio", today=TODAY))  # an agent uses the codes
+
+
 def test_accounting_reads_and_exports_only(cli, team):
     ok(_virtual(cli, team["dana"]))
     assert ok(cli("--db", team["lee"], "export", "returns", today=TODAY)).stdout.count("RA-000001") == 1
@@ -269,7 +281,9 @@ def _desk(tmp_path) -> str:
         return ok(runner.invoke(app, ["--db", desk, *args], env={"SPECO_RETURNS_TODAY": today, "SPECO_RETURNS_AGENT": "desk-ann"}))
 
     run("catalog", "add", "CAM-1", "--category", "camera", "--list-price", "1299")
-    run("open", "--type", "standard", "--customer", "Ünïcode Ltd", "--item", "CAM-1")
+    run("codes", "add", "fault", "no-audio")  # the desk's lists go whole (m020 seeded the server's)
+    run("codes", "retire", "fault", "ir-night")
+    run("open", "--type", "standard", "--customer", "Ünïcode Ltd", "--item", "CAM-1", "--fault", "no-audio")
     run("open", "--type", "counter", "--customer", "Walk In", "--item", "CAM-1", "--ticket", "T-9", "--distributor", "D")
     run("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-A", today="2026-09-01")
     run("link", "RA-000002", "--on", "2026-09-01", today="2026-09-01")
@@ -290,7 +304,8 @@ def test_admin_copy_moves_every_row_and_the_server_answers_the_same(cli, tmp_pat
         assert found["ledger_days"]["rows"] >= 1 and found["events"]["rows"] >= 9
         from pathlib import Path
 
-        for sql in ("SELECT serial, held FROM serials ORDER BY id", "SELECT customer_key FROM returns ORDER BY id"):
+        for sql in ("SELECT serial, held FROM serials ORDER BY id", "SELECT customer_key FROM returns ORDER BY id",
+                    "SELECT kind, code, title, retired_on FROM codes ORDER BY kind, code"):
             assert query(server, sql) == query(Path(desk), sql)  # the derived columns arrive as the desk has them
         for key in ("RA-000001", "RA-000002", "T-9"):
             here, there = (json.loads(ok(cli("--db", db, "show", key, "--json", today="2026-10-07")).stdout)
@@ -311,7 +326,11 @@ def test_a_copy_that_differs_is_refused_in_one_line(tmp_path, db_path):
     desk = Store(_desk(tmp_path))
     server = Store(db_path)
     columns = {t: desk.columns(t) for t in move.TABLES}
+    codes = [tuple(r) for r in desk.execute("SELECT kind, code, title, added_on, added_by, retired_on, retired_by FROM codes")]
     with raw(db_path) as conn:
+        conn.execute("DELETE FROM codes")  # the desk's lists, as a copy leaves them (m020 seeded the server's)
+        conn.many("INSERT INTO codes (kind, code, title, added_on, added_by, retired_on, retired_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  codes)
         conn.execute("INSERT INTO catalog (model, category, updated_at) VALUES ('X-1', 'other', 'now')")
     with pytest.raises(ReturnsError, match="the copy of catalog differs"):
         move.verify(desk, server, columns)

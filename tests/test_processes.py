@@ -435,6 +435,7 @@ EXPECTED_SCHEMA = {
             "hold_expires": str, "hold_active": int, "opened_on": str, "opened_at": str, "opened_by": str,
             "last_event_on": str, "shipped_on": str, "delivered_on": str, "due_on": str, "unit_shipped_on": str,
             "received_on": str, "charged_on": str, "closed_on": str, "ra_no": int, "customer_key": str,
+            "fault": str, "finding": str, "finding_on": str,  # fault and finding codes (m020)
         },
         "foreign_keys": set(),
     },
@@ -479,6 +480,11 @@ EXPECTED_SCHEMA = {
                     "received_at": str, "applied_at": str},
         "foreign_keys": set(),
     },
+    "codes": {  # the fault and finding codes supervisors keep (m020)
+        "columns": {"kind": str, "code": str, "title": str, "added_on": str, "added_by": str, "retired_on": str,
+                    "retired_by": str},
+        "foreign_keys": set(),
+    },
     "schema_info": {"columns": {"key": str, "value": str}, "foreign_keys": set()},
 }
 # list --search's trigram index (m018): an FTS5 table, its columns, and the shadow tables FTS5 keeps.
@@ -494,6 +500,7 @@ EXPECTED_INDEXES = {
     "returns_email", "returns_phone_digits", "ledger_hold_ref", "events_tracking",  # list --search (m011)
     "serials_held", "returns_customer_key",  # SER-1's unique index (m012), the stored casefolded name (m013)
     "events_tracking_key", "carrier_inbox_pending",  # deliveries import (m016, m017)
+    "returns_opened_fault", "returns_finding_on", "returns_closed_days", "returns_open_age",  # report quality (m020)
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
                      "reviews_no_delete", "reviews_decided_once", "ledger_days_add",

@@ -20,9 +20,11 @@ from ..db.database import Database, open_database
 from ..errors import ReturnsError
 
 # In the order foreign keys need. ledger_days is not copied: the ledger's trigger makes it
-# (and the checksum then proves it equal to the desk's).
-TABLES = ("catalog", "returns", "items", "serials", "events", "ledger", "reviews", "notices")
+# (and the checksum then proves it equal to the desk's). The codes replace those the server's
+# migration seeded: the desk's lists, as its supervisors kept them, go whole.
+TABLES = ("codes", "catalog", "returns", "items", "serials", "events", "ledger", "reviews", "notices")
 CHECKED = (*TABLES, "ledger_days")
+REPLACED = ("codes",)
 
 
 def _row_digest(row) -> int:
@@ -53,7 +55,7 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
         if target.schema_version() != source.schema_version():
             raise ReturnsError(f"the server database is at schema {target.schema_version()} and the file at "
                                f"{source.schema_version()}: run both with this version first")
-        for table in CHECKED:
+        for table in (t for t in CHECKED if t not in REPLACED):
             n = transfer.row_count(target, table)
             if n:
                 raise ReturnsError(f"the target database is not empty ({n} row(s) in {table}): "
@@ -69,6 +71,8 @@ def copy(source: Database, target_url: str, on_total: Callable[[int], None] | No
         with source.read(), target.write():
             skipped = _set_aside(target, on=False)
             for table in TABLES:
+                if table in REPLACED:
+                    transfer.empty(target, table)
                 transfer.copy_in(target, table, columns[table], transfer.rows(source, table, columns[table]), on_rows)
             from ..db.chain import record_catalog
 

@@ -67,28 +67,43 @@ def export_holds(ctx: typer.Context, start: FromOpt = None, end: ToOpt = None, m
     _export(ctx, "holds", start, end, month, output, force, bom)
 
 
-@command("", "report")
+ReportFrom = Annotated[Optional[str], typer.Option("--from", help="First day, inclusive (default: the first of this month).")]
+ReportTo = Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: today).")]
+
+
+def _month_to_date(session, start: str | None, end: str | None, month: str | None) -> tuple[date, date]:
+    first, last = _period(start, end, month)
+    last = last or session.today()  # default: this month to date (--to alone: its month to that day)
+    first = first or last.replace(day=1)
+    if first > last:
+        raise ReturnsError(f"--from {first} is after --to {last}")
+    return first, last
+
+
+@command("report", "")
 def report_cmd(
     ctx: typer.Context,
-    start: Annotated[Optional[str], typer.Option("--from", help="First day, inclusive (default: the first of this month).")] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="Last day, inclusive (default: today).")] = None,
+    start: ReportFrom = None,
+    end: ReportTo = None,
     month: MonthOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
     """A period's holds and charges, balanced to the cent: opening + authorized - released - charged = closing.
 
+    `report quality`: what a supervisor looks at.
+
     Example: speco-returns report --month 2026-11
     """
+    if ctx.invoked_subcommand is not None:
+        if start is not None or end is not None or month is not None or as_json or as_csv:
+            raise typer.BadParameter(f"give the options after `{ctx.invoked_subcommand}`")
+        return
     from ..services import report
 
     fmt = out_format(as_json, as_csv)
     session = session_of(ctx)
-    first, last = _period(start, end, month)
-    last = last or session.today()  # default: this month to date (--to alone: its month to that day)
-    first = first or last.replace(day=1)
-    if first > last:
-        raise ReturnsError(f"--from {first} is after --to {last}")
+    first, last = _month_to_date(session, start, end, month)
     doc = report.build(session.reader, first, last)
     if fmt == "json":
         emit_json(doc)
@@ -109,3 +124,42 @@ def export_returns(ctx: typer.Context, start: FromOpt = None, end: ToOpt = None,
     """
     _export(ctx, "returns", start, end, month, output, force, bom)
 
+@command("report", "quality")
+def report_quality(
+    ctx: typer.Context,
+    start: ReportFrom = None,
+    end: ReportTo = None,
+    month: MonthOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+    html: Annotated[Optional[Path], typer.Option(
+        "--html", metavar="FILE", help="Write the report as one self-contained HTML page with charts (no script, "
+                                      "no network): to open, print or send by e-mail.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --html file if it exists.")] = False,
+) -> None:
+    """What a supervisor looks at: returns by type, model and fault, no fault found, time to close, ageing, money at risk.
+
+    Example: speco-returns report quality --from 2026-11-01 --to 2026-11-30 --html quality-2026-11.html
+    """
+    from ..services import quality
+
+    fmt = out_format(as_json, as_csv)
+    if html is not None and fmt != "human":
+        raise typer.BadParameter("--html writes a file: choose it or --json/--csv")
+    session = session_of(ctx)
+    first, last = _month_to_date(session, start, end, month)
+    store = session.reader
+    doc = quality.build(store, first, last)
+    if html is not None:
+        from .quality_html import write_html
+
+        write_html(doc, html, force=force, protected=[store.path])
+        sys.stderr.write(f"wrote {inputs.visible(str(html))}\n")
+    elif fmt == "json":
+        emit_json(doc)
+    elif fmt == "csv":
+        write_dicts(sys.stdout, quality.CSV_COLUMNS, quality.csv_rows(doc))
+    else:
+        from .quality_view import quality_view
+
+        quality_view(doc)

@@ -111,8 +111,8 @@ def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def for_questions(db) -> dict:
     """What Tab completes at `open`'s questions, read from the command's own database: the
-    types, the catalog's models, the customers already on file."""
-    from ..db import completion
+    types, the catalog's models, the customers already on file, the fault codes in use."""
+    from ..db import codes, completion
 
     def read(question, text: str) -> list[str]:
         from ..errors import ReturnsError
@@ -123,7 +123,8 @@ def for_questions(db) -> dict:
             return []
 
     return {"type": complete_type, "model": lambda text: read(completion.models, text),
-            "customer": lambda text: read(completion.customers, text)}
+            "customer": lambda text: read(completion.customers, text),
+            "fault": lambda text: read(lambda db, _: codes.in_use(db, "fault") or (), text)}
 
 
 # --- the shell: a whole line, read against the app's command tree -----------------------------

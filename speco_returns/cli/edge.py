@@ -20,8 +20,8 @@ from ..errors import Discarded, ReturnsError, Violation
 from .lines import say
 from .session import Session
 
-# (group, name, function, Typer keyword arguments): group "" is the root, else "serial",
-# "catalog", "export" or "admin".
+# (group, name, function, Typer keyword arguments): group "" is the root, else a group of
+# root.GROUPS; name "" is the group's own command (run when no subcommand is named).
 REGISTRY: list[tuple[str, str, typing.Callable, dict]] = []
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..domain import inputs, lifecycle, notices, wording
+from ..domain import codes, inputs, lifecycle, notices, wording
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
 from ..services import show as show_service
@@ -118,6 +118,8 @@ def receive_cmd(
                                                 autocompletion=complete_ra)] = None,
     scan: Annotated[bool, typer.Option("--scan", help="At the dock: read one scanned code per line and receive each box "
                                                       "(`done` or Ctrl-D stops).")] = False,
+    finding: Annotated[Optional[str], typer.Option(
+        "--finding", help="What Speco found examining the unit: a finding code (`codes list`); or later, `finding RA CODE`.")] = None,
     on: OnOpt = None, yes: YesOpt = False, as_json: JsonOpt = False) -> None:
     """Speco received the customer's unit (advanced: completes the return and releases the hold).
 
@@ -128,10 +130,13 @@ def receive_cmd(
             raise typer.BadParameter("give an RA number or --scan, not both", param_hint="RA")
         if as_json:
             raise typer.BadParameter("--scan prints one line per box", param_hint="--json")
+        if finding is not None:
+            raise typer.BadParameter("a finding is one unit's: `finding RA CODE` once it is in", param_hint="--finding")
         raise typer.Exit(code=_scan(ctx, on, yes))
     if ra is None:
         raise typer.BadParameter("give the RA number of the unit that arrived (or --scan at the dock)", param_hint="RA")
-    _record(ctx, ra, "receive", on, as_json, yes)
+    code = codes.parse_code(finding, "finding") if finding is not None else None
+    _record(ctx, ra, "receive", on, as_json, yes, finding=code)
 
 
 STOP_WORDS = ("done", "exit", "quit")
@@ -301,9 +306,10 @@ def edit_cmd(
     distributor: Annotated[Optional[str], typer.Option("--distributor", help="Counter: the distributor (OTC-1).")] = None,
     approved_by: Annotated[Optional[str], typer.Option("--approved-by", help="Virtual: the approving supervisor (VR-1).")] = None,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Virtual: why it was approved (VR-1).")] = None,
+    fault: Annotated[Optional[str], typer.Option("--fault", help="The fault the customer reported: a fault code ('' clears it).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Correct a return's contact and approval fields; the history keeps old → new.
+    """Correct a return's contact, approval and fault fields; the history keeps old → new.
 
     Example: speco-returns edit RA-000004 --email dan@example.com --phone 555-0199
     """
@@ -312,8 +318,11 @@ def edit_cmd(
     parsers = {"email": inputs.parse_email, "phone": inputs.parse_phone}
     fields = {name: parsers[name](value) if name in parsers else inputs.clean_text(name.replace("_", " "), value)
               for name, value in given.items() if value is not None}
+    if fault is not None:
+        fields["fault"] = codes.parse_code(fault, "fault") if fault.strip() else None
     if not fields:
-        raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by or --reason")
+        raise ReturnsError("nothing to edit: give --customer, --email, --phone, --distributor, --approved-by, --reason "
+                           "or --fault")
     session = session_of(ctx)
     key, changed = returns_service.edit(session.store, ra, fields, session.now())
     if as_json:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import typer
 
-from ..domain import inputs, rules, types
+from ..domain import codes, inputs, rules, types
 from ..errors import Discarded, ReturnsError, Violation
 from .lines import say, width_of, wrapped
 
@@ -158,18 +158,18 @@ def items_line(text: str) -> tuple:
 
 # --- open: each field asked, or checked when given as a flag --------------------------------
 
-FIELDS = ("type", "customer", "email", "phone", "contact_note", "items", "ticket", "distributor", "approved_by", "reason",
-          "serials")
-# What Tab completes at open's questions: {"type": ..., "customer": ..., "model": ...}, each
-# text -> candidates (cli/completion.py `for_questions` makes them from the database).
+FIELDS = ("type", "customer", "email", "phone", "contact_note", "items", "fault", "ticket", "distributor", "approved_by",
+          "reason", "serials")
+# What Tab completes at open's questions: {"type": ..., "customer": ..., "model": ..., "fault": ...},
+# each text -> candidates (cli/completion.py `for_questions` makes them from the database).
 Completers = dict[str, Complete]
 
 
 def fill(req: rules.Request, contact: dict, lookup: Lookup, *, offer: bool,
          complete: Completers | None = None) -> tuple[rules.Request, dict]:
     """Every field the type needs, each checked as soon as it is known: a refused flag or
-    answer is shown and asked again on the spot. `offer`: also ask what may be left empty
-    (serials where no rule needs them, e-mail and phone)."""
+    answer is shown and asked again on the spot. `offer`: also ask what the flags may leave
+    out (the fault reported, serials where no rule needs them, e-mail and phone)."""
     req = _ensure(req, lookup, offer=offer, complete=complete or {})
     if offer:
         contact = dict(contact)
@@ -203,6 +203,8 @@ def _ensure(req: rules.Request, lookup: Lookup, *, offer: bool, complete: Comple
     if not req.customer:
         req = replace(req, customer=ask("Customer", required("customer"), complete=complete.get("customer"), delims=""))
     req = _ensure_items(req, lookup, complete.get("model"))
+    if offer or req.fault:  # asked with what may be left empty; a fault given as a flag is checked
+        req = _ensure_fault(req, lookup, complete.get("fault"))
     if req.type == "counter":
         req = _ensure_ticket(req, lookup)
         if not req.distributor:
@@ -234,6 +236,32 @@ def _ensure_items(req: rules.Request, lookup: Lookup, complete: Complete | None 
             return req
         say_refused(problems)
     return replace(req, items=ask("Items (MODEL[:QTY], comma-separated)", parse, complete=complete, delims=", "))
+
+
+def _ensure_fault(req: rules.Request, lookup: Lookup, complete: Complete | None = None) -> rules.Request:
+    """The fault the customer reports, one of the codes in use (listed, and Tab completes them).
+    A counter return may skip it: Enter, kept as "" so it is not asked again."""
+    facts = lookup(replace(req, serials=()))
+    if facts.fault_codes is None or req.fault == "":  # a database not yet upgraded; skipped already
+        return req
+    if req.fault:
+        problem = rules.fault_problem(req.fault, facts)
+        if not problem:
+            return req
+        say_refused([problem])
+    optional = req.type == "counter"
+    listed = ", ".join(facts.fault_codes)
+
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise ReturnsError(f"a fault is required: one of {listed}")
+        code = codes.parse_code(text, "fault")
+        if code not in facts.fault_codes:
+            raise ReturnsError(f"no fault code {code} in use: one of {listed}")
+        return code
+
+    label = f"Fault reported ({listed}" + ("; Enter to skip)" if optional else ")")
+    return replace(req, fault=ask(label, parse, optional=optional, complete=complete) or "")
 
 
 def _ensure_ticket(req: rules.Request, lookup: Lookup) -> rules.Request:
@@ -301,6 +329,8 @@ def summary(req: rules.Request, contact: dict, hold: int | None) -> str:
     line = f"Open {types.a_type(req.type)} return for {req.customer}: {', '.join(parts)}"
     if req.ticket:
         line += f"; ticket {req.ticket}"
+    if req.fault:
+        line += f"; fault {req.fault}"
     reach = ", ".join(x for x in (contact.get("email"), contact.get("phone")) if x)
     if contact.get("contact_note"):
         reach = f"{reach} ({contact['contact_note']})".strip()
@@ -341,6 +371,8 @@ def change_one(req: rules.Request, contact: dict, lookup: Lookup,
         contact = dict(contact)
         contact[name] = {"email": lambda: _ask_email(req.type), "phone": _ask_phone, "contact_note": _ask_contact_note}[name]()
         return req, contact
+    if name == "fault":
+        return _ensure_fault(replace(req, fault=None), lookup, (complete or {}).get("fault")), contact
     empty = {"type": "", "items": (), "serials": ()}.get(name)
     return _ensure(replace(req, **{name: empty}), lookup, offer=name == "serials", complete=complete or {}), contact
 

@@ -193,6 +193,10 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
     for key in ("customer", "email", "phone", "contact_note", "ticket", "distributor", "approved_by", "reason", "opened_on"):
         if doc.get(key):
             facts.add_row(key.replace("_", " "), doc[key])
+    if doc.get("fault"):
+        facts.add_row("fault", doc["fault"])
+    if doc.get("finding"):
+        facts.add_row("finding", f"{doc['finding']} (on {doc['finding_on']})")
     if doc["hold_amount"] is not None:
         hold = _money(doc["hold_amount"])
         if doc["hold_ref"]:
@@ -219,7 +223,9 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
 
 KEY = True
 _RETURN_COLUMNS = {"ra": Col("ra", KEY), "type": Col("type", KEY), "status": Col("status", KEY), "customer": Col("customer"),
-                   "opened_on": Col("opened_on", KEY), "age_days": Col("age", KEY, "right"), "model": Col("model", KEY)}
+                   "opened_on": Col("opened_on", KEY), "age_days": Col("age", KEY, "right"), "model": Col("model", KEY),
+                   "fault": Col("fault", KEY), "finding": Col("finding", KEY)}
+_SOMETIMES = ("fault", "finding")  # shown where a row has one
 
 
 def _listed(r: dict, column: str):
@@ -236,7 +242,7 @@ def returns_table(rows: list[dict], title: str | None = None, *, empty: str | No
     if not rows:
         console.print(Text(empty or "No returns."))
         return
-    columns = [c for c in _RETURN_COLUMNS if c in rows[0]]
+    columns = [c for c in _RETURN_COLUMNS if c in rows[0] and (c not in _SOMETIMES or any(r[c] for r in rows))]
     console.print(Fitted([_RETURN_COLUMNS[c] for c in columns], [[_listed(r, c) for c in columns] for r in rows], title))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..db import returns as db_returns
-from ..domain import inputs, lifecycle, rules, wording
+from ..domain import codes, inputs, lifecycle, rules, wording
 from ..domain import types as domain_types
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
@@ -53,12 +53,15 @@ TicketOpt = Annotated[Optional[str], typer.Option(
     "--ticket", help="Counter: the Tech Ticket ID given to the customer (OTC-1).")]
 DistributorOpt = Annotated[Optional[str], typer.Option(
     "--distributor", help="Counter: the distributor the customer returns through (OTC-1).")]
+FaultOpt = Annotated[Optional[str], typer.Option(
+    "--fault", help="The fault the customer reports: a fault code (`codes list`); asked at a terminal, "
+                    "where a counter return may skip it.")]
 
 _REFUSED = "(refused)"  # stands in for a given value that was refused, so no rule calls it missing
 
 
 def _parse_request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor,
-                   ) -> tuple[rules.Request, list[Violation]]:
+                   fault=None) -> tuple[rules.Request, list[Violation]]:
     """The request as far as it parses, and every input problem (not just the first)."""
     problems: list[Violation] = []
 
@@ -80,12 +83,14 @@ def _parse_request(type_: str | None, customer, items, serials, approved_by, rea
         reason=attempt(inputs.clean_text, "reason", reason, default=_REFUSED),
         ticket=attempt(inputs.parse_ticket, ticket, default=_REFUSED) if ticket and ticket.strip() else None,
         distributor=attempt(inputs.clean_text, "distributor", distributor, default=_REFUSED),
+        fault=attempt(codes.parse_code, fault, "fault") if fault and fault.strip() else None,
     )
     return req, problems
 
 
-def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor) -> rules.Request:
-    req, problems = _parse_request(type_, customer, items, serials, approved_by, reason, ticket, distributor)
+def _request(type_: str | None, customer, items, serials, approved_by, reason, ticket, distributor,
+             fault) -> rules.Request:
+    req, problems = _parse_request(type_, customer, items, serials, approved_by, reason, ticket, distributor, fault)
     if problems:
         raise ReturnsError(*problems)
     return req
@@ -102,6 +107,7 @@ def check_cmd(
     customer: Annotated[Optional[str], typer.Option("--customer", help="Virtual: warn when this customer's recent virtual returns pass 3 units (VR-2).")] = None,
     ticket: TicketOpt = None,
     distributor: DistributorOpt = None,
+    fault: FaultOpt = None,
     on: Annotated[Optional[str], typer.Option("--on", help="The day to check as of (default today).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -115,7 +121,7 @@ def check_cmd(
         problems.append(Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual"))
     if not item:
         problems.append(Violation(None, "missing --item: at least one MODEL[:QTY]"))
-    req, bad_input = _parse_request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
+    req, bad_input = _parse_request(return_type, customer, item, serial, approved_by, reason, ticket, distributor, fault)
     problems += bad_input
     try:
         day = day_or_today(on, session.today())
@@ -158,6 +164,7 @@ def open_cmd(
     distributor: DistributorOpt = None,
     approved_by: ApproverOpt = None,
     reason: ReasonOpt = None,
+    fault: FaultOpt = None,
     note: Annotated[Optional[str], typer.Option("--note", help="A note for the history.")] = None,
     on: Annotated[Optional[str], typer.Option("--on", help="The day the return was opened (default today; never in the future).")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm.")] = False,
@@ -174,7 +181,7 @@ def open_cmd(
     contact = {"email": inputs.parse_email(email), "phone": inputs.parse_phone(phone),
                "contact_note": inputs.clean_text("contact note", contact_note)}
     note = inputs.clean_text("note", note)
-    req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor)
+    req = _request(return_type, customer, item, serial, approved_by, reason, ticket, distributor, fault)
     asking = prompts.interactive(as_json)
     missing = ([Violation(None, "missing --type: standard, counter (otc), advanced (ar) or virtual")]
                if not req.type else []) + rules.missing_fields(req)

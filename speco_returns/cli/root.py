@@ -13,6 +13,7 @@ annotations on every start, and as strings it evaluated each several times (abou
 
 import functools
 import importlib
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -44,6 +45,9 @@ GROUPS = {
     "export": "CSV for accounting (RFC 4180, UTF-8).",
     "admin": "A team's PostgreSQL server: roles for its logins, and moving a desk's SQLite file onto it.",
     "deliveries": "Carrier delivery reports: the 30-day clock from the carrier's date.",
+    "report": "A period's holds and charges, balanced to the cent: opening + authorized - released - charged = closing "
+              "(`report quality`: what a supervisor looks at).",
+    "codes": "Fault and finding codes: the lists `open --fault` and `receive --finding` take (supervisors keep them).",
 }
 # The module (in this package) that holds each top-level command or group: tests/test_entrypoint.py
 # keeps it equal to where the commands are registered.
@@ -60,6 +64,7 @@ COMMAND_MODULES = {
     "backup": "admin", "doctor": "admin", "admin": "admin",
     "shell": "shell",
     "slip": "slip",
+    "codes": "codes", "finding": "codes",
 }
 
 
@@ -134,14 +139,22 @@ def build(names: list[str] | None = None) -> typer.Typer:
     app = typer.Typer(**APP_SETTINGS)
     app.callback()(main)
     groups = {}
+    callbacks = {group: (fn, kwargs) for group, name, fn, kwargs in REGISTRY if group and not name}
     for name, help_text in GROUPS.items():
         if names is None or name in names:
-            groups[name] = typer.Typer(cls=ReturnsGroup, help=help_text, no_args_is_help=True)
+            # A group with a command of its own (`report`) runs it when no subcommand is named.
+            # (its help is its own docstring, example and all)
+            groups[name] = typer.Typer(cls=ReturnsGroup, help=inspect.getdoc(callbacks[name][0]) if name in callbacks else help_text,
+                                       no_args_is_help=name not in callbacks,
+                                       invoke_without_command=name in callbacks)
+            if name in callbacks:
+                fn, kwargs = callbacks[name]
+                groups[name].callback(**kwargs)(fn)
             app.add_typer(groups[name], name=name)
     order = list(COMMAND_MODULES)  # --help lists commands in this order, whichever module loaded first
     for group, name, fn, kwargs in sorted(REGISTRY, key=lambda entry: order.index(entry[0] or entry[1])):
         top = group or name
-        if names is not None and top not in names:
+        if names is not None and top not in names or group and not name:
             continue
         target = groups[group] if group else app
         target.command(name, **{"cls": ReturnsCommand, **kwargs})(fn)

@@ -23,7 +23,7 @@ HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authoriz
                  "settled_on", "charged", "refunded", "in_review"]
 RETURNS_COLUMNS = [
     "ra", "type", "status", "customer", "opened_on", "model", "category", "qty", "list_price",
-    "serials", "due_on", "closed_on",
+    "serials", "due_on", "closed_on", "fault", "finding",
 ]
 # A text cell a spreadsheet would run as a formula starts with one of these (SPEC §5).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -128,10 +128,20 @@ def return_rows(db: Database, start: date | None, end: date | None) -> Iterator[
     return db.stream(
         f"""SELECT {c.key}, r.type, {status}, {c.text("r.customer")}, r.opened_on,
                    {c.text("i.model")}, i.category, i.qty, {c.amount("i.list_price_cents")},
-                   {serials}, {due}, {closed}
+                   {serials}, {due}, {closed}, {_codes(db, end, c)}
             FROM returns r {as_of} JOIN items i ON i.return_id = r.id
             {where} ORDER BY r.id, i.id""",
         dict(zip(("start", "end"), _range(start, end), strict=True)) if where else {})
+
+
+def _codes(db: Database, end: date | None, c: _Cells) -> str:
+    """The fault and finding cells, guarded like free text (the tool writes plain slugs, a hand
+    in the database may not); a finding recorded after --to is not in a file as of --to. NULL on
+    a database not yet upgraded (m020) that this account may only read."""
+    if "fault" not in db.columns("returns"):
+        return "NULL, NULL"
+    finding = c.text("r.finding")
+    return f"{c.text('r.fault')}, " + (f"CASE WHEN r.finding_on <= :end THEN {finding} END" if end else finding)
 
 
 # `export returns --to END`: each return as its history stood at the end of END. Every event

@@ -75,20 +75,24 @@ def _where(parts: list[str]) -> str:
 
 def row(r, today: date) -> dict:
     """A listed return: its key, type, state, customer, who opened it and when, the day its
-    unit is due back (advanced returns, once delivered) and its age in days."""
+    unit is due back (advanced returns, once delivered), its age in days, the fault reported
+    and the finding on the unit examined."""
     return {"ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
             "opened_on": r["opened_on"], "opened_by": r["opened_by"],
             "due_on": r["due_on"] if r["type"] == "advanced" else None,
             "age_days": clock.age_days(
                 date.fromisoformat(r["opened_on"]),
-                date.fromisoformat(r["closed_on"]) if r["closed_on"] else None, today)}
+                date.fromisoformat(r["closed_on"]) if r["closed_on"] else None, today),
+            "fault": r["fault"], "finding": r["finding"]}
 
 
 def listing(db: Database, f: Filters, today: date, *, sort: str = "newest",
             limit: int | None = None) -> Iterator[dict]:
     """Rows in the order `sort` names, as the database reads them."""
     parts, args = where(db, f)
-    sql = f"SELECT {COLUMNS} FROM returns{_where(parts)} ORDER BY {SORTS[sort]}"
+    # the codes (m020): NULL on a database not yet upgraded that this account may only read
+    codes = "fault, finding" if "fault" in db.columns("returns") else "NULL AS fault, NULL AS finding"
+    sql = f"SELECT {COLUMNS}, {codes} FROM returns{_where(parts)} ORDER BY {SORTS[sort]}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return (row(r, today) for r in db.execute(sql, args))

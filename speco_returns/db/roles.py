@@ -9,7 +9,8 @@ them, db/guards.py), the migrations, the schema or the audit (db/changes.py).
 - speco_agent: the agents' commands: opens returns, records their events and ledger rows,
   edits contact fields, adds and removes serials, decides nothing about money.
 - speco_supervisor: an agent who may also charge, refund, void, approve a virtual return
-  (triggers name the role), keep the catalog (list prices set holds) and send notices.
+  (triggers name the role), keep the catalog (list prices set holds), keep the fault and
+  finding codes (`codes add`, `codes retire`) and send notices.
 - speco_nightly: the nightly job (`deliveries import`, `overdue`, `notify`, `doctor --anchor`)
   and `deliveries serve`: reads everything, writes notices, the carrier inbox, and a carrier's
   deliveries (their history events and the clock's columns); no void (a carrier's later date
@@ -33,7 +34,8 @@ READERS = ("speco_agent", "speco_accounting", "speco_nightly")  # speco_supervis
 # A return's columns its history moves (domain.lifecycle.Life), and those `edit` corrects.
 LIFE_UPDATES = ("status", "last_event_on", "shipped_on", "delivered_on", "due_on", "unit_shipped_on", "received_on",
                 "charged_on", "closed_on", "hold_active", "hold_ref", "hold_expires")
-RETURN_UPDATES = (*LIFE_UPDATES, "customer", "customer_key", "email", "phone", "distributor", "approved_by", "reason")
+RETURN_UPDATES = (*LIFE_UPDATES, "customer", "customer_key", "email", "phone", "distributor", "approved_by", "reason",
+                  "fault", "finding", "finding_on")  # edit --fault; receive --finding, finding RA CODE
 NOTICE_UPDATES = ("state", "claimed_by", "claimed_at", "attempts", "last_error", "sent_at")
 
 # role -> (table, privileges) pairs: what its commands write.
@@ -50,6 +52,7 @@ GRANTS = {
     ],
     "speco_supervisor": [
         ("catalog", "INSERT, UPDATE (description, category, list_price_cents, updated_at)"),  # catalog add, import
+        ("codes", "INSERT, UPDATE (title, added_on, added_by, retired_on, retired_by)"),  # codes add, retire
         ("chain_heads", "INSERT, UPDATE (rows, hash)"),  # the catalog's digest only (the policy below)
         ("notices", f"INSERT, UPDATE ({', '.join(NOTICE_UPDATES)})"),
     ],

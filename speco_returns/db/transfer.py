@@ -66,3 +66,8 @@ def switch_trigger(target: Database, table: str, name: str, on: bool) -> None:
 def analyze(target: Database) -> None:
     """The planner's statistics for the rows just loaded, before anyone reads them."""
     target.execute("ANALYZE")
+
+
+def empty(db: Database, table: str) -> None:
+    """Every row of `table` goes (the server's seeded codes, replaced by the desk's lists)."""
+    db.execute(f"DELETE FROM {table}")

@@ -31,6 +31,7 @@ class Request:
     ticket: str | None = None
     distributor: str | None = None
     customer: str | None = None
+    fault: str | None = None  # the fault code the customer reports (domain/codes.py)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Facts:
     serial_owners: Mapping[str, str] = field(default_factory=dict)  # serial -> open RA
     ticket_owner: str | None = None  # the return already using this ticket
     recent_virtual_units: int = 0  # same customer's virtual units, last 30 days
+    fault_codes: tuple[str, ...] | None = None  # the fault codes in use (None: not looked up)
 
 
 @dataclass
@@ -154,6 +156,14 @@ def ticket_problem(ticket: str, facts: Facts) -> Violation | None:
     return Violation("OTC-1", f"ticket {ticket} is already used by another counter return") if facts.ticket_owner else None
 
 
+def fault_problem(fault: str | None, facts: Facts) -> Violation | None:
+    """A fault code the list does not hold in use (`codes list`)."""
+    if not fault or facts.fault_codes is None or fault in facts.fault_codes:
+        return None
+    return Violation(None, f"no fault code {fault} in use: one of {', '.join(facts.fault_codes)} "
+                           "(`speco-returns codes list`)")
+
+
 def serial_problem(serial: str, facts: Facts) -> Violation | None:
     owner = facts.serial_owners.get(serial)
     return Violation("SER-1", f"serial {serial} is already on open return {owner}") if owner else None
@@ -187,6 +197,8 @@ def check(req: Request, facts: Facts, *, missing_reported: bool = False) -> Chec
         if not req.reason:
             v.append(Violation("VR-1", "virtual returns are case by case: give the reason (--reason)"))
     v += item_problems(t, req.items, facts.catalog)
+    if fault_problem(req.fault, facts):
+        v.append(fault_problem(req.fault, facts))
     if t == "virtual":
         total = sum(q for _, q in req.items)
         recent = facts.recent_virtual_units

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import date
 
 from ..db import catalog as catalog_db
+from ..db import codes as codes_db
 from ..db import ledger, returns
 from ..db.database import Database
 from ..domain import clock, inputs, lifecycle, rules, types
@@ -16,11 +17,12 @@ from ..domain.clock import Now
 from ..domain.keys import customer_key, key_of
 from ..domain.rules import Request
 from ..errors import ReturnsError, SerialTaken, Violation
+from . import codes as codes_service
 
 # Fields `edit` corrects, and the type that uses each (None: every type). A field a rule
 # requires (OTC-1, VR-1) or the customer's name can be corrected but not emptied.
 EDITABLE = {"customer": None, "email": None, "phone": None, "distributor": "counter",
-            "approved_by": "virtual", "reason": "virtual"}
+            "approved_by": "virtual", "reason": "virtual", "fault": None}
 REQUIRED = {"customer": None, "distributor": "OTC-1", "approved_by": "VR-1", "reason": "VR-1"}
 
 
@@ -34,7 +36,8 @@ def _dated(detail: dict) -> dict:
 def facts(db: Database, req: Request, on: date) -> rules.Facts:
     """What the policy needs to know from the database about a request, as of `on`."""
     found = rules.Facts(catalog=catalog_db.lookup(db, [m for m, _ in req.items]),
-                         serial_owners=returns.serial_owners(db, [s for _, s in req.serials]))
+                         serial_owners=returns.serial_owners(db, [s for _, s in req.serials]),
+                         fault_codes=codes_db.in_use(db, "fault"))
     if req.ticket:
         found.ticket_owner = req.ticket if returns.ticket_taken(db, req.ticket) else None
     if req.type == "virtual" and req.customer:
@@ -76,6 +79,7 @@ def open_return(db: Database, req: Request, contact: dict, note: str | None, on:
     `expect_hold`: the hold amount the agent confirmed; refused if prices changed since."""
     lifecycle.check_event_date(on, now.today, types.MIN_DATE)
     with ser1_backstop(db, [s for _, s in req.serials]), db.write():
+        fault = codes_service.require(db, "fault", req.fault) if req.fault else None
         found = facts(db, req, on)
         result = rules.check(req, found)
         if result.violations:
@@ -91,12 +95,14 @@ def open_return(db: Database, req: Request, contact: dict, note: str | None, on:
             "phone": contact.get("phone"), "ticket": req.ticket if req.type == "counter" else None,
             "distributor": req.distributor, "approved_by": req.approved_by, "reason": req.reason,
             "hold_amount_cents": hold, "opened_on": on.isoformat(), "opened_at": now.stamp, "opened_by": now.agent,
-            "last_event_on": on.isoformat(), "ra_no": ra_no, "customer_key": customer_key(req.customer)})
+            "last_event_on": on.isoformat(), "ra_no": ra_no, "customer_key": customer_key(req.customer),
+            **({"fault": fault} if fault else {})})
         for model, qty in req.items:
             item_id = returns.insert_item(db, return_id, model, found.catalog.get(model), qty)
             returns.insert_serials(db, [(return_id, item_id, s) for s in result.serials[model]])
-        # The contact note ("call after 5pm") is kept in the history, beside the phone it is about.
-        detail = {"note": note, "contact_note": contact.get("contact_note")}
+        # The contact note ("call after 5pm") is kept in the history, beside the phone it is about;
+        # the fault reported too.
+        detail = {"note": note, "contact_note": contact.get("contact_note"), "fault": fault}
         returns.add_event(db, return_id, "open", on, now, status, {k: v for k, v in detail.items() if v})
     return key_of(req.type, ra_no, req.ticket), result.warnings
 
@@ -118,6 +124,8 @@ def record_in(db: Database, r, event: str, on: date, now: Now, detail: dict) -> 
     life, moves = _step(db, r, event, on, detail)
     _apply(db, r, life, moves, on, now)
     _review(db, r, event, life.status, on, now)
+    if detail.get("finding"):  # `receive --finding`: the unit examined as it arrived
+        returns.update(db, r["id"], {"finding": detail["finding"], "finding_on": on.isoformat()})
     returns.add_event(db, r["id"], event, on, now, life.status, detail)
     return moves
 
@@ -141,7 +149,10 @@ def _step(db: Database, r, event: str, on: date, detail: dict) -> tuple[lifecycl
 
 
 def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
-    """The rules an event needs beyond the state machine: the hold's dates, serials, AR-2, AR-4."""
+    """The rules an event needs beyond the state machine: the hold's dates, serials, AR-2, AR-4,
+    a finding's code."""
+    if detail.get("finding"):
+        detail["finding"] = codes_service.require(db, "finding", detail["finding"])
     if event == "hold":
         if detail.get("expires") and detail["expires"] < on.isoformat():
             raise ReturnsError(f"--expires {detail['expires']} is before the hold's date {on}")
@@ -249,6 +260,8 @@ def void_in(db: Database, r, reason: str, on: date, now: Now, expect_event: int 
     returns.add_event(db, r["id"], "void", on, now, plan.life.status,
                       {"voided": target["event"], "voided_on": target["happened_on"], "reason": reason,
                        **({"ref": ref} if ref else {})})
+    if target["event"] == "receive":  # a voided `receive` takes the findings on the unit with it
+        codes_service.refresh_finding(db, r["id"])
     return plan
 
 
@@ -275,6 +288,8 @@ def edit(db: Database, key: str, fields: dict, now: Now) -> tuple[str, list[tupl
                                    f"{name.replace('_', ' ')} ({types.a_type(only)} return's field)")
             if value is None and name in REQUIRED:
                 raise ReturnsError(Violation(REQUIRED[name], f"{name.replace('_', ' ')} cannot be emptied"))
+            if name == "fault" and value is not None:
+                fields[name] = codes_service.require(db, "fault", value)
         changed = [(name, r[name], value) for name, value in fields.items() if r[name] != value]
         if changed:
             columns = {name: value for name, _, value in changed}

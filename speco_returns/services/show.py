@@ -43,6 +43,8 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
         "ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
         "email": r["email"], "phone": r["phone"], "contact_note": contact_note, "ticket": r["ticket"], "distributor": r["distributor"],
         "approved_by": r["approved_by"], "reason": r["reason"],
+        # fault and finding codes (m020): None on a database this account may only read, not yet upgraded
+        **{c: (r[c] if c in r.keys() else None) for c in ("fault", "finding", "finding_on")},
         "hold_amount": _amount(r["hold_amount_cents"]) if r["type"] == "advanced" else None,
         "hold_ref": r["hold_ref"], "hold_active": bool(r["hold_active"]), "hold_expires": r["hold_expires"],
         "opened_on": r["opened_on"], "shipped_on": r["shipped_on"], "delivered_on": r["delivered_on"],

@@ -135,6 +135,10 @@ class Engine:
     def fast_reads(self, raw) -> None:
         """Ready a connection for reading the whole database once (doctor)."""
 
+    def days_between(self, later: str, earlier: str) -> str:
+        """Whole days from one ISO date column to another (an integer)."""
+        raise NotImplementedError
+
     def indexed_by(self, index: str) -> str:
         """A planner hint naming the index to read (SQLite's INDEXED BY); empty where the
         planner takes no hints."""

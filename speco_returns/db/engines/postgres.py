@@ -285,6 +285,9 @@ class PostgresEngine(Engine):
     def as_bytes(self, expr: str) -> str:
         return f"convert_to({expr}, 'UTF8')"
 
+    def days_between(self, later: str, earlier: str) -> str:
+        return f"(({later})::date - ({earlier})::date)"
+
     def quoted(self, column: str, kind: str) -> str:
         if kind in ("integer", "rowid"):
             return f"coalesce(({column})::text, 'NULL')"

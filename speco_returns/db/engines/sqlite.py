@@ -172,6 +172,9 @@ class SQLiteEngine(Engine):
     def fast_reads(self, raw) -> None:
         raw.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # the whole file mapped, not copied page by page
 
+    def days_between(self, later: str, earlier: str) -> str:
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
     def indexed_by(self, index: str) -> str:
         return f" INDEXED BY {index}"
 

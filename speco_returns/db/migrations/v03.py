@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from .. import changes, guards, search
 from .step import Step, shared
+from .v01 import _OPEN
 
 if TYPE_CHECKING:
     from ..connection import Database
@@ -31,6 +32,46 @@ def _inbox(id_column: str) -> str:
 
 
 _INBOX_PENDING = "CREATE INDEX carrier_inbox_pending ON carrier_inbox (id) WHERE applied_at IS NULL"
+
+
+# Fault and finding codes, kept as data (domain/codes.py): the list supervisors manage,
+# seeded with the codes the tool ships with (added_on NULL), and on each return the fault
+# reported at `open` and the latest finding (with its date) of the unit examined. `report
+# quality` reads them through these indexes: the returns opened, examined and closed in its
+# period, and the open returns by state and age (the partial index's WHERE is OPEN_SQL word
+# for word).
+def _seed_codes(db: Database) -> None:
+    from ...domain.codes import SEED
+
+    db.many("INSERT INTO codes (kind, code, title) VALUES (?, ?, ?)",
+            [(kind, code, title) for kind, codes in SEED.items() for code, title in codes])
+
+
+_CODES_TABLE = """CREATE TABLE codes (
+            kind TEXT NOT NULL CHECK (kind IN ('fault', 'finding')),
+            code TEXT NOT NULL,
+            title TEXT NOT NULL,
+            added_on TEXT,                        -- NULL: shipped with the tool
+            added_by TEXT,
+            retired_on TEXT,                      -- a retired code stays readable in history and reports
+            retired_by TEXT,
+            PRIMARY KEY (kind, code)
+        )"""
+_QUALITY_INDEXES = (
+    "CREATE INDEX returns_opened_fault ON returns (opened_on, type, fault)",
+    "CREATE INDEX returns_finding_on ON returns (finding_on, finding) WHERE finding_on IS NOT NULL",
+    "CREATE INDEX returns_closed_days ON returns (closed_on, type, status, opened_on) WHERE closed_on IS NOT NULL",
+    f"CREATE INDEX returns_open_age ON returns (status, opened_on) WHERE {_OPEN}",
+)
+
+_CODES_STEP = (
+    _CODES_TABLE,
+    _seed_codes,
+    "ALTER TABLE returns ADD COLUMN fault TEXT",
+    "ALTER TABLE returns ADD COLUMN finding TEXT",
+    "ALTER TABLE returns ADD COLUMN finding_on TEXT",
+    *_QUALITY_INDEXES,
+)
 
 STEPS = [
     # The catalog's digest beside the chains' heads (chain.record_catalog): `doctor` names a
@@ -87,4 +128,16 @@ STEPS = [
     # `list --search` matches anywhere in a field, through a trigram index on both engines
     # (db/search.py): the values it reads, kept by triggers in one table.
     Step("m019_search_anywhere", sqlite=search.MIGRATION_SQLITE, postgres=search.MIGRATION_POSTGRES),
+    # Fault and finding codes (see _seed_codes above). On a server whose roles an older version
+    # set up, the reading roles read the new list at once (`open` reads it), until the owner
+    # applies this version's roles (db/roles.py: only supervisors change it).
+    Step(
+        "m020_fault_finding_codes",
+        sqlite=_CODES_STEP,
+        postgres=(*_CODES_STEP, """DO $$ DECLARE r text; BEGIN
+  FOREACH r IN ARRAY ARRAY['speco_agent', 'speco_accounting', 'speco_nightly'] LOOP
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN EXECUTE format('GRANT SELECT ON codes TO %I', r); END IF;
+  END LOOP;
+END $$"""),
+    ),
 ]
