@@ -189,3 +189,21 @@ def test_the_questions_shown_in_the_agents_tour_are_what_a_terminal_shows(tmp_pa
     for line in shown[:-1]:  # the RA number in the doc follows the tour's returns
         assert line.rstrip() in screen, (line, term.screen)
 
+
+def test_list_leaves_the_codes_out_at_80_columns_rather_than_stack_its_rows(desk):
+    """The fault and finding columns are spare: an 80-column terminal keeps the table (without
+    them) rather than stacking every row; a wider one shows them; a pipe always has them."""
+    from ptyhelpers import screen
+
+    assert run(desk, "open", "--type", "standard", "--customer", "Acme Security Systems", "--item", "CAM-2",
+               "--fault", "physical-damage", "--yes").returncode == 0
+    assert run(desk, "receive", "RA-000002", "--finding", "no-fault-found", "--yes").returncode == 0
+    env = env_for(desk)
+    code, lines = screen(["list"], 80, env)
+    header = next(line for line in lines if "opened_on" in line)
+    assert code == 0 and "customer" in header and "fault" not in header, lines
+    assert any("RA-000002" in line and "unit-received" in line for line in lines), lines  # a row, not a stacked block
+    code, lines = screen(["list"], 130, env)
+    assert code == 0 and any("RA-000002" in line and "physical-damage" in line and "no-fault-found" in line
+                             for line in lines), lines
+    assert "physical-damage" in run(desk, "list").stdout

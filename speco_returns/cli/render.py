@@ -72,6 +72,7 @@ class Col:
     header: str
     key: bool = False  # RA numbers, tickets, serials, dates, amounts, states: never cut, folded or wrapped
     justify: str = "left"
+    spare: bool = False  # left out at a terminal too narrow for it, before the table is stacked (the JSON has it)
 
 
 WORD_FOLD = 20  # a word longer than this (a long e-mail) may fold in a column that wraps, rather than stack the table
@@ -126,9 +127,19 @@ class Fitted:
             blocks += [Text(""), grid]
         return Group(*blocks, Text(""))  # blank lines around, as the table has
 
+    def _spared(self) -> Fitted | None:
+        """The table without its spare columns, if it has any."""
+        kept = [n for n, col in enumerate(self.columns) if not col.spare]
+        if len(kept) == len(self.columns):
+            return None
+        return Fitted([self.columns[n] for n in kept], [[row[n] for n in kept] for row in self.rows], self.title)
+
     def _pick(self, console, width: int):
         # A pipe or a file keeps the table as it always was: scripts and `grep` read lines.
-        return self.table() if not console.is_terminal or self.minimum() <= width else self.stacked()
+        if not console.is_terminal or self.minimum() <= width:
+            return self.table()
+        spared = self._spared()
+        return spared.table() if spared is not None and spared.minimum() <= width else self.stacked()
 
     def __rich_console__(self, console, options):
         yield self._pick(console, options.max_width)
@@ -224,7 +235,7 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
 KEY = True
 _RETURN_COLUMNS = {"ra": Col("ra", KEY), "type": Col("type", KEY), "status": Col("status", KEY), "customer": Col("customer"),
                    "opened_on": Col("opened_on", KEY), "age_days": Col("age", KEY, "right"), "model": Col("model", KEY),
-                   "fault": Col("fault", KEY), "finding": Col("finding", KEY)}
+                   "fault": Col("fault", KEY, spare=True), "finding": Col("finding", KEY, spare=True)}
 _SOMETIMES = ("fault", "finding")  # shown where a row has one
 
 
