@@ -60,7 +60,8 @@ def test_a_pasted_block_is_refused_line_by_line_not_eaten_as_answers(desk):
         at = term.wait_for('error: that is a command line, not an answer to "Customer"')
         at = term.wait_for('error: that is a command line, not an answer to "Customer"', at)
         term.type("Quiet Co\r")
-        for answer in ("network", "", "", "", "y"):  # the fault; serial, e-mail, phone: Enter; the summary: yes
+        # the fault; serial, e-mail, phone: Enter; the summary: yes
+        for answer in ("network", "", "", "", "y"):
             term.type(answer + "\r")
         term.wait_for("RA-000002", at)
         assert term.finish() == 0
@@ -195,15 +196,16 @@ def test_list_leaves_the_codes_out_at_80_columns_rather_than_stack_its_rows(desk
     them) rather than stacking every row; a wider one shows them; a pipe always has them."""
     from ptyhelpers import screen
 
-    assert run(desk, "open", "--type", "standard", "--customer", "Acme Security Systems", "--item", "CAM-2",
-               "--fault", "physical-damage", "--yes").returncode == 0
+    assert run(desk, "open", "--type", "standard", "--customer", "Acme Security Systems",
+               "--item", "CAM-2", "--fault", "physical-damage", "--yes").returncode == 0
     assert run(desk, "receive", "RA-000002", "--finding", "no-fault-found", "--yes").returncode == 0
     env = env_for(desk)
     code, lines = screen(["list"], 80, env)
     header = next(line for line in lines if "opened_on" in line)
     assert code == 0 and "customer" in header and "fault" not in header, lines
-    assert any("RA-000002" in line and "unit-received" in line for line in lines), lines  # a row, not a stacked block
+    # a row, not a stacked block
+    assert any("RA-000002" in line and "unit-received" in line for line in lines), lines
     code, lines = screen(["list"], 130, env)
-    assert code == 0 and any("RA-000002" in line and "physical-damage" in line and "no-fault-found" in line
-                             for line in lines), lines
+    assert code == 0 and any("RA-000002" in line and "physical-damage" in line
+                             and "no-fault-found" in line for line in lines), lines
     assert "physical-damage" in run(desk, "list").stdout

@@ -15,7 +15,8 @@ from .edge import command, session_of
 from .options import CsvOpt, JsonOpt, LimitOpt, out_format, rows_shown
 from .output import listing
 
-LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on", "opened_by", "due_on", "age_days", "fault", "finding"]
+LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on", "opened_by", "due_on", "age_days",
+                "fault", "finding"]
 
 
 @command("", "list")
