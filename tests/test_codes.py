@@ -255,6 +255,14 @@ def test_a_refused_fault_flag_is_asked_again_and_the_summary_changes_the_fault(c
     assert show(cli, "RA-000001")["fault"] == "ir-night"
 
 
+def test_with_every_fault_retired_the_question_is_not_asked(cli, monkeypatch):
+    for code in FAULTS:
+        ok(cli("codes", "retire", "fault", code))
+    monkeypatch.setattr("speco_returns.cli.prompts.interactive", lambda *args, **kwargs: True)
+    result = ok(cli("open", "-t", "standard", "-c", "A", "-i", "CAM-1", input="\n\n\ny\n", today=TODAY))
+    assert "Fault" not in result.stdout and show(cli, "RA-000001")["fault"] is None
+
+
 def test_yes_at_a_terminal_does_not_ask_the_fault(cli, monkeypatch):
     monkeypatch.setattr("speco_returns.cli.prompts.interactive", lambda *args, **kwargs: True)
     result = ok(cli("open", "-t", "standard", "-i", "CAM-1", "--yes", input="Acme\n", today=TODAY))  # the customer only

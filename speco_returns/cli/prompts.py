@@ -242,7 +242,7 @@ def _ensure_fault(req: rules.Request, lookup: Lookup, complete: Complete | None 
     """The fault the customer reports, one of the codes in use (listed, and Tab completes them).
     A counter return may skip it: Enter, kept as "" so it is not asked again."""
     facts = lookup(replace(req, serials=()))
-    if facts.fault_codes is None or req.fault == "":  # a database not yet upgraded; skipped already
+    if not facts.fault_codes or req.fault == "":  # not upgraded yet, or every fault retired; skipped
         return req
     if req.fault:
         problem = rules.fault_problem(req.fault, facts)
