@@ -285,7 +285,7 @@ def test_terminal_answer_no_writes_nothing(cli, terminal, db_path):
 
 def test_terminal_yes_skips_the_confirmation(cli, terminal):
     # No answer is given for a confirmation: asking for one would run out of input and fail.
-    result = ok(cli("open", "--yes", input="standard\nAcme\nCAM-1, X:2\nno-video\n", today=TODAY))
+    result = ok(cli("open", "--yes", input="standard\nAcme\nCAM-1, X:2\n", today=TODAY))
     assert "RA-000001" in result.stdout
     assert [(i["model"], i["qty"]) for i in show(cli, "RA-000001")["items"]] == [("CAM-1", 1), ("X", 2)]
 
