@@ -192,8 +192,8 @@ def test_the_questions_shown_in_the_agents_tour_are_what_a_terminal_shows(tmp_pa
 
 
 def test_list_leaves_the_codes_out_at_80_columns_rather_than_stack_its_rows(desk):
-    """The fault and finding columns are spare: an 80-column terminal keeps the table (without
-    them) rather than stacking every row; a wider one shows them; a pipe always has them."""
+    """The fault and finding columns are spare: an 80-column terminal (or pipe) keeps the table
+    without them rather than stacking every row (or squeezing the table); a wider one shows them."""
     from ptyhelpers import screen
 
     assert run(desk, "open", "--type", "standard", "--customer", "Acme Security Systems",
@@ -208,4 +208,5 @@ def test_list_leaves_the_codes_out_at_80_columns_rather_than_stack_its_rows(desk
     code, lines = screen(["list"], 130, env)
     assert code == 0 and any("RA-000002" in line and "physical-damage" in line
                              and "no-fault-found" in line for line in lines), lines
-    assert "physical-damage" in run(desk, "list").stdout
+    assert "physical-damage" not in run(desk, "list").stdout  # a pipe: 80 columns too
+    assert "physical-damage" in run(desk, "list", COLUMNS="160").stdout

@@ -72,7 +72,7 @@ class Col:
     header: str
     key: bool = False  # RA numbers, tickets, serials, dates, amounts, states: never cut, folded or wrapped
     justify: str = "left"
-    spare: bool = False  # left out at a terminal too narrow for it, before the table is stacked (the JSON has it)
+    spare: bool = False  # left out where the table would not fit with it (the JSON has it)
 
 
 WORD_FOLD = 20  # a word longer than this (a long e-mail) may fold in a column that wraps, rather than stack the table
@@ -135,11 +135,13 @@ class Fitted:
         return Fitted([self.columns[n] for n in kept], [[row[n] for n in kept] for row in self.rows], self.title)
 
     def _pick(self, console, width: int):
-        # A pipe or a file keeps the table as it always was: scripts and `grep` read lines.
-        if not console.is_terminal or self.minimum() <= width:
+        if self.minimum() <= width:
             return self.table()
         spared = self._spared()
-        return spared.table() if spared is not None and spared.minimum() <= width else self.stacked()
+        if spared is not None and spared.minimum() <= width:
+            return spared.table()
+        # A pipe or a file keeps the table as it always was: scripts and `grep` read lines.
+        return self.table() if not console.is_terminal else self.stacked()
 
     def __rich_console__(self, console, options):
         yield self._pick(console, options.max_width)
