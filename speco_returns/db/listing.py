@@ -91,7 +91,8 @@ def listing(db: Database, f: Filters, today: date, *, sort: str = "newest",
     """Rows in the order `sort` names, as the database reads them."""
     parts, args = where(db, f)
     # the codes (m020): NULL on a database not yet upgraded that this account may only read
-    codes = "fault, finding" if "fault" in db.columns("returns") else "NULL AS fault, NULL AS finding"
+    codes = ("fault, finding" if "fault" in db.columns("returns")
+             else "NULL AS fault, NULL AS finding")
     sql = f"SELECT {COLUMNS}, {codes} FROM returns{_where(parts)} ORDER BY {SORTS[sort]}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
