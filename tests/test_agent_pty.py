@@ -135,6 +135,8 @@ def test_open_at_a_terminal_refuses_on_the_spot_and_changes_one_field(env):
 
 def test_discard_at_the_summary_says_what_it_discarded_in_one_plain_line(env):
     t = Terminal(["open", "--type", "advanced", "--customer", "Acme Alarm", "--item", "CAM-2", "--serial", "SN-5"], env)
+    t.expect("Fault reported (")
+    t.type("no-power")
     t.expect("E-mail for the e-biz link")
     t.type("")
     t.expect("Phone (Enter to skip)")
