@@ -22,7 +22,7 @@ def late_return(ra: str, customer: str, serial: str) -> list[tuple[str, ...]]:
     return [
         ("open", "-t", "advanced", "-c", customer, "-i", "CAM-1", "-s", serial, "--on", "2026-08-01", "-y"),
         ("link", ra, "--on", "2026-08-01"),
-        ("hold", ra, "--ref", f"AUTH-{ra[-1]}", "--on", "2026-08-02"),
+        ("hold", ra, "--ref", f"AUTH-{ra[-1]}", "--expires", "2099-12-31", "--on", "2026-08-02"),
         ("ship", ra, "--on", "2026-08-03"),
         ("deliver", ra, "--on", "2026-08-05"),
         ("charge", ra, "--on", "2026-09-10"),

@@ -59,7 +59,7 @@ def event(cli, ra, name, day, *args):
     return ok(cli(name, ra, *args, today=day))
 
 
-advanced = functools.partial(advanced_at, email="ops@example.test")
+advanced = functools.partial(advanced_at, email="ops@example.test", expires="2099-12-31")
 
 
 def delivered(cli, serial, day, *, unit_shipped=None, **kw) -> str:

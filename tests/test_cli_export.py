@@ -56,7 +56,7 @@ def event(cli, ra, name, day, *args):
     return ok(cli(name, ra, *args, today=day))
 
 
-held = functools.partial(advanced, step="held")  # linked and held on the day it was opened
+held = functools.partial(advanced, step="held", expires="2099-12-31")  # linked and held on the day it was opened
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +129,7 @@ def test_ledger_totals_match_the_hold_amounts_shown(cli):
     event(cli, released, "ship", "2026-10-02")
     event(cli, released, "receive", "2026-10-09")
     rehold = held(cli, [f"B-SN{n:02d}" for n in range(7)], on="2026-10-01", customer="Bob", model="CAM-2")  # 7 x 0.05
-    event(cli, rehold, "hold", "2026-10-05", "--ref", "AUTH-2")
+    event(cli, rehold, "hold", "2026-10-05", "--ref", "AUTH-2", "--expires", "2099-12-31")
     charged = held(cli, "C-SN00", on="2026-10-01", customer="Carl")
     event(cli, charged, "ship", "2026-10-01")
     event(cli, charged, "deliver", "2026-10-02")

@@ -148,16 +148,28 @@ AS_OF = date(2026, 11, 20)
 @pytest.mark.parametrize(
     "expires, listed",
     [
-        (AS_OF - 5 * DAY, True),  # already lapsed, unit still out
-        (AS_OF, True),
-        (AS_OF + 3 * DAY, True),
-        (AS_OF + 4 * DAY, False),
-        (AS_OF + 30 * DAY, False),
+        (AS_OF - 5 * DAY, []),  # lapsed before: listed once, on its first day lapsed, not every night
+        (AS_OF - DAY, ["hold-lapsed"]),  # lapsed yesterday, unit still out: listed this once
+        (AS_OF, ["hold-expiring"]),  # good through today
+        (AS_OF + 3 * DAY, ["hold-expiring"]),
+        (AS_OF + 4 * DAY, []),
+        (AS_OF + 30 * DAY, []),
     ],
 )
-def test_hold_expiring_on_or_before_as_of_plus_3_days(expires, listed):
+def test_hold_expiring_while_lapsing_and_hold_lapsed_once(expires, listed):
     clock = delivered(hold_active=True, hold_expires=expires)
-    assert states(clock, AS_OF) == (["hold-expiring"] if listed else [])
+    assert states(clock, AS_OF) == listed
+
+
+@given(expires=st.dates(date(2026, 9, 1), date(2027, 3, 1)))
+def test_a_lapse_is_listed_on_one_night_only(expires):
+    """Every night from the delivery on: `hold-lapsed` once in all, `hold-expiring` only while it
+    is in force (never after its expiry)."""
+    clock = delivered(hold_active=True, hold_expires=expires)
+    nights = [AS_OF + n * DAY for n in range(-90, 120)]
+    lapsed = [d for d in nights if "hold-lapsed" in states(clock, d)]
+    assert lapsed == ([expires + DAY] if nights[0] <= expires + DAY <= nights[-1] else [])
+    assert all(d <= expires for d in nights if "hold-expiring" in states(clock, d))
 
 
 def test_hold_without_expiry_is_never_listed():
@@ -177,8 +189,10 @@ def test_hold_expiring_before_the_replacement_ships():
 
 
 def test_hold_expiring_comes_after_overdue():
-    clock = delivered(hold_active=True, hold_expires=date(2026, 12, 1))
+    clock = delivered(hold_active=True, hold_expires=date(2026, 12, 5))
     assert domain_clock.overdue_states(clock, date(2026, 12, 5)) == [("overdue", 4), ("hold-expiring", None)]
+    assert domain_clock.overdue_states(clock, date(2026, 12, 6)) == [("overdue", 5), ("hold-lapsed", None)]
+    assert domain_clock.overdue_states(clock, date(2026, 12, 7)) == [("overdue", 6)]
 
 
 # --- due-soon -----------------------------------------------------------------------------------
@@ -286,8 +300,10 @@ def expected_rows(delivered_on, shipped_on, unit_shipped_on, received_on, hold_e
         rows.append(("delivery-unknown", None))
     if unit_shipped_on is not None and unit_shipped_on + timedelta(days=14) <= as_of:
         rows.append(("return-stalled", None))
-    if hold_expires is not None and hold_expires <= as_of + timedelta(days=3):
-        rows.append(("hold-expiring", None))
+    if hold_expires is not None and as_of <= hold_expires <= as_of + timedelta(days=3):
+        rows.append(("hold-expiring", None))  # while it is in force, its last 3 days and its day
+    elif hold_expires is not None and as_of == hold_expires + timedelta(days=1):
+        rows.append(("hold-lapsed", None))  # the first day it is lapsed, once
     return rows
 
 

@@ -177,7 +177,8 @@ def inbox():
 @pytest.fixture
 def machine(tmp_path, db_path, inbox, cli):
     """The docs' settings file with this test's database and SMTP server, a `mail` that records
-    what it is given, the job's home; a return overdue and a hold to re-authorize as of TODAY."""
+    what it is given, the job's home; a return overdue (its hold expiring while it is out) and
+    a hold to re-authorize before shipping, as of TODAY."""
     text = settings_block()
     settings = systemd_environment_file(text)
     lines = [f"SPECO_RETURNS_DB='{db_path}'",
@@ -201,7 +202,15 @@ def machine(tmp_path, db_path, inbox, cli):
                  ("hold", "RA-000001", "--ref", "AUTH-1", "--expires", "2026-11-28", "--on",
                   "2026-10-20"),
                  ("ship", "RA-000001", "--on", "2026-10-21"),
-                 ("deliver", "RA-000001", "--on", "2026-10-24")]:
+                 ("deliver", "RA-000001", "--on", "2026-10-24"),
+                 # held, not shipped: a new e-biz link for it before it ships (its `opened`
+                 # notice long past)
+                 ("open", "--type", "advanced", "--customer", "Dave", "--email",
+                  "dave@example.com", "--item", "O4B3", "--serial", "SN-2", "--on", "2026-11-01",
+                  "--yes"),
+                 ("link", "RA-000002", "--on", "2026-11-01"),
+                 ("hold", "RA-000002", "--ref", "AUTH-2", "--expires", "2026-11-28", "--on",
+                  "2026-11-25")]:
         ok(cli(*step, today=TODAY))
     return {"tmp": tmp_path, "env_file": env_file, "fake": fake, "home": home, "inbox": inbox}
 
@@ -236,7 +245,8 @@ def test_the_crontab_runs_under_crons_path_and_makes_its_folders(machine):
     assert done.returncode == 0, done.stderr  # the alert went out, so the line succeeded
     rows = json.loads((m["home"] / "nightly" / "overdue.json").read_text())
     assert [(r["ra"], r["state"], r["action"]) for r in rows] == [
-        ("RA-000001", "overdue", None), ("RA-000001", "hold-expiring", "send a new e-biz link")]
+        ("RA-000001", "overdue", None), ("RA-000001", "hold-expiring", None),
+        ("RA-000002", "hold-expiring", "send a new e-biz link")]
     args = (m["tmp"] / "mail.args").read_text().split("\n")
     assert args[:3] == ["-s", "speco-returns overdue: exit 3", "returns-team@example.com"]
     assert json.loads((m["tmp"] / "mail.body").read_text()) == rows
@@ -320,7 +330,7 @@ def test_the_units_command_exits_with_overdues_code_after_notify_and_with_notify
     argv = [a.replace("/usr/local/bin/speco-returns", str(INSTALLED)) for a in argv]
     env = {**environment, "PATH": CRON_PATH, "SPECO_RETURNS_TODAY": TODAY}
     run = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 3, run.stderr  # overdue found them; notify sent both notices
+    assert run.returncode == 3, run.stderr  # overdue found them; notify sent the notices
     assert {r.msg["X-Speco-Notice"] for r in m["inbox"].received} == {"overdue", "hold-expiring"}
     ok(cli("open", "--type", "standard", "--customer", "Erin", "--email", "erin@example.com",
            "--item", "VIP-4MP", "--yes", today=TODAY))

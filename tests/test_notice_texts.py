@@ -237,22 +237,39 @@ def test_a_contact_setting_that_is_not_what_it_names_is_one_line_and_nothing_goe
 # --- 4 and 5. what hold-expiring and overdue promise and ask --------------------------------------
 
 
-def test_hold_expiring_says_the_link_comes_separately_and_the_team_is_told_to_send_it(
+def test_hold_expiring_says_whether_a_new_link_comes_and_the_team_is_told_to_send_it(
         cli, seeded, tmp_path):
-    body = words(shown(cli, "RA-000001", "hold-expiring")["body"])
-    assert ("expires on November 28, 2026" in body
-            and "Speco will send you a new e-biz link in a separate message" in body)
+    # RA-000006: held on 11-24 until 11-28, not shipped: a replacement ships only on a hold in
+    # force (AR-2)
+    run(cli, ("open", "--type", "advanced", "--customer", "Ivy", "--email", "ivy@example.com",
+              "--item", "O4B3", "--serial", "SN-6", "--on", "2026-11-24", "--yes"),
+        ("link", "RA-000006", "--on", "2026-11-24"),
+        ("hold", "RA-000006", "--ref", "AUTH-6", "--expires", "2026-11-28", "--on", "2026-11-24"))
+    before_shipping = words(shown(cli, "RA-000006", "hold-expiring")["body"])
+    assert "expires on November 28, 2026" in before_shipping
+    assert ("Speco will send you a new e-biz link in a separate message, before the replacement "
+            "ships") in before_shipping
+    # RA-000001, out since 10-20: no new authorization is asked for
+    shipped = words(shown(cli, "RA-000001", "hold-expiring")["body"])
+    assert ("expires on November 28, 2026" in shipped
+            and "Speco will not ask you for a new authorization" in shipped)
+    assert "e-biz link in a separate message" not in shipped and "as a new charge" in shipped
     rows = json.loads(ok(cli("overdue", "--json", today=TODAY)).stdout)
-    assert ([(r["state"], r["action"]) for r in rows]
-            == [("overdue", None), ("hold-expiring", "send a new e-biz link")])
-    csv_head = ok(cli("overdue", "--csv", today=TODAY)).stdout.splitlines()
-    assert (csv_head[0].endswith(",unit_tracking,carrier_exception,action")
-            and csv_head[2].endswith(",send a new e-biz link"))
+    assert [(r["ra"], r["state"], r["action"]) for r in rows] == [
+        ("RA-000001", "overdue", None), ("RA-000001", "hold-expiring", None),
+        ("RA-000006", "hold-expiring", "send a new e-biz link")]
+    csv_lines = ok(cli("overdue", "--csv", today=TODAY)).stdout.splitlines()
+    assert csv_lines[0].endswith(
+        ",unit_tracking,carrier_exception,hold_state,declined_on,action")
+    assert (csv_lines[2].endswith(",lapsing,,")
+            and csv_lines[3].endswith(",lapsing,,send a new e-biz link"))
     assert ("hold expires 2026-11-28: send a new e-biz link"
             in words(ok(cli("overdue", today=TODAY)).stdout))
     log = ok(cli("notify", "--outbox", str(tmp_path), today=TODAY)).stdout.splitlines()
-    [line] = [line for line in log if "hold-expiring" in line]
-    assert line.endswith("  send a new e-biz link") and "RA-000001" in line
+    expiring = {ra: line for line in log if "hold-expiring" in line
+                for ra in ("RA-000001", "RA-000006") if ra in line}
+    assert (expiring["RA-000006"].endswith("  send a new e-biz link")
+            and "e-biz" not in expiring["RA-000001"])
 
 
 def test_overdue_says_from_when_the_card_may_be_charged_and_what_to_do_if_the_unit_is_on_its_way(

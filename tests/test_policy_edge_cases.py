@@ -121,7 +121,7 @@ def stalled(cli) -> str:
 def test_a_stalled_parcel_past_its_due_date_can_be_charged_with_a_reason(cli, db_path):
     ra = stalled(cli)
     reason = "Dana Lee (supervisor): parcel lost, carrier claim 7781"
-    ok(cli("charge", ra, "--reason", reason, "--on", "2026-11-05", today="2026-11-05"))
+    ok(cli("charge", ra, "--reason", reason, "--ref", "CH-1", "--on", "2026-11-05", today="2026-11-05"))  # AUTH-1 lapsed
     doc = show(cli, ra)
     assert doc["status"] == "charged"
     assert doc["events"][-1]["event"] == "charge" and doc["events"][-1]["reason"] == reason
@@ -152,7 +152,8 @@ def test_stalled_before_the_due_date_still_waits_for_the_due_date(cli):
     lines = refused(cli("charge", ra, "--reason", "supervisor: lost", "--on", "2026-10-25",
                         today="2026-10-25"))
     assert lines[0].startswith("error: AR-4") and "2026-11-03" in lines[0], lines
-    ok(cli("charge", ra, "--reason", "supervisor: lost", "--on", "2026-11-03", today="2026-11-03"))
+    ok(cli("charge", ra, "--reason", "supervisor: lost", "--ref", "CH-1", "--on", "2026-11-03",
+           today="2026-11-03"))
 
 
 def test_charge_reason_is_free_text_checked_for_card_numbers(cli):
@@ -208,7 +209,7 @@ def test_a_zero_list_price_is_kept_but_refused_for_an_advanced_return(cli, db_pa
 
 def test_a_late_return_does_not_hold_its_serial_against_ser_1(cli):
     first = delivered(cli, "SN-LATE")
-    ok(cli("charge", first, "--on", "2026-11-03", today="2026-11-03"))
+    ok(cli("charge", first, "--ref", "CH-1", "--on", "2026-11-03", today="2026-11-03"))
     # charged is closed: the serial is free
     second = advanced(cli, "SN-LATE", step="opened", on="2026-11-04")
     ok(cli("receive", first, "--on", "2026-11-05", today="2026-11-05"))  # never refused

@@ -79,14 +79,14 @@ def test_the_flag_follows_the_state_through_events_voids_and_a_late_return(cli, 
                            "--json", today="2026-09-01")).stdout)["ra"]
     assert held(db_path, "SN-0007") == [(1, 1)]
     ev(cli, ra, "link", "2026-09-01")
-    ev(cli, ra, "hold", "2026-09-01", "--ref", "AUTH-1")
+    ev(cli, ra, "hold", "2026-09-01", "--ref", "AUTH-1", "--expires", "2099-12-31")
     ev(cli, ra, "ship", "2026-09-02")
     ev(cli, ra, "deliver", "2026-09-03")
     ev(cli, ra, "charge", "2026-10-10")
     assert held(db_path, "SN-0007") == [(1, 0)]  # charged: closed
     ok(cli("void", ra, "--reason", "charged in error", "--ref", "REV-1", "--yes", today="2026-10-11"))
     assert held(db_path, "SN-0007") == [(1, 1)]  # open again: held again
-    ev(cli, ra, "hold", "2026-10-12", "--ref", "AUTH-2")  # the reversed charge used the first hold up
+    ev(cli, ra, "hold", "2026-10-12", "--ref", "AUTH-2", "--expires", "2099-12-31")  # the reversed charge used the first hold up
     ev(cli, ra, "charge", "2026-10-12")
     other = json.loads(ok(cli("open", "--type", "standard", "--customer", "B", "--item", "CAM-1:2", "--serial", "SN-0007",
                               "--json", today=TODAY)).stdout)["ra"]  # a charged return holds nothing: the serial is free

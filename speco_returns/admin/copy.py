@@ -22,7 +22,8 @@ from ..errors import ReturnsError
 # In the order foreign keys need. ledger_days is not copied: the ledger's trigger makes it
 # (and the checksum then proves it equal to the desk's). The codes replace those the server's
 # migration seeded: the desk's lists, as its supervisors kept them, go whole.
-TABLES = ("codes", "catalog", "returns", "items", "serials", "events", "ledger", "reviews", "notices")
+TABLES = ("codes", "catalog", "returns", "items", "serials", "events", "ledger", "hold_lapses",
+          "reviews", "notices")
 CHECKED = (*TABLES, "ledger_days")
 REPLACED = ("codes",)
 

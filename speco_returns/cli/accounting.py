@@ -36,7 +36,10 @@ def _export(ctx: typer.Context, kind: str, start: str | None, end: str | None, m
     from ..db import exports
 
     first, last = _period(start, end, month)
-    store = session_of(ctx).reader
+    session = session_of(ctx)
+    store = session.reader
+    if kind != "returns" and last is None:  # as of today: a hold lapses on its expiry, not before
+        last = max(session.today(), first or session.today())
     header, rows = {"ledger": (exports.LEDGER_COLUMNS, exports.ledger_rows),
                     "holds": (exports.HOLDS_COLUMNS, exports.holds_rows),
                     "returns": (exports.RETURNS_COLUMNS, exports.return_rows)}[kind]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from datetime import timedelta
 from typing import Annotated, Optional
 
 import typer
 
 from ..domain import codes, inputs, lifecycle, notices, wording
+from ..domain import types as domain_types
 from ..errors import ReturnsError, Violation
 from ..services import returns as returns_service
 from ..services import show as show_service
@@ -25,10 +28,15 @@ MONEY_MOMENTS = ("receive", "charge", "cancel", "refund")
 
 def _record(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail) -> None:
     day, key, moves, doc = _apply(ctx, ra, event, on, as_json, yes, **detail)
+    warning = returns_service.lapse_warning(session_of(ctx).store, key, event) if event in ("hold", "ship") else None
+    if warning:
+        doc["warnings"].append({"rule": None, "message": warning})
     if as_json:
         emit_json(doc)
     else:
         say(f"{inputs.visible(key)}: {event} on {day}: now {doc['status']}{_money(event, moves)}. Next: {doc['next_step']}")
+        if warning:
+            say(f"Warning: {warning}")
 
 
 def _apply(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail):
@@ -37,18 +45,39 @@ def _apply(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: boo
     now = session.now()
     day = day_or_today(on, now.today)
     store = session.store
+    if event == "hold" and detail.get("expires") is None:  # estimated from the authorization window
+        detail.update(expires=day + timedelta(days=_hold_days()), estimated=True)
+    elif event == "hold":
+        detail["estimated"] = False
+    if detail.get("consent") and detail.get("consent_on") is None:
+        detail["consent_on"] = day
     if event in MONEY_MOMENTS and prompts.interactive(as_json) and not yes:
         key, r, moves = returns_service.preview(store, ra, event, day, **detail)
         if event != "receive" or r["type"] == "advanced":
             from .prompts import confirm_moment
 
-            confirm_moment(key, r["customer"], [f"{event} on {day}: {wording.describe(moves)}"], f"Record {event}?")
+            note = returns_service.new_charge_note(r, day) if event == "charge" else None
+            confirm_moment(key, r["customer"], [*([note] if note else []), f"{event} on {day}: {wording.describe(moves)}"],
+                           f"Record {event}?")
     key, moves = returns_service.record(store, ra, event, day, now, **detail)
-    return day, key, moves, show_service.show(store, key)
+    return day, key, moves, show_service.show(store, key, now.today)
 
 
 def _money(event: str, moves) -> str:
     return f"; {wording.describe(moves)}" if moves or event in MONEY_MOMENTS else ""
+
+
+def _hold_days() -> int:
+    """SPECO_RETURNS_HOLD_DAYS: how many days a card authorization lasts, when the processor gave
+    no expiry (types.HOLD_DAYS; the networks' windows are in the README)."""
+    text = os.environ.get("SPECO_RETURNS_HOLD_DAYS", "").strip()
+    if not text:
+        return domain_types.HOLD_DAYS
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= domain_types.HOLD_DAYS_MAX):
+        raise ReturnsError(f"SPECO_RETURNS_HOLD_DAYS '{inputs.quote(text[:40])}' is not a number of days: the days a card "
+                           f"authorization lasts, a whole number from 1 to {domain_types.HOLD_DAYS_MAX} "
+                           f"(default {domain_types.HOLD_DAYS})")
+    return int(text)
 
 
 @command("", "link")
@@ -66,17 +95,26 @@ def hold_cmd(
     ctx: typer.Context,
     ra: RaArg,
     ref: Annotated[str, typer.Option("--ref", help="The payment processor's reference for the hold (never a card number).")],
-    expires: Annotated[Optional[str], typer.Option("--expires", help="The day the authorization lapses (may be in the future).")] = None,
+    expires: Annotated[Optional[str], typer.Option("--expires", help="The day the authorization lapses, as the processor gives it "
+                                                   "(default: estimated, the hold's date + SPECO_RETURNS_HOLD_DAYS).")] = None,
+    consent: Annotated[Optional[str], typer.Option("--consent", metavar="REF", help="The e-biz link's reference of the "
+                                                   "customer's consent: what a later charge rests on.")] = None,
+    consent_on: Annotated[Optional[str], typer.Option("--consent-on", metavar="DATE", help="The day the customer consented "
+                                                      "(default: the hold's date).")] = None,
     on: OnOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Advanced: the card hold was authorized; run again to re-authorize (AR-2, AR-3).
 
-    Example: speco-returns hold RA-000003 --ref AUTH-88231 --expires 2026-11-09
+    Example: speco-returns hold RA-000003 --ref AUTH-88231 --expires 2026-11-09 --consent EBZ-5521
     """
     reference = inputs.parse_hold_ref(ref)
     expiry = inputs.parse_date(expires) if expires is not None else None
-    _record(ctx, ra, "hold", on, as_json, ref=reference, expires=expiry)
+    if consent_on is not None and consent is None:
+        raise ReturnsError("--consent-on is the day of a consent: give its reference too (--consent REF)")
+    agreed = inputs.parse_hold_ref(consent, "consent reference") if consent is not None else None
+    agreed_on = inputs.parse_date(consent_on) if consent_on is not None else None
+    _record(ctx, ra, "hold", on, as_json, ref=reference, expires=expiry, consent=agreed, consent_on=agreed_on)
 
 
 @command("", "ship")
@@ -197,16 +235,40 @@ def _scan_one(ctx: typer.Context, code: str, on: str | None, yes: bool):
 def charge_cmd(
     ctx: typer.Context,
     ra: RaArg,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Who decided and why (required for a lost parcel: sent back, stalled past its due date).")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Who decided and why (required for a lost parcel: sent back, "
+                                                  "stalled past its due date, and for a declined charge).")] = None,
+    ref: Annotated[Optional[str], typer.Option("--ref", help="After the hold lapsed: the processor's reference of this new "
+                                               "charge (required then; new on the return).")] = None,
+    declined: Annotated[bool, typer.Option("--declined", help="The processor declined the charge: record it (with --reason); "
+                                           "nothing is kept and the return stays overdue.")] = False,
     on: OnOpt = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4).
 
-    Example: speco-returns charge RA-000004
+    After the hold lapsed, a charge is a new charge on the card: give its reference (--ref), or record
+    that it was declined (--declined --reason).
+
+    Example: speco-returns charge RA-000004 --ref CH-20261106-1
     """
-    _record(ctx, ra, "charge", on, as_json, yes, reason=inputs.clean_text("reason", reason))
+    text = inputs.clean_text("reason", reason)
+    reference = inputs.parse_hold_ref(ref, "charge reference") if ref is not None else None
+    if not declined:
+        _record(ctx, ra, "charge", on, as_json, yes, reason=text, ref=reference)
+        return
+    if not text:
+        raise ReturnsError("a declined charge is recorded with why and who decides next: --reason TEXT")
+    session = session_of(ctx)
+    now = session.now()
+    day = day_or_today(on, now.today)
+    key = returns_service.decline(session.store, ra, day, now, text, reference)
+    doc = show_service.show(session.store, key, now.today)
+    if as_json:
+        emit_json(doc)
+    else:
+        say(inputs.visible(f"{key}: charge declined on {day}: nothing charged; still {doc['status']}, "
+                           "listed for a supervisor (`overdue`)."))
 
 
 @command("", "refund")
@@ -287,7 +349,7 @@ def void_cmd(
         ], f"Void {target['event']}?")
         expect = target["id"]
     key, plan = returns_service.void(store, ra, text, day, now, expect_event=expect, ref=reference)
-    doc = show_service.show(store, key)
+    doc = show_service.show(store, key, now.today)
     if as_json:
         emit_json(doc)
     else:
@@ -326,7 +388,7 @@ def edit_cmd(
     session = session_of(ctx)
     key, changed = returns_service.edit(session.store, ra, fields, session.now())
     if as_json:
-        emit_json(show_service.show(session.store, key))
+        emit_json(show_service.show(session.store, key, session.today()))
     elif changed:
         say(inputs.visible(f"{key}: " + "; ".join(f"{name.replace('_', ' ')} {old or '(none)'} → {new or '(none)'}"
                                                          for name, old, new in changed)))  # old: stored, may hold escapes

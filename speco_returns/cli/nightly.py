@@ -18,7 +18,7 @@ from .output import emit_json, write_dicts
 
 OVERDUE_COLUMNS = ["ra", "customer", "state", "delivered_on", "due_on", "days_overdue", "hold_amount",
                    "email", "phone", "shipped_on", "unit_shipped_on", "hold_expires", "unit_tracking",
-                   "carrier_exception", "action"]
+                   "carrier_exception", "hold_state", "declined_on", "action"]
 
 
 @command("", "overdue")

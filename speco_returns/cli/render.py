@@ -213,9 +213,11 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
     if doc["hold_amount"] is not None:
         hold = _money(doc["hold_amount"])
         if doc["hold_ref"]:
-            state = "active" if doc["hold_active"] else "not active"
-            hold += f"  (ref {doc['hold_ref']}, {state}"
-            hold += f", expires {doc['hold_expires']})" if doc["hold_expires"] else ")"
+            hold += f"  (ref {doc['hold_ref']}, {doc['hold_state']}"
+            if doc["hold_expires"]:
+                hold += f" {doc['hold_expires']}" if doc["hold_state"] == "lapsed" else f", expires {doc['hold_expires']}"
+                hold += " (estimated)" if doc["hold_expires_estimated"] else ""
+            hold += f"; consent {doc['hold_consent']} of {doc['hold_consent_on']})" if doc.get("hold_consent") else ")"
         facts.add_row("card hold", hold)
     if doc["due_on"]:
         facts.add_row("unit due back by", Text(doc["due_on"], style="bold"))
@@ -278,8 +280,11 @@ def overdue_fact(r: dict, as_of: date) -> str:
         return f"unit shipped {r['unit_shipped_on']} ({since} ago), tracking {r.get('unit_tracking') or 'not recorded'}"
     if state == "carrier-exception":
         return f"carrier: {r['carrier_exception']} (see `show`)"
-    expires = date.fromisoformat(r["hold_expires"])
-    return f"hold expires {r['hold_expires']}" + (", lapsed" if expires < as_of else "") + f": {r['action']}"
+    if state == "charge-declined":
+        return f"charge declined {r['declined_on']}: a supervisor decides"
+    if state == "hold-lapsed":
+        return f"hold lapsed {r['hold_expires']}: a charge now is a new charge on the card, at risk"
+    return f"hold expires {r['hold_expires']}" + (f": {r['action']}" if r.get("action") else "")
 
 
 def overdue_table(rows: list[dict], as_of: date, limit: int | None = None) -> None:
@@ -361,10 +366,10 @@ def notify_progress(mode: str, stamp: str = ""):
 
 def notice_line(o, stamp: str = "") -> None:
     """One plain line per notice as it goes (no-email ones are listed at the end), then what
-    the team does about it where the notice promises something (wording.ACTIONS)."""
+    the team does about it where the notice promises something (Outcome.action, wording.action)."""
     if o.status != "no-email":
         parts = [stamp, f"{o.status:<10}", _user(o.ra), o.label, _user(o.to or ""), o.message_id or "",
-                 wording.ACTIONS.get(o.kind, "")]
+                 o.action or ""]
         sys.stdout.write("  ".join(p for p in parts if p) + "\n")
         sys.stdout.flush()
 
@@ -399,13 +404,13 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool, stamp: str
             for o in call:
                 table.add_row(o.ra, Text(_user(o.customer)), Text(_user(o.phone or "no phone either")), o.label)
             console.print(table)
-        todo = [o for o in outcomes if o.kind in wording.ACTIONS and o.status != "failed"]
+        todo = [o for o in outcomes if o.action and o.status != "failed"]
         if todo:
             table = _table(title="For the team")
             table.add_column("ra", no_wrap=True)
             table.add_column("to do")
             for o in todo:
-                table.add_row(o.ra, wording.ACTIONS[o.kind])
+                table.add_row(o.ra, o.action)
             console.print(table)
         summary = _table(*(NOTIFY_SUMMARY[s] for s in counts if counts[s] or s in ("sent", "skipped", "failed", "no-email")),
                          title="Summary")
@@ -416,7 +421,7 @@ def notify_report(outcomes: list, counts: dict, *, at_terminal: bool, stamp: str
     if call:
         sys.stdout.write(f"{lead}Call the customer (no e-mail on file):\n")
         for o in call:
-            action = f"  {wording.ACTIONS[o.kind]}" if o.kind in wording.ACTIONS else ""
+            action = f"  {o.action}" if o.action else ""
             sys.stdout.write(f"{lead}  {_user(o.ra)}  {o.label}  {_user(o.customer)}  {_user(o.phone or 'no phone either')}{action}\n")
     sys.stdout.write(lead + (", ".join(f"{counts[s]} {NOTIFY_SUMMARY[s]}" for s in counts if counts[s]) if outcomes
                              else "No notice is due.") + "\n")
@@ -439,6 +444,7 @@ def report_view(doc: dict) -> None:
     line("  + authorized", doc["authorized"]["count"], doc["authorized"]["amount"])
     line("  - released", doc["released"]["count"], doc["released"]["amount"])
     line("  - charged", doc["charged"]["count"], doc["charged"]["amount"])
+    line("  - lapsed", doc["lapsed"]["count"], doc["lapsed"]["amount"])
     line("closing holds", doc["closing_holds"]["count"], doc["closing_holds"]["amount"], True)
     money.add_section()
     kept = doc["money_kept"]

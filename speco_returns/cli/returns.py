@@ -210,7 +210,7 @@ def open_cmd(
                 break
             req, contact = prompts.change_one(req, contact, lookup, complete)
     key, warnings = returns_service.open_return(store, req, contact, note, day, now, expect_hold=confirmed_hold)
-    doc = show_service.show(store, key)
+    doc = show_service.show(store, key, now.today)
     doc["warnings"] = [w.as_json() for w in warnings] + doc["warnings"]
     if as_json:
         emit_json(doc)

@@ -29,7 +29,8 @@ def show_cmd(
 
         show_notice(ctx, ra, notice, as_json)
         return
-    doc = show(session_of(ctx).reader, ra)
+    session = session_of(ctx)
+    doc = show(session.reader, ra, session.today())
     if as_json:
         emit_json(doc)
         return

@@ -7,6 +7,7 @@ rows doctor must read all of (the chains, the replay) in flat memory.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -109,6 +110,64 @@ def failed_notice_emails(db: Database) -> list:
     key = f"CASE WHEN type = 'counter' THEN ticket WHEN ra_no IS NOT NULL THEN {db.engine.ra_text('ra_no')} END"
     return db.all(f"""SELECT {key}, email FROM returns WHERE {OPEN_SQL}
                       AND id IN (SELECT return_id FROM notices WHERE state = 'failed') ORDER BY id""")
+
+
+def hold_lapse_disagreements(db: Database) -> list:
+    """(key, problem) of hold_lapses rows against the ledger and the history: one row per
+    authorization whose hold was recorded with its expiry, at that expiry, for its amount;
+    settled on the day of the first release or charge under its reference after it, and only
+    then. A row missing, or marked settled wrongly, would move a `hold-lapsed` the report and
+    the exports derive (db/ledger.py). The `hold` events are read as text and parsed here: one
+    that is not JSON is the replay's to name, and stops nothing."""
+    key = key_sql(db)
+    ruled = f"e.event = 'hold' AND {db.engine.contains('e.detail', _ESTIMATED)}"  # holds recorded with their expiry
+    found, seen = [], {}
+    for k, lid, lapses_on, cents, settled_on, aid, event, same_return, a_cents, ref, settled, detail in db.all(f"""
+            SELECT {key}, h.ledger_id, h.lapses_on, h.amount_cents, h.settled_on, a.id, a.event,
+                   a.return_id = h.return_id, a.amount_cents, a.hold_ref,
+                   (SELECT s.happened_on FROM ledger s WHERE s.return_id = h.return_id AND s.id > h.ledger_id
+                      AND s.hold_ref = a.hold_ref AND s.event IN ('hold-released', 'charged') ORDER BY s.id LIMIT 1),
+                   e.detail
+            FROM hold_lapses h LEFT JOIN ledger a ON a.id = h.ledger_id JOIN returns r ON r.id = h.return_id
+                 LEFT JOIN events e ON e.return_id = h.return_id AND {ruled}
+            ORDER BY h.ledger_id"""):
+        row = seen.setdefault(lid, {"key": k, "expiries": set(), "unread": False})
+        hold = _ruled_hold(detail, ref)
+        row["unread"] |= hold is False
+        if hold:
+            row["expiries"].add(hold)
+        if aid is None or event != "hold-authorized" or not same_return or a_cents != cents:
+            row["problem"] = "its lapse record is not of a hold authorized on its ledger"
+        elif (settled_on or "") != (settled or ""):
+            row["problem"] = f"its lapse record says settled on {settled_on or 'no day'}, its ledger otherwise"
+        row["lapses_on"] = lapses_on
+    for row in seen.values():
+        if "problem" not in row and not row["unread"] and row["lapses_on"] not in row["expiries"]:
+            row["problem"] = "its lapse record is not on its hold's expiry"
+        if "problem" in row:
+            found.append((row["key"], row["problem"]))
+    for k, ref, detail in db.all(f"""
+            SELECT {key}, a.hold_ref, e.detail FROM ledger a JOIN returns r ON r.id = a.return_id
+              JOIN events e ON e.return_id = a.return_id AND {ruled}
+            WHERE a.event = 'hold-authorized' AND NOT EXISTS (SELECT 1 FROM hold_lapses h WHERE h.ledger_id = a.id)"""):
+        if _ruled_hold(detail, ref):
+            found.append((k, f"its hold {ref} has no lapse record"))
+    return found
+
+
+_ESTIMATED = "'\"estimated\"'"  # the key every `hold` recorded under the lapse rule has
+
+
+def _ruled_hold(detail: str | None, ref: str | None):
+    """The expiry a `hold` event under `ref` recorded (with whether it was estimated), None when
+    it is another hold's, False when its detail is not JSON."""
+    try:
+        d = json.loads(detail) if detail is not None else {}
+    except ValueError:
+        return False
+    if not isinstance(d, dict) or d.get("ref") != ref or "estimated" not in d:
+        return None
+    return d.get("expires")
 
 
 def review_disagreements(db: Database) -> list:

@@ -18,10 +18,35 @@ def add(db: Database, return_id: int, move: Move, on: date, now: Now) -> None:
     """The one place ledger rows are written, chained: the signed columns follow from the event
     and the amount (lifecycle.LEDGER_SIGNS)."""
     holds, charges = lifecycle.ledger_changes(move.event, move.amount)
-    chain.append(db, "ledger", {
+    row_id = chain.append(db, "ledger", {
         "return_id": return_id, "happened_on": on.isoformat(), "event": move.event, "amount_cents": move.amount,
         "hold_ref": move.ref, "agent": now.agent, "recorded_at": now.stamp, "holds_change": holds,
         "charges_change": charges, "reason": move.reason})
+    if move.lapses_on is None:
+        return
+    if move.event == "hold-authorized":  # it lapses on its expiry unless released or charged by then
+        db.execute("INSERT INTO hold_lapses (ledger_id, return_id, lapses_on, amount_cents) VALUES (?, ?, ?, ?)",
+                   [row_id, return_id, move.lapses_on.isoformat(), move.amount])
+    else:  # released or charged on or before it (lifecycle.step settles nothing after)
+        db.execute("""UPDATE hold_lapses SET settled_on = ? WHERE return_id = ? AND settled_on IS NULL
+                      AND ledger_id IN (SELECT id FROM ledger WHERE return_id = ? AND hold_ref = ?)""",
+                   [on.isoformat(), return_id, return_id, move.ref])
+
+
+def has_lapses(db: Database) -> bool:
+    """Whether the database keeps hold_lapses (m020): a read-only one from before cannot hold a
+    hold under the lapse rule, so it has none."""
+    return db.engine.table_exists(db.raw, "hold_lapses")
+
+
+def lapsed(db: Database, where: str, args: list) -> tuple[int, int]:
+    """(count, cents) of the holds that lapsed on the days `where` selects (`lapses_on`): the
+    derived `hold-lapsed` movements, each an authorization not released or charged by its expiry."""
+    if not has_lapses(db):
+        return 0, 0
+    n, cents = db.one(f"""SELECT count(*), coalesce(sum(amount_cents), 0) FROM hold_lapses
+                          WHERE settled_on IS NULL AND {where}""", args)
+    return int(n), int(cents)
 
 
 def charged_and_refunded(db: Database, return_id: int) -> tuple[int, int]:

@@ -24,7 +24,9 @@ SORTS = {
     "status": "status, id DESC",
     "type": "type, id DESC",
 }
-COLUMNS = "ra_no, type, ticket, status, customer, opened_on, opened_by, due_on, closed_on"
+# ... and what clock.hold_state reads of a return (Life.from_row leaves the rest None)
+COLUMNS = ("ra_no, type, ticket, status, customer, opened_on, opened_by, due_on, closed_on, "
+           "hold_ref, hold_active, hold_expires, charged_on, received_on")
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,18 @@ def _where(parts: list[str]) -> str:
 
 def row(r, today: date) -> dict:
     """A listed return: its key, type, state, customer, who opened it and when, the day its
-    unit is due back (advanced returns, once delivered), its age in days, the fault reported
-    and the finding on the unit examined."""
+    unit is due back (advanced returns, once delivered), its age in days, the fault reported,
+    the finding on the unit examined and its card hold's state today (clock.hold_state; None:
+    no hold)."""
     return {"ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
             "opened_on": r["opened_on"], "opened_by": r["opened_by"],
             "due_on": r["due_on"] if r["type"] == "advanced" else None,
             "age_days": clock.age_days(
                 date.fromisoformat(r["opened_on"]),
                 date.fromisoformat(r["closed_on"]) if r["closed_on"] else None, today),
-            "fault": r["fault"], "finding": r["finding"]}
+            "fault": r["fault"], "finding": r["finding"],
+            "hold_state": (clock.hold_state(lifecycle.Life.from_row(r), today)
+                           if r["hold_ref"] else None)}
 
 
 def listing(db: Database, f: Filters, today: date, *, sort: str = "newest",

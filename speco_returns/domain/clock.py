@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ..errors import Violation
-from .types import DELIVERY_UNKNOWN_DAYS, HOLD_WARNING_DAYS, RETURN_WINDOW_DAYS, STALLED_DAYS
+from .types import DELIVERY_MIN_DAYS, DELIVERY_UNKNOWN_DAYS, HOLD_WARNING_DAYS, RETURN_WINDOW_DAYS, STALLED_DAYS
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Clock:
     hold_expires: date | None = None
     unit_arrived_on: date | None = None  # the carrier delivered the unit to Speco (not yet `receive`d)
     carrier_exception: tuple[str, str, date] | None = None  # (parcel, kind, date) not yet resolved
+    hold_estimated: bool | None = None  # as Life.hold_estimated
+    declined_on: date | None = None  # the latest charge the processor declined (`charge --declined`)
 
     @property
     def due_on(self) -> date | None:
@@ -60,6 +62,58 @@ class Clock:
     def is_overdue(self, as_of: date) -> bool:
         due = self.due_on
         return due is not None and as_of > due and not self.returned_in_time() and self.received_on is None
+
+
+def hold_phase(expires: date | None, as_of: date) -> str:
+    """A hold not released or charged, on `as_of`: `active`, `lapsing` (within HOLD_WARNING_DAYS
+    of its expiry) or `lapsed` (past it: the hold is good through its expiry day)."""
+    if expires is None:
+        return "active"
+    if as_of > expires:
+        return "lapsed"
+    return "lapsing" if (expires - as_of).days <= HOLD_WARNING_DAYS else "active"
+
+
+HOLD_STATES = ("active", "lapsing", "lapsed", "released", "charged")
+
+
+def hold_state(life, as_of: date) -> str | None:
+    """The card hold of `life` (a lifecycle.Life) as the processor has it on `as_of` (HOLD_STATES;
+    None: no hold recorded),
+    read from its dates: past its expiry a hold is `lapsed` (a hold released or charged only
+    after its expiry lapsed first), within HOLD_WARNING_DAYS of it `lapsing`."""
+    if life.hold_ref is None:
+        return None
+    expires = life.hold_expires
+    if life.hold_active:
+        return hold_phase(expires, as_of)
+    settled = life.charged_on or life.received_on or life.closed_on
+    if expires is not None and settled is not None and settled > expires:
+        return "lapsed"
+    return "charged" if life.charged_on or settled is None else "released"  # no date: a charge reversed
+
+
+def lapsed_on(clock: Clock, on: date) -> date | None:
+    """The day the hold in force lapsed, when that is before `on` (its expiry: the hold is good
+    through that day), else None."""
+    if clock.hold_active and clock.hold_expires is not None and clock.hold_expires < on:
+        return clock.hold_expires
+    return None
+
+
+def lapse_warning(hold_expires: date | None, estimated: bool | None, shipped_on: date) -> str | None:
+    """Said once at `hold` and at `ship`: the hold lapses before the earliest day the card could
+    be charged (the earliest due date: ship date, the quickest delivery, 30 days), so a charge
+    then would be a new charge on the card, resting on the customer's consent, and may be declined."""
+    if hold_expires is None:
+        return None
+    earliest_due = shipped_on + timedelta(days=DELIVERY_MIN_DAYS + RETURN_WINDOW_DAYS)
+    if hold_expires >= earliest_due:
+        return None
+    kind = " (estimated)" if estimated else ""
+    return (f"the hold lapses on {hold_expires}{kind}, before the earliest due date ({earliest_due}): "
+            "if the unit is not back in time, the charge will be a new charge on the card under the customer's "
+            "consent (`hold --consent`), which may be declined")
 
 
 def stalled_from(clock: Clock) -> date | None:
@@ -106,7 +160,8 @@ def charge_refusal(clock: Clock, on: date, reason: str | None = None) -> Violati
     return None
 
 
-OVERDUE_STATES = ("overdue", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring", "carrier-exception")
+OVERDUE_STATES = ("overdue", "charge-declined", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring",
+                  "hold-lapsed", "carrier-exception")
 
 
 def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list[tuple[str, int | None]]:
@@ -124,8 +179,13 @@ def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list
         rows.append(("delivery-unknown", None))
     if stalled_from(clock) is not None and (as_of - clock.unit_shipped_on).days >= STALLED_DAYS:
         rows.append(("return-stalled", None))
-    if clock.hold_active and clock.hold_expires and clock.hold_expires <= as_of + timedelta(days=HOLD_WARNING_DAYS):
+    if clock.declined_on is not None:  # the processor declined the charge: a supervisor's to decide
+        rows.append(("charge-declined", None))
+    expires = clock.hold_expires if clock.hold_active else None
+    if expires is not None and as_of <= expires <= as_of + timedelta(days=HOLD_WARNING_DAYS):
         rows.append(("hold-expiring", None))
+    elif expires is not None and as_of == expires + timedelta(days=1):  # once: the first day it is lapsed
+        rows.append(("hold-lapsed", None))
     if clock.carrier_exception:  # a parcel returned to sender, a failed attempt, damage: a person acts
         rows.append(("carrier-exception", None))
     return rows

@@ -11,7 +11,7 @@ from datetime import date
 
 from ..errors import ReturnsError, Violation
 from .clock import Clock, due_date
-from .inputs import format_usd, parse_money
+from .inputs import parse_money
 from .states import CLOSED, EVENTS, INITIAL, MACHINE, SERIAL_FREE, holds_serials, is_open, states  # noqa: F401 (lifecycle.is_open ...)
 from .types import RETURN_WINDOW_DAYS, a_type
 
@@ -35,15 +35,6 @@ def ledger_changes(event: str, amount_cents: int) -> tuple[int, int]:
     return holds * amount_cents, charges * amount_cents
 
 
-def refund_amount(requested: int | None, charged_cents: int, refunded_cents: int = 0) -> int:
-    """A supervisor's refund of a charge: all that is left of it by default, never more, never $0."""
-    left = charged_cents - refunded_cents
-    amount = left if requested is None else requested
-    if amount > left:
-        raise ReturnsError(f"a refund of {format_usd(amount)} is more than was charged ({format_usd(left)})")
-    if amount <= 0:
-        raise ReturnsError("a refund of $0.00 refunds nothing: to let the charge stand, `complete --note`")
-    return amount
 
 
 def _refusal(type_: str, status: str, event: str) -> Violation:
@@ -120,6 +111,7 @@ class Move:
     amount: int
     ref: str | None
     reason: str | None = None  # a supervisor's decision, kept on the row (a lost parcel's charge)
+    lapses_on: date | None = None  # the expiry of the hold it opens or settles, under the lapse rule
 
 
 @dataclass(frozen=True)
@@ -138,6 +130,9 @@ class Life:
     hold_active: bool = False
     hold_ref: str | None = None
     hold_expires: date | None = None
+    # The hold's expiry given (False) or estimated (True); None: no hold, or one recorded before
+    # the lapse rule, whose books stay as recorded (it leaves the holds when released or charged).
+    hold_estimated: bool | None = None
 
     @classmethod
     def opened(cls, type_: str, opened_on: date) -> Life:
@@ -148,8 +143,11 @@ class Life:
         """The stored columns of a `returns` row."""
         values = {}
         for name in _LIFE_COLUMNS:
-            value = row[name]
-            if name == "hold_active":
+            try:
+                value = row[name]
+            except (IndexError, KeyError):  # a column a database from before it lacks (doctor reads it)
+                value = None
+            if name == "hold_active" or (name == "hold_estimated" and value is not None):
                 value = bool(value)
             elif name in _LIFE_DATES:
                 value = date.fromisoformat(value) if value else None
@@ -227,20 +225,35 @@ def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold
     moves: list[Move] = []
     if type_ == "advanced":
         amount, ref, active = hold_amount, values["hold_ref"], values["hold_active"]
+        lapses_on = values["hold_expires"] if values.get("hold_estimated") is not None else None
+        # under the lapse rule a hold left the open holds on its expiry: nothing settles it after
+        lapsed = active and values["hold_expires"] is not None and on > values["hold_expires"]
+        settles = active and not (lapsed and lapses_on is not None)
         if event == "hold":
-            if active:  # re-authorization: the old hold is released, never counted twice
-                moves.append(Move("hold-released", amount, ref))
-            moves.append(Move("hold-authorized", amount, detail["ref"]))
+            if settles:  # re-authorization: the old hold is released, never counted twice
+                moves.append(Move("hold-released", amount, ref, lapses_on=lapses_on))
             expires = detail.get("expires")
-            values.update(hold_active=True, hold_ref=detail["ref"],
-                          hold_expires=date.fromisoformat(expires) if isinstance(expires, str) else expires)
+            expires = date.fromisoformat(expires) if isinstance(expires, str) else expires
+            estimated = detail.get("estimated")  # absent: recorded before the lapse rule
+            moves.append(Move("hold-authorized", amount, detail["ref"],
+                              lapses_on=expires if estimated is not None else None))
+            values.update(hold_active=True, hold_ref=detail["ref"], hold_expires=expires,
+                          hold_estimated=None if estimated is None else bool(estimated))
         elif event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
-            moves.append(Move("charged", amount, ref, detail.get("reason")))
+            reason = detail.get("reason")
+            if lapsed and lapses_on is not None:  # a new charge on the card under its own reference:
+                new = detail.get("ref") or ref  # authorized and captured at once (a sale)
+                moves += [Move("hold-authorized", amount, new), Move("charged", amount, new, reason)]
+            elif lapsed:  # a hold from before the lapse rule: its books settle it with the new charge
+                moves.append(Move("charged", amount, detail.get("ref") or ref, reason))
+            else:
+                moves.append(Move("charged", amount, ref, reason, lapses_on=lapses_on))
             values["hold_active"] = False
         elif event == "refund":  # a supervisor's refund of a late return's charge (its own reference)
             moves.append(Move("refunded", parse_money(detail["amount"]), detail["ref"], detail.get("reason")))
         elif event in ("receive", "cancel") and active:
-            moves.append(Move("hold-released", amount, ref))
+            if settles:
+                moves.append(Move("hold-released", amount, ref, lapses_on=lapses_on))
             values["hold_active"] = False
     column = _DATE_COLUMNS.get(event)
     if column:
@@ -254,16 +267,23 @@ def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold
     return moves
 
 
-def reversal(moves: Iterable[Move], reason: str | None = None, ref: str | None = None) -> list[Move]:
+def reversal(moves: Iterable[Move], reason: str | None = None, ref: str | None = None,
+             on: date | None = None) -> list[Move]:
     """The ledger rows that undo `moves`, last first (`reason`: the void's, kept on each row).
     `ref`: the processor's reversal of a charge, which gives the charge back under its own
-    reference. A refund has none: it is never voided (plan_void refuses it first)."""
-    undo = []
-    for m in reversed(list(moves)):
+    reference. A refund has none: it is never voided (plan_void refuses it first). `on`: the
+    void's day (an authorization past its expiry by then has lapsed: `hold-lapsed`)."""
+    moves = list(moves)
+    captured, undo = {m.ref for m in moves if m.event == "charged"}, []
+    for m in reversed(moves):
         if m.event == "charged" and ref:
             undo.append(Move("refunded", m.amount, ref, reason))
+        elif m.event == "hold-authorized" and ref and m.ref in captured:
+            continue  # a new charge's own authorization, used up by its capture
+        elif m.lapses_on is not None and on is not None and on > m.lapses_on and m.event != "charged":
+            continue  # lapsed by the void's day: nothing to release or re-open
         else:
-            undo += [Move(event, m.amount, m.ref, reason) for event in REVERSAL.get(m.event, ())]
+            undo += [Move(event, m.amount, m.ref, reason, m.lapses_on) for event in REVERSAL.get(m.event, ())]
     return undo
 
 
@@ -329,7 +349,7 @@ def replay_rows(type_: str, opened_on: date, hold_amount: int, rows: Iterable[Se
             values, _, moved = stack.pop()  # the state the voided event found (no one else holds it)
             detail = _json(row[2])
             reason, ref = detail.get("reason"), detail.get("ref")
-            undo = reversal(moved, f"void: {reason}" if reason else None, ref)
+            undo = reversal(moved, f"void: {reason}" if reason else None, ref, _date(row[1]))
             if ref:  # a charge reversed at the processor: its hold was used up there
                 values["hold_active"] = False
             if undo:
@@ -418,9 +438,13 @@ def clock_from_events(events) -> Clock:
                                                             detail.get("exception", "exception"), on)
         if name == "receive":
             f.setdefault("received_on", on)
+        if name == "charge-declined":
+            f["declined_on"] = on
         if name == "hold":
-            expires = json.loads(e["detail"] or "{}").get("expires")
+            detail = json.loads(e["detail"] or "{}")
+            expires, estimated = detail.get("expires"), detail.get("estimated")
             f["hold_active"], f["hold_expires"] = True, date.fromisoformat(expires) if expires else None
+            f["hold_estimated"] = None if estimated is None else bool(estimated)
         if name in ("receive", "charge", "cancel", "void"):  # a void kept here: a charge reversed at the processor
             f["hold_active"] = False
     moved_on = {"replacement": f.get("delivered_on"), "unit": f.get("unit_arrived_on") or f.get("received_on")}

@@ -131,7 +131,7 @@ def due(f: ReturnFacts, as_of: date, remind: tuple[int, ...] = DEFAULT_REMIND) -
     for state, _ in domain_clock.overdue_states(c, as_of):
         if state == "overdue":
             found.append(Notice("overdue", due_on))
-        elif state == "hold-expiring":
+        elif state == "hold-expiring" and not c.hold_estimated:  # a date the processor gave, never a guess
             found.append(Notice("hold-expiring", c.hold_expires))
     return found
 
@@ -180,8 +180,9 @@ def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] =
             raise ReturnsError(f"{f.key}: the replacement has not shipped, so there is no shipped notice yet")
         return Notice(kind, c.shipped_on)
     if kind == "hold-expiring":
-        if c.hold_expires is None:
-            raise ReturnsError(f"{f.key}: no card hold with an expiry date is recorded")
+        if c.hold_expires is None or c.hold_estimated:
+            raise ReturnsError(f"{f.key}: no card hold with an expiry date from the processor is recorded "
+                               "(an estimated expiry is not sent to the customer)")
         return Notice(kind, c.hold_expires)
     if c.due_on is None:
         raise ReturnsError(f"{f.key}: no delivery is recorded, so there is no due date for the {kind} notice yet")
@@ -242,15 +243,25 @@ def compose(f: ReturnFacts, n: Notice, contact: Contact = Contact(), slip: str |
             "If you still have it, send it back now.",
             *_send_back(f, contact),
         ]
-    elif n.kind == "hold-expiring":
+    elif n.kind == "hold-expiring" and f.clock.shipped_on is None:  # AR-2: a hold in force when it ships
         subject = f"{ra}: please re-authorize the card hold"
         paragraphs = [
             f"The card authorization for return {ra} (a hold of {usd}) expires on {_date(n.about)}, "
             "while your advanced replacement is still open.",
-            "Speco will send you a new e-biz link in a separate message. Please re-authorize the hold through it: "
-            "it gives Speco authorization to put a hold on the card for the non-discounted price of the items being "
-            "returned; this ensures the non-functional item is returned.",
+            "Speco will send you a new e-biz link in a separate message, before the replacement ships. Please "
+            "re-authorize the hold through it: it gives Speco authorization to put a hold on the card for the "
+            "non-discounted price of the items being returned; this ensures the non-functional item is returned.",
             no_charge,
+            f"If you have not sent {unit} back yet, please do.",
+            *_send_back(f, contact),
+        ]
+    elif n.kind == "hold-expiring":  # shipped: no new authorization; a charge after the lapse is a new charge
+        subject = f"{ra}: your card authorization expires on {_date(n.about)}"
+        paragraphs = [
+            f"The card authorization for return {ra} (a hold of {usd}) expires on {_date(n.about)}, "
+            "while your advanced replacement is still open. Speco will not ask you for a new authorization.",
+            no_charge + f" If it is not, the card may be charged {usd} as a new charge, under the authorization "
+            "you gave through the e-biz link.",
             f"If you have not sent {unit} back yet, please do.",
             *_send_back(f, contact),
         ]

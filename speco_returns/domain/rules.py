@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import ReturnsError, Violation
+from .inputs import format_usd
 from .types import MAX_VIRTUAL_UNITS, SERIAL_RULE
 
 # --- what the rules take and give (here, not in types.py: reading a return never makes them) ----
@@ -219,3 +220,14 @@ def check(req: Request, facts: Facts, *, missing_reported: bool = False) -> Chec
 def hold_amount(items: Iterable[tuple[int | None, int]]) -> int:
     """AR-3: non-discounted list price x quantity, summed (cents)."""
     return sum(price * qty for price, qty in items if price is not None)
+
+
+def refund_amount(requested: int | None, charged_cents: int, refunded_cents: int = 0) -> int:
+    """A supervisor's refund of a charge: all that is left of it by default, never more, never $0."""
+    left = charged_cents - refunded_cents
+    amount = left if requested is None else requested
+    if amount > left:
+        raise ReturnsError(f"a refund of {format_usd(amount)} is more than was charged ({format_usd(left)})")
+    if amount <= 0:
+        raise ReturnsError("a refund of $0.00 refunds nothing: to let the charge stand, `complete --note`")
+    return amount

@@ -13,10 +13,16 @@ if TYPE_CHECKING:
 
 # --- what the agent does about a row of the nightly check --------------------------------
 
-# The hold-expiring notice tells the customer a new e-biz link comes in a separate message:
-# the overdue check (and notify, when it sends that notice) tells the team to send it.
+# The hold-expiring notice of a replacement not yet shipped tells the customer a new e-biz
+# link comes in a separate message (AR-2: it ships only on a hold in force): the overdue check
+# (and notify, when it sends that notice) tells the team to send it. Once the replacement has
+# shipped no new authorization is asked for: a charge after the lapse is a new charge.
 NEW_LINK = "send a new e-biz link"
-ACTIONS = {"hold-expiring": NEW_LINK}
+
+
+def action(state: str, shipped: bool) -> str | None:
+    """What the team does about a row of the nightly check or a notice sent (None: nothing asked)."""
+    return NEW_LINK if state == "hold-expiring" and not shipped else None
 
 # --- what the agent reads to the customer ------------------------------------------------
 
@@ -144,6 +150,13 @@ _MOVE_WORDS = {
 
 def describe(moves: Iterable[Move]) -> str:
     """The money in words, for the line an agent reads: 'card hold $1,299.00 released (ref H-1)'."""
-    said = [_MOVE_WORDS[m.event].format(amount=format_usd(m.amount)) + (f" (ref {m.ref})" if m.ref else "")
-            for m in moves]
+    moves = list(moves)
+    captured = {m.ref for m in moves if m.event == "charged"}
+    said = []
+    for m in moves:
+        if m.event == "hold-authorized" and m.ref in captured:  # authorized and captured at once: a sale
+            continue
+        words = "new charge on the card {amount}" if m.event == "charged" and any(
+            n.event == "hold-authorized" and n.ref == m.ref for n in moves) else _MOVE_WORDS[m.event]
+        said.append(words.format(amount=format_usd(m.amount)) + (f" (ref {m.ref})" if m.ref else ""))
     return "; ".join(said) if said else "no money moved"

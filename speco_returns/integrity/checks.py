@@ -94,6 +94,11 @@ def reviews(db: Database) -> list[str]:
                  "`report` counts reviews; restore from a backup")
 
 
+def hold_lapses(db: Database) -> list[str]:
+    return _line("hold(s) disagree with their lapse records (hold_lapses)", audit.hold_lapse_disagreements(db),
+                 "`report` and the exports derive lapses from them; restore from a backup")
+
+
 def sent_notices(db: Database) -> list[str]:
     found = [(key, f"notice {kind}{f' {days}d' if kind == 'reminder' else ''} about {about} is recorded as sent, "
                    "but its history has no `notice` event with its Message-ID")
@@ -137,7 +142,7 @@ def outside_changes(db: Database, limit: int = 20) -> list[str]:
 
 # Each applies from the schema that made what it reads (m002: the history; m004: RA numbers;
 # m007: notices; m008: the signed ledger, ledger_days and reviews; m012: serials.held; m014:
-# the catalog's digest; m018: a server's audit).
+# the catalog's digest; m018: a server's audit; m020: hold_lapses).
 CHECKS = [
     Check("ledger_days", 8, ledger_days),
     Check("serial_flags", 12, serial_flags),
@@ -150,4 +155,5 @@ CHECKS = [
     Check("catalog", 14, catalog),
     Check("history_rows", 2, history_rows),
     Check("outside_changes", 18, outside_changes),
+    Check("hold_lapses", 20, hold_lapses),
 ]

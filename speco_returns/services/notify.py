@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from .. import mailer
 from ..db import outbox, returns
 from ..db.database import Database
-from ..domain import inputs, notices, slip
+from ..domain import inputs, notices, slip, wording
 from ..domain.clock import Now
 from ..domain.lifecycle import clock_from_events, effective
 from ..domain.notices import Notice, ReturnFacts
@@ -47,6 +47,7 @@ class Outcome:
     status: str  # sent | written | would-send | skipped | failed | no-email
     message_id: str | None = None
     error: str | None = None
+    action: str | None = None  # what the team does about it (wording.action)
 
     @property
     def label(self) -> str:
@@ -159,7 +160,7 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
                     days=n.days if n.kind == "reminder" else None,
                     about=n.about.isoformat(), to=facts.email or None, phone=facts.phone,
                     subject=str(msg["Subject"]) if msg is not None else _subject(facts, n),
-                    status="would-send")
+                    status="would-send", action=wording.action(n.kind, facts.clock.shipped_on is not None))
         if not facts.email:
             o.status = "no-email"
         elif down:

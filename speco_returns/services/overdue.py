@@ -49,7 +49,9 @@ def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
                 "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
                 "hold_expires": _iso(clock.hold_expires), "unit_tracking": _unit_tracking(history),
                 "carrier_exception": _exception(clock.carrier_exception),
-                "action": wording.ACTIONS.get(state),
+                "hold_state": domain_clock.hold_phase(clock.hold_expires, as_of) if clock.hold_active else None,
+                "hold_expires_estimated": clock.hold_estimated, "declined_on": _iso(clock.declined_on),
+                "action": wording.action(state, clock.shipped_on is not None),
             })
     order = {s: i for i, s in enumerate(domain_clock.OVERDUE_STATES)}
     out.sort(key=lambda row: order[row["state"]])  # stable: by RA number within a state

@@ -2,13 +2,15 @@
 
 For the period [start, end]:
 
-    closing holds = opening holds + authorized - released - charged
+    closing holds = opening holds + authorized - released - charged - lapsed
     money kept    = charged - refunded
 
 Every money figure is a sum of ledger rows (`export ledger` of the same range gives the same
 sums); the opening balance is the ledger before `start`, so next month's opening is this
 month's closing. The ledger is read through `ledger_days` (the ledger summed per day and
-event, kept by a trigger), so the cost does not grow with the history.
+event, kept by a trigger), so the cost does not grow with the history. `lapsed` are the
+derived `hold-lapsed` movements (db/ledger.lapsed): holds not released or charged by their
+expiry, each dated on it, read from hold_lapses' index of the holds not settled.
 """
 
 from __future__ import annotations
@@ -40,15 +42,19 @@ def build(db: Database, start: date, end: date) -> dict:
     with db.read():
         before = ledger.day_sums(db, "day < ?", [first])
         during = ledger.day_sums(db, "day BETWEEN ? AND ?", [first, last])
+        lapsed_before = ledger.lapsed(db, "lapses_on < ?", [first])
+        lapsed = ledger.lapsed(db, "lapses_on BETWEEN ? AND ?", [first, last])
         review = ledger.in_review(db, last)  # charges awaiting a supervisor's decision at the end
         opened = ledger.counts_by_type(db, "opened_on", first, last)
         closed = ledger.counts_by_type(db, "closed_on", first, last)
     overdue = [r for r in overdue_service.rows(db, end, None) if r["state"] == "overdue"]
 
     opening_count, opening = _holds(before)
+    opening_count, opening = opening_count - lapsed_before[0], opening - lapsed_before[1]
     closing_count, closing = _holds({e: tuple(a + b for a, b in zip(before.get(e, (0,) * 4), during.get(e, (0,) * 4),
                                                                      strict=True))
                                      for e in before.keys() | during.keys()})
+    closing_count, closing = closing_count - lapsed_before[0] - lapsed[0], closing - lapsed_before[1] - lapsed[1]
     moved = {name: during.get(_EVENT[name], (0, 0, 0, 0)) for name in MOVEMENTS}
     kept_before = sum(s[3] for s in before.values())
     kept_during = sum(s[3] for s in during.values())
@@ -58,6 +64,7 @@ def build(db: Database, start: date, end: date) -> dict:
         "currency": "USD",
         "opening_holds": _money(opening_count, opening),
         **{name: _money(rows, amount) for name, (rows, amount, _, _) in moved.items()},
+        "lapsed": _money(*lapsed),
         "closing_holds": _money(closing_count, closing),
         "money_kept": {"opening": inputs.format_amount(kept_before), "change": inputs.format_amount(kept_during),
                        "closing": inputs.format_amount(kept_before + kept_during)},
@@ -67,12 +74,13 @@ def build(db: Database, start: date, end: date) -> dict:
         "overdue": {"as_of": last, **_money(len(overdue), sum(inputs.parse_money(r["hold_amount"]) for r in overdue))},
     }
     # The identity the report exists for; it holds by construction, and says so.
-    doc["balanced"] = closing == opening + moved["authorized"][1] - moved["released"][1] - moved["charged"][1]
+    doc["balanced"] = closing == (opening + moved["authorized"][1] - moved["released"][1] - moved["charged"][1]
+                                  - lapsed[1])
     return doc
 
 
 CSV_COLUMNS = ["from", "to", "figure", "count", "amount"]
-_MONEY_ROWS = ("opening_holds", "authorized", "released", "charged", "closing_holds", "refunded", "in_review", "overdue")
+_MONEY_ROWS = ("opening_holds", "authorized", "released", "charged", "lapsed", "closing_holds", "refunded", "in_review", "overdue")
 
 
 def csv_rows(doc: dict) -> list[dict]:

@@ -156,6 +156,9 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
     if event == "hold":
         if detail.get("expires") and detail["expires"] < on.isoformat():
             raise ReturnsError(f"--expires {detail['expires']} is before the hold's date {on}")
+        if detail.get("consent_on") and detail["consent_on"] > on.isoformat():
+            raise ReturnsError(f"--consent-on {detail['consent_on']} is after the hold's date {on}: the customer "
+                               "consents through the e-biz link before the hold is authorized")
         last_hold = returns.last_hold_on(db, r["id"])
         if last_hold and on.isoformat() < last_hold:
             raise ReturnsError(f"date {on} is before the hold it replaces ({last_hold})")
@@ -174,10 +177,70 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
                                         detail.get("reason"))
         if refusal:
             raise ReturnsError(refusal)
+        _charge_reference(db, r, on, detail)
     if event == "refund":
         charged, refunded = ledger.charged_and_refunded(db, r["id"])
-        cents = lifecycle.refund_amount(detail.get("amount"), charged, refunded)
+        cents = rules.refund_amount(detail.get("amount"), charged, refunded)
         detail["amount"] = inputs.format_amount(cents)  # the history keeps what was refunded
+
+
+def lapse_of(r, on: date) -> date | None:
+    """The day the return's hold lapsed, when that is before `on` (a charge then is a new charge)."""
+    if r["hold_active"] and r["hold_expires"] and r["hold_expires"] < on.isoformat():
+        return date.fromisoformat(r["hold_expires"])
+    return None
+
+
+def new_charge_note(r, on: date) -> str | None:
+    """What an agent is told before a charge on `on` is asked for, when the hold has lapsed."""
+    lapsed = lapse_of(r, on)
+    if lapsed is None:
+        return None
+    return (f"the authorization {r['hold_ref']} lapsed on {lapsed}: this is a new charge on the card, "
+            "which may be declined")
+
+
+def _charge_reference(db: Database, r, on: date, detail: dict) -> None:
+    """A charge after the hold lapsed is a new charge: it needs that charge's own reference from
+    the processor (`--ref`, new on the return); a charge of a hold in force captures it under the
+    hold's reference. A declined charge keeps its reference when the processor gave one."""
+    ref = detail.get("ref")
+    note = new_charge_note(r, on)
+    if note is None:
+        if ref and not detail.get("declined"):
+            raise ReturnsError(f"--ref is the reference of a new charge, after the authorization lapsed: the hold "
+                               f"{r['hold_ref']} is in force on {on} and the charge captures it under its reference")
+        return
+    if ref is None and not detail.get("declined"):
+        raise ReturnsError(f"{note}: give the processor's reference of that charge (`charge --ref REF`), or record "
+                           "a declined one (`charge --declined --reason TEXT`)")
+    if ref is not None:
+        _new_reference(db, r, ref, "a new charge has its own reference from the processor")
+
+
+def decline(db: Database, key: str, on: date, now: Now, reason: str, ref: str | None = None) -> str:
+    """A charge the processor declined (after the hold lapsed, a new charge may be): recorded in
+    the history (`charge-declined`), refused where a charge would be; it moves no money and
+    leaves the return as it was, overdue and listed for a supervisor (`overdue`)."""
+    detail = _dated({"reason": reason, "ref": ref, "declined": True})
+    with db.write():
+        r = returns.find(db, key)
+        lifecycle.check_event_date(on, now.today, date.fromisoformat(r["last_event_on"]))
+        lifecycle.transition(r["type"], r["status"], "charge")
+        _guard(db, r, "charge", on, detail)
+        del detail["declined"]
+        returns.add_event(db, r["id"], "charge-declined", on, now, r["status"], detail)
+    return returns.key(r)
+
+
+def lapse_warning(db: Database, key: str, event: str) -> str | None:
+    """Said once, at `hold` and at `ship`: the hold lapses before the earliest due date."""
+    with db.read():
+        r = returns.find(db, key)
+    if r["type"] != "advanced" or not r["hold_active"] or not r["hold_expires"]:
+        return None
+    start = r["shipped_on"] if event == "ship" else r["last_event_on"]
+    return clock.lapse_warning(date.fromisoformat(r["hold_expires"]), r["hold_estimated"], date.fromisoformat(start))
 
 
 def _new_reference(db: Database, r, ref: str, why: str) -> None:

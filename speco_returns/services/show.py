@@ -6,24 +6,37 @@ import json
 from datetime import date
 
 from ..db.returns import find, key, parts
-from ..domain import inputs, states, types, wording
+from ..domain import clock, inputs, lifecycle, states, types, wording
 from ..errors import ReturnsError
 
 __all__ = ["document", "show"]
 
 
-def show(db, key: str) -> dict:
-    """One return as the `show` document (SPEC §4)."""
+def show(db, key: str, today: date | None = None) -> dict:
+    """One return as the `show` document (SPEC §4); its hold's state as of `today`."""
     with db.read():
         r = find(db, key)
-        return document(r, *parts(db, r["id"]))
+        return document(r, *parts(db, r["id"]), as_of=today)
 
 
 def _amount(cents: int | None) -> str | None:
     return None if cents is None else inputs.format_amount(cents)
 
 
-def document(r, items: list, serials: dict[int, list[str]], events: list) -> dict:
+def _hold(r, events: list, as_of: date | None) -> dict:
+    """The hold's state on `as_of` (clock.hold_state; None without a day) and the facts of
+    the authorization in force: how its expiry is known, the customer's consent on record."""
+    holds = [e for e in lifecycle.effective(events) if e["event"] == "hold"]
+    detail = _detail(key(r), holds[-1]) if holds else {}
+    if detail.get("ref") != r["hold_ref"]:
+        detail = {}
+    life = lifecycle.Life.from_row(r)
+    return {"hold_state": clock.hold_state(life, as_of) if as_of else None,
+            "hold_expires_estimated": life.hold_estimated,
+            "hold_consent": detail.get("consent"), "hold_consent_on": detail.get("consent_on")}
+
+
+def document(r, items: list, serials: dict[int, list[str]], events: list, as_of: date | None = None) -> dict:
     due = date.fromisoformat(r["due_on"]) if r["due_on"] else None
     doc_items = [
         {"model": i["model"], "description": i["description"], "category": i["category"], "qty": i["qty"],
@@ -47,6 +60,7 @@ def document(r, items: list, serials: dict[int, list[str]], events: list) -> dic
         **{c: (r[c] if c in r.keys() else None) for c in ("fault", "finding", "finding_on")},
         "hold_amount": _amount(r["hold_amount_cents"]) if r["type"] == "advanced" else None,
         "hold_ref": r["hold_ref"], "hold_active": bool(r["hold_active"]), "hold_expires": r["hold_expires"],
+        **_hold(r, events, as_of),
         "opened_on": r["opened_on"], "shipped_on": r["shipped_on"], "delivered_on": r["delivered_on"],
         "due_on": r["due_on"] if r["type"] == "advanced" else None,
         "unit_shipped_on": r["unit_shipped_on"], "received_on": r["received_on"],

@@ -140,4 +140,41 @@ STEPS = [
   END LOOP;
 END $$"""),
     ),
+    # Holds that lapse: how a hold's expiry is known (given by the processor or estimated from
+    # the authorization window; NULL for a hold recorded before this rule, whose books stay as
+    # recorded), and one row per authorization under the rule with the day it lapses. A row not
+    # settled (released or charged) by then is the derived `hold-lapsed` movement of that day
+    # (db/ledger.py, db/exports.py, services/report.py): never a ledger row, so no past month
+    # changes when it is read, and the history replays as it did.
+    Step(
+        "m020_hold_lapses",
+        sqlite=(
+            "ALTER TABLE returns ADD COLUMN hold_estimated INTEGER",
+            """CREATE TABLE hold_lapses (
+            ledger_id INTEGER PRIMARY KEY REFERENCES ledger (id),  -- the hold-authorized row
+            return_id INTEGER NOT NULL REFERENCES returns (id),
+            lapses_on TEXT NOT NULL,                               -- its expiry
+            amount_cents INTEGER NOT NULL,
+            settled_on TEXT                                        -- released or charged, on or before lapses_on
+        )""",
+            "CREATE INDEX hold_lapses_day ON hold_lapses (lapses_on, amount_cents) WHERE settled_on IS NULL",
+            "CREATE INDEX hold_lapses_return ON hold_lapses (return_id)",
+        ),
+        postgres=(
+            "ALTER TABLE returns ADD COLUMN hold_estimated INTEGER",
+            """CREATE TABLE hold_lapses (
+            ledger_id BIGINT PRIMARY KEY REFERENCES ledger (id),
+            return_id BIGINT NOT NULL REFERENCES returns (id),
+            lapses_on TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL,
+            settled_on TEXT
+        )""",
+            "CREATE INDEX hold_lapses_day ON hold_lapses (lapses_on, amount_cents) WHERE settled_on IS NULL",
+            "CREATE INDEX hold_lapses_return ON hold_lapses (return_id)",
+            # an agent's `receive` settles a hold (db/roles.py grants the same to a new server)
+            """DO $$ BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'speco_agent') THEN GRANT INSERT, UPDATE (settled_on) ON hold_lapses TO speco_agent; END IF;
+END $$""",
+        ),
+    ),
 ]
