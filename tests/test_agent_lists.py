@@ -56,7 +56,8 @@ def test_each_row_carries_who_opened_it_its_due_date_and_age(cli, three):
     assert rows["RA-000002"]["opened_by"] == "bob" and rows["RA-000002"]["due_on"] is None
     assert rows["RA-000003"]["age_days"] == 1
     header = next(csv.reader(io.StringIO(ok(cli("list", "--csv", today=TODAY)).stdout)))
-    assert header[-5:] == ["opened_by", "due_on", "age_days", "fault", "finding"]  # new ones last
+    # new ones last
+    assert header[-6:] == ["opened_by", "due_on", "age_days", "fault", "finding", "hold_state"]
 
 
 def test_sort_orders_by_what_the_agent_names(cli, three):

@@ -76,6 +76,9 @@ def test_the_issues_dates_tell_the_processors_story(cli, db_path):
     assert "ref AUTH-1, lapsed 2026-10-08; consent EBZ-1 of 2026-10-01" in " ".join(human.split())
     listed = json.loads(ok(cli("list", "--json", today="2026-11-06")).stdout)
     assert [(r["ra"], r["hold_state"]) for r in listed] == [(RA, "lapsed")]
+    assert ok(cli("list", "--csv", today="2026-11-06")).stdout.splitlines()[1].endswith(",lapsed")
+    [row] = [line for line in ok(cli("list", today="2026-11-06")).stdout.splitlines() if RA in line]
+    assert row.split()[-1] == "lapsed"  # the `hold` column, last on the row's line (its due date under its state)
 
     # the nightly output: hold-expiring while it is in force, hold-lapsed once, then only overdue
     nights = {(date(2026, 10, 1) + timedelta(days=n)).isoformat() for n in range(40)}
@@ -112,7 +115,7 @@ def test_the_issues_dates_tell_the_processors_story(cli, db_path):
     holds = csv_rows(ok(cli("export", "holds", today="2026-11-30")))
     assert [(h["hold_ref"], h["state"], h["settled_on"], h["expires_on"], h["expires_estimated"], h["consent"])
             for h in holds] == [("AUTH-1", "lapsed", "2026-10-08", "2026-10-08", "no", "EBZ-1"),
-                                ("CH-2", "charged", "2026-11-06", "", "", "")]
+                                ("CH-2", "charged", "2026-11-06", "", "", "EBZ-1")]  # the consent it rests on
     october, november = report(cli, "2026-10-01", "2026-10-31"), report(cli, "2026-11-01", "2026-11-30")
     assert (october["lapsed"], october["closing_holds"]) == ({"count": 1, "amount": "249.99"}, {"count": 0, "amount": "0.00"})
     assert report(cli, "2026-10-01", "2026-10-07")["closing_holds"] == {"count": 1, "amount": "249.99"}

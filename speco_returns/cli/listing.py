@@ -16,7 +16,7 @@ from .options import CsvOpt, JsonOpt, LimitOpt, out_format, rows_shown
 from .output import listing
 
 LIST_COLUMNS = ["ra", "type", "status", "customer", "opened_on", "opened_by", "due_on", "age_days",
-                "fault", "finding"]
+                "fault", "finding", "hold_state"]
 
 
 @command("", "list")

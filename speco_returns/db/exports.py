@@ -104,6 +104,11 @@ def holds_rows(db: Database, start: date | None, end: date | None) -> Iterator[t
     hold_event = ("(SELECT {value} FROM events e WHERE e.return_id = hs.return_id AND e.event = 'hold' "
                   "AND e.happened_on = hs.authorized_on AND " + engine.json_text("e.detail", "ref") +
                   " = hs.hold_ref ORDER BY e.id DESC LIMIT 1)")
+    # A new charge after a lapse (authorized and captured at once under its own reference) rests
+    # on the consent of the return's hold before it.
+    consent = ("coalesce(" + hold_event + ", CASE WHEN hs.settle_event = 'charged' AND hs.settled_on = hs.authorized_on "
+               "THEN (SELECT {value} FROM events e WHERE e.return_id = hs.return_id AND e.event = 'hold' "
+               "AND e.happened_on <= hs.authorized_on ORDER BY e.id DESC LIMIT 1) END)")
     estimated = ("CASE CAST(" + engine.json_text("e.detail", "estimated") + " AS TEXT) WHEN '1' THEN 'yes' "
                  "WHEN 'true' THEN 'yes' WHEN '0' THEN 'no' WHEN 'false' THEN 'no' END")
     return db.stream(
@@ -144,8 +149,8 @@ def holds_rows(db: Database, start: date | None, end: date | None) -> Iterator[t
                           SELECT 1 FROM reviews v WHERE v.return_id = hs.return_id AND v.happened_on <= :end
                             AND (v.decided_on IS NULL OR v.decided_on > :end)) THEN 'yes' ELSE 'no' END,
                    {hold_event.format(value=estimated)},
-                   {hold_event.format(value=engine.json_text("e.detail", "consent"))},
-                   {hold_event.format(value=engine.json_text("e.detail", "consent_on"))}
+                   {consent.format(value=engine.json_text("e.detail", "consent"))},
+                   {consent.format(value=engine.json_text("e.detail", "consent_on"))}
             FROM hl AS hs JOIN returns r ON r.id = hs.return_id
             WHERE hs.authorized_on >= :start OR hs.settled_on >= :start OR hs.refunded_on >= :start
                OR (hs.lapses_on >= :start AND hs.lapses_on <= :end)
