@@ -11,6 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from speco_returns.domain import lifecycle, types
+from speco_returns.domain.voids import plan_void, void_refusal
 from speco_returns.errors import ReturnsError
 
 OPENED = date(2026, 1, 1)
@@ -27,7 +28,7 @@ MOVES = [(t, before, e, after) for (t, e), moves in lifecycle.MACHINE.items() fo
 
 @pytest.mark.parametrize("type_, before, event, after", MOVES, ids=[f"{t}:{b}>{e}" for t, b, e, _ in MOVES])
 def test_which_moves_of_the_state_machine_are_voidable(type_, before, event, after):
-    refusal = lifecycle.void_refusal(event, before, after)
+    refusal = void_refusal(event, before, after)
     # everything but a refund and a late return's events (the supervisor's record)
     expected_refused = event == "refund" or "late-return" in (before, after)
     assert (refusal is not None) == expected_refused, (refusal, type_)
@@ -35,7 +36,7 @@ def test_which_moves_of_the_state_machine_are_voidable(type_, before, event, aft
 
 @pytest.mark.parametrize("event", ["refund", "open", "note", "notice", "serial-add", "serial-remove", "edit", "void"])
 def test_a_refund_and_what_is_not_a_life_event_are_not_voidable(event):
-    refusal = lifecycle.void_refusal(event)
+    refusal = void_refusal(event)
     assert refusal is not None and refusal.message
 
 
@@ -78,7 +79,7 @@ def test_voids_bring_back_the_state_and_balances_of_the_shorter_history(type_, c
     allowed = 0
     while allowed < min(undo, len(events)):
         try:
-            lifecycle.plan_void(type_, OPENED, 5_000, events[: len(events) - allowed], date(2027, 1, 1))
+            plan_void(type_, OPENED, 5_000, events[: len(events) - allowed], date(2027, 1, 1))
         except ReturnsError:
             break
         allowed += 1
@@ -96,11 +97,11 @@ def test_voids_bring_back_the_state_and_balances_of_the_shorter_history(type_, c
 
 def test_plan_void_refuses_when_only_the_opening_is_recorded():
     with pytest.raises(ReturnsError, match="nothing to void"):
-        lifecycle.plan_void("standard", OPENED, 0, [], OPENED)
+        plan_void("standard", OPENED, 0, [], OPENED)
 
 
 def test_plan_void_names_the_event_and_the_state_it_found():
     events = _walk("advanced", [0, 0, 0])  # link, hold, then the first allowed: a re-hold or ship
-    plan = lifecycle.plan_void("advanced", OPENED, 5_000, events, date(2026, 2, 1))
+    plan = plan_void("advanced", OPENED, 5_000, events, date(2026, 2, 1))
     assert plan.voidable is events[-1]
     assert plan.before == lifecycle.replay("advanced", OPENED, 5_000, events[:-1]).life

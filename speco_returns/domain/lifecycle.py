@@ -1,5 +1,5 @@
 """A return's life (SPEC §3): its states and events (states.py, named here too), the ledger's signs, one `Life` stepped by one
-event (`step`), a whole history replayed (`replay`), and `void`, which undoes the latest event."""
+event (`step`), a whole history replayed (`replay`); `void`'s plan is voids.py's."""
 
 from __future__ import annotations
 
@@ -89,9 +89,6 @@ NOT_VOIDABLE = {"refund": "a refund is money paid back to the customer: it canno
 # one ledger row per reference and authorization). The `charged` entry here serves only
 # histories recorded before that rule, whose void of a charge gave the money back under the
 # hold's reference and put the hold back.
-CHARGE_NOT_VOIDED = ("a charge is money taken at the processor: it is given back only by a refund there, "
-                     "recorded with `refund --ref REF` (its own reference); a charge the processor reversed is "
-                     "voided by a supervisor with `void --reason TEXT --ref REF` (the reversal's reference)")
 REVERSAL = {
     "hold-authorized": ("hold-released",),
     "hold-released": ("hold-authorized",),
@@ -271,7 +268,7 @@ def reversal(moves: Iterable[Move], reason: str | None = None, ref: str | None =
              on: date | None = None) -> list[Move]:
     """The ledger rows that undo `moves`, last first (`reason`: the void's, kept on each row).
     `ref`: the processor's reversal of a charge, which gives the charge back under its own
-    reference. A refund has none: it is never voided (plan_void refuses it first). `on`: the
+    reference. A refund has none: it is never voided (voids.plan_void refuses it first). `on`: the
     void's day (an authorization past its expiry by then has lapsed: `hold-lapsed`)."""
     moves = list(moves)
     captured, undo = {m.ref for m in moves if m.event == "charged"}, []
@@ -285,22 +282,6 @@ def reversal(moves: Iterable[Move], reason: str | None = None, ref: str | None =
         else:
             undo += [Move(event, m.amount, m.ref, reason, m.lapses_on) for event in REVERSAL.get(m.event, ())]
     return undo
-
-
-def void_refusal(event: str, before: str | None = None, after: str | None = None) -> Violation | None:
-    """Why an event of a return's life cannot be voided, or None when it can. `before` and
-    `after`: the states the event found and left. Not voidable: a refund (money paid out),
-    and the events of a late return (the unit that came back after the charge, and the
-    supervisor's decision on it): those are a supervisor's record, decided once."""
-    if event not in LIFE_EVENTS and event not in NOT_VOIDABLE:
-        return Violation(None, f"`{event}` is not an event of a return's life: only those are voided")
-    reason = NOT_VOIDABLE.get(event)
-    if reason:
-        return Violation(None, reason)
-    if "late-return" in (before, after):
-        return Violation(None, f"`{event}` of a late return is a supervisor's record and cannot be voided: "
-                               "the supervisor decides with `refund` or `complete --note`")
-    return None
 
 
 @dataclass(frozen=True)
@@ -373,7 +354,7 @@ def effective(events: Sequence[Mapping]) -> list[Mapping]:
         if name == "void":
             if life_positions:
                 voided.add(life_positions.pop())
-            if _reverses_charge(e):
+            if reverses_charge(e):
                 kept.append(e)
             continue
         if name in LIFE_EVENTS or name in NOT_VOIDABLE:
@@ -382,37 +363,9 @@ def effective(events: Sequence[Mapping]) -> list[Mapping]:
     return [e for i, e in enumerate(kept) if i not in voided]
 
 
-def _reverses_charge(event: Mapping) -> bool:
+def reverses_charge(event: Mapping) -> bool:
     """A void that undid a charge with the processor's reversal reference (`void --ref`)."""
     return event["event"] == "void" and bool(_detail(event).get("ref"))
-
-
-def plan_void(type_: str, opened_on: date, hold_amount: int, events: Sequence[Mapping], on: date,
-              reason: str | None = None, ref: str | None = None) -> Replay:
-    """What `void` on `on` would do: the event undone, the state restored, the money moved
-    back. ReturnsError when nothing can be voided. `ref`: the processor's reversal of the
-    charge voided, the only way a charge is voided."""
-    now = replay(type_, opened_on, hold_amount, events)
-    if now.voidable is None:
-        raise ReturnsError("nothing to void: only the opening is recorded (to close the return, `cancel` it)")
-    target = now.voidable
-    refusal = void_refusal(target["event"], now.before.status, now.life.status)
-    if refusal:
-        raise ReturnsError(refusal)
-    if target["event"] == "charge" and not ref:
-        raise ReturnsError(CHARGE_NOT_VOIDED)
-    if ref and target["event"] != "charge":
-        raise ReturnsError(f"--ref is the processor's reversal of a charge: the event voided now is "
-                           f"`{target['event']}` of {_on(target)}, which took no money")
-    reversed_at = [i for i, e in enumerate(events) if _reverses_charge(e)]
-    if reversed_at and next(i for i, e in enumerate(events) if e is target) < reversed_at[-1]:
-        raise ReturnsError(f"`{target['event']}` of {_on(target)} came before a charge the processor reversed, "
-                           "whose hold was used up there: it cannot be voided")
-    if on < _on(target):
-        raise ReturnsError(f"date {on} is before the event it voids ({_on(target)})")
-    undo = {"event": "void", "happened_on": on, "detail": {"reason": reason, **({"ref": ref} if ref else {})}}
-    after = replay(type_, opened_on, hold_amount, [*events, undo])
-    return Replay(after.life, after.moves, target, now.before, after.moves[len(now.moves):])
 
 
 def clock_from_events(events) -> Clock:

@@ -12,7 +12,7 @@ from ..db import catalog as catalog_db
 from ..db import codes as codes_db
 from ..db import ledger, returns
 from ..db.database import Database
-from ..domain import clock, inputs, lifecycle, rules, types
+from ..domain import clock, inputs, lifecycle, rules, types, voids
 from ..domain.clock import Now
 from ..domain.keys import customer_key, key_of
 from ..domain.rules import Request
@@ -287,7 +287,7 @@ def plan_void(db: Database, key: str, on: date, ref: str | None = None) -> tuple
 
 
 def _plan_void(db: Database, r, on: date, reason: str | None = None, ref: str | None = None) -> lifecycle.Replay:
-    plan = lifecycle.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0,
+    plan = voids.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0,
                              returns.life_events(db, r["id"]), on, reason, ref)
     if ref:
         _new_reference(db, r, ref, "a charge's reversal has its own reference from the processor")
