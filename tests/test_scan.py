@@ -17,7 +17,7 @@ def seed(cli):
         ("catalog", "add", "O4B3", "--category", "camera", "--list-price", "249.99"),
         ("open", "-t", "standard", "-c", "Müller & Söhne", "-i", "O4B3", "--on", "2026-11-01", "-y"),
         ("open", "-t", "advanced", "-c", "Carol's CCTV", "-i", "O4B3", "-s", "SN-9", "--on", "2026-11-01", "-y"),
-        ("link", "RA-000002", "--on", "2026-11-01"), ("hold", "RA-000002", "--ref", "AUTH-1", "--on", "2026-11-02"),
+        ("link", "RA-000002", "--on", "2026-11-01"), ("hold", "RA-000002", "--ref", "AUTH-1", "--on", "2026-11-02", "--expires", "2027-12-31"),
         ("ship", "RA-000002", "--on", "2026-11-02"), ("deliver", "RA-000002", "--on", "2026-11-04"),
         ("open", "-t", "standard", "-c", "Closed Co", "-i", "O4B3", "--on", "2026-11-01", "-y"),
         ("cancel", "RA-000003", "--reason", "customer fixed it", "--on", "2026-11-02"),

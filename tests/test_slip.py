@@ -34,7 +34,7 @@ def seed(cli, customer: str = "Müller & Söhne") -> dict[str, str]:
         ("catalog", "add", "VIP-4MP", "--category", "camera", "--list-price", "399.00"),
         ("open", "-t", "standard", "-c", customer, "-i", "O4B3:2", "-s", "SN-1001", "-s", "SN-1002", "--on", "2026-11-20", "-y"),
         ("open", "-t", "advanced", "-c", customer, "-i", "VIP-4MP", "-s", "SN-2001", "--on", "2026-11-01", "-y"),
-        ("link", "RA-000002", "--on", "2026-11-01"), ("hold", "RA-000002", "--ref", "AUTH-2", "--on", "2026-11-02"),
+        ("link", "RA-000002", "--on", "2026-11-01"), ("hold", "RA-000002", "--ref", "AUTH-2", "--on", "2026-11-02", "--expires", "2027-12-31"),
         ("ship", "RA-000002", "--on", "2026-11-03"), ("deliver", "RA-000002", "--on", "2026-11-05"),
         ("open", "-t", "counter", "-c", customer, "-i", "O4B3", "--ticket", "TT-55012", "--distributor", "ADI Global",
          "--on", "2026-11-21", "-y"),
