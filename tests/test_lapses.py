@@ -330,7 +330,8 @@ def _as_an_older_tool(target) -> None:
 
     db = open_database(target, migrate=False)
     migrate(db, stop_before=migration_named("_hold_lapses"))
-    now = Now(date(2026, 9, 2), "2026-09-02T10:00:00+00:00", "ann")
+    login = db.scalar("SELECT current_user") if db.is_server else "ann"  # a server records its login as the agent
+    now = Now(date(2026, 9, 2), "2026-09-02T10:00:00+00:00", login)
     with db.write():
         for n, expires in ((1, None), (2, "2026-09-08")):
             rid = returns.insert(db, {"type": "advanced", "status": "authorized", "customer": "Old Co", "ra_no": n,
