@@ -52,7 +52,8 @@ held = functools.partial(advanced, step="held", email="a@example.com", expires="
 
 def charged(cli, serial: str, opened: str = "2026-09-01", *, deliver: str = "2026-09-02", charge: str = "2026-10-05",
             ref: str = "AUTH-1") -> str:
-    ra = advanced(cli, f"{serial}-000", on=opened, email="a@example.com", ref=ref, ship=deliver)
+    ra = advanced(cli, f"{serial}-000", on=opened, email="a@example.com", ref=ref, ship=deliver,
+                  expires="2099-12-31")
     ev(cli, ra, "charge", charge)
     return ra
 
