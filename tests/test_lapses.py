@@ -317,7 +317,7 @@ def test_doctor_names_a_lapse_record_removed_or_changed(cli, db_path):
 
 def _as_an_older_tool(target) -> None:
     """Two advanced returns as the tool left them before holds lapsed (every migration before
-    m016): RA-000001's hold with no expiry, RA-000002's with --expires 2026-09-08; both delivered
+    m020_hold_lapses): RA-000001's hold with no expiry, RA-000002's with --expires 2026-09-08; both delivered
     2026-09-02 and still out. Written through the query modules, as that tool wrote them."""
     from builders import migration_named
 
@@ -326,7 +326,7 @@ def _as_an_older_tool(target) -> None:
     from speco_returns.db.migrations import migrate
     from speco_returns.domain import lifecycle
     from speco_returns.domain.clock import Now
-    from speco_returns.domain.types import Product
+    from speco_returns.domain.rules import Product
 
     db = open_database(target, migrate=False)
     migrate(db, stop_before=migration_named("_hold_lapses"))
