@@ -515,7 +515,7 @@ def test_the_nightly_role_sends_notices_recorded_as_its_own(cli, team, db_path, 
 
 def _overdue(cli, urls):
     """RA-000001 delivered on TODAY: overdue from 2027-01-01, when a charge is due."""
-    for step in (("link",), ("hold", "--ref", "AUTH-1"), ("ship",), ("deliver",)):
+    for step in (("link",), ("hold", "--ref", "AUTH-1", "--expires", "2099-12-31"), ("ship",), ("deliver",)):
         ok(cli("--db", urls["ann"], step[0], "RA-000001", *step[1:], today=TODAY))
 
 
