@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ..domain import clock, inputs, lifecycle
+from ..domain import clock, holds, inputs, lifecycle
 from ..domain.keys import customer_key
 from .returns import OPEN_SQL, key
 
@@ -24,7 +24,7 @@ SORTS = {
     "status": "status, id DESC",
     "type": "type, id DESC",
 }
-# ... and what clock.hold_state reads of a return (Life.from_row leaves the rest None)
+# ... and what holds.state_of_row reads of a return
 COLUMNS = ("ra_no, type, ticket, status, customer, opened_on, opened_by, due_on, closed_on, "
            "hold_ref, hold_active, hold_expires, charged_on, received_on")
 
@@ -78,7 +78,7 @@ def _where(parts: list[str]) -> str:
 def row(r, today: date) -> dict:
     """A listed return: its key, type, state, customer, who opened it and when, the day its
     unit is due back (advanced returns, once delivered), its age in days, the fault reported,
-    the finding on the unit examined and its card hold's state today (clock.hold_state; None:
+    the finding on the unit examined and its card hold's state today (holds.hold_state; None:
     no hold)."""
     return {"ra": key(r), "type": r["type"], "status": r["status"], "customer": r["customer"],
             "opened_on": r["opened_on"], "opened_by": r["opened_by"],
@@ -86,9 +86,7 @@ def row(r, today: date) -> dict:
             "age_days": clock.age_days(
                 date.fromisoformat(r["opened_on"]),
                 date.fromisoformat(r["closed_on"]) if r["closed_on"] else None, today),
-            "fault": r["fault"], "finding": r["finding"],
-            "hold_state": (clock.hold_state(lifecycle.Life.from_row(r), today)
-                           if r["hold_ref"] else None)}
+            "fault": r["fault"], "finding": r["finding"], "hold_state": holds.state_of_row(r, today)}
 
 
 def listing(db: Database, f: Filters, today: date, *, sort: str = "newest",

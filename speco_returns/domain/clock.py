@@ -64,35 +64,6 @@ class Clock:
         return due is not None and as_of > due and not self.returned_in_time() and self.received_on is None
 
 
-def hold_phase(expires: date | None, as_of: date) -> str:
-    """A hold not released or charged, on `as_of`: `active`, `lapsing` (within HOLD_WARNING_DAYS
-    of its expiry) or `lapsed` (past it: the hold is good through its expiry day)."""
-    if expires is None:
-        return "active"
-    if as_of > expires:
-        return "lapsed"
-    return "lapsing" if (expires - as_of).days <= HOLD_WARNING_DAYS else "active"
-
-
-HOLD_STATES = ("active", "lapsing", "lapsed", "released", "charged")
-
-
-def hold_state(life, as_of: date) -> str | None:
-    """The card hold of `life` (a lifecycle.Life) as the processor has it on `as_of` (HOLD_STATES;
-    None: no hold recorded),
-    read from its dates: past its expiry a hold is `lapsed` (a hold released or charged only
-    after its expiry lapsed first), within HOLD_WARNING_DAYS of it `lapsing`."""
-    if life.hold_ref is None:
-        return None
-    expires = life.hold_expires
-    if life.hold_active:
-        return hold_phase(expires, as_of)
-    settled = life.charged_on or life.received_on or life.closed_on
-    if expires is not None and settled is not None and settled > expires:
-        return "lapsed"
-    return "charged" if life.charged_on or settled is None else "released"  # no date: a charge reversed
-
-
 def lapsed_on(clock: Clock, on: date) -> date | None:
     """The day the hold in force lapsed, when that is before `on` (its expiry: the hold is good
     through that day), else None."""

@@ -8,7 +8,7 @@ from datetime import date
 from ..db import returns
 from ..db.database import Database
 from ..domain import clock as domain_clock
-from ..domain import inputs, wording
+from ..domain import holds, inputs, wording
 from ..domain.keys import key_of
 from ..domain.lifecycle import clock_from_events
 
@@ -49,7 +49,7 @@ def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
                 "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
                 "hold_expires": _iso(clock.hold_expires), "unit_tracking": _unit_tracking(history),
                 "carrier_exception": _exception(clock.carrier_exception),
-                "hold_state": domain_clock.hold_phase(clock.hold_expires, as_of) if clock.hold_active else None,
+                "hold_state": holds.hold_phase(clock.hold_expires, as_of) if clock.hold_active else None,
                 "hold_expires_estimated": clock.hold_estimated, "declined_on": _iso(clock.declined_on),
                 "action": wording.action(state, clock.shipped_on is not None),
             })

@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 from ..db.returns import find, key, parts
-from ..domain import clock, inputs, lifecycle, states, types, wording
+from ..domain import holds, inputs, states, types, wording
 from ..errors import ReturnsError
 
 __all__ = ["document", "show"]
@@ -24,15 +24,15 @@ def _amount(cents: int | None) -> str | None:
 
 
 def _hold(r, events: list, as_of: date | None) -> dict:
-    """The hold's state on `as_of` (clock.hold_state; None without a day) and the facts of
-    the authorization in force: how its expiry is known, the customer's consent on record."""
-    holds = [e for e in lifecycle.effective(events) if e["event"] == "hold"]
-    detail = _detail(key(r), holds[-1]) if holds else {}
-    if detail.get("ref") != r["hold_ref"]:
-        detail = {}
-    life = lifecycle.Life.from_row(r)
-    return {"hold_state": clock.hold_state(life, as_of) if as_of else None,
-            "hold_expires_estimated": life.hold_estimated,
+    """The hold's state on `as_of` (holds.hold_state; None without a day) and the facts of the
+    authorization in force: how its expiry is known, the customer's consent on record (the
+    latest `hold` under the reference in force)."""
+    hold = next((e for e in reversed(events) if e["event"] == "hold"
+                 and _detail(key(r), e).get("ref") == r["hold_ref"]), None)
+    detail = _detail(key(r), hold) if hold is not None else {}
+    estimated = r["hold_estimated"]
+    return {"hold_state": holds.state_of_row(r, as_of) if as_of else None,
+            "hold_expires_estimated": None if estimated is None else bool(estimated),
             "hold_consent": detail.get("consent"), "hold_consent_on": detail.get("consent_on")}
 
 
