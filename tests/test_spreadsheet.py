@@ -305,7 +305,8 @@ def build_month(cli) -> None:
                           *(f"--serial={s}" for s in serials.split()), "--yes", "--on", day,
                           today=day)))
         run("link", ra, day=day)
-        run("hold", ra, "--ref", ref, day=day)
+        # a far expiry: the month is about money moving, not about holds that lapse
+        run("hold", ra, "--ref", ref, "--expires", "2027-12-31", day=day)
         return ra
 
     def delivered(ra, day):
@@ -315,7 +316,7 @@ def build_month(cli) -> None:
     # held at the opening
     reauth = advanced("Re Auth Co", "VX-100", "SN-RE-1", "2026-10-20", "AUTH-OCT-1")
     # re-authorized
-    run("hold", reauth, "--ref", "AUTH-NOV-1", "--expires", "2026-12-03", day="2026-11-03")
+    run("hold", reauth, "--ref", "AUTH-NOV-1", "--expires", "2027-12-31", day="2026-11-03")
     charged = advanced("Charge Co", "VX-200:2", "SN-CH-1 SN-CH-2", "2026-09-28", "AUTH-SEP-2")
     delivered(charged, "2026-09-30")
     run("charge", charged, day="2026-11-02")  # charged in November
