@@ -222,7 +222,8 @@ def export_sql(rows: str = "return_rows") -> str:
 
     class Capture:
         engine = ENGINE
-        raw = sqlite3.connect(":memory:")  # the current schema's tables, as the export asks (hold_lapses)
+        # the current schema's tables, as the export asks (hold_lapses)
+        raw = sqlite3.connect(":memory:")
         raw.execute("CREATE TABLE hold_lapses (ledger_id INTEGER)")
 
         def stream(self, sql, params=()):

@@ -28,7 +28,8 @@ MONEY_MOMENTS = ("receive", "charge", "cancel", "refund")
 
 def _record(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: bool, yes: bool = False, **detail) -> None:
     day, key, moves, doc = _apply(ctx, ra, event, on, as_json, yes, **detail)
-    warning = returns_service.lapse_warning(session_of(ctx).store, key, event) if event in ("hold", "ship") else None
+    warning = (returns_service.lapse_warning(session_of(ctx).store, key, event)
+               if event in ("hold", "ship") else None)
     if warning:
         doc["warnings"].append({"rule": None, "message": warning})
     if as_json:
@@ -57,8 +58,8 @@ def _apply(ctx: typer.Context, ra: str, event: str, on: str | None, as_json: boo
             from .prompts import confirm_moment
 
             note = returns_service.new_charge_note(r, day) if event == "charge" else None
-            confirm_moment(key, r["customer"], [*([note] if note else []), f"{event} on {day}: {wording.describe(moves)}"],
-                           f"Record {event}?")
+            lines = [*([note] if note else []), f"{event} on {day}: {wording.describe(moves)}"]
+            confirm_moment(key, r["customer"], lines, f"Record {event}?")
     key, moves = returns_service.record(store, ra, event, day, now, **detail)
     return day, key, moves, show_service.show(store, key, now.today)
 
@@ -74,9 +75,9 @@ def _hold_days() -> int:
     if not text:
         return domain_types.HOLD_DAYS
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= domain_types.HOLD_DAYS_MAX):
-        raise ReturnsError(f"SPECO_RETURNS_HOLD_DAYS '{inputs.quote(text[:40])}' is not a number of days: the days a card "
-                           f"authorization lasts, a whole number from 1 to {domain_types.HOLD_DAYS_MAX} "
-                           f"(default {domain_types.HOLD_DAYS})")
+        raise ReturnsError(f"SPECO_RETURNS_HOLD_DAYS '{inputs.quote(text[:40])}' is not a number "
+                           "of days: the days a card authorization lasts, a whole number from 1 to "
+                           f"{domain_types.HOLD_DAYS_MAX} (default {domain_types.HOLD_DAYS})")
     return int(text)
 
 
@@ -95,12 +96,15 @@ def hold_cmd(
     ctx: typer.Context,
     ra: RaArg,
     ref: Annotated[str, typer.Option("--ref", help="The payment processor's reference for the hold (never a card number).")],
-    expires: Annotated[Optional[str], typer.Option("--expires", help="The day the authorization lapses, as the processor gives it "
-                                                   "(default: estimated, the hold's date + SPECO_RETURNS_HOLD_DAYS).")] = None,
-    consent: Annotated[Optional[str], typer.Option("--consent", metavar="REF", help="The e-biz link's reference of the "
-                                                   "customer's consent: what a later charge rests on.")] = None,
-    consent_on: Annotated[Optional[str], typer.Option("--consent-on", metavar="DATE", help="The day the customer consented "
-                                                      "(default: the hold's date).")] = None,
+    expires: Annotated[Optional[str], typer.Option(
+        "--expires", help="The day the authorization lapses, as the processor gives it "
+        "(default: estimated, the hold's date + SPECO_RETURNS_HOLD_DAYS).")] = None,
+    consent: Annotated[Optional[str], typer.Option(
+        "--consent", metavar="REF", help="The e-biz link's reference of the "
+        "customer's consent: what a later charge rests on.")] = None,
+    consent_on: Annotated[Optional[str], typer.Option(
+        "--consent-on", metavar="DATE", help="The day the customer consented "
+        "(default: the hold's date).")] = None,
     on: OnOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -111,10 +115,12 @@ def hold_cmd(
     reference = inputs.parse_hold_ref(ref)
     expiry = inputs.parse_date(expires) if expires is not None else None
     if consent_on is not None and consent is None:
-        raise ReturnsError("--consent-on is the day of a consent: give its reference too (--consent REF)")
+        raise ReturnsError("--consent-on is the day of a consent: give its reference too "
+                           "(--consent REF)")
     agreed = inputs.parse_hold_ref(consent, "consent reference") if consent is not None else None
     agreed_on = inputs.parse_date(consent_on) if consent_on is not None else None
-    _record(ctx, ra, "hold", on, as_json, ref=reference, expires=expiry, consent=agreed, consent_on=agreed_on)
+    _record(ctx, ra, "hold", on, as_json, ref=reference, expires=expiry, consent=agreed,
+            consent_on=agreed_on)
 
 
 @command("", "ship")
@@ -235,20 +241,23 @@ def _scan_one(ctx: typer.Context, code: str, on: str | None, yes: bool):
 def charge_cmd(
     ctx: typer.Context,
     ra: RaArg,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Who decided and why (required for a lost parcel: sent back, "
-                                                  "stalled past its due date, and for a declined charge).")] = None,
-    ref: Annotated[Optional[str], typer.Option("--ref", help="After the hold lapsed: the processor's reference of this new "
-                                               "charge (required then; new on the return).")] = None,
-    declined: Annotated[bool, typer.Option("--declined", help="The processor declined the charge: record it (with --reason); "
-                                           "nothing is kept and the return stays overdue.")] = False,
+    reason: Annotated[Optional[str], typer.Option(
+        "--reason", help="Who decided and why (required for a lost parcel: sent back, "
+        "stalled past its due date, and for a declined charge).")] = None,
+    ref: Annotated[Optional[str], typer.Option(
+        "--ref", help="After the hold lapsed: the processor's reference of this new "
+        "charge (required then; new on the return).")] = None,
+    declined: Annotated[bool, typer.Option(
+        "--declined", help="The processor declined the charge: record it (with --reason); "
+        "nothing is kept and the return stays overdue.")] = False,
     on: OnOpt = None,
     yes: YesOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Advanced: charge the card the hold amount; only once the unit is overdue, or lost in transit with --reason (AR-4).
 
-    After the hold lapsed, a charge is a new charge on the card: give its reference (--ref), or record
-    that it was declined (--declined --reason).
+    After the hold lapsed, a charge is a new charge on the card: give its reference (--ref), or
+    record that it was declined (--declined --reason).
 
     Example: speco-returns charge RA-000004 --ref CH-20261106-1
     """
@@ -258,7 +267,8 @@ def charge_cmd(
         _record(ctx, ra, "charge", on, as_json, yes, reason=text, ref=reference)
         return
     if not text:
-        raise ReturnsError("a declined charge is recorded with why and who decides next: --reason TEXT")
+        raise ReturnsError("a declined charge is recorded with why and who decides next: "
+                           "--reason TEXT")
     session = session_of(ctx)
     now = session.now()
     day = day_or_today(on, now.today)
@@ -267,8 +277,8 @@ def charge_cmd(
     if as_json:
         emit_json(doc)
     else:
-        say(inputs.visible(f"{key}: charge declined on {day}: nothing charged; still {doc['status']}, "
-                           "listed for a supervisor (`overdue`)."))
+        say(inputs.visible(f"{key}: charge declined on {day}: nothing charged; "
+                           f"still {doc['status']}, listed for a supervisor (`overdue`)."))
 
 
 @command("", "refund")

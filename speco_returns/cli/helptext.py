@@ -44,7 +44,8 @@ ENVIRONMENT = {
     "SPECO_RETURNS_MAIL_ATTACHMENTS": "notify: off sends the opened notice without the RA slip (default on)",
     "SPECO_RETURNS_SLIP_PAPER": "slip: letter (default) or a4, printed or attached",
     "SPECO_RETURNS_SLIP_FONT": "slip: a TrueType font for names Latin-1 lacks",
-    "SPECO_RETURNS_HOLD_DAYS": "hold: the days a card authorization lasts when --expires is not given (default 7, 1 to 30)",
+    "SPECO_RETURNS_HOLD_DAYS": "hold: the days a card authorization lasts when --expires is not "
+                               "given (default 7, 1 to 30)",
     "NO_COLOR": "no colour in the output",
 }
 

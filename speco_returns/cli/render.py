@@ -215,9 +215,11 @@ def return_view(doc: dict, *, opened: bool = False) -> None:
         if doc["hold_ref"]:
             hold += f"  (ref {doc['hold_ref']}, {doc['hold_state']}"
             if doc["hold_expires"]:
-                hold += f" {doc['hold_expires']}" if doc["hold_state"] == "lapsed" else f", expires {doc['hold_expires']}"
+                lapsed = doc["hold_state"] == "lapsed"
+                hold += f" {doc['hold_expires']}" if lapsed else f", expires {doc['hold_expires']}"
                 hold += " (estimated)" if doc["hold_expires_estimated"] else ""
-            hold += f"; consent {doc['hold_consent']} of {doc['hold_consent_on']})" if doc.get("hold_consent") else ")"
+            consent = doc.get("hold_consent")
+            hold += f"; consent {consent} of {doc['hold_consent_on']})" if consent else ")"
         facts.add_row("card hold", hold)
     if doc["due_on"]:
         facts.add_row("unit due back by", Text(doc["due_on"], style="bold"))

@@ -120,17 +120,23 @@ def hold_lapse_disagreements(db: Database) -> list:
     the exports derive (db/ledger.py). The `hold` events are read as text and parsed here: one
     that is not JSON is the replay's to name, and stops nothing."""
     key = key_sql(db)
-    ruled = f"e.event = 'hold' AND {db.engine.contains('e.detail', _ESTIMATED)}"  # holds recorded with their expiry
+    # holds recorded with their expiry
+    ruled = f"e.event = 'hold' AND {db.engine.contains('e.detail', _ESTIMATED)}"
     found, seen = [], {}
-    for k, lid, lapses_on, cents, settled_on, aid, event, same_return, a_cents, ref, settled, detail in db.all(f"""
+    rows = db.all(f"""
             SELECT {key}, h.ledger_id, h.lapses_on, h.amount_cents, h.settled_on, a.id, a.event,
                    a.return_id = h.return_id, a.amount_cents, a.hold_ref,
-                   (SELECT s.happened_on FROM ledger s WHERE s.return_id = h.return_id AND s.id > h.ledger_id
-                      AND s.hold_ref = a.hold_ref AND s.event IN ('hold-released', 'charged') ORDER BY s.id LIMIT 1),
+                   (SELECT s.happened_on FROM ledger s
+                    WHERE s.return_id = h.return_id AND s.id > h.ledger_id
+                      AND s.hold_ref = a.hold_ref AND s.event IN ('hold-released', 'charged')
+                    ORDER BY s.id LIMIT 1),
                    e.detail
-            FROM hold_lapses h LEFT JOIN ledger a ON a.id = h.ledger_id JOIN returns r ON r.id = h.return_id
+            FROM hold_lapses h LEFT JOIN ledger a ON a.id = h.ledger_id
+                 JOIN returns r ON r.id = h.return_id
                  LEFT JOIN events e ON e.return_id = h.return_id AND {ruled}
-            ORDER BY h.ledger_id"""):
+            ORDER BY h.ledger_id""")
+    for k, lid, lapses_on, cents, settled_on, aid, event, same_return, a_cents, ref, settled, \
+            detail in rows:
         row = seen.setdefault(lid, {"key": k, "expiries": set(), "unread": False})
         hold = _ruled_hold(detail, ref)
         row["unread"] |= hold is False
@@ -139,7 +145,8 @@ def hold_lapse_disagreements(db: Database) -> list:
         if aid is None or event != "hold-authorized" or not same_return or a_cents != cents:
             row["problem"] = "its lapse record is not of a hold authorized on its ledger"
         elif (settled_on or "") != (settled or ""):
-            row["problem"] = f"its lapse record says settled on {settled_on or 'no day'}, its ledger otherwise"
+            row["problem"] = (f"its lapse record says settled on {settled_on or 'no day'}, "
+                              "its ledger otherwise")
         row["lapses_on"] = lapses_on
     for row in seen.values():
         if "problem" not in row and not row["unread"] and row["lapses_on"] not in row["expiries"]:
@@ -149,7 +156,8 @@ def hold_lapse_disagreements(db: Database) -> list:
     for k, ref, detail in db.all(f"""
             SELECT {key}, a.hold_ref, e.detail FROM ledger a JOIN returns r ON r.id = a.return_id
               JOIN events e ON e.return_id = a.return_id AND {ruled}
-            WHERE a.event = 'hold-authorized' AND NOT EXISTS (SELECT 1 FROM hold_lapses h WHERE h.ledger_id = a.id)"""):
+            WHERE a.event = 'hold-authorized'
+              AND NOT EXISTS (SELECT 1 FROM hold_lapses h WHERE h.ledger_id = a.id)"""):
         if _ruled_hold(detail, ref):
             found.append((k, f"its hold {ref} has no lapse record"))
     return found

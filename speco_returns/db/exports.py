@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 LEDGER_COLUMNS = ["date", "ra", "customer", "type", "event", "amount", "currency", "hold_ref", "agent",
                   "holds_change", "charges_change", "reason"]
-HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on", "expires_on", "state",
-                 "settled_on", "charged", "refunded", "in_review", "expires_estimated", "consent", "consent_on"]
+HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on",
+                 "expires_on", "state", "settled_on", "charged", "refunded", "in_review",
+                 "expires_estimated", "consent", "consent_on"]
 RETURNS_COLUMNS = [
     "ra", "type", "status", "customer", "opened_on", "model", "category", "qty", "list_price",
     "serials", "due_on", "closed_on", "fault", "finding",
@@ -60,26 +61,30 @@ def ledger_rows(db: Database, start: date | None, end: date | None) -> Iterator[
     """The ledger's rows dated in the range and the derived `hold-lapsed` movements: each hold
     not released or charged by its expiry, dated on it, after that day's rows (SPEC §7)."""
     c = _Cells(db)
-    rows = f"""SELECT l.happened_on AS day, 0 AS derived, l.id AS n, {c.key} AS ra, {c.text("r.customer")} AS customer,
-                      r.type AS type, l.event AS event, {c.amount("l.amount_cents")} AS amount, 'USD' AS currency,
+    rows = f"""SELECT l.happened_on AS day, 0 AS derived, l.id AS n, {c.key} AS ra,
+                      {c.text("r.customer")} AS customer, r.type AS type, l.event AS event,
+                      {c.amount("l.amount_cents")} AS amount, 'USD' AS currency,
                       {c.text("l.hold_ref")} AS hold_ref, {c.text("l.agent")} AS agent,
-                      {c.amount("l.holds_change")} AS holds_change, {c.amount("l.charges_change")} AS charges_change,
+                      {c.amount("l.holds_change")} AS holds_change,
+                      {c.amount("l.charges_change")} AS charges_change,
                       {c.text("l.reason")} AS reason
                FROM ledger l JOIN returns r ON r.id = l.return_id
                WHERE l.happened_on BETWEEN :start AND :end"""
     if not has_lapses(db):
-        return db.stream(f"{rows} ORDER BY l.happened_on, l.id".replace(" AS day, 0 AS derived, l.id AS n", ""),
-                         _named(start, end))
-    lapses = f"""SELECT h.lapses_on, 1, h.ledger_id, {c.key}, {c.text("r.customer")}, r.type, 'hold-lapsed',
-                        {c.amount("h.amount_cents")}, 'USD', {c.text("a.hold_ref")}, NULL, {c.amount("0 - h.amount_cents")},
-                        {c.amount("0")}, NULL
-                 FROM hold_lapses h JOIN ledger a ON a.id = h.ledger_id JOIN returns r ON r.id = h.return_id
+        plain = rows.replace(" AS day, 0 AS derived, l.id AS n", "")
+        return db.stream(f"{plain} ORDER BY l.happened_on, l.id", _named(start, end))
+    lapses = f"""SELECT h.lapses_on, 1, h.ledger_id, {c.key}, {c.text("r.customer")}, r.type,
+                        'hold-lapsed', {c.amount("h.amount_cents")}, 'USD', {c.text("a.hold_ref")},
+                        NULL, {c.amount("0 - h.amount_cents")}, {c.amount("0")}, NULL
+                 FROM hold_lapses h JOIN ledger a ON a.id = h.ledger_id
+                      JOIN returns r ON r.id = h.return_id
                  WHERE h.settled_on IS NULL AND h.lapses_on BETWEEN :start AND :end"""
-    return db.stream(f"SELECT {_LEDGER_OUT} FROM ({rows} UNION ALL {lapses}) AS x ORDER BY day, derived, n",
-                     _named(start, end))
+    return db.stream(f"SELECT {_LEDGER_OUT} FROM ({rows} UNION ALL {lapses}) AS x "
+                     "ORDER BY day, derived, n", _named(start, end))
 
 
-_LEDGER_OUT = "day, ra, customer, type, event, amount, currency, hold_ref, agent, holds_change, charges_change, reason"
+_LEDGER_OUT = ("day, ra, customer, type, event, amount, currency, hold_ref, agent, holds_change, "
+               "charges_change, reason")
 
 
 def _named(start: date | None, end: date | None) -> dict:
@@ -96,30 +101,40 @@ def holds_rows(db: Database, start: date | None, end: date | None) -> Iterator[t
     # then a re-authorization always released the hold before, and a charge after its expiry
     # (under the new charge's reference) settled it. A hold under the rule not settled by its
     # expiry lapsed on it (`hold-lapsed`, derived: db/ledger.py).
-    same_ref = ("AND (s.hold_ref = a.hold_ref OR NOT EXISTS (SELECT 1 FROM hold_lapses x WHERE x.ledger_id = a.id))"
+    same_ref = ("AND (s.hold_ref = a.hold_ref "
+                "OR NOT EXISTS (SELECT 1 FROM hold_lapses x WHERE x.ledger_id = a.id))"
                 if lapses else "")
-    lapse_day = "(SELECT x.lapses_on FROM hold_lapses x WHERE x.ledger_id = hs.id)" if lapses else "NULL"
-    lapsed_returns = ("OR a.return_id IN (SELECT return_id FROM hold_lapses WHERE settled_on IS NULL "
-                      "AND lapses_on BETWEEN :start AND :end)") if lapses else ""
-    hold_event = ("(SELECT {value} FROM events e WHERE e.return_id = hs.return_id AND e.event = 'hold' "
-                  "AND e.happened_on = hs.authorized_on AND " + engine.json_text("e.detail", "ref") +
+    lapse_day = ("(SELECT x.lapses_on FROM hold_lapses x WHERE x.ledger_id = hs.id)" if lapses
+                 else "NULL")
+    lapsed_returns = ("OR a.return_id IN (SELECT return_id FROM hold_lapses "
+                      "WHERE settled_on IS NULL AND lapses_on BETWEEN :start AND :end)"
+                      if lapses else "")
+    hold_event = ("(SELECT {value} FROM events e "
+                  "WHERE e.return_id = hs.return_id AND e.event = 'hold' "
+                  "AND e.happened_on = hs.authorized_on AND "
+                  + engine.json_text("e.detail", "ref") +
                   " = hs.hold_ref ORDER BY e.id DESC LIMIT 1)")
     # A new charge after a lapse (authorized and captured at once under its own reference) rests
     # on the consent of the return's hold before it.
-    consent = ("coalesce(" + hold_event + ", CASE WHEN hs.settle_event = 'charged' AND hs.settled_on = hs.authorized_on "
-               "THEN (SELECT {value} FROM events e WHERE e.return_id = hs.return_id AND e.event = 'hold' "
+    consent = ("coalesce(" + hold_event + ", CASE WHEN hs.settle_event = 'charged' "
+               "AND hs.settled_on = hs.authorized_on "
+               "THEN (SELECT {value} FROM events e "
+               "WHERE e.return_id = hs.return_id AND e.event = 'hold' "
                "AND e.happened_on <= hs.authorized_on ORDER BY e.id DESC LIMIT 1) END)")
-    estimated = ("CASE CAST(" + engine.json_text("e.detail", "estimated") + " AS TEXT) WHEN '1' THEN 'yes' "
-                 "WHEN 'true' THEN 'yes' WHEN '0' THEN 'no' WHEN 'false' THEN 'no' END")
+    estimated = ("CASE CAST(" + engine.json_text("e.detail", "estimated") + " AS TEXT) "
+                 "WHEN '1' THEN 'yes' WHEN 'true' THEN 'yes' "
+                 "WHEN '0' THEN 'no' WHEN 'false' THEN 'no' END")
     return db.stream(
         f"""WITH h AS (
               SELECT a.id, a.return_id, a.happened_on AS authorized_on, a.amount_cents, a.hold_ref,
                      (SELECT s.id FROM ledger s WHERE s.return_id = a.return_id AND s.id > a.id
-                        AND s.event IN ('hold-released', 'charged') AND s.happened_on <= :end {same_ref}
+                        AND s.event IN ('hold-released', 'charged') AND s.happened_on <= :end
+                        {same_ref}
                       ORDER BY s.id LIMIT 1) AS settle_id
               FROM ledger a{engine.indexed_by("ledger_happened_on")}
               WHERE a.event = 'hold-authorized' AND a.happened_on <= :end
-                AND (a.return_id IN (SELECT return_id FROM ledger WHERE happened_on BETWEEN :start AND :end)
+                AND (a.return_id IN (SELECT return_id FROM ledger
+                                     WHERE happened_on BETWEEN :start AND :end)
                      {lapsed_returns})
             ), hs AS (
               SELECT h.*, s.event AS settle_event, s.happened_on AS settled_on,
@@ -129,13 +144,15 @@ def holds_rows(db: Database, start: date | None, end: date | None) -> Iterator[t
                         AND f.event = 'refunded' AND f.id > s.id AND f.happened_on <= :end) AS refunded_on
               FROM h LEFT JOIN ledger s ON s.id = h.settle_id
             ), hl AS (
-              SELECT hs.*, CASE WHEN hs.settle_event IS NULL THEN {lapse_day} END AS lapses_on FROM hs
+              SELECT hs.*, CASE WHEN hs.settle_event IS NULL THEN {lapse_day} END AS lapses_on
+              FROM hs
             )
             SELECT {c.key}, {c.text("r.customer")}, {c.text("r.email")}, {c.amount("hs.amount_cents")},
                    {c.text("hs.hold_ref")}, hs.authorized_on,
                    {hold_event.format(value=engine.json_text("e.detail", "expires"))},
                    CASE WHEN hs.settle_event IS NULL THEN
-                          CASE WHEN hs.lapses_on <= :end THEN 'lapsed' WHEN hs.lapses_on <= :warn THEN 'lapsing'
+                          CASE WHEN hs.lapses_on <= :end THEN 'lapsed'
+                               WHEN hs.lapses_on <= :warn THEN 'lapsing'
                                ELSE 'active' END
                         WHEN hs.settle_event = 'charged' THEN
                           CASE WHEN hs.refunded_cents IS NULL THEN 'charged' ELSE 'refunded' END
@@ -147,7 +164,8 @@ def holds_rows(db: Database, start: date | None, end: date | None) -> Iterator[t
                    {c.amount("coalesce(hs.refunded_cents, 0)")},
                    CASE WHEN hs.settle_event = 'charged' AND EXISTS (
                           SELECT 1 FROM reviews v WHERE v.return_id = hs.return_id AND v.happened_on <= :end
-                            AND (v.decided_on IS NULL OR v.decided_on > :end)) THEN 'yes' ELSE 'no' END,
+                            AND (v.decided_on IS NULL OR v.decided_on > :end))
+                        THEN 'yes' ELSE 'no' END,
                    {hold_event.format(value=estimated)},
                    {consent.format(value=engine.json_text("e.detail", "consent"))},
                    {consent.format(value=engine.json_text("e.detail", "consent_on"))}
@@ -155,7 +173,12 @@ def holds_rows(db: Database, start: date | None, end: date | None) -> Iterator[t
             WHERE hs.authorized_on >= :start OR hs.settled_on >= :start OR hs.refunded_on >= :start
                OR (hs.lapses_on >= :start AND hs.lapses_on <= :end)
             ORDER BY hs.authorized_on, hs.id""",
-        {**_named(start, end), "warn": ((end or types.MAX_DATE) + timedelta(days=types.HOLD_WARNING_DAYS)).isoformat()})
+        {**_named(start, end), "warn": _warn_until(end)})
+
+
+def _warn_until(end: date | None) -> str:
+    """The last expiry that is `lapsing` as of `end` (within HOLD_WARNING_DAYS of it)."""
+    return ((end or types.MAX_DATE) + timedelta(days=types.HOLD_WARNING_DAYS)).isoformat()
 
 
 def return_rows(db: Database, start: date | None, end: date | None) -> Iterator[tuple]:

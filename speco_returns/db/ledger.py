@@ -24,12 +24,15 @@ def add(db: Database, return_id: int, move: Move, on: date, now: Now) -> None:
         "charges_change": charges, "reason": move.reason})
     if move.lapses_on is None:
         return
-    if move.event == "hold-authorized":  # it lapses on its expiry unless released or charged by then
-        db.execute("INSERT INTO hold_lapses (ledger_id, return_id, lapses_on, amount_cents) VALUES (?, ?, ?, ?)",
+    if move.event == "hold-authorized":  # it lapses on its expiry unless released or charged first
+        db.execute("INSERT INTO hold_lapses (ledger_id, return_id, lapses_on, amount_cents) "
+                   "VALUES (?, ?, ?, ?)",
                    [row_id, return_id, move.lapses_on.isoformat(), move.amount])
     else:  # released or charged on or before it (lifecycle.step settles nothing after)
-        db.execute("""UPDATE hold_lapses SET settled_on = ? WHERE return_id = ? AND settled_on IS NULL
-                      AND ledger_id IN (SELECT id FROM ledger WHERE return_id = ? AND hold_ref = ?)""",
+        db.execute("""UPDATE hold_lapses SET settled_on = ?
+                      WHERE return_id = ? AND settled_on IS NULL
+                        AND ledger_id IN (SELECT id FROM ledger
+                                          WHERE return_id = ? AND hold_ref = ?)""",
                    [on.isoformat(), return_id, return_id, move.ref])
 
 

@@ -86,7 +86,8 @@ def row(r, today: date) -> dict:
             "age_days": clock.age_days(
                 date.fromisoformat(r["opened_on"]),
                 date.fromisoformat(r["closed_on"]) if r["closed_on"] else None, today),
-            "fault": r["fault"], "finding": r["finding"], "hold_state": holds.state_of_row(r, today)}
+            "fault": r["fault"], "finding": r["finding"],
+            "hold_state": holds.state_of_row(r, today)}
 
 
 def listing(db: Database, f: Filters, today: date, *, sort: str = "newest",

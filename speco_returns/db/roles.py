@@ -33,7 +33,8 @@ READERS = ("speco_agent", "speco_accounting", "speco_nightly")  # speco_supervis
 
 # A return's columns its history moves (domain.lifecycle.Life), and those `edit` corrects.
 LIFE_UPDATES = ("status", "last_event_on", "shipped_on", "delivered_on", "due_on", "unit_shipped_on", "received_on",
-                "charged_on", "closed_on", "hold_active", "hold_ref", "hold_expires", "hold_estimated")
+                "charged_on", "closed_on", "hold_active", "hold_ref", "hold_expires",
+                "hold_estimated")
 RETURN_UPDATES = (*LIFE_UPDATES, "customer", "customer_key", "email", "phone", "distributor", "approved_by", "reason",
                   "fault", "finding", "finding_on")  # edit --fault; receive --finding, finding RA CODE
 NOTICE_UPDATES = ("state", "claimed_by", "claimed_at", "attempts", "last_error", "sent_at")
@@ -46,7 +47,7 @@ GRANTS = {
         ("serials", "INSERT (return_id, item_id, serial)"),              # open, serial add
         ("events", "INSERT"),                                            # every command's history row
         ("ledger", "INSERT"),                                            # hold, release (charges: supervisors)
-        ("hold_lapses", "INSERT, UPDATE (settled_on)"),                  # a hold's expiry; its release or charge
+        ("hold_lapses", "INSERT, UPDATE (settled_on)"),                  # a hold's expiry; its end
         ("reviews", "INSERT, UPDATE (decided_on, decision)"),            # a late unit; its decision
         ("carrier_inbox", "UPDATE (applied_at)"),                        # deliveries import --inbox
         (LOCK_TABLE, "UPDATE"),                                          # the write lock

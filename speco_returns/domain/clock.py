@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ..errors import Violation
-from .types import DELIVERY_MIN_DAYS, DELIVERY_UNKNOWN_DAYS, HOLD_WARNING_DAYS, RETURN_WINDOW_DAYS, STALLED_DAYS
+from .types import (
+    DELIVERY_MIN_DAYS,
+    DELIVERY_UNKNOWN_DAYS,
+    HOLD_WARNING_DAYS,
+    RETURN_WINDOW_DAYS,
+    STALLED_DAYS,
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ class Clock:
     unit_arrived_on: date | None = None  # the carrier delivered the unit to Speco (not yet `receive`d)
     carrier_exception: tuple[str, str, date] | None = None  # (parcel, kind, date) not yet resolved
     hold_estimated: bool | None = None  # as Life.hold_estimated
-    declined_on: date | None = None  # the latest charge the processor declined (`charge --declined`)
+    declined_on: date | None = None  # the latest charge declined (`charge --declined`)
 
     @property
     def due_on(self) -> date | None:
@@ -72,19 +78,21 @@ def lapsed_on(clock: Clock, on: date) -> date | None:
     return None
 
 
-def lapse_warning(hold_expires: date | None, estimated: bool | None, shipped_on: date) -> str | None:
+def lapse_warning(hold_expires: date | None, estimated: bool | None,
+                  shipped_on: date) -> str | None:
     """Said once at `hold` and at `ship`: the hold lapses before the earliest day the card could
     be charged (the earliest due date: ship date, the quickest delivery, 30 days), so a charge
-    then would be a new charge on the card, resting on the customer's consent, and may be declined."""
+    then would be a new charge on the card, resting on the customer's consent, and may be
+    declined."""
     if hold_expires is None:
         return None
     earliest_due = shipped_on + timedelta(days=DELIVERY_MIN_DAYS + RETURN_WINDOW_DAYS)
     if hold_expires >= earliest_due:
         return None
     kind = " (estimated)" if estimated else ""
-    return (f"the hold lapses on {hold_expires}{kind}, before the earliest due date ({earliest_due}): "
-            "if the unit is not back in time, the charge will be a new charge on the card under the customer's "
-            "consent (`hold --consent`), which may be declined")
+    return (f"the hold lapses on {hold_expires}{kind}, before the earliest due date "
+            f"({earliest_due}): if the unit is not back in time, the charge will be a new charge "
+            "on the card under the customer's consent (`hold --consent`), which may be declined")
 
 
 def stalled_from(clock: Clock) -> date | None:
@@ -131,8 +139,8 @@ def charge_refusal(clock: Clock, on: date, reason: str | None = None) -> Violati
     return None
 
 
-OVERDUE_STATES = ("overdue", "charge-declined", "due-soon", "delivery-unknown", "return-stalled", "hold-expiring",
-                  "hold-lapsed", "carrier-exception")
+OVERDUE_STATES = ("overdue", "charge-declined", "due-soon", "delivery-unknown", "return-stalled",
+                  "hold-expiring", "hold-lapsed", "carrier-exception")
 
 
 def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list[tuple[str, int | None]]:
@@ -155,7 +163,7 @@ def overdue_states(clock: Clock, as_of: date, within: int | None = None) -> list
     expires = clock.hold_expires if clock.hold_active else None
     if expires is not None and as_of <= expires <= as_of + timedelta(days=HOLD_WARNING_DAYS):
         rows.append(("hold-expiring", None))
-    elif expires is not None and as_of == expires + timedelta(days=1):  # once: the first day it is lapsed
+    elif expires is not None and as_of == expires + timedelta(days=1):  # once: its first lapsed day
         rows.append(("hold-lapsed", None))
     if clock.carrier_exception:  # a parcel returned to sender, a failed attempt, damage: a person acts
         rows.append(("carrier-exception", None))

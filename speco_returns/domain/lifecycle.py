@@ -108,7 +108,7 @@ class Move:
     amount: int
     ref: str | None
     reason: str | None = None  # a supervisor's decision, kept on the row (a lost parcel's charge)
-    lapses_on: date | None = None  # the expiry of the hold it opens or settles, under the lapse rule
+    lapses_on: date | None = None  # the expiry of the hold it opens or settles (the lapse rule)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class Life:
         for name in _LIFE_COLUMNS:
             try:
                 value = row[name]
-            except (IndexError, KeyError):  # a column a database from before it lacks (doctor reads it)
+            except (IndexError, KeyError):  # a column an older database lacks (doctor reads it)
                 value = None
             if name == "hold_active" or (name == "hold_estimated" and value is not None):
                 value = bool(value)
@@ -238,10 +238,11 @@ def _apply(type_: str, values: dict, event: str, on: date, detail: Mapping, hold
                           hold_estimated=None if estimated is None else bool(estimated))
         elif event == "charge":  # a lost parcel's charge keeps the supervisor's reason on its ledger row
             reason = detail.get("reason")
-            if lapsed and lapses_on is not None:  # a new charge on the card under its own reference:
+            if lapsed and lapses_on is not None:  # a new charge on the card, its own reference:
                 new = detail.get("ref") or ref  # authorized and captured at once (a sale)
-                moves += [Move("hold-authorized", amount, new), Move("charged", amount, new, reason)]
-            elif lapsed:  # a hold from before the lapse rule: its books settle it with the new charge
+                moves += [Move("hold-authorized", amount, new),
+                          Move("charged", amount, new, reason)]
+            elif lapsed:  # a hold from before the lapse rule: the new charge settles it
                 moves.append(Move("charged", amount, detail.get("ref") or ref, reason))
             else:
                 moves.append(Move("charged", amount, ref, reason, lapses_on=lapses_on))
@@ -277,10 +278,12 @@ def reversal(moves: Iterable[Move], reason: str | None = None, ref: str | None =
             undo.append(Move("refunded", m.amount, ref, reason))
         elif m.event == "hold-authorized" and ref and m.ref in captured:
             continue  # a new charge's own authorization, used up by its capture
-        elif m.lapses_on is not None and on is not None and on > m.lapses_on and m.event != "charged":
+        elif (m.lapses_on is not None and on is not None and on > m.lapses_on
+              and m.event != "charged"):
             continue  # lapsed by the void's day: nothing to release or re-open
         else:
-            undo += [Move(event, m.amount, m.ref, reason, m.lapses_on) for event in REVERSAL.get(m.event, ())]
+            undo += [Move(event, m.amount, m.ref, reason, m.lapses_on)
+                     for event in REVERSAL.get(m.event, ())]
     return undo
 
 

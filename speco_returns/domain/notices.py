@@ -131,7 +131,7 @@ def due(f: ReturnFacts, as_of: date, remind: tuple[int, ...] = DEFAULT_REMIND) -
     for state, _ in domain_clock.overdue_states(c, as_of):
         if state == "overdue":
             found.append(Notice("overdue", due_on))
-        elif state == "hold-expiring" and not c.hold_estimated:  # a date the processor gave, never a guess
+        elif state == "hold-expiring" and not c.hold_estimated:  # the processor's date, not a guess
             found.append(Notice("hold-expiring", c.hold_expires))
     return found
 
@@ -181,8 +181,8 @@ def notice_for(f: ReturnFacts, kind: str, as_of: date, remind: tuple[int, ...] =
         return Notice(kind, c.shipped_on)
     if kind == "hold-expiring":
         if c.hold_expires is None or c.hold_estimated:
-            raise ReturnsError(f"{f.key}: no card hold with an expiry date from the processor is recorded "
-                               "(an estimated expiry is not sent to the customer)")
+            raise ReturnsError(f"{f.key}: no card hold with an expiry date from the processor is "
+                               "recorded (an estimated expiry is not sent to the customer)")
         return Notice(kind, c.hold_expires)
     if c.due_on is None:
         raise ReturnsError(f"{f.key}: no delivery is recorded, so there is no due date for the {kind} notice yet")
@@ -243,25 +243,27 @@ def compose(f: ReturnFacts, n: Notice, contact: Contact = Contact(), slip: str |
             "If you still have it, send it back now.",
             *_send_back(f, contact),
         ]
-    elif n.kind == "hold-expiring" and f.clock.shipped_on is None:  # AR-2: a hold in force when it ships
+    elif n.kind == "hold-expiring" and f.clock.shipped_on is None:  # AR-2: it ships on a hold
         subject = f"{ra}: please re-authorize the card hold"
         paragraphs = [
             f"The card authorization for return {ra} (a hold of {usd}) expires on {_date(n.about)}, "
             "while your advanced replacement is still open.",
-            "Speco will send you a new e-biz link in a separate message, before the replacement ships. Please "
-            "re-authorize the hold through it: it gives Speco authorization to put a hold on the card for the "
-            "non-discounted price of the items being returned; this ensures the non-functional item is returned.",
+            "Speco will send you a new e-biz link in a separate message, before the replacement "
+            "ships. Please re-authorize the hold through it: it gives Speco authorization to put a "
+            "hold on the card for the non-discounted price of the items being returned; this "
+            "ensures the non-functional item is returned.",
             no_charge,
             f"If you have not sent {unit} back yet, please do.",
             *_send_back(f, contact),
         ]
-    elif n.kind == "hold-expiring":  # shipped: no new authorization; a charge after the lapse is a new charge
+    elif n.kind == "hold-expiring":  # shipped: no new authorization; a charge after it is new
         subject = f"{ra}: your card authorization expires on {_date(n.about)}"
         paragraphs = [
-            f"The card authorization for return {ra} (a hold of {usd}) expires on {_date(n.about)}, "
-            "while your advanced replacement is still open. Speco will not ask you for a new authorization.",
-            no_charge + f" If it is not, the card may be charged {usd} as a new charge, under the authorization "
-            "you gave through the e-biz link.",
+            f"The card authorization for return {ra} (a hold of {usd}) expires on "
+            f"{_date(n.about)}, while your advanced replacement is still open. Speco will not ask "
+            "you for a new authorization.",
+            no_charge + f" If it is not, the card may be charged {usd} as a new charge, under the "
+            "authorization you gave through the e-biz link.",
             f"If you have not sent {unit} back yet, please do.",
             *_send_back(f, contact),
         ]

@@ -223,11 +223,14 @@ def hold_amount(items: Iterable[tuple[int | None, int]]) -> int:
 
 
 def refund_amount(requested: int | None, charged_cents: int, refunded_cents: int = 0) -> int:
-    """A supervisor's refund of a charge: all that is left of it by default, never more, never $0."""
+    """A supervisor's refund of a charge: all that is left of it by default, never more, never
+    $0."""
     left = charged_cents - refunded_cents
     amount = left if requested is None else requested
     if amount > left:
-        raise ReturnsError(f"a refund of {format_usd(amount)} is more than was charged ({format_usd(left)})")
+        raise ReturnsError(f"a refund of {format_usd(amount)} is more than was charged "
+                           f"({format_usd(left)})")
     if amount <= 0:
-        raise ReturnsError("a refund of $0.00 refunds nothing: to let the charge stand, `complete --note`")
+        raise ReturnsError("a refund of $0.00 refunds nothing: to let the charge stand, "
+                           "`complete --note`")
     return amount

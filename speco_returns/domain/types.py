@@ -29,7 +29,7 @@ HOLD_WARNING_DAYS = 3
 # (SPECO_RETURNS_HOLD_DAYS), from 1 to HOLD_DAYS_MAX.
 HOLD_DAYS = 7
 HOLD_DAYS_MAX = 30
-DELIVERY_MIN_DAYS = 1  # the quickest delivery after shipping: the earliest due date is ship + 1 + 30
+DELIVERY_MIN_DAYS = 1  # the quickest delivery after shipping: the earliest due is ship + 1 + 30
 MIN_DATE, MAX_DATE = date(2000, 1, 1), date(2999, 12, 31)
 
 SERIAL_RULE = {"advanced": "AR-1", "virtual": "VR-4"}

@@ -21,7 +21,8 @@ NEW_LINK = "send a new e-biz link"
 
 
 def action(state: str, shipped: bool) -> str | None:
-    """What the team does about a row of the nightly check or a notice sent (None: nothing asked)."""
+    """What the team does about a row of the nightly check or a notice sent (None: nothing
+    asked)."""
     return NEW_LINK if state == "hold-expiring" and not shipped else None
 
 # --- what the agent reads to the customer ------------------------------------------------
@@ -154,9 +155,11 @@ def describe(moves: Iterable[Move]) -> str:
     captured = {m.ref for m in moves if m.event == "charged"}
     said = []
     for m in moves:
-        if m.event == "hold-authorized" and m.ref in captured:  # authorized and captured at once: a sale
+        if m.event == "hold-authorized" and m.ref in captured:  # authorized and captured at once
             continue
-        words = "new charge on the card {amount}" if m.event == "charged" and any(
-            n.event == "hold-authorized" and n.ref == m.ref for n in moves) else _MOVE_WORDS[m.event]
-        said.append(words.format(amount=format_usd(m.amount)) + (f" (ref {m.ref})" if m.ref else ""))
+        new = m.event == "charged" and any(n.event == "hold-authorized" and n.ref == m.ref
+                                           for n in moves)
+        words = "new charge on the card {amount}" if new else _MOVE_WORDS[m.event]
+        ref = f" (ref {m.ref})" if m.ref else ""
+        said.append(words.format(amount=format_usd(m.amount)) + ref)
     return "; ".join(said) if said else "no money moved"

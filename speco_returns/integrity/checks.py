@@ -95,7 +95,8 @@ def reviews(db: Database) -> list[str]:
 
 
 def hold_lapses(db: Database) -> list[str]:
-    return _line("hold(s) disagree with their lapse records (hold_lapses)", audit.hold_lapse_disagreements(db),
+    return _line("hold(s) disagree with their lapse records (hold_lapses)",
+                 audit.hold_lapse_disagreements(db),
                  "`report` and the exports derive lapses from them; restore from a backup")
 
 

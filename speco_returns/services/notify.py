@@ -160,7 +160,8 @@ def run(db: Database, settings: mailer.Settings, transport, now: Now, as_of: dat
                     days=n.days if n.kind == "reminder" else None,
                     about=n.about.isoformat(), to=facts.email or None, phone=facts.phone,
                     subject=str(msg["Subject"]) if msg is not None else _subject(facts, n),
-                    status="would-send", action=wording.action(n.kind, facts.clock.shipped_on is not None))
+                    status="would-send",
+                    action=wording.action(n.kind, facts.clock.shipped_on is not None))
         if not facts.email:
             o.status = "no-email"
         elif down:

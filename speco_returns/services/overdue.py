@@ -49,8 +49,10 @@ def rows(db: Database, as_of: date, within: int | None) -> list[dict]:
                 "shipped_on": _iso(clock.shipped_on), "unit_shipped_on": _iso(clock.unit_shipped_on),
                 "hold_expires": _iso(clock.hold_expires), "unit_tracking": _unit_tracking(history),
                 "carrier_exception": _exception(clock.carrier_exception),
-                "hold_state": holds.hold_phase(clock.hold_expires, as_of) if clock.hold_active else None,
-                "hold_expires_estimated": clock.hold_estimated, "declined_on": _iso(clock.declined_on),
+                "hold_state": (holds.hold_phase(clock.hold_expires, as_of) if clock.hold_active
+                               else None),
+                "hold_expires_estimated": clock.hold_estimated,
+                "declined_on": _iso(clock.declined_on),
                 "action": wording.action(state, clock.shipped_on is not None),
             })
     order = {s: i for i, s in enumerate(domain_clock.OVERDUE_STATES)}

@@ -54,7 +54,8 @@ def build(db: Database, start: date, end: date) -> dict:
     closing_count, closing = _holds({e: tuple(a + b for a, b in zip(before.get(e, (0,) * 4), during.get(e, (0,) * 4),
                                                                      strict=True))
                                      for e in before.keys() | during.keys()})
-    closing_count, closing = closing_count - lapsed_before[0] - lapsed[0], closing - lapsed_before[1] - lapsed[1]
+    closing_count -= lapsed_before[0] + lapsed[0]
+    closing -= lapsed_before[1] + lapsed[1]
     moved = {name: during.get(_EVENT[name], (0, 0, 0, 0)) for name in MOVEMENTS}
     kept_before = sum(s[3] for s in before.values())
     kept_during = sum(s[3] for s in during.values())
@@ -74,13 +75,14 @@ def build(db: Database, start: date, end: date) -> dict:
         "overdue": {"as_of": last, **_money(len(overdue), sum(inputs.parse_money(r["hold_amount"]) for r in overdue))},
     }
     # The identity the report exists for; it holds by construction, and says so.
-    doc["balanced"] = closing == (opening + moved["authorized"][1] - moved["released"][1] - moved["charged"][1]
-                                  - lapsed[1])
+    doc["balanced"] = closing == (opening + moved["authorized"][1] - moved["released"][1]
+                                  - moved["charged"][1] - lapsed[1])
     return doc
 
 
 CSV_COLUMNS = ["from", "to", "figure", "count", "amount"]
-_MONEY_ROWS = ("opening_holds", "authorized", "released", "charged", "lapsed", "closing_holds", "refunded", "in_review", "overdue")
+_MONEY_ROWS = ("opening_holds", "authorized", "released", "charged", "lapsed", "closing_holds",
+               "refunded", "in_review", "overdue")
 
 
 def csv_rows(doc: dict) -> list[dict]:

@@ -157,8 +157,9 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
         if detail.get("expires") and detail["expires"] < on.isoformat():
             raise ReturnsError(f"--expires {detail['expires']} is before the hold's date {on}")
         if detail.get("consent_on") and detail["consent_on"] > on.isoformat():
-            raise ReturnsError(f"--consent-on {detail['consent_on']} is after the hold's date {on}: the customer "
-                               "consents through the e-biz link before the hold is authorized")
+            raise ReturnsError(f"--consent-on {detail['consent_on']} is after the hold's date "
+                               f"{on}: the customer consents through the e-biz link before the "
+                               "hold is authorized")
         last_hold = returns.last_hold_on(db, r["id"])
         if last_hold and on.isoformat() < last_hold:
             raise ReturnsError(f"date {on} is before the hold it replaces ({last_hold})")
@@ -185,7 +186,8 @@ def _guard(db: Database, r, event: str, on: date, detail: dict) -> None:
 
 
 def lapse_of(r, on: date) -> date | None:
-    """The day the return's hold lapsed, when that is before `on` (a charge then is a new charge)."""
+    """The day the return's hold lapsed, when that is before `on` (a charge then is a new
+    charge)."""
     if r["hold_active"] and r["hold_expires"] and r["hold_expires"] < on.isoformat():
         return date.fromisoformat(r["hold_expires"])
     return None
@@ -196,8 +198,8 @@ def new_charge_note(r, on: date) -> str | None:
     lapsed = lapse_of(r, on)
     if lapsed is None:
         return None
-    return (f"the authorization {r['hold_ref']} lapsed on {lapsed}: this is a new charge on the card, "
-            "which may be declined")
+    return (f"the authorization {r['hold_ref']} lapsed on {lapsed}: this is a new charge on the "
+            "card, which may be declined")
 
 
 def _charge_reference(db: Database, r, on: date, detail: dict) -> None:
@@ -208,12 +210,14 @@ def _charge_reference(db: Database, r, on: date, detail: dict) -> None:
     note = new_charge_note(r, on)
     if note is None:
         if ref and not detail.get("declined"):
-            raise ReturnsError(f"--ref is the reference of a new charge, after the authorization lapsed: the hold "
-                               f"{r['hold_ref']} is in force on {on} and the charge captures it under its reference")
+            raise ReturnsError("--ref is the reference of a new charge, after the authorization "
+                               f"lapsed: the hold {r['hold_ref']} is in force on {on} and the "
+                               "charge captures it under its reference")
         return
     if ref is None and not detail.get("declined"):
-        raise ReturnsError(f"{note}: give the processor's reference of that charge (`charge --ref REF`), or record "
-                           "a declined one (`charge --declined --reason TEXT`)")
+        raise ReturnsError(f"{note}: give the processor's reference of that charge "
+                           "(`charge --ref REF`), or record a declined one "
+                           "(`charge --declined --reason TEXT`)")
     if ref is not None:
         _new_reference(db, r, ref, "a new charge has its own reference from the processor")
 
@@ -240,7 +244,8 @@ def lapse_warning(db: Database, key: str, event: str) -> str | None:
     if r["type"] != "advanced" or not r["hold_active"] or not r["hold_expires"]:
         return None
     start = r["shipped_on"] if event == "ship" else r["last_event_on"]
-    return clock.lapse_warning(date.fromisoformat(r["hold_expires"]), r["hold_estimated"], date.fromisoformat(start))
+    return clock.lapse_warning(date.fromisoformat(r["hold_expires"]), r["hold_estimated"],
+                               date.fromisoformat(start))
 
 
 def _new_reference(db: Database, r, ref: str, why: str) -> None:
@@ -286,9 +291,11 @@ def plan_void(db: Database, key: str, on: date, ref: str | None = None) -> tuple
         return returns.key(r), r, _plan_void(db, r, on, ref=ref)
 
 
-def _plan_void(db: Database, r, on: date, reason: str | None = None, ref: str | None = None) -> lifecycle.Replay:
-    plan = voids.plan_void(r["type"], date.fromisoformat(r["opened_on"]), r["hold_amount_cents"] or 0,
-                             returns.life_events(db, r["id"]), on, reason, ref)
+def _plan_void(db: Database, r, on: date, reason: str | None = None,
+               ref: str | None = None) -> lifecycle.Replay:
+    plan = voids.plan_void(r["type"], date.fromisoformat(r["opened_on"]),
+                           r["hold_amount_cents"] or 0, returns.life_events(db, r["id"]), on,
+                           reason, ref)
     if ref:
         _new_reference(db, r, ref, "a charge's reversal has its own reference from the processor")
     return plan

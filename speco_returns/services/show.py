@@ -36,7 +36,8 @@ def _hold(r, events: list, as_of: date | None) -> dict:
             "hold_consent": detail.get("consent"), "hold_consent_on": detail.get("consent_on")}
 
 
-def document(r, items: list, serials: dict[int, list[str]], events: list, as_of: date | None = None) -> dict:
+def document(r, items: list, serials: dict[int, list[str]], events: list,
+             as_of: date | None = None) -> dict:
     due = date.fromisoformat(r["due_on"]) if r["due_on"] else None
     doc_items = [
         {"model": i["model"], "description": i["description"], "category": i["category"], "qty": i["qty"],

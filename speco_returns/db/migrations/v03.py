@@ -155,9 +155,10 @@ END $$"""),
             return_id INTEGER NOT NULL REFERENCES returns (id),
             lapses_on TEXT NOT NULL,                               -- its expiry
             amount_cents INTEGER NOT NULL,
-            settled_on TEXT                                        -- released or charged, on or before lapses_on
+            settled_on TEXT                  -- released or charged, on or before lapses_on
         )""",
-            "CREATE INDEX hold_lapses_day ON hold_lapses (lapses_on, amount_cents) WHERE settled_on IS NULL",
+            "CREATE INDEX hold_lapses_day ON hold_lapses (lapses_on, amount_cents) "
+            "WHERE settled_on IS NULL",
             "CREATE INDEX hold_lapses_return ON hold_lapses (return_id)",
         ),
         postgres=(
@@ -169,11 +170,14 @@ END $$"""),
             amount_cents BIGINT NOT NULL,
             settled_on TEXT
         )""",
-            "CREATE INDEX hold_lapses_day ON hold_lapses (lapses_on, amount_cents) WHERE settled_on IS NULL",
+            "CREATE INDEX hold_lapses_day ON hold_lapses (lapses_on, amount_cents) "
+            "WHERE settled_on IS NULL",
             "CREATE INDEX hold_lapses_return ON hold_lapses (return_id)",
             # an agent's `receive` settles a hold (db/roles.py grants the same to a new server)
             """DO $$ BEGIN
-  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'speco_agent') THEN GRANT INSERT, UPDATE (settled_on) ON hold_lapses TO speco_agent; END IF;
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'speco_agent') THEN
+    GRANT INSERT, UPDATE (settled_on) ON hold_lapses TO speco_agent;
+  END IF;
 END $$""",
         ),
     ),
