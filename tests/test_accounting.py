@@ -24,10 +24,11 @@ from typer.testing import CliRunner
 from speco_returns.cli import app
 from speco_returns.errors import ReturnsError
 
-HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on", "expires_on", "state",
-                 "settled_on", "charged", "refunded", "in_review", "expires_estimated", "consent", "consent_on"]
-MONEY = ("opening_holds", "authorized", "released", "charged", "lapsed", "refunded", "closing_holds", "in_review",
-         "overdue")
+HOLDS_COLUMNS = ["ra", "customer", "email", "hold_amount", "hold_ref", "authorized_on",
+                 "expires_on", "state", "settled_on", "charged", "refunded", "in_review",
+                 "expires_estimated", "consent", "consent_on"]
+MONEY = ("opening_holds", "authorized", "released", "charged", "lapsed", "refunded",
+         "closing_holds", "in_review", "overdue")
 
 
 def csv_rows(result) -> list[dict]:
@@ -47,7 +48,8 @@ def ev(cli, ra: str, name: str, day: str, *args: str):
     return ok(cli(name, ra, *args, "--on", day, today=day))
 
 
-held = functools.partial(advanced, step="held", email="a@example.com", expires="2099-12-31")  # linked, held on the day opened
+# linked, held on the day opened
+held = functools.partial(advanced, step="held", email="a@example.com", expires="2099-12-31")
 
 
 def charged(cli, serial: str, opened: str = "2026-09-01", *, deliver: str = "2026-09-02", charge: str = "2026-10-05",
@@ -72,7 +74,8 @@ def _catalog(cli):
 
 def test_every_movement_is_signed_so_sums_are_balances(cli, db_path):
     ra = charged(cli, "A")
-    ok(cli("hold", held(cli, "B-000", on="2026-09-03", ref="AUTH-2"), "--ref", "AUTH-3", "--expires", "2099-12-31", "--on", "2026-09-04", today="2026-09-04"))
+    ok(cli("hold", held(cli, "B-000", on="2026-09-03", ref="AUTH-2"), "--ref", "AUTH-3",
+           "--expires", "2099-12-31", "--on", "2026-09-04", today="2026-09-04"))
     ev(cli, ra, "receive", "2026-10-09")
     ev(cli, ra, "refund", "2026-10-10", "--ref", "RF-1", "--amount", "100")
     assert [r[:4] for r in ledger_rows(db_path)] == [
@@ -222,7 +225,8 @@ def test_holds_export_one_row_per_authorization_with_its_state(cli, month):
         ("RA-000004", "AUTH-RE2", "2026-11-06", "active", "", "0.00", "0.00", "no"),
     ]  # RA-000001's hold was neither authorized nor settled in November
     by_ref = {r["hold_ref"]: r for r in rows}
-    assert by_ref["AUTH-RE2"]["expires_on"] == "2026-12-05" and by_ref["AUTH-RE1"]["expires_on"] == "2099-12-31"
+    assert by_ref["AUTH-RE2"]["expires_on"] == "2026-12-05"
+    assert by_ref["AUTH-RE1"]["expires_on"] == "2099-12-31"
     assert by_ref["AUTH-REL"]["customer"] == "'=HYPERLINK(\"http://x\",\"y\")" and by_ref["AUTH-REL"]["email"] == "a@example.com"
     assert {r["hold_amount"] for r in rows} == {"250.00"}
 
@@ -474,7 +478,8 @@ def test_any_month_reconciles(lives, cuts):
             assert run("link", ra, day=day).exit_code == 0
             for i, (step, gap) in enumerate(zip(steps, gaps, strict=False)):
                 day += timedelta(days=gap)
-                args = {"hold": ["hold", ra, "--ref", f"AUTH-{n}-{i}", "--expires", "2099-12-31"], "refund": ["refund", ra, "--ref", f"RF-{n}"],
+                args = {"hold": ["hold", ra, "--ref", f"AUTH-{n}-{i}", "--expires", "2099-12-31"],
+                        "refund": ["refund", ra, "--ref", f"RF-{n}"],
                         "refund-part": ["refund", ra, "--ref", f"RF-{n}", "--amount", "0.45"],
                         "cancel": ["cancel", ra, "--reason", "r"], "complete": ["complete", ra, "--note", "stands"],
                         }.get(step, [step, ra])

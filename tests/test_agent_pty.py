@@ -154,7 +154,8 @@ def test_discard_at_the_summary_says_what_it_discarded_in_one_plain_line(env):
 def _advanced_delivered(env) -> None:
     assert run(env, "open", "--type", "ar", "--customer", "Acme Alarm", "--item", "CAM-2", "--serial", "SN-9",
                "--on", "2026-01-01").returncode == 0
-    for args in (["link"], ["hold", "--ref", "AUTH-77", "--expires", "2099-12-31"], ["ship"], ["deliver"]):
+    for args in (["link"], ["hold", "--ref", "AUTH-77", "--expires", "2099-12-31"], ["ship"],
+                 ["deliver"]):
         assert run(env, args[0], "RA-000001", *args[1:], "--on", "2026-01-05").returncode == 0
 
 

@@ -197,7 +197,8 @@ def test_edit_a_required_approval_cannot_be_emptied(cli):
 
 def advanced_delivered(cli) -> str:
     ok(cli("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-2", "--serial", "A-0001", "--on", "2026-01-01", "--yes", today=TODAY))
-    for args in (["link"], ["hold", "--ref", "H-77", "--expires", "2099-12-31"], ["ship"], ["deliver"]):
+    for args in (["link"], ["hold", "--ref", "H-77", "--expires", "2099-12-31"], ["ship"],
+                 ["deliver"]):
         ok(cli(args[0], "RA-000001", *args[1:], "--on", "2026-01-05", today=TODAY))
     return "RA-000001"
 

@@ -56,7 +56,8 @@ def event(cli, ra, name, day, *args):
     return ok(cli(name, ra, *args, today=day))
 
 
-held = functools.partial(advanced, step="held", expires="2099-12-31")  # linked and held on the day it was opened
+# linked and held on the day it was opened
+held = functools.partial(advanced, step="held", expires="2099-12-31")
 
 
 @pytest.fixture(autouse=True)
@@ -362,7 +363,8 @@ def test_formula_cells_are_prefixed(cli):
            "--serial", "-SN-0001", today="2026-12-01"))
     event(cli, "RA-000001", "link", "2026-12-01")
     refused(cli("hold", "RA-000001", "--ref", "@SUM(1+1)", today="2026-12-01"))  # a reference is never a formula
-    event(cli, "RA-000001", "hold", "2026-12-01", "--ref", "AUTH/2026:12-01_x.9", "--expires", "2099-12-31")  # no lapse row
+    event(cli, "RA-000001", "hold", "2026-12-01", "--ref", "AUTH/2026:12-01_x.9",
+          "--expires", "2099-12-31")  # no lapse row
     event(cli, "RA-000001", "ship", "2026-12-01")
     event(cli, "RA-000001", "deliver", "2026-12-01")  # overdue from 2027-01-01
     ok(cli("open", "--type", "otc", "--customer", "+1 (555) 0100", "--item", "-X", "--ticket", "=1+2", "--distributor", "D",

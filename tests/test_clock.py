@@ -148,7 +148,7 @@ AS_OF = date(2026, 11, 20)
 @pytest.mark.parametrize(
     "expires, listed",
     [
-        (AS_OF - 5 * DAY, []),  # lapsed before: listed once, on its first day lapsed, not every night
+        (AS_OF - 5 * DAY, []),  # lapsed before: listed once, its first day lapsed, not nightly
         (AS_OF - DAY, ["hold-lapsed"]),  # lapsed yesterday, unit still out: listed this once
         (AS_OF, ["hold-expiring"]),  # good through today
         (AS_OF + 3 * DAY, ["hold-expiring"]),
@@ -191,7 +191,8 @@ def test_hold_expiring_before_the_replacement_ships():
 def test_hold_expiring_comes_after_overdue():
     clock = delivered(hold_active=True, hold_expires=date(2026, 12, 5))
     assert domain_clock.overdue_states(clock, date(2026, 12, 5)) == [("overdue", 4), ("hold-expiring", None)]
-    assert domain_clock.overdue_states(clock, date(2026, 12, 6)) == [("overdue", 5), ("hold-lapsed", None)]
+    assert domain_clock.overdue_states(clock, date(2026, 12, 6)) == [("overdue", 5),
+                                                                      ("hold-lapsed", None)]
     assert domain_clock.overdue_states(clock, date(2026, 12, 7)) == [("overdue", 6)]
 
 

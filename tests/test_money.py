@@ -33,7 +33,8 @@ def ev(cli, ra: str, name: str, day: str, *args: str):
 
 # opened 09-01, linked and held the same day ("held"); shipped and delivered 09-02 ("delivered"):
 # due 10-02, chargeable from 10-03
-held = functools.partial(advanced, step="held", on="2026-09-01", email="a@example.com", expires="2099-12-31")
+held = functools.partial(advanced, step="held", on="2026-09-01", email="a@example.com",
+                         expires="2099-12-31")
 delivered = functools.partial(advanced, on="2026-09-01", email="a@example.com", ship="2026-09-02",
                               expires="2099-12-31")
 
@@ -119,7 +120,8 @@ def test_a_re_authorization_with_a_reference_already_on_the_return_is_refused(cl
                      "a re-authorization has a new reference from the processor"]
     assert counts(db_path) == before
     ev(cli, ra, "hold", "2026-09-03", "--ref", "AUTH-2")  # a new one is a re-authorization
-    assert [(r["hold_ref"], r["state"]) for r in export(cli, "holds")] == [("AUTH-1", "released"), ("AUTH-2", "lapsed")]  # estimated: 09-10
+    assert [(r["hold_ref"], r["state"]) for r in export(cli, "holds")] == [
+        ("AUTH-1", "released"), ("AUTH-2", "lapsed")]  # estimated: 09-10
 
 
 def test_a_voided_hold_s_reference_stays_taken_on_its_return(cli, db_path):

@@ -287,7 +287,8 @@ def _desk(tmp_path) -> str:
     run("open", "--type", "counter", "--customer", "Walk In", "--item", "CAM-1", "--ticket", "T-9", "--distributor", "D")
     run("open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-A", today="2026-09-01")
     run("link", "RA-000002", "--on", "2026-09-01", today="2026-09-01")
-    run("hold", "RA-000002", "--ref", "AUTH-1", "--on", "2026-09-01", "--expires", "2099-12-31", today="2026-09-01")
+    run("hold", "RA-000002", "--ref", "AUTH-1", "--on", "2026-09-01", "--expires", "2099-12-31",
+        today="2026-09-01")
     run("ship", "RA-000002", "--on", "2026-09-02", today="2026-09-02")
     run("deliver", "RA-000002", "--on", "2026-09-02", today="2026-09-02")
     run("charge", "RA-000002", "--on", "2026-10-05", today="2026-10-05")

@@ -441,8 +441,9 @@ def test_the_readmes_team_set_up_runs_as_written_on_a_fresh_server(tmp_path):
         run(url["dana"], "catalog", "add", "CAM-1", "--category", "camera", "--list-price", "249.99")
         run(url["ann"], "open", "--type", "ar", "--customer", "Acme", "--item", "CAM-1", "--serial", "SN-1", "--on",
             "2026-10-01")
-        for step in (("link", "RA-000001"), ("hold", "RA-000001", "--ref", "AUTH-1", "--expires", "2099-12-31"), ("ship", "RA-000001"),
-                     ("deliver", "RA-000001")):
+        for step in (("link", "RA-000001"),
+                     ("hold", "RA-000001", "--ref", "AUTH-1", "--expires", "2099-12-31"),
+                     ("ship", "RA-000001"), ("deliver", "RA-000001")):
             run(url["ann"], *step, "--on", "2026-10-02")
         run(url["ann"], "serial", "add", "RA-000001", "CAM-1=SN-2", code=1)  # one unit: refused by the rule, not a grant
         assert "needs the speco_supervisor role" in run(url["ann"], "charge", "RA-000001", code=1).stderr
@@ -515,7 +516,8 @@ def test_the_nightly_role_sends_notices_recorded_as_its_own(cli, team, db_path, 
 
 def _overdue(cli, urls):
     """RA-000001 delivered on TODAY: overdue from 2027-01-01, when a charge is due."""
-    for step in (("link",), ("hold", "--ref", "AUTH-1", "--expires", "2099-12-31"), ("ship",), ("deliver",)):
+    for step in (("link",), ("hold", "--ref", "AUTH-1", "--expires", "2099-12-31"), ("ship",),
+                 ("deliver",)):
         ok(cli("--db", urls["ann"], step[0], "RA-000001", *step[1:], today=TODAY))
 
 

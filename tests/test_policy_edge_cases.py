@@ -121,7 +121,8 @@ def stalled(cli) -> str:
 def test_a_stalled_parcel_past_its_due_date_can_be_charged_with_a_reason(cli, db_path):
     ra = stalled(cli)
     reason = "Dana Lee (supervisor): parcel lost, carrier claim 7781"
-    ok(cli("charge", ra, "--reason", reason, "--ref", "CH-1", "--on", "2026-11-05", today="2026-11-05"))  # AUTH-1 lapsed
+    ok(cli("charge", ra, "--reason", reason, "--ref", "CH-1", "--on", "2026-11-05",
+           today="2026-11-05"))  # AUTH-1 lapsed
     doc = show(cli, ra)
     assert doc["status"] == "charged"
     assert doc["events"][-1]["event"] == "charge" and doc["events"][-1]["reason"] == reason

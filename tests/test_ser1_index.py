@@ -86,7 +86,8 @@ def test_the_flag_follows_the_state_through_events_voids_and_a_late_return(cli, 
     assert held(db_path, "SN-0007") == [(1, 0)]  # charged: closed
     ok(cli("void", ra, "--reason", "charged in error", "--ref", "REV-1", "--yes", today="2026-10-11"))
     assert held(db_path, "SN-0007") == [(1, 1)]  # open again: held again
-    ev(cli, ra, "hold", "2026-10-12", "--ref", "AUTH-2", "--expires", "2099-12-31")  # the reversed charge used the first hold up
+    # the reversed charge used the first hold up
+    ev(cli, ra, "hold", "2026-10-12", "--ref", "AUTH-2", "--expires", "2099-12-31")
     ev(cli, ra, "charge", "2026-10-12")
     other = json.loads(ok(cli("open", "--type", "standard", "--customer", "B", "--item", "CAM-1:2", "--serial", "SN-0007",
                               "--json", today=TODAY)).stdout)["ra"]  # a charged return holds nothing: the serial is free
