@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from speco_returns.domain import clock as domain_clock
+from speco_returns.domain import holds
 from speco_returns.domain.clock import Clock
 
 DAY = timedelta(days=1)
@@ -350,3 +351,37 @@ def test_due_date_is_thirty_days_later_and_overdue_only_after_it(delivered_on, o
     assert clock.due_on == delivered_on + timedelta(days=30)
     assert clock.due_on.toordinal() - delivered_on.toordinal() == 30
     assert clock.is_overdue(as_of) is (offset > 30)
+
+
+# --- the hold's state, read from its dates (domain/holds.py: what show and list read) ----------
+
+DAYS = st.dates(date(2026, 1, 1), date(2027, 12, 31))
+
+
+@given(expires=DAYS, as_of=DAYS)
+def test_a_hold_in_force_is_lapsed_exactly_after_its_expiry(expires, as_of):
+    state = holds.hold_state("AUTH-1", True, expires, None, None, as_of)
+    assert (state == "lapsed") == (as_of > expires)
+    warned_from = expires - timedelta(days=domain_clock.HOLD_WARNING_DAYS)
+    assert (state == "lapsing") == (warned_from <= as_of <= expires)
+    assert holds.hold_state("AUTH-1", True, None, None, None, as_of) == "active"  # no expiry known
+    assert holds.hold_state(None, False, expires, None, None, as_of) is None  # no hold recorded
+
+
+@given(expires=DAYS, settled=DAYS, charged=st.booleans(), as_of=DAYS)
+def test_a_hold_ended_after_its_expiry_had_lapsed_first(expires, settled, charged, as_of):
+    state = holds.hold_state("AUTH-1", False, expires, settled if charged else None, settled, as_of)
+    if settled > expires:
+        assert state == "lapsed"
+    else:
+        assert state == ("charged" if charged else "released")
+
+
+def test_state_of_row_reads_the_stored_columns():
+    row = {"hold_ref": "AUTH-1", "hold_active": 0, "hold_expires": "2026-10-08",
+           "charged_on": None, "received_on": "2026-10-06", "closed_on": "2026-10-06"}
+    assert holds.state_of_row(row, date(2026, 11, 1)) == "released"
+    assert holds.state_of_row({**row, "received_on": "2026-10-20", "closed_on": None},
+                              date(2026, 11, 1)) == "lapsed"
+    assert holds.state_of_row({**row, "hold_active": 1, "received_on": None, "closed_on": None},
+                              date(2026, 10, 5)) == "lapsing"
