@@ -349,7 +349,7 @@ def test_doctor_names_a_lapse_record_removed_or_changed(cli, db_path):
 
 def _as_an_older_tool(target) -> None:
     """Two advanced returns as the tool left them before holds lapsed (every migration before
-    m020_hold_lapses): RA-000001's hold with no expiry, RA-000002's with --expires 2026-09-08;
+    m021_hold_lapses): RA-000001's hold with no expiry, RA-000002's with --expires 2026-09-08;
     both delivered 2026-09-02 and still out. Written through the query modules, as that tool
     wrote them."""
     from builders import migration_named

@@ -486,7 +486,7 @@ EXPECTED_SCHEMA = {
                     "retired_by": str},
         "foreign_keys": set(),
     },
-    "hold_lapses": {  # holds that lapse (m020)
+    "hold_lapses": {  # holds that lapse (m021)
         "columns": {"ledger_id": int, "return_id": int, "lapses_on": str, "amount_cents": int,
                     "settled_on": str},
         "foreign_keys": {("ledger_id", "ledger", "id"), ("return_id", "returns", "id")},
@@ -507,7 +507,7 @@ EXPECTED_INDEXES = {
     "serials_held", "returns_customer_key",  # SER-1's unique index (m012), the stored casefolded name (m013)
     "events_tracking_key", "carrier_inbox_pending",  # deliveries import (m016, m017)
     "returns_opened_fault", "returns_finding_on", "returns_closed_days", "returns_open_age",  # report quality (m020)
-    "hold_lapses_day", "hold_lapses_return",  # holds that lapse (m020)
+    "hold_lapses_day", "hold_lapses_return",  # holds that lapse (m021)
 }
 EXPECTED_TRIGGERS = {"events_no_update", "events_no_delete", "ledger_no_update", "ledger_no_delete",
                      "reviews_no_delete", "reviews_decided_once", "ledger_days_add",

@@ -37,7 +37,7 @@ def add(db: Database, return_id: int, move: Move, on: date, now: Now) -> None:
 
 
 def has_lapses(db: Database) -> bool:
-    """Whether the database keeps hold_lapses (m020): a read-only one from before cannot hold a
+    """Whether the database keeps hold_lapses (m021): a read-only one from before cannot hold a
     hold under the lapse rule, so it has none."""
     return db.engine.table_exists(db.raw, "hold_lapses")
 

@@ -143,7 +143,7 @@ def outside_changes(db: Database, limit: int = 20) -> list[str]:
 
 # Each applies from the schema that made what it reads (m002: the history; m004: RA numbers;
 # m007: notices; m008: the signed ledger, ledger_days and reviews; m012: serials.held; m014:
-# the catalog's digest; m018: a server's audit; m020: hold_lapses).
+# the catalog's digest; m018: a server's audit; m021: hold_lapses).
 CHECKS = [
     Check("ledger_days", 8, ledger_days),
     Check("serial_flags", 12, serial_flags),
@@ -156,5 +156,5 @@ CHECKS = [
     Check("catalog", 14, catalog),
     Check("history_rows", 2, history_rows),
     Check("outside_changes", 18, outside_changes),
-    Check("hold_lapses", 20, hold_lapses),
+    Check("hold_lapses", 21, hold_lapses),
 ]

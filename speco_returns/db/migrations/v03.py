@@ -147,7 +147,7 @@ END $$"""),
     # (db/ledger.py, db/exports.py, services/report.py): never a ledger row, so no past month
     # changes when it is read, and the history replays as it did.
     Step(
-        "m020_hold_lapses",
+        "m021_hold_lapses",
         sqlite=(
             "ALTER TABLE returns ADD COLUMN hold_estimated INTEGER",
             """CREATE TABLE hold_lapses (
