@@ -140,6 +140,23 @@ def test_the_issues_dates_tell_the_processors_story(cli, db_path):
     ok(cli("doctor", today="2026-11-30"))
 
 
+def test_list_leaves_the_hold_out_at_80_columns_rather_than_squeeze_its_rows(cli, monkeypatch):
+    """The hold column is spare, as the fault and finding are: at 80 columns (a pipe's) the
+    table is left without it rather than cut; a wider one shows it, --json and --csv always."""
+    ok(cli("open", "-t", "ar", "-c", "Acme Security", "-i", "CAM-1", "-s", "SN-1", "-y",
+           today="2026-10-01"))
+    for step in (["link"], ["hold", "--ref", "AUTH-1", "--expires", "2026-10-08"], ["ship"]):
+        ok(cli(step[0], RA, *step[1:], today="2026-10-02"))
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = ok(cli("list", today="2026-11-06")).stdout.splitlines()
+    header = next(line for line in lines if "opened_on" in line)
+    # the table whole: its customers and its last column, no hold cut after it
+    assert "customer" in header and header.split()[-1] == "age", lines
+    monkeypatch.setenv("COLUMNS", "160")
+    [row] = [line for line in ok(cli("list", today="2026-11-06")).stdout.splitlines() if RA in line]
+    assert row.split()[-1] == "lapsed"
+
+
 def test_a_capture_on_the_expiry_day_settles_the_hold_and_nothing_lapses(cli):
     the_issues_return(cli, expires="2026-11-05")
     [line] = refused(on(cli, "2026-11-05", "charge", RA, "--ref", "CH-2", "--yes"))

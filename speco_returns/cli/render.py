@@ -242,7 +242,8 @@ KEY = True
 _RETURN_COLUMNS = {"ra": Col("ra", KEY), "type": Col("type", KEY), "status": Col("status", KEY), "customer": Col("customer"),
                    "opened_on": Col("opened_on", KEY), "age_days": Col("age", KEY, "right"), "model": Col("model", KEY),
                    "fault": Col("fault", KEY, spare=True),
-                   "finding": Col("finding", KEY, spare=True), "hold_state": Col("hold", KEY)}
+                   "finding": Col("finding", KEY, spare=True),
+                   "hold_state": Col("hold", KEY, spare=True)}
 _SOMETIMES = ("fault", "finding", "hold_state")  # shown where a row has one (a card hold)
 
 
