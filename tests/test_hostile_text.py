@@ -39,7 +39,8 @@ def _seed(run, t: dict) -> None:
         f"--contact-note={t['contact_note']}",
         "-i", "CAM-1", "-s", "SN0001", f"--note={t['note']}", "--on", "2026-09-01", "-y")
     run("link", "RA-000001", "--on", "2026-09-01")
-    run("hold", "RA-000001", "--ref=AUTH-1", "--on", "2026-09-02")  # a processor reference: no brackets
+    # a processor reference: no brackets; a far expiry (the test is not about holds that lapse)
+    run("hold", "RA-000001", "--ref=AUTH-1", "--expires=2099-12-31", "--on", "2026-09-02")
     run("ship", "RA-000001", "--on", "2026-09-03")
     run("deliver", "RA-000001", "--on", "2026-09-05")  # overdue on TODAY
     run("note", "RA-000001", t["note"])
@@ -428,7 +429,7 @@ def test_markup_is_printed_as_typed_at_a_real_terminal(cli, db_path, width):
     run("open", "-t", "advanced", f"--customer={TERMINAL_MARKUP}", "-i", "CAM-1", "-s", "SN0001",
         "--phone=555-0100", f"--note={TERMINAL_MARKUP}", "--on", "2026-09-01")
     run("link", "RA-000001", "--on", "2026-09-01")
-    run("hold", "RA-000001", "--ref=AUTH-1", "--on", "2026-09-02")
+    run("hold", "RA-000001", "--ref=AUTH-1", "--expires=2099-12-31", "--on", "2026-09-02")
     run("ship", "RA-000001", "--on", "2026-09-03")
     run("deliver", "RA-000001", "--on", "2026-09-05")
     # A counter return is named by its ticket, so the ticket is in notify's progress bar.
