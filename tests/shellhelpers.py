@@ -6,6 +6,7 @@ import fcntl
 import os
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -43,6 +44,17 @@ def run(tmp_path: Path, *args: str, input: str | None = None,
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]|\x07")
 
 
+def _as_a_terminal_shell_starts_it() -> None:
+    """In the child: the terminal becomes its controlling terminal and Ctrl-C (and Ctrl-\\) take
+    their default action, as an interactive shell starts a command. A runner started in the
+    background without job control (`cmd &` in a script, some CI services) ignores SIGINT, and a
+    child inherits that: Python then installs no KeyboardInterrupt handler, and Ctrl-C at a
+    question did nothing (the interrupt tests failed on such a runner only)."""
+    fcntl.ioctl(1, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 class Terminal:
     """A process on a pseudo-terminal of a given size; `screen` is what an agent reads there."""
 
@@ -54,7 +66,7 @@ class Terminal:
         self.proc = subprocess.Popen(argv, stdin=stdin if stdin is not None else slave,
                                      stdout=slave, stderr=slave,
                                      env=env, start_new_session=True, close_fds=True,
-                                     preexec_fn=lambda: fcntl.ioctl(1, termios.TIOCSCTTY, 0))
+                                     preexec_fn=_as_a_terminal_shell_starts_it)
         os.close(slave)
         self.raw = b""
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sqlite3
+import sys
 
 import pytest
 from clihelpers import counts
@@ -144,3 +146,20 @@ def test_a_batch_shown_on_a_terminal_has_no_prompt_and_no_colour(seeded, tmp_pat
     assert not re.search(rb"\x1b\[[0-9;]*(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])[;m]", term.raw)  # no colour (bold may stay)
     assert "returns.db>" not in term.screen
 
+
+
+def test_the_terminal_gives_ctrl_c_its_default_action_whatever_the_runner_ignores(tmp_path):
+    # a runner started in the background without job control ignores SIGINT; a command started
+    # at an agent's terminal does not, so Ctrl-C must reach it as KeyboardInterrupt here too
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        term = Terminal([sys.executable, "-c", "import signal; "
+                         "print(signal.getsignal(signal.SIGINT).__name__, 'end', flush=True)"],
+                        env_for(tmp_path))
+        try:
+            term.wait_for("end")
+            assert "default_int_handler end" in term.screen
+        finally:
+            term.kill()
+    finally:
+        signal.signal(signal.SIGINT, ignored)
